@@ -1,0 +1,54 @@
+# mlops-platform task runner. `make help` lists the targets.
+# The main job is `make up STACK=dev|prod`; the one test command is `make test`.
+
+STACK   ?= dev
+OUT     ?= render/$(STACK)
+PYTHON  ?= python3.12
+VENV    := .venv
+BIN     := $(VENV)/bin
+# Self-managed state: a local file backend unless the caller points PULUMI_BACKEND_URL elsewhere
+# (s3://, gs://, azblob://, or Pulumi Cloud).
+export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
+
+.DEFAULT_GOAL := help
+.PHONY: help venv test lint render preflight up preview destroy
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+venv: $(BIN)/.installed ## Create the Python 3.12 virtualenv from requirements.txt
+
+test: venv ## Run every test suite (the CI command)
+	$(BIN)/python -m pytest
+
+lint: venv ## Static checks: ruff and hadolint on the serving Dockerfile
+	$(BIN)/ruff check .
+	$(BIN)/hadolint serving/Dockerfile
+
+render: venv ## Offline preview: write every resource of STACK as YAML into OUT
+	rm -rf $(OUT)
+	$(BIN)/python -m stacks.render --stack $(STACK) --out $(OUT)
+
+preflight: ## Check the tools `make up` needs (Pulumi CLI, Docker engine, kubectl, kind for dev)
+	@$(PYTHON) -m stacks.preflight --stack $(STACK)
+
+up: preflight venv ## Main job: provision STACK (dev|prod) with `pulumi up`
+	pulumi login $(PULUMI_BACKEND_URL)
+	pulumi stack select --create --secrets-provider passphrase $(STACK)
+	pulumi up --stack $(STACK) --yes
+
+preview: preflight venv ## `pulumi preview --diff` for STACK (what merge requests run)
+	pulumi login $(PULUMI_BACKEND_URL)
+	pulumi stack select --create --secrets-provider passphrase $(STACK)
+	pulumi preview --stack $(STACK) --diff
+
+destroy: preflight venv ## Tear STACK down
+	pulumi login $(PULUMI_BACKEND_URL)
+	pulumi destroy --stack $(STACK) --yes
