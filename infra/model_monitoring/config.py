@@ -1,0 +1,78 @@
+"""Alert thresholds, windows and scrape settings of the model monitoring, with sane defaults.
+
+The integrator embeds `MonitoringConfig` as the stack key `mlops-platform:monitoring`; every
+field is optional in the stack file, so `{}` gives the defaults below.
+"""
+
+from typing import Annotated
+
+from pydantic import Field, StringConstraints, model_validator
+
+from infra.config_types import CamelModel, DnsLabel
+
+PromDuration = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*(s|m|h|d|w)$")]
+"""A Prometheus duration such as '30s', '5m' or '1h' (one unit; no zero)."""
+
+Ratio = Annotated[float, Field(gt=0, lt=1)]
+"""A fraction strictly between 0 and 1."""
+
+
+class MonitoringConfig(CamelModel):
+    """What the alerts consider a breach, how long it must last, and how often pods are scraped."""
+
+    scrape_interval: PromDuration = "30s"
+    """How often Prometheus scrapes the Seldon pods (executor and model server)."""
+
+    rate_window: PromDuration = "5m"
+    """Range of `rate()` in dashboards and alerts; at least 4 scrape intervals."""
+
+    latency_slo_seconds: Annotated[float, Field(gt=0)] = 0.5
+    """Latency objective of a predictor at `latency_slo_quantile`, measured at the executor."""
+
+    latency_slo_quantile: Ratio = 0.95
+    """Quantile the latency objective applies to (0.95 = p95)."""
+
+    latency_for: PromDuration = "10m"
+    """How long the objective must be breached before the alert fires."""
+
+    error_ratio_threshold: Ratio = 0.05
+    """Share of prediction requests answered 5xx above which a predictor is failing."""
+
+    error_ratio_for: PromDuration = "5m"
+    """How long the error ratio must stay above the threshold."""
+
+    no_traffic_for: PromDuration = "15m"
+    """How long a predictor due some traffic may get none while the deployment is serving."""
+
+    drift_psi_threshold: Annotated[float, Field(gt=0)] = 0.2
+    """Population stability index of a feature above which its input distribution has drifted."""
+
+    drift_for: PromDuration = "30m"
+    """How long the drift must be sustained before the alert fires."""
+
+    @model_validator(mode="after")
+    def _rate_window_covers_scrapes(self) -> "MonitoringConfig":
+        if _seconds(self.rate_window) < 4 * _seconds(self.scrape_interval):
+            raise ValueError(
+                f"rateWindow {self.rate_window!r} must be at least 4 x scrapeInterval "
+                f"{self.scrape_interval!r}, otherwise rate() has too few samples to be stable"
+            )
+        return self
+
+
+class PredictorTarget(CamelModel):
+    """A predictor of the SeldonDeployment as monitoring sees it: its name and expected traffic."""
+
+    name: DnsLabel
+    traffic: Annotated[int, Field(ge=0, le=100)] = 0
+    """Percent of the deployment's requests (for a shadow: the mirrored percent)."""
+
+    shadow: bool = False
+
+
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _seconds(duration: str) -> int:
+    """Seconds in a validated one-unit Prometheus duration."""
+    return int(duration[:-1]) * _UNIT_SECONDS[duration[-1]]

@@ -1,0 +1,113 @@
+"""PrometheusRule for a Seldon deployment: latency SLO, errors, missing traffic, drift."""
+
+from infra.model_monitoring import promql
+from infra.model_monitoring.config import MonitoringConfig, PredictorTarget
+from infra.model_monitoring.manifests import PROMETHEUS_RELEASE_LABELS, metadata
+
+RUNBOOK = "docs/monitoring.md#"
+
+
+def _alert(
+    name: str, expr: str, duration: str, severity: str, summary: str, labels: dict[str, str]
+) -> dict:
+    return {
+        "alert": name,
+        "expr": expr,
+        "for": duration,
+        "labels": {"severity": severity, **labels},
+        "annotations": {"summary": summary, "runbook": RUNBOOK + name.lower()},
+    }
+
+
+def alert_rules(
+    config: MonitoringConfig,
+    *,
+    deployment_name: str,
+    namespace: str,
+    predictors: list[PredictorTarget],
+) -> list[dict]:
+    """Alerting rules for one deployment, thresholds and windows from `config`."""
+    scope = promql.Scope(namespace, deployment_name)
+    window = config.rate_window
+    where = {"namespace": namespace, "deployment_name": deployment_name}
+    quantile_pct = round(config.latency_slo_quantile * 100, 3)
+    rules = [
+        _alert(
+            "ModelLatencySLOBreach",
+            f"{promql.latency_quantile(scope, config.latency_slo_quantile, window)}"
+            f" > {config.latency_slo_seconds}",
+            config.latency_for,
+            "warning",
+            f"p{quantile_pct:g} latency of predictor {{{{ $labels.predictor_name }}}} is "
+            f"{{{{ $value | humanizeDuration }}}}, objective {config.latency_slo_seconds}s",
+            where,
+        ),
+        _alert(
+            "ModelErrorRatioHigh",
+            f"{promql.error_ratio(scope, window)} > {config.error_ratio_threshold}",
+            config.error_ratio_for,
+            "critical",
+            "{{ $value | humanizePercentage }} of predictions of predictor "
+            "{{ $labels.predictor_name }} fail with 5xx, threshold "
+            f"{config.error_ratio_threshold:.1%}",
+            where,
+        ),
+    ]
+    deployment_traffic = promql.request_rate(scope, window, by=())
+    for predictor in predictors:
+        if predictor.traffic == 0:
+            continue
+        own_traffic = promql.request_rate(scope.only(predictor.name), window, by=())
+        rules.append(
+            _alert(
+                "ModelPredictorNoTraffic",
+                f"({own_traffic} or vector(0)) == 0 and on() {deployment_traffic} > 0",
+                config.no_traffic_for,
+                "warning",
+                f"predictor {predictor.name} should get {predictor.traffic}% of the traffic "
+                "but receives none while the deployment is serving",
+                {**where, promql.PREDICTOR: predictor.name},
+            )
+        )
+    rules.append(
+        _alert(
+            "ModelFeatureDrift",
+            f"{promql.feature_drift(scope)} > {config.drift_psi_threshold}",
+            config.drift_for,
+            "warning",
+            "feature {{ $labels.feature }} seen by predictor {{ $labels.predictor_name }} has "
+            f"drifted: PSI {{{{ $value | printf \"%.2f\" }}}} > {config.drift_psi_threshold}",
+            where,
+        )
+    )
+    return rules
+
+
+def prometheus_rule(
+    config: MonitoringConfig,
+    *,
+    deployment_name: str,
+    namespace: str,
+    predictors: list[PredictorTarget],
+) -> dict:
+    """PrometheusRule object holding `alert_rules` in one group."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": metadata(
+            f"{deployment_name}-model-alerts", namespace, PROMETHEUS_RELEASE_LABELS
+        ),
+        "spec": {
+            "groups": [
+                {
+                    "name": f"mlops-{namespace}-{deployment_name}",
+                    "rules": alert_rules(
+                        config,
+                        deployment_name=deployment_name,
+                        namespace=namespace,
+                        predictors=predictors,
+                    ),
+                }
+            ]
+        },
+    }
