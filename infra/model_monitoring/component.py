@@ -84,9 +84,7 @@ class ModelMonitoring(pulumi.ComponentResource):
         )
 
 
-def _custom_resource(
-    name: str, manifest: dict, opts: pulumi.ResourceOptions
-) -> CustomResource:
+def _custom_resource(name: str, manifest: dict, opts: pulumi.ResourceOptions) -> CustomResource:
     return CustomResource(
         name,
         api_version=manifest["apiVersion"],

@@ -86,9 +86,7 @@ def serving_dashboard(scope: promql.Scope, window: str) -> Dashboard:
     return _dashboard(scope, "serving", "Serving", layout)
 
 
-def ab_dashboard(
-    scope: promql.Scope, window: str, predictors: list[PredictorTarget]
-) -> Dashboard:
+def ab_dashboard(scope: promql.Scope, window: str, predictors: list[PredictorTarget]) -> Dashboard:
     """Live predictors side by side (champion first), and the shadow against the primary traffic."""
     live = sorted((p for p in predictors if not p.shadow), key=lambda p: -p.traffic)
     layout = _Layout()

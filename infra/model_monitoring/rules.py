@@ -76,7 +76,7 @@ def alert_rules(
             config.drift_for,
             "warning",
             "feature {{ $labels.feature }} seen by predictor {{ $labels.predictor_name }} has "
-            f"drifted: PSI {{{{ $value | printf \"%.2f\" }}}} > {config.drift_psi_threshold}",
+            f'drifted: PSI {{{{ $value | printf "%.2f" }}}} > {config.drift_psi_threshold}',
             where,
         )
     )
