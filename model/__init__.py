@@ -1,0 +1,1 @@
+"""Model lifecycle: validate data, train, evaluate, track in MLflow, register, gate and promote."""

@@ -1,0 +1,127 @@
+"""The quality gate: may a challenger replace the champion, judged on the same held-out rows?"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from model.errors import ConfigurationError, describe_validation_error
+
+
+class GateThresholds(BaseModel):
+    """How much better the challenger must be, and which metrics may never get worse."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    primary_metric: str = "f1_macro"
+    min_absolute_improvement: float = Field(default=0.0, ge=-1.0, le=1.0)
+    min_relative_improvement: float = Field(default=0.0, ge=-1.0)
+    guarded_metrics: list[str] = Field(default_factory=lambda: ["accuracy", "f1_macro"])
+
+    @model_validator(mode="after")
+    def _metrics_named(self) -> GateThresholds:
+        if not self.primary_metric or any(not name for name in self.guarded_metrics):
+            raise ValueError("metric names must be non-empty")
+        return self
+
+    @classmethod
+    def parse(cls, **values: Any) -> GateThresholds:
+        """Build thresholds, turning pydantic errors into a ConfigurationError naming each field."""
+        try:
+            return cls.model_validate(
+                {key: value for key, value in values.items() if value is not None}
+            )
+        except ValidationError as exc:
+            raise ConfigurationError(
+                f"invalid gate thresholds:\n{describe_validation_error(exc)}"
+            ) from exc
+
+
+@dataclass(frozen=True)
+class GateCheck:
+    """One named comparison and whether the challenger met it."""
+
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """The gate's decision with the evidence it was based on."""
+
+    passed: bool
+    challenger_version: str
+    champion_version: str | None
+    thresholds: dict[str, Any]
+    challenger_metrics: dict[str, float]
+    champion_metrics: dict[str, float] | None
+    checks: list[GateCheck] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GateVerdict:
+        return cls(**{**data, "checks": [GateCheck(**check) for check in data["checks"]]})
+
+
+def decide(
+    thresholds: GateThresholds,
+    challenger_version: str,
+    challenger: dict[str, float],
+    champion_version: str | None,
+    champion: dict[str, float] | None,
+) -> GateVerdict:
+    """Compare metrics measured on the same held-out rows; with no champion the gate passes."""
+    required = {thresholds.primary_metric, *thresholds.guarded_metrics}
+    missing = sorted((required - set(challenger)) | (required - set(champion or challenger)))
+    if missing:
+        raise ConfigurationError(
+            f"gate metrics {missing} were not measured; available: {sorted(challenger)}"
+        )
+    checks = (
+        [GateCheck("champion", True, "no champion yet: the first model passes")]
+        if champion is None
+        else _compare(thresholds, challenger, champion)
+    )
+    return GateVerdict(
+        passed=all(check.passed for check in checks),
+        challenger_version=challenger_version,
+        champion_version=champion_version,
+        thresholds=thresholds.model_dump(),
+        challenger_metrics=challenger,
+        champion_metrics=champion,
+        checks=checks,
+    )
+
+
+def _compare(
+    thresholds: GateThresholds, challenger: dict[str, float], champion: dict[str, float]
+) -> list[GateCheck]:
+    metric = thresholds.primary_metric
+    gain = challenger[metric] - champion[metric]
+    relative = gain / champion[metric] if champion[metric] else float("inf") if gain > 0 else 0.0
+    checks = [
+        GateCheck(
+            f"{metric} absolute improvement",
+            gain >= thresholds.min_absolute_improvement,
+            f"{gain:+.4f} (required >= {thresholds.min_absolute_improvement:+.4f})",
+        ),
+        GateCheck(
+            f"{metric} relative improvement",
+            relative >= thresholds.min_relative_improvement,
+            f"{relative:+.2%} (required >= {thresholds.min_relative_improvement:+.2%})",
+        ),
+    ]
+    for guarded in thresholds.guarded_metrics:
+        checks.append(
+            GateCheck(
+                f"{guarded} not worse",
+                challenger[guarded] >= champion[guarded],
+                f"challenger {challenger[guarded]:.4f} vs champion {champion[guarded]:.4f}",
+            )
+        )
+    return checks
