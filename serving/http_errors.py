@@ -1,0 +1,57 @@
+"""Answers malformed HTTP requests with Seldon's status body and a 4xx, never a 500.
+
+Seldon's wrapper registers this blueprint (the model's `model_error_handler`). Without it a
+body that is not JSON, or JSON sent as a form, surfaces as a 500 from Flask's generic handler.
+"""
+
+import json
+
+from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from serving.request_payload import InvalidRequest
+
+PAYLOAD_ENDPOINTS = {"Predict"}
+EXAMPLE_BODY = '{"data": {"ndarray": [[...]]}}'
+
+model_error_handler = Blueprint("model_error_handler", __name__)
+
+
+@model_error_handler.before_app_request
+def require_json_body() -> None:
+    """Decode the prediction body up front (Flask caches it) so bad JSON is a clear 400."""
+    if request.method != "POST" or request.endpoint not in PAYLOAD_ENDPOINTS:
+        return
+    if request.mimetype == "multipart/form-data":
+        return
+    if request.get_json(force=True, silent=True) is not None:
+        return
+    form_json = request.form.get("json") or request.args.get("json")
+    raw = form_json if form_json is not None else request.get_data(as_text=True)
+    if not raw.strip():
+        raise InvalidRequest(f"request body is empty; expected a JSON object like {EXAMPLE_BODY}")
+    try:
+        decoded = json.loads(raw)
+    except ValueError as error:
+        raise InvalidRequest(
+            f"request body is not valid JSON ({error}); expected a JSON object like {EXAMPLE_BODY}"
+        ) from None
+    if decoded is None:
+        raise InvalidRequest(
+            f"request body is JSON null; expected a JSON object like {EXAMPLE_BODY}"
+        )
+
+
+@model_error_handler.app_errorhandler(HTTPException)
+def http_error(error: HTTPException) -> tuple[Response, int]:
+    """Routing and protocol errors (404, 405, 413, 415...) keep their code in Seldon's body."""
+    code = error.code or 400
+    body = {
+        "status": {
+            "status": 1,
+            "info": f"{code} {error.name}: {error.description}",
+            "code": -1,
+            "reason": "MICROSERVICE_BAD_REQUEST",
+        }
+    }
+    return jsonify(body), code
