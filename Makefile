@@ -52,3 +52,15 @@ preview: preflight venv ## `pulumi preview --diff` for STACK (what merge request
 destroy: preflight venv ## Tear STACK down
 	pulumi login $(PULUMI_BACKEND_URL)
 	pulumi destroy --stack $(STACK) --yes
+
+# Delivery pipelines (.gitlab-ci.yml, .github/workflows/): see docs/operations.md.
+IMAGE_REPOSITORY ?=
+BASE ?= origin/main
+.PHONY: image render-diff
+
+image: ## Build and push the serving image once per commit; print <repository>@sha256:<digest>
+	@ci/image.sh "$(IMAGE_REPOSITORY)"
+
+render-diff: venv ## Diff STACK's SeldonDeployments, dashboards and rules between BASE and the work tree
+	@mkdir -p render
+	$(BIN)/python ci/render_diff.py --stack $(STACK) --base $(BASE) --out render/diff-$(STACK).md
