@@ -1,0 +1,1 @@
+"""Reusable Pulumi components of the platform: one concern per module, config class beside it."""

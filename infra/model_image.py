@@ -1,0 +1,84 @@
+"""The model-serving image: built from `serving/`, tagged by content, deployed by digest."""
+
+import hashlib
+from pathlib import Path
+from typing import Self
+
+import pulumi
+import pulumi_docker as docker
+from pydantic import Field, SecretStr, model_validator
+
+from infra.component import PlatformComponent
+from infra.config_types import CamelModel
+
+SERVING_DIR = Path(__file__).resolve().parent.parent / "serving"
+DIGEST_REFERENCE = r"^[a-z0-9.\-_/:]+@sha256:[0-9a-f]{64}$"
+
+
+class ModelImageConfig(CamelModel):
+    """Stack keys for where the serving image lives and how it is built."""
+
+    image_registry: str = Field(default="localhost:5001", pattern=r"^[a-z0-9.\-]+(:[0-9]+)?$")
+    image_repository: str = Field(default="mlops/model-server", pattern=r"^[a-z0-9._\-/]+$")
+    image_prebuilt_ref: str = Field(default="", pattern=f"^$|{DIGEST_REFERENCE}")
+    image_platform: str = Field(default="linux/amd64", pattern=r"^linux/(amd64|arm64)$")
+    registry_username: str = ""
+    registry_password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _credentials_in_pairs(self) -> Self:
+        if bool(self.registry_username) != bool(self.registry_password):
+            raise ValueError(
+                "'registryUsername' and the secret 'registryPassword' go together: set both or "
+                "neither (pulumi config set --secret mlops-platform:registryPassword ...)"
+            )
+        return self
+
+
+def serving_content_tag(directory: Path = SERVING_DIR) -> str:
+    """A tag derived from every file under `serving/`, so an unchanged server is not rebuilt."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        if "__pycache__" in path.parts:
+            continue
+        digest.update(path.relative_to(directory).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class ModelImage(PlatformComponent):
+    """Builds and pushes the serving image, or adopts a prebuilt digest (CI builds once and
+    promotes the same digest through every stack)."""
+
+    reference: pulumi.Output[str]
+    """The image as `<registry>/<repository>@sha256:<digest>`."""
+
+    def __init__(
+        self, name: str, config: ModelImageConfig, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:serving:ModelImage", name, opts)
+        if config.image_prebuilt_ref:
+            self.reference = pulumi.Output.from_input(config.image_prebuilt_ref)
+        else:
+            registry = None
+            if config.registry_password is not None:
+                registry = docker.RegistryArgs(
+                    server=config.image_registry,
+                    username=config.registry_username,
+                    password=pulumi.Output.secret(config.registry_password.get_secret_value()),
+                )
+            image = docker.Image(
+                name,
+                image_name=(
+                    f"{config.image_registry}/{config.image_repository}:{serving_content_tag()}"
+                ),
+                build=docker.DockerBuildArgs(
+                    context=str(SERVING_DIR),
+                    dockerfile=str(SERVING_DIR / "Dockerfile"),
+                    platform=config.image_platform,
+                ),
+                registry=registry,
+                opts=self.child_opts(),
+            )
+            self.reference = image.repo_digest
+        self.register_outputs({"reference": self.reference})

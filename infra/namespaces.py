@@ -1,0 +1,212 @@
+"""Platform namespaces: Pod Security Standard labels, default-deny NetworkPolicies and the allows
+the platform needs, nothing more."""
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.component import PlatformComponent
+
+ISTIO = "istio-system"
+SELDON_SYSTEM = "seldon-system"
+MONITORING = "monitoring"
+MLFLOW = "mlflow"
+
+ANYWHERE = [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+API_SERVER_PORTS = [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]
+
+
+def _from_namespace(namespace: str) -> dict:
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
+
+
+def _tcp(*ports: int) -> list[dict]:
+    return [{"protocol": "TCP", "port": port} for port in ports]
+
+
+@dataclass(frozen=True)
+class Allow:
+    """One allow rule: traffic to/from the selected pods of a namespace."""
+
+    name: str
+    direction: str  # "ingress" or "egress"
+    peers: list[dict]
+    ports: list[dict]
+    pod_selector: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NamespaceSpec:
+    name: str
+    pod_security: str
+    allows: list[Allow]
+
+
+def platform_namespaces(serving_namespace: str) -> list[NamespaceSpec]:
+    """Every namespace the platform owns with its Pod Security level and network allows."""
+    return [
+        NamespaceSpec(
+            ISTIO,
+            "baseline",
+            [
+                Allow(
+                    "gateway-from-anywhere",
+                    "ingress",
+                    ANYWHERE,
+                    _tcp(80, 443, 15021),
+                    {"matchLabels": {"istio": "ingressgateway"}},
+                ),
+                Allow(
+                    "istiod-webhooks",
+                    "ingress",
+                    ANYWHERE,
+                    _tcp(15017),
+                    {"matchLabels": {"app": "istiod"}},
+                ),
+                Allow(
+                    "gateway-to-seldon",
+                    "egress",
+                    [_from_namespace(serving_namespace)],
+                    _tcp(8000, 9000),
+                ),
+                Allow("gateway-to-mlflow", "egress", [_from_namespace(MLFLOW)], _tcp(5000)),
+                Allow("gateway-to-grafana", "egress", [_from_namespace(MONITORING)], _tcp(3000)),
+                Allow("api-server", "egress", ANYWHERE, API_SERVER_PORTS),
+            ],
+        ),
+        NamespaceSpec(
+            SELDON_SYSTEM,
+            "baseline",
+            [
+                Allow("operator-webhook", "ingress", ANYWHERE, _tcp(4443, 9443)),
+                Allow("api-server", "egress", ANYWHERE, API_SERVER_PORTS),
+            ],
+        ),
+        NamespaceSpec(
+            serving_namespace,
+            "baseline",
+            [
+                Allow("from-gateway", "ingress", [_from_namespace(ISTIO)], _tcp(8000, 9000)),
+                Allow(
+                    "from-prometheus", "ingress", [_from_namespace(MONITORING)], _tcp(8000, 6000)
+                ),
+                Allow("to-mlflow", "egress", [_from_namespace(MLFLOW)], _tcp(5000)),
+            ],
+        ),
+        NamespaceSpec(
+            MLFLOW,
+            "restricted",
+            [
+                Allow(
+                    "from-gateway-and-models",
+                    "ingress",
+                    [_from_namespace(ISTIO), _from_namespace(serving_namespace)],
+                    _tcp(5000),
+                    {"matchLabels": {"app.kubernetes.io/name": "mlflow"}},
+                ),
+                Allow(
+                    "external-object-store",
+                    "egress",
+                    ANYWHERE,
+                    _tcp(443),
+                    {"matchLabels": {"app.kubernetes.io/name": "mlflow"}},
+                ),
+            ],
+        ),
+        NamespaceSpec(
+            MONITORING,
+            # node-exporter needs host namespaces, so this namespace cannot be restricted.
+            "privileged",
+            [
+                Allow(
+                    "grafana-from-gateway",
+                    "ingress",
+                    [_from_namespace(ISTIO)],
+                    _tcp(3000),
+                    {"matchLabels": {"app.kubernetes.io/name": "grafana"}},
+                ),
+                Allow("operator-webhook", "ingress", ANYWHERE, _tcp(10250)),
+                # Prometheus scrapes kubelets, the API server and every platform namespace.
+                Allow("scrape-anywhere", "egress", ANYWHERE, []),
+            ],
+        ),
+    ]
+
+
+class PlatformNamespaces(PlatformComponent):
+    """Creates the platform namespaces with their Pod Security labels and NetworkPolicies."""
+
+    namespaces: dict[str, k8s.core.v1.Namespace]
+
+    def __init__(
+        self,
+        name: str,
+        specs: list[NamespaceSpec],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("mlops:cluster:PlatformNamespaces", name, opts)
+        self.namespaces = {}
+        for spec in specs:
+            namespace = k8s.core.v1.Namespace(
+                spec.name,
+                metadata={
+                    "name": spec.name,
+                    "labels": {
+                        "pod-security.kubernetes.io/enforce": spec.pod_security,
+                        "pod-security.kubernetes.io/warn": "restricted",
+                        "pod-security.kubernetes.io/audit": "restricted",
+                        "app.kubernetes.io/part-of": "mlops-platform",
+                    },
+                },
+                opts=self.child_opts(),
+            )
+            self.namespaces[spec.name] = namespace
+            for policy_name, policy_spec in _policies(spec):
+                k8s.networking.v1.NetworkPolicy(
+                    f"{spec.name}-{policy_name}",
+                    metadata={"name": policy_name, "namespace": spec.name},
+                    spec=policy_spec,
+                    opts=pulumi.ResourceOptions(parent=namespace),
+                )
+        self.register_outputs({"namespaces": list(self.namespaces)})
+
+
+def _policies(spec: NamespaceSpec) -> list[tuple[str, dict]]:
+    """Default deny, DNS, same-namespace traffic, then the namespace's own allows."""
+    same_namespace = [{"podSelector": {}}]
+    dns = {
+        "to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    }
+    policies = [
+        ("default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+        ("allow-dns", {"podSelector": {}, "policyTypes": ["Egress"], "egress": [dns]}),
+        (
+            "allow-same-namespace",
+            {
+                "podSelector": {},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"from": same_namespace}],
+                "egress": [{"to": same_namespace}],
+            },
+        ),
+    ]
+    for allow in spec.allows:
+        peer_key, policy_type = (
+            ("from", "Ingress") if allow.direction == "ingress" else ("to", "Egress")
+        )
+        rule: dict = {peer_key: allow.peers}
+        if allow.ports:
+            rule["ports"] = allow.ports
+        policies.append(
+            (
+                f"allow-{allow.name}",
+                {
+                    "podSelector": allow.pod_selector,
+                    "policyTypes": [policy_type],
+                    allow.direction: [rule],
+                },
+            )
+        )
+    return policies

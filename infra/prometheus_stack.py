@@ -1,0 +1,100 @@
+"""kube-prometheus-stack: Prometheus, Alertmanager and Grafana, open to the platform's monitors."""
+
+from typing import Literal
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import Field
+
+from infra.component import PlatformComponent
+from infra.config_types import CamelModel, ChartVersion, MemoryQuantity
+from infra.helm import pinned_release
+from infra.namespaces import MONITORING
+from infra.secrets import credentials_secret, generated_password
+
+PROMETHEUS_CHARTS = "https://prometheus-community.github.io/helm-charts"
+RELEASE_NAME = "kube-prometheus-stack"
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+
+
+class PrometheusStackConfig(CamelModel):
+    """Stack keys for the monitoring stack."""
+
+    kube_prometheus_stack_version: ChartVersion = "77.10.0"
+    prometheus_retention: str = Field(default="7d", pattern=r"^[0-9]+[hdwy]$")
+    prometheus_storage_size: MemoryQuantity | Literal[""] = ""
+    """Size of Prometheus' persistent volume; empty keeps its data on an emptyDir."""
+
+
+class PrometheusStack(PlatformComponent):
+    """The chart with selectors opened so every PodMonitor and PrometheusRule in the cluster is
+    picked up (not only those carrying the release label), and Grafana's sidecar loading every
+    ConfigMap labelled `grafana_dashboard: "1"`. Grafana's admin password is generated."""
+
+    release: k8s.helm.v3.Release
+    grafana_admin_password: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        config: PrometheusStackConfig,
+        *,
+        storage_class: str | None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("mlops:monitoring:PrometheusStack", name, opts)
+        self.grafana_admin_password = generated_password(
+            "grafana-admin-password", self.child_opts()
+        )
+        admin = credentials_secret(
+            GRAFANA_ADMIN_SECRET,
+            namespace=MONITORING,
+            data={"admin-user": "admin", "admin-password": self.grafana_admin_password},
+            opts=self.child_opts(),
+        )
+        prometheus_spec: dict = {
+            "retention": config.prometheus_retention,
+            "podMonitorSelectorNilUsesHelmValues": False,
+            "serviceMonitorSelectorNilUsesHelmValues": False,
+            "ruleSelectorNilUsesHelmValues": False,
+            "probeSelectorNilUsesHelmValues": False,
+            "resources": {
+                "requests": {"cpu": "200m", "memory": "512Mi"},
+                "limits": {"cpu": "1", "memory": "2Gi"},
+            },
+        }
+        if config.prometheus_storage_size:
+            claim: dict = {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": config.prometheus_storage_size}},
+            }
+            if storage_class:
+                claim["storageClassName"] = storage_class
+            prometheus_spec["storageSpec"] = {"volumeClaimTemplate": {"spec": claim}}
+        self.release = pinned_release(
+            RELEASE_NAME,
+            chart="kube-prometheus-stack",
+            version=config.kube_prometheus_stack_version,
+            repository=PROMETHEUS_CHARTS,
+            namespace=MONITORING,
+            values={
+                "prometheus": {"prometheusSpec": prometheus_spec},
+                "grafana": {
+                    "admin": {
+                        "existingSecret": GRAFANA_ADMIN_SECRET,
+                        "userKey": "admin-user",
+                        "passwordKey": "admin-password",
+                    },
+                    "sidecar": {
+                        "dashboards": {
+                            "enabled": True,
+                            "label": "grafana_dashboard",
+                            "labelValue": "1",
+                            "searchNamespace": "ALL",
+                        }
+                    },
+                },
+            },
+            opts=self.child_opts(depends_on=[admin]),
+        )
+        self.register_outputs({"release": RELEASE_NAME})

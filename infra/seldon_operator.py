@@ -1,0 +1,64 @@
+"""The Seldon Core v1 operator, routing through Istio."""
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.component import PlatformComponent
+from infra.config_types import CamelModel, ChartVersion
+from infra.helm import pinned_release
+from infra.namespaces import SELDON_SYSTEM
+
+SELDON_CHARTS = "https://storage.googleapis.com/seldon-charts"
+
+
+class SeldonOperatorConfig(CamelModel):
+    """Stack keys for the operator.
+
+    1.17.1 is the last Apache-2.0 release; 1.18.0 and later are under the Business Source
+    License 1.1 (production use needs a commercial licence from Seldon).
+    """
+
+    seldon_operator_version: ChartVersion = "1.17.1"
+
+
+class SeldonOperator(PlatformComponent):
+    """The `seldon-core-operator` chart with Istio enabled on the platform's Seldon gateway.
+
+    Depends on the Istio control plane: the operator watches Istio's CRDs at start-up, and
+    without Istio a SeldonDeployment's `traffic` and `shadow` have no effect.
+    """
+
+    release: k8s.helm.v3.Release
+
+    def __init__(
+        self,
+        name: str,
+        config: SeldonOperatorConfig,
+        *,
+        gateway: str,
+        istio: pulumi.Resource,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("mlops:seldon:SeldonOperator", name, opts)
+        self.release = pinned_release(
+            "seldon-core",
+            chart="seldon-core-operator",
+            version=config.seldon_operator_version,
+            repository=SELDON_CHARTS,
+            namespace=SELDON_SYSTEM,
+            values={
+                "istio": {"enabled": True, "gateway": gateway},
+                "ambassador": {"enabled": False},
+                "usageMetrics": {"enabled": False},
+                "certManager": {"enabled": False},
+                "crd": {"create": True},
+                "manager": {
+                    "cpuRequest": "100m",
+                    "memoryRequest": "128Mi",
+                    "cpuLimit": "500m",
+                    "memoryLimit": "512Mi",
+                },
+            },
+            opts=self.child_opts(depends_on=[istio]),
+        )
+        self.register_outputs({"version": config.seldon_operator_version})

@@ -1,0 +1,186 @@
+"""The typed stack configuration: one pydantic model validates every `mlops-platform:*` key of a
+stack before any resource is declared, and errors name the stack file, the key and what is valid.
+
+Scalar settings are flat keys (Pulumi's project file can declare their types); `serving` and
+`monitoring` are objects. Each component's config class owns its keys.
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import config as runtime_config
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from infra.cluster import ClusterConfig
+from infra.mesh import MeshConfig
+from infra.mlflow import MlflowConfig
+from infra.model_deployment import ServingConfig
+from infra.model_image import ModelImageConfig
+from infra.model_monitoring.config import MonitoringConfig
+from infra.prometheus_stack import PrometheusStackConfig
+from infra.seldon_operator import SeldonOperatorConfig
+
+PROJECT = "mlops-platform"
+
+FLAT_SECTIONS: dict[str, type[BaseModel]] = {
+    "cluster": ClusterConfig,
+    "mesh": MeshConfig,
+    "seldon": SeldonOperatorConfig,
+    "prometheus": PrometheusStackConfig,
+    "mlflow": MlflowConfig,
+    "image": ModelImageConfig,
+}
+"""Sections whose fields are top-level stack keys (`mlops-platform:istioVersion`, ...)."""
+
+OBJECT_KEYS = ("serving", "monitoring")
+"""Stack keys holding an object, validated by `ServingConfig` and `MonitoringConfig`."""
+
+SECRET_KEYS = frozenset({"registryPassword", "s3SecretAccessKey"})
+"""Keys that must be set with `pulumi config set --secret`, never as plaintext."""
+
+SECRET_PLACEHOLDER = "[secret]"
+"""What an encrypted (`secure:`) value reads as when a stack file is validated or rendered
+without the passphrase."""
+
+
+def _flat_keys(section: type[BaseModel]) -> list[str]:
+    return [field.alias or name for name, field in section.model_fields.items()]
+
+
+KEY_SECTION = {key: name for name, cls in FLAT_SECTIONS.items() for key in _flat_keys(cls)}
+KNOWN_KEYS = sorted([*KEY_SECTION, *OBJECT_KEYS])
+
+
+class StackConfig(BaseModel):
+    """Every setting of one stack, grouped by the component that uses it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cluster: ClusterConfig
+    mesh: MeshConfig
+    seldon: SeldonOperatorConfig
+    prometheus: PrometheusStackConfig
+    mlflow: MlflowConfig
+    image: ModelImageConfig
+    serving: ServingConfig
+    monitoring: MonitoringConfig = MonitoringConfig()
+
+
+class StackConfigError(ValueError):
+    """An invalid stack configuration; the message lists every problem with file and key."""
+
+
+def parse_stack_config(
+    values: dict[str, Any], *, source: str, secure_keys: set[str] = frozenset()
+) -> StackConfig:
+    """Validate raw `mlops-platform:*` values (JSON strings or structures) from `source`.
+
+    `secure_keys` names the keys whose stack-file value is encrypted (`secure:`).
+    """
+    problems: list[str] = []
+    grouped: dict[str, dict[str, Any]] = {name: {} for name in FLAT_SECTIONS}
+    objects: dict[str, Any] = {}
+    for full_key, value in values.items():
+        namespace, _, key = full_key.rpartition(":")
+        if namespace != PROJECT:
+            continue
+        if key in SECRET_KEYS and value in ("", None):
+            continue  # the project default: unset
+        if key in SECRET_KEYS and key not in secure_keys:
+            problems.append(
+                f"{full_key}: is a secret and must not be plaintext; set it with "
+                f"`pulumi config set --secret {full_key} <value>`"
+            )
+            continue
+        if key in OBJECT_KEYS:
+            objects[key] = _decode_object(value)
+        elif key in KEY_SECTION:
+            grouped[KEY_SECTION[key]][key] = value
+        else:
+            problems.append(f"{full_key}: unknown key; valid keys are {', '.join(KNOWN_KEYS)}")
+    if "serving" not in objects:
+        problems.append(f"{PROJECT}:serving: is required (the predictors to deploy)")
+    if problems:
+        raise StackConfigError(_report(source, problems))
+    try:
+        return StackConfig.model_validate({**grouped, **objects})
+    except ValidationError as error:
+        raise StackConfigError(_report(source, _describe(error))) from None
+
+
+def load_stack_file(path: Path) -> StackConfig:
+    """Read and validate a `Pulumi.<stack>.yaml`; `secure:` values count as set secrets."""
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise StackConfigError(f"{path}: cannot read stack file: {error}") from None
+    config = document.get("config") if isinstance(document, dict) else None
+    if not isinstance(config, dict):
+        raise StackConfigError(f"{path}: expected a top-level 'config:' mapping of stack keys")
+    return parse_stack_config(
+        readable_values(config), source=str(path), secure_keys=secure_keys(config)
+    )
+
+
+def secure_keys(config: dict[str, Any]) -> set[str]:
+    """The keys of a stack file's config whose values are encrypted."""
+    return {
+        key.rpartition(":")[2]
+        for key, value in config.items()
+        if isinstance(value, dict) and set(value) == {"secure"}
+    }
+
+
+def readable_values(config: dict[str, Any]) -> dict[str, Any]:
+    """A stack file's config with every encrypted value replaced by the placeholder."""
+    secure = secure_keys(config)
+    return {
+        key: SECRET_PLACEHOLDER if key.rpartition(":")[2] in secure else value
+        for key, value in config.items()
+    }
+
+
+def from_pulumi_runtime() -> StackConfig:
+    """The running stack's configuration, as the Pulumi engine hands it to the program."""
+    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    secure = {key.rpartition(":")[2] for key in values if runtime_config.is_config_secret(key)}
+    return parse_stack_config(
+        values, source=f"Pulumi.{pulumi.get_stack()}.yaml", secure_keys=secure
+    )
+
+
+def _decode_object(value: Any) -> Any:
+    """Pulumi hands object config to programs JSON-encoded; stack files hold it structured."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _describe(error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors():
+        section, *path = item["loc"]
+        if section in FLAT_SECTIONS:
+            key, path = (path[0], path[1:]) if path else ("", [])
+        else:
+            key = section
+        where = f"{PROJECT}:{key}" + "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" for part in path
+        )
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "string_pattern_mismatch":
+            message = f"{message} (got {item['input']!r})"
+        problems.append(f"{where}: {message}")
+    return problems
+
+
+def _report(source: str, problems: list[str]) -> str:
+    lines = [f"invalid stack configuration in {source}:"]
+    lines += [f"  - {problem}" for problem in problems]
+    return "\n".join(lines)

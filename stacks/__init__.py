@@ -1,0 +1,1 @@
+"""The Pulumi entry point of the platform and its offline renderer."""

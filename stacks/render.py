@@ -1,0 +1,140 @@
+"""Offline preview: `python -m stacks.render --stack NAME [--config-file PATH] --out DIR`.
+
+Runs the real program under Pulumi's mock runtime and writes every declared resource as YAML:
+Kubernetes objects as they would be applied, Helm releases with chart, version and values,
+other resources with their inputs. Secrets appear as a fixed placeholder, so the output is
+deterministic, needs no passphrase and is safe to post in a merge request. An invalid config
+exits 2 with the validation message and writes nothing.
+"""
+
+import argparse
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pulumi.runtime import rpc
+
+from infra.stack_config import (
+    SECRET_PLACEHOLDER,
+    StackConfigError,
+    load_stack_file,
+    readable_values,
+    secure_keys,
+)
+from stacks.mock_runtime import Declared, Registration, declare_under_mocks
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+def render_stack(stack: str, config_file: Path) -> Declared:
+    """Validate `config_file` and declare the stack under mocks (raises StackConfigError)."""
+    load_stack_file(config_file)
+    raw = yaml.safe_load(config_file.read_text())["config"]
+    return declare_under_mocks(stack, readable_values(raw), secure_keys(raw))
+
+
+def documents(declared: Declared) -> dict[str, dict]:
+    """File name -> YAML document for every custom resource and the stack outputs."""
+    files: dict[str, dict] = {}
+    for resource in declared.resources:
+        if not resource.custom:
+            continue
+        files[_file_name(resource)] = _document(resource)
+    files["stack-outputs.yaml"] = _plain(declared.outputs)
+    return files
+
+
+def _document(resource: Registration) -> dict:
+    inputs = _plain(resource.inputs)
+    if resource.type == HELM_RELEASE:
+        return {
+            "helmRelease": inputs["name"],
+            "namespace": inputs["namespace"],
+            "chart": inputs["chart"],
+            "version": inputs["version"],
+            "repository": inputs["repositoryOpts"]["repo"],
+            "values": inputs.get("values", {}),
+        }
+    if resource.type.startswith("kubernetes:") and "kind" in inputs:
+        return inputs
+    return {"pulumiResource": resource.type, "name": resource.name, "inputs": inputs}
+
+
+def _file_name(resource: Registration) -> str:
+    inputs = resource.inputs
+    if resource.type == HELM_RELEASE:
+        stem = f"helm-release-{inputs['name']}"
+    elif resource.type.startswith("kubernetes:") and "kind" in inputs:
+        metadata = inputs.get("metadata", {})
+        parts = [inputs["kind"], metadata.get("namespace", ""), metadata.get("name", resource.name)]
+        stem = "-".join(p for p in parts if p)
+    else:
+        stem = f"{resource.type.split(':')[-1]}-{resource.name}"
+    return re.sub(r"[^a-z0-9.\-]+", "-", stem.lower()) + ".yaml"
+
+
+def _plain(value: Any) -> Any:
+    """Mock-runtime values as plain YAML data: secrets redacted, integral numbers as ints."""
+    if rpc.is_rpc_secret(value):
+        return _redacted(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _redacted(value: Any) -> Any:
+    """Keep a secret's shape (so objects still validate) but none of its values."""
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    return SECRET_PLACEHOLDER
+
+
+def write(files: dict[str, dict], out: Path) -> None:
+    """Replace `out` with the rendered files, all at once."""
+    staging = Path(tempfile.mkdtemp(prefix=".render-", dir=out.parent))
+    for name, document in sorted(files.items()):
+        (staging / name).write_text(yaml.safe_dump(document, sort_keys=True))
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m stacks.render", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--stack", required=True, help="stack name, e.g. dev or prod")
+    parser.add_argument(
+        "--config-file", type=Path, help="stack file to render (default: Pulumi.<stack>.yaml)"
+    )
+    parser.add_argument("--out", type=Path, required=True, help="directory to write YAML into")
+    args = parser.parse_args(argv)
+    config_file = args.config_file or REPO_ROOT / f"Pulumi.{args.stack}.yaml"
+    if not config_file.is_file():
+        print(f"error: stack file {config_file} does not exist", file=sys.stderr)
+        return 2
+    try:
+        declared = render_stack(args.stack, config_file)
+    except StackConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    files = documents(declared)
+    write(files, args.out)
+    print(f"rendered {len(files)} files for stack '{args.stack}' into {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
