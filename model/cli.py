@@ -13,7 +13,7 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 
-from model import commands
+from model import abtest, commands
 from model.errors import DataValidationError, LifecycleError
 from model.registry import DEFAULT_MODEL_NAME
 from model.store import DEFAULT_TRACKING_URI
@@ -26,6 +26,7 @@ SUBCOMMANDS: tuple[Register, ...] = (
     commands.register_promote,
     commands.register_rollback,
     commands.register_history,
+    abtest.register,
 )
 
 EXIT_ERROR = 1

@@ -52,7 +52,7 @@ class MonitoringConfig(CamelModel):
 
     @model_validator(mode="after")
     def _rate_window_covers_scrapes(self) -> "MonitoringConfig":
-        if _seconds(self.rate_window) < 4 * _seconds(self.scrape_interval):
+        if duration_seconds(self.rate_window) < 4 * duration_seconds(self.scrape_interval):
             raise ValueError(
                 f"rateWindow {self.rate_window!r} must be at least 4 x scrapeInterval "
                 f"{self.scrape_interval!r}, otherwise rate() has too few samples to be stable"
@@ -73,6 +73,6 @@ class PredictorTarget(CamelModel):
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def _seconds(duration: str) -> int:
+def duration_seconds(duration: str) -> int:
     """Seconds in a validated one-unit Prometheus duration."""
     return int(duration[:-1]) * _UNIT_SECONDS[duration[-1]]

@@ -118,14 +118,18 @@ def latency_quantile(
     return f"histogram_quantile({quantile}, {buckets})"
 
 
-def feedback_success_rate(scope: Scope, window: str, func: str = "rate") -> str:
-    """Mean feedback reward per feedback request (success rate for 0/1 rewards).
+def feedback_rewards(scope: Scope, window: str, func: str = "rate") -> str:
+    """Sum of feedback rewards per second (`func="increase"`: over the window), per predictor."""
+    return counter_sum(scope, FEEDBACK_REWARD_TOTAL, window, func=func)
 
-    The wrapper counts only non-zero rewards in `seldon_api_model_feedback_total`, so the
-    denominator is the executor's count of answered feedback requests instead.
+
+def feedback_requests(scope: Scope, window: str, func: str = "rate") -> str:
+    """Feedback requests answered 2xx by the executor, per predictor.
+
+    The wrapper counts only non-zero rewards in `seldon_api_model_feedback_total`, so it cannot
+    tell how many feedbacks there were; the executor's feedback requests can.
     """
-    rewards = counter_sum(scope, FEEDBACK_REWARD_TOTAL, window, func=func)
-    answered = counter_sum(
+    return counter_sum(
         scope,
         f"{EXECUTOR_SERVER_SECONDS}_count",
         window,
@@ -133,7 +137,11 @@ def feedback_success_rate(scope: Scope, window: str, func: str = "rate") -> str:
         'code=~"2.."',
         func=func,
     )
-    return f"{rewards} / {answered}"
+
+
+def feedback_success_rate(scope: Scope, window: str) -> str:
+    """Mean feedback reward per feedback request (the success rate for 0/1 rewards)."""
+    return f"{feedback_rewards(scope, window)} / {feedback_requests(scope, window)}"
 
 
 def class_share(scope: Scope, window: str, by: tuple[str, ...] = (PREDICTOR,)) -> str:
