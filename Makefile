@@ -53,6 +53,10 @@ destroy: preflight venv ## Tear STACK down
 	pulumi login $(PULUMI_BACKEND_URL)
 	pulumi destroy --stack $(STACK) --yes
 
+.PHONY: train
+train: venv ## Train, evaluate and register the model (local SQLite MLflow store by default)
+	$(BIN)/python -m model train
+
 # Delivery pipelines (.gitlab-ci.yml, .github/workflows/): see docs/operations.md.
 IMAGE_REPOSITORY ?=
 BASE ?= origin/main
