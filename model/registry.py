@@ -32,7 +32,7 @@ NO_VERSION = "none"
 def alias_version(store: Store, model_name: str, alias: str) -> str | None:
     """The version an alias points at, or None when the alias (or the model) does not exist."""
     try:
-        return store.client.get_model_version_by_alias(model_name, alias).version
+        return str(store.client.get_model_version_by_alias(model_name, alias).version)
     except MlflowException:
         return None
 
@@ -48,7 +48,7 @@ def resolve_version(store: Store, model_name: str, version: str | None, alias: s
             )
         return found
     try:
-        return store.client.get_model_version(model_name, str(version)).version
+        return str(store.client.get_model_version(model_name, str(version)).version)
     except MlflowException as exc:
         raise LifecycleError(
             f"registered model {model_name!r} has no version {version!r} at {store.tracking_uri}"

@@ -13,7 +13,7 @@ from infra.stack_config import StackConfig, StackConfigError, load_stack_file
 from model.abtest.decision import Decision, Verdict
 from model.errors import LifecycleError
 from model.promotion import PromotionRecord, promote, rollback
-from model.registry import resolve_version
+from model.registry import CHAMPION, resolve_version
 from model.store import Store
 
 SERVING_KEY = "mlops-platform:serving"
@@ -40,7 +40,9 @@ def apply_promotion(
     actor: str | None,
     reason: str,
 ) -> AppliedPromotion:
-    """Promote the challenger's model version and send it all live traffic.
+    """Promote the challenger's model version and send all live traffic to the predictor that
+    serves it afterwards: the champion predictor when it follows the `champion` alias (it picks
+    the new version up), else the challenger predictor; the other live predictors get 0.
 
     The new stack file is validated before anything changes; the alias and ledger move next;
     the stack file is replaced last, and a failure there rolls the alias back.
@@ -62,12 +64,13 @@ def apply_promotion(
             raise StackEditError(
                 f"{stack_file}: no non-shadow predictor named {name!r}; it has {sorted(live)}"
             )
-    traffic = {name: 100 if name == challenger else 0 for name in live}
+    model_name, version = _model_version(live[challenger].model, tracking_uri)
+    winner = champion if live[champion].model == f"{model_name}@{CHAMPION}" else challenger
+    traffic = {name: 100 if name == winner else 0 for name in live}
     staged = stack_file.with_name(f".{stack_file.name}.abtest")
     staged.write_text(_with_traffic(stack_file, traffic))
     try:
         _validated(staged)
-        model_name, version = _model_version(live[challenger].model, tracking_uri)
         record = promote(
             model_name,
             version,
