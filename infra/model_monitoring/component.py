@@ -4,13 +4,14 @@ import pulumi
 from pulumi_kubernetes.apiextensions import CustomResource
 from pulumi_kubernetes.core.v1 import ConfigMap
 
+from infra.component import PlatformComponent
 from infra.model_monitoring.config import MonitoringConfig, PredictorTarget
 from infra.model_monitoring.dashboards import dashboard_config_maps
 from infra.model_monitoring.podmonitor import pod_monitor
 from infra.model_monitoring.rules import prometheus_rule
 
 
-class ModelMonitoring(pulumi.ComponentResource):
+class ModelMonitoring(PlatformComponent):
     """PodMonitor and PrometheusRule beside the SeldonDeployment, dashboards beside Grafana.
 
     The PodMonitor and PrometheusRule go into `serving_namespace` and carry the
@@ -40,8 +41,8 @@ class ModelMonitoring(pulumi.ComponentResource):
                 f"ModelMonitoring {name!r}: predictors is empty; expected the SeldonDeployment "
                 f"{deployment_name!r}'s predictors (name, traffic, shadow)"
             )
-        super().__init__("mlops:monitoring:ModelMonitoring", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        super().__init__("mlops:monitoring:ModelMonitoring", name, opts)
+        child = self.child_opts()
         monitor = _custom_resource(
             f"{name}-pod-monitor",
             pod_monitor(config, deployment_name=deployment_name, namespace=serving_namespace),
