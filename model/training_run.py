@@ -15,11 +15,12 @@ import numpy as np
 import pandas as pd
 import sklearn
 from mlflow.models import infer_signature
+from sklearn.pipeline import Pipeline
 
 from model.assessment import assess
 from model.data import Dataset, dataset_hash
 from model.drift_reference import build_drift_reference
-from model.evaluation import evaluate
+from model.evaluation import Evaluation, evaluate
 from model.gate import GateThresholds, GateVerdict
 from model.provenance import git_commit, python_environment
 from model.registry import (
@@ -31,7 +32,7 @@ from model.registry import (
     set_version_tags,
 )
 from model.store import Store
-from model.training import TrainingConfig, fit, split
+from model.training import Split, TrainingConfig, fit, split
 from model.validation import validate
 
 _INPUT_EXAMPLE_ROWS = 5
@@ -82,9 +83,48 @@ def train_and_register(
         f"held-out ({len(parts.x_test)} rows): accuracy {evaluation.metrics['accuracy']:.4f}, "
         f"f1_macro {evaluation.metrics['f1_macro']:.4f}"
     )
-    mlflow.set_tracking_uri(store.tracking_uri)
-    mlflow.set_registry_uri(store.tracking_uri)
-    experiment_id = store.ensure_experiment(model_name)
+    commit = git_commit()
+    with store.activated():
+        run_id, model_uri = _log_run(
+            store.ensure_experiment(model_name), dataset, config, parts, pipeline, evaluation,
+            {TAG_DATASET_HASH: data_hash, TAG_GIT_COMMIT: commit}, progress,
+        )  # fmt: skip
+        version = str(mlflow.register_model(model_uri, model_name).version)
+    set_version_tags(
+        store,
+        model_name,
+        version,
+        {
+            TAG_DATASET_HASH: data_hash,
+            TAG_GIT_COMMIT: commit,
+            **{f"{TAG_METRIC_PREFIX}{k}": f"{v:.6f}" for k, v in evaluation.metrics.items()},
+        },
+    )
+    store.client.set_registered_model_alias(model_name, CHALLENGER, version)
+    progress(f"registered {model_name} version {version}; alias {CHALLENGER!r} -> {version}")
+    verdict = assess(store, model_name, version, thresholds)
+    return TrainingOutcome(
+        model_name=model_name,
+        version=version,
+        run_id=run_id,
+        tracking_uri=store.tracking_uri,
+        metrics=evaluation.metrics,
+        gate=verdict,
+        dataset_hash=data_hash,
+    )
+
+
+def _log_run(
+    experiment_id: str,
+    dataset: Dataset,
+    config: TrainingConfig,
+    parts: Split,
+    pipeline: Pipeline,
+    evaluation: Evaluation,
+    provenance_tags: dict[str, str],
+    progress: Callable[[str], None],
+) -> tuple[str, str]:
+    """Log params, metrics, provenance, artifacts and the model; return (run id, model URI)."""
     with mlflow.start_run(experiment_id=experiment_id) as run:
         mlflow.log_params(
             {
@@ -98,13 +138,7 @@ def train_and_register(
             }
         )
         mlflow.log_metrics(evaluation.metrics)
-        mlflow.set_tags(
-            {
-                TAG_DATASET_HASH: data_hash,
-                TAG_GIT_COMMIT: git_commit(),
-                "python_version": platform.python_version(),
-            }
-        )
+        mlflow.set_tags({**provenance_tags, "python_version": platform.python_version()})
         mlflow.log_input(
             mlflow.data.from_pandas(
                 dataset.frame,
@@ -130,29 +164,7 @@ def train_and_register(
             metadata={"drift_reference": drift_reference},
             pip_requirements=_pip_requirements(),
         )
-    version = str(mlflow.register_model(info.model_uri, model_name).version)
-    set_version_tags(
-        store,
-        model_name,
-        version,
-        {
-            TAG_DATASET_HASH: data_hash,
-            TAG_GIT_COMMIT: git_commit(),
-            **{f"{TAG_METRIC_PREFIX}{k}": f"{v:.6f}" for k, v in evaluation.metrics.items()},
-        },
-    )
-    store.client.set_registered_model_alias(model_name, CHALLENGER, version)
-    progress(f"registered {model_name} version {version}; alias {CHALLENGER!r} -> {version}")
-    verdict = assess(store, model_name, version, thresholds)
-    return TrainingOutcome(
-        model_name=model_name,
-        version=version,
-        run_id=run.info.run_id,
-        tracking_uri=store.tracking_uri,
-        metrics=evaluation.metrics,
-        gate=verdict,
-        dataset_hash=data_hash,
-    )
+    return run.info.run_id, info.model_uri
 
 
 def _log_holdout(holdout: pd.DataFrame) -> None:

@@ -1,5 +1,5 @@
 """Acting on a `promote` verdict in one recorded step: the registry's champion alias and ledger
-entry (via `model.promotion`), and the stack's traffic split moved to the challenger."""
+entry (via `model.promotion`), and the stack's traffic split moved to the promoted version."""
 
 import os
 import re
