@@ -1,11 +1,11 @@
 """MLflow 3 tracking server and model registry: PostgreSQL backend, S3-compatible artifact store
 (in-cluster MinIO, or an external endpoint), artifacts proxied through the server."""
 
-from typing import Literal, Self
+from typing import Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel, ImageReference, MemoryQuantity
@@ -41,18 +41,19 @@ class MlflowConfig(CamelModel):
     s3_endpoint_url: str = Field(default="", pattern=r"^(https?://[^\s/]+)?$")
     s3_region: str = "us-east-1"
     s3_access_key_id: str = ""
-    s3_secret_access_key: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = Field(default=None, validate_default=True)
 
-    @model_validator(mode="after")
-    def _external_store_credentials(self) -> Self:
-        if self.artifact_store == "s3" and not (
-            self.s3_access_key_id and self.s3_secret_access_key
+    @field_validator("s3_secret_access_key")
+    @classmethod
+    def _external_store_credentials(cls, secret: SecretStr | None, info: ValidationInfo):
+        if info.data.get("artifact_store") == "s3" and not (
+            info.data.get("s3_access_key_id") and secret
         ):
             raise ValueError(
                 "artifactStore 's3' needs 's3AccessKeyId' and the secret 's3SecretAccessKey' "
                 "(pulumi config set --secret mlops-platform:s3SecretAccessKey ...)"
             )
-        return self
+        return secret
 
 
 class MlflowTracking(PlatformComponent):

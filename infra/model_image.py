@@ -1,12 +1,11 @@
 """The model-serving image: built from `serving/`, tagged by content, deployed by digest."""
 
 import hashlib
+import os
 from pathlib import Path
-from typing import Self
-
 import pulumi
 import pulumi_docker as docker
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel
@@ -23,16 +22,17 @@ class ModelImageConfig(CamelModel):
     image_prebuilt_ref: str = Field(default="", pattern=f"^$|{DIGEST_REFERENCE}")
     image_platform: str = Field(default="linux/amd64", pattern=r"^linux/(amd64|arm64)$")
     registry_username: str = ""
-    registry_password: SecretStr | None = None
+    registry_password: SecretStr | None = Field(default=None, validate_default=True)
 
-    @model_validator(mode="after")
-    def _credentials_in_pairs(self) -> Self:
-        if bool(self.registry_username) != bool(self.registry_password):
+    @field_validator("registry_password")
+    @classmethod
+    def _credentials_in_pairs(cls, password: SecretStr | None, info: ValidationInfo):
+        if bool(info.data.get("registry_username")) != bool(password):
             raise ValueError(
                 "'registryUsername' and the secret 'registryPassword' go together: set both or "
                 "neither (pulumi config set --secret mlops-platform:registryPassword ...)"
             )
-        return self
+        return password
 
 
 def serving_content_tag(directory: Path = SERVING_DIR) -> str:
@@ -72,9 +72,11 @@ class ModelImage(PlatformComponent):
                 image_name=(
                     f"{config.image_registry}/{config.image_repository}:{serving_content_tag()}"
                 ),
+                # Relative to the working directory, so state and previews do not depend on
+                # where the repository is checked out.
                 build=docker.DockerBuildArgs(
-                    context=str(SERVING_DIR),
-                    dockerfile=str(SERVING_DIR / "Dockerfile"),
+                    context=os.path.relpath(SERVING_DIR),
+                    dockerfile=os.path.relpath(SERVING_DIR / "Dockerfile"),
                     platform=config.image_platform,
                 ),
                 registry=registry,

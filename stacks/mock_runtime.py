@@ -18,6 +18,8 @@ from infra.stack_config import PROJECT, SECRET_PLACEHOLDER, from_pulumi_runtime
 from stacks.program import declare_platform
 
 FAKE_KUBECONFIG = "[kubeconfig of the kind cluster]"
+FAKE_GENERATED_PASSWORD = "fake-random-password"
+"""What RandomPassword yields under mocks; it must only ever reach outputs as a secret."""
 
 
 @dataclass
@@ -53,7 +55,7 @@ class _PlaceholderProviders(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         outputs = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
-            outputs["result"] = SECRET_PLACEHOLDER
+            outputs["result"] = FAKE_GENERATED_PASSWORD
         elif args.typ == "docker:index/image:Image":
             name = args.inputs["imageName"]
             digest = hashlib.sha256(name.encode()).hexdigest()
