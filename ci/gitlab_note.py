@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         note_id = post_note(url, os.environ["GITLAB_NOTE_TOKEN"], body)
     except urllib.error.HTTPError as error:
-        print(f"gitlab-note: GitLab refused the note ({error.code} {error.reason})", file=sys.stderr)
+        reason = f"{error.code} {error.reason}"
+        print(f"gitlab-note: GitLab refused the note ({reason})", file=sys.stderr)
         return 1
     except urllib.error.URLError as error:
         print(f"gitlab-note: cannot reach {url}: {error.reason}", file=sys.stderr)

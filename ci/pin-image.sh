@@ -16,5 +16,5 @@ ref="${2:-}"
 
 pulumi login "$PULUMI_BACKEND_URL"
 pulumi stack select --create --secrets-provider passphrase "$stack"
-pulumi config set --stack "$stack" --path 'mlops-platform:image.prebuiltRef' "$ref"
+pulumi config set --stack "$stack" mlops-platform:imagePrebuiltRef "$ref"
 echo "pin-image: stack $stack deploys $ref"

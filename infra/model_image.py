@@ -3,6 +3,7 @@
 import hashlib
 import os
 from pathlib import Path
+
 import pulumi
 import pulumi_docker as docker
 from pydantic import Field, SecretStr, ValidationInfo, field_validator

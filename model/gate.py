@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from model.errors import ConfigurationError, describe_validation_error
 
+# Metrics are ratios of counts: differences this small are float rounding, not a real change.
+_ROUNDING = 1e-9
+
 
 class GateThresholds(BaseModel):
     """How much better the challenger must be, and which metrics may never get worse."""
@@ -107,12 +110,12 @@ def _compare(
     checks = [
         GateCheck(
             f"{metric} absolute improvement",
-            gain >= thresholds.min_absolute_improvement,
+            gain >= thresholds.min_absolute_improvement - _ROUNDING,
             f"{gain:+.4f} (required >= {thresholds.min_absolute_improvement:+.4f})",
         ),
         GateCheck(
             f"{metric} relative improvement",
-            relative >= thresholds.min_relative_improvement,
+            relative >= thresholds.min_relative_improvement - _ROUNDING,
             f"{relative:+.2%} (required >= {thresholds.min_relative_improvement:+.2%})",
         ),
     ]
@@ -120,7 +123,7 @@ def _compare(
         checks.append(
             GateCheck(
                 f"{guarded} not worse",
-                challenger[guarded] >= champion[guarded],
+                challenger[guarded] >= champion[guarded] - _ROUNDING,
                 f"challenger {challenger[guarded]:.4f} vs champion {champion[guarded]:.4f}",
             )
         )

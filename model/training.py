@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
 
 from model.errors import ConfigurationError, describe_validation_error
 
@@ -21,10 +21,8 @@ ESTIMATORS: dict[str, type[BaseEstimator]] = {
     "logistic_regression": LogisticRegression,
     "random_forest": RandomForestClassifier,
     "gradient_boosting": GradientBoostingClassifier,
-    "svc": SVC,
+    "k_neighbors": KNeighborsClassifier,
 }
-# Estimator settings the platform relies on: serving needs predict_proba.
-_REQUIRED_PARAMS: dict[str, dict[str, Any]] = {"svc": {"probability": True}}
 
 
 class TrainingConfig(BaseModel):
@@ -32,12 +30,17 @@ class TrainingConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    estimator: Literal["logistic_regression", "random_forest", "gradient_boosting", "svc"] = (
-        "logistic_regression"
-    )
+    estimator: str = "logistic_regression"
     params: dict[str, Any] = Field(default_factory=dict)
     seed: int = 42
     test_size: float = Field(default=0.25, gt=0.0, lt=1.0)
+
+    @field_validator("estimator")
+    @classmethod
+    def _estimator_is_known(cls, name: str) -> str:
+        if name not in ESTIMATORS:
+            raise ValueError(f"unknown estimator {name!r}; choose one of {sorted(ESTIMATORS)}")
+        return name
 
     @model_validator(mode="after")
     def _params_are_known(self) -> TrainingConfig:
@@ -60,10 +63,10 @@ class TrainingConfig(BaseModel):
             ) from exc
 
     def estimator_params(self) -> dict[str, Any]:
-        """Hyper-parameters as fitted: the user's, the seed, and what serving requires."""
+        """Hyper-parameters as fitted: the seed (where the estimator takes one) and the user's."""
         defaults = ESTIMATORS[self.estimator]().get_params()
         seeded = {"random_state": self.seed} if "random_state" in defaults else {}
-        return {**seeded, **self.params, **_REQUIRED_PARAMS.get(self.estimator, {})}
+        return {**seeded, **self.params}
 
 
 @dataclass(frozen=True)

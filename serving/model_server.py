@@ -7,6 +7,7 @@ without Seldon's generic conversions.
 """
 
 import logging
+import warnings
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,11 @@ from serving.traffic_metrics import TrafficMetrics
 logger = logging.getLogger(__name__)
 
 skip_empty_metric_updates()
+# Requests are validated and put in the signature's column order (checked against the pipeline's
+# feature_names_in_ at load), so plain arrays are intended; the per-call warning would flood logs.
+warnings.filterwarnings(
+    "ignore", message="X does not have valid feature names", category=UserWarning
+)
 
 
 class ModelServer:

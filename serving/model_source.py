@@ -55,11 +55,12 @@ class ModelArtifact:
                 f"{self.local_dir}: expected a classifier trained on string class names, "
                 f"got classes {classes!r}"
             )
-        n_inputs = getattr(estimator, "n_features_in_", len(self.feature_names))
-        if n_inputs != len(self.feature_names):
+        fitted_names = getattr(estimator, "feature_names_in_", None)
+        fitted = list(self.feature_names if fitted_names is None else fitted_names)
+        if fitted != list(self.feature_names):
             raise ModelSourceError(
-                f"{self.local_dir}: the estimator takes {n_inputs} features but the signature "
-                f"names {len(self.feature_names)}"
+                f"{self.local_dir}: the estimator was fitted on columns {fitted} but the "
+                f"signature names {list(self.feature_names)}"
             )
         return estimator
 

@@ -1,4 +1,4 @@
-"""The typed stack configuration: valid stacks parse, every invalid one fails naming file and key."""
+"""The typed stack configuration: valid stacks parse, invalid ones fail naming file and key."""
 
 import copy
 from collections.abc import Callable
@@ -250,7 +250,9 @@ def test_secure_secret_is_accepted(tmp_path: Path) -> None:
 def test_unreadable_stack_file_names_the_file(tmp_path: Path) -> None:
     stack = tmp_path / "Pulumi.empty.yaml"
     stack.write_text("encryptionsalt: abc\n")
-    with pytest.raises(StackConfigError, match=r"Pulumi.empty.yaml: expected a top-level 'config:'"):
+    with pytest.raises(
+        StackConfigError, match=r"Pulumi.empty.yaml: expected a top-level 'config:'"
+    ):
         load_stack_file(stack)
 
 

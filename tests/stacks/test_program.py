@@ -63,13 +63,18 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
     for type_token, count in expected.items():
         assert counts[type_token] == count, type_token
     dashboards = [
-        r for r in declared[stack].of_type("kubernetes:core/v1:ConfigMap")
+        r
+        for r in declared[stack].of_type("kubernetes:core/v1:ConfigMap")
         if r.inputs["metadata"]["labels"].get("grafana_dashboard") == "1"
     ]
     assert len(dashboards) >= 3
     releases = {r.inputs["name"]: r.inputs for r in declared[stack].of_type(HELM)}
     assert set(releases) == {
-        "istio-base", "istiod", "istio-ingressgateway", "seldon-core", "kube-prometheus-stack"
+        "istio-base",
+        "istiod",
+        "istio-ingressgateway",
+        "seldon-core",
+        "kube-prometheus-stack",
     }
     for release in releases.values():
         assert re.fullmatch(r"\d+\.\d+\.\d+", release["version"])
@@ -99,7 +104,9 @@ def test_everything_namespaced_waits_for_its_namespace(
     declared: dict[str, Declared], stack: str
 ) -> None:
     d = declared[stack]
-    namespaces = {r.inputs["metadata"]["name"]: r for r in d.of_type("kubernetes:core/v1:Namespace")}
+    namespaces = {
+        r.inputs["metadata"]["name"]: r for r in d.of_type("kubernetes:core/v1:Namespace")
+    }
     for resource in d.resources:
         if not resource.custom or resource.type == "kubernetes:core/v1:Namespace":
             continue

@@ -157,14 +157,26 @@ def test_render_is_deterministic_and_holds_no_generated_secret(
 
 
 BAD_STACKS = [
-    ("traffic", lambda v: v["mlops-platform:serving"]["predictors"][0].update(traffic=70),
-     "must sum to exactly 100"),
-    ("name", lambda v: v["mlops-platform:serving"]["predictors"][1].update(name="B_side"),
-     "mlops-platform:serving.predictors[1].name"),
-    ("secret", lambda v: v.update({"mlops-platform:registryPassword": "plaintext"}),
-     "mlops-platform:registryPassword"),
-    ("version", lambda v: v.update({"mlops-platform:kubePrometheusStackVersion": "^77"}),
-     "mlops-platform:kubePrometheusStackVersion"),
+    (
+        "traffic",
+        lambda v: v["mlops-platform:serving"]["predictors"][0].update(traffic=70),
+        "must sum to exactly 100",
+    ),
+    (
+        "name",
+        lambda v: v["mlops-platform:serving"]["predictors"][1].update(name="B_side"),
+        "mlops-platform:serving.predictors[1].name",
+    ),
+    (
+        "secret",
+        lambda v: v.update({"mlops-platform:registryPassword": "plaintext"}),
+        "mlops-platform:registryPassword",
+    ),
+    (
+        "version",
+        lambda v: v.update({"mlops-platform:kubePrometheusStackVersion": "^77"}),
+        "mlops-platform:kubePrometheusStackVersion",
+    ),
 ]
 
 
