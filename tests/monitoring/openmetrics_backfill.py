@@ -1,0 +1,89 @@
+"""Known executor and wrapper series written as OpenMetrics and backfilled with promtool."""
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from promtool_series import EXECUTOR_BUCKETS
+
+HISTOGRAM = "seldon_api_executor_server_requests_seconds"
+REWARD = "seldon_api_model_feedback_reward"
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Per-minute increments one predictor receives, steady for `minutes` before the end."""
+
+    deployment: str
+    predictor: str
+    ok_per_minute: int
+    errors_per_minute: int = 0
+    latency_bucket: float = 0.1
+    feedback_per_minute: int = 0
+    reward_per_minute: int = 0
+    minutes: int = 60
+
+
+def _labels(**labels: str) -> str:
+    return ",".join(f'{key}="{value}"' for key, value in labels.items())
+
+
+def _histogram_lines(traffic: Traffic, service: str, code: str, per_minute: int, end: int):
+    labels = _labels(
+        namespace="seldon",
+        pod=f"{traffic.deployment}-{traffic.predictor}-0",
+        deployment_name=traffic.deployment,
+        predictor_name=traffic.predictor,
+        predictor_version="v1",
+        service=service,
+        method="post",
+        code=code,
+    )
+    for minute in range(traffic.minutes + 1):
+        timestamp = end - (traffic.minutes - minute) * 60
+        count = minute * per_minute
+        for bound in (*EXECUTOR_BUCKETS, "+Inf"):
+            in_bucket = bound == "+Inf" or bound >= traffic.latency_bucket
+            value = count if in_bucket else 0
+            yield f'{HISTOGRAM}_bucket{{{labels},le="{bound}"}} {value} {timestamp}'
+        yield f"{HISTOGRAM}_count{{{labels}}} {count} {timestamp}"
+
+
+def _reward_lines(traffic: Traffic, end: int):
+    labels = _labels(
+        namespace="seldon",
+        pod=f"{traffic.deployment}-{traffic.predictor}-0",
+        deployment_name=traffic.deployment,
+        predictor_name=traffic.predictor,
+        predictor_version="v1",
+        model_name="classifier",
+        worker_id="7",
+        method="feedback",
+    )
+    for minute in range(traffic.minutes + 1):
+        timestamp = end - (traffic.minutes - minute) * 60
+        yield f"{REWARD}_total{{{labels}}} {minute * traffic.reward_per_minute} {timestamp}"
+
+
+def backfill(promtool: str, traffic: list[Traffic], end: int, storage: Path) -> None:
+    """Write the series of `traffic` ending at `end` (Unix seconds) into a TSDB at `storage`."""
+    lines = [f"# TYPE {HISTOGRAM} histogram"]
+    for t in traffic:
+        lines += _histogram_lines(t, "predictions", "200", t.ok_per_minute, end)
+        if t.errors_per_minute:
+            lines += _histogram_lines(t, "predictions", "500", t.errors_per_minute, end)
+        if t.feedback_per_minute:
+            lines += _histogram_lines(t, "feedback", "200", t.feedback_per_minute, end)
+    lines.append(f"# TYPE {REWARD} counter")
+    for t in traffic:
+        if t.feedback_per_minute:
+            lines += _reward_lines(t, end)
+    lines.append("# EOF")
+    source = storage.parent / "series.om"
+    source.write_text("\n".join(lines) + "\n")
+    subprocess.run(
+        [promtool, "tsdb", "create-blocks-from", "openmetrics", str(source), str(storage)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
