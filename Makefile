@@ -55,7 +55,7 @@ destroy: preflight venv ## Tear STACK down
 
 .PHONY: train
 train: venv ## Train, evaluate and register the model (local SQLite MLflow store by default)
-	$(BIN)/python -m model train
+	$(BIN)/python -m model train $(ARGS)
 
 # Delivery pipelines (.gitlab-ci.yml, .github/workflows/): see docs/operations.md.
 IMAGE_REPOSITORY ?=
