@@ -154,7 +154,10 @@ class MlflowTracking(PlatformComponent):
             claim["storageClassName"] = self._storage_class
         return [], [{"metadata": {"name": "data"}, "spec": claim}]
 
-    def _stateful_set(self, name: str, uid: int, size: str, container: dict) -> None:
+    def _stateful_set(
+        self, name: str, uid: int, size: str, container: dict, extra_volumes: tuple = ()
+    ) -> None:
+        """A one-replica StatefulSet with `data` at /data, a writable /tmp and a Service."""
         labels = {"app.kubernetes.io/name": name}
         volumes, claims = self._data_volume(size)
         spec: dict = {
@@ -177,11 +180,10 @@ class MlflowTracking(PlatformComponent):
                             ],
                         }
                     ],
-                    "volumes": [scratch_volume(), *volumes, *container.get("extraVolumes", [])],
+                    "volumes": [scratch_volume(), *volumes, *extra_volumes],
                 },
             },
         }
-        spec["template"]["spec"]["containers"][0].pop("extraVolumes", None)
         if claims:
             spec["volumeClaimTemplates"] = claims
         k8s.apps.v1.StatefulSet(
@@ -221,8 +223,8 @@ class MlflowTracking(PlatformComponent):
                     "periodSeconds": 10,
                 },
                 "volumeMounts": [{"name": "run", "mountPath": "/var/run/postgresql"}],
-                "extraVolumes": [scratch_volume("run", "16Mi")],
             },
+            extra_volumes=(scratch_volume("run", "16Mi"),),
         )
         return secret.metadata["name"]
 
