@@ -1,0 +1,38 @@
+"""Model servers started exactly as the serving image starts them, on a model from `model/`."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bench.server_process import ModelServerProcess
+
+
+@pytest.fixture(scope="session")
+def registry_server(trained_model: dict[str, Any]) -> Iterator[ModelServerProcess]:
+    """The image's defaults, model resolved through the registry alias `challenger`.
+
+    Metrics are flushed on every request so counters can be checked exactly.
+    """
+    server = ModelServerProcess(
+        model_uri=f"models:/{trained_model['model_name']}@challenger",
+        env={"MLFLOW_TRACKING_URI": trained_model["tracking_uri"], "METRICS_FLUSH_SECONDS": "0"},
+    )
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def single_worker_server(trained_model: dict[str, Any]) -> Iterator[ModelServerProcess]:
+    """One worker serving the downloaded model directory, with a short drift window."""
+    server = ModelServerProcess(
+        model_uri=trained_model["local_model_dir"],
+        env={
+            "GUNICORN_WORKERS": "1",
+            "METRICS_FLUSH_SECONDS": "0",
+            "DRIFT_WINDOW_ROWS": "40",
+            "DRIFT_MIN_ROWS": "10",
+        },
+    )
+    with server:
+        yield server
