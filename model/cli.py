@@ -1,19 +1,20 @@
 """``python -m model``: argument parsing and dispatch.
 
-Each subcommand lives in a module with ``register(subcommands, common)``; adding one is one line in
-``SUBCOMMANDS``.
+Each subcommand lives in a module with ``register(subcommands, common)`` that adds its parser and
+sets ``handler`` (``args -> exit code``, printing its result with ``console.emit``); adding one is
+one line in ``SUBCOMMANDS``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import warnings
 from collections.abc import Callable, Sequence
 
 from model import abtest, commands
+from model.console import emit, results_apart
 from model.errors import DataValidationError, LifecycleError
 from model.registry import DEFAULT_MODEL_NAME
 from model.store import DEFAULT_TRACKING_URI
@@ -59,20 +60,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; lifecycle errors print a clear message and exit non-zero."""
     args = build_parser().parse_args(argv)
     _quiet_libraries()
-    try:
-        return args.handler(args)
-    except LifecycleError as exc:
-        _report_error(exc, args.json)
-        return EXIT_ERROR
+    with results_apart():
+        try:
+            return args.handler(args)
+        except LifecycleError as exc:
+            _report_error(exc, args.json)
+            return EXIT_ERROR
 
 
 def _report_error(exc: LifecycleError, as_json: bool) -> None:
+    """The message on stderr for people; with ``--json`` also an ``error`` object on stdout."""
+    print(f"error: {exc}", file=sys.stderr)
     if as_json:
         error = {"type": type(exc).__name__, "message": str(exc)}
         if isinstance(exc, DataValidationError):
             error["violations"] = exc.violations
-        print(json.dumps({"error": error}, indent=2))
-    print(f"error: {exc}", file=sys.stderr)
+        emit(True, {"error": error}, "")
 
 
 def _quiet_libraries() -> None:

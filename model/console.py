@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, redirect_stdout
+from contextvars import ContextVar
+from typing import Any, TextIO
+
+_results: ContextVar[TextIO | None] = ContextVar("results", default=None)
 
 
 def progress(message: str) -> None:
@@ -26,5 +30,17 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def emit(as_json: bool, data: dict[str, Any] | list[Any], text: str) -> None:
-    """Print ``data`` as JSON for machines or ``text`` for people, on stdout."""
-    print(json.dumps(data, indent=2, sort_keys=True) if as_json else text, flush=True)
+    """Print ``data`` as JSON for machines or ``text`` for people, on the result stream."""
+    rendered = json.dumps(data, indent=2, sort_keys=True) if as_json else text
+    print(rendered, file=_results.get() or sys.stdout, flush=True)
+
+
+@contextmanager
+def results_apart() -> Iterator[None]:
+    """Only :func:`emit` writes to stdout; stray prints (MLflow's run links) go to stderr."""
+    token = _results.set(sys.stdout)
+    try:
+        with redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _results.reset(token)

@@ -1,0 +1,216 @@
+"""Train, gate, promote, roll back and list history through the real CLI and Python API.
+
+Each scenario runs against the embedded store (a private SQLite file) and against a real
+``mlflow server`` on localhost; model names are unique per test so the shared server stays clean.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlflow import MlflowClient
+
+from model import promotion
+from model.errors import PromotionError
+
+TRAIN_JSON_KEYS = {
+    "model_name",
+    "version",
+    "model_uri",
+    "run_id",
+    "tracking_uri",
+    "metrics",
+    "gate",
+    "dataset_hash",
+}
+
+
+@pytest.fixture(params=["embedded", "server"])
+def tracking_uri(request: pytest.FixtureRequest, sqlite_uri: str) -> str:
+    if request.param == "embedded":
+        return sqlite_uri
+    return request.getfixturevalue("mlflow_server")
+
+
+@pytest.fixture
+def model_name() -> str:
+    return f"iris-{uuid.uuid4().hex[:8]}"
+
+
+def cli_json(run_cli, *args: str) -> Any:
+    result = run_cli(*args, "--json")
+    assert result.code == 0, result.stderr
+    return result.json()
+
+
+def champion(tracking_uri: str, model_name: str) -> str:
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    return str(client.get_model_version_by_alias(model_name, "champion").version)
+
+
+def test_round_trip_train_promote_rollback_history(
+    run_cli, tracking_uri: str, model_name: str
+) -> None:
+    common = ("--tracking-uri", tracking_uri, "--model-name", model_name)
+
+    first = cli_json(run_cli, "train", *common)
+    assert set(first) == TRAIN_JSON_KEYS
+    assert (first["version"], first["model_uri"]) == ("1", f"models:/{model_name}/1")
+    assert first["gate"]["passed"] and first["gate"]["champion_version"] is None
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    assert str(client.get_model_version_by_alias(model_name, "challenger").version) == "1"
+    tags = client.get_model_version(model_name, "1").tags
+    assert tags["dataset_hash"] == first["dataset_hash"]
+    assert tags["gate.passed"] == "true"
+    assert tags["metric.accuracy"] == f"{first['metrics']['accuracy']:.6f}"
+    assert len(tags["git_commit"]) >= 40 or tags["git_commit"] == "unknown"
+
+    promoted = cli_json(run_cli, "promote", *common)
+    assert (promoted["from_version"], promoted["to_version"]) == (None, "1")
+
+    second = cli_json(run_cli, "train", *common)
+    assert second["version"] == "2"
+    assert (second["metrics"], second["dataset_hash"]) == (first["metrics"], first["dataset_hash"])
+    assert second["gate"]["passed"] and second["gate"]["champion_version"] == "1"
+
+    cli_json(
+        run_cli, "promote", *common, "--actor", "alice", "--reason", "same quality, newer code"
+    )
+    assert champion(tracking_uri, model_name) == "2"
+
+    rolled = cli_json(run_cli, "rollback", *common, "--reason", "latency regression")
+    assert (rolled["action"], rolled["from_version"], rolled["to_version"]) == (
+        "rollback",
+        "2",
+        "1",
+    )
+    assert champion(tracking_uri, model_name) == "1"
+
+    ledger = cli_json(run_cli, "history", *common)["history"]
+    assert [(r["action"], r["from_version"], r["to_version"]) for r in ledger] == [
+        ("promote", None, "1"),
+        ("promote", "1", "2"),
+        ("rollback", "2", "1"),
+    ]
+    assert [r["sequence"] for r in ledger] == [1, 2, 3]
+    assert ledger[1]["actor"] == "alice"
+    assert ledger[1]["reason"] == "same quality, newer code"
+    assert ledger[1]["evidence"]["gate"]["passed"] is True
+    assert all(record["recorded_at"].endswith("+00:00") for record in ledger)
+
+    again = run_cli("rollback", *common)
+    assert again.code == 1
+    assert f"{model_name} has no earlier champion to roll back to" in again.stderr
+    assert champion(tracking_uri, model_name) == "1"
+
+    table = run_cli("history", *common)
+    assert "rollback  2     1" in table.stdout
+    assert "latency regression" in table.stdout
+
+
+def test_failed_gate_refuses_promotion_unless_forced(run_cli, sqlite_uri: str) -> None:
+    common = ("--tracking-uri", sqlite_uri)
+    cli_json(run_cli, "train", *common)
+    cli_json(run_cli, "promote", *common)
+
+    weaker = cli_json(run_cli, "train", *common, "--param", "C=0.01")
+    assert weaker["gate"]["passed"] is False
+    evaluated = run_cli("evaluate", *common, "--json")
+    assert evaluated.code == 3
+    assert evaluated.json()["champion_version"] == "1"
+
+    refused = run_cli("promote", *common)
+    assert refused.code == 1
+    assert "iris version 2 failed the quality gate against champion 1" in refused.stderr
+    assert "accuracy not worse: challenger" in refused.stderr
+
+    unexplained = run_cli("promote", *common, "--force")
+    assert unexplained.code == 1
+    assert "--force needs a --reason" in unexplained.stderr
+    assert champion(sqlite_uri, "iris") == "1"
+
+    forced = cli_json(run_cli, "promote", *common, "--force", "--reason", "hotfix for a data bug")
+    assert forced["forced"] is True
+    assert forced["evidence"]["gate"]["passed"] is False
+    assert champion(sqlite_uri, "iris") == "2"
+
+
+def test_gate_thresholds_are_configurable(run_cli, sqlite_uri: str) -> None:
+    common = ("--tracking-uri", sqlite_uri)
+    cli_json(run_cli, "train", *common)
+    cli_json(run_cli, "promote", *common)
+    cli_json(run_cli, "train", *common)
+
+    strict = run_cli("evaluate", *common, "--min-improvement", "0.01", "--json")
+
+    assert strict.code == 3
+    checks = {check["name"]: check["passed"] for check in strict.json()["checks"]}
+    assert checks == {
+        "f1_macro absolute improvement": False,
+        "f1_macro relative improvement": True,
+        "accuracy not worse": True,
+        "f1_macro not worse": True,
+    }
+
+
+def test_python_api_records_caller_evidence(tracking_uri: str, model_name: str, run_cli) -> None:
+    cli_json(run_cli, "train", "--tracking-uri", tracking_uri, "--model-name", model_name)
+
+    record = promotion.promote(
+        model_name,
+        tracking_uri=tracking_uri,
+        actor="abtest",
+        reason="A/B test significant",
+        evidence={"abtest": {"p_value": 0.001, "winner": "challenger"}},
+    )
+
+    assert promotion.history(model_name, tracking_uri=tracking_uri) == [record]
+    assert record.evidence["abtest"] == {"p_value": 0.001, "winner": "challenger"}
+    with pytest.raises(PromotionError, match="is already the champion"):
+        promotion.promote(model_name, 1, tracking_uri=tracking_uri)
+
+
+def test_registered_model_loads_without_importing_model_package(
+    run_cli, tracking_uri: str, model_name: str, tmp_path: Path
+) -> None:
+    common = ("--tracking-uri", tracking_uri, "--model-name", model_name)
+    cli_json(run_cli, "train", *common)
+    cli_json(run_cli, "promote", *common)
+    script = f"""
+import json, sys
+import mlflow, pandas as pd
+rows = pd.DataFrame([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]],
+                    columns=["sepal_length", "sepal_width", "petal_length", "petal_width"])
+by_alias = mlflow.pyfunc.load_model("models:/{model_name}@champion")
+by_version = mlflow.sklearn.load_model("models:/{model_name}/1")
+print(json.dumps({{
+    "alias": [str(p) for p in by_alias.predict(rows)],
+    "proba_columns": [str(c) for c in by_version.classes_],
+    "drift_features": sorted(by_alias.metadata.metadata["drift_reference"]["features"]),
+    "imported_model": "model" in sys.modules,
+}}))
+"""
+    env = {"MLFLOW_TRACKING_URI": tracking_uri, "PATH": "/usr/bin:/bin"}
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    loaded = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert loaded == {
+        "alias": ["setosa", "virginica"],
+        "proba_columns": ["setosa", "versicolor", "virginica"],
+        "drift_features": ["petal_length", "petal_width", "sepal_length", "sepal_width"],
+        "imported_model": False,
+    }
