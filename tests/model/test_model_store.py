@@ -1,0 +1,41 @@
+"""Where records go: tracking URI precedence, and artifact roots independent of the cwd."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from model.store import DEFAULT_TRACKING_URI, REPO_ROOT, artifact_location, resolve_tracking_uri
+
+
+def test_default_store_is_the_repository_sqlite_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert resolve_tracking_uri() == DEFAULT_TRACKING_URI == f"sqlite:///{REPO_ROOT / 'mlflow.db'}"
+    assert (REPO_ROOT / "model" / "store.py").is_file()
+
+
+def test_environment_then_explicit_uri_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")
+    assert resolve_tracking_uri() == "http://mlflow.example:5000"
+    assert resolve_tracking_uri("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+
+
+def test_default_artifacts_sit_in_the_repository_whatever_the_cwd(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    expected = (REPO_ROOT / "mlartifacts" / "iris").as_uri()
+    assert artifact_location(DEFAULT_TRACKING_URI, "iris") == expected
+
+
+def test_relative_sqlite_path_resolves_against_the_cwd(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    location = artifact_location("sqlite:///stores/mlflow.db", "iris")
+    assert location == (tmp_path / "stores" / "mlartifacts" / "iris").as_uri()
+
+
+def test_a_server_chooses_its_own_artifact_root() -> None:
+    assert artifact_location("http://127.0.0.1:5000", "iris") is None
