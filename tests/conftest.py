@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -34,13 +35,13 @@ def isolated_env(**overrides: str) -> dict[str, str]:
 
 
 def stop(process: subprocess.Popen[Any]) -> None:
-    """Terminate a process started by a fixture, killing it if it does not exit in time."""
+    """Stop a process a fixture started in its own session, with every child it spawned."""
     if process.poll() is None:
-        process.terminate()
+        os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=20)
 
 
@@ -77,7 +78,13 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ]  # fmt: skip
     with log.open("w") as output:
         process = subprocess.Popen(
-            command, cwd=root, env=isolated_env(), stdout=output, stderr=subprocess.STDOUT
+            command,
+            cwd=root,
+            # Job execution (GenAI jobs) would spawn a dozen workers the tests never use.
+            env=isolated_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
     try:
