@@ -158,7 +158,10 @@ def _log_run(
             pipeline,
             name="model",
             signature=infer_signature(
-                parts.x_train.astype("float64"), pipeline.predict(parts.x_train)
+                parts.x_train.astype("float64"),
+                pd.Series(pipeline.predict(parts.x_train), name=dataset.schema.target.name).astype(
+                    str
+                ),
             ),
             input_example=parts.x_train.head(_INPUT_EXAMPLE_ROWS).astype("float64"),
             metadata={"drift_reference": drift_reference},
