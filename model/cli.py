@@ -13,6 +13,8 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 
+from mlflow.exceptions import MlflowException
+
 from model import abtest, commands
 from model.console import emit, results_apart
 from model.errors import DataValidationError, LifecycleError
@@ -63,12 +65,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     with results_apart():
         try:
             return args.handler(args)
-        except LifecycleError as exc:
+        except (LifecycleError, MlflowException) as exc:
             _report_error(exc, args.json)
             return EXIT_ERROR
 
 
-def _report_error(exc: LifecycleError, as_json: bool) -> None:
+def _report_error(exc: LifecycleError | MlflowException, as_json: bool) -> None:
     """The message on stderr for people; with ``--json`` also an ``error`` object on stdout."""
     print(f"error: {exc}", file=sys.stderr)
     if as_json:

@@ -80,7 +80,13 @@ def load_holdout(store: Store, model_name: str, version: str) -> pd.DataFrame:
         )
     artifact = f"runs:/{run_id}/{HOLDOUT_ARTIFACT}"
     with tempfile.TemporaryDirectory() as scratch:
-        return pd.read_parquet(store.download(artifact, Path(scratch)))
+        try:
+            return pd.read_parquet(store.download(artifact, Path(scratch)))
+        except (MlflowException, OSError) as exc:
+            raise LifecycleError(
+                f"{model_name} version {version} has no held-out data ({artifact}); only versions "
+                "registered by `python -m model train` can be gated"
+            ) from exc
 
 
 def gate_tags(verdict: dict[str, Any]) -> dict[str, str]:

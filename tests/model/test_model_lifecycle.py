@@ -13,11 +13,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import pytest
 from mlflow import MlflowClient
+from sklearn.dummy import DummyClassifier
 
 from model import promotion
 from model.errors import PromotionError
+from model.store import Store
 
 TRAIN_JSON_KEYS = {
     "model_name",
@@ -214,3 +217,29 @@ print(json.dumps({{
         "drift_features": ["petal_length", "petal_width", "sepal_length", "sepal_width"],
         "imported_model": False,
     }
+
+
+def test_nothing_to_promote_or_roll_back_is_explained(run_cli, sqlite_uri: str) -> None:
+    promoted = run_cli("promote", "--tracking-uri", sqlite_uri)
+    assert promoted.code == 1
+    assert "registered model 'iris' has no 'challenger' alias" in promoted.stderr
+    rolled = run_cli("rollback", "--tracking-uri", sqlite_uri, "--json")
+    assert rolled.code == 1
+    assert rolled.json()["error"]["message"] == (
+        "iris has no earlier champion to roll back to (champions so far: none)"
+    )
+    assert run_cli("history", "--tracking-uri", sqlite_uri).stdout.strip() == (
+        "no promotions of iris yet"
+    )
+
+
+def test_version_registered_elsewhere_cannot_be_gated(run_cli, sqlite_uri: str) -> None:
+    with Store.open(sqlite_uri).activated():
+        with mlflow.start_run():
+            info = mlflow.sklearn.log_model(DummyClassifier().fit([[0.0]], ["a"]), name="m")
+        mlflow.register_model(info.model_uri, "iris")
+
+    result = run_cli("evaluate", "--tracking-uri", sqlite_uri, "--version", "1")
+
+    assert result.code == 1
+    assert "iris version 1 has no held-out data" in result.stderr
