@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +26,11 @@ EXIT_GATE_FAILED = 3
 def register_train(
     subcommands: argparse._SubParsersAction, common: argparse.ArgumentParser
 ) -> None:
-    parser = subcommands.add_parser(
-        "train",
-        parents=[common],
-        help="validate data, train, register a version and point 'challenger' at it",
+    parser = _subcommand(
+        subcommands, common, _train, "validate data, train, register a version, move 'challenger'"
     )
-    parser.add_argument(
-        "--data", type=Path, help="CSV or Parquet file (default: scikit-learn's iris)"
-    )
-    parser.add_argument(
-        "--schema", type=Path, help="YAML/JSON dataset schema, required with --data"
-    )
+    parser.add_argument("--data", type=Path, help="CSV/Parquet file (default: scikit-learn's iris)")
+    parser.add_argument("--schema", type=Path, help="YAML/JSON dataset schema, needed with --data")
     parser.add_argument("--estimator", choices=sorted(ESTIMATORS), default="logistic_regression")
     parser.add_argument(
         "--param",
@@ -47,51 +42,63 @@ def register_train(
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--test-size", type=float, default=0.25, help="held-out fraction")
     _add_gate_options(parser)
-    parser.set_defaults(handler=_train)
 
 
 def register_evaluate(
     subcommands: argparse._SubParsersAction, common: argparse.ArgumentParser
 ) -> None:
-    parser = subcommands.add_parser(
-        "evaluate",
-        parents=[common],
-        help="re-run the quality gate of a version against the current champion",
+    parser = _subcommand(
+        subcommands, common, _evaluate, "re-run the quality gate of a version against the champion"
     )
-    parser.add_argument("--version", help=f"model version (default: the {CHALLENGER!r} alias)")
+    _add_version_option(parser)
     _add_gate_options(parser)
-    parser.set_defaults(handler=_evaluate)
 
 
 def register_promote(
     subcommands: argparse._SubParsersAction, common: argparse.ArgumentParser
 ) -> None:
-    parser = subcommands.add_parser(
-        "promote", parents=[common], help="point 'champion' at a version whose gate passed"
+    parser = _subcommand(
+        subcommands, common, _promote, "point 'champion' at a version whose gate passed"
     )
-    parser.add_argument("--version", help=f"model version (default: the {CHALLENGER!r} alias)")
+    _add_version_option(parser)
     parser.add_argument("--force", action="store_true", help="promote even if the gate failed")
-    parser.add_argument("--reason", default="", help="why (required with --force)")
-    parser.add_argument("--actor", help="who is promoting (default: the login name)")
-    parser.set_defaults(handler=_promote)
+    _add_ledger_options(parser, reason_help="why (required with --force)")
 
 
 def register_rollback(
     subcommands: argparse._SubParsersAction, common: argparse.ArgumentParser
 ) -> None:
-    parser = subcommands.add_parser(
-        "rollback", parents=[common], help="return 'champion' to the previous version"
+    parser = _subcommand(
+        subcommands, common, _rollback, "return 'champion' to the previous version"
     )
-    parser.add_argument("--reason", default="", help="why")
-    parser.add_argument("--actor", help="who is rolling back (default: the login name)")
-    parser.set_defaults(handler=_rollback)
+    _add_ledger_options(parser, reason_help="why")
 
 
 def register_history(
     subcommands: argparse._SubParsersAction, common: argparse.ArgumentParser
 ) -> None:
-    parser = subcommands.add_parser("history", parents=[common], help="list every promotion")
-    parser.set_defaults(handler=_history)
+    _subcommand(subcommands, common, _history, "list every promotion and rollback")
+
+
+def _subcommand(
+    subcommands: argparse._SubParsersAction,
+    common: argparse.ArgumentParser,
+    handler: Callable[[argparse.Namespace], int],
+    help_text: str,
+) -> argparse.ArgumentParser:
+    """A subparser named after its handler (``_train`` -> ``train``) with the shared options."""
+    parser = subcommands.add_parser(handler.__name__.lstrip("_"), parents=[common], help=help_text)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _add_version_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", help=f"model version (default: the {CHALLENGER!r} alias)")
+
+
+def _add_ledger_options(parser: argparse.ArgumentParser, reason_help: str) -> None:
+    parser.add_argument("--reason", default="", help=f"{reason_help}; kept in the ledger")
+    parser.add_argument("--actor", help="who does it (default: the login name)")
 
 
 def _add_gate_options(parser: argparse.ArgumentParser) -> None:
