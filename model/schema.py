@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from model.errors import ConfigurationError, describe_validation_error
 
@@ -38,6 +45,14 @@ class TargetSpec(BaseModel):
 
     name: str = Field(min_length=1)
     classes: list[str] = Field(min_length=2)
+
+    @field_validator("classes", mode="before")
+    @classmethod
+    def _labels_are_strings(cls, classes: object) -> object:
+        """Labels are strings by contract: ``[0, 1]`` in a schema file means ``["0", "1"]``."""
+        if isinstance(classes, list):
+            return [str(label) if isinstance(label, int | float) else label for label in classes]
+        return classes
 
 
 class QualityLimits(BaseModel):

@@ -81,9 +81,15 @@ class Split:
 
 def split(features: pd.DataFrame, target: pd.Series, config: TrainingConfig) -> Split:
     """A stratified, seeded train/held-out split."""
-    x_train, x_test, y_train, y_test = train_test_split(
-        features, target, test_size=config.test_size, random_state=config.seed, stratify=target
-    )
+    try:
+        x_train, x_test, y_train, y_test = train_test_split(
+            features, target, test_size=config.test_size, random_state=config.seed, stratify=target
+        )
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"cannot hold out {config.test_size} of {len(target)} rows with every class on both "
+            f"sides: {exc}"
+        ) from exc
     return Split(x_train, x_test, y_train, y_test)
 
 
