@@ -14,6 +14,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import sklearn
+import skops.io
 from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
 
@@ -166,6 +167,7 @@ def _log_run(
             input_example=parts.x_train.head(_INPUT_EXAMPLE_ROWS).astype("float64"),
             metadata={"drift_reference": drift_reference},
             pip_requirements=_pip_requirements(),
+            skops_trusted_types=_skops_trusted_types(pipeline),
         )
     return run.info.run_id, info.model_uri
 
@@ -175,6 +177,14 @@ def _log_holdout(holdout: pd.DataFrame) -> None:
         path = Path(scratch) / Path(HOLDOUT_ARTIFACT).name
         holdout.reset_index(drop=True).to_parquet(path, index=False)
         mlflow.log_artifact(str(path), str(Path(HOLDOUT_ARTIFACT).parent))
+
+
+def _skops_trusted_types(pipeline: Pipeline) -> list[str]:
+    """Types this pipeline needs that skops does not load by default (e.g. tree node storage).
+
+    We fitted the pipeline ourselves, so its own types are trusted; loaders trust nothing else.
+    """
+    return skops.io.get_untrusted_types(data=skops.io.dumps(pipeline))
 
 
 def _pip_requirements() -> list[str]:
