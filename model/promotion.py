@@ -94,7 +94,7 @@ def promote(
         actor=actor,
         reason=reason,
         forced=force and not verdict.passed,
-        evidence={"gate": verdict.as_dict(), **(evidence or {})},
+        evidence={**(evidence or {}), "gate": verdict.as_dict()},
     )
 
 
@@ -111,7 +111,7 @@ def rollback(
     if len(lineage) < 2:
         raise PromotionError(
             f"{model_name} has no earlier {CHAMPION} to roll back to "
-            f"(champions so far: {lineage or 'none'})"
+            f"(champions so far: {', '.join(lineage) or 'none'})"
         )
     current = alias_version(store, model_name, CHAMPION)
     if current != lineage[-1]:
@@ -195,7 +195,7 @@ def _move_champion(
         "action": action,
         "from_version": from_version or NO_VERSION,
         "to_version": to_version,
-        "actor": actor or getpass.getuser(),
+        "actor": actor or _login_name(),
         "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "reason": reason,
         "forced": str(forced).lower(),
@@ -214,6 +214,13 @@ def _move_champion(
         _restore_alias(store, model_name, from_version)
         raise
     return _record_from_tags(run.info.run_id, run.data.tags)
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def _restore_alias(store: Store, model_name: str, version: str | None) -> None:
