@@ -39,3 +39,15 @@ def test_relative_sqlite_path_resolves_against_the_cwd(
 
 def test_a_server_chooses_its_own_artifact_root() -> None:
     assert artifact_location("http://127.0.0.1:5000", "iris") is None
+
+
+def test_cli_uses_the_environment_uri(
+    run_cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'env.db'}")
+
+    result = run_cli("history", "--json")
+
+    assert result.code == 0, result.stderr
+    assert result.json() == {"model_name": "iris", "history": []}
+    assert (tmp_path / "env.db").is_file()
