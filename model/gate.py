@@ -66,6 +66,19 @@ class GateVerdict:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def summary(self) -> dict[str, Any]:
+        """The verdict with only the metrics the gate looked at (small enough for a run tag)."""
+        used = {self.thresholds["primary_metric"], *self.thresholds["guarded_metrics"]}
+
+        def only_used(metrics: dict[str, float] | None) -> dict[str, float] | None:
+            return None if metrics is None else {k: v for k, v in metrics.items() if k in used}
+
+        return {
+            **self.as_dict(),
+            "challenger_metrics": only_used(self.challenger_metrics),
+            "champion_metrics": only_used(self.champion_metrics),
+        }
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GateVerdict:
         return cls(**{**data, "checks": [GateCheck(**check) for check in data["checks"]]})

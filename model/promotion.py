@@ -94,7 +94,7 @@ def promote(
         actor=actor,
         reason=reason,
         forced=force and not verdict.passed,
-        evidence={**(evidence or {}), "gate": verdict.as_dict()},
+        evidence={**(evidence or {}), "gate": verdict.summary()},
     )
 
 

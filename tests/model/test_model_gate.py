@@ -69,3 +69,13 @@ def test_invalid_threshold_names_the_field() -> None:
 def test_verdict_round_trips_through_json_form() -> None:
     result = verdict({"accuracy": 0.91, "f1_macro": 0.81})
     assert GateVerdict.from_dict(result.as_dict()) == result
+
+
+def test_summary_keeps_only_the_metrics_the_gate_used() -> None:
+    challenger = {"accuracy": 0.91, "f1_macro": 0.81, "recall_a": 0.5}
+    summary = decide(
+        GateThresholds(), "2", challenger, "1", {**CHAMPION, "recall_a": 0.4}
+    ).summary()
+    assert summary["challenger_metrics"] == {"accuracy": 0.91, "f1_macro": 0.81}
+    assert summary["champion_metrics"] == CHAMPION
+    assert summary["passed"] is True
