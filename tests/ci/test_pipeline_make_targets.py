@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import uuid
 from pathlib import Path
 
 from ci_pipelines import REPO_ROOT
@@ -32,9 +33,10 @@ def run(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.Comple
     )
 
 
-def gate(env: dict[str, str], cwd: Path) -> tuple[int, dict]:
+def gate(env: dict[str, str], cwd: Path, model_name: str) -> tuple[int, dict]:
     """The pipelines' gate step: `python -m model evaluate --json`, exit code and verdict."""
-    result = run([str(VENV_PYTHON), "-m", "model", "evaluate", "--json"], env, cwd)
+    command = [str(VENV_PYTHON), "-m", "model", "evaluate", "--json", "--model-name", model_name]
+    result = run(command, env, cwd)
     assert result.returncode in (GATE_PASSED, GATE_FAILED), result.stderr
     return result.returncode, json.loads(result.stdout)
 
@@ -51,22 +53,23 @@ def test_model_stage_trains_gates_and_promotes_like_the_pipelines(
     mlflow_server: str, tmp_path: Path
 ) -> None:
     env = pipeline_env(mlflow_server)
-    trained = run([*MAKE, "train"], env, tmp_path)
+    model_name = f"iris-ci-{uuid.uuid4().hex[:8]}"  # the MLflow server is shared by other suites
+    trained = run([*MAKE, "train", f"ARGS=--model-name {model_name}"], env, tmp_path)
     assert trained.returncode == 0, trained.stderr
     assert "challenger" in trained.stdout
 
-    status, verdict = gate(env, tmp_path)
+    status, verdict = gate(env, tmp_path, model_name)
     assert status == GATE_PASSED, "a first model has no champion to beat"
     assert verdict["passed"] is True
 
     promoted = run(
-        [str(VENV_PYTHON), "-m", "model", "promote", "--json", "--actor", "ci-test",
-         "--reason", "approved in pipeline test"],
+        [str(VENV_PYTHON), "-m", "model", "promote", "--json", "--model-name", model_name,
+         "--actor", "ci-test", "--reason", "approved in pipeline test"],
         env,
         tmp_path,
     )
     assert promoted.returncode == 0, promoted.stderr
     assert json.loads(promoted.stdout)["action"] == "promote"
 
-    status, verdict = gate(env, tmp_path)
+    status, verdict = gate(env, tmp_path, model_name)
     assert verdict["passed"] is (status == GATE_PASSED), "exit 3 must mean the gate failed"
