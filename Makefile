@@ -68,3 +68,16 @@ image: ## Build and push the serving image once per commit; print <repository>@s
 render-diff: venv ## Diff STACK's SeldonDeployments, dashboards and rules between BASE and the work tree
 	@mkdir -p render
 	$(BIN)/python ci/render_diff.py --stack $(STACK) --base $(BASE) --out render/diff-$(STACK).md
+
+.PHONY: demo bench
+BENCH_SECONDS ?= 15
+demo: venv ## Train (or reuse) a model, serve it as the image does, show good/bad requests and metrics
+	$(BIN)/python -m bench.demo
+
+$(VENV)-mlserver/.installed: bench/mlserver-requirements.txt
+	$(PYTHON) -m venv $(VENV)-mlserver
+	$(VENV)-mlserver/bin/pip install --quiet -r bench/mlserver-requirements.txt
+	touch $@
+
+bench: venv $(VENV)-mlserver/.installed ## wrk: the Seldon server vs MLServer 1.7.1, BENCH_SECONDS each (needs wrk)
+	$(BIN)/python -m bench.benchmark --duration $(BENCH_SECONDS) --mlserver-venv $(VENV)-mlserver

@@ -7,19 +7,13 @@ nothing else from this repository.
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-import requests
-
 from bench.image_spec import SERVING_DIR, read_image_spec
+from bench.process_group import ServerGroup, free_port
 
 OPERATOR_ENV = {
     "SELDON_DEPLOYMENT_ID": "iris",
@@ -30,109 +24,56 @@ OPERATOR_ENV = {
 }
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass
 class ModelServerProcess:
     """A running `seldon-core-microservice`; use as a context manager so it always stops."""
 
-    model_uri: str
-    env: dict[str, str] = field(default_factory=dict)
-    startup_timeout: float = 90.0
-    http_port: int = field(default_factory=free_port)
-    metrics_port: int = field(default_factory=free_port)
-    grpc_port: int = field(default_factory=free_port)
-
-    def __post_init__(self) -> None:
+    def __init__(
+        self, model_uri: str, env: dict[str, str] | None = None, startup_timeout: float = 120.0
+    ) -> None:
+        self.http_port, self.metrics_port, self.grpc_port = free_port(), free_port(), free_port()
         self.workdir = Path(tempfile.mkdtemp(prefix="model-server-"))
-        self.log_path = self.workdir / "server.log"
-        self._process: subprocess.Popen[bytes] | None = None
         spec = read_image_spec()
-        self.image_env = spec.env
         self.command = spec.command
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
-
-    @property
-    def metrics_url(self) -> str:
-        path = self.process_env()["PREDICTIVE_UNIT_METRICS_ENDPOINT"]
-        return f"http://127.0.0.1:{self.metrics_port}{path}"
-
-    def process_env(self) -> dict[str, str]:
-        """Image ENV, then operator identity, then this run's ports, model and overrides."""
-        bin_dir = str(Path(sys.executable).parent)
-        return {
+        self.env = {
             **os.environ,
-            **self.image_env,
+            **spec.env,
             "HOME": str(self.workdir),
             "TMPDIR": str(self.workdir),
-            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             **OPERATOR_ENV,
             "PREDICTIVE_UNIT_HTTP_SERVICE_PORT": str(self.http_port),
             "PREDICTIVE_UNIT_METRICS_SERVICE_PORT": str(self.metrics_port),
             "PREDICTIVE_UNIT_GRPC_SERVICE_PORT": str(self.grpc_port),
-            "MODEL_URI": self.model_uri,
-            **self.env,
+            "MODEL_URI": model_uri,
+            **(env or {}),
         }
+        self.url = f"http://127.0.0.1:{self.http_port}"
+        metrics_path = self.env["PREDICTIVE_UNIT_METRICS_ENDPOINT"]
+        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}{metrics_path}"
+        self._group = ServerGroup(
+            self.command,
+            cwd=self.workdir / "app",
+            env=self.env,
+            ready_urls=[f"{self.url}/health/status", self.metrics_url],
+            log_path=self.workdir / "server.log",
+            startup_timeout=startup_timeout,
+        )
 
     def start(self) -> "ModelServerProcess":
-        app_dir = self.workdir / "app"
-        shutil.copytree(SERVING_DIR, app_dir / "serving", ignore=_only_python_modules)
-        with open(self.log_path, "wb") as log:
-            self._process = subprocess.Popen(
-                self.command,
-                cwd=app_dir,
-                env=self.process_env(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self._wait_until_ready()
+        shutil.copytree(SERVING_DIR, self.workdir / "app" / "serving", ignore=_only_python_modules)
+        try:
+            self._group.start()
+        except RuntimeError:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            raise
         return self
 
     def stop(self) -> None:
-        """SIGTERM the server's process group, SIGKILL what is left after 20 s."""
-        if self._process is None:
-            return
-        process, self._process = self._process, None
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        except ProcessLookupError:
-            pass
-        _kill_group_leftovers(process.pid)
+        self._group.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def _wait_until_ready(self) -> None:
-        deadline = time.monotonic() + self.startup_timeout
-        pending = [f"{self.url}/health/status", self.metrics_url]
-        while pending:
-            if self._process is not None and self._process.poll() is not None:
-                raise RuntimeError(f"model server exited early:\n{self.log_tail()}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(
-                    f"model server not ready in {self.startup_timeout}s:\n{self.log_tail()}"
-                )
-            try:
-                if requests.get(pending[0], timeout=2).status_code == 200:
-                    pending.pop(0)
-                    continue
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.2)
+        return self._group.log_tail(lines)
 
     def __enter__(self) -> "ModelServerProcess":
         return self.start()
@@ -148,10 +89,3 @@ class ModelServerProcess:
 
 def _only_python_modules(directory: str, names: list[str]) -> list[str]:
     return [name for name in names if not name.endswith(".py")]
-
-
-def _kill_group_leftovers(group: int) -> None:
-    try:
-        os.killpg(group, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

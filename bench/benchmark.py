@@ -1,0 +1,137 @@
+"""`make bench`: wrk against the Seldon model server and MLServer 1.7.1, side by side.
+
+Both serve the same pipeline trained by `model/` and answer class probabilities for one row per
+request. The Seldon server runs as the image does (its tuned GUNICORN_* defaults, validation and
+metrics on); MLServer runs with its default settings.
+Usage: .venv/bin/python -m bench.benchmark [--duration 15] [--connections 8] [--runs 1]
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.local_model import REPO_ROOT, ensure_model
+from bench.mlserver_process import MLServerProcess
+from bench.server_process import ModelServerProcess
+
+ROW = [5.1, 3.5, 1.4, 0.2]
+FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+SELDON_BODY = {"data": {"names": FEATURES, "ndarray": [ROW]}}
+MLSERVER_BODY = {
+    "inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP64", "data": ROW}],
+    "outputs": [{"name": "predict_proba"}],
+}
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """One wrk run: throughput, latency percentiles in ms, and failures."""
+
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    failures: int
+
+
+def run_wrk(url: str, body: dict, duration: int, connections: int, threads: int) -> LoadResult:
+    """POST `body` to `url` for `duration` seconds over keep-alive connections."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(
+            'wrk.method = "POST"\n'
+            'wrk.headers["Content-Type"] = "application/json"\n'
+            f"wrk.body = [==[{json.dumps(body)}]==]\n"
+        )
+    try:
+        output = subprocess.run(
+            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency",
+             "-s", script.name, url],
+            capture_output=True, text=True, check=True, timeout=duration + 60,
+        ).stdout  # fmt: skip
+    finally:
+        os.unlink(script.name)
+    return parse_wrk(output)
+
+
+def parse_wrk(output: str) -> LoadResult:
+    """Read requests/s, p50, p99 and non-2xx plus socket errors from wrk's report."""
+
+    def latency(percentile: str) -> float:
+        value, unit = re.search(rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s)$", output, re.M).groups()
+        return float(value) * UNITS[unit]
+
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    failures = int(non_2xx.group(1)) if non_2xx else 0
+    failures += sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    return LoadResult(rps, latency("50"), latency("99"), failures)
+
+
+def measure(url: str, body: dict, args: argparse.Namespace) -> list[LoadResult]:
+    run_wrk(url, body, args.warmup, args.connections, args.threads)
+    return [
+        run_wrk(url, body, args.duration, args.connections, args.threads) for _ in range(args.runs)
+    ]
+
+
+def report(results: dict[str, list[LoadResult]], args: argparse.Namespace) -> None:
+    print(
+        f"\nwrk -t{args.threads} -c{args.connections} -d{args.duration}s, one row per request, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+    )
+    print(f"{'server':<24}{'run':>4}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'failed':>8}")
+    for server, runs in results.items():
+        for i, result in enumerate(runs, 1):
+            print(
+                f"{server:<24}{i:>4}{result.requests_per_second:>10.0f}{result.p50_ms:>9.2f}"
+                f"{result.p99_ms:>9.2f}{result.failures:>8}"
+            )
+    seldon, mlserver = (results[name] for name in results)
+    for i, (ours, theirs) in enumerate(zip(seldon, mlserver, strict=True), 1):
+        ratio = ours.requests_per_second / theirs.requests_per_second
+        print(
+            f"run {i}: throughput x{ratio:.2f} (target >= 1.5), p99 {ours.p99_ms:.2f} ms vs "
+            f"{theirs.p99_ms:.2f} ms (target: not worse)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=15, help="seconds per measured run")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of unmeasured warm-up")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--runs", type=int, default=1, help="measured runs per server")
+    parser.add_argument("--mlserver-venv", type=Path, default=REPO_ROOT / ".venv-mlserver")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: install it with `apt-get install wrk`")
+    if not (args.mlserver_venv / "bin" / "mlserver").is_file():
+        raise SystemExit(f"no MLServer in {args.mlserver_venv}: run `make bench` to create it")
+
+    import mlflow.sklearn
+
+    model = ensure_model()
+    results: dict[str, list[LoadResult]] = {}
+    with ModelServerProcess(model.local_dir) as seldon:
+        workers = seldon.env["GUNICORN_WORKERS"], seldon.env["GUNICORN_THREADS"]
+        print(f"Seldon server: {workers[0]} workers x {workers[1]} threads")
+        results["seldon-core 1.19"] = measure(
+            f"{seldon.url}/api/v1.0/predictions", SELDON_BODY, args
+        )
+    with MLServerProcess(args.mlserver_venv, mlflow.sklearn.load_model(model.local_dir)) as ml:
+        results["mlserver 1.7.1 sklearn"] = measure(ml.infer_url, MLSERVER_BODY, args)
+    report(results, args)
+
+
+if __name__ == "__main__":
+    main()

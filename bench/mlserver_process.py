@@ -1,0 +1,61 @@
+"""MLServer 1.7.1's scikit-learn runtime serving the same pipeline, for comparison."""
+
+import json
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+import joblib
+
+from bench.process_group import ServerGroup, free_port
+
+MODEL_NAME = "iris"
+
+
+class MLServerProcess:
+    """`mlserver start` from its own virtualenv, default settings, on free local ports."""
+
+    def __init__(self, mlserver_venv: Path, estimator: object) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="mlserver-"))
+        model_dir = self.workdir / MODEL_NAME
+        model_dir.mkdir()
+        joblib.dump(estimator, model_dir / "model.joblib")
+        (model_dir / "model-settings.json").write_text(
+            json.dumps(
+                {
+                    "name": MODEL_NAME,
+                    "implementation": "mlserver_sklearn.SKLearnModel",
+                    "parameters": {"uri": "./model.joblib"},
+                }
+            )
+        )
+        http_port = free_port()
+        settings = {
+            "host": "127.0.0.1",
+            "http_port": http_port,
+            "grpc_port": free_port(),
+            "metrics_port": free_port(),
+        }
+        (self.workdir / "settings.json").write_text(json.dumps(settings))
+        self.url = f"http://127.0.0.1:{http_port}"
+        self.infer_url = f"{self.url}/v2/models/{MODEL_NAME}/infer"
+        self._group = ServerGroup(
+            [str(mlserver_venv / "bin" / "mlserver"), "start", str(self.workdir)],
+            cwd=self.workdir,
+            env={"PATH": f"{mlserver_venv / 'bin'}:/usr/bin:/bin", "HOME": str(self.workdir)},
+            ready_urls=[f"{self.url}/v2/models/{MODEL_NAME}/ready"],
+            log_path=self.workdir / "mlserver.log",
+            startup_timeout=120.0,
+        )
+
+    def __enter__(self) -> "MLServerProcess":
+        self._group.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._group.stop()
