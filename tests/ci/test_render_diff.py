@@ -72,22 +72,27 @@ def render_diff(repo: Path, out: Path, base: str = "HEAD") -> subprocess.Complet
     )
 
 
-def test_unchanged_stack_reports_no_change(work_tree: Path, tmp_path: Path) -> None:
+def diff_after_edits(repo: Path, tmp_path: Path, *edits: tuple[str, str]) -> str:
+    """Apply (old, new) edits to the dev stack file, run render_diff, return the Markdown."""
+    for old, new in edits:
+        edit_stack_file(repo, old, new)
     out = tmp_path / "diff.md"
-    result = render_diff(work_tree, out)
+    result = render_diff(repo, out)
     assert result.returncode == 0, result.stderr
-    assert "No change to SeldonDeployments, dashboards or alert rules." in out.read_text()
+    return out.read_text()
+
+
+def test_unchanged_stack_reports_no_change(work_tree: Path, tmp_path: Path) -> None:
+    diff = diff_after_edits(work_tree, tmp_path)
+    assert "No change to SeldonDeployments, dashboards or alert rules." in diff
 
 
 def test_traffic_split_change_shows_in_the_seldon_deployment(
     work_tree: Path, tmp_path: Path
 ) -> None:
-    edit_stack_file(work_tree, "traffic: 50", "traffic: 70")
-    edit_stack_file(work_tree, "traffic: 50", "traffic: 30")
-    out = tmp_path / "diff.md"
-    result = render_diff(work_tree, out)
-    assert result.returncode == 0, result.stderr
-    diff = out.read_text()
+    diff = diff_after_edits(
+        work_tree, tmp_path, ("traffic: 50", "traffic: 70"), ("traffic: 50", "traffic: 30")
+    )
     assert "+++ head/SeldonDeployment/seldon/iris" in diff
     assert "-    traffic: 50" in diff
     assert "+    traffic: 70" in diff and "+    traffic: 30" in diff
@@ -97,11 +102,7 @@ def test_traffic_split_change_shows_in_the_seldon_deployment(
 def test_monitoring_change_shows_in_dashboards_as_expanded_json(
     work_tree: Path, tmp_path: Path
 ) -> None:
-    edit_stack_file(work_tree, "rateWindow: 1m", "rateWindow: 5m")
-    out = tmp_path / "diff.md"
-    result = render_diff(work_tree, out)
-    assert result.returncode == 0, result.stderr
-    diff = out.read_text()
+    diff = diff_after_edits(work_tree, tmp_path, ("rateWindow: 1m", "rateWindow: 5m"))
     assert "+++ head/ConfigMap/monitoring/" in diff
     changed = [line for line in diff.splitlines() if line.startswith("+ ") and "[5m]" in line]
     assert changed, "dashboard queries should be diffed line by line, not as one JSON string"
