@@ -106,6 +106,17 @@ def test_write_kubeconfig_refuses_an_empty_secret(tmp_path: Path) -> None:
     assert "KUBECONFIG secret of this environment is empty" in result.stderr
 
 
+def test_install_pulumi_refuses_without_a_pulumi_pin(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("pulumi>=3\npydantic==2.14.3\n")
+    result = subprocess.run(
+        [str(CI / "install-pulumi.sh"), str(tmp_path / "bin")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode != 0
+    assert "no 'pulumi==<version>' pin in requirements.txt" in result.stderr
+    assert not (tmp_path / "bin").exists()
+
+
 # --- review comment --------------------------------------------------------------------------
 
 
