@@ -7,11 +7,12 @@ body that is not JSON, or JSON sent as a form, surfaces as a 500 from Flask's ge
 import json
 
 from flask import Blueprint, Response, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
 from serving.request_payload import InvalidRequest
 
-PAYLOAD_ENDPOINTS = {"Predict"}
+PAYLOAD_ENDPOINTS = {"Predict", "SendFeedback"}
+OTHER_UNIT_ENDPOINTS = {"TransformInput", "TransformOutput", "Route", "Aggregate"}
 EXAMPLE_BODY = '{"data": {"ndarray": [[...]]}}'
 
 model_error_handler = Blueprint("model_error_handler", __name__)
@@ -20,13 +21,22 @@ model_error_handler = Blueprint("model_error_handler", __name__)
 @model_error_handler.before_app_request
 def require_json_body() -> None:
     """Decode the prediction body up front (Flask caches it) so bad JSON is a clear 400."""
-    if request.method != "POST" or request.endpoint not in PAYLOAD_ENDPOINTS:
+    if request.endpoint in OTHER_UNIT_ENDPOINTS:
+        raise NotFound(
+            f"{request.path} belongs to routers, combiners and transformers; "
+            "this MODEL unit serves /api/v1.0/predictions"
+        )
+    if request.endpoint not in PAYLOAD_ENDPOINTS:
         return
     if request.mimetype == "multipart/form-data":
-        return
-    if request.get_json(force=True, silent=True) is not None:
-        return
+        raise InvalidRequest(
+            f"multipart/form-data is not supported; send a JSON body like {EXAMPLE_BODY}"
+        )
+    # The body first: it caches the raw bytes before a form parse could consume them.
+    body = request.get_json(force=True, silent=True)
     form_json = request.form.get("json") or request.args.get("json")
+    if form_json is None and body is not None:
+        return
     raw = form_json if form_json is not None else request.get_data(as_text=True)
     if not raw.strip():
         raise InvalidRequest(f"request body is empty; expected a JSON object like {EXAMPLE_BODY}")

@@ -114,6 +114,36 @@ def test_bad_raw_body_is_a_clear_400(
     assert_bad_data(response, fragment)
 
 
+# (case, method, path, requests kwargs, expected status, expected fragment)
+REQUEST_SHAPE_CASES = [
+    ("multipart", "POST", "/api/v1.0/predictions", {"files": {"data": b"x"}}, 400, "multipart"),
+    ("bad json= query", "GET", "/predict?json={oops", {}, 400, "not valid JSON"),
+    ("bad json= form", "POST", "/api/v1.0/predictions", {"data": {"json": "[1,"}}, 400, "JSON"),
+    ("feedback not JSON", "POST", "/api/v1.0/feedback", {"data": "reward=1"}, 400, "JSON"),
+    ("transformer route", "POST", "/transform-input", {"json": {"data": {}}}, 404, "MODEL unit"),
+    ("router route", "POST", "/route", {"json": {"data": {}}}, 404, "MODEL unit"),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "fragment"),
+    [case[1:] for case in REQUEST_SHAPE_CASES],
+    ids=[case[0] for case in REQUEST_SHAPE_CASES],
+)
+def test_other_request_shapes_are_clear_4xx(
+    registry_server: ModelServerProcess,
+    method: str,
+    path: str,
+    kwargs: dict[str, Any],
+    status: int,
+    fragment: str,
+) -> None:
+    response = requests.request(method, f"{registry_server.url}{path}", timeout=10, **kwargs)
+
+    assert response.status_code == status, response.text
+    assert fragment in response.json()["status"]["info"]
+
+
 def test_unknown_route_and_method_are_4xx_with_seldon_body(
     registry_server: ModelServerProcess,
 ) -> None:
