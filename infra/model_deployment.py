@@ -9,6 +9,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel, CpuQuantity, DnsLabel, MemoryQuantity
+from infra.secrets import RegistryLogin, credentials_secret
 from infra.workloads import (
     CONTAINER_SECURITY_CONTEXT,
     http_probe,
@@ -21,6 +22,7 @@ SERVING_UID = 8888
 SERVING_HTTP_PORT = 9000
 """The operator's default REST port for the model container (predictiveUnit.httpPort)."""
 MODEL_CONTAINER = "model"
+PULL_SECRET = "model-image-pull"
 """Graph node name; Seldon requires the custom container to carry the same name."""
 
 ModelReference = Annotated[
@@ -143,9 +145,20 @@ class ModelDeployment(PlatformComponent):
         image: pulumi.Input[str],
         tracking_uri: pulumi.Input[str],
         operator: pulumi.Resource,
+        registry_login: RegistryLogin | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:serving:ModelDeployment", name, opts)
+        pull_secrets = []
+        if registry_login is not None:
+            secret = credentials_secret(
+                PULL_SECRET,
+                namespace=config.namespace,
+                data={".dockerconfigjson": registry_login.docker_config()},
+                opts=self.child_opts(),
+                secret_type="kubernetes.io/dockerconfigjson",
+            )
+            pull_secrets = [{"name": secret.metadata["name"]}]
         self.resource = k8s.apiextensions.CustomResource(
             name,
             api_version="machinelearning.seldon.io/v1",
@@ -158,7 +171,9 @@ class ModelDeployment(PlatformComponent):
             spec={
                 "name": config.deployment_name,
                 "protocol": "seldon",
-                "predictors": [_predictor_spec(p, image, tracking_uri) for p in config.predictors],
+                "predictors": [
+                    _predictor_spec(p, image, tracking_uri, pull_secrets) for p in config.predictors
+                ],
             },
             # The operator's admission webhooks must be up before a SeldonDeployment is applied.
             opts=self.child_opts(depends_on=[operator]),
@@ -167,7 +182,10 @@ class ModelDeployment(PlatformComponent):
 
 
 def _predictor_spec(
-    predictor: PredictorConfig, image: pulumi.Input[str], tracking_uri: pulumi.Input[str]
+    predictor: PredictorConfig,
+    image: pulumi.Input[str],
+    tracking_uri: pulumi.Input[str],
+    pull_secrets: list[dict],
 ) -> dict:
     spec: dict = {
         "name": predictor.name,
@@ -181,7 +199,7 @@ def _predictor_spec(
             "endpoint": {"type": "REST"},
             "children": [],
         },
-        "componentSpecs": [{"spec": _pod_spec(predictor, image, tracking_uri)}],
+        "componentSpecs": [{"spec": _pod_spec(predictor, image, tracking_uri, pull_secrets)}],
     }
     if predictor.shadow:
         spec["shadow"] = True
@@ -189,9 +207,13 @@ def _predictor_spec(
 
 
 def _pod_spec(
-    predictor: PredictorConfig, image: pulumi.Input[str], tracking_uri: pulumi.Input[str]
+    predictor: PredictorConfig,
+    image: pulumi.Input[str],
+    tracking_uri: pulumi.Input[str],
+    pull_secrets: list[dict],
 ) -> dict:
     return {
+        "imagePullSecrets": pull_secrets,
         "securityContext": pod_security_context(SERVING_UID),
         "containers": [
             {

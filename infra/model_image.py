@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel
+from infra.secrets import RegistryLogin
 
 SERVING_DIR = Path(__file__).resolve().parent.parent / "serving"
 DIGEST_REFERENCE = r"^[a-z0-9.\-_/:]+@sha256:[0-9a-f]{64}$"
@@ -53,20 +54,29 @@ class ModelImage(PlatformComponent):
 
     reference: pulumi.Output[str]
     """The image as `<registry>/<repository>@sha256:<digest>`."""
+    registry_login: RegistryLogin | None
+    """How the cluster logs in to pull it; None for a registry that needs no credentials."""
 
     def __init__(
         self, name: str, config: ModelImageConfig, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlops:serving:ModelImage", name, opts)
+        self.registry_login = None
+        if config.registry_password is not None:
+            self.registry_login = RegistryLogin(
+                server=config.image_registry,
+                username=config.registry_username,
+                password=pulumi.Output.secret(config.registry_password.get_secret_value()),
+            )
         if config.image_prebuilt_ref:
             self.reference = pulumi.Output.from_input(config.image_prebuilt_ref)
         else:
             registry = None
-            if config.registry_password is not None:
+            if self.registry_login is not None:
                 registry = docker.RegistryArgs(
-                    server=config.image_registry,
-                    username=config.registry_username,
-                    password=pulumi.Output.secret(config.registry_password.get_secret_value()),
+                    server=self.registry_login.server,
+                    username=self.registry_login.username,
+                    password=self.registry_login.password,
                 )
             image = docker.Image(
                 name,

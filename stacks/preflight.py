@@ -22,10 +22,22 @@ INSTALL_HINTS = {
 }
 
 
-def creates_kind_cluster(stack_file: Path) -> bool:
-    """Whether the stack file sets `mlops-platform:createKindCluster: true`."""
-    pattern = re.compile(r"^\s*mlops-platform:createKindCluster:\s*(true|\"true\")\s*$", re.M)
-    return bool(pattern.search(stack_file.read_text()))
+def stack_setting(stack_file: Path, key: str) -> str:
+    """The plain scalar value of `mlops-platform:<key>` in a stack file, or ''."""
+    pattern = re.compile(rf"^\s*mlops-platform:{key}:[ \t]*[\"']?([^\"'\s#]*)", re.M)
+    match = pattern.search(stack_file.read_text())
+    return match.group(1) if match else ""
+
+
+def required_tools(stack_file: Path) -> list[str]:
+    """The CLI always; Docker unless a prebuilt image is deployed; kind and kubectl for the
+    kind cluster recipe."""
+    tools = ["pulumi"]
+    if not stack_setting(stack_file, "imagePrebuiltRef"):
+        tools.append("docker")
+    if stack_setting(stack_file, "createKindCluster") == "true":
+        tools += ["docker", "kind", "kubectl"]
+    return list(dict.fromkeys(tools))
 
 
 def docker_engine_problem() -> str | None:
@@ -45,18 +57,16 @@ def docker_engine_problem() -> str | None:
     return None
 
 
-def problems(stack: str, env: dict[str, str]) -> list[str]:
+def problems(stack: str, env: dict[str, str], root: Path = REPO_ROOT) -> list[str]:
     """Every missing prerequisite for deploying `stack`, each with how to fix it."""
-    stack_file = REPO_ROOT / f"Pulumi.{stack}.yaml"
+    stack_file = root / f"Pulumi.{stack}.yaml"
     if not stack_file.is_file():
-        stacks = sorted(p.name for p in REPO_ROOT.glob("Pulumi.*.yaml"))
+        stacks = sorted(p.name for p in root.glob("Pulumi.*.yaml"))
         return [f"no stack file {stack_file.name}; existing stack files: {', '.join(stacks)}"]
-    tools = ["pulumi", "docker", "kubectl"]
-    if creates_kind_cluster(stack_file):
-        tools.append("kind")
+    tools = required_tools(stack_file)
     absent = [tool for tool in tools if shutil.which(tool, path=env.get("PATH")) is None]
     missing = [f"'{tool}' not found on PATH; install {INSTALL_HINTS[tool]}" for tool in absent]
-    if "docker" not in absent:
+    if "docker" in tools and "docker" not in absent:
         engine = docker_engine_problem()
         if engine:
             missing.append(f"{engine}; start it or install {INSTALL_HINTS['docker']}")

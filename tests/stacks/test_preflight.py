@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO_ROOT
+from stacks.preflight import problems
+
+from .conftest import REPO_ROOT, stack_file
 
 
 def tool_dir(tmp_path: Path, tools: dict[str, str]) -> Path:
@@ -96,3 +98,24 @@ def test_unknown_stack_lists_the_stack_files(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "no stack file Pulumi.staging.yaml" in result.stderr
     assert "Pulumi.dev.yaml, Pulumi.prod.yaml" in result.stderr
+
+
+def test_prebuilt_image_needs_no_docker(tmp_path: Path) -> None:
+    text = (
+        stack_file("prod")
+        .read_text()
+        .replace(
+            "config:\n",
+            "config:\n  mlops-platform:imagePrebuiltRef: ghcr.io/acme/server@sha256:"
+            + "0" * 64
+            + "\n",
+        )
+    )
+    (tmp_path / "Pulumi.prod.yaml").write_text(text)
+    bin_dir = tool_dir(tmp_path, {"pulumi": "exit 0"})
+    env = {"PATH": str(bin_dir), "PULUMI_CONFIG_PASSPHRASE": "x"}
+    assert problems("prod", env, root=tmp_path) == []
+    assert problems("prod", env) == [
+        "'docker' not found on PATH; install Docker (engine running): "
+        "https://docs.docker.com/get-started/get-docker/"
+    ]

@@ -216,3 +216,24 @@ def test_outputs_people_use(declared: dict[str, Declared], stack: str) -> None:
     assert outputs["grafanaUrl"].startswith("http://grafana.")
     assert outputs["mlflowUrl"].startswith("http://mlflow.")
     assert [p["name"] for p in outputs["predictors"]] == ["champion", "challenger", "shadow"]
+
+
+def test_private_registry_gets_a_secret_pull_credential(tmp_path: Path) -> None:
+    values = stack_values("prod")
+    values["mlops-platform:registryUsername"] = "deployer"
+    values["mlops-platform:registryPassword"] = {"secure": "v1:bm9uY2U=:Y2lwaGVy"}
+    stack = tmp_path / "Pulumi.prod.yaml"
+    stack.write_text(yaml.safe_dump({"config": values}))
+    d = render_stack("prod", stack)
+    (pull,) = [
+        s
+        for s in d.of_type("kubernetes:core/v1:Secret")
+        if s.inputs["type"] == "kubernetes.io/dockerconfigjson"
+    ]
+    assert pull.inputs["metadata"]["namespace"] == "seldon"
+    assert rpc.is_rpc_secret(pull.inputs["stringData"])
+    registry = d.of_type(IMAGE)[0].inputs["registry"]
+    assert rpc.is_rpc_secret(registry) or rpc.is_rpc_secret(registry["password"])
+    for predictor in d.of_type(SDEP)[0].inputs["spec"]["predictors"]:
+        pod = predictor["componentSpecs"][0]["spec"]
+        assert pod["imagePullSecrets"] == [{"name": pull.inputs["metadata"]["name"]}]
