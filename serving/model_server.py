@@ -67,7 +67,12 @@ class ModelServer:
     def predict_raw(self, request: Any) -> Any:
         """Answer one Seldon prediction request (JSON dict over REST, proto over gRPC)."""
         if isinstance(request, prediction_pb2.SeldonMessage):
-            return json_to_seldon_message(self._answer(seldon_message_to_json(request)))
+            answer = self._answer(seldon_message_to_json(request))
+            # proto3 drops zero values, and Seldon then fails on a metric without "value".
+            metrics = [m for m in answer["meta"].pop("metrics", []) if m["value"]]
+            if metrics:
+                answer["meta"]["metrics"] = metrics
+            return json_to_seldon_message(answer)
         return self._answer(request)
 
     def _answer(self, body: Any) -> dict[str, Any]:

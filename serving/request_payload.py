@@ -20,6 +20,7 @@ class InvalidRequest(SeldonMicroserviceException):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, status_code=400, reason="MICROSERVICE_BAD_DATA")
+        self.args = (message,)  # so gRPC error details and logs carry the message too
 
 
 @dataclass(frozen=True)

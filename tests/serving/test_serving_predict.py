@@ -2,9 +2,12 @@
 
 from typing import Any
 
+import grpc
 import numpy as np
 import pytest
 import requests
+from seldon_core.proto import prediction_pb2_grpc
+from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 from serving_helpers import FEATURES, predict
 
 from bench.server_process import ModelServerProcess
@@ -97,3 +100,17 @@ def test_health_endpoints_answer(registry_server: ModelServerProcess, path: str)
     assert response.status_code == 200
     if path == "/health/status":
         assert response.json()["jsonData"]["status"] == "ok"
+
+
+def test_grpc_predicts_and_rejects_bad_input_with_the_message(
+    registry_server: ModelServerProcess, trained_model: dict[str, Any]
+) -> None:
+    with grpc.insecure_channel(f"127.0.0.1:{registry_server.grpc_port}") as channel:
+        stub = prediction_pb2_grpc.ModelStub(channel)
+        answer = stub.Predict(json_to_seldon_message({"data": {"ndarray": ROWS}}), timeout=10)
+        with pytest.raises(grpc.RpcError) as rejected:
+            stub.Predict(json_to_seldon_message({"data": {"ndarray": [[1.0, 2.0]]}}), timeout=10)
+
+    data = seldon_message_to_json(answer)["data"]
+    np.testing.assert_allclose(data["ndarray"], local_probabilities(trained_model, ROWS))
+    assert "'data.ndarray[0]' has 2 values; expected 4 numbers" in rejected.value.details()

@@ -1,0 +1,29 @@
+"""A misconfigured server stops at start-up with a message naming the setting and the fix."""
+
+from pathlib import Path
+
+import pytest
+
+from bench.server_process import ModelServerProcess
+
+CASES = [
+    ("models:/iris", {}, "MODEL_URI='models:/iris': expected models:/<name>/<version>"),
+    ("/nonexistent/model", {}, "is neither a models:/ URI nor a directory holding an MLmodel"),
+    ("models:/iris/1", {}, "MODEL_URI='models:/iris/1' needs MLFLOW_TRACKING_URI to be set"),
+    ("{model_dir}", {"MAX_BATCH_ROWS": "many"}, "MAX_BATCH_ROWS='many' is not a valid int"),
+    ("{model_dir}", {"DRIFT_WINDOW_ROWS": "0"}, "DRIFT_WINDOW_ROWS='0': expected a positive"),
+]
+
+
+@pytest.mark.parametrize(("model_uri", "env", "message"), CASES)
+def test_bad_configuration_fails_fast_with_a_clear_message(
+    trained_model: dict[str, str], model_uri: str, env: dict[str, str], message: str
+) -> None:
+    uri = model_uri.format(model_dir=trained_model["local_model_dir"])
+    server = ModelServerProcess(uri, env={"MLFLOW_TRACKING_URI": "", **env}, startup_timeout=60)
+
+    with pytest.raises(RuntimeError, match="exited early") as failure:
+        server.start()
+
+    assert message in str(failure.value)
+    assert not Path(server.workdir).exists()
