@@ -1,9 +1,9 @@
 """MLServer 1.7.1's scikit-learn runtime serving the same pipeline, for comparison."""
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
-from types import TracebackType
 
 import joblib
 
@@ -12,7 +12,7 @@ from bench.process_group import ServerGroup, free_port
 MODEL_NAME = "iris"
 
 
-class MLServerProcess:
+class MLServerProcess(ServerGroup):
     """`mlserver start` from its own virtualenv, default settings, on free local ports."""
 
     def __init__(self, mlserver_venv: Path, estimator: object) -> None:
@@ -39,7 +39,7 @@ class MLServerProcess:
         (self.workdir / "settings.json").write_text(json.dumps(settings))
         self.url = f"http://127.0.0.1:{http_port}"
         self.infer_url = f"{self.url}/v2/models/{MODEL_NAME}/infer"
-        self._group = ServerGroup(
+        super().__init__(
             [str(mlserver_venv / "bin" / "mlserver"), "start", str(self.workdir)],
             cwd=self.workdir,
             env={"PATH": f"{mlserver_venv / 'bin'}:/usr/bin:/bin", "HOME": str(self.workdir)},
@@ -48,14 +48,5 @@ class MLServerProcess:
             startup_timeout=120.0,
         )
 
-    def __enter__(self) -> "MLServerProcess":
-        self._group.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._group.stop()
+    def _clean_up(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)

@@ -7,6 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import requests
 
@@ -19,7 +20,10 @@ def free_port() -> int:
 
 
 class ServerGroup:
-    """Runs `command` with its output in `log_path`; ready once every URL answers 200."""
+    """Runs `command` with its output in `log_path`; ready once every URL answers 200.
+
+    Subclasses set up files in `_prepare` and remove them in `_clean_up`.
+    """
 
     def __init__(
         self,
@@ -39,7 +43,14 @@ class ServerGroup:
         self.startup_timeout = startup_timeout
         self._process: subprocess.Popen[bytes] | None = None
 
+    def _prepare(self) -> None:
+        """Create what the command needs before it starts."""
+
+    def _clean_up(self) -> None:
+        """Remove what `_prepare` created, once the processes are gone."""
+
     def start(self) -> None:
+        self._prepare()
         with open(self.log_path, "wb") as log:
             self._process = subprocess.Popen(
                 self.command,
@@ -52,10 +63,14 @@ class ServerGroup:
         self._wait_until_ready()
 
     def stop(self) -> None:
-        """SIGTERM the whole group, SIGKILL whatever is left after 20 s."""
-        if self._process is None:
-            return
-        process, self._process = self._process, None
+        """SIGTERM the whole group, SIGKILL whatever is left after 20 s, then clean up."""
+        if self._process is not None:
+            self._terminate(self._process)
+            self._process = None
+        self._clean_up()
+
+    @staticmethod
+    def _terminate(process: subprocess.Popen[bytes]) -> None:
         try:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=20)
@@ -77,13 +92,9 @@ class ServerGroup:
         pending = list(self.ready_urls)
         while pending:
             if self._process is not None and self._process.poll() is not None:
-                self.stop()
-                raise RuntimeError(f"{self.command[0]} exited early:\n{self.log_tail()}")
+                self._fail("exited early")
             if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(
-                    f"{self.command[0]} not ready in {self.startup_timeout}s:\n{self.log_tail()}"
-                )
+                self._fail(f"not ready in {self.startup_timeout}s")
             try:
                 if requests.get(pending[0], timeout=2).status_code == 200:
                     pending.pop(0)
@@ -92,7 +103,12 @@ class ServerGroup:
                 pass
             time.sleep(0.2)
 
-    def __enter__(self) -> "ServerGroup":
+    def _fail(self, what: str) -> None:
+        message = f"{self.command[0]} {what}:\n{self.log_tail()}"
+        self.stop()
+        raise RuntimeError(message)
+
+    def __enter__(self) -> Self:
         self.start()
         return self
 

@@ -10,7 +10,6 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from types import TracebackType
 
 from bench.image_spec import SERVING_DIR, read_image_spec
 from bench.process_group import ServerGroup, free_port
@@ -24,8 +23,8 @@ OPERATOR_ENV = {
 }
 
 
-class ModelServerProcess:
-    """A running `seldon-core-microservice`; use as a context manager so it always stops."""
+class ModelServerProcess(ServerGroup):
+    """A `seldon-core-microservice`; use as a context manager so it always stops."""
 
     def __init__(
         self, model_uri: str, env: dict[str, str] | None = None, startup_timeout: float = 120.0
@@ -33,8 +32,7 @@ class ModelServerProcess:
         self.http_port, self.metrics_port, self.grpc_port = free_port(), free_port(), free_port()
         self.workdir = Path(tempfile.mkdtemp(prefix="model-server-"))
         spec = read_image_spec()
-        self.command = spec.command
-        self.env = {
+        process_env = {
             **os.environ,
             **spec.env,
             "HOME": str(self.workdir),
@@ -48,43 +46,22 @@ class ModelServerProcess:
             **(env or {}),
         }
         self.url = f"http://127.0.0.1:{self.http_port}"
-        metrics_path = self.env["PREDICTIVE_UNIT_METRICS_ENDPOINT"]
+        metrics_path = process_env["PREDICTIVE_UNIT_METRICS_ENDPOINT"]
         self.metrics_url = f"http://127.0.0.1:{self.metrics_port}{metrics_path}"
-        self._group = ServerGroup(
-            self.command,
+        super().__init__(
+            spec.command,
             cwd=self.workdir / "app",
-            env=self.env,
+            env=process_env,
             ready_urls=[f"{self.url}/health/status", self.metrics_url],
             log_path=self.workdir / "server.log",
             startup_timeout=startup_timeout,
         )
 
-    def start(self) -> "ModelServerProcess":
+    def _prepare(self) -> None:
         shutil.copytree(SERVING_DIR, self.workdir / "app" / "serving", ignore=_only_python_modules)
-        try:
-            self._group.start()
-        except RuntimeError:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-            raise
-        return self
 
-    def stop(self) -> None:
-        self._group.stop()
+    def _clean_up(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def log_tail(self, lines: int = 40) -> str:
-        return self._group.log_tail(lines)
-
-    def __enter__(self) -> "ModelServerProcess":
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _only_python_modules(directory: str, names: list[str]) -> list[str]:
