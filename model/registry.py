@@ -10,6 +10,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 from sklearn.pipeline import Pipeline
 
 from model.errors import LifecycleError
@@ -19,6 +20,7 @@ DEFAULT_MODEL_NAME = "iris"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 HOLDOUT_ARTIFACT = "evaluation/holdout.parquet"
+MODEL_ARTIFACT_PATH = "model"
 
 TAG_DATASET_HASH = "dataset_hash"
 TAG_GIT_COMMIT = "git_commit"
@@ -53,6 +55,18 @@ def resolve_version(store: Store, model_name: str, version: str | None, alias: s
         raise LifecycleError(
             f"registered model {model_name!r} has no version {version!r} at {store.tracking_uri}"
         ) from exc
+
+
+def register_version(
+    store: Store, model_name: str, source: str, run_id: str, tags: dict[str, str]
+) -> str:
+    """Register the model at ``source`` (an artifact of run ``run_id``) as a new version."""
+    try:
+        store.client.create_registered_model(model_name)
+    except MlflowException as exc:
+        if exc.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
+            raise
+    return str(store.client.create_model_version(model_name, source, run_id, tags=tags).version)
 
 
 def version_tags(store: Store, model_name: str, version: str) -> dict[str, str]:

@@ -7,8 +7,6 @@ the same paths are used whichever directory the CLI runs from.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -57,18 +55,6 @@ class Store:
         return self.client.create_experiment(
             name, artifact_location=artifact_location(self.tracking_uri, name)
         )
-
-    @contextmanager
-    def activated(self) -> Iterator[None]:
-        """Point MLflow's fluent API (runs, ``log_model``) here; restore the previous URIs after."""
-        previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.tracking_uri)
-        try:
-            yield
-        finally:
-            mlflow.set_tracking_uri(previous[0])
-            mlflow.set_registry_uri(previous[1])
 
     def download(self, artifact_uri: str, destination: Path) -> Path:
         """Fetch an artifact (file or directory) of this store into ``destination``."""

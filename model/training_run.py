@@ -4,39 +4,36 @@ from __future__ import annotations
 
 import platform
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import mlflow
-import numpy as np
-import pandas as pd
-import sklearn
-import skops.io
-from mlflow.models import infer_signature
+from mlflow.entities import Dataset as MlflowDataset
+from mlflow.entities import DatasetInput, InputTag, Metric, Param
+from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 from sklearn.pipeline import Pipeline
 
 from model.assessment import assess
 from model.data import Dataset, dataset_hash
-from model.drift_reference import build_drift_reference
 from model.evaluation import Evaluation, evaluate
 from model.gate import GateThresholds, GateVerdict
+from model.packaging import save_model
 from model.provenance import git_commit, python_environment
 from model.registry import (
     CHALLENGER,
     HOLDOUT_ARTIFACT,
+    MODEL_ARTIFACT_PATH,
     TAG_DATASET_HASH,
     TAG_GIT_COMMIT,
     TAG_METRIC_PREFIX,
-    set_version_tags,
+    register_version,
 )
 from model.store import Store
 from model.training import Split, TrainingConfig, fit, split
 from model.validation import validate
-
-_INPUT_EXAMPLE_ROWS = 5
 
 
 @dataclass(frozen=True)
@@ -85,16 +82,15 @@ def train_and_register(
         f"f1_macro {evaluation.metrics['f1_macro']:.4f}"
     )
     commit = git_commit()
-    with store.activated():
-        run_id, model_uri = _log_run(
-            store.ensure_experiment(model_name), dataset, config, parts, pipeline, evaluation,
-            {TAG_DATASET_HASH: data_hash, TAG_GIT_COMMIT: commit}, progress,
-        )  # fmt: skip
-        version = str(mlflow.register_model(model_uri, model_name).version)
-    set_version_tags(
+    run_id, model_source = _log_run(
+        store, store.ensure_experiment(model_name), dataset, config, parts, pipeline, evaluation,
+        {TAG_DATASET_HASH: data_hash, TAG_GIT_COMMIT: commit}, progress,
+    )  # fmt: skip
+    version = register_version(
         store,
         model_name,
-        version,
+        model_source,
+        run_id,
         {
             TAG_DATASET_HASH: data_hash,
             TAG_GIT_COMMIT: commit,
@@ -116,6 +112,7 @@ def train_and_register(
 
 
 def _log_run(
+    store: Store,
     experiment_id: str,
     dataset: Dataset,
     config: TrainingConfig,
@@ -125,77 +122,69 @@ def _log_run(
     provenance_tags: dict[str, str],
     progress: Callable[[str], None],
 ) -> tuple[str, str]:
-    """Log params, metrics, provenance, artifacts and the model; return (run id, model URI)."""
-    with mlflow.start_run(experiment_id=experiment_id) as run:
-        mlflow.log_params(
-            {
-                "estimator": config.estimator,
-                **{f"estimator.{k}": v for k, v in config.estimator_params().items()},
-                "seed": config.seed,
-                "test_size": config.test_size,
-                "dataset.name": dataset.schema.name,
-                "dataset.source": dataset.source,
-                "dataset.rows": len(dataset.frame),
-            }
-        )
-        mlflow.log_metrics(evaluation.metrics)
-        mlflow.set_tags({**provenance_tags, "python_version": platform.python_version()})
-        mlflow.log_input(
-            mlflow.data.from_pandas(
-                dataset.frame,
-                source=dataset.source,
-                name=dataset.schema.name,
-                targets=dataset.schema.target.name,
-            ),
-            context="training",
-        )
-        mlflow.log_dict(evaluation.confusion_artifact(), "evaluation/confusion_matrix.json")
-        mlflow.log_text(python_environment(), "environment/pip-freeze.txt")
-        drift_reference = build_drift_reference(parts.x_train)
-        mlflow.log_dict(drift_reference, "drift_reference.json")
-        _log_holdout(parts.x_test.assign(**{dataset.schema.target.name: parts.y_test}))
-        progress("logging the model to MLflow")
-        info = mlflow.sklearn.log_model(
-            pipeline,
-            name="model",
-            signature=infer_signature(
-                parts.x_train.astype("float64"),
-                pd.Series(pipeline.predict(parts.x_train), name=dataset.schema.target.name).astype(
-                    str
-                ),
-            ),
-            input_example=parts.x_train.head(_INPUT_EXAMPLE_ROWS).astype("float64"),
-            metadata={"drift_reference": drift_reference},
-            pip_requirements=_pip_requirements(),
-            skops_trusted_types=_skops_trusted_types(pipeline),
-        )
-    return run.info.run_id, info.model_uri
+    """Log params, metrics, provenance, artifacts and the model; return (run id, model source).
 
-
-def _log_holdout(holdout: pd.DataFrame) -> None:
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / Path(HOLDOUT_ARTIFACT).name
-        holdout.reset_index(drop=True).to_parquet(path, index=False)
-        mlflow.log_artifact(str(path), str(Path(HOLDOUT_ARTIFACT).parent))
-
-
-def _skops_trusted_types(pipeline: Pipeline) -> list[str]:
-    """Types this pipeline needs that skops does not load by default (e.g. tree node storage).
-
-    We fitted the pipeline ourselves, so its own types are trusted; loaders trust nothing else.
+    Only this store's client is used, never MLflow's process-wide fluent state, so callers in
+    the same process (tests, the A/B command) keep their own tracking URIs.
     """
-    return skops.io.get_untrusted_types(data=skops.io.dumps(pipeline))
+    client = store.client
+    run = client.create_run(
+        experiment_id, tags={**provenance_tags, "python_version": platform.python_version()}
+    )
+    run_id = run.info.run_id
+    try:
+        client.log_batch(
+            run_id,
+            metrics=[Metric(k, v, _now_ms(), 0) for k, v in evaluation.metrics.items()],
+            params=[Param(k, str(v)) for k, v in _params(dataset, config).items()],
+        )
+        client.log_inputs(run_id, [_dataset_input(dataset)])
+        client.log_dict(run_id, evaluation.confusion_artifact(), "evaluation/confusion_matrix.json")
+        client.log_text(run_id, python_environment(), "environment/pip-freeze.txt")
+        with tempfile.TemporaryDirectory() as scratch:
+            holdout = Path(scratch) / Path(HOLDOUT_ARTIFACT).name
+            parts.x_test.assign(**{dataset.schema.target.name: parts.y_test}).to_parquet(
+                holdout, index=False
+            )
+            client.log_artifact(run_id, str(holdout), str(Path(HOLDOUT_ARTIFACT).parent))
+            progress("logging the model to MLflow")
+            model_dir = Path(scratch) / MODEL_ARTIFACT_PATH
+            drift_reference = save_model(
+                pipeline, parts.x_train, dataset.schema.target.name, model_dir
+            )
+            client.log_artifacts(run_id, str(model_dir), MODEL_ARTIFACT_PATH)
+        client.log_dict(run_id, drift_reference, "drift_reference.json")
+    except BaseException:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    client.set_terminated(run_id)
+    return run_id, f"{run.info.artifact_uri}/{MODEL_ARTIFACT_PATH}"
 
 
-def _pip_requirements() -> list[str]:
-    """Pinned requirements to load the model (skops is its safe serialization format).
+def _params(dataset: Dataset, config: TrainingConfig) -> dict[str, Any]:
+    return {
+        "estimator": config.estimator,
+        **{f"estimator.{k}": v for k, v in config.estimator_params().items()},
+        "seed": config.seed,
+        "test_size": config.test_size,
+        "dataset.name": dataset.schema.name,
+        "dataset.source": dataset.source,
+        "dataset.rows": len(dataset.frame),
+    }
 
-    Given explicitly so MLflow need not infer them in a slow subprocess.
-    """
-    return [
-        f"mlflow=={mlflow.__version__}",
-        f"scikit-learn=={sklearn.__version__}",
-        f"numpy=={np.__version__}",
-        f"pandas=={pd.__version__}",
-        f"skops=={metadata.version('skops')}",
-    ]
+
+def _dataset_input(dataset: Dataset) -> DatasetInput:
+    """The training table as an MLflow dataset input (name, digest, source, schema, profile)."""
+    described = mlflow.data.from_pandas(
+        dataset.frame,
+        source=dataset.source,
+        name=dataset.schema.name,
+        targets=dataset.schema.target.name,
+    )
+    return DatasetInput(
+        MlflowDataset(**described.to_dict()), [InputTag(MLFLOW_DATASET_CONTEXT, "training")]
+    )
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 import pytest
 import yaml
@@ -12,6 +11,7 @@ from mlflow import MlflowClient
 from sklearn.datasets import load_wine
 
 from model.errors import ConfigurationError
+from model.registry import load_version
 from model.store import Store
 from model.training import TrainingConfig, split
 
@@ -61,8 +61,7 @@ def test_file_dataset_is_trained_and_registered(
     run = client.get_run(trained["run_id"])
     assert run.data.params["dataset.source"] == str(data.resolve())
     assert run.data.params["estimator.n_estimators"] == "20"
-    with Store.open(sqlite_uri).activated():
-        loaded = mlflow.sklearn.load_model("models:/wine/1")
+    loaded = load_version(Store.open(sqlite_uri), "wine", "1")
     assert list(loaded.classes_) == ["0", "1", "2"]
     predicted = loaded.predict(load_wine(as_frame=True).frame[WINE_FEATURES])
     assert set(predicted) == {"0", "1", "2"}

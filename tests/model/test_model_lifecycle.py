@@ -7,6 +7,7 @@ Each scenario runs against the embedded store (a private SQLite file) and agains
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -20,7 +21,6 @@ from sklearn.dummy import DummyClassifier
 
 from model import promotion
 from model.errors import PromotionError
-from model.store import Store
 
 TRAIN_JSON_KEYS = {
     "model_name",
@@ -233,13 +233,32 @@ def test_nothing_to_promote_or_roll_back_is_explained(run_cli, sqlite_uri: str) 
     )
 
 
-def test_version_registered_elsewhere_cannot_be_gated(run_cli, sqlite_uri: str) -> None:
-    with Store.open(sqlite_uri).activated():
-        with mlflow.start_run():
-            info = mlflow.sklearn.log_model(DummyClassifier().fit([[0.0]], ["a"]), name="m")
-        mlflow.register_model(info.model_uri, "iris")
+def test_version_registered_elsewhere_cannot_be_gated(
+    run_cli, sqlite_uri: str, tmp_path: Path
+) -> None:
+    client = MlflowClient(tracking_uri=sqlite_uri, registry_uri=sqlite_uri)
+    run = client.create_run(client.create_experiment("elsewhere"))
+    model_dir = tmp_path / "m"
+    mlflow.sklearn.save_model(DummyClassifier().fit([[0.0]], ["a"]), str(model_dir))
+    client.log_artifacts(run.info.run_id, str(model_dir), "m")
+    client.create_registered_model("iris")
+    client.create_model_version("iris", f"{run.info.artifact_uri}/m", run.info.run_id)
 
     result = run_cli("evaluate", "--tracking-uri", sqlite_uri, "--version", "1")
 
     assert result.code == 1
     assert "iris version 1 has no held-out data" in result.stderr
+
+
+def test_training_leaves_process_wide_mlflow_settings_alone(
+    run_cli, sqlite_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    before = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+
+    cli_json(run_cli, "train", "--tracking-uri", sqlite_uri)
+
+    assert (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) == before
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    assert "MLFLOW_REGISTRY_URI" not in os.environ
