@@ -128,7 +128,8 @@ def main() -> None:
         results["seldon-core 1.19"] = measure(
             f"{seldon.url}/api/v1.0/predictions", SELDON_BODY, args
         )
-    with MLServerProcess(args.mlserver_venv, mlflow.sklearn.load_model(model.local_dir)) as ml:
+    estimator = mlflow.sklearn.load_model(model.local_dir)
+    with MLServerProcess(args.mlserver_venv.resolve(), estimator) as ml:
         results["mlserver 1.7.1 sklearn"] = measure(ml.infer_url, MLSERVER_BODY, args)
     report(results, args)
 
