@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 import skops.io
-from mlflow.models import infer_signature
+from mlflow.models import Model, infer_signature
 from sklearn.pipeline import Pipeline
 
 from model.drift_reference import build_drift_reference
@@ -25,14 +25,18 @@ _INPUT_EXAMPLE_ROWS = 5
 
 
 def save_model(
-    pipeline: Pipeline, x_train: pd.DataFrame, label: str, destination: Path
+    pipeline: Pipeline, x_train: pd.DataFrame, label: str, run_id: str, destination: Path
 ) -> dict[str, Any]:
-    """Write the MLflow model of ``pipeline`` to ``destination``; return its drift reference."""
+    """Write the MLflow model of ``pipeline`` to ``destination``; return its drift reference.
+
+    The MLmodel file names ``run_id`` and its artifact path, as a model logged in that run does.
+    """
     features = x_train.astype("float64")
     drift_reference = build_drift_reference(x_train)
     mlflow.sklearn.save_model(
         pipeline,
         str(destination),
+        mlflow_model=Model(run_id=run_id, artifact_path=destination.name),
         signature=infer_signature(
             features, pd.Series(pipeline.predict(x_train), name=label).astype(str)
         ),

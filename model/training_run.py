@@ -150,7 +150,7 @@ def _log_run(
             progress("logging the model to MLflow")
             model_dir = Path(scratch) / MODEL_ARTIFACT_PATH
             drift_reference = save_model(
-                pipeline, parts.x_train, dataset.schema.target.name, model_dir
+                pipeline, parts.x_train, dataset.schema.target.name, run_id, model_dir
             )
             client.log_artifacts(run_id, str(model_dir), MODEL_ARTIFACT_PATH)
         client.log_dict(run_id, drift_reference, "drift_reference.json")

@@ -63,6 +63,7 @@ def test_model_signature_example_and_drift_metadata(trained_model: dict) -> None
     ]
     assert info.saved_input_example_info is not None
     assert info.flavors["sklearn"]["serialization_format"] == "skops"
+    assert (info.run_id, info.artifact_path) == (trained_model["run_id"], "model")
     reference = info.metadata["drift_reference"]
     assert sorted(reference["features"]) == sorted(FEATURES)
     assert reference["n_rows"] == 112
