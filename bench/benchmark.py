@@ -2,7 +2,7 @@
 
 Both serve the same pipeline trained by `model/` and answer class probabilities for one row per
 request. The Seldon server runs as the image does (its tuned GUNICORN_* defaults, validation and
-metrics on); MLServer runs with its default settings.
+metrics on); MLServer runs with its default settings unless --mlserver-parallel-workers is given.
 Usage: .venv/bin/python -m bench.benchmark [--duration 15] [--connections 8] [--runs 1]
 """
 
@@ -111,6 +111,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--runs", type=int, default=1, help="measured runs per server")
+    parser.add_argument(
+        "--mlserver-parallel-workers", type=int, default=None,
+        help="MLServer parallel_workers (default: MLServer's own default)",
+    )  # fmt: skip
     parser.add_argument("--mlserver-venv", type=Path, default=REPO_ROOT / ".venv-mlserver")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -129,7 +133,8 @@ def main() -> None:
             f"{seldon.url}/api/v1.0/predictions", SELDON_BODY, args
         )
     estimator = mlflow.sklearn.load_model(model.local_dir)
-    with MLServerProcess(args.mlserver_venv.resolve(), estimator) as ml:
+    venv = args.mlserver_venv.resolve()
+    with MLServerProcess(venv, estimator, args.mlserver_parallel_workers) as ml:
         results["mlserver 1.7.1 sklearn"] = measure(ml.infer_url, MLSERVER_BODY, args)
     report(results, args)
 

@@ -13,9 +13,14 @@ MODEL_NAME = "iris"
 
 
 class MLServerProcess(ServerGroup):
-    """`mlserver start` from its own virtualenv, default settings, on free local ports."""
+    """`mlserver start` from its own virtualenv on free local ports.
 
-    def __init__(self, mlserver_venv: Path, estimator: object) -> None:
+    `parallel_workers` None keeps MLServer's default (one separate inference process).
+    """
+
+    def __init__(
+        self, mlserver_venv: Path, estimator: object, parallel_workers: int | None = None
+    ) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="mlserver-"))
         model_dir = self.workdir / MODEL_NAME
         model_dir.mkdir()
@@ -36,6 +41,8 @@ class MLServerProcess(ServerGroup):
             "grpc_port": free_port(),
             "metrics_port": free_port(),
         }
+        if parallel_workers is not None:
+            settings["parallel_workers"] = parallel_workers
         (self.workdir / "settings.json").write_text(json.dumps(settings))
         self.url = f"http://127.0.0.1:{http_port}"
         self.infer_url = f"{self.url}/v2/models/{MODEL_NAME}/infer"
