@@ -1,5 +1,6 @@
 """The serving image definition: linted, pinned, non-root, the Seldon entrypoint."""
 
+import ast
 import re
 import shutil
 import subprocess
@@ -51,3 +52,17 @@ def test_serving_requirements_are_all_pinned() -> None:
     names = {line.split("==")[0].lower() for line in lines}
     assert {"seldon-core", "mlflow-skinny", "scikit-learn"} <= names
     assert not names & {"mlflow", "pulumi", "pytest"}
+
+
+def test_serving_imports_nothing_from_the_rest_of_the_repository() -> None:
+    repo_packages = {"model", "infra", "stacks", "bench", "tests"}
+    imported = set()
+    for module in DOCKERFILE.parent.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module.split(".")[0])
+
+    assert "seldon_core" in imported
+    assert not imported & repo_packages
