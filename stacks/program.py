@@ -61,6 +61,7 @@ def declare_platform(config: StackConfig) -> None:
         image=image.reference,
         tracking_uri=mlflow.tracking_uri,
         operator=operator.release,
+        registry_login=image.registry_login,
         opts=in_namespaces,
     )
     ModelMonitoring(
