@@ -33,7 +33,12 @@ def require_json_body() -> None:
             f"multipart/form-data is not supported; send a JSON body like {EXAMPLE_BODY}"
         )
     # The body first: it caches the raw bytes before a form parse could consume them.
-    body = request.get_json(force=True, silent=True)
+    try:
+        body = request.get_json(force=True, silent=True)
+    except RecursionError:
+        raise InvalidRequest(
+            f"request body nests JSON too deeply; expected a JSON object like {EXAMPLE_BODY}"
+        ) from None
     form_json = request.form.get("json") or request.args.get("json")
     if form_json is None and body is not None:
         return
@@ -42,7 +47,7 @@ def require_json_body() -> None:
         raise InvalidRequest(f"request body is empty; expected a JSON object like {EXAMPLE_BODY}")
     try:
         decoded = json.loads(raw)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise InvalidRequest(
             f"request body is not valid JSON ({error}); expected a JSON object like {EXAMPLE_BODY}"
         ) from None

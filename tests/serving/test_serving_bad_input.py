@@ -75,6 +75,7 @@ RAW_CASES = [
     ("not JSON", "{data: [1, 2]", "request body is not valid JSON"),
     ("empty body", "", "request body is empty"),
     ("JSON null", "null", "request body is JSON null"),
+    ("nested too deeply", "[" * 100_000 + "]" * 100_000, "nests JSON too deeply"),
     ("NaN", '{"data": {"ndarray": [[NaN, 3.5, 1.4, 0.2]]}}', "(sepal_length) is nan"),
     ("Infinity", '{"data": {"ndarray": [[5.1, Infinity, 1.4, 0.2]]}}', "(sepal_width) is inf"),
     ("overflow", '{"data": {"ndarray": [[5.1, 3.5, -1e999, 0.2]]}}', "(petal_length) is -inf"),
