@@ -1,0 +1,235 @@
+"""Contract: a real Prometheus scrapes real `seldon-core-microservice` processes (champion,
+challenger, shadow) started as the image starts them with the operator's env; after traffic every
+dashboard query and alert expression over model-server metrics returns series.
+
+Prometheus scrapes each server's metrics port at `/prometheus` with the target labels the
+PodMonitor gives pods (`namespace`, `pod`, `container`). Executor queries are covered by the
+promtool fixtures in test_promtool.py (the Go executor cannot run here).
+"""
+
+import json
+import math
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from deployment_under_test import DEPLOYMENT, NAMESPACE, PREDICTORS, TARGET
+from prometheus_process import query, running_prometheus
+from sklearn.datasets import load_iris
+
+from bench.server_process import ModelServerProcess
+from infra.model_monitoring import promql
+from infra.model_monitoring.dashboards import dashboards
+from infra.model_monitoring.podmonitor import METRICS_PATH
+from infra.model_monitoring.rules import alert_rules
+
+FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+DRIFTED_FEATURE = "petal_length"
+SCRAPE_WAIT_S = 60
+WARM_UP_REQUESTS = 6
+REQUESTS_PER_PREDICTOR = 24
+ROWS_PER_REQUEST = 5
+
+
+def _operator_env(predictor: str) -> dict[str, str]:
+    return {
+        "SELDON_DEPLOYMENT_ID": DEPLOYMENT,
+        "PREDICTOR_ID": predictor,
+        "PREDICTIVE_UNIT_ID": "model",
+        "PREDICTOR_LABELS": json.dumps({"version": predictor}),
+        "PREDICTIVE_UNIT_METRICS_ENDPOINT": METRICS_PATH,
+        "METRICS_FLUSH_SECONDS": "0",
+        "DRIFT_MIN_ROWS": "10",
+        "GUNICORN_WORKERS": "1",
+    }
+
+
+@pytest.fixture(scope="module")
+def model_servers(trained_model):
+    """One running model server per predictor of the deployment under test."""
+    servers = {
+        p.name: ModelServerProcess(trained_model["local_model_dir"], env=_operator_env(p.name))
+        for p in PREDICTORS
+    }
+    try:
+        with ThreadPoolExecutor(len(servers)) as pool:
+            list(pool.map(ModelServerProcess.start, servers.values()))
+        yield servers
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def prometheus(prometheus_binary, model_servers, tmp_path_factory):
+    """A Prometheus scraping every model server as the PodMonitor would."""
+    scrape_configs = [
+        {
+            "job_name": f"{NAMESPACE}/{DEPLOYMENT}-seldon-pods",
+            "metrics_path": METRICS_PATH,
+            "static_configs": [
+                {
+                    "targets": [f"127.0.0.1:{server.metrics_port}"],
+                    "labels": {
+                        "namespace": NAMESPACE,
+                        "pod": f"{DEPLOYMENT}-{name}-0",
+                        "container": "model",
+                    },
+                }
+                for name, server in model_servers.items()
+            ],
+        }
+    ]
+    workdir = tmp_path_factory.mktemp("contract-prometheus")
+    with running_prometheus(prometheus_binary, workdir, scrape_configs) as url:
+        yield url
+
+
+def _rows(drifted: bool) -> list[list[float]]:
+    rows = load_iris().data.tolist()
+    if drifted:
+        column = FEATURES.index(DRIFTED_FEATURE)
+        rows = [[v + 5.0 if i == column else v for i, v in enumerate(row)] for row in rows]
+    return rows
+
+
+def _predict(server: ModelServerProcess, rows: list[list[float]]) -> None:
+    answer = requests.post(
+        f"{server.url}/api/v1.0/predictions",
+        json={"data": {"names": FEATURES, "ndarray": rows}},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+
+
+@pytest.fixture(scope="module")
+def traffic(model_servers, prometheus):
+    """Predictions to every predictor (drifted inputs to the challenger) and 0/1 feedback.
+
+    A first round creates the series; the main round starts once Prometheus has scraped them, so
+    rate() sees the main round's increase (a counter's first sample is only a baseline). One
+    gunicorn worker per server makes sure the first round reached the worker that serves the
+    main round; the queries aggregate `worker_id` all the same.
+    """
+    rows = {name: _rows(drifted=name == "challenger") for name in model_servers}
+    for name, server in model_servers.items():
+        for index in range(WARM_UP_REQUESTS):
+            _predict(server, rows[name][index : index + 1])
+    _wait_for_series(
+        prometheus,
+        [
+            (f"series of {name}", f'count({promql.PREDICTIONS_TOTAL}{{predictor_name="{name}"}})')
+            for name in model_servers
+        ],
+    )
+    for name, server in model_servers.items():
+        for index in range(REQUESTS_PER_PREDICTOR):
+            _predict(server, rows[name][index * ROWS_PER_REQUEST : (index + 1) * ROWS_PER_REQUEST])
+        for reward in (1, 0, 1):
+            answer = requests.post(
+                f"{server.url}/api/v1.0/feedback",
+                json={"request": {"data": {"ndarray": [rows[name][0]]}}, "reward": reward},
+                timeout=30,
+            )
+            assert answer.status_code == 200, answer.text
+    return prometheus
+
+
+def _model_server_queries(config) -> list[tuple[str, str]]:
+    """(where, expr) of every dashboard target and alert over model-server metrics only."""
+    targets = [
+        (f"dashboard {kind}: {panel.title} [{target.ref_id}]", target.expr)
+        for kind, dashboard in dashboards(config, **TARGET).items()
+        for panel in dashboard.panels
+        for target in panel.targets
+    ]
+    alerts = [(f"alert {rule['alert']}", rule["expr"]) for rule in alert_rules(config, **TARGET)]
+    return [
+        (where, expr)
+        for where, expr in targets + alerts
+        if not any(metric in expr for metric in promql.EXECUTOR_METRICS)
+    ]
+
+
+def _wait_for_series(url: str, queries: list[tuple[str, str]]) -> dict[str, list[dict]]:
+    """Results of every query once each returns a series with a number (not NaN)."""
+    deadline = time.monotonic() + SCRAPE_WAIT_S
+    while True:
+        results = {expr: query(url, expr) for _, expr in queries}
+        empty = [where for where, expr in queries if not _has_number(results[expr])]
+        if not empty:
+            return results
+        if time.monotonic() > deadline:
+            pytest.fail(f"no series after {SCRAPE_WAIT_S}s of scraping for: {empty}")
+        time.sleep(1)
+
+
+def _has_number(result: list[dict]) -> bool:
+    return any(not math.isnan(float(sample["value"][1])) for sample in result)
+
+
+def test_every_model_server_query_returns_series(traffic, monitoring_config):
+    queries = _model_server_queries(monitoring_config)
+    assert len(queries) >= 6
+    _wait_for_series(traffic, queries)
+
+
+def test_series_carry_the_predictor_and_aggregate_workers(traffic, monitoring_config):
+    scope = promql.Scope(NAMESPACE, DEPLOYMENT)
+    share = promql.class_share(scope, monitoring_config.rate_window)
+    drift = promql.feature_drift(scope)
+    out_of_range = promql.out_of_range_rate(scope, monitoring_config.rate_window)
+    results = _wait_for_series(traffic, [("share", share), ("drift", drift), ("oor", out_of_range)])
+    predictors = {sample["metric"]["predictor_name"] for sample in results[share]}
+    assert predictors == {p.name for p in PREDICTORS}
+    for predictor in predictors:
+        total = sum(
+            float(s["value"][1])
+            for s in results[share]
+            if s["metric"]["predictor_name"] == predictor
+        )
+        assert total == pytest.approx(1.0)
+    assert all("worker_id" not in sample["metric"] for sample in results[drift])
+    psi = {
+        (s["metric"]["predictor_name"], s["metric"]["feature"]): float(s["value"][1])
+        for s in results[drift]
+    }
+    assert psi[("challenger", DRIFTED_FEATURE)] > monitoring_config.drift_psi_threshold
+    assert psi[("champion", DRIFTED_FEATURE)] < monitoring_config.drift_psi_threshold
+    oor = {
+        (s["metric"]["predictor_name"], s["metric"]["feature"]): float(s["value"][1])
+        for s in results[out_of_range]
+    }
+    assert oor[("challenger", DRIFTED_FEATURE)] > 10 * oor[("champion", DRIFTED_FEATURE)]
+
+
+def test_drift_alert_expression_selects_the_drifted_predictor(traffic, monitoring_config):
+    rule = next(
+        r for r in alert_rules(monitoring_config, **TARGET) if r["alert"] == "ModelFeatureDrift"
+    )
+    firing = _wait_for_series(traffic, [("drift alert", rule["expr"])])[rule["expr"]]
+    assert {(s["metric"]["predictor_name"], s["metric"]["feature"]) for s in firing} == {
+        ("challenger", DRIFTED_FEATURE)
+    }
+
+
+def test_every_metric_name_in_queries_is_emitted_or_an_executor_metric(traffic, monitoring_config):
+    _wait_for_series(traffic, _model_server_queries(monitoring_config))
+    emitted = set(
+        requests.get(f"{traffic}/api/v1/label/__name__/values", timeout=30).json()["data"]
+    )
+    executor = {
+        f"{name}_{suffix}" for name in promql.EXECUTOR_METRICS for suffix in ("bucket", "count")
+    }
+    expressions = [
+        target.expr
+        for d in dashboards(monitoring_config, **TARGET).values()
+        for panel in d.panels
+        for target in panel.targets
+    ]
+    expressions += [rule["expr"] for rule in alert_rules(monitoring_config, **TARGET)]
+    named = {name for expr in expressions for name in re.findall(r"([a-z_:][a-z0-9_:]*)\{", expr)}
+    assert named - executor <= emitted, f"never emitted: {sorted(named - executor - emitted)}"
+    assert named & executor, "executor metrics are covered by test_promtool.py"
