@@ -1,0 +1,108 @@
+"""The dev and prod renders carry the monitoring objects, schema-valid, with the stack's thresholds,
+and promtool accepts the rendered rules."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from infra.stack_config import load_stack_file
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCHEMAS = REPO_ROOT / "tests" / "schemas" / "monitoring.coreos.com"
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def rendered(request, tmp_path_factory) -> tuple[str, list[dict]]:
+    """(stack, every rendered object) of `python -m stacks.render --stack <stack>`."""
+    out = tmp_path_factory.mktemp(f"render-{request.param}")
+    subprocess.run(
+        [sys.executable, "-m", "stacks.render", "--stack", request.param, "--out", str(out)],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    documents = [yaml.safe_load(path.read_text()) for path in sorted(out.glob("*.yaml"))]
+    return request.param, documents
+
+
+def _validator(kind: str) -> jsonschema.protocols.Validator:
+    """Validator of the CRD schema; the meta-schema check is skipped because the schemas carry
+    Go-style `(?i)` patterns Python's re rejects, on fields the platform never sets."""
+    schema = json.loads((SCHEMAS / f"{kind.lower()}_v1.json").read_text())
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+def _kind(documents: list[dict], kind: str) -> list[dict]:
+    return [d for d in documents if d.get("kind") == kind]
+
+
+@pytest.mark.parametrize("kind", ["PodMonitor", "PrometheusRule"])
+def test_monitor_and_rules_are_schema_valid_and_selected(rendered, kind):
+    _, documents = rendered
+    (document,) = _kind(documents, kind)
+    _validator(kind).validate(document)
+    assert document["metadata"]["namespace"] == "seldon"
+    assert document["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+
+
+def test_schema_check_rejects_a_malformed_endpoint(rendered):
+    _, documents = rendered
+    (monitor,) = _kind(documents, "PodMonitor")
+    broken = {**monitor, "spec": {**monitor["spec"], "podMetricsEndpoints": "metrics"}}
+    with pytest.raises(jsonschema.ValidationError):
+        _validator("PodMonitor").validate(broken)
+
+
+def test_pod_monitor_scrapes_seldon_pods_metrics_port(rendered):
+    stack, documents = rendered
+    (monitor,) = _kind(documents, "PodMonitor")
+    assert monitor["spec"]["selector"]["matchLabels"] == {
+        "app.kubernetes.io/managed-by": "seldon-core"
+    }
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    assert (endpoint["port"], endpoint["path"]) == ("metrics", "/prometheus")
+    config = load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml").monitoring
+    assert endpoint["interval"] == config.scrape_interval
+
+
+def test_rendered_rules_pass_promtool_and_use_the_stack_thresholds(rendered, promtool, tmp_path):
+    stack, documents = rendered
+    (rule,) = _kind(documents, "PrometheusRule")
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    result = subprocess.run(
+        [promtool, "check", "rules", str(rules_file)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml").monitoring
+    alerts = {r["alert"]: r for r in rule["spec"]["groups"][0]["rules"]}
+    assert alerts["ModelFeatureDrift"]["expr"].endswith(f"> {config.drift_psi_threshold}")
+    assert alerts["ModelFeatureDrift"]["for"] == config.drift_for
+    assert alerts["ModelErrorRatioHigh"]["expr"].endswith(f"> {config.error_ratio_threshold}")
+    assert f"[{config.rate_window}]" in alerts["ModelLatencySLOBreach"]["expr"]
+
+
+def test_three_dashboards_ship_in_configmaps_for_grafanas_sidecar(rendered):
+    _, documents = rendered
+    maps = [
+        d
+        for d in _kind(documents, "ConfigMap")
+        if d["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
+    ]
+    assert {m["metadata"]["name"] for m in maps} == {
+        "iris-dashboard-serving",
+        "iris-dashboard-ab",
+        "iris-dashboard-model",
+    }
+    for config_map in maps:
+        assert config_map["metadata"]["namespace"] == "monitoring"
+        ((key, text),) = config_map["data"].items()
+        dashboard = json.loads(text)
+        assert key == f"{dashboard['uid']}.json"
+        assert dashboard["panels"] and all(panel["targets"] for panel in dashboard["panels"])
