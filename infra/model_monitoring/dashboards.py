@@ -20,6 +20,8 @@ FULL_WIDTH = 24
 LATENCY_QUANTILES = (0.5, 0.95, 0.99)
 
 Queries = list[tuple[str, str]]
+Cell = tuple[str, str, FieldDefaults, Queries]
+"""A panel to place: title, description, unit, (query, legend) pairs."""
 
 REQUESTS = FieldDefaults(unit="reqps", min=0)
 SHARE = FieldDefaults(unit="percentunit", min=0, max=1)
@@ -34,7 +36,7 @@ class _Layout:
         self.panels: list[Panel] = []
         self._y = 0
 
-    def row(self, *cells: tuple[str, str, FieldDefaults, Queries]) -> None:
+    def row(self, *cells: Cell) -> None:
         width = FULL_WIDTH // len(cells)
         for column, (title, description, unit, queries) in enumerate(cells):
             self.panels.append(
@@ -86,55 +88,41 @@ def serving_dashboard(scope: promql.Scope, window: str) -> Dashboard:
     return _dashboard(scope, "serving", "Serving", layout)
 
 
+def _side_by_side_rows(name: str, only: promql.Scope, window: str) -> list[Cell]:
+    """The A/B dashboard's column for one live predictor, top to bottom."""
+    return [
+        (
+            f"{name}: request rate",
+            f"Prediction requests per second served by {name}.",
+            REQUESTS,
+            [(promql.request_rate(only, window), name)],
+        ),
+        (
+            f"{name}: error ratio (5xx)",
+            f"Share of {name}'s prediction requests answered with a 5xx status.",
+            SHARE,
+            [(promql.error_ratio(only, window), name)],
+        ),
+        (
+            f"{name}: latency",
+            f"Executor-measured latency quantiles of {name}.",
+            SECONDS,
+            _latency_queries(only, window, name),
+        ),
+        (
+            f"{name}: feedback success rate",
+            f"Mean feedback reward per answered feedback request sent to {name}.",
+            SHARE,
+            [(promql.feedback_success_rate(only, window), name)],
+        ),
+    ]
+
+
 def ab_dashboard(scope: promql.Scope, window: str, predictors: list[PredictorTarget]) -> Dashboard:
     """Live predictors side by side (champion first), and the shadow against the primary traffic."""
     live = sorted((p for p in predictors if not p.shadow), key=lambda p: -p.traffic)
-    layout = _Layout()
-    columns = [(p.name, scope.only(p.name)) for p in live]
-    layout.row(
-        *(
-            (
-                f"{name}: request rate",
-                f"Prediction requests per second served by {name}.",
-                REQUESTS,
-                [(promql.request_rate(only, window), name)],
-            )
-            for name, only in columns
-        )
-    )
-    layout.row(
-        *(
-            (
-                f"{name}: error ratio (5xx)",
-                f"Share of {name}'s prediction requests answered with a 5xx status.",
-                SHARE,
-                [(promql.error_ratio(only, window), name)],
-            )
-            for name, only in columns
-        )
-    )
-    layout.row(
-        *(
-            (
-                f"{name}: latency",
-                f"Executor-measured latency quantiles of {name}.",
-                SECONDS,
-                _latency_queries(only, window, name),
-            )
-            for name, only in columns
-        )
-    )
-    layout.row(
-        *(
-            (
-                f"{name}: feedback success rate",
-                f"Mean feedback reward per answered feedback request sent to {name}.",
-                SHARE,
-                [(promql.feedback_success_rate(only, window), name)],
-            )
-            for name, only in columns
-        )
-    )
+    columns = [_side_by_side_rows(p.name, scope.only(p.name), window) for p in live]
+    layout = _layout_rows(*(list(row) for row in zip(*columns, strict=True)))
     for shadow in (p for p in predictors if p.shadow):
         _shadow_rows(layout, scope, window, shadow.name)
     return _dashboard(scope, "ab", "A/B and shadow", layout)
@@ -214,7 +202,7 @@ def model_dashboard(scope: promql.Scope, window: str, config: MonitoringConfig) 
     return _dashboard(scope, "model", "Model", layout)
 
 
-def _layout_rows(*rows: list[tuple[str, str, FieldDefaults, Queries]]) -> _Layout:
+def _layout_rows(*rows: list[Cell]) -> _Layout:
     layout = _Layout()
     for cells in rows:
         layout.row(*cells)

@@ -64,8 +64,9 @@ def alert_rules(
                 f"({own_traffic} or vector(0)) == 0 and on() {deployment_traffic} > 0",
                 config.no_traffic_for,
                 "warning",
-                f"predictor {predictor.name} should get {predictor.traffic}% of the traffic "
-                "but receives none while the deployment is serving",
+                f"predictor {predictor.name} should get {predictor.traffic}% of the traffic"
+                f"{' mirrored' if predictor.shadow else ''} but receives none while the "
+                "deployment is serving",
                 {**where, promql.PREDICTOR: predictor.name},
             )
         )

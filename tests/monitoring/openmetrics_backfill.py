@@ -28,17 +28,19 @@ def _labels(**labels: str) -> str:
     return ",".join(f'{key}="{value}"' for key, value in labels.items())
 
 
-def _histogram_lines(traffic: Traffic, service: str, code: str, per_minute: int, end: int):
-    labels = _labels(
+def _predictor_labels(traffic: Traffic, **labels: str) -> str:
+    return _labels(
         namespace="seldon",
         pod=f"{traffic.deployment}-{traffic.predictor}-0",
         deployment_name=traffic.deployment,
         predictor_name=traffic.predictor,
         predictor_version="v1",
-        service=service,
-        method="post",
-        code=code,
+        **labels,
     )
+
+
+def _histogram_lines(traffic: Traffic, service: str, code: str, per_minute: int, end: int):
+    labels = _predictor_labels(traffic, service=service, method="post", code=code)
     for minute in range(traffic.minutes + 1):
         timestamp = end - (traffic.minutes - minute) * 60
         count = minute * per_minute
@@ -50,16 +52,7 @@ def _histogram_lines(traffic: Traffic, service: str, code: str, per_minute: int,
 
 
 def _reward_lines(traffic: Traffic, end: int):
-    labels = _labels(
-        namespace="seldon",
-        pod=f"{traffic.deployment}-{traffic.predictor}-0",
-        deployment_name=traffic.deployment,
-        predictor_name=traffic.predictor,
-        predictor_version="v1",
-        model_name="classifier",
-        worker_id="7",
-        method="feedback",
-    )
+    labels = _predictor_labels(traffic, model_name="classifier", worker_id="7", method="feedback")
     for minute in range(traffic.minutes + 1):
         timestamp = end - (traffic.minutes - minute) * 60
         yield f"{REWARD}_total{{{labels}}} {minute * traffic.reward_per_minute} {timestamp}"
