@@ -177,7 +177,7 @@ class ModelDeployment(PlatformComponent):
                 "name": config.deployment_name,
                 "protocol": "seldon",
                 "predictors": [
-                    _predictor_spec(p, config, image, tracking_uri, pull_secrets)
+                    _predictor_spec(p, _pod_spec(p, config, image, tracking_uri, pull_secrets))
                     for p in config.predictors
                 ],
             },
@@ -187,13 +187,7 @@ class ModelDeployment(PlatformComponent):
         self.register_outputs({"name": config.deployment_name})
 
 
-def _predictor_spec(
-    predictor: PredictorConfig,
-    config: ServingConfig,
-    image: pulumi.Input[str],
-    tracking_uri: pulumi.Input[str],
-    pull_secrets: list[dict],
-) -> dict:
+def _predictor_spec(predictor: PredictorConfig, pod_spec: dict) -> dict:
     spec: dict = {
         "name": predictor.name,
         "replicas": predictor.replicas,
@@ -206,9 +200,7 @@ def _predictor_spec(
             "endpoint": {"type": "REST"},
             "children": [],
         },
-        "componentSpecs": [
-            {"spec": _pod_spec(predictor, config, image, tracking_uri, pull_secrets)}
-        ],
+        "componentSpecs": [{"spec": pod_spec}],
     }
     if predictor.shadow:
         spec["shadow"] = True
