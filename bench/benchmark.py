@@ -76,11 +76,16 @@ def parse_wrk(output: str) -> LoadResult:
     return LoadResult(rps, latency("50"), latency("99"), failures)
 
 
-def measure(url: str, body: dict, args: argparse.Namespace) -> list[LoadResult]:
-    run_wrk(url, body, args.warmup, args.connections, args.threads)
-    return [
-        run_wrk(url, body, args.duration, args.connections, args.threads) for _ in range(args.runs)
-    ]
+def measure(targets: dict[str, tuple[str, dict]], args: argparse.Namespace) -> dict:
+    """Warm every server up, then alternate measured runs between them, so that load from
+    elsewhere on the machine falls on both servers alike."""
+    for url, body in targets.values():
+        run_wrk(url, body, args.warmup, args.connections, args.threads)
+    results: dict[str, list[LoadResult]] = {name: [] for name in targets}
+    for _ in range(args.runs):
+        for name, (url, body) in targets.items():
+            results[name].append(run_wrk(url, body, args.duration, args.connections, args.threads))
+    return results
 
 
 def report(results: dict[str, list[LoadResult]], args: argparse.Namespace) -> None:
@@ -125,17 +130,21 @@ def main() -> None:
     import mlflow.sklearn
 
     model = ensure_model()
-    results: dict[str, list[LoadResult]] = {}
-    with ModelServerProcess(model.local_dir) as seldon:
-        workers = seldon.env["GUNICORN_WORKERS"], seldon.env["GUNICORN_THREADS"]
-        print(f"Seldon server: {workers[0]} workers x {workers[1]} threads")
-        results["seldon-core 1.19"] = measure(
-            f"{seldon.url}/api/v1.0/predictions", SELDON_BODY, args
-        )
     estimator = mlflow.sklearn.load_model(model.local_dir)
     venv = args.mlserver_venv.resolve()
-    with MLServerProcess(venv, estimator, args.mlserver_parallel_workers) as ml:
-        results["mlserver 1.7.1 sklearn"] = measure(ml.infer_url, MLSERVER_BODY, args)
+    with (
+        ModelServerProcess(model.local_dir) as seldon,
+        MLServerProcess(venv, estimator, args.mlserver_parallel_workers) as ml,
+    ):
+        workers = seldon.env["GUNICORN_WORKERS"], seldon.env["GUNICORN_THREADS"]
+        print(f"Seldon server: {workers[0]} workers x {workers[1]} threads")
+        results = measure(
+            {
+                "seldon-core 1.19": (f"{seldon.url}/api/v1.0/predictions", SELDON_BODY),
+                "mlserver 1.7.1 sklearn": (ml.infer_url, MLSERVER_BODY),
+            },
+            args,
+        )
     report(results, args)
 
 
