@@ -2,7 +2,7 @@
 
 The primary metric is the feedback success rate (mean 0/1 reward per answered feedback request)
 when both predictors received feedback, otherwise availability (share of prediction requests not
-answered 5xx). Guardrails: the challenger's p95 latency may exceed the champion's by at most the
+answered 5xx). GateChecks: the challenger's p95 latency may exceed the champion's by at most the
 latency tolerance, and (when judged on success rate) its availability must not be significantly
 lower.
 """
@@ -18,6 +18,7 @@ from model.abtest.statistics import (
     sample_size_per_arm,
 )
 from model.errors import ConfigurationError
+from model.gate import GateCheck
 
 SUCCESS_RATE = "feedback success rate"
 AVAILABILITY = "availability"
@@ -69,13 +70,6 @@ class Arm:
 
 
 @dataclass(frozen=True)
-class Guardrail:
-    name: str
-    passed: bool
-    detail: str
-
-
-@dataclass(frozen=True)
 class Decision:
     """The verdict, why, and every number it rests on."""
 
@@ -90,7 +84,7 @@ class Decision:
     challenger: Arm
     z: float | None = None
     p_value: float | None = None
-    guardrails: list[Guardrail] = field(default_factory=list)
+    guardrails: list[GateCheck] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -209,13 +203,13 @@ def _guardrails(
     challenger: PredictorEvidence,
     policy: Policy,
     judged_on_feedback: bool,
-) -> list[Guardrail]:
+) -> list[GateCheck]:
     guardrails = []
     base_p95, cand_p95 = champion.p95_latency_seconds, challenger.p95_latency_seconds
     if base_p95 is not None and cand_p95 is not None:
         limit = base_p95 * (1 + policy.latency_tolerance)
         guardrails.append(
-            Guardrail(
+            GateCheck(
                 "latency",
                 cand_p95 <= limit,
                 f"p95 {cand_p95:.4g}s vs limit {limit:.4g}s "
@@ -225,7 +219,7 @@ def _guardrails(
     if judged_on_feedback and champion.requests and challenger.requests:
         worse = one_sided_z_test(_availability(challenger), _availability(champion))
         guardrails.append(
-            Guardrail(
+            GateCheck(
                 "availability",
                 worse.p_value >= policy.significance_level,
                 f"{_availability(challenger).rate:.4f} vs {_availability(champion).rate:.4f}, "
