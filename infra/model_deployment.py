@@ -5,7 +5,7 @@ from typing import Annotated, Self
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel, CpuQuantity, DnsLabel, MemoryQuantity
@@ -91,14 +91,18 @@ class ServingConfig(CamelModel):
     """Rows per request above which the model server answers 400."""
     predictors: list[PredictorConfig] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _seldon_admission_rules(self) -> Self:
-        names = [p.name for p in self.predictors]
+    @field_validator("predictors")
+    @classmethod
+    def _seldon_admission_rules(
+        cls, predictors: list[PredictorConfig], info: ValidationInfo
+    ) -> list[PredictorConfig]:
+        """What Seldon's admission webhook would refuse, refused here before any deploy."""
+        names = [p.name for p in predictors]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"predictor names must be unique; repeated: {', '.join(duplicates)}")
-        shadows = [p for p in self.predictors if p.shadow]
-        live = [p for p in self.predictors if not p.shadow]
+        shadows = [p for p in predictors if p.shadow]
+        live = [p for p in predictors if not p.shadow]
         if len(shadows) > 1:
             raise ValueError(
                 f"at most one shadow predictor is allowed; found {len(shadows)}: "
@@ -120,17 +124,18 @@ class ServingConfig(CamelModel):
             total = sum(p.traffic or 0 for p in live)
             if total != 100:
                 raise ValueError(
-                    f"non-shadow traffic must sum to exactly 100, got {total} "
+                    f"non-shadow 'traffic' must sum to exactly 100, got {total} "
                     f"({', '.join(f'{p.name}={p.traffic}' for p in live)})"
                 )
-        longest = max(len(p.name) for p in self.predictors)
-        if len(self.deployment_name) + longest + len(MODEL_CONTAINER) + 2 > 63:
+        longest = max(len(p.name) for p in predictors)
+        deployment_name = info.data.get("deployment_name", "")
+        if len(deployment_name) + longest + len(MODEL_CONTAINER) + 2 > 63:
             raise ValueError(
                 f"'deploymentName' plus the longest predictor name must stay within "
                 f"{61 - len(MODEL_CONTAINER)} characters: Seldon names services "
                 "'<deployment>-<predictor>-model' (max 63)"
             )
-        return self
+        return predictors
 
 
 class ModelDeployment(PlatformComponent):
