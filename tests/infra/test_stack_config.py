@@ -53,8 +53,8 @@ INVALID = [
         "traffic does not sum to 100",
         set_predictor(0, traffic=60),
         [
-            "mlops-platform:serving",
-            "mlops-platform:serving.predictors: non-shadow 'traffic' must sum to exactly 100, got 110",
+            "mlops-platform:serving.predictors: non-shadow 'traffic' must sum to exactly 100",
+            "got 110",
             "champion=60",
         ],
     ),
