@@ -29,6 +29,8 @@ from stacks.mock_runtime import Declared, Registration, declare_under_mocks
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+HELM_DIR = "helm-releases"
+PULUMI_DIR = "pulumi"
 
 
 def render_stack(stack: str, config_file: Path) -> Declared:
@@ -39,13 +41,18 @@ def render_stack(stack: str, config_file: Path) -> Declared:
 
 
 def documents(declared: Declared) -> dict[str, dict]:
-    """File name -> YAML document for every custom resource and the stack outputs."""
+    """Relative path -> YAML document for every custom resource and the stack outputs.
+
+    Kubernetes objects sit at the top level, so `kubectl apply --dry-run=server -f DIR` takes
+    them as they are; Helm releases go to `helm-releases/`, everything else (random passwords,
+    the image build, the provider, the stack outputs) to `pulumi/`.
+    """
     files: dict[str, dict] = {}
     for resource in declared.resources:
         if not resource.custom:
             continue
         files[_file_name(resource)] = _document(resource)
-    files["stack-outputs.yaml"] = _plain(declared.outputs)
+    files[f"{PULUMI_DIR}/stack-outputs.yaml"] = _plain(declared.outputs)
     return files
 
 
@@ -67,15 +74,16 @@ def _document(resource: Registration) -> dict:
 
 def _file_name(resource: Registration) -> str:
     inputs = resource.inputs
+    folder = ""
     if resource.type == HELM_RELEASE:
-        stem = f"helm-release-{inputs['name']}"
+        folder, stem = f"{HELM_DIR}/", inputs["name"]
     elif resource.type.startswith("kubernetes:") and "kind" in inputs:
         metadata = inputs.get("metadata", {})
         parts = [inputs["kind"], metadata.get("namespace", ""), metadata.get("name", resource.name)]
         stem = "-".join(p for p in parts if p)
     else:
-        stem = f"{resource.type.split(':')[-1]}-{resource.name}"
-    return re.sub(r"[^a-z0-9.\-]+", "-", stem.lower()) + ".yaml"
+        folder, stem = f"{PULUMI_DIR}/", f"{resource.type.split(':')[-1]}-{resource.name}"
+    return folder + re.sub(r"[^a-z0-9.\-]+", "-", stem.lower()) + ".yaml"
 
 
 def _plain(value: Any) -> Any:
@@ -104,7 +112,9 @@ def write(files: dict[str, dict], out: Path) -> None:
     """Replace `out` with the rendered files, all at once."""
     staging = Path(tempfile.mkdtemp(prefix=".render-", dir=out.parent))
     for name, document in sorted(files.items()):
-        (staging / name).write_text(yaml.safe_dump(document, sort_keys=True))
+        path = staging / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(yaml.safe_dump(document, sort_keys=True))
     if out.exists():
         shutil.rmtree(out)
     staging.rename(out)

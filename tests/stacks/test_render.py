@@ -40,7 +40,11 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def load_documents(directory: Path) -> dict[str, dict]:
-    return {path.name: yaml.safe_load(path.read_text()) for path in sorted(directory.iterdir())}
+    """Relative path -> document for every file of a render."""
+    return {
+        path.relative_to(directory).as_posix(): yaml.safe_load(path.read_text())
+        for path in sorted(directory.rglob("*.yaml"))
+    }
 
 
 def crd_schema(document: dict) -> dict | None:
@@ -88,6 +92,13 @@ def kubernetes_objects(directory: Path) -> dict[str, dict]:
         for name, document in load_documents(directory).items()
         if isinstance(document, dict) and "apiVersion" in document and "kind" in document
     }
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_top_level_holds_only_kubernetes_objects(rendered: dict[str, Path], stack: str) -> None:
+    top_level = {p.name for p in rendered[stack].glob("*.yaml")}
+    assert top_level == set(kubernetes_objects(rendered[stack]))
+    assert {p.name for p in rendered[stack].iterdir() if p.is_dir()} == {"helm-releases", "pulumi"}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -151,7 +162,7 @@ def test_render_is_deterministic_and_holds_no_generated_secret(
     again = tmp_path / stack
     assert render("--stack", stack, "--out", str(again)).returncode == 0
     assert load_documents(again) == load_documents(rendered[stack])
-    text = "".join(p.read_text() for p in again.iterdir())
+    text = "".join(p.read_text() for p in again.rglob("*.yaml"))
     assert "fake-random-password" not in text
     assert "password: '[secret]'" in text
 
