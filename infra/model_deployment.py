@@ -1,12 +1,11 @@
 """The SeldonDeployment that serves registered model versions with an A/B split and a shadow."""
 
-import re
-
 import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.component import PlatformComponent
 from infra.deployment_config import MODEL_CONTAINER, DeploymentConfig, PredictorConfig
+from infra.model_versions import DeclaredVersion
 from infra.secrets import RegistryLogin, credentials_secret
 from infra.workloads import (
     CONTAINER_SECURITY_CONTEXT,
@@ -26,8 +25,10 @@ PULL_SECRET = "model-image-pull"
 class ModelDeployment(PlatformComponent):
     """One entry of `deployments`: a SeldonDeployment with one predictor per model version.
 
-    Non-shadow predictors share traffic by weight through Istio; the shadow predictor receives a
-    mirrored copy of `mirrorPercent` of the requests and its answers are dropped.
+    `versions` holds what each predictor serves (by predictor name): the concrete version and
+    its digest as resolved at deploy time, so a promotion is a change of this object.
+    Non-shadow predictors share traffic by weight through Istio; the shadow predictor receives
+    a mirrored copy of `mirrorPercent` of the requests and its answers are dropped.
     """
 
     resource: k8s.apiextensions.CustomResource
@@ -37,6 +38,7 @@ class ModelDeployment(PlatformComponent):
         name: str,
         config: DeploymentConfig,
         *,
+        versions: dict[str, DeclaredVersion],
         namespace: k8s.core.v1.Namespace,
         image: pulumi.Input[str],
         tracking_uri: pulumi.Input[str],
@@ -69,7 +71,11 @@ class ModelDeployment(PlatformComponent):
                 "name": config.name,
                 "protocol": "seldon",
                 "predictors": [
-                    _predictor_spec(p, _pod_spec(p, config, image, tracking_uri, pull_secrets))
+                    _predictor_spec(
+                        p,
+                        versions[p.name],
+                        _pod_spec(p, versions[p.name], config, image, tracking_uri, pull_secrets),
+                    )
                     for p in config.predictors
                 ],
             },
@@ -79,18 +85,14 @@ class ModelDeployment(PlatformComponent):
         self.register_outputs({"name": self.resource.metadata["name"]})
 
 
-def version_label(predictor: PredictorConfig) -> str:
-    """The model reference as a Kubernetes label value (e.g. 'iris-3')."""
-    return re.sub(r"[^A-Za-z0-9_.\-]", "-", predictor.model)
-
-
-def _predictor_spec(predictor: PredictorConfig, pod_spec: dict) -> dict:
+def _predictor_spec(predictor: PredictorConfig, version: DeclaredVersion, pod_spec: dict) -> dict:
     spec: dict = {
         "name": predictor.name,
         "replicas": predictor.replicas,
         "traffic": predictor.weight,
-        "labels": {"version": version_label(predictor)},
-        "annotations": {"version": version_label(predictor)},
+        # The executor reads the label, the Python wrapper the annotation (DESIGN 4.3).
+        "labels": {"version": version.label},
+        "annotations": {"version": version.label},
         "graph": {
             "name": MODEL_CONTAINER,
             "type": "MODEL",
@@ -104,8 +106,17 @@ def _predictor_spec(predictor: PredictorConfig, pod_spec: dict) -> dict:
     return spec
 
 
+def _model_env(version: DeclaredVersion) -> list[dict]:
+    """Which model the container loads, and the digest it must verify before loading it."""
+    env = [{"name": "MODEL_URI", "value": version.uri}]
+    if version.digest is not None:
+        env.append({"name": "MODEL_DIGEST", "value": version.digest})
+    return env
+
+
 def _pod_spec(
     predictor: PredictorConfig,
+    version: DeclaredVersion,
     config: DeploymentConfig,
     image: pulumi.Input[str],
     tracking_uri: pulumi.Input[str],
@@ -119,7 +130,7 @@ def _pod_spec(
                 "name": MODEL_CONTAINER,
                 "image": image,
                 "env": [
-                    {"name": "MODEL_URI", "value": f"models:/{predictor.model}"},
+                    *_model_env(version),
                     {"name": "MLFLOW_TRACKING_URI", "value": tracking_uri},
                     {"name": "GUNICORN_WORKERS", "value": str(config.workers)},
                     {"name": "MAX_BATCH_ROWS", "value": str(config.max_batch_rows)},

@@ -20,6 +20,7 @@ from infra.mesh import MeshConfig
 from infra.mlflow import MlflowConfig
 from infra.model_image import ModelImageConfig
 from infra.model_monitoring.config import MonitoringConfig
+from infra.model_versions import RegistryConfig
 from infra.prometheus_stack import PrometheusStackConfig
 from infra.seldon_operator import SeldonOperatorConfig
 
@@ -32,6 +33,7 @@ FLAT_SECTIONS: dict[str, type[BaseModel]] = {
     "prometheus": PrometheusStackConfig,
     "mlflow": MlflowConfig,
     "image": ModelImageConfig,
+    "registry": RegistryConfig,
 }
 """Sections whose fields are top-level stack keys (`mlops-platform:istioVersion`, ...)."""
 
@@ -76,6 +78,7 @@ class StackConfig(BaseModel):
     prometheus: PrometheusStackConfig
     mlflow: MlflowConfig
     image: ModelImageConfig
+    registry: RegistryConfig
     deployments: list[DeploymentConfig]
     monitoring: MonitoringConfig = MonitoringConfig()
 
@@ -107,6 +110,11 @@ class StackConfig(BaseModel):
     @classmethod
     def _unique(cls, deployments: list[DeploymentConfig]) -> list[DeploymentConfig]:
         return unique_deployments(deployments)
+
+    @property
+    def registry_uri(self) -> str:
+        """The registry aliases are resolved against: `registryUri`, else the stack's MLflow."""
+        return self.registry.registry_uri or self.mesh.url("mlflow")
 
     @property
     def deployment_namespaces(self) -> list[str]:
