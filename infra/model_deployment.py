@@ -9,7 +9,7 @@ from pydantic import Field, StringConstraints, ValidationInfo, field_validator, 
 
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel, CpuQuantity, DnsLabel, MemoryQuantity
-from infra.secrets import RegistryLogin, credentials_secret
+from infra.secrets import MlflowLogin, RegistryLogin, credentials_secret
 from infra.workloads import (
     CONTAINER_SECURITY_CONTEXT,
     http_probe,
@@ -155,6 +155,7 @@ class ModelDeployment(PlatformComponent):
         image: pulumi.Input[str],
         tracking_uri: pulumi.Input[str],
         operator: pulumi.Resource,
+        mlflow_login: MlflowLogin,
         registry_login: RegistryLogin | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -169,6 +170,13 @@ class ModelDeployment(PlatformComponent):
                 secret_type="kubernetes.io/dockerconfigjson",
             )
             pull_secrets = [{"name": secret.metadata["name"]}]
+        login_env = MlflowLogin.env(
+            mlflow_login.secret(
+                f"{config.deployment_name}-mlflow-login",
+                namespace=config.namespace,
+                opts=self.child_opts(),
+            )
+        )
         self.resource = k8s.apiextensions.CustomResource(
             name,
             api_version="machinelearning.seldon.io/v1",
@@ -182,7 +190,9 @@ class ModelDeployment(PlatformComponent):
                 "name": config.deployment_name,
                 "protocol": "seldon",
                 "predictors": [
-                    _predictor_spec(p, _pod_spec(p, config, image, tracking_uri, pull_secrets))
+                    _predictor_spec(
+                        p, _pod_spec(p, config, image, tracking_uri, login_env, pull_secrets)
+                    )
                     for p in config.predictors
                 ],
             },
@@ -217,10 +227,13 @@ def _pod_spec(
     config: ServingConfig,
     image: pulumi.Input[str],
     tracking_uri: pulumi.Input[str],
+    login_env: list[dict],
     pull_secrets: list[dict],
 ) -> dict:
     return {
         "imagePullSecrets": pull_secrets,
+        # The model server talks to MLflow only; it has no business with the Kubernetes API.
+        "automountServiceAccountToken": False,
         "securityContext": pod_security_context(SERVING_UID),
         "containers": [
             {
@@ -229,6 +242,7 @@ def _pod_spec(
                 "env": [
                     {"name": "MODEL_URI", "value": predictor.model_uri},
                     {"name": "MLFLOW_TRACKING_URI", "value": tracking_uri},
+                    *login_env,
                     {"name": "GUNICORN_WORKERS", "value": str(config.workers)},
                     {"name": "MAX_BATCH_ROWS", "value": str(config.max_batch_rows)},
                 ],

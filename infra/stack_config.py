@@ -14,6 +14,7 @@ import yaml
 from pulumi.runtime import config as runtime_config
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from infra.cert_manager import CertManagerConfig
 from infra.cluster import ClusterConfig
 from infra.mesh import MeshConfig
 from infra.mlflow import MlflowConfig
@@ -28,6 +29,7 @@ PROJECT = "mlops-platform"
 FLAT_SECTIONS: dict[str, type[BaseModel]] = {
     "cluster": ClusterConfig,
     "mesh": MeshConfig,
+    "certificates": CertManagerConfig,
     "seldon": SeldonOperatorConfig,
     "prometheus": PrometheusStackConfig,
     "mlflow": MlflowConfig,
@@ -61,6 +63,7 @@ class StackConfig(BaseModel):
 
     cluster: ClusterConfig
     mesh: MeshConfig
+    certificates: CertManagerConfig = CertManagerConfig()
     seldon: SeldonOperatorConfig
     prometheus: PrometheusStackConfig
     mlflow: MlflowConfig

@@ -2,9 +2,11 @@
 
 import pulumi
 
+from infra.cert_manager import CertManager
 from infra.cluster import ClusterAccess
 from infra.mesh import ServiceMesh, ingress_route
 from infra.mlflow import MLFLOW_PORT, MlflowTracking
+from infra.mlflow_auth import served_model_names
 from infra.model_deployment import ModelDeployment
 from infra.model_image import ModelImage
 from infra.model_monitoring.component import ModelMonitoring
@@ -27,7 +29,21 @@ def declare_platform(config: StackConfig) -> None:
     )
     storage_class = config.cluster.storage_class or None
 
-    mesh = ServiceMesh("mesh", config.mesh, opts=in_namespaces)
+    certificates = CertManager(
+        "cert-manager",
+        config.certificates,
+        gateway_hosts=config.mesh.gateway_hosts,
+        opts=in_namespaces,
+    )
+    mlflow_host = config.mesh.host("mlflow")
+    mesh = ServiceMesh(
+        "mesh",
+        config.mesh,
+        tls_secret=certificates.gateway_secret,
+        certificate=certificates.gateway_certificate,
+        unbuffered_hosts=[mlflow_host],
+        opts=in_namespaces,
+    )
     operator = SeldonOperator(
         "seldon-operator",
         config.seldon,
@@ -38,15 +54,16 @@ def declare_platform(config: StackConfig) -> None:
     prometheus = PrometheusStack(
         "monitoring", config.prometheus, storage_class=storage_class, opts=in_namespaces
     )
-    mlflow_host = f"mlflow.{config.mesh.ingress_domain}"
     mlflow = MlflowTracking(
         "mlflow",
         config.mlflow,
+        served_models=list(served_model_names(config)),
+        certificates=certificates,
         persistent=config.cluster.persistent_storage,
         storage_class=storage_class,
         allowed_hosts=[
             mlflow_host,
-            f"{mlflow_host}:{config.mesh.ingress_port}",
+            f"{mlflow_host}:{config.mesh.ingress_https_port}",
             f"mlflow.{MLFLOW}.svc.cluster.local:{MLFLOW_PORT}",
             f"mlflow.{MLFLOW}.svc:{MLFLOW_PORT}",
             f"mlflow.{MLFLOW}:{MLFLOW_PORT}",
@@ -61,6 +78,7 @@ def declare_platform(config: StackConfig) -> None:
         image=image.reference,
         tracking_uri=mlflow.tracking_uri,
         operator=operator.release,
+        mlflow_login=mlflow.serving_login,
         registry_login=image.registry_login,
         opts=in_namespaces,
     )
@@ -107,6 +125,10 @@ def declare_platform(config: StackConfig) -> None:
     )
     pulumi.export("grafanaUrl", config.mesh.url("grafana"))
     pulumi.export("grafanaAdminPassword", prometheus.grafana_admin_password)
+    pulumi.export("mlflowAdminUser", config.mlflow.mlflow_admin_user)
+    pulumi.export("mlflowAdminPassword", mlflow.admin_password)
+    pulumi.export("mlflowPipelineUser", mlflow.pipeline_login.username)
+    pulumi.export("mlflowPipelinePassword", mlflow.pipeline_login.password)
     pulumi.export("mlflowUrl", config.mesh.url("mlflow"))
     pulumi.export("mlflowInClusterUrl", mlflow.tracking_uri)
     pulumi.export("image", image.reference)
