@@ -216,18 +216,17 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _dataset(args: argparse.Namespace, spec: TrainingSpec | None) -> Any:
+    """``--data`` (with ``--schema`` or the spec's schema), else the spec's own dataset."""
     from pathlib import Path
 
-    from model.data import load_bundled_dataset, load_file_dataset
+    from model.data import load_file_dataset, load_spec_dataset
+    from model.locations import resolve_tracking_uri
     from model.schema import load_schema
 
+    if args.data is None:
+        return load_spec_dataset(spec)
     schema = load_schema(Path(args.schema)) if args.schema else spec.dataset_schema
-    if args.data is not None:
-        return load_file_dataset(args.data, schema)
-    source = spec.dataset
-    if source.uri is not None:
-        return load_file_dataset(source.uri, schema)
-    return load_bundled_dataset(source.sklearn, schema, source.options, source.label_names)
+    return load_file_dataset(args.data, schema, resolve_tracking_uri(args.tracking_uri))
 
 
 def _evaluate(args: argparse.Namespace) -> int:

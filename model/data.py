@@ -18,6 +18,7 @@ import pandas as pd
 from model.digest import file_sha256
 from model.errors import ConfigurationError
 from model.schema import DatasetSchema
+from model.specs import TrainingSpec
 
 _READERS = {".csv", ".parquet"}
 
@@ -75,8 +76,13 @@ def load_bundled_dataset(
     return Dataset(frame=frame, schema=schema, source=f"sklearn.datasets.{loader}")
 
 
-def load_file_dataset(location: str | Path, schema: DatasetSchema) -> Dataset:
-    """Read a CSV or Parquet file from a local path or any URI MLflow's artifact stores read."""
+def load_file_dataset(
+    location: str | Path, schema: DatasetSchema, tracking_uri: str | None = None
+) -> Dataset:
+    """Read a CSV or Parquet file from a local path or any URI MLflow's artifact stores read.
+
+    ``tracking_uri`` is the server that ``mlflow-artifacts:/`` and ``runs:/`` URIs refer to.
+    """
     location = str(location)
     suffix = Path(location.split("?", 1)[0]).suffix.lower()
     if suffix not in _READERS:
@@ -85,7 +91,7 @@ def load_file_dataset(location: str | Path, schema: DatasetSchema) -> Dataset:
         )
     if _is_uri(location):
         with tempfile.TemporaryDirectory() as scratch:
-            return _read(_fetch(location, Path(scratch)), schema, location)
+            return _read(_fetch(location, Path(scratch), tracking_uri), schema, location)
     path = Path(location)
     if not path.is_file():
         raise ConfigurationError(f"data file {path} does not exist")
@@ -97,12 +103,16 @@ def _is_uri(location: str) -> bool:
     return bool(separator) and len(scheme) > 1 and scheme.replace("-", "").isalnum()
 
 
-def _fetch(uri: str, destination: Path) -> Path:
+def _fetch(uri: str, destination: Path, tracking_uri: str | None) -> Path:
     from mlflow.artifacts import download_artifacts
     from mlflow.exceptions import MlflowException
 
     try:
-        return Path(download_artifacts(artifact_uri=uri, dst_path=str(destination)))
+        return Path(
+            download_artifacts(
+                artifact_uri=uri, dst_path=str(destination), tracking_uri=tracking_uri
+            )
+        )
     except (MlflowException, OSError) as exc:
         raise ConfigurationError(f"cannot fetch data {uri}: {exc}") from exc
 
@@ -129,3 +139,13 @@ def dataset_hash(frame: pd.DataFrame) -> str:
         digest.update(f"{name}:{dtype};".encode())
     digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return digest.hexdigest()
+
+
+def load_spec_dataset(spec: TrainingSpec) -> Dataset:
+    """The dataset a training spec declares, checked against the spec's schema later."""
+    source = spec.dataset
+    if source.uri is not None:
+        return load_file_dataset(source.uri, spec.dataset_schema)
+    return load_bundled_dataset(
+        source.sklearn, spec.dataset_schema, source.options, source.label_names
+    )
