@@ -1,24 +1,72 @@
-"""Answers malformed HTTP requests with Seldon's status body and a 4xx, never a 500.
+"""The server's error hierarchy (each class carries its HTTP status) and the HTTP guards.
 
-Seldon's wrapper registers this blueprint (the model's `model_error_handler`). Without it a
-body that is not JSON, or JSON sent as a form, surfaces as a 500 from Flask's generic handler.
+Seldon's wrapper registers the blueprint built here (the model's `model_error_handler`) and
+answers every `SeldonMicroserviceException` with its `status_code` and Seldon's status body.
+Without the guards a body that is not JSON, or JSON sent as a form, surfaces as a 500 from
+Flask's generic handler, and an oversized body would be read whole into a worker.
 """
 
 import json
 
 from flask import Blueprint, Response, jsonify, request
+from seldon_core.flask_utils import SeldonMicroserviceException
 from werkzeug.exceptions import HTTPException, NotFound
-
-from serving.request_payload import InvalidRequest
 
 PAYLOAD_ENDPOINTS = {"Predict", "SendFeedback"}
 OTHER_UNIT_ENDPOINTS = {"TransformInput", "TransformOutput", "Route", "Aggregate"}
 EXAMPLE_BODY = '{"data": {"ndarray": [[...]]}}'
 
-model_error_handler = Blueprint("model_error_handler", __name__)
+
+class ServingError(SeldonMicroserviceException):
+    """Base of the server's own errors; subclasses set the HTTP status and Seldon reason."""
+
+    status_code = 500
+    reason = "MICROSERVICE_INTERNAL_ERROR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status_code=type(self).status_code, reason=type(self).reason)
+        self.args = (message,)  # so gRPC error details and logs carry the message too
 
 
-@model_error_handler.before_app_request
+class InvalidRequest(ServingError):
+    """Bad client input: HTTP 400, reason MICROSERVICE_BAD_DATA."""
+
+    status_code = 400
+    reason = "MICROSERVICE_BAD_DATA"
+
+
+class PayloadTooLarge(ServingError):
+    """A body above MAX_REQUEST_BYTES: HTTP 413, refused before it is read."""
+
+    status_code = 413
+    reason = "MICROSERVICE_BAD_DATA"
+
+
+def error_blueprint(max_request_bytes: int) -> Blueprint:
+    """The guards and handlers Seldon registers on its Flask app, with the body limit."""
+    blueprint = Blueprint("model_error_handler", __name__)
+
+    @blueprint.record_once
+    def limit_bodies(state: object) -> None:
+        # Flask then wraps a chunked body (gunicorn sets wsgi.input_terminated) in a stream
+        # that raises 413 once more than the limit has been read, so it is never read whole.
+        state.app.config["MAX_CONTENT_LENGTH"] = max_request_bytes  # type: ignore[attr-defined]
+
+    @blueprint.before_app_request
+    def refuse_oversized_body() -> None:
+        """A declared Content-Length above the limit is refused before any byte is read."""
+        length = request.content_length
+        if length is not None and length > max_request_bytes:
+            raise PayloadTooLarge(
+                f"request body of {length} bytes exceeds the limit of {max_request_bytes} "
+                "bytes (MAX_REQUEST_BYTES); send fewer rows per request"
+            )
+
+    blueprint.before_app_request(require_json_body)
+    blueprint.app_errorhandler(HTTPException)(http_error)
+    return blueprint
+
+
 def require_json_body() -> None:
     """Decode the prediction body up front (Flask caches it) so bad JSON is a clear 400."""
     if request.endpoint in OTHER_UNIT_ENDPOINTS:
@@ -57,7 +105,6 @@ def require_json_body() -> None:
         )
 
 
-@model_error_handler.app_errorhandler(HTTPException)
 def http_error(error: HTTPException) -> tuple[Response, int]:
     """Routing and protocol errors (404, 405, 413, 415...) keep their code in Seldon's body."""
     code = error.code or 400
