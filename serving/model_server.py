@@ -22,6 +22,7 @@ from serving.model_source import MLFLOW_TO_TENSOR_TYPE, ModelArtifact, resolve_m
 from serving.request_payload import RequestParser
 from serving.seldon_metrics_ipc import skip_empty_metric_updates
 from serving.settings import ServerSettings
+from serving.shutdown import stop_children_on_exit
 from serving.traffic_metrics import TrafficMetrics
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class ModelServer:
     """Seldon Python component serving an MLflow scikit-learn model of any supported kind."""
 
     def __init__(self) -> None:
+        stop_children_on_exit()
         self.settings = ServerSettings.from_env()
         self.model_error_handler = error_blueprint(self.settings.max_request_bytes)
         self.artifact: ModelArtifact = resolve_model(
