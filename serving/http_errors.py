@@ -6,6 +6,7 @@ Without the guards a body that is not JSON, or JSON sent as a form, surfaces as 
 Flask's generic handler, and an oversized body would be read whole into a worker.
 """
 
+import io
 import json
 
 from flask import Blueprint, Response, jsonify, request
@@ -46,25 +47,37 @@ def error_blueprint(max_request_bytes: int) -> Blueprint:
     """The guards and handlers Seldon registers on its Flask app, with the body limit."""
     blueprint = Blueprint("model_error_handler", __name__)
 
-    @blueprint.record_once
-    def limit_bodies(state: object) -> None:
-        # Flask then wraps a chunked body (gunicorn sets wsgi.input_terminated) in a stream
-        # that raises 413 once more than the limit has been read, so it is never read whole.
-        state.app.config["MAX_CONTENT_LENGTH"] = max_request_bytes  # type: ignore[attr-defined]
-
     @blueprint.before_app_request
     def refuse_oversized_body() -> None:
-        """A declared Content-Length above the limit is refused before any byte is read."""
+        """Refuse a body above the limit having read at most limit + 1 bytes of it."""
+        environ = request.environ
         length = request.content_length
-        if length is not None and length > max_request_bytes:
-            raise PayloadTooLarge(
-                f"request body of {length} bytes exceeds the limit of {max_request_bytes} "
-                "bytes (MAX_REQUEST_BYTES); send fewer rows per request"
-            )
+        if length is not None:
+            if length > max_request_bytes:
+                raise PayloadTooLarge(_too_large(f"{length} bytes", max_request_bytes))
+            return
+        if "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
+            return
+        # Read a chunked body here with the cap (gunicorn's input ends where the body does),
+        # then hand Flask the bytes with their length. Werkzeug's own max_content_length
+        # stream stops at the limit without an error, so a longer body would arrive truncated.
+        body = environ["wsgi.input"].read(max_request_bytes + 1)
+        if len(body) > max_request_bytes:
+            raise PayloadTooLarge(_too_large("a chunked body", max_request_bytes))
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        del environ["wsgi.input_terminated"]
 
     blueprint.before_app_request(require_json_body)
     blueprint.app_errorhandler(HTTPException)(http_error)
     return blueprint
+
+
+def _too_large(what: str, limit: int) -> str:
+    return (
+        f"request body of {what} exceeds the limit of {limit} bytes (MAX_REQUEST_BYTES); "
+        "send fewer rows per request"
+    )
 
 
 def require_json_body() -> None:

@@ -110,8 +110,12 @@ def _download(model_uri: str, match: re.Match[str]) -> tuple[str, str, str]:
             artifact_uri=f"models:/{name}/{version}",
             dst_path=tempfile.mkdtemp(prefix=f"{name}-{version}-"),
         )
-    except MlflowException as error:
-        raise ModelSourceError(f"cannot resolve MODEL_URI={model_uri!r}: {error.message}") from None
+    except (MlflowException, OSError) as error:  # requests' errors are OSErrors
+        detail = error.message if isinstance(error, MlflowException) else repr(error)
+        raise ModelSourceError(
+            f"cannot resolve MODEL_URI={model_uri!r} from MLFLOW_TRACKING_URI="
+            f"{os.environ['MLFLOW_TRACKING_URI']!r}: {detail}"
+        ) from None
     return local_dir, name, str(version)
 
 
