@@ -5,7 +5,6 @@ configured exactly as the deploy configures it. `infra/scripts/mlflow_access.py`
 """
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,5 +79,5 @@ class MlflowUsers:
 
 
 def served_model_names(config: "StackConfig") -> tuple[str, ...]:
-    """The registered models a stack's predictors load (`iris@champion` -> `iris`)."""
-    return tuple(sorted({re.split(r"[@/]", p.model)[0] for p in config.serving.predictors}))
+    """The registered models the deployments' predictors load (`iris@champion` -> `iris`)."""
+    return tuple(sorted({p.registered_model for d in config.deployments for p in d.predictors}))

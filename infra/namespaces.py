@@ -1,5 +1,5 @@
 """Platform namespaces: Pod Security Standard labels, default-deny NetworkPolicies and the allows
-the platform needs, nothing more."""
+the platform needs, nothing more. Pod-to-pod allows name both namespace and pods."""
 
 from dataclasses import dataclass, field
 
@@ -13,6 +13,8 @@ SELDON_SYSTEM = "seldon-system"
 MONITORING = "monitoring"
 MLFLOW = "mlflow"
 CERT_MANAGER = "cert-manager"
+PLATFORM_NAMESPACES = (ISTIO, SELDON_SYSTEM, MLFLOW, MONITORING, CERT_MANAGER)
+"""Namespaces the platform's own components run in; no deployment may use them."""
 
 ANYWHERE = [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
 """Addresses outside the cluster's pods: the API server, nodes, the internet. Cilium does not
@@ -38,6 +40,10 @@ def _from_namespace(namespace: str, pods: dict | None = None) -> dict:
     return peer
 
 
+def _from_namespaces(namespaces: list[str]) -> list[dict]:
+    return [_from_namespace(namespace) for namespace in namespaces]
+
+
 def _tcp(*ports: int) -> list[dict]:
     return [{"protocol": "TCP", "port": port} for port in ports]
 
@@ -60,8 +66,33 @@ class NamespaceSpec:
     allows: list[Allow]
 
 
-def platform_namespaces(serving_namespace: str) -> list[NamespaceSpec]:
-    """Every namespace the platform owns with its Pod Security level and network allows."""
+def serving_namespace(name: str) -> NamespaceSpec:
+    """A namespace of model deployments: the gateway (to the executor only) and Prometheus in,
+    MLflow out."""
+    return NamespaceSpec(
+        name,
+        "baseline",
+        [
+            Allow(
+                "executor-from-gateway",
+                "ingress",
+                [_from_namespace(ISTIO, GATEWAY_PODS)],
+                _tcp(EXECUTOR_HTTP_PORT, EXECUTOR_GRPC_PORT),
+            ),
+            Allow(
+                "from-prometheus",
+                "ingress",
+                [_from_namespace(MONITORING, PROMETHEUS_PODS)],
+                _tcp(EXECUTOR_HTTP_PORT, MODEL_METRICS_PORT),
+            ),
+            Allow("to-mlflow", "egress", [_from_namespace(MLFLOW)], _tcp(5000)),
+        ],
+    )
+
+
+def platform_namespaces(serving_namespaces: list[str]) -> list[NamespaceSpec]:
+    """Every namespace the platform owns with its Pod Security level and network allows:
+    its own components' namespaces, then each namespace the deployments run in."""
     return [
         NamespaceSpec(
             ISTIO,
@@ -82,7 +113,7 @@ def platform_namespaces(serving_namespace: str) -> list[NamespaceSpec]:
                 Allow(
                     "gateway-to-seldon-executor",
                     "egress",
-                    [_from_namespace(serving_namespace)],
+                    _from_namespaces(serving_namespaces),
                     _tcp(EXECUTOR_HTTP_PORT, EXECUTOR_GRPC_PORT),
                     GATEWAY_PODS,
                 ),
@@ -100,8 +131,7 @@ def platform_namespaces(serving_namespace: str) -> list[NamespaceSpec]:
                     _tcp(3000),
                     GATEWAY_PODS,
                 ),
-                # The gateway fetches the JWT issuer's JWKS itself only when istiod cannot; istiod
-                # fetches it (and talks to the API server).
+                # istiod talks to the API server and fetches the JWT issuer's JWKS.
                 Allow(
                     "istiod-jwks-and-api-server",
                     "egress",
@@ -115,27 +145,9 @@ def platform_namespaces(serving_namespace: str) -> list[NamespaceSpec]:
             SELDON_SYSTEM,
             "baseline",
             [
+                # Called by the API server, which is not a pod.
                 Allow("operator-webhook", "ingress", ANYWHERE, _tcp(4443, 9443)),
                 Allow("api-server", "egress", ANYWHERE, API_SERVER_PORTS),
-            ],
-        ),
-        NamespaceSpec(
-            serving_namespace,
-            "baseline",
-            [
-                Allow(
-                    "executor-from-gateway",
-                    "ingress",
-                    [_from_namespace(ISTIO, GATEWAY_PODS)],
-                    _tcp(EXECUTOR_HTTP_PORT, EXECUTOR_GRPC_PORT),
-                ),
-                Allow(
-                    "from-prometheus",
-                    "ingress",
-                    [_from_namespace(MONITORING, PROMETHEUS_PODS)],
-                    _tcp(EXECUTOR_HTTP_PORT, MODEL_METRICS_PORT),
-                ),
-                Allow("to-mlflow", "egress", [_from_namespace(MLFLOW)], _tcp(5000)),
             ],
         ),
         NamespaceSpec(
@@ -145,7 +157,7 @@ def platform_namespaces(serving_namespace: str) -> list[NamespaceSpec]:
                 Allow(
                     "from-gateway-and-models",
                     "ingress",
-                    [_from_namespace(ISTIO, GATEWAY_PODS), _from_namespace(serving_namespace)],
+                    [_from_namespace(ISTIO, GATEWAY_PODS), *_from_namespaces(serving_namespaces)],
                     _tcp(5000),
                     {"matchLabels": {"app.kubernetes.io/name": "mlflow"}},
                 ),
@@ -167,7 +179,7 @@ def platform_namespaces(serving_namespace: str) -> list[NamespaceSpec]:
                 Allow(
                     "grafana-from-gateway",
                     "ingress",
-                    [_from_namespace(ISTIO)],
+                    [_from_namespace(ISTIO, GATEWAY_PODS)],
                     _tcp(3000),
                     {"matchLabels": {"app.kubernetes.io/name": "grafana"}},
                 ),
@@ -182,7 +194,7 @@ def platform_namespaces(serving_namespace: str) -> list[NamespaceSpec]:
                 Allow(
                     "prometheus-to-seldon",
                     "egress",
-                    [_from_namespace(serving_namespace)],
+                    _from_namespaces(serving_namespaces),
                     _tcp(EXECUTOR_HTTP_PORT, MODEL_METRICS_PORT),
                     PROMETHEUS_PODS,
                 ),
@@ -211,6 +223,7 @@ def platform_namespaces(serving_namespace: str) -> list[NamespaceSpec]:
                 ),
             ],
         ),
+        *(serving_namespace(name) for name in serving_namespaces),
     ]
 
 
