@@ -226,9 +226,10 @@ class MlflowTracking(PlatformComponent):
             {"name": "auth-config", "mountPath": "/etc/mlflow-auth", "readOnly": True},
             {"name": "postgres-ca", "mountPath": "/etc/postgres-ca", "readOnly": True},
         ]
-        # A credentials change must re-run the access Job and restart the servers; the digest
-        # of the secret values (itself a Pulumi secret) in their pod templates does both.
-        credentials_digest = pulumi.Output.secret(
+        # A credentials change must re-run the access Job and restart the servers: a digest of
+        # the secret values in their pod templates does both. It is not secret itself (SHA-256
+        # of 32 random characters), and left secret it would hide the whole pod spec.
+        credentials_digest = pulumi.Output.unsecret(
             pulumi.Output.all(
                 backend_uri,
                 self.admin_password,
@@ -491,7 +492,11 @@ class MlflowTracking(PlatformComponent):
         )
         hba = k8s.core.v1.ConfigMap(
             "postgres-hba",
-            metadata={"name": "postgres-hba", "namespace": MLFLOW},
+            metadata={
+                "name": "postgres-hba",
+                "namespace": MLFLOW,
+                "labels": {"app.kubernetes.io/name": "postgres"},
+            },
             data={
                 # The socket is the pod's own (entrypoint init, pg_isready); everything over
                 # the network must be TLS with a SCRAM password.

@@ -460,7 +460,7 @@ def test_unreadable_stack_file_names_the_file(tmp_path: Path) -> None:
         load_stack_file(stack)
 
 
-PULUMI_TYPES = {bool: "boolean", int: "integer"}
+PULUMI_TYPES = {bool: "boolean", int: "integer", list[str]: "array"}
 
 
 def test_project_file_declares_every_scalar_key_with_the_model_default() -> None:
