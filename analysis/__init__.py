@@ -1,5 +1,5 @@
-"""A/B decision from Prometheus metrics: evidence, statistics, verdict and its application."""
+"""The analysis room: PromQL over the platform's metrics, the A/B decision rule and rollout steps.
 
-from model.abtest.command import register
-
-__all__ = ["register"]
+Pure Python over counts and query strings: imports no Pulumi and nothing from `infra/` or
+`stacks/`, so the model CLI, the monitoring component and the rollout command all share it.
+"""

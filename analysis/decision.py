@@ -1,229 +1,213 @@
-"""The A/B verdict: is the challenger better than the champion, by enough evidence to act on?
+"""The A/B decision rule, look by look: guardrails first, then the always-valid sequential test.
 
-The primary metric is the feedback success rate (mean 0/1 reward per answered feedback request)
-when both predictors received feedback, otherwise availability (share of prediction requests not
-answered 5xx). GateChecks: the challenger's p95 latency may exceed the champion's by at most the
-latency tolerance, and (when judged on success rate) its availability must not be significantly
-lower.
+At each look, on cumulative counts:
+1. Guardrails, once the candidate has `minimum_samples` prediction requests: its 5xx ratio at most
+   `max_error_ratio`, its p95 latency at most the baseline's times (1 + `latency_tolerance`) plus
+   `latency_slack_seconds`. A breach is `rollback`.
+2. The test waits (`continue`) until both arms have `minimum_samples` feedbacks.
+3. mSPRT on the feedback success rates (`analysis.statistics`): the always-valid p-value of
+   'no difference' at or below `alpha` decides `promote` (candidate better) or `rollback`
+   (candidate worse). With `promote_when="not-worse"`, `promote` needs instead the mSPRT of
+   'the candidate is worse by `margin`' rejected at `alpha` (and it is not significantly worse).
+4. With `max_samples`, both arms reaching it without a decision is `keep` (the baseline stays).
+Otherwise `continue`. Applied to a sequence of looks, the rule stops at the first decision other
+than `continue`; the type-I error holds however many looks there are (Ville's inequality).
 """
 
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from typing import Literal
 
-from model.abtest.evidence import PredictorEvidence
-from model.abtest.statistics import (
-    METHOD,
-    Proportion,
-    one_sided_z_test,
-    sample_size_per_arm,
-)
+from analysis.evidence import Arms, Look, PredictorCounts
+from analysis.statistics import METHOD, Proportion, msprt_p_value
 from model.errors import ConfigurationError
 from model.gate import GateCheck
 
-SUCCESS_RATE = "feedback success rate"
-AVAILABILITY = "availability"
 
-
-class Verdict(StrEnum):
+class Outcome(StrEnum):
     PROMOTE = "promote"
-    KEEP_CHAMPION = "keep-champion"
-    INSUFFICIENT_DATA = "insufficient-data"
+    KEEP = "keep"
+    ROLLBACK = "rollback"
+    CONTINUE = "continue"
+
+
+PromoteWhen = Literal["better", "not-worse"]
 
 
 @dataclass(frozen=True)
 class Policy:
-    """How sure the test must be, and how large an effect it must be able to see."""
+    """How sure the rule must be, what it is tuned for, and what the candidate may never do."""
 
-    significance_level: float = 0.05
-    power: float = 0.8
-    minimum_effect: float = 0.02
+    alpha: float = 0.05
+    mixing_sd: float = 0.05
+    """Standard deviation of the normal mixture over the rate difference: the size of effect the
+    test is quickest to find (Johari et al. recommend the scale of effects seen before)."""
     minimum_samples: int = 100
+    max_samples: int | None = None
+    max_error_ratio: float = 0.05
     latency_tolerance: float = 0.2
+    latency_slack_seconds: float = 0.005
+    promote_when: PromoteWhen = "better"
+    margin: float = 0.02
+    """For `promote_when="not-worse"`: how much lower the candidate's rate may be."""
 
     def __post_init__(self) -> None:
         problems = [
             message
             for ok, message in (
-                (0 < self.significance_level < 0.5, "significance level must be in (0, 0.5)"),
-                (0.5 <= self.power < 1, "power must be in [0.5, 1)"),
-                (0 < self.minimum_effect <= 0.5, "minimum effect must be in (0, 0.5]"),
+                (0 < self.alpha < 0.5, "alpha must be in (0, 0.5)"),
+                (0 < self.mixing_sd <= 1, "mixing sd must be in (0, 1]"),
                 (self.minimum_samples >= 1, "minimum samples must be at least 1"),
+                (
+                    self.max_samples is None or self.max_samples >= self.minimum_samples,
+                    "max samples must be at least the minimum samples",
+                ),
+                (0 < self.max_error_ratio < 1, "max error ratio must be in (0, 1)"),
                 (self.latency_tolerance >= 0, "latency tolerance must be >= 0"),
+                (self.latency_slack_seconds >= 0, "latency slack must be >= 0"),
+                (self.promote_when in ("better", "not-worse"), "promote when: better|not-worse"),
+                (0 < self.margin < 1, "margin must be in (0, 1)"),
             )
             if not ok
         ]
         if problems:
-            raise ConfigurationError(f"invalid A/B policy {self}: {'; '.join(problems)}")
-
-
-@dataclass(frozen=True)
-class Arm:
-    """One side of the test as the decision saw it."""
-
-    predictor: str
-    rate: float
-    successes: float
-    trials: int
-    needed: int
-    p95_latency_seconds: float | None
-    availability: float
+            raise ConfigurationError(f"invalid A/B policy: {'; '.join(problems)}")
 
 
 @dataclass(frozen=True)
 class Decision:
-    """The verdict, why, and every number it rests on."""
+    """What the rule says at `look`, and every number it rests on."""
 
-    verdict: Verdict
-    recommendation: str
+    decision: Outcome
+    reason: str
+    look: int
+    at: str
+    baseline: str
+    candidate: str
     method: str
-    metric: str
-    significance_level: float
-    power: float
-    minimum_effect: float
-    champion: Arm
-    challenger: Arm
-    z: float | None = None
-    p_value: float | None = None
+    alpha: float
+    p_value: float | None
+    difference: float | None
+    non_inferiority_p_value: float | None
+    counts: dict[str, PredictorCounts]
     guardrails: list[GateCheck] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {
+            **{key: value for key, value in asdict(self).items() if key != "counts"},
+            "decision": self.decision.value,
+            "counts": {name: _counts(counts) for name, counts in self.counts.items()},
+        }
 
 
-def decide(
-    champion: PredictorEvidence,
-    challenger: PredictorEvidence,
-    policy: Policy,
-    window_seconds: float,
-) -> Decision:
-    """Test H1 'challenger beats champion' on the primary metric at the policy's level."""
-    judged_on_feedback = champion.feedback_requests > 0 and challenger.feedback_requests > 0
-    metric = SUCCESS_RATE if judged_on_feedback else AVAILABILITY
-    base, cand = (_primary(e, judged_on_feedback) for e in (champion, challenger))
-    needed = max(
-        policy.minimum_samples,
-        sample_size_per_arm(
-            base.rate if base.trials else 0.5,
-            policy.minimum_effect,
-            policy.significance_level,
-            policy.power,
-        ),
-    )
-    arms = [_arm(e, p, needed) for e, p in ((champion, base), (challenger, cand))]
+def decide_look(look: Look, index: int, arms: Arms, policy: Policy) -> Decision:
+    """The rule on one look's cumulative counts."""
+    for name in (arms.baseline, arms.candidate):
+        if name not in look.predictors:
+            raise ConfigurationError(
+                f"look {index} ({look.at.isoformat()}) has no counts for predictor {name!r}"
+            )
+    base, cand = look.predictors[arms.baseline], look.predictors[arms.candidate]
+    guardrails = guardrail_checks(base, cand, policy)
     common = {
+        "look": index,
+        "at": look.at.isoformat(),
+        "baseline": arms.baseline,
+        "candidate": arms.candidate,
         "method": METHOD,
-        "metric": metric,
-        "significance_level": policy.significance_level,
-        "power": policy.power,
-        "minimum_effect": policy.minimum_effect,
-        "champion": arms[0],
-        "challenger": arms[1],
+        "alpha": policy.alpha,
+        "counts": dict(look.predictors),
+        "guardrails": guardrails,
     }
-    short = [arm for arm in arms if arm.trials < needed]
+    failed = [g for g in guardrails if not g.passed]
+    no_test = {"p_value": None, "difference": None, "non_inferiority_p_value": None}
+    if failed:
+        breached = ", ".join(f"{g.name} ({g.detail})" for g in failed)
+        return Decision(Outcome.ROLLBACK, f"guardrail breached: {breached}", **no_test, **common)
+    short = [
+        f"{name} has {counts.feedback} of {policy.minimum_samples} feedbacks"
+        for name, counts in ((arms.baseline, base), (arms.candidate, cand))
+        if counts.feedback < policy.minimum_samples
+    ]
     if short:
-        unit = "answered feedback requests" if judged_on_feedback else "prediction requests"
-        missing = "; ".join(_missing(arm, unit, window_seconds) for arm in short)
         return Decision(
-            verdict=Verdict.INSUFFICIENT_DATA,
-            recommendation=f"not enough data to decide: {missing}. Keep the split and re-run.",
+            Outcome.CONTINUE, "minimum sample not reached: " + "; ".join(short), **no_test, **common
+        )
+    baseline_rate, candidate_rate = _rate(base), _rate(cand)
+    difference = candidate_rate.rate - baseline_rate.rate
+    p_value = msprt_p_value(baseline_rate, candidate_rate, policy.mixing_sd)
+    p_not_worse = (
+        msprt_p_value(baseline_rate, candidate_rate, policy.mixing_sd, shift=policy.margin)
+        if policy.promote_when == "not-worse"
+        else None
+    )
+    tested = {"p_value": p_value, "difference": difference, "non_inferiority_p_value": p_not_worse}
+    rates = (
+        f"success rate {candidate_rate.rate:.4f} ({arms.candidate}) vs "
+        f"{baseline_rate.rate:.4f} ({arms.baseline}), always-valid p={p_value:.3g}"
+    )
+    if p_value <= policy.alpha and difference < 0:
+        return Decision(Outcome.ROLLBACK, f"significantly worse: {rates}", **tested, **common)
+    if policy.promote_when == "better" and p_value <= policy.alpha:
+        return Decision(Outcome.PROMOTE, f"significantly better: {rates}", **tested, **common)
+    if p_not_worse is not None and p_not_worse <= policy.alpha and difference + policy.margin > 0:
+        return Decision(
+            Outcome.PROMOTE,
+            f"not worse by {policy.margin} or more (p={p_not_worse:.3g}): {rates}",
+            **tested,
             **common,
         )
-    better = one_sided_z_test(base, cand)
-    worse = one_sided_z_test(cand, base)
-    guardrails = _guardrails(champion, challenger, policy, judged_on_feedback)
-    alpha = policy.significance_level
-    summary = (
-        f"{metric} {cand.rate:.4f} ({challenger.predictor}) vs {base.rate:.4f} "
-        f"({champion.predictor}), p={better.p_value:.3g}"
-    )
-    failed = [g for g in guardrails if not g.passed]
-    if better.p_value < alpha and not failed:
-        verdict = Verdict.PROMOTE
-        recommendation = (
-            f"promote {challenger.predictor}: better at significance level {alpha} ({summary})"
+    if policy.max_samples is not None and min(base.feedback, cand.feedback) >= policy.max_samples:
+        return Decision(
+            Outcome.KEEP,
+            f"maximum sample {policy.max_samples} reached without a difference: {rates}",
+            **tested,
+            **common,
         )
-    else:
-        verdict = Verdict.KEEP_CHAMPION
-        if better.p_value < alpha:
-            reason = "better but fails " + ", ".join(f"{g.name} ({g.detail})" for g in failed)
-        elif worse.p_value < alpha:
-            reason = f"significantly worse (p={worse.p_value:.3g} < {alpha})"
-        else:
-            reason = f"not significantly better (p={better.p_value:.3g} >= {alpha})"
-        recommendation = f"keep {champion.predictor}: {challenger.predictor} is {reason}; {summary}"
-    return Decision(
-        verdict=verdict,
-        recommendation=recommendation,
-        z=better.z,
-        p_value=better.p_value,
-        guardrails=guardrails,
-        **common,
-    )
+    return Decision(Outcome.CONTINUE, f"no decision yet: {rates}", **tested, **common)
 
 
-def _availability(evidence: PredictorEvidence) -> Proportion:
-    return Proportion(evidence.requests - evidence.errors, evidence.requests)
+def decide_sequence(looks: list[Look], arms: Arms, policy: Policy) -> Decision:
+    """The rule applied look by look; the first decision other than `continue`, else the last."""
+    for index, look in enumerate(looks):
+        decision = decide_look(look, index, arms, policy)
+        if decision.decision is not Outcome.CONTINUE:
+            return decision
+    return decision
 
 
-def _primary(evidence: PredictorEvidence, judged_on_feedback: bool) -> Proportion:
-    if not judged_on_feedback:
-        return _availability(evidence)
-    if evidence.feedback_reward > evidence.feedback_requests:
-        raise ConfigurationError(
-            f"predictor {evidence.predictor} has a reward sum of {evidence.feedback_reward:g} over "
-            f"{evidence.feedback_requests} feedback requests; the success-rate test expects "
-            "rewards of 0 or 1"
-        )
-    return Proportion(evidence.feedback_reward, evidence.feedback_requests)
-
-
-def _arm(evidence: PredictorEvidence, primary: Proportion, needed: int) -> Arm:
-    return Arm(
-        predictor=evidence.predictor,
-        rate=primary.rate,
-        successes=primary.successes,
-        trials=primary.trials,
-        needed=needed,
-        p95_latency_seconds=evidence.p95_latency_seconds,
-        availability=_availability(evidence).rate,
-    )
-
-
-def _missing(arm: Arm, unit: str, window_seconds: float) -> str:
-    more = arm.needed - arm.trials
-    text = f"{arm.predictor} needs {more} more {unit} (has {arm.trials} of {arm.needed})"
-    if arm.trials:
-        hours = more / (arm.trials / window_seconds) / 3600
-        text += f", about {hours:.1f} h at its current traffic"
-    return text
-
-
-def _guardrails(
-    champion: PredictorEvidence,
-    challenger: PredictorEvidence,
-    policy: Policy,
-    judged_on_feedback: bool,
+def guardrail_checks(
+    baseline: PredictorCounts, candidate: PredictorCounts, policy: Policy
 ) -> list[GateCheck]:
-    guardrails = []
-    base_p95, cand_p95 = champion.p95_latency_seconds, challenger.p95_latency_seconds
+    """Error ratio and p95 latency of the candidate, judged once it has the minimum sample."""
+    if candidate.requests < policy.minimum_samples:
+        return []
+    ratio = candidate.errors / candidate.requests
+    checks = [
+        GateCheck(
+            "error_ratio",
+            ratio <= policy.max_error_ratio,
+            f"{ratio:.4f} of {candidate.requests} requests answered 5xx, "
+            f"limit {policy.max_error_ratio}",
+        )
+    ]
+    base_p95, cand_p95 = baseline.p95_latency_seconds, candidate.p95_latency_seconds
     if base_p95 is not None and cand_p95 is not None:
-        limit = base_p95 * (1 + policy.latency_tolerance)
-        guardrails.append(
+        limit = base_p95 * (1 + policy.latency_tolerance) + policy.latency_slack_seconds
+        checks.append(
             GateCheck(
-                "latency",
+                "p95_latency",
                 cand_p95 <= limit,
-                f"p95 {cand_p95:.4g}s vs limit {limit:.4g}s "
-                f"({champion.predictor} {base_p95:.4g}s + {policy.latency_tolerance:.0%})",
+                f"{cand_p95:.4g}s, limit {limit:.4g}s (baseline {base_p95:.4g}s "
+                f"+ {policy.latency_tolerance:.0%} + {policy.latency_slack_seconds}s)",
             )
         )
-    if judged_on_feedback and champion.requests and challenger.requests:
-        worse = one_sided_z_test(_availability(challenger), _availability(champion))
-        guardrails.append(
-            GateCheck(
-                "availability",
-                worse.p_value >= policy.significance_level,
-                f"{_availability(challenger).rate:.4f} vs {_availability(champion).rate:.4f}, "
-                f"p(worse)={worse.p_value:.3g}",
-            )
-        )
-    return guardrails
+    return checks
+
+
+def _rate(counts: PredictorCounts) -> Proportion:
+    return Proportion(counts.reward, counts.feedback)
+
+
+def _counts(counts: PredictorCounts) -> dict:
+    return {**counts.model_dump(), "success_rate": _rate(counts).rate}

@@ -1,156 +1,169 @@
-"""`python -m model abtest`: read the A/B evidence from Prometheus, decide, optionally apply."""
+"""`python -m model abtest`: the sequential A/B rule on recorded evidence or on Prometheus.
+
+Decides only; it changes nothing. Acting on a decision (traffic steps, rollback, promotion)
+is `python -m stacks.rollout`, which validates the stack file it edits.
+"""
 
 import argparse
+import time
 from datetime import datetime
 from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
 
-from infra.model_monitoring import promql
-from infra.model_monitoring.config import PromDuration, duration_seconds
-from model.abtest.apply import apply_promotion
-from model.abtest.decision import Decision, Policy, Verdict, decide
-from model.abtest.evidence import read_evidence
+from analysis import promql
+from analysis.decision import Decision, Policy, decide_sequence
+from analysis.evidence import choose_arms, read_evidence_file
+from analysis.prometheus import read_look
 from model.console import emit, table
 from model.errors import ConfigurationError
-
-EXIT_INSUFFICIENT_DATA = 3
-"""Exit status when the test refuses to decide, so automation can tell it from a verdict."""
 
 
 def register(subcommands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add the `abtest` subcommand."""
-    defaults = Policy()
     parser = subcommands.add_parser(
         "abtest",
         parents=[common],
-        help="decide an A/B test from Prometheus metrics (and apply the promotion)",
-        description="Compare the challenger predictor with the champion using the "
-        "one-sided two-proportion z-test on the feedback success rate (or availability "
-        "when there is no feedback), with latency and availability guardrails.",
+        help="decide an A/B test (always-valid mSPRT) from recorded evidence or Prometheus",
+        description="Apply the sequential A/B rule look by look: guardrails (5xx ratio, p95 "
+        "latency) once the candidate has the minimum sample, then an always-valid mixture "
+        "SPRT on the feedback success rates. Prints promote, keep, rollback or continue.",
     )
-    parser.add_argument("--prometheus-url", required=True, help="e.g. http://localhost:9090")
-    parser.add_argument("--deployment", required=True, help="SeldonDeployment name")
-    parser.add_argument("--namespace", default="seldon", help="its namespace (%(default)s)")
-    parser.add_argument("--champion", default="champion", help="predictor (%(default)s)")
-    parser.add_argument("--challenger", default="challenger", help="predictor (%(default)s)")
-    parser.add_argument("--window", default="24h", help="test window, e.g. 6h, 7d (%(default)s)")
-    parser.add_argument(
-        "--at", type=_timestamp, help="end of the window, ISO 8601 or Unix seconds (default: now)"
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--evidence", type=Path, help="evidence file (JSON, cumulative looks)")
+    source.add_argument("--prometheus-url", help="e.g. http://localhost:9090")
+    add_policy_arguments(parser)
+    parser.add_argument("--baseline", help="baseline predictor (default: most requests)")
+    parser.add_argument("--candidate", help="candidate predictor (default: the other live one)")
+    prometheus = parser.add_argument_group("with --prometheus-url")
+    prometheus.add_argument("--deployment", help="SeldonDeployment name")
+    prometheus.add_argument("--namespace", default="seldon", help="its namespace (%(default)s)")
+    prometheus.add_argument(
+        "--shadow", action="append", default=[], help="a shadow predictor to leave out"
     )
-    parser.add_argument(
-        "--alpha", type=float, default=defaults.significance_level, help="significance level"
+    prometheus.add_argument(
+        "--since", type=timestamp, help="experiment start, ISO 8601 or Unix seconds"
     )
-    parser.add_argument("--power", type=float, default=defaults.power, help="statistical power")
-    parser.add_argument(
-        "--min-effect",
-        type=float,
-        default=defaults.minimum_effect,
-        help="smallest absolute difference in rate worth detecting (%(default)s)",
+    prometheus.add_argument(
+        "--window", default="24h", help="experiment length up to --at when no --since"
     )
-    parser.add_argument(
-        "--min-samples", type=int, default=defaults.minimum_samples, help="floor per predictor"
+    prometheus.add_argument(
+        "--at", type=timestamp, help="time of the look, ISO 8601 or Unix seconds (default: now)"
     )
-    parser.add_argument(
-        "--latency-tolerance",
-        type=float,
-        default=defaults.latency_tolerance,
-        help="allowed p95 latency increase of the challenger, as a fraction (%(default)s)",
-    )
-    parser.add_argument(
-        "--apply",
-        action="store_true",
-        help="on a promote verdict: move the champion alias, record it in the ledger and give "
-        "the challenger 100%% of the traffic in --stack-file",
-    )
-    parser.add_argument("--stack-file", type=Path, help="Pulumi.<stack>.yaml to edit with --apply")
-    parser.add_argument("--reason", default="", help="ledger reason (default: the verdict)")
-    parser.add_argument("--actor", help="who applies it (default: the login name)")
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Decide, print the recommendation, apply it when asked."""
-    if args.apply and args.stack_file is None:
-        raise ConfigurationError("--apply needs --stack-file Pulumi.<stack>.yaml to edit")
-    window = _window(args.window)
-    policy = Policy(
-        significance_level=args.alpha,
-        power=args.power,
-        minimum_effect=args.min_effect,
+def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
+    """The decision rule's options, shared with the rollout command."""
+    defaults = Policy()
+    rule = parser.add_argument_group("decision rule")
+    rule.add_argument("--alpha", type=float, default=defaults.alpha, help="type-I error bound")
+    rule.add_argument(
+        "--mixing-sd",
+        type=float,
+        default=defaults.mixing_sd,
+        help="sd of the mSPRT's normal mixture: the rate difference it finds fastest (%(default)s)",
+    )
+    rule.add_argument(
+        "--min-samples",
+        type=int,
+        default=defaults.minimum_samples,
+        help="feedbacks per arm (and candidate requests for guardrails) before any decision",
+    )
+    rule.add_argument(
+        "--max-samples", type=int, help="feedbacks per arm after which no difference is keep"
+    )
+    rule.add_argument(
+        "--max-error-ratio", type=float, default=defaults.max_error_ratio, help="5xx guardrail"
+    )
+    rule.add_argument(
+        "--latency-tolerance",
+        type=float,
+        default=defaults.latency_tolerance,
+        help="allowed p95 increase over the baseline, as a fraction (%(default)s)",
+    )
+    rule.add_argument(
+        "--promote-when",
+        choices=["better", "not-worse"],
+        default=defaults.promote_when,
+        help="promote on significantly better, or on not worse by --margin (%(default)s)",
+    )
+    rule.add_argument(
+        "--margin", type=float, default=defaults.margin, help="non-inferiority margin"
+    )
+
+
+def policy_from(args: argparse.Namespace) -> Policy:
+    return Policy(
+        alpha=args.alpha,
+        mixing_sd=args.mixing_sd,
         minimum_samples=args.min_samples,
+        max_samples=args.max_samples,
+        max_error_ratio=args.max_error_ratio,
         latency_tolerance=args.latency_tolerance,
+        promote_when=args.promote_when,
+        margin=args.margin,
     )
-    scope = promql.Scope(args.namespace, args.deployment).only(args.champion, args.challenger)
-    evidence = read_evidence(args.prometheus_url, scope, window, args.at)
-    decision = decide(
-        evidence[args.champion], evidence[args.challenger], policy, duration_seconds(window)
-    )
-    result = {"deployment": args.deployment, "window": window, **decision.as_dict()}
-    text = _text(args.deployment, window, decision)
-    if args.apply and decision.verdict is Verdict.PROMOTE:
-        applied = apply_promotion(
-            decision,
-            stack_file=args.stack_file,
-            deployment=args.deployment,
-            tracking_uri=args.tracking_uri,
-            actor=args.actor,
-            reason=args.reason,
-        )
-        result["applied"] = {
-            "ledger": applied.record.as_dict(),
-            "stack_file": applied.stack_file,
-            "traffic": applied.traffic,
-        }
-        text += (
-            f"\napplied: {applied.record.model_name} champion "
-            f"{applied.record.from_version or 'none'} -> {applied.record.to_version} "
-            f"(ledger #{applied.record.sequence}); {applied.stack_file} traffic {applied.traffic}"
-        )
-    elif args.apply:
-        text += f"\nnothing applied: the verdict is {decision.verdict.value}"
-    emit(args.json, result, text)
-    return EXIT_INSUFFICIENT_DATA if decision.verdict is Verdict.INSUFFICIENT_DATA else 0
 
 
-def _text(deployment: str, window: str, decision: Decision) -> str:
+def run(args: argparse.Namespace) -> int:
+    """Decide and print the decision."""
+    policy = policy_from(args)
+    if args.evidence is not None:
+        looks = read_evidence_file(args.evidence)
+    else:
+        if not args.deployment:
+            raise ConfigurationError("--prometheus-url needs --deployment NAME")
+        at = args.at if args.at is not None else time.time()
+        since = args.since if args.since is not None else at - window_seconds(args.window)
+        scope = promql.Scope(args.namespace, args.deployment)
+        looks = [read_look(args.prometheus_url, scope, since, at, tuple(args.shadow))]
+    arms = choose_arms(looks[-1], args.baseline, args.candidate)
+    decision = decide_sequence(looks, arms, policy)
+    emit(args.json, {**decision.as_dict(), "looks": len(looks)}, describe(decision, len(looks)))
+    return 0
+
+
+def describe(decision: Decision, looks: int) -> str:
+    """The decision for people: method, the counts it saw, guardrails and the reason."""
     rows = [
         [
-            arm.predictor,
-            f"{arm.rate:.4f}",
-            f"{arm.successes:g}/{arm.trials}",
-            arm.needed,
-            f"{arm.availability:.4f}",
-            "n/a" if arm.p95_latency_seconds is None else f"{arm.p95_latency_seconds:.4g}s",
+            name,
+            counts["requests"],
+            counts["errors"],
+            f"{counts['reward']:g}/{counts['feedback']}",
+            f"{counts['success_rate']:.4f}",
+            "n/a"
+            if counts["p95_latency_seconds"] is None
+            else f"{counts['p95_latency_seconds']:.4g}s",
         ]
-        for arm in (decision.champion, decision.challenger)
+        for name, counts in decision.as_dict()["counts"].items()
+        if name in (decision.baseline, decision.candidate)
     ]
     lines = [
-        f"A/B test of {deployment} over {window}: {decision.metric}, {decision.method}, "
-        f"significance level {decision.significance_level}, power {decision.power}, "
-        f"minimum effect {decision.minimum_effect}",
-        table(["predictor", "rate", "successes/trials", "needed", "availability", "p95"], rows),
+        f"{decision.method}, alpha {decision.alpha}; baseline {decision.baseline}, "
+        f"candidate {decision.candidate}; look {decision.look} of {looks} ({decision.at})",
+        table(["predictor", "requests", "5xx", "reward/feedback", "rate", "p95"], rows),
+        *(
+            f"guardrail {g.name}: {'ok' if g.passed else 'BREACHED'} ({g.detail})"
+            for g in decision.guardrails
+        ),
+        f"decision: {decision.decision.value} ({decision.reason})",
     ]
-    if decision.p_value is not None:
-        lines.append(f"z = {decision.z:.3f}, one-sided p = {decision.p_value:.4g}")
-    lines += [
-        f"guardrail {g.name}: {'ok' if g.passed else 'FAIL'} ({g.detail})"
-        for g in decision.guardrails
-    ]
-    lines.append(f"verdict: {decision.verdict.value}\nrecommendation: {decision.recommendation}")
     return "\n".join(lines)
 
 
-def _window(value: str) -> str:
+def window_seconds(value: str) -> int:
     try:
-        return TypeAdapter(PromDuration).validate_python(value)
+        return promql.duration_seconds(TypeAdapter(promql.PromDuration).validate_python(value))
     except ValidationError:
         raise ConfigurationError(
             f"--window {value!r} is not a Prometheus duration; expected e.g. 30m, 6h, 7d"
         ) from None
 
 
-def _timestamp(value: str) -> float:
+def timestamp(value: str) -> float:
+    """Unix seconds or ISO 8601 (with offset) as Unix seconds."""
     try:
         return float(value)
     except ValueError:

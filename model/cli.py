@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from mlflow.exceptions import MlflowException
 
-from model import abtest, commands
+from model import abtest_command, commands
 from model.console import emit, results_apart
 from model.errors import DataValidationError, LifecycleError
 from model.registry import DEFAULT_MODEL_NAME
@@ -29,7 +29,7 @@ SUBCOMMANDS: tuple[Register, ...] = (
     commands.register_promote,
     commands.register_rollback,
     commands.register_history,
-    abtest.register,
+    abtest_command.register,
 )
 
 EXIT_ERROR = 1

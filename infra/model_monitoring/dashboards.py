@@ -1,6 +1,6 @@
 """Grafana dashboards of a Seldon deployment (serving, A/B, model) and their ConfigMaps."""
 
-from infra.model_monitoring import promql
+from analysis import promql
 from infra.model_monitoring.config import MonitoringConfig, PredictorTarget
 from infra.model_monitoring.grafana import (
     Dashboard,
