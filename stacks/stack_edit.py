@@ -1,22 +1,22 @@
-"""Acting on a `promote` verdict in one recorded step: the registry's champion alias and ledger
-entry (via `model.promotion`), and the stack's traffic split moved to the promoted version."""
+"""Edits of a deployment's traffic split in a stack file, validated before they replace it.
+
+Only the `traffic:` values change, in place: comments, quoting and layout of everything else are
+kept (ruamel gives each value's line and column). The edited text is validated by the real
+`StackConfig` loader on a staged copy before it replaces the file.
+"""
 
 import os
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from infra.stack_config import StackConfig, StackConfigError, load_stack_file
-from model.abtest.decision import Decision, Verdict
+from infra.stack_config import PROJECT, StackConfig, StackConfigError, load_stack_file
 from model.errors import LifecycleError
-from model.promotion import PromotionRecord, promote, rollback
-from model.registry import CHAMPION, resolve_version
-from model.store import Store
 
-SERVING_KEY = "mlops-platform:serving"
+DEPLOYMENTS_KEY = f"{PROJECT}:deployments"
 _TRAFFIC_VALUE = re.compile(r"""^(["']?)\d+\1""")
 
 
@@ -24,93 +24,34 @@ class StackEditError(LifecycleError):
     """The stack file cannot take the new traffic split; nothing was changed."""
 
 
-@dataclass(frozen=True)
-class AppliedPromotion:
-    record: PromotionRecord
-    stack_file: str
-    traffic: dict[str, int]
-
-
-def apply_promotion(
-    decision: Decision,
-    *,
-    stack_file: Path,
-    deployment: str,
-    tracking_uri: str | None,
-    actor: str | None,
-    reason: str,
-) -> AppliedPromotion:
-    """Promote the challenger's model version and send all live traffic to the predictor that
-    serves it afterwards: the champion predictor when it follows the `champion` alias (it picks
-    the new version up), else the challenger predictor; the other live predictors get 0.
-
-    The new stack file is validated before anything changes; the alias and ledger move next;
-    the stack file is replaced last, and a failure there rolls the alias back.
-    """
-    if decision.verdict is not Verdict.PROMOTE:
-        raise LifecycleError(
-            f"nothing to apply: the verdict is {decision.verdict.value}, not promote"
-        )
-    champion, challenger = decision.champion.predictor, decision.challenger.predictor
-    serving = _validated(stack_file).serving
-    if serving.deployment_name != deployment:
-        raise StackEditError(
-            f"{stack_file} declares deployment {serving.deployment_name!r}, but the A/B test "
-            f"ran on {deployment!r}; pass the stack file of that deployment"
-        )
-    live = {p.name: p for p in serving.predictors if not p.shadow}
-    for name in (champion, challenger):
-        if name not in live:
-            raise StackEditError(
-                f"{stack_file}: no non-shadow predictor named {name!r}; it has {sorted(live)}"
-            )
-    model_name, version = _model_version(live[challenger].model, tracking_uri)
-    winner = champion if live[champion].model == f"{model_name}@{CHAMPION}" else challenger
-    traffic = {name: 100 if name == winner else 0 for name in live}
-    staged = stack_file.with_name(f".{stack_file.name}.abtest")
-    staged.write_text(_with_traffic(stack_file, traffic))
-    try:
-        _validated(staged)
-        record = promote(
-            model_name,
-            version,
-            tracking_uri=tracking_uri,
-            reason=reason or decision.recommendation,
-            actor=actor,
-            evidence={
-                "ab_test": decision.as_dict(),
-                "stack_file": str(stack_file),
-                "traffic": traffic,
-            },
-        )
-        try:
-            os.replace(staged, stack_file)
-        except OSError as error:
-            rollback(model_name, tracking_uri=tracking_uri, reason=f"stack edit failed: {error}")
-            raise StackEditError(f"cannot write {stack_file}: {error}; alias rolled back") from None
-    finally:
-        staged.unlink(missing_ok=True)
-    return AppliedPromotion(record=record, stack_file=str(stack_file), traffic=traffic)
-
-
-def _validated(path: Path) -> StackConfig:
+def validated(path: Path) -> StackConfig:
+    """The stack file's config, or a StackEditError naming the file and keys."""
     try:
         return load_stack_file(path)
     except StackConfigError as error:
         raise StackEditError(str(error)) from None
 
 
-def _with_traffic(stack_file: Path, traffic: dict[str, int]) -> str:
-    """The stack file's text with only the predictors' traffic values replaced in place."""
+def with_traffic(stack_file: Path, deployment: str, namespace: str, traffic: dict[str, int]) -> str:
+    """The stack file's text with the named predictors' traffic of one deployment replaced."""
     text = stack_file.read_text()
     try:
-        predictors = YAML().load(text)["config"][SERVING_KEY]["predictors"]
+        entries = YAML().load(text)["config"][DEPLOYMENTS_KEY]
     except (YAMLError, KeyError, TypeError) as error:
         raise StackEditError(
-            f"{stack_file}: expected config.'{SERVING_KEY}'.predictors as YAML: {error}"
+            f"{stack_file}: expected config.'{DEPLOYMENTS_KEY}' as a YAML list: {error}"
         ) from None
+    matching = [
+        entry
+        for entry in entries
+        if entry.get("name") == deployment and entry.get("namespace", "seldon") == namespace
+    ]
+    if len(matching) != 1:
+        raise StackEditError(
+            f"{stack_file}: {DEPLOYMENTS_KEY} has no deployment {namespace}/{deployment}"
+        )
     lines = text.splitlines(keepends=True)
-    for predictor in predictors:
+    for predictor in matching[0]["predictors"]:
         name = predictor["name"]
         if name not in traffic:
             continue
@@ -122,10 +63,17 @@ def _with_traffic(stack_file: Path, traffic: dict[str, int]) -> str:
     return "".join(lines)
 
 
-def _model_version(reference: str, tracking_uri: str | None) -> tuple[str, str]:
-    """(model name, version) of a stack reference '<name>/<version>' or '<name>@<alias>'."""
-    if "@" in reference:
-        name, alias = reference.split("@", 1)
-        return name, resolve_version(Store.open(tracking_uri), name, None, alias)
-    name, version = reference.rsplit("/", 1)
-    return name, version
+def replace_validated(stack_file: Path, text: str, commit: Callable[[], object]) -> None:
+    """Validate `text` as the stack file, run `commit` (e.g. the registry step), then replace
+    the file; nothing is written when validation or `commit` fails."""
+    staged = stack_file.with_name(f".{stack_file.name}.rollout")
+    staged.write_text(text)
+    try:
+        validated(staged)
+        commit()
+        try:
+            os.replace(staged, stack_file)
+        except OSError as error:
+            raise StackEditError(f"cannot write {stack_file}: {error}") from None
+    finally:
+        staged.unlink(missing_ok=True)
