@@ -121,8 +121,9 @@ def _check_cumulative(path: Path, looks: list[Look]) -> None:
 
 
 def choose_arms(look: Look, baseline: str | None = None, candidate: str | None = None) -> Arms:
-    """Baseline: the named one, else the non-shadow predictor with the most requests at `look`.
-    Candidate: the named one, else the only other non-shadow predictor."""
+    """Baseline: the named one, else the non-shadow predictor with the most requests at `look`
+    (on a tie, the one listed first). Candidate: the named one, else the only other non-shadow
+    predictor."""
     live = {name for name, counts in look.predictors.items() if not counts.shadow}
     for role, name in (("baseline", baseline), ("candidate", candidate)):
         if name is not None and name not in look.predictors:
@@ -130,8 +131,10 @@ def choose_arms(look: Look, baseline: str | None = None, candidate: str | None =
                 f"--{role} {name!r} is not in the evidence; predictors: {sorted(look.predictors)}"
             )
     if baseline is None:
+        order = list(look.predictors)
         ranked = sorted(
-            live - {candidate}, key=lambda name: (-look.predictors[name].requests, name)
+            live - {candidate},
+            key=lambda name: (-look.predictors[name].requests, order.index(name)),
         )
         if not ranked:
             raise ConfigurationError(

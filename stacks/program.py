@@ -7,7 +7,7 @@ from infra.mesh import ServiceMesh, ingress_route
 from infra.mlflow import MLFLOW_PORT, MlflowTracking
 from infra.model_deployment import ModelDeployment
 from infra.model_image import ModelImage
-from infra.model_monitoring.component import ModelMonitoring
+from infra.model_monitoring.component import ModelMonitoring, MonitoringDashboards
 from infra.model_monitoring.config import PredictorTarget
 from infra.namespaces import MLFLOW, MONITORING, PlatformNamespaces, platform_namespaces
 from infra.prometheus_stack import RELEASE_NAME, PrometheusStack
@@ -64,20 +64,23 @@ def declare_platform(config: StackConfig) -> None:
         registry_login=image.registry_login,
         opts=in_namespaces,
     )
+    # The PodMonitor and PrometheusRule kinds come with the chart's CRDs.
+    after_prometheus = pulumi.ResourceOptions.merge(
+        on_cluster, pulumi.ResourceOptions(depends_on=[namespaces, prometheus.release])
+    )
     ModelMonitoring(
         "model-monitoring",
         config.monitoring,
         deployment_name=config.serving.deployment_name,
         serving_namespace=config.serving.namespace,
-        monitoring_namespace=MONITORING,
         predictors=[
             PredictorTarget(name=p.name, traffic=p.weight, shadow=p.shadow)
             for p in config.serving.predictors
         ],
-        # The PodMonitor and PrometheusRule kinds come with the chart's CRDs.
-        opts=pulumi.ResourceOptions.merge(
-            on_cluster, pulumi.ResourceOptions(depends_on=[namespaces, prometheus.release])
-        ),
+        opts=after_prometheus,
+    )
+    MonitoringDashboards(
+        "dashboards", config.monitoring, monitoring_namespace=MONITORING, opts=after_prometheus
     )
     ingress_route(
         "mlflow",

@@ -59,12 +59,11 @@ def test_schema_check_rejects_a_malformed_endpoint(rendered):
         _validator("PodMonitor").validate(broken)
 
 
-def test_pod_monitor_scrapes_seldon_pods_metrics_port(rendered):
+def test_pod_monitor_scrapes_only_its_deployments_pods_metrics_port(rendered):
     stack, documents = rendered
     (monitor,) = _kind(documents, "PodMonitor")
-    assert monitor["spec"]["selector"]["matchLabels"] == {
-        "app.kubernetes.io/managed-by": "seldon-core"
-    }
+    assert monitor["spec"]["selector"]["matchLabels"] == {"seldon-deployment-id": "iris"}
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["seldon"]}
     (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
     assert (endpoint["port"], endpoint["path"]) == ("metrics", "/prometheus")
     config = load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml").monitoring
@@ -88,7 +87,7 @@ def test_rendered_rules_pass_promtool_and_use_the_stack_thresholds(rendered, pro
     assert f"[{config.rate_window}]" in alerts["ModelLatencySLOBreach"]["expr"]
 
 
-def test_three_dashboards_ship_in_configmaps_for_grafanas_sidecar(rendered):
+def test_three_dashboards_ship_once_with_deployment_variables_for_grafanas_sidecar(rendered):
     _, documents = rendered
     maps = [
         d
@@ -96,9 +95,9 @@ def test_three_dashboards_ship_in_configmaps_for_grafanas_sidecar(rendered):
         if d["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
     ]
     assert {m["metadata"]["name"] for m in maps} == {
-        "iris-dashboard-serving",
-        "iris-dashboard-ab",
-        "iris-dashboard-model",
+        "mlops-dashboard-serving",
+        "mlops-dashboard-ab",
+        "mlops-dashboard-model",
     }
     for config_map in maps:
         assert config_map["metadata"]["namespace"] == "monitoring"
@@ -106,3 +105,8 @@ def test_three_dashboards_ship_in_configmaps_for_grafanas_sidecar(rendered):
         dashboard = json.loads(text)
         assert key == f"{dashboard['uid']}.json"
         assert dashboard["panels"] and all(panel["targets"] for panel in dashboard["panels"])
+        variables = [v["name"] for v in dashboard["templating"]["list"]]
+        assert variables[:3] == ["datasource", "namespace", "deployment"]
+        for panel in dashboard["panels"]:
+            for target in panel["targets"]:
+                assert 'namespace="$namespace", deployment_name="$deployment"' in target["expr"]
