@@ -27,14 +27,17 @@ from analysis.prometheus import read_look
 from analysis.rollout import Action, Plan, Step, next_step
 from model.abtest_command import add_policy_arguments, timestamp
 from model.console import emit
+from model.conventions import CHAMPION
 from model.errors import ConfigurationError, LifecycleError
 from model.promotion import promote
-from model.registry import CHAMPION, resolve_version
+from model.registry import resolve_version
 from model.store import Store
 from stacks.rollout_ledger import RolloutRecord, history, login_name, record
 from stacks.stack_edit import replace_validated, validated, with_traffic
 
 STARTS = ("start", "advance")
+PROMOTE_WHEN = {"better": "better", "notWorse": "not-worse"}
+"""`rollout.promoteWhen` of the stack file -> the decision rule's `promote_when`."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             emit(True, {"error": {"type": type(error).__name__, "message": str(error)}}, "")
         return 1
-    emit(args.json, {"rollouts": steps}, "\n".join(_line(step) for step in steps))
+    text = "\n".join(_line(step) for step in steps) or "no deployment declares a rollout plan"
+    emit(args.json, {"rollouts": steps}, text)
     return 0
 
 
@@ -81,10 +85,9 @@ def run(args: argparse.Namespace) -> list[dict]:
     ]
     if args.evidence is not None and len(selected) != 1:
         raise ConfigurationError("--evidence is one deployment's: name it with --deployment")
-    if not selected:
+    if args.deployment and not selected:
         raise ConfigurationError(
-            f"{args.stack_file}: no deployment with a rollout plan"
-            + (f" among {args.deployment}" if args.deployment else "")
+            f"{args.stack_file}: no deployment with a rollout plan among {args.deployment}"
         )
     now = args.now if args.now is not None else time.time()
     store = Store.open(args.tracking_uri)
@@ -118,6 +121,11 @@ def _roll(args, config, deployment, store: Store, now: float) -> dict:
     if not challenger.traffic:
         return {**result, "action": Action.WAIT.value, "traffic": 0,
                 "reason": "the challenger has no traffic: no rollout in progress"}  # fmt: skip
+    if challenger.traffic not in plan.steps:
+        raise ConfigurationError(
+            f"{where}: the challenger's traffic {challenger.traffic} is not a step of the "
+            f"rollout plan {list(plan.steps)}; set it to {plan.steps[0]} to start the rollout"
+        )
     if (
         current is None
         or current.action not in STARTS
@@ -176,6 +184,7 @@ def _roll(args, config, deployment, store: Store, now: float) -> dict:
 def _policy(args: argparse.Namespace, deployment) -> Policy:
     """The command's rule options, with the deployment's own rollout and monitoring settings."""
     rollout = deployment.rollout
+    margin = {} if rollout.margin is None else {"margin": rollout.margin}
     return Policy(
         alpha=args.alpha,
         mixing_sd=args.mixing_sd,
@@ -183,8 +192,8 @@ def _policy(args: argparse.Namespace, deployment) -> Policy:
         max_samples=args.max_samples,
         max_error_ratio=deployment.monitoring.error_ratio_threshold,
         latency_tolerance=args.latency_tolerance,
-        promote_when=rollout.promote_when,
-        margin=rollout.margin,
+        promote_when=PROMOTE_WHEN[rollout.promote_when],
+        **margin,
     )
 
 
