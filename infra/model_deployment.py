@@ -43,6 +43,7 @@ class ModelDeployment(PlatformComponent):
         operator: pulumi.Resource,
         mlflow_login: MlflowLogin,
         registry_login: RegistryLogin | None = None,
+        annotations: dict[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:serving:ModelDeployment", name, opts)
@@ -72,6 +73,7 @@ class ModelDeployment(PlatformComponent):
                 "name": config.name,
                 "namespace": namespace_name,
                 "labels": {"app.kubernetes.io/part-of": "mlops-platform"},
+                "annotations": annotations or {},
             },
             spec={
                 "name": config.name,

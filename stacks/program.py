@@ -10,12 +10,13 @@ from infra.mlflow import MLFLOW_PORT, MlflowTracking
 from infra.mlflow_auth import served_model_names
 from infra.model_deployment import ModelDeployment
 from infra.model_image import ModelImage
-from infra.model_monitoring.component import ModelMonitoring
+from infra.model_monitoring.component import ModelMonitoring, MonitoringDashboards
 from infra.model_monitoring.config import PredictorTarget
-from infra.namespaces import MLFLOW, MONITORING, PlatformNamespaces, platform_namespaces
+from infra.namespaces import ISTIO, MLFLOW, MONITORING, PlatformNamespaces, platform_namespaces
 from infra.prometheus_stack import RELEASE_NAME, PrometheusStack
 from infra.seldon_operator import SeldonOperator
 from infra.stack_config import StackConfig
+from infra.traffic_routing import DeploymentRoute, UnroutedGateway, operator_annotations
 
 
 def declare_platform(config: StackConfig) -> None:
@@ -78,6 +79,13 @@ def declare_platform(config: StackConfig) -> None:
         on_cluster,
         pulumi.ResourceOptions(depends_on=[namespaces, prometheus.release]),
     )
+    MonitoringDashboards(
+        "dashboards", config.monitoring, monitoring_namespace=MONITORING, opts=monitoring_opts
+    )
+    after_gateway = pulumi.ResourceOptions.merge(
+        on_cluster, pulumi.ResourceOptions(depends_on=[mesh.gateway])
+    )
+    unrouted = UnroutedGateway("operator-routes", namespace=ISTIO, opts=after_gateway)
     served = []
     for entry in config.deployments:
         deployment = ModelDeployment(
@@ -89,19 +97,30 @@ def declare_platform(config: StackConfig) -> None:
             operator=operator.release,
             mlflow_login=mlflow.serving_login,
             registry_login=image.registry_login,
+            annotations=operator_annotations(unrouted.ref),
             opts=in_namespaces,
         )
+        targets = [
+            PredictorTarget(name=p.name, traffic=p.weight, shadow=p.shadow)
+            for p in entry.predictors
+        ]
         ModelMonitoring(
             f"monitoring-{entry.namespace}-{entry.name}",
             entry.monitoring,
             deployment_name=entry.name,
             serving_namespace=entry.namespace,
-            monitoring_namespace=MONITORING,
-            predictors=[
-                PredictorTarget(name=p.name, traffic=p.weight, shadow=p.shadow)
-                for p in entry.predictors
-            ],
+            predictors=targets,
             opts=monitoring_opts,
+        )
+        DeploymentRoute(
+            f"route-{entry.namespace}-{entry.name}",
+            deployment=entry.name,
+            namespace=entry.namespace,
+            predictors=targets,
+            gateway=mesh.gateway_ref,
+            opts=pulumi.ResourceOptions.merge(
+                after_gateway, pulumi.ResourceOptions(depends_on=[mesh.gateway, namespaces])
+            ),
         )
         served.append(_deployment_outputs(config, entry, deployment))
     ingress_route(
