@@ -6,7 +6,7 @@ import pulumi_kubernetes as k8s
 from infra.component import PlatformComponent
 from infra.deployment_config import MODEL_CONTAINER, DeploymentConfig, PredictorConfig
 from infra.model_versions import DeclaredVersion
-from infra.secrets import RegistryLogin, credentials_secret
+from infra.secrets import MlflowLogin, RegistryLogin, credentials_secret
 from infra.workloads import (
     CONTAINER_SECURITY_CONTEXT,
     http_probe,
@@ -43,7 +43,9 @@ class ModelDeployment(PlatformComponent):
         image: pulumi.Input[str],
         tracking_uri: pulumi.Input[str],
         operator: pulumi.Resource,
+        mlflow_login: MlflowLogin,
         registry_login: RegistryLogin | None = None,
+        annotations: dict[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:serving:ModelDeployment", name, opts)
@@ -58,6 +60,13 @@ class ModelDeployment(PlatformComponent):
                 secret_type="kubernetes.io/dockerconfigjson",
             )
             pull_secrets = [{"name": secret.metadata.name}]
+        login_env = MlflowLogin.env(
+            mlflow_login.secret(
+                f"{config.namespace}-{config.name}-mlflow-login",
+                namespace=namespace_name,
+                opts=self.child_opts(),
+            )
+        )
         self.resource = k8s.apiextensions.CustomResource(
             name,
             api_version="machinelearning.seldon.io/v1",
@@ -66,6 +75,7 @@ class ModelDeployment(PlatformComponent):
                 "name": config.name,
                 "namespace": namespace_name,
                 "labels": {"app.kubernetes.io/part-of": "mlops-platform"},
+                "annotations": annotations or {},
             },
             spec={
                 "name": config.name,
@@ -74,7 +84,15 @@ class ModelDeployment(PlatformComponent):
                     _predictor_spec(
                         p,
                         versions[p.name],
-                        _pod_spec(p, versions[p.name], config, image, tracking_uri, pull_secrets),
+                        _pod_spec(
+                            p,
+                            versions[p.name],
+                            config,
+                            image,
+                            tracking_uri,
+                            login_env,
+                            pull_secrets,
+                        ),
                     )
                     for p in config.predictors
                 ],
@@ -120,10 +138,13 @@ def _pod_spec(
     config: DeploymentConfig,
     image: pulumi.Input[str],
     tracking_uri: pulumi.Input[str],
+    login_env: list[dict],
     pull_secrets: list[dict],
 ) -> dict:
     return {
         "imagePullSecrets": pull_secrets,
+        # The model server talks to MLflow only; it has no business with the Kubernetes API.
+        "automountServiceAccountToken": False,
         "securityContext": pod_security_context(SERVING_UID),
         "containers": [
             {
@@ -132,6 +153,7 @@ def _pod_spec(
                 "env": [
                     *_model_env(version),
                     {"name": "MLFLOW_TRACKING_URI", "value": tracking_uri},
+                    *login_env,
                     {"name": "GUNICORN_WORKERS", "value": str(config.workers)},
                     {"name": "MAX_BATCH_ROWS", "value": str(config.max_batch_rows)},
                 ],

@@ -9,8 +9,10 @@ The registry is read through MLflow's REST API with `requests` (endpoints from
 for the aliases, `GET /api/2.0/mlflow/model-versions/get` for a version's tags; both answer 404
 RESOURCE_DOES_NOT_EXIST for what does not exist, while the alias endpoint answers 400 for an
 unknown alias), so the program never imports the mlflow package. Credentials come from
-`MLFLOW_TRACKING_USERNAME` / `MLFLOW_TRACKING_PASSWORD`, as for every MLflow client. An
-unreachable registry fails within `REGISTRY_DEADLINE_S`, naming the URI.
+`MLFLOW_TRACKING_USERNAME` / `MLFLOW_TRACKING_PASSWORD` and a private CA (the gateway's
+self-signed one) from `MLFLOW_TRACKING_SERVER_CERT_PATH`, as for every MLflow client
+(`mlflow/environment_variables.py`). An unreachable registry fails within
+`REGISTRY_DEADLINE_S`, naming the URI.
 """
 
 import os
@@ -88,17 +90,26 @@ class Resolution:
 class ModelRegistry:
     """The few MLflow registry reads the program needs, each bounded in time."""
 
-    def __init__(self, uri: str, *, username: str | None = None, password: str | None = None):
+    def __init__(
+        self,
+        uri: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        ca_bundle: str | None = None,
+    ):
         self.uri = uri.rstrip("/")
         self._auth = (username, password or "") if username else None
+        self._verify: str | bool = ca_bundle or True
 
     @classmethod
     def from_environment(cls, uri: str) -> "ModelRegistry":
-        """A client with the MLflow credentials of the environment (if any)."""
+        """A client with the MLflow credentials and CA bundle of the environment (if any)."""
         return cls(
             uri,
             username=os.environ.get("MLFLOW_TRACKING_USERNAME") or None,
             password=os.environ.get("MLFLOW_TRACKING_PASSWORD"),
+            ca_bundle=os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or None,
         )
 
     def registered_model(self, name: str) -> dict[str, Any] | None:
@@ -119,8 +130,18 @@ class ModelRegistry:
         while True:
             try:
                 response = requests.get(
-                    url, params=params, auth=self._auth, timeout=REQUEST_TIMEOUT_S
+                    url,
+                    params=params,
+                    auth=self._auth,
+                    verify=self._verify,
+                    timeout=REQUEST_TIMEOUT_S,
                 )
+            except requests.exceptions.SSLError as error:
+                raise RegistryError(
+                    f"model registry {self.uri}: TLS verification failed ({error}); for the "
+                    "gateway's self-signed certificate set MLFLOW_TRACKING_SERVER_CERT_PATH to "
+                    "its CA bundle"
+                ) from None
             except requests.RequestException as error:
                 problem = f"{type(error).__name__}: {error}"
             else:

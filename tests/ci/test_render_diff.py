@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from ci_pipelines import REPO_ROOT
 
-RENDERED_SOURCES = ("infra", "stacks", "serving", "Pulumi.yaml", "Pulumi.dev.yaml")
+RENDERED_SOURCES = ("analysis", "infra", "stacks", "serving", "Pulumi.yaml", "Pulumi.dev.yaml")
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "ci-test",
     "GIT_AUTHOR_EMAIL": "ci-test@example.invalid",
@@ -130,20 +130,26 @@ def test_unknown_base_ref_is_named(work_tree: Path, tmp_path: Path) -> None:
 
 
 def test_pinning_a_version_shows_as_a_version_change_when_resolved(
-    mlflow_server: str, tmp_path: Path
+    mlflow_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With `--tracking-uri` both sides are resolved against the registry: a change from an
-    alias to another version shows as MODEL_URI and MODEL_DIGEST changes."""
+    """With `--tracking-uri` both sides are resolved against the registry (as the serving
+    user): a change from an alias to another version shows as MODEL_URI and MODEL_DIGEST
+    changes."""
     from mlflow import MlflowClient
 
     name = f"render-diff-{uuid.uuid4().hex[:8]}"  # the MLflow server is shared by other suites
-    client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
+    for key, value in mlflow_server.pipeline_env.items():
+        monkeypatch.setenv(key, value)
+    client = MlflowClient(tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url)
     client.create_registered_model(name)
     for number in (1, 2):
         digest = "sha256:" + f"{number}" * 64
         client.create_model_version(name, f"s3://models/{number}", tags={"model_digest": digest})
     for alias in ("champion", "challenger"):
         client.set_registered_model_alias(name, alias, "1")
+    mlflow_server.serve(name)
+    for key, value in mlflow_server.serving_env.items():
+        monkeypatch.setenv(key, value)
     repo = tmp_path / "repo"
     for source in RENDERED_SOURCES:
         if (REPO_ROOT / source).is_dir():
@@ -159,7 +165,7 @@ def test_pinning_a_version_shows_as_a_version_change_when_resolved(
     git(repo, "commit", "--quiet", "-m", "base")
     edit_stack_file(repo, f"model: {name}@champion", f"model: {name}/2")
     out = tmp_path / "diff.md"
-    result = render_diff(repo, out, "HEAD", "--tracking-uri", mlflow_server)
+    result = render_diff(repo, out, "HEAD", "--tracking-uri", mlflow_server.url)
     assert result.returncode == 0, result.stderr
     diff = out.read_text()
     changed = {line for line in diff.splitlines() if line[:1] in "+-"}

@@ -1,9 +1,12 @@
 """Deploy-time model versions: the real program under Pulumi's mocks resolves every alias against
-a real `mlflow server` and declares the concrete version and its digest."""
+a real `mlflow server --app-name basic-auth`, as the read-only serving user, and declares the
+concrete version and its digest."""
 
 import hashlib
+import os
 import socket
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import yaml
@@ -40,20 +43,38 @@ def register(client: MlflowClient, name: str, versions: int, *, digest: bool = T
         client.create_model_version(name, f"s3://models/{name}/{number}", tags=tags)
 
 
+SERVED = ("ab", "pinned", "nodigest", "promoted", "never-trained")
+"""The models these tests' deployments serve; the serving user may read them."""
+
+
 @pytest.fixture(scope="module")
-def registry(mlflow_server: str) -> str:
+def registry(mlflow_server) -> str:
     """The real server with `ab` (champion 1, challenger 2), `pinned` (1 version), `nodigest`
-    (1 version without its tag) and `promoted` (champion 1, 2 versions)."""
-    client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
-    register(client, "ab", 2)
-    client.set_registered_model_alias("ab", "champion", "1")
-    client.set_registered_model_alias("ab", "challenger", "2")
-    register(client, "pinned", 1)
-    register(client, "nodigest", 1, digest=False)
-    client.set_registered_model_alias("nodigest", "champion", "1")
-    register(client, "promoted", 2)
-    client.set_registered_model_alias("promoted", "champion", "1")
+    (1 version without its tag) and `promoted` (champion 1, 2 versions), registered by the
+    pipeline user and readable by the serving user."""
+    with mock.patch.dict(os.environ, mlflow_server.pipeline_env):
+        client = MlflowClient(tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url)
+        register(client, "ab", 2)
+        client.set_registered_model_alias("ab", "champion", "1")
+        client.set_registered_model_alias("ab", "challenger", "2")
+        register(client, "pinned", 1)
+        register(client, "nodigest", 1, digest=False)
+        client.set_registered_model_alias("nodigest", "champion", "1")
+        register(client, "promoted", 2)
+        client.set_registered_model_alias("promoted", "champion", "1")
+        register(client, "unserved", 1)
+        client.set_registered_model_alias("unserved", "champion", "1")
+    mlflow_server.serve(*SERVED)
     return mlflow_server
+
+
+@pytest.fixture(autouse=True)
+def as_serving_user(request, monkeypatch) -> None:
+    """The deploy reads the registry with the serving user's login, from the environment."""
+    if "registry" in request.fixturenames:
+        server = request.getfixturevalue("registry")
+        for key, value in server.serving_env.items():
+            monkeypatch.setenv(key, value)
 
 
 def stack_file(tmp_path: Path, deployments: list[dict]) -> Path:
@@ -110,8 +131,9 @@ def test_a_promotion_shows_as_a_version_change(registry, tmp_path) -> None:
     }
     path = stack_file(tmp_path, [deployment])
     before = env_of(predictors(render_stack("versions", path, registry), "promoted")["main"])
-    client = MlflowClient(tracking_uri=registry, registry_uri=registry)
-    client.set_registered_model_alias("promoted", "champion", "2")
+    with mock.patch.dict(os.environ, registry.pipeline_env):
+        client = MlflowClient(tracking_uri=registry.url, registry_uri=registry.url)
+        client.set_registered_model_alias("promoted", "champion", "2")
     after = env_of(predictors(render_stack("versions", path, registry), "promoted")["main"])
     assert (before["MODEL_URI"], after["MODEL_URI"]) == ("models:/promoted/1", "models:/promoted/2")
     assert after["MODEL_DIGEST"] == digest_of("promoted", "2") != before["MODEL_DIGEST"]
@@ -148,6 +170,18 @@ def test_what_the_registry_cannot_vouch_for_is_refused(registry, tmp_path, model
     assert registry in message
     for fragment in expected:
         assert fragment in message
+
+
+def test_a_model_the_serving_user_may_not_read_is_refused(registry, tmp_path) -> None:
+    deployment = {
+        "name": "unserved",
+        "predictors": [{"name": "main", "model": "unserved@champion"}],
+    }
+    with pytest.raises(RegistryError) as error:
+        render_stack("versions", stack_file(tmp_path, [deployment]), registry)
+    message = str(error.value)
+    assert f"model registry {registry} refused the request (HTTP 403)" in message
+    assert "MLFLOW_TRACKING_USERNAME" in message
 
 
 def test_a_model_without_versions_leaves_its_deployment_pending(registry, tmp_path) -> None:
