@@ -4,7 +4,7 @@ workers load it, and while serving."""
 
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -31,6 +31,15 @@ def server_factory() -> Iterator[Any]:
         server.stop()
 
 
+def wait_while_starting(
+    server: ModelServerProcess, process: Any, started: Callable[[], bool]
+) -> None:
+    """Poll until `started()` holds; the server must not have exited meanwhile."""
+    while not started():
+        assert process.poll() is None, server.log_tail()
+        time.sleep(0.05)
+
+
 def test_sigterm_while_the_model_downloads(server_factory: Any) -> None:
     with socket.socket() as hung_registry:
         hung_registry.bind(("127.0.0.1", 0))
@@ -38,9 +47,9 @@ def test_sigterm_while_the_model_downloads(server_factory: Any) -> None:
         uri = f"http://127.0.0.1:{hung_registry.getsockname()[1]}"
         server = server_factory("models:/iris/1", {"MLFLOW_TRACKING_URI": uri})
         process = launch_unready(server)
-        while "Importing submodule" not in server.log_path.read_text():
-            assert process.poll() is None, server.log_tail()
-            time.sleep(0.1)
+        wait_while_starting(
+            server, process, lambda: "Importing submodule" in server.log_path.read_text()
+        )
 
         left = sigterm_main_and_wait(process, EXIT_WITHIN_S)
 
@@ -52,9 +61,7 @@ def test_sigterm_while_the_workers_load(server_factory: Any, trained_model: dict
     process = launch_unready(server)
     # main, gRPC process, its worker, metrics process: the forks Seldon makes before gunicorn's
     # workers have loaded the model.
-    while len(group_members(process.pid)) < 4:
-        assert process.poll() is None, server.log_tail()
-        time.sleep(0.05)
+    wait_while_starting(server, process, lambda: len(group_members(process.pid)) >= 4)
 
     left = sigterm_main_and_wait(process, EXIT_WITHIN_S)
 
