@@ -5,11 +5,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from serving_helpers import contract_digest, saved_model
+from serving_helpers import saved_model
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.svm import LinearSVC
 
+from model.digest import model_digest
 from serving import model_kinds
 from serving.drift import DriftWindow
 from serving.http_errors import InvalidRequest, PayloadTooLarge, ServingError
@@ -97,7 +98,7 @@ def test_each_kind_loads_with_its_runtime(
         y = y.map({0: "setosa", 1: "versicolor", 2: "virginica"})
     model_dir = saved_model(estimator, x, pd.Series(y, name="target"), tmp_path)
 
-    runtime = model_kinds.load(resolve_model(str(model_dir), contract_digest(model_dir)))
+    runtime = model_kinds.load(resolve_model(str(model_dir), model_digest(model_dir)))
     prediction = runtime.predict(x.iloc[:3].to_numpy())
 
     assert runtime.kind == kind
@@ -109,7 +110,7 @@ def test_each_kind_loads_with_its_runtime(
         assert prediction.values.shape == (3, len(names))
 
 
-def test_serving_digest_follows_the_contract_and_skips_registered_model_meta(
+def test_serving_digest_equals_model_digest_and_skips_registered_model_meta(
     tmp_path: Path,
 ) -> None:
     x, y = load_iris(return_X_y=True, as_frame=True)
@@ -117,7 +118,7 @@ def test_serving_digest_follows_the_contract_and_skips_registered_model_meta(
     before = directory_digest(model_dir)
     (model_dir / "registered_model_meta").write_text("model_name: iris\nmodel_version: '1'\n")
 
-    assert directory_digest(model_dir) == before == contract_digest(model_dir)
+    assert directory_digest(model_dir) == before == model_digest(model_dir)
 
 
 @pytest.mark.parametrize(
