@@ -158,6 +158,14 @@ def _pod_spec(
                     {"name": "MAX_BATCH_ROWS", "value": str(config.max_batch_rows)},
                 ],
                 "resources": config.resources_of(predictor).model_dump(),
+                # The server either answers or exits with its reason within ~15 s (MLflow calls
+                # bounded in serving/Dockerfile); 24 x 5 s covers a slow model load on top, and
+                # liveness only starts counting once this has passed.
+                "startupProbe": {
+                    **http_probe("/health/ping", SERVING_HTTP_PORT, initial_delay=0),
+                    "periodSeconds": 5,
+                    "failureThreshold": 24,
+                },
                 "readinessProbe": http_probe("/health/ping", SERVING_HTTP_PORT, initial_delay=10),
                 "livenessProbe": http_probe("/health/ping", SERVING_HTTP_PORT, initial_delay=30),
                 "securityContext": CONTAINER_SECURITY_CONTEXT,
