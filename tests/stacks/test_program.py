@@ -29,7 +29,8 @@ PLATFORM_ALLOWS = 13
 COMMON_TYPES = {
     "pulumi:providers:kubernetes": 1,
     HELM: 5,
-    "kubernetes:networking.istio.io/v1beta1:Gateway": 1,
+    # The Seldon gateway, and the unrouted one the operator's own VirtualServices bind to.
+    "kubernetes:networking.istio.io/v1beta1:Gateway": 2,
     "kubernetes:networking.istio.io/v1beta1:VirtualService": 2,
     IMAGE: 1,
     "random:index/randomPassword:RandomPassword": 3,
@@ -44,6 +45,8 @@ PER_DEPLOYMENT_TYPES = (
     "kubernetes:monitoring.coreos.com/v1:PodMonitor",
     "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
 )
+ROUTES = "kubernetes:networking.istio.io/v1beta1:VirtualService"
+"""MLflow's and Grafana's, plus the platform-owned route of each deployment."""
 
 
 def named(declared: Declared, type_token: str, name: str) -> Registration:
@@ -71,6 +74,7 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
     expected = {
         **COMMON_TYPES,
         **dict.fromkeys(PER_DEPLOYMENT_TYPES, deployments),
+        ROUTES: COMMON_TYPES[ROUTES] + deployments,
         "kubernetes:core/v1:Namespace": PLATFORM_NAMESPACES + namespaces,
         "kubernetes:networking.k8s.io/v1:NetworkPolicy": 3 * (PLATFORM_NAMESPACES + namespaces)
         + PLATFORM_ALLOWS
@@ -84,7 +88,7 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
         for r in declared[stack].of_type("kubernetes:core/v1:ConfigMap")
         if r.inputs["metadata"]["labels"].get("grafana_dashboard") == "1"
     ]
-    assert len(dashboards) >= 3 * deployments
+    assert len(dashboards) == 3  # once per stack, with a deployment variable
     releases = {r.inputs["name"]: r.inputs for r in declared[stack].of_type(HELM)}
     assert set(releases) == {
         "istio-base",
@@ -366,11 +370,16 @@ def test_three_deployments_each_get_their_objects_in_their_namespace(three_deplo
         for r in d.of_type("kubernetes:core/v1:ConfigMap")
         if r.inputs["metadata"]["labels"].get("grafana_dashboard") == "1"
     }
-    assert dashboards == {
-        f"{namespace}-{name}-dashboard-{kind}"
-        for namespace, name in wanted
-        for kind in ("serving", "ab", "model")
+    # One set for the stack: each dashboard picks the deployment with its variables.
+    assert dashboards == {f"mlops-dashboard-{kind}" for kind in ("serving", "ab", "model")}
+    monitors = {
+        (
+            r.inputs["metadata"]["namespace"],
+            r.inputs["spec"]["selector"]["matchLabels"]["seldon-deployment-id"],
+        )
+        for r in d.of_type("kubernetes:monitoring.coreos.com/v1:PodMonitor")
     }
+    assert monitors == wanted
     (wine_rules,) = [
         r
         for r in d.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
