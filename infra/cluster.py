@@ -1,5 +1,6 @@
 """Cluster access: the Kubernetes provider all components use, optionally on a new kind cluster."""
 
+import os
 from pathlib import Path
 
 import pulumi
@@ -10,7 +11,14 @@ from pydantic import Field
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel, DnsLabel, ImageReference
 
-KIND_SCRIPT = Path(__file__).parent / "scripts" / "kind-cluster.sh"
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
+KIND_SCRIPT = SCRIPTS / "kind-cluster.sh"
+
+
+def script_command(script: Path, *args: str) -> str:
+    """A shell command running one of `infra/scripts/`, by a path relative to the working
+    directory, so Pulumi state does not depend on where the repository is checked out."""
+    return " ".join(["bash", os.path.relpath(script), *args])
 
 
 class ClusterConfig(CamelModel):
@@ -37,6 +45,12 @@ class ClusterAccess(PlatformComponent):
     """
 
     provider: k8s.Provider
+    kind_cluster: command.local.Command | None
+    """The kind cluster and its local registry (None on an existing cluster): what a local image
+    push must wait for."""
+    kubectl_environment: dict[str, pulumi.Input[str]]
+    """Environment for a local `kubectl` (see infra/scripts/) to reach the provider's cluster:
+    `KUBECONFIG_DATA` (secret) for kind, `KUBE_CONTEXT` otherwise (empty: the current context)."""
 
     def __init__(
         self, name: str, config: ClusterConfig, opts: pulumi.ResourceOptions | None = None
@@ -49,21 +63,24 @@ class ClusterAccess(PlatformComponent):
                 "REGISTRY_PORT": str(config.kind_registry_port),
                 "INGRESS_HOST_PORT": str(config.ingress_host_port),
             }
-            cluster = command.local.Command(
+            self.kind_cluster = command.local.Command(
                 f"{name}-kind",
-                create=f"bash {KIND_SCRIPT} create",
-                delete=f"bash {KIND_SCRIPT} delete",
+                create=script_command(KIND_SCRIPT, "create"),
+                delete=script_command(KIND_SCRIPT, "delete"),
                 environment=environment,
                 opts=self.child_opts(),
             )
-            kubeconfig = pulumi.Output.secret(cluster.stdout)
+            kubeconfig = pulumi.Output.secret(self.kind_cluster.stdout)
+            self.kubectl_environment = {"KUBECONFIG_DATA": kubeconfig}
             self.provider = k8s.Provider(
                 f"{name}-provider",
                 kubeconfig=kubeconfig,
                 enable_server_side_apply=True,
-                opts=self.child_opts(depends_on=[cluster]),
+                opts=self.child_opts(depends_on=[self.kind_cluster]),
             )
         else:
+            self.kind_cluster = None
+            self.kubectl_environment = {"KUBE_CONTEXT": config.kubeconfig_context}
             self.provider = k8s.Provider(
                 f"{name}-provider",
                 context=config.kubeconfig_context or None,

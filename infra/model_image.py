@@ -8,6 +8,7 @@ import pulumi
 import pulumi_docker as docker
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
+from infra.cluster import ClusterAccess
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel
 from infra.secrets import RegistryLogin
@@ -58,7 +59,12 @@ class ModelImage(PlatformComponent):
     """How the cluster logs in to pull it; None for a registry that needs no credentials."""
 
     def __init__(
-        self, name: str, config: ModelImageConfig, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        config: ModelImageConfig,
+        *,
+        cluster: ClusterAccess,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:serving:ModelImage", name, opts)
         self.registry_login = None
@@ -91,7 +97,10 @@ class ModelImage(PlatformComponent):
                     platform=config.image_platform,
                 ),
                 registry=registry,
-                opts=self.child_opts(),
+                # The kind recipe starts the local registry the push goes to.
+                opts=self.child_opts(
+                    depends_on=[cluster.kind_cluster] if cluster.kind_cluster else []
+                ),
             )
             self.reference = image.repo_digest
         self.register_outputs({"reference": self.reference})

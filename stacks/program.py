@@ -33,6 +33,7 @@ def declare_platform(config: StackConfig) -> None:
         config.seldon,
         gateway=mesh.gateway_ref,
         istio=mesh.control_plane,
+        cluster=cluster,
         opts=in_namespaces,
     )
     prometheus = PrometheusStack(
@@ -54,13 +55,13 @@ def declare_platform(config: StackConfig) -> None:
         ],
         opts=in_namespaces,
     )
-    image = ModelImage("model-image", config.image)
+    image = ModelImage("model-image", config.image, cluster=cluster)
     deployment = ModelDeployment(
         "model-deployment",
         config.serving,
         image=image.reference,
         tracking_uri=mlflow.tracking_uri,
-        operator=operator.release,
+        operator=operator.webhook_ready,
         registry_login=image.registry_login,
         opts=in_namespaces,
     )
