@@ -8,7 +8,7 @@ import pulumi_kubernetes as k8s
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from infra.component import PlatformComponent
-from infra.config_types import CamelModel, CpuQuantity, DnsLabel, MemoryQuantity
+from infra.config_types import ComputeResources, DnsLabel, ObjectConfig, ResourceAmounts
 from infra.secrets import RegistryLogin, credentials_secret
 from infra.workloads import (
     CONTAINER_SECURITY_CONTEXT,
@@ -36,18 +36,13 @@ ModelReference = Annotated[
 """A registered model reference: '<name>/<version>' or '<name>@<alias>'."""
 
 
-class ResourceAmounts(CamelModel):
-    cpu: CpuQuantity
-    memory: MemoryQuantity
-
-
-class Resources(CamelModel):
+class Resources(ComputeResources):
     # Measured: two workers plus Seldon's metrics, gRPC and manager processes hold ~870 MiB PSS.
     requests: ResourceAmounts = ResourceAmounts(cpu="250m", memory="1Gi")
     limits: ResourceAmounts = ResourceAmounts(cpu="2", memory="1536Mi")
 
 
-class PredictorConfig(CamelModel):
+class PredictorConfig(ObjectConfig):
     """One predictor of the SeldonDeployment: a model version, its traffic share and capacity."""
 
     name: DnsLabel
@@ -85,7 +80,7 @@ class PredictorConfig(CamelModel):
         return re.sub(r"[^A-Za-z0-9_.\-]", "-", self.model)
 
 
-class ServingConfig(CamelModel):
+class ServingConfig(ObjectConfig):
     """Stack key `serving`: the predictors and Seldon's admission rules over them."""
 
     namespace: DnsLabel = "seldon"

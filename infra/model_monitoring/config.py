@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
-from infra.config_types import CamelModel, DnsLabel
+from infra.config_types import CamelModel, DnsLabel, ObjectConfig
 
 PromDuration = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*(s|m|h|d|w)$")]
 """A Prometheus duration such as '30s', '5m' or '1h' (one unit; no zero)."""
@@ -17,7 +17,7 @@ Ratio = Annotated[float, Field(gt=0, lt=1)]
 """A fraction strictly between 0 and 1."""
 
 
-class MonitoringConfig(CamelModel):
+class MonitoringConfig(ObjectConfig):
     """What the alerts consider a breach, how long it must last, and how often pods are scraped."""
 
     scrape_interval: PromDuration = "30s"
