@@ -10,6 +10,7 @@ from pydantic import Field
 
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel, DnsLabel, ImageReference
+from infra.kind_images import DEFAULT_NODE_IMAGE
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 KIND_SCRIPT = SCRIPTS / "kind-cluster.sh"
@@ -27,14 +28,14 @@ class ClusterConfig(CamelModel):
     kubeconfig_context: str = ""
     create_kind_cluster: bool = False
     kind_cluster_name: DnsLabel = "mlops-dev"
-    kind_node_image: ImageReference = (
-        "kindest/node:v1.33.1"
-        "@sha256:050072256b9a903bd914c0b2866828150cb229cea0efe5892e2b644d5dd3b34f"
-    )
+    kind_node_image: ImageReference = DEFAULT_NODE_IMAGE
     kind_registry_port: int = Field(default=5001, ge=1024, le=65535)
     ingress_host_port: int = Field(default=8080, ge=1024, le=65535)
     persistent_storage: bool = False
     storage_class: str = ""
+    protected: bool = False
+    """A protected stack (prod): `make up|destroy` refuse a local `file://` state backend and ask
+    for confirmation outside CI (stacks/protection.py)."""
 
 
 class ClusterAccess(PlatformComponent):

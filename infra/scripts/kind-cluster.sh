@@ -5,7 +5,8 @@
 set -euo pipefail
 : "${CLUSTER_NAME:?}" "${NODE_IMAGE:?}" "${REGISTRY_PORT:?}" "${INGRESS_HOST_PORT:?}"
 REGISTRY_NAME="kind-registry"
-REGISTRY_IMAGE="registry:2.8.3"
+# distribution/distribution 3.0.0 (registry:2.8.3 is superseded and no longer rebuilt).
+REGISTRY_IMAGE="registry:3.0.0@sha256:6c5666b861f3505b116bb9aa9b25175e71210414bd010d92035ff64018f9457e"
 
 for tool in kind docker kubectl; do
   command -v "$tool" >/dev/null || { echo "kind-cluster.sh: '$tool' not found" >&2; exit 127; }
