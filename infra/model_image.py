@@ -23,7 +23,10 @@ class ModelImageConfig(CamelModel):
     image_registry: str = Field(default="localhost:5001", pattern=r"^[a-z0-9.\-]+(:[0-9]+)?$")
     image_repository: str = Field(default="mlops/model-server", pattern=r"^[a-z0-9._\-/]+$")
     image_prebuilt_ref: str = Field(default="", pattern=f"^$|{DIGEST_REFERENCE}")
-    image_platform: str = Field(default="linux/amd64", pattern=r"^linux/(amd64|arm64)$")
+    image_platform: str = Field(default="", pattern=r"^$|^linux/(amd64|arm64)$")
+    """'' builds for the Docker engine's own platform (pulumi-docker 5.2 `DockerBuildArgs.platform`
+    "defaults to GOOS/GOARCH"): an arm64 laptop gets an arm64 image for its arm64 kind node.
+    Set `linux/amd64` when the engine's platform differs from the cluster's nodes."""
     registry_username: str = ""
     registry_password: SecretStr | None = Field(default=None, validate_default=True)
 
@@ -94,7 +97,7 @@ class ModelImage(PlatformComponent):
                 build=docker.DockerBuildArgs(
                     context=os.path.relpath(SERVING_DIR),
                     dockerfile=os.path.relpath(SERVING_DIR / "Dockerfile"),
-                    platform=config.image_platform,
+                    platform=config.image_platform or None,
                 ),
                 registry=registry,
                 # The kind recipe starts the local registry the push goes to.
