@@ -59,6 +59,11 @@ destroy: preflight protect-destroy venv ## Tear STACK down
 	pulumi login $(PULUMI_BACKEND_URL)
 	pulumi destroy --stack $(STACK) --yes
 
+.PHONY: e2e
+E2E_STACK ?= local
+e2e: venv ## End to end on a new kind cluster: up, train, roll out, check via the gateway, destroy
+	$(BIN)/python -m e2e --stack $(E2E_STACK)
+
 .PHONY: train
 train: venv ## Train, evaluate and register the model (local SQLite MLflow store by default)
 	$(BIN)/python -m model train $(ARGS)
