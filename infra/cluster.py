@@ -31,6 +31,9 @@ class ClusterConfig(CamelModel):
     kind_node_image: ImageReference = DEFAULT_NODE_IMAGE
     kind_registry_port: int = Field(default=5001, ge=1024, le=65535)
     ingress_host_port: int = Field(default=8080, ge=1024, le=65535)
+    """Host port (127.0.0.1) of the gateway's HTTP NodePort 30080 on a kind cluster."""
+    ingress_https_host_port: int = Field(default=8443, ge=1024, le=65535)
+    """Host port (127.0.0.1) of the gateway's HTTPS NodePort 30443 on a kind cluster."""
     persistent_storage: bool = False
     storage_class: str = ""
     protected: bool = False
@@ -63,6 +66,7 @@ class ClusterAccess(PlatformComponent):
                 "NODE_IMAGE": config.kind_node_image,
                 "REGISTRY_PORT": str(config.kind_registry_port),
                 "INGRESS_HOST_PORT": str(config.ingress_host_port),
+                "INGRESS_HTTPS_HOST_PORT": str(config.ingress_https_host_port),
             }
             self.kind_cluster = command.local.Command(
                 f"{name}-kind",

@@ -24,6 +24,7 @@ DEFAULTS = {
     "kindNodeImage": DEFAULT_NODE_IMAGE,
     "kindRegistryPort": "5001",
     "ingressHostPort": "8080",
+    "ingressHttpsHostPort": "8443",
     "ingressServiceType": "LoadBalancer",
 }
 """Project defaults (Pulumi.yaml) of the keys preflight reads, for stack files that omit them."""
@@ -105,7 +106,10 @@ def host_port_problems(stack_file: Path, env: dict[str, str]) -> list[str]:
     clusters = _run(["kind", "get", "clusters"], env)
     if clusters and name in clusters.stdout.split():
         return []
-    ports = {"ingressHostPort": int(stack_setting(stack_file, "ingressHostPort"))}
+    ports = {
+        key: int(stack_setting(stack_file, key))
+        for key in ("ingressHostPort", "ingressHttpsHostPort")
+    }
     registry = _run(["docker", "inspect", "-f", "{{.State.Running}}", KIND_REGISTRY_CONTAINER], env)
     if not (registry and registry.stdout.strip() == "true"):
         ports["kindRegistryPort"] = int(stack_setting(stack_file, "kindRegistryPort"))

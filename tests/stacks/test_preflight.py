@@ -2,6 +2,7 @@
 prod guard holds. The tools (pulumi, docker, kind, kubectl) are fakes on a restricted PATH: no
 Pulumi CLI, Docker engine or cluster can run here, and the fakes answer as those tools do."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -168,20 +169,24 @@ def kind_stack_file(root: Path, **settings: str) -> None:
     (root / f"Pulumi.{KIND_STACK}.yaml").write_text(text.replace("config:\n", "config:\n" + extra))
 
 
-def test_a_taken_host_port_is_named_for_a_new_kind_cluster(tmp_path: Path) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        kind_stack_file(tmp_path, ingressHostPort=str(port))
+def test_taken_host_ports_are_named_for_a_new_kind_cluster(tmp_path: Path) -> None:
+    keys = ("ingressHostPort", "ingressHttpsHostPort", "kindRegistryPort")
+    with contextlib.ExitStack() as held:
+        ports = {}
+        for key in keys:
+            taken = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            ports[key] = taken.getsockname()[1]
+        kind_stack_file(tmp_path, **{key: str(port) for key, port in ports.items()})
         tools = all_tools(kind=KIND_WITHOUT_CLUSTERS)
         env = {"PATH": str(tool_dir(tmp_path, tools)), "PULUMI_CONFIG_PASSPHRASE": "x"}
-        found = problems(KIND_STACK, env, root=tmp_path)
-        assert found == [
-            f"host port 127.0.0.1:{port} (mlops-platform:ingressHostPort) is in use; free it or "
+        assert problems(KIND_STACK, env, root=tmp_path) == [
+            f"host port 127.0.0.1:{port} (mlops-platform:{key}) is in use; free it or "
             f"set another port in Pulumi.{KIND_STACK}.yaml"
+            for key, port in ports.items()
         ]
-        # Once the cluster exists it holds that port itself: nothing to report.
+        # Once the cluster exists it holds those ports itself: nothing to report.
         (tmp_path / "bin" / "kind").write_text(f"#!/bin/sh\n{KIND_OK}\n")
         assert problems(KIND_STACK, env, root=tmp_path) == []
 
