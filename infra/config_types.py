@@ -1,10 +1,19 @@
 """Constrained value types shared by the component config classes."""
 
 import re
+import types
 from decimal import Decimal
-from typing import Annotated, Self
+from typing import Annotated, Any, Self, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
@@ -83,12 +92,34 @@ ImageReference = Annotated[str, AfterValidator(_pinned_image)]
 """A container image reference pinned by tag and/or digest ('registry/name:tag@sha256:...')."""
 
 
+def _scalar_types(annotation: Any) -> set[type]:
+    """The plain types a field accepts (`int | None` -> {int, NoneType})."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        return {t for arg in get_args(annotation) for t in _scalar_types(arg)}
+    return {annotation} if isinstance(annotation, type) else set()
+
+
 class CamelModel(BaseModel):
-    """Base for config classes: camelCase keys in stack files, unknown keys refused."""
+    """Base for config classes: camelCase keys in stack files, unknown keys refused.
+
+    Flat keys reach the program as strings under `pulumi up` ("3", "true"), so numbers and
+    booleans written as strings pass; what is refused is a boolean for a number and anything
+    but true/false for a boolean, which Pulumi would refuse too.
+    """
 
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_number_coercion(cls, value: Any, info: ValidationInfo) -> Any:
+        accepted = _scalar_types(cls.model_fields[info.field_name].annotation)
+        if isinstance(value, bool) and bool not in accepted and accepted & {int, float}:
+            raise ValueError(f"takes a number, not the boolean {value!r}")
+        if accepted == {bool} and not (isinstance(value, bool) or value in ("true", "false")):
+            raise ValueError(f"takes true or false, got {value!r}")
+        return value
 
 
 class ObjectConfig(CamelModel):

@@ -55,7 +55,7 @@ def flat(key: str, value) -> Callable[[dict], str]:
 
 
 CASES = {
-    "replicas-true": (predictor_field("replicas", True), "valid integer"),
+    "replicas-true": (predictor_field("replicas", True), "takes a number, not the boolean True"),
     "traffic-string": (predictor_field("traffic", "90"), "valid integer"),
     "zero-cpu": (
         resources({"cpu": "0", "memory": "1Gi"}, {"cpu": "1", "memory": "1Gi"}, ".requests.cpu"),
@@ -73,6 +73,9 @@ CASES = {
         resources({"cpu": "1", "memory": "2Gi"}, {"cpu": "1", "memory": "1536Mi"}, ""),
         "memory request 2Gi > limit 1536Mi",
     ),
+    "flat-number-true": (flat("mlflowReplicas", True), "takes a number, not the boolean True"),
+    "flat-boolean-one": (flat("createKindCluster", 1), "takes true or false, got 1"),
+    "flat-boolean-yes": (flat("persistentStorage", "yes"), "takes true or false, got 'yes'"),
     "untagged-node-image": (flat("kindNodeImage", "kindest/node"), "needs a tag"),
     "untagged-mlflow-image": (flat("mlflowImage", "localhost:5001/mlflow"), "needs a tag"),
 }
@@ -115,6 +118,18 @@ def test_a_duplicated_key_inside_an_object_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda p: p.name)
 def test_committed_stack_files_pass(stack_file: Path) -> None:
     load_stack_file(stack_file)
+
+
+def test_flat_keys_as_pulumi_passes_them_still_parse(tmp_path: Path) -> None:
+    """Under `pulumi up` every flat key is a string ("true", "1"): those are not coercions."""
+    values = base_values()
+    values[f"{P}createKindCluster"] = "true"
+    values[f"{P}mlflowReplicas"] = "1"
+    stack_file = tmp_path / "Pulumi.strings.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": values}))
+    config = load_stack_file(stack_file)
+    assert config.cluster.create_kind_cluster is True
+    assert config.mlflow.mlflow_replicas == 1
 
 
 @pytest.mark.parametrize(
