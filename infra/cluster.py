@@ -73,7 +73,10 @@ class ClusterAccess(PlatformComponent):
                 create=script_command(KIND_SCRIPT, "create"),
                 delete=script_command(KIND_SCRIPT, "delete"),
                 environment=environment,
-                opts=self.child_opts(),
+                # stdout is the kubeconfig: encrypted in the state, not stored in plain text.
+                opts=pulumi.ResourceOptions.merge(
+                    self.child_opts(), pulumi.ResourceOptions(additional_secret_outputs=["stdout"])
+                ),
             )
             kubeconfig = pulumi.Output.secret(self.kind_cluster.stdout)
             self.kubectl_environment = {"KUBECONFIG_DATA": kubeconfig}
