@@ -7,7 +7,7 @@ import pulumi_kubernetes as k8s
 
 from infra.component import PlatformComponent
 from infra.deployment_config import MODEL_CONTAINER, DeploymentConfig, PredictorConfig
-from infra.secrets import RegistryLogin, credentials_secret
+from infra.secrets import MlflowLogin, RegistryLogin, credentials_secret
 from infra.workloads import (
     CONTAINER_SECURITY_CONTEXT,
     http_probe,
@@ -46,7 +46,9 @@ class ModelDeployment(PlatformComponent):
         image: pulumi.Input[str],
         tracking_uri: pulumi.Input[str],
         operator: pulumi.Resource,
+        mlflow_login: MlflowLogin,
         registry_login: RegistryLogin | None = None,
+        annotations: dict[str, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:serving:ModelDeployment", name, opts)
@@ -61,6 +63,13 @@ class ModelDeployment(PlatformComponent):
                 secret_type="kubernetes.io/dockerconfigjson",
             )
             pull_secrets = [{"name": secret.metadata.name}]
+        login_env = MlflowLogin.env(
+            mlflow_login.secret(
+                f"{config.namespace}-{config.name}-mlflow-login",
+                namespace=config.namespace,
+                opts=self.child_opts(),
+            )
+        )
         self.resource = k8s.apiextensions.CustomResource(
             name,
             api_version="machinelearning.seldon.io/v1",
@@ -69,12 +78,15 @@ class ModelDeployment(PlatformComponent):
                 "name": config.name,
                 "namespace": namespace_name,
                 "labels": {"app.kubernetes.io/part-of": "mlops-platform"},
+                "annotations": annotations or {},
             },
             spec={
                 "name": config.name,
                 "protocol": "seldon",
                 "predictors": [
-                    _predictor_spec(p, _pod_spec(p, config, image, tracking_uri, pull_secrets))
+                    _predictor_spec(
+                        p, _pod_spec(p, config, image, tracking_uri, login_env, pull_secrets)
+                    )
                     for p in config.predictors
                 ],
             },
@@ -114,10 +126,13 @@ def _pod_spec(
     config: DeploymentConfig,
     image: pulumi.Input[str],
     tracking_uri: pulumi.Input[str],
+    login_env: list[dict],
     pull_secrets: list[dict],
 ) -> dict:
     return {
         "imagePullSecrets": pull_secrets,
+        # The model server talks to MLflow only; it has no business with the Kubernetes API.
+        "automountServiceAccountToken": False,
         "securityContext": pod_security_context(SERVING_UID),
         "containers": [
             {
@@ -126,6 +141,7 @@ def _pod_spec(
                 "env": [
                     {"name": "MODEL_URI", "value": f"models:/{predictor.model}"},
                     {"name": "MLFLOW_TRACKING_URI", "value": tracking_uri},
+                    *login_env,
                     {"name": "GUNICORN_WORKERS", "value": str(config.workers)},
                     {"name": "MAX_BATCH_ROWS", "value": str(config.max_batch_rows)},
                 ],

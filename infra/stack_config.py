@@ -14,6 +14,7 @@ import yaml
 from pulumi.runtime import config as runtime_config
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from infra.cert_manager import CertManagerConfig
 from infra.cluster import ClusterConfig
 from infra.deployment_config import DeploymentConfig, unique_deployments
 from infra.mesh import MeshConfig
@@ -29,6 +30,7 @@ PROJECT = "mlops-platform"
 FLAT_SECTIONS: dict[str, type[BaseModel]] = {
     "cluster": ClusterConfig,
     "mesh": MeshConfig,
+    "certificates": CertManagerConfig,
     "seldon": SeldonOperatorConfig,
     "prometheus": PrometheusStackConfig,
     "mlflow": MlflowConfig,
@@ -73,6 +75,7 @@ class StackConfig(BaseModel):
 
     cluster: ClusterConfig
     mesh: MeshConfig
+    certificates: CertManagerConfig = CertManagerConfig()
     seldon: SeldonOperatorConfig
     prometheus: PrometheusStackConfig
     mlflow: MlflowConfig

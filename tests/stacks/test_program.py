@@ -21,24 +21,28 @@ HELM = "kubernetes:helm.sh/v3:Release"
 SDEP = "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment"
 IMAGE = "docker:index/image:Image"
 
-PLATFORM_NAMESPACES = 4
-"""istio-system, seldon-system, mlflow and monitoring; deployment namespaces come on top."""
-PLATFORM_ALLOWS = 13
+PLATFORM_NAMESPACES = 5
+"""istio-system, seldon-system, mlflow, monitoring and cert-manager; deployment namespaces come
+on top."""
+PLATFORM_ALLOWS = 18
 """NetworkPolicy allows of the platform namespaces; each deployment namespace has 3 more."""
 
 COMMON_TYPES = {
     "pulumi:providers:kubernetes": 1,
-    HELM: 5,
+    HELM: 6,
     "kubernetes:networking.istio.io/v1beta1:Gateway": 1,
     "kubernetes:networking.istio.io/v1beta1:VirtualService": 2,
+    "kubernetes:networking.istio.io/v1alpha3:EnvoyFilter": 1,
+    "kubernetes:cert-manager.io/v1:Certificate": 3,
     IMAGE: 1,
-    "random:index/randomPassword:RandomPassword": 3,
-    "kubernetes:core/v1:Secret": 3,
-    "kubernetes:apps/v1:StatefulSet": 2,
+    "random:index/randomPassword:RandomPassword": 6,
+    "kubernetes:apps/v1:StatefulSet": 1,
     "kubernetes:apps/v1:Deployment": 1,
-    "kubernetes:core/v1:Service": 3,
+    "kubernetes:core/v1:Service": 2,
     "kubernetes:batch/v1:Job": 1,
 }
+PLATFORM_SECRETS = 3
+"""PostgreSQL, the MLflow server's and Grafana's admin; each deployment adds its MLflow login."""
 PER_DEPLOYMENT_TYPES = (
     SDEP,
     "kubernetes:monitoring.coreos.com/v1:PodMonitor",
@@ -77,6 +81,7 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
         + 3 * namespaces,
         # the Seldon webhook wait, and the kind cluster where the stack creates one
         "command:local:Command": 1 + (1 if creates_kind_cluster(stack) else 0),
+        "kubernetes:core/v1:Secret": PLATFORM_SECRETS + deployments,
     }
     for type_token, count in expected.items():
         assert counts[type_token] == count, type_token
@@ -93,9 +98,10 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
         "istio-ingressgateway",
         "seldon-core",
         "kube-prometheus-stack",
+        "cert-manager",
     }
     for release in releases.values():
-        assert re.fullmatch(r"\d+\.\d+\.\d+", release["version"])
+        assert re.fullmatch(r"v?\d+\.\d+\.\d+", release["version"])
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -248,8 +254,8 @@ def test_secrets_stay_secret(declared: dict[str, Declared], stack: str) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_outputs_people_use(declared: dict[str, Declared], stack: str) -> None:
     outputs = declared[stack].outputs
-    assert outputs["grafanaUrl"].startswith("http://grafana.")
-    assert outputs["mlflowUrl"].startswith("http://mlflow.")
+    assert outputs["grafanaUrl"].startswith("https://grafana.")
+    assert outputs["mlflowUrl"].startswith("https://mlflow.")
     configured = stack_values(stack)["mlops-platform:deployments"]
     assert [(d["namespace"], d["name"]) for d in outputs["deployments"]] == [
         (d.get("namespace", "seldon"), d["name"]) for d in configured
@@ -404,7 +410,7 @@ def test_three_deployments_namespaces_get_the_platform_labels_and_policies(
             for r in d.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
             if r.inputs["metadata"]["namespace"] == name
         }
-        assert {"default-deny", "allow-from-gateway", "allow-to-mlflow"} <= policies, name
+        assert {"default-deny", "allow-executor-from-gateway", "allow-to-mlflow"} <= policies, name
     (mlflow_ingress,) = [
         r
         for r in d.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
