@@ -6,12 +6,12 @@ kind, kubectl and the Pulumi CLI (`make preflight` checks them) and network for 
 """
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import requests
 
@@ -27,13 +27,13 @@ from e2e.cluster import (
     run,
     stack_output,
 )
-from e2e.expectations import Expected, from_render
+from e2e.expectations import Deployment, Expected, from_render
 from stacks.preflight import stack_setting
 
 RENDER_DIR = REPO_ROOT / "build" / "e2e" / "render"
 IRIS_ROW = [[5.1, 3.5, 1.4, 0.2]]
 NOT_A_NUMBER = {"data": {"ndarray": [["not-a-number", 3.5, 1.4, 0.2]]}}
-MLFLOW_PIPELINE_OUTPUTS = ("mlflowPipelineUsername", "mlflowPipelinePassword")
+MLFLOW_PIPELINE_OUTPUTS = ("mlflowPipelineUser", "mlflowPipelinePassword")
 """Stack outputs with the MLflow pipeline user (EDIT), unless MLFLOW_TRACKING_* are set."""
 
 
@@ -53,12 +53,20 @@ class Run:
             render(self)
         return from_render(RENDER_DIR)
 
-    def gateway(self) -> tuple[str, Path]:
-        """The gateway's base URL (scheme, host, port) and the CA that verifies it."""
-        parts = urlsplit(stack_output(self.stack, "predictionUrl"))
-        if parts.scheme != "https":
-            raise StepFailed(f"the gateway URL {parts.geturl()} is not HTTPS")
-        return f"https://{parts.netloc}", gateway_ca_bundle(self.context)
+    def gateway_ca(self) -> Path:
+        """The CA that verifies the gateway's HTTPS certificate."""
+        return gateway_ca_bundle(self.context)
+
+    def prediction_url(self, deployment: Deployment) -> str:
+        """The deployment's prediction URL from the stack output `deployments` (HTTPS)."""
+        outputs = json.loads(stack_output(self.stack, "deployments", as_json=True))
+        for entry in outputs:
+            if (entry["namespace"], entry["name"]) == (deployment.namespace, deployment.name):
+                url = entry["predictionUrl"]
+                if not url.startswith("https://"):
+                    raise StepFailed(f"the prediction URL {url} is not HTTPS")
+                return url
+        raise StepFailed(f"no stack output for deployment {deployment.namespace}/{deployment.name}")
 
 
 def render(ctx: Run) -> None:
@@ -78,7 +86,7 @@ def roll_out(ctx: Run) -> None:
 
 def train(ctx: Run) -> None:
     """Train, register and promote through the gateway's MLflow, as the pipeline user."""
-    _, ca = ctx.gateway()
+    ca = ctx.gateway_ca()
     env = {
         "MLFLOW_TRACKING_URI": stack_output(ctx.stack, "mlflowUrl"),
         "MLFLOW_TRACKING_SERVER_CERT_PATH": str(ca),
@@ -93,10 +101,10 @@ def train(ctx: Run) -> None:
 
 def predict(ctx: Run) -> None:
     """Requests through the gateway over HTTPS are answered by every live predictor."""
-    base, ca = ctx.gateway()
+    ca = ctx.gateway_ca()
     problems = []
     for deployment in ctx.expected.deployments:
-        url = f"{base}/seldon/{deployment.namespace}/{deployment.name}/api/v1.0/predictions"
+        url = ctx.prediction_url(deployment)
         answers = []
         for _ in range(ctx.requests):
             response = requests.post(
@@ -111,9 +119,8 @@ def predict(ctx: Run) -> None:
 
 def bad_request(ctx: Run) -> None:
     """A non-numeric feature is a 400, and the next good request is still answered."""
-    base, ca = ctx.gateway()
-    deployment = ctx.expected.deployments[0]
-    url = f"{base}/seldon/{deployment.namespace}/{deployment.name}/api/v1.0/predictions"
+    ca = ctx.gateway_ca()
+    url = ctx.prediction_url(ctx.expected.deployments[0])
     response = requests.post(url, json=NOT_A_NUMBER, verify=ca, timeout=30)
     problems = checks.bad_request_problems(response.status_code, response.text)
     after = requests.post(url, json={"data": {"ndarray": IRIS_ROW}}, verify=ca, timeout=30)

@@ -40,9 +40,11 @@ def run(*command: str, env: dict[str, str] | None = None, capture: bool = False)
     return result.stdout or ""
 
 
-def stack_output(stack: str, name: str, secret: bool = False) -> str:
+def stack_output(stack: str, name: str, secret: bool = False, as_json: bool = False) -> str:
     args = ["pulumi", "stack", "output", name, "--stack", stack]
-    return run(*args, *(["--show-secrets"] if secret else []), capture=True).strip()
+    args += ["--show-secrets"] if secret else []
+    args += ["--json"] if as_json else []
+    return run(*args, capture=True).strip()
 
 
 def kubectl(context: str, *args: str) -> str:
