@@ -2,6 +2,7 @@
 file exits non-zero, names the key and writes nothing."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,10 +12,13 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from infra.kind_images import DEFAULT_NODE_IMAGE
+
 from .conftest import REPO_ROOT, STACKS, stack_values
 
 SCHEMAS = REPO_ROOT / "tests" / "schemas"
-KUBERNETES_VERSION = "1.33"
+KUBERNETES_VERSION = re.search(r":v(\d+\.\d+)\.", DEFAULT_NODE_IMAGE).group(1)
+"""The Kubernetes minor of the pinned kind node image, whose API the objects must fit."""
 
 
 def render(*args: str) -> subprocess.CompletedProcess:
