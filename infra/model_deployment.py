@@ -18,6 +18,11 @@ SERVING_UID = 8888
 """The serving image's non-root user."""
 SERVING_HTTP_PORT = 9000
 """The operator's default REST port for the model container (predictiveUnit.httpPort)."""
+METRICS_PORT = {"name": "metrics", "containerPort": 6000}
+"""Declared on every model container. Seldon 1.17.1 adds a `metrics` port only when the
+container has none, numbering it from one counter across the whole SeldonDeployment (6000 for
+the first predictor, 6001 for the next, ...): operator/apis/machinelearning.seldon.io/v1/
+defaults.go@v1.17.1, `addMetricsPortAndIncrement`. The NetworkPolicy admits Prometheus on 6000."""
 PULL_SECRET = "model-image-pull"
 """Name of the image pull Secret in each deployment's namespace."""
 
@@ -97,7 +102,7 @@ class ModelDeployment(PlatformComponent):
                     for p in config.predictors
                 ],
             },
-            # The operator's admission webhooks must be up before a SeldonDeployment is applied.
+            # `operator` is SeldonOperator.webhook_ready: the admission webhooks answer.
             opts=self.child_opts(depends_on=[operator]),
         )
         self.register_outputs({"name": self.resource.metadata["name"]})
@@ -157,6 +162,7 @@ def _pod_spec(
                     {"name": "GUNICORN_WORKERS", "value": str(config.workers)},
                     {"name": "MAX_BATCH_ROWS", "value": str(config.max_batch_rows)},
                 ],
+                "ports": [METRICS_PORT],
                 "resources": config.resources_of(predictor).model_dump(),
                 # The server either answers or exits with its reason within ~15 s (MLflow calls
                 # bounded in serving/Dockerfile); 24 x 5 s covers a slow model load on top, and

@@ -24,6 +24,7 @@ from infra.model_monitoring.config import MonitoringConfig
 from infra.model_versions import RegistryConfig
 from infra.prometheus_stack import PrometheusStackConfig
 from infra.seldon_operator import SeldonOperatorConfig
+from infra.strict_yaml import load_unique
 
 PROJECT = "mlops-platform"
 
@@ -178,7 +179,7 @@ def parse_stack_config(
 def load_stack_file(path: Path) -> StackConfig:
     """Read and validate a `Pulumi.<stack>.yaml`; `secure:` values count as set secrets."""
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        document = load_unique(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as error:
         raise StackConfigError(f"{path}: cannot read stack file: {error}") from None
     config = document.get("config") if isinstance(document, dict) else None
@@ -238,7 +239,7 @@ def _describe(error: ValidationError) -> list[str]:
             f"[{part}]" if isinstance(part, int) else f".{part}" for part in path
         )
         message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "string_pattern_mismatch":
+        if item["type"] in ("string_pattern_mismatch", "int_type", "float_type", "bool_type"):
             message = f"{message} (got {item['input']!r})"
         problems.append(f"{where}: {message}")
     return problems

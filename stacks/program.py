@@ -57,6 +57,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
         config.seldon,
         gateway=mesh.gateway_ref,
         istio=mesh.control_plane,
+        cluster=cluster,
         opts=in_namespaces,
     )
     prometheus = PrometheusStack(
@@ -79,7 +80,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
         ],
         opts=in_namespaces,
     )
-    image = ModelImage("model-image", config.image)
+    image = ModelImage("model-image", config.image, cluster=cluster)
     monitoring_opts = pulumi.ResourceOptions.merge(
         # The PodMonitor and PrometheusRule kinds come with the chart's CRDs.
         on_cluster,
@@ -106,7 +107,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             namespace=namespaces.namespaces[entry.namespace],
             image=image.reference,
             tracking_uri=mlflow.tracking_uri,
-            operator=operator.release,
+            operator=operator.webhook_ready,
             mlflow_login=mlflow.serving_login,
             registry_login=image.registry_login,
             annotations=operator_annotations(unrouted.ref),

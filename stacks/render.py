@@ -51,7 +51,8 @@ def documents(declared: Declared) -> dict[str, dict]:
 
     Kubernetes objects sit at the top level, so `kubectl apply --dry-run=server -f DIR` takes
     them as they are; Helm releases go to `helm-releases/`, everything else (random passwords,
-    the image build, the provider, the stack outputs) to `pulumi/`.
+    the image build, the provider, the stack outputs) to `pulumi/`, with
+    `pulumi/dependencies.yaml` saying what each of them waits on.
     """
     files: dict[str, dict] = {}
     for resource in declared.resources:
@@ -59,7 +60,38 @@ def documents(declared: Declared) -> dict[str, dict]:
             continue
         files[_file_name(resource)] = _document(resource)
     files[f"{PULUMI_DIR}/stack-outputs.yaml"] = _plain(declared.outputs)
+    files[f"{PULUMI_DIR}/dependencies.yaml"] = dependencies(declared)
     return files
+
+
+def dependencies(declared: Declared) -> dict[str, list[str]]:
+    """Render file of each resource -> render files of the resources it waits on, named
+    directly or by one of its parent components (a component stands for every resource under
+    it, as Pulumi waits for all of them)."""
+    by_urn = {r.urn: r for r in declared.resources}
+    children: dict[str, list[Registration]] = {}
+    for resource in declared.resources:
+        children.setdefault(resource.parent, []).append(resource)
+
+    def custom_under(urn: str) -> set[str]:
+        resource = by_urn.get(urn)
+        if resource is None:
+            return set()
+        if resource.custom:
+            return {urn}
+        return {found for child in children.get(urn, []) for found in custom_under(child.urn)}
+
+    waits: dict[str, list[str]] = {}
+    for resource in declared.resources:
+        if not resource.custom:
+            continue
+        named, ancestor = set(resource.dependencies), by_urn.get(resource.parent)
+        while ancestor is not None:
+            named.update(ancestor.dependencies)
+            ancestor = by_urn.get(ancestor.parent)
+        targets = {custom for urn in named for custom in custom_under(urn)}
+        waits[_file_name(resource)] = sorted(_file_name(by_urn[urn]) for urn in targets)
+    return waits
 
 
 def _document(resource: Registration) -> dict:
