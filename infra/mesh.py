@@ -128,7 +128,7 @@ class ServiceMesh(PlatformComponent):
         )
         service: dict = {"type": config.ingress_service_type}
         if config.ingress_service_type == "NodePort":
-            # Port names as in the gateway chart's values.yaml (istio 1.26.2 manifests/charts/
+            # Port names as in the gateway chart's values.yaml (istio 1.30.3 manifests/charts/
             # gateway/values.yaml `service.ports`); setting the list replaces the chart's.
             service["ports"] = [
                 {"name": "http2", "port": 80, "targetPort": 80, "nodePort": INGRESS_NODE_PORT},
