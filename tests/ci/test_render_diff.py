@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from ci_pipelines import REPO_ROOT
 
-RENDERED_SOURCES = ("infra", "stacks", "serving", "Pulumi.yaml", "Pulumi.dev.yaml")
+RENDERED_SOURCES = ("analysis", "infra", "stacks", "serving", "Pulumi.yaml", "Pulumi.dev.yaml")
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "ci-test",
     "GIT_AUTHOR_EMAIL": "ci-test@example.invalid",
