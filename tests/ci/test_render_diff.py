@@ -63,8 +63,18 @@ def edit_stack_file(repo: Path, old: str, new: str) -> None:
 
 def render_diff(repo: Path, out: Path, base: str = "HEAD") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(REPO_ROOT / "ci" / "render_diff.py"), "--stack", "dev",
-         "--base", base, "--out", str(out), "--repo", str(repo)],
+        [
+            sys.executable,
+            str(REPO_ROOT / "ci" / "render_diff.py"),
+            "--stack",
+            "dev",
+            "--base",
+            base,
+            "--out",
+            str(out),
+            "--repo",
+            str(repo),
+        ],
         capture_output=True,
         text=True,
         timeout=180,
