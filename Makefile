@@ -97,3 +97,10 @@ $(VENV)-mlserver/.installed: bench/mlserver-requirements.txt
 
 bench: venv $(VENV)-mlserver/.installed ## wrk: the Seldon server vs MLServer 1.7.1, BENCH_SECONDS each (needs wrk)
 	$(BIN)/python -m bench.benchmark --duration $(BENCH_SECONDS) --mlserver-venv $(VENV)-mlserver
+
+.PHONY: abtest-demo rollout
+abtest-demo: venv ## Two real model servers (weaker challenger), real Prometheus: rollout and A/B decisions per round
+	$(BIN)/python -m bench.abtest_demo
+
+rollout: venv ## One step of every rollout plan in STACK's file, from PROMETHEUS_URL (the scheduled CI job)
+	$(BIN)/python -m stacks.rollout --stack-file Pulumi.$(STACK).yaml --prometheus-url "$(PROMETHEUS_URL)" --json

@@ -157,7 +157,8 @@ def test_feedback_with_the_response_header_reaches_the_predictor_that_answered(s
     for _ in range(REQUESTS):
         answer = _predict(gateway)
         predictor = answer.headers[PREDICTOR_HEADER]
-        assert answer.json()["meta"]["tags"]["model_version"]
+        tags = answer.json()["meta"]["tags"]
+        assert tags["predictor"] == predictor and tags["model_version"]
         answered[predictor] += 1
         echoed = _feedback(gateway, {PREDICTOR_HEADER: predictor})
         assert echoed.headers[PREDICTOR_HEADER] == predictor
