@@ -9,13 +9,13 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from analysis.promql import PromDuration, duration_seconds
-from infra.config_types import CamelModel, DnsLabel
+from infra.config_types import CamelModel, DnsLabel, ObjectConfig
 
 Ratio = Annotated[float, Field(gt=0, lt=1)]
 """A fraction strictly between 0 and 1."""
 
 
-class MonitoringConfig(CamelModel):
+class MonitoringConfig(ObjectConfig):
     """What the alerts consider a breach, how long it must last, and how often pods are scraped."""
 
     scrape_interval: PromDuration = "30s"
