@@ -74,7 +74,7 @@ class MlflowConfig(CamelModel):
     mlflow_admin_user: DnsLabel = "platform-admin"
     mlflow_serving_user: DnsLabel = "serving"
     """Reads the registered models the stack's deployments serve, nothing else."""
-    mlflow_pipeline_user: DnsLabel = "pipeline"
+    mlflow_pipeline_user: DnsLabel = Field(default="pipeline", validate_default=True)
     """Edits every experiment and registered model: CI and the training Jobs."""
     postgres_image: ImageReference = POSTGRES_IMAGE
     postgres_storage_size: MemoryQuantity = "2Gi"
