@@ -228,6 +228,19 @@ def test_an_unreachable_registry_fails_naming_its_uri(monkeypatch) -> None:
     assert f"{SKIP_DEPLOYMENTS_ENV}=1 pulumi up" in message
 
 
+def test_a_registry_that_never_answers_fails_naming_its_uri(monkeypatch) -> None:
+    """A listener that accepts connections and sends nothing: each request's timeout is cut to
+    what is left of the deadline, so the resolution gives up instead of hanging."""
+    monkeypatch.setattr(model_versions, "REGISTRY_DEADLINE_S", 2.0)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        uri = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with pytest.raises(RegistryError) as error:
+            resolve_versions([DeploymentConfig.model_validate(AB)], ModelRegistry(uri))
+    assert f"model registry {uri} is unreachable (ReadTimeout" in str(error.value)
+
+
 def test_first_up_without_registry_declares_no_deployment(monkeypatch) -> None:
     """The bootstrap switch never calls the registry: a closed port does not fail it."""
     monkeypatch.setenv(SKIP_DEPLOYMENTS_ENV, "1")
