@@ -45,12 +45,11 @@ def contract_digest(root: Path) -> str:
 
 def register(tracking_uri: str, model_dir: Path, name: str) -> str:
     """Upload a model directory as a run artifact and register it, as anyone with write access
-    to the registry could; returns the new version."""
+    to the registry could (credentials from MLFLOW_TRACKING_USERNAME/_PASSWORD); returns the new
+    version. The run goes to the experiment named after the model, as `model/` does."""
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    experiment = client.get_experiment_by_name("serving-tests")
-    experiment_id = (
-        experiment.experiment_id if experiment else client.create_experiment("serving-tests")
-    )
+    experiment = client.get_experiment_by_name(name)
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment(name)
     run = client.create_run(experiment_id)
     client.log_artifacts(run.info.run_id, str(model_dir), artifact_path="model")
     client.set_terminated(run.info.run_id)

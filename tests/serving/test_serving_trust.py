@@ -84,16 +84,26 @@ def test_payload_runs_code_when_unpickled(iris_model: Path, tmp_path: Path) -> N
     assert marker.read_text() == "ran"
 
 
+def registered_by_pipeline(mlflow_server, model_dir: Path, name: str) -> str:
+    """Register as the pipeline user (EDIT) a model the serving user may read, as a stack that
+    serves `name` declares it."""
+    mlflow_server.serve(name)
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in mlflow_server.pipeline_env.items():
+            patch.setenv(key, value)
+        return register(mlflow_server.url, model_dir, name)
+
+
 def test_cloudpickle_version_in_the_registry_is_refused_and_never_runs(
-    mlflow_server: str, iris_model: Path, tmp_path: Path
+    mlflow_server, iris_model: Path, tmp_path: Path
 ) -> None:
     crafted = crafted_cloudpickle(iris_model, tmp_path / "crafted")
-    version = register(mlflow_server, crafted, "crafted-iris")
+    version = registered_by_pipeline(mlflow_server, crafted, "crafted-iris")
     marker = tmp_path / "marker"
 
     message = refusal(
         f"models:/crafted-iris/{version}",
-        {"MLFLOW_TRACKING_URI": mlflow_server, "MARKER_FILE": str(marker)},
+        {**mlflow_server.serving_env, "MARKER_FILE": str(marker)},
     )
 
     assert f"model crafted-iris version {version} is stored as 'cloudpickle'" in message
@@ -134,12 +144,12 @@ def test_malformed_digest_is_refused(iris_model: Path) -> None:
 
 
 def test_registry_version_matching_its_declared_digest_is_served(
-    mlflow_server: str, iris_model: Path
+    mlflow_server, iris_model: Path
 ) -> None:
     """The digest of the directory before upload holds for the download (the MLflow client's
     registered_model_meta file is excluded)."""
-    version = register(mlflow_server, iris_model, "digest-iris")
-    env = {"MLFLOW_TRACKING_URI": mlflow_server, "MODEL_DIGEST": contract_digest(iris_model)}
+    version = registered_by_pipeline(mlflow_server, iris_model, "digest-iris")
+    env = {**mlflow_server.serving_env, "MODEL_DIGEST": contract_digest(iris_model)}
 
     with ModelServerProcess(f"models:/digest-iris/{version}", env=env) as server:
         response = predict(server, {"data": {"ndarray": [ROW]}})
