@@ -27,7 +27,7 @@ PREDICTION_PATHS = ["/seldon/*"]
 class MeshConfig(CamelModel):
     """Stack keys for Istio."""
 
-    istio_version: ChartVersion = "1.26.2"
+    istio_version: ChartVersion = "1.30.3"
     ingress_service_type: Literal["NodePort", "LoadBalancer", "ClusterIP"] = "LoadBalancer"
     ingress_domain: str = Field(
         default="localtest.me", pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$"
@@ -111,19 +111,24 @@ class ServiceMesh(PlatformComponent):
                 opts=self.child_opts(depends_on=after),
             )
 
+        # Values checked against manifests/charts/{base,istio-control/istio-discovery,gateway}/
+        # values.yaml@1.30.3 (istio/istio): the charts keep their defaults under
+        # `_internal_defaults_do_not_set` and take overrides at the top level.
         base = release("istio-base", "base", {"defaultRevision": "default"}, [])
         self.control_plane = release(
             "istiod",
             "istiod",
             {
-                "pilot": {"resources": {"requests": {"cpu": "100m", "memory": "256Mi"}}},
+                # Top-level `resources` (deployment.yaml reads .Values.resources); a `pilot:`
+                # key is ignored and istiod would request the chart's 500m / 2048Mi.
+                "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
                 "meshConfig": {"accessLogFile": "/dev/stdout"},
             },
             [base],
         )
         service: dict = {"type": config.ingress_service_type}
         if config.ingress_service_type == "NodePort":
-            # Port names as in the gateway chart's values.yaml (istio 1.26.2 manifests/charts/
+            # Port names as in the gateway chart's values.yaml (istio 1.30.3 manifests/charts/
             # gateway/values.yaml `service.ports`); setting the list replaces the chart's.
             service["ports"] = [
                 {"name": "http2", "port": 80, "targetPort": 80, "nodePort": INGRESS_NODE_PORT},

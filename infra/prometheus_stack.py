@@ -78,6 +78,8 @@ class PrometheusStack(PlatformComponent):
             version=config.kube_prometheus_stack_version,
             repository=PROMETHEUS_CHARTS,
             namespace=MONITORING,
+            # Keys checked against charts/kube-prometheus-stack/values.yaml@kube-prometheus-stack-
+            # 77.10.0 and its Grafana dependency, charts/grafana/values.yaml@grafana-10.0.0.
             values={
                 "prometheus": {"prometheusSpec": prometheus_spec},
                 "grafana": {

@@ -227,6 +227,7 @@ def test_github_token_permissions_are_least_privilege(workflows) -> None:
         "test": set(),
         "train": set(),
         "promote-challenger": set(),
+        "release-model": set(),
         "image": {"packages"},
         "preview": set(),
         "render-prod": set(),

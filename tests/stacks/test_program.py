@@ -30,8 +30,8 @@ PLATFORM_ALLOWS = 18
 COMMON_TYPES = {
     "pulumi:providers:kubernetes": 1,
     HELM: 6,
-    "kubernetes:networking.istio.io/v1beta1:Gateway": 1,
-    "kubernetes:networking.istio.io/v1beta1:VirtualService": 2,
+    # The Seldon gateway, and the unrouted one the operator's own VirtualServices bind to.
+    "kubernetes:networking.istio.io/v1beta1:Gateway": 2,
     "kubernetes:networking.istio.io/v1alpha3:EnvoyFilter": 1,
     "kubernetes:cert-manager.io/v1:Certificate": 3,
     IMAGE: 1,
@@ -48,6 +48,8 @@ PER_DEPLOYMENT_TYPES = (
     "kubernetes:monitoring.coreos.com/v1:PodMonitor",
     "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
 )
+ROUTES = "kubernetes:networking.istio.io/v1beta1:VirtualService"
+"""MLflow's and Grafana's, plus the platform-owned route of each deployment."""
 
 
 def named(declared: Declared, type_token: str, name: str) -> Registration:
@@ -75,11 +77,13 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
     expected = {
         **COMMON_TYPES,
         **dict.fromkeys(PER_DEPLOYMENT_TYPES, deployments),
+        ROUTES: 2 + deployments,
         "kubernetes:core/v1:Namespace": PLATFORM_NAMESPACES + namespaces,
         "kubernetes:networking.k8s.io/v1:NetworkPolicy": 3 * (PLATFORM_NAMESPACES + namespaces)
         + PLATFORM_ALLOWS
         + 3 * namespaces,
-        "command:local:Command": 1 if creates_kind_cluster(stack) else 0,
+        # the Seldon webhook wait, and the kind cluster where the stack creates one
+        "command:local:Command": 1 + (1 if creates_kind_cluster(stack) else 0),
         "kubernetes:core/v1:Secret": PLATFORM_SECRETS + deployments,
     }
     for type_token, count in expected.items():
@@ -89,7 +93,7 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
         for r in declared[stack].of_type("kubernetes:core/v1:ConfigMap")
         if r.inputs["metadata"]["labels"].get("grafana_dashboard") == "1"
     ]
-    assert len(dashboards) >= 3 * deployments
+    assert len(dashboards) == 3, "dashboards ship once per stack, not per deployment"
     releases = {r.inputs["name"]: r.inputs for r in declared[stack].of_type(HELM)}
     assert set(releases) == {
         "istio-base",
@@ -372,11 +376,16 @@ def test_three_deployments_each_get_their_objects_in_their_namespace(three_deplo
         for r in d.of_type("kubernetes:core/v1:ConfigMap")
         if r.inputs["metadata"]["labels"].get("grafana_dashboard") == "1"
     }
-    assert dashboards == {
-        f"{namespace}-{name}-dashboard-{kind}"
-        for namespace, name in wanted
-        for kind in ("serving", "ab", "model")
+    # One set for the stack: each dashboard picks the deployment with its variables.
+    assert dashboards == {f"mlops-dashboard-{kind}" for kind in ("serving", "ab", "model")}
+    monitors = {
+        (
+            r.inputs["metadata"]["namespace"],
+            r.inputs["spec"]["selector"]["matchLabels"]["seldon-deployment-id"],
+        )
+        for r in d.of_type("kubernetes:monitoring.coreos.com/v1:PodMonitor")
     }
+    assert monitors == wanted
     (wine_rules,) = [
         r
         for r in d.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
