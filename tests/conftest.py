@@ -12,9 +12,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import requests
@@ -64,9 +63,9 @@ def wait_until_healthy(url: str, process: subprocess.Popen[Any], log: Path) -> N
     pytest.fail(f"mlflow server not healthy after {SERVER_START_TIMEOUT_S}s:\n{log.read_text()}")
 
 
-@dataclass(frozen=True)
-class MlflowLogin:
-    """One basic-auth user of the test server."""
+class MlflowLogin(NamedTuple):
+    """One basic-auth user of the test server (a NamedTuple: tests/model loads this file by
+    path, outside sys.modules, where dataclasses cannot resolve their annotations)."""
 
     username: str
     password: str

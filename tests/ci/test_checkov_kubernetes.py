@@ -11,26 +11,23 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from ci_pipelines import REPO_ROOT
 
+from stacks.render import documents, render_stack, write
+
 STACKS = sorted(path.name.split(".")[1] for path in REPO_ROOT.glob("Pulumi.*.yaml"))
 SKIP_PREFIX = "checkov.io/skip"
 
 
 def render(stack: str, out: Path) -> list[dict]:
-    subprocess.run(
-        [sys.executable, "-m", "stacks.render", "--stack", stack, "--out", str(out)],
-        cwd=REPO_ROOT,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    return [yaml.safe_load(path.read_text()) for path in sorted(out.glob("*.yaml"))]
+    """Write the stack's render into `out` as `python -m stacks.render` does; its objects."""
+    files = documents(render_stack(stack, REPO_ROOT / f"Pulumi.{stack}.yaml"))
+    write(files, out)
+    return [document for name, document in sorted(files.items()) if "/" not in name]
 
 
 def predictor_workloads(documents: list[dict]) -> list[dict]:

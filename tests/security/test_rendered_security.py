@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
-import yaml
 
 from infra.stack_config import load_stack_file
 from stacks.mock_runtime import FAKE_GENERATED_PASSWORD
+from stacks.render import documents, render_stack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = REPO_ROOT / "tests" / "schemas"
@@ -24,22 +22,18 @@ CREDENTIAL_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|ACCESS_KEY|CREDENTIAL|STORE
 
 
 @pytest.fixture(scope="module", params=STACKS)
-def rendered(request, tmp_path_factory) -> tuple[str, list[dict], dict]:
+def rendered(request) -> tuple[str, list[dict], dict]:
     """(stack, every top-level object, stack outputs plus `__releases__`: the Helm releases by
-    name) of `python -m stacks.render`."""
-    out = tmp_path_factory.mktemp(f"render-{request.param}")
-    subprocess.run(
-        [sys.executable, "-m", "stacks.render", "--stack", request.param, "--out", str(out)],
-        cwd=REPO_ROOT,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    documents = [yaml.safe_load(path.read_text()) for path in sorted(out.glob("*.yaml"))]
-    outputs = yaml.safe_load((out / "pulumi" / "stack-outputs.yaml").read_text())
-    releases = [yaml.safe_load(p.read_text()) for p in (out / "helm-releases").glob("*.yaml")]
-    outputs["__releases__"] = {release["helmRelease"]: release for release in releases}
-    return request.param, documents, outputs
+    name) as `python -m stacks.render` writes them."""
+    files = documents(render_stack(request.param, REPO_ROOT / f"Pulumi.{request.param}.yaml"))
+    objects = [document for name, document in sorted(files.items()) if "/" not in name]
+    outputs = dict(files["pulumi/stack-outputs.yaml"])
+    outputs["__releases__"] = {
+        document["helmRelease"]: document
+        for name, document in files.items()
+        if name.startswith("helm-releases/")
+    }
+    return request.param, objects, outputs
 
 
 def of_kind(documents: list[dict], kind: str) -> list[dict]:
