@@ -147,10 +147,10 @@ def _add_gate_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _thresholds(args: argparse.Namespace, spec: TrainingSpec | None) -> GateThresholds:
+def _thresholds(args: argparse.Namespace, defaults: dict[str, Any]) -> GateThresholds:
+    """The gate options given on the command line, the rest from ``defaults``."""
     from model.gate import GateThresholds
 
-    defaults = spec.gate.model_dump() if spec is not None else {}
     given = {
         "primary_metric": args.primary_metric,
         "min_absolute_improvement": args.min_improvement,
@@ -190,7 +190,7 @@ def _train(args: argparse.Namespace) -> int:
     outcome = train_and_register(
         dataset,
         config,
-        _thresholds(args, spec),
+        _thresholds(args, spec.gate.model_dump() if spec else {}),
         Store.open(args.tracking_uri),
         args.model_name,
         progress,
