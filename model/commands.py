@@ -231,14 +231,14 @@ def _dataset(args: argparse.Namespace, spec: TrainingSpec | None) -> Any:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from model.assessment import assess
-    from model.registry import resolve_version
-    from model.specs import load_spec
+    from model.registry import recorded_thresholds, resolve_version
     from model.store import Store
 
     store = Store.open(args.tracking_uri)
     version = resolve_version(store, args.model_name, args.version, CHALLENGER)
     progress(f"evaluating {args.model_name} version {version} against the champion")
-    verdict = assess(store, args.model_name, version, _thresholds(args, load_spec(args.model_name)))
+    defaults = recorded_thresholds(store, args.model_name, version)
+    verdict = assess(store, args.model_name, version, _thresholds(args, defaults))
     emit(args.json, verdict.as_dict(), _gate_text(verdict))
     return 0 if verdict.passed else EXIT_GATE_FAILED
 
