@@ -1,1 +1,2 @@
-"""Local drivers for the model server: run it as the image does, the demo and the benchmark."""
+"""The local-run harness: the model server started as the image starts it, on free ports, with
+the process-group start/stop helpers that the tests, `make demo` and `make bench` share."""

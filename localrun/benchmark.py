@@ -3,7 +3,7 @@
 Both serve the same pipeline trained by `model/` and answer class probabilities for one row per
 request. The Seldon server runs as the image does (its tuned GUNICORN_* defaults, validation and
 metrics on); MLServer runs with its default settings unless --mlserver-parallel-workers is given.
-Usage: .venv/bin/python -m bench.benchmark [--duration 15] [--connections 8] [--runs 1]
+Usage: .venv/bin/python -m localrun.benchmark [--duration 15] [--connections 8] [--runs 1]
 """
 
 import argparse
@@ -16,9 +16,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.local_model import REPO_ROOT, ensure_model
-from bench.mlserver_process import MLServerProcess
-from bench.server_process import ModelServerProcess
+from localrun.local_model import REPO_ROOT, ensure_model
+from localrun.mlserver_process import MLServerProcess
+from localrun.server_process import ModelServerProcess
 
 ROW = [5.1, 3.5, 1.4, 0.2]
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]

@@ -1,8 +1,6 @@
 """Start and stop a real Prometheus server for a test, on a free port with its own storage."""
 
-import socket
-import subprocess
-import time
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,14 +8,9 @@ from pathlib import Path
 import requests
 import yaml
 
+from localrun.process_group import ServerGroup, free_port
+
 READY_TIMEOUT_S = 60
-
-
-def free_port() -> int:
-    """A localhost TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager
@@ -35,44 +28,24 @@ def running_prometheus(
         )
     )
     port = free_port()
-    log = workdir / "prometheus.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--storage.tsdb.retention.time=30d",
-            ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(url, process, log)
+    command = [
+        binary,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={workdir / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--storage.tsdb.retention.time=30d",
+    ]
+    server = ServerGroup(
+        command,
+        cwd=workdir,
+        env=dict(os.environ),
+        ready_urls=[f"{url}/-/ready"],
+        log_path=workdir / "prometheus.log",
+        startup_timeout=READY_TIMEOUT_S,
+    )
+    with server:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
-
-
-def _wait_ready(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"prometheus exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if requests.get(f"{url}/-/ready", timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"prometheus not ready after {READY_TIMEOUT_S}s:\n{log.read_text()}")
 
 
 def query(url: str, expr: str, at: float | None = None) -> list[dict]:

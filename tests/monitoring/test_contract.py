@@ -19,7 +19,7 @@ from deployment_under_test import DEPLOYMENT, NAMESPACE, PREDICTORS, TARGET
 from prometheus_process import query, running_prometheus
 from sklearn.datasets import load_iris
 
-from bench.server_process import ModelServerProcess
+from localrun.server_process import ModelServerProcess
 from infra.model_monitoring import promql
 from infra.model_monitoring.dashboards import dashboards
 from infra.model_monitoring.podmonitor import METRICS_PATH

@@ -4,7 +4,7 @@ from typing import Any
 
 import requests
 
-from bench.server_process import ModelServerProcess
+from localrun.server_process import ModelServerProcess
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 

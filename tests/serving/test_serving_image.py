@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from bench.image_spec import DOCKERFILE, read_image_spec
+from localrun.image_spec import DOCKERFILE, read_image_spec
 
 REQUIREMENTS = DOCKERFILE.parent / "requirements.txt"
 
@@ -55,7 +55,7 @@ def test_serving_requirements_are_all_pinned() -> None:
 
 
 def test_serving_imports_nothing_from_the_rest_of_the_repository() -> None:
-    repo_packages = {"model", "infra", "stacks", "bench", "tests"}
+    repo_packages = {"model", "infra", "stacks", "localrun", "tests"}
     imported = set()
     for module in DOCKERFILE.parent.glob("*.py"):
         for node in ast.walk(ast.parse(module.read_text())):

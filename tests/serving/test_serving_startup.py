@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.server_process import ModelServerProcess
+from localrun.server_process import ModelServerProcess
 
 CASES = [
     ("models:/iris", {}, "MODEL_URI='models:/iris': expected models:/<name>/<version>"),
