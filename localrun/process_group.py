@@ -84,6 +84,13 @@ class ServerGroup:
         except ProcessLookupError:
             pass
 
+    @property
+    def pgid(self) -> int:
+        """The process group of the running server (its leader's pid)."""
+        if self._process is None:
+            raise RuntimeError(f"{self.command[0]} is not running")
+        return self._process.pid
+
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 

@@ -17,6 +17,7 @@ from seldon_core.utils import get_request_path, json_to_seldon_message, seldon_m
 
 from serving.http_errors import model_error_handler
 from serving.model_source import MLFLOW_TO_TENSOR_TYPE, ModelArtifact, resolve_model
+from serving.process_model import install as install_process_model
 from serving.request_payload import RequestParser
 from serving.seldon_metrics_ipc import skip_empty_metric_updates
 from serving.settings import ServerSettings
@@ -25,6 +26,7 @@ from serving.traffic_metrics import TrafficMetrics
 logger = logging.getLogger(__name__)
 
 skip_empty_metric_updates()
+install_process_model()
 # Requests are validated and put in the signature's column order (checked against the pipeline's
 # feature_names_in_ at load), so plain arrays are intended; the per-call warning would flood logs.
 warnings.filterwarnings(

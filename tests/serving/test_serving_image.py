@@ -31,7 +31,7 @@ def test_runs_as_non_root_8888_with_seldon_entrypoint() -> None:
     assert re.findall(r"^USER (\S+)", text, re.M)[-1] == "8888:8888"
     assert spec.command[:2] == ["seldon-core-microservice", "serving.model_server.ModelServer"]
     assert spec.command[2:] == ["--service-type", "MODEL"]
-    assert spec.env["GUNICORN_WORKERS"].isdigit() and spec.env["GUNICORN_THREADS"].isdigit()
+    assert spec.env["GUNICORN_WORKERS"].isdigit() and spec.env["GUNICORN_TIMEOUT"].isdigit()
 
 
 def test_no_compilers_or_pip_caches_are_installed() -> None:
