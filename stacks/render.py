@@ -5,7 +5,12 @@ Kubernetes objects as they would be applied, Helm releases with chart, version a
 other resources with their inputs. Secrets appear as a fixed placeholder, so the output is
 deterministic, needs no passphrase and is safe to post in a merge request. An invalid config
 exits 2 with the validation message and writes nothing.
+
+Pulumi and the infra package are imported only once a render starts, so `--help` and argument
+errors answer at once.
 """
+
+from __future__ import annotations
 
 import argparse
 import re
@@ -13,19 +18,12 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pulumi.runtime import rpc
 
-from infra.stack_config import (
-    SECRET_PLACEHOLDER,
-    StackConfigError,
-    load_stack_file,
-    readable_values,
-    secure_keys,
-)
-from stacks.mock_runtime import Declared, Registration, declare_under_mocks
+if TYPE_CHECKING:
+    from stacks.mock_runtime import Declared, Registration
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -35,6 +33,9 @@ PULUMI_DIR = "pulumi"
 
 def render_stack(stack: str, config_file: Path) -> Declared:
     """Validate `config_file` and declare the stack under mocks (raises StackConfigError)."""
+    from infra.stack_config import load_stack_file, readable_values, secure_keys
+    from stacks.mock_runtime import declare_under_mocks
+
     load_stack_file(config_file)
     raw = yaml.safe_load(config_file.read_text())["config"]
     return declare_under_mocks(stack, readable_values(raw), secure_keys(raw))
@@ -88,6 +89,8 @@ def _file_name(resource: Registration) -> str:
 
 def _plain(value: Any) -> Any:
     """Mock-runtime values as plain YAML data: secrets redacted, integral numbers as ints."""
+    from pulumi.runtime import rpc
+
     if rpc.is_rpc_secret(value):
         return _redacted(rpc.unwrap_rpc_secret(value))
     if isinstance(value, dict):
@@ -101,6 +104,8 @@ def _plain(value: Any) -> Any:
 
 def _redacted(value: Any) -> Any:
     """Keep a secret's shape (so objects still validate) but none of its values."""
+    from infra.stack_config import SECRET_PLACEHOLDER
+
     if isinstance(value, dict):
         return {key: _redacted(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -134,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     if not config_file.is_file():
         print(f"error: stack file {config_file} does not exist", file=sys.stderr)
         return 2
+    from infra.stack_config import StackConfigError
+
     try:
         declared = render_stack(args.stack, config_file)
     except StackConfigError as error:
