@@ -10,6 +10,7 @@ from infra.component import PlatformComponent
 from infra.config_types import CamelModel, ChartVersion
 from infra.helm import pinned_release
 from infra.namespaces import ISTIO
+from infra.sizing import PlatformSizing
 
 ISTIO_CHARTS = "https://istio-release.storage.googleapis.com/charts"
 GATEWAY_NAME = "seldon-gateway"
@@ -43,7 +44,12 @@ class ServiceMesh(PlatformComponent):
     gateway_ref: str = f"{ISTIO}/{GATEWAY_NAME}"
 
     def __init__(
-        self, name: str, config: MeshConfig, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        config: MeshConfig,
+        *,
+        sizing: PlatformSizing,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:mesh:ServiceMesh", name, opts)
 
@@ -65,7 +71,7 @@ class ServiceMesh(PlatformComponent):
             "istiod",
             "istiod",
             {
-                "pilot": {"resources": {"requests": {"cpu": "100m", "memory": "256Mi"}}},
+                "pilot": {"resources": sizing.istiod},
                 "meshConfig": {"accessLogFile": "/dev/stdout"},
             },
             [base],
@@ -81,10 +87,7 @@ class ServiceMesh(PlatformComponent):
             {
                 "labels": {"istio": "ingressgateway"},
                 "service": service,
-                "resources": {
-                    "requests": {"cpu": "100m", "memory": "128Mi"},
-                    "limits": {"cpu": "1", "memory": "512Mi"},
-                },
+                "resources": sizing.ingress_gateway,
             },
             [self.control_plane],
         )

@@ -41,6 +41,7 @@ class ModelDeployment(PlatformComponent):
         image: pulumi.Input[str],
         tracking_uri: pulumi.Input[str],
         operator: pulumi.Resource,
+        executor: dict,
         registry_login: RegistryLogin | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -69,7 +70,9 @@ class ModelDeployment(PlatformComponent):
                 "name": config.name,
                 "protocol": "seldon",
                 "predictors": [
-                    _predictor_spec(p, _pod_spec(p, config, image, tracking_uri, pull_secrets))
+                    _predictor_spec(
+                        p, _pod_spec(p, config, image, tracking_uri, pull_secrets), executor
+                    )
                     for p in config.predictors
                 ],
             },
@@ -84,7 +87,7 @@ def version_label(predictor: PredictorConfig) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]", "-", predictor.model)
 
 
-def _predictor_spec(predictor: PredictorConfig, pod_spec: dict) -> dict:
+def _predictor_spec(predictor: PredictorConfig, pod_spec: dict, executor: dict) -> dict:
     spec: dict = {
         "name": predictor.name,
         "replicas": predictor.replicas,
@@ -98,6 +101,10 @@ def _predictor_spec(predictor: PredictorConfig, pod_spec: dict) -> dict:
             "children": [],
         },
         "componentSpecs": [{"spec": pod_spec}],
+        # The executor container the operator adds to every predictor pod; without this it
+        # takes the operator's default 500m/512Mi (seldon-core v1.17.1
+        # operator/controllers/seldondeployment_engine.go, SvcOrchSpec.Resources).
+        "svcOrchSpec": {"resources": executor},
     }
     if predictor.shadow:
         spec["shadow"] = True

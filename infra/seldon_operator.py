@@ -7,6 +7,7 @@ from infra.component import PlatformComponent
 from infra.config_types import CamelModel, ChartVersion
 from infra.helm import pinned_release
 from infra.namespaces import SELDON_SYSTEM
+from infra.sizing import PlatformSizing
 
 SELDON_CHARTS = "https://storage.googleapis.com/seldon-charts"
 
@@ -37,6 +38,7 @@ class SeldonOperator(PlatformComponent):
         *,
         gateway: str,
         istio: pulumi.Resource,
+        sizing: PlatformSizing,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:seldon:SeldonOperator", name, opts)
@@ -52,12 +54,7 @@ class SeldonOperator(PlatformComponent):
                 "usageMetrics": {"enabled": False},
                 "certManager": {"enabled": False},
                 "crd": {"create": True},
-                "manager": {
-                    "cpuRequest": "100m",
-                    "memoryRequest": "128Mi",
-                    "cpuLimit": "500m",
-                    "memoryLimit": "512Mi",
-                },
+                "manager": sizing.seldon_manager_values(),
             },
             opts=self.child_opts(depends_on=[istio]),
         )

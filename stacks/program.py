@@ -28,16 +28,21 @@ def declare_platform(config: StackConfig) -> None:
     )
     storage_class = config.cluster.storage_class or None
 
-    mesh = ServiceMesh("mesh", config.mesh, opts=in_namespaces)
+    mesh = ServiceMesh("mesh", config.mesh, sizing=config.sizing.platform, opts=in_namespaces)
     operator = SeldonOperator(
         "seldon-operator",
         config.seldon,
         gateway=mesh.gateway_ref,
         istio=mesh.control_plane,
+        sizing=config.sizing.platform,
         opts=in_namespaces,
     )
     prometheus = PrometheusStack(
-        "monitoring", config.prometheus, storage_class=storage_class, opts=in_namespaces
+        "monitoring",
+        config.prometheus,
+        storage_class=storage_class,
+        sizing=config.sizing.platform,
+        opts=in_namespaces,
     )
     mlflow_host = f"mlflow.{config.mesh.ingress_domain}"
     mlflow = MlflowTracking(
@@ -70,6 +75,7 @@ def declare_platform(config: StackConfig) -> None:
             image=image.reference,
             tracking_uri=mlflow.tracking_uri,
             operator=operator.release,
+            executor=config.sizing.platform.executor,
             registry_login=image.registry_login,
             opts=in_namespaces,
         )
