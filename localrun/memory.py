@@ -5,7 +5,6 @@ parts, so summing it over a group counts copy-on-write pages shared after fork o
 per worker as RSS would.
 """
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,5 +72,5 @@ def describe(pgid: int) -> str:
     lines = [f"{'pid':>8} {'PSS MiB':>8} {'RSS MiB':>8}  command"]
     lines += [f"{m.pid:>8} {m.pss_mib:>8.1f} {m.rss_mib:>8.1f}  {m.command[:90]}" for m in members]
     total = sum(m.pss_mib for m in members)
-    lines.append(f"{'total':>8} {total:>8.1f}  ({len(members)} processes, pid {os.getpid()} reads)")
+    lines.append(f"{'total':>8} {total:>8.1f}  ({len(members)} processes)")
     return "\n".join(lines)

@@ -106,8 +106,8 @@ class ServerGroup:
                 if requests.get(pending[0], timeout=2).status_code == 200:
                     pending.pop(0)
                     continue
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or too busy starting to answer within 2 s
             time.sleep(0.2)
 
     def _fail(self, what: str) -> None:
