@@ -7,7 +7,7 @@ the model again, and a second gunicorn (arbiter + worker) for the metrics port. 
 
 `install()` runs when Seldon imports the model class, before `main()` builds its servers, and
 replaces the three server factories `main()` looks up in its module:
-- REST: gunicorn with `BoundedTornadoWorker` (slow clients cannot hold a worker), a worker
+- REST: gunicorn with `HeadFirstThreadWorker` (slow clients cannot hold a thread), a worker
   timeout in seconds instead of Seldon's 5000, the app and model preloaded in the arbiter and
   its objects frozen out of the garbage collector before the fork, so the workers share those
   pages instead of copying them;
@@ -38,11 +38,11 @@ from seldon_core.metrics import SeldonMetrics
 
 from serving.arbiter_metrics import ArbiterMetricsStore, serve_metrics
 from serving.grpc_server import start_grpc_server
-from serving.http_worker import BoundedTornadoWorker
+from serving.http_worker import HeadFirstThreadWorker
 
 logger = logging.getLogger(__name__)
 
-WORKER_CLASS = f"{BoundedTornadoWorker.__module__}.{BoundedTornadoWorker.__name__}"
+WORKER_CLASS = f"{HeadFirstThreadWorker.__module__}.{HeadFirstThreadWorker.__name__}"
 WORKER_TIMEOUT_ENV = "GUNICORN_TIMEOUT"
 HEADER_TIMEOUT_ENV = "HTTP_HEADER_TIMEOUT_SECONDS"
 BODY_TIMEOUT_ENV = "HTTP_BODY_TIMEOUT_SECONDS"
@@ -93,17 +93,18 @@ def _rest_server(
     annotations: dict[str, str],
 ) -> Callable[[], None]:
     """Seldon's REST factory signature; the returned callable runs the gunicorn arbiter."""
-    BoundedTornadoWorker.header_timeout_s = _seconds(
-        HEADER_TIMEOUT_ENV, BoundedTornadoWorker.header_timeout_s
+    HeadFirstThreadWorker.header_timeout_s = _seconds(
+        HEADER_TIMEOUT_ENV, HeadFirstThreadWorker.header_timeout_s
     )
-    BoundedTornadoWorker.body_timeout_s = _seconds(
-        BODY_TIMEOUT_ENV, BoundedTornadoWorker.body_timeout_s
+    HeadFirstThreadWorker.body_timeout_s = _seconds(
+        BODY_TIMEOUT_ENV, HeadFirstThreadWorker.body_timeout_s
     )
     options = {
         "bind": f"0.0.0.0:{args.http_port}",
         "accesslog": accesslog(args.access_log),
         "loglevel": args.log_level.lower(),
         "worker_class": WORKER_CLASS,
+        "threads": args.threads,
         "workers": args.workers,
         "timeout": _worker_timeout(annotations),
         "graceful_timeout": GRACEFUL_TIMEOUT_S,
