@@ -22,7 +22,7 @@ class ProcessMemory:
 
 
 def group_members(pgid: int) -> list[int]:
-    """Every live pid whose process group is `pgid`."""
+    """Every live (non-zombie) pid whose process group is `pgid`."""
     members = []
     for entry in PROC.iterdir():
         if not entry.name.isdigit():
@@ -33,7 +33,7 @@ def group_members(pgid: int) -> list[int]:
             continue
         # Field 5 is the process group; the command (field 2) may hold spaces, so split after it.
         fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[2]) == pgid:
+        if fields[0] != "Z" and int(fields[2]) == pgid:
             members.append(int(entry.name))
     return sorted(members)
 

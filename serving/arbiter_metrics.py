@@ -8,6 +8,7 @@ server runs as a thread of the main process, which becomes the gunicorn arbiter;
 it through the same proxies, and the metrics port reads it in-process.
 """
 
+import atexit
 import logging
 import os
 import threading
@@ -34,6 +35,10 @@ class ArbiterMetricsStore(SeldonMetrics):
     ) -> None:
         server = SyncManager().get_server()
         threading.Thread(target=server.serve_forever, name="metrics-store", daemon=True).start()
+        # At exit multiprocessing's finalizers decref every proxy through the server, which can
+        # no longer start a thread to answer: closing its listener first makes them fail at once
+        # instead of waiting forever (atexit runs this before multiprocessing's own hook).
+        atexit.register(server.listener.close)
         self._manager = SyncManager(address=server.address)
         self._manager.connect()
         self._lock = self._manager.Lock()
