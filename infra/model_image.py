@@ -8,6 +8,7 @@ import pulumi
 import pulumi_docker as docker
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
+from infra.cluster import ClusterAccess
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel
 from infra.secrets import RegistryLogin
@@ -22,7 +23,10 @@ class ModelImageConfig(CamelModel):
     image_registry: str = Field(default="localhost:5001", pattern=r"^[a-z0-9.\-]+(:[0-9]+)?$")
     image_repository: str = Field(default="mlops/model-server", pattern=r"^[a-z0-9._\-/]+$")
     image_prebuilt_ref: str = Field(default="", pattern=f"^$|{DIGEST_REFERENCE}")
-    image_platform: str = Field(default="linux/amd64", pattern=r"^linux/(amd64|arm64)$")
+    image_platform: str = Field(default="", pattern=r"^$|^linux/(amd64|arm64)$")
+    """'' builds for the Docker engine's own platform (pulumi-docker 5.2 `DockerBuildArgs.platform`
+    "defaults to GOOS/GOARCH"): an arm64 laptop gets an arm64 image for its arm64 kind node.
+    Set `linux/amd64` when the engine's platform differs from the cluster's nodes."""
     registry_username: str = ""
     registry_password: SecretStr | None = Field(default=None, validate_default=True)
 
@@ -58,7 +62,12 @@ class ModelImage(PlatformComponent):
     """How the cluster logs in to pull it; None for a registry that needs no credentials."""
 
     def __init__(
-        self, name: str, config: ModelImageConfig, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        config: ModelImageConfig,
+        *,
+        cluster: ClusterAccess,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:serving:ModelImage", name, opts)
         self.registry_login = None
@@ -88,10 +97,13 @@ class ModelImage(PlatformComponent):
                 build=docker.DockerBuildArgs(
                     context=os.path.relpath(SERVING_DIR),
                     dockerfile=os.path.relpath(SERVING_DIR / "Dockerfile"),
-                    platform=config.image_platform,
+                    platform=config.image_platform or None,
                 ),
                 registry=registry,
-                opts=self.child_opts(),
+                # The kind recipe starts the local registry the push goes to.
+                opts=self.child_opts(
+                    depends_on=[cluster.kind_cluster] if cluster.kind_cluster else []
+                ),
             )
             self.reference = image.repo_digest
         self.register_outputs({"reference": self.reference})

@@ -32,6 +32,10 @@ class PlatformSizing:
     grafana_sidecar: dict
     kube_state_metrics: dict
     node_exporter: dict
+    cert_manager: dict
+    cert_manager_webhook: dict
+    cert_manager_cainjector: dict
+    cert_manager_startupapicheck: dict
 
     def seldon_manager_values(self) -> dict:
         """The operator chart takes flat keys (seldon-core v1.17.1 seldon-core-operator values)."""
@@ -59,6 +63,10 @@ SMALL = PlatformSizing(
     grafana_sidecar=resources("10m", "64Mi", "100m", "128Mi"),
     kube_state_metrics=resources("10m", "64Mi", "100m", "128Mi"),
     node_exporter=resources("10m", "32Mi", "100m", "64Mi"),
+    cert_manager=resources("20m", "64Mi", "200m", "256Mi"),
+    cert_manager_webhook=resources("10m", "32Mi", "100m", "128Mi"),
+    cert_manager_cainjector=resources("10m", "64Mi", "100m", "256Mi"),
+    cert_manager_startupapicheck=resources("10m", "32Mi", "100m", "64Mi"),
 )
 
 HA = PlatformSizing(
@@ -75,6 +83,10 @@ HA = PlatformSizing(
     grafana_sidecar=resources("20m", "96Mi", "200m", "256Mi"),
     kube_state_metrics=resources("20m", "128Mi", "200m", "256Mi"),
     node_exporter=resources("20m", "48Mi", "200m", "128Mi"),
+    cert_manager=resources("50m", "128Mi", "500m", "256Mi"),
+    cert_manager_webhook=resources("20m", "64Mi", "200m", "128Mi"),
+    cert_manager_cainjector=resources("20m", "128Mi", "200m", "256Mi"),
+    cert_manager_startupapicheck=resources("10m", "32Mi", "100m", "64Mi"),
 )
 
 PROFILES = {"small": SMALL, "ha": HA}

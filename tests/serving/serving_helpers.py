@@ -1,12 +1,12 @@
 """What the serving tests share: the iris feature order, a prediction call, model directories."""
 
-import hashlib
 import os
 import signal
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pandas as pd
 import requests
@@ -31,34 +31,25 @@ def saved_model(estimator: Any, x_train: pd.DataFrame, y_train: pd.Series, root:
     return destination
 
 
-def contract_digest(root: Path) -> str:
-    """The model_digest contract (docs/contracts.md), computed here independently of serving/."""
-    lines = b"".join(
-        path.relative_to(root).as_posix().encode()
-        + b"\0"
-        + hashlib.sha256(path.read_bytes()).hexdigest().encode()
-        + b"\n"
-        for path in sorted(root.rglob("*"), key=lambda p: p.relative_to(root).as_posix())
-        if path.is_file() and path.relative_to(root).as_posix() != "registered_model_meta"
-    )
-    return "sha256:" + hashlib.sha256(lines).hexdigest()
-
-
-def register(tracking_uri: str, model_dir: Path, name: str) -> str:
-    """Upload a model directory as a run artifact and register it, as anyone with write access
-    to the registry could; returns the new version."""
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    experiment = client.get_experiment_by_name("serving-tests")
-    experiment_id = (
-        experiment.experiment_id if experiment else client.create_experiment("serving-tests")
-    )
-    run = client.create_run(experiment_id)
-    client.log_artifacts(run.info.run_id, str(model_dir), artifact_path="model")
-    client.set_terminated(run.info.run_id)
-    if not client.search_registered_models(filter_string=f"name = '{name}'"):
-        client.create_registered_model(name)
-    source = f"{run.info.artifact_uri}/model"
-    return client.create_model_version(name, source, run_id=run.info.run_id).version
+def register(server: Any, model_dir: Path, name: str) -> str:
+    """Upload a model directory as a run artifact and register it with the pipeline user's
+    write access, as anyone holding it could, and let the serving user read it; returns the
+    new version. `server` is the session's basic-auth `mlflow_server`."""
+    with mock.patch.dict(os.environ, server.pipeline_env):
+        client = MlflowClient(tracking_uri=server.url, registry_uri=server.url)
+        # The platform's convention (model/): a model's runs live in the experiment of its name,
+        # which is what the serving user may read artifacts from.
+        experiment = client.get_experiment_by_name(name)
+        experiment_id = experiment.experiment_id if experiment else client.create_experiment(name)
+        run = client.create_run(experiment_id)
+        client.log_artifacts(run.info.run_id, str(model_dir), artifact_path="model")
+        client.set_terminated(run.info.run_id)
+        if not client.search_registered_models(filter_string=f"name = '{name}'"):
+            client.create_registered_model(name)
+        source = f"{run.info.artifact_uri}/model"
+        version = client.create_model_version(name, source, run_id=run.info.run_id).version
+    server.serve(name)
+    return version
 
 
 def launch_unready(server: ModelServerProcess) -> subprocess.Popen[bytes]:

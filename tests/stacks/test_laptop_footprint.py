@@ -25,16 +25,24 @@ MEMORY_BUDGET_GIB = 6.0
 POD_TEMPLATE_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Pod"}
 CHART_WORKLOADS: dict[str, list[tuple[str, int]]] = {
     # chart -> (values path of a container's resources, containers of that kind in the stack)
-    # istio/istio 1.26.2 manifests/charts/istio-control/istio-discovery/values.yaml (pilot),
-    # manifests/charts/gateway/values.yaml (resources): requests 500m/2Gi and 100m/128Mi if unset.
+    # istio/istio 1.30.3 manifests/charts/istio-control/istio-discovery (templates/deployment.yaml
+    # reads .Values.resources) and manifests/charts/gateway/values.yaml (resources): requests
+    # 500m/2Gi and 100m/128Mi if unset.
     "base": [],
-    "istiod": [("pilot.resources", 1)],
+    "istiod": [("resources", 1)],
     "gateway": [("resources", 1)],
     # seldon-core v1.17.1 helm-charts/seldon-core-operator/values.yaml: manager.cpuRequest ...
     "seldon-core-operator": [("manager", 1)],
     # prometheus-community/helm-charts kube-prometheus-stack-77.10.0 values.yaml; the config
     # reloader runs beside Prometheus and Alertmanager, Grafana has the dashboards and
     # datasources sidecars, the admission webhook patch Job runs at install.
+    # cert-manager v1.21.1 deploy/charts/cert-manager/values.yaml: no default requests.
+    "cert-manager": [
+        ("resources", 1),
+        ("webhook.resources", 1),
+        ("cainjector.resources", 1),
+        ("startupapicheck.resources", 1),
+    ],
     "kube-prometheus-stack": [
         ("prometheus.prometheusSpec.resources", 1),
         ("alertmanager.alertmanagerSpec.resources", 1),
@@ -139,9 +147,9 @@ def test_kind_stack_requests_fit_a_laptop(declared: dict, stack: str) -> None:
 def test_a_stack_without_declared_chart_requests_is_caught(declared: dict) -> None:
     files = documents(declared[LAPTOP_STACKS[0]])
     release = next(doc for doc in files.values() if doc.get("chart") == "istiod")
-    release["values"]["pilot"].pop("resources")
+    release["values"].pop("resources")
 
-    with pytest.raises(AssertionError, match="pilot.resources: no requests"):
+    with pytest.raises(AssertionError, match="istiod resources: no requests"):
         stack_requests(files)
 
 
