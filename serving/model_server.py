@@ -2,9 +2,9 @@
 
 The main process resolves MODEL_URI once, checks the artifact (digest, format) and describes
 the model; `load` then builds the runtime for the model's kind (model_kinds), once in the
-gunicorn arbiter before it forks the workers (process_model preloads the app). Predictions go through `predict_raw` so that every request is validated here
-(bad input is a 400, see request_payload) and the response is built without Seldon's generic
-conversions.
+gunicorn arbiter before it forks the workers (process_model preloads the app). Predictions go
+through `predict_raw` so that every request is validated here (bad input is a 400, see
+request_payload) and the response is built without Seldon's generic conversions.
 """
 
 import logging
