@@ -50,6 +50,7 @@ class ModelDeployment(PlatformComponent):
         image: pulumi.Input[str],
         tracking_uri: pulumi.Input[str],
         operator: pulumi.Resource,
+        executor: dict,
         mlflow_login: MlflowLogin,
         registry_login: RegistryLogin | None = None,
         annotations: dict[str, str] | None = None,
@@ -109,6 +110,7 @@ class ModelDeployment(PlatformComponent):
                             login_env,
                             pull_secrets,
                         ),
+                        executor,
                     )
                     for p in config.predictors
                 ],
@@ -119,7 +121,9 @@ class ModelDeployment(PlatformComponent):
         self.register_outputs({"name": self.resource.metadata["name"]})
 
 
-def _predictor_spec(predictor: PredictorConfig, version: DeclaredVersion, pod_spec: dict) -> dict:
+def _predictor_spec(
+    predictor: PredictorConfig, version: DeclaredVersion, pod_spec: dict, executor: dict
+) -> dict:
     spec: dict = {
         "name": predictor.name,
         "replicas": predictor.replicas,
@@ -134,6 +138,10 @@ def _predictor_spec(predictor: PredictorConfig, version: DeclaredVersion, pod_sp
             "children": [],
         },
         "componentSpecs": [{"spec": pod_spec}],
+        # The executor container the operator adds to every predictor pod; without this it
+        # takes the operator's default 500m/512Mi (seldon-core v1.17.1
+        # operator/controllers/seldondeployment_engine.go, SvcOrchSpec.Resources).
+        "svcOrchSpec": {"resources": executor},
     }
     if predictor.shadow:
         spec["shadow"] = True

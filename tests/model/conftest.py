@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from localrun.process_group import ServerGroup, free_port
 from model.cli import main
 
 # The suite's shared helpers (tests/conftest.py). Loaded by path: site-packages holds an
@@ -23,12 +23,7 @@ _shared_spec = importlib.util.spec_from_file_location(
 )
 _shared = importlib.util.module_from_spec(_shared_spec)
 _shared_spec.loader.exec_module(_shared)
-free_port, isolated_env, stop, wait_until_healthy = (
-    _shared.free_port,
-    _shared.isolated_env,
-    _shared.stop,
-    _shared.wait_until_healthy,
-)
+isolated_env, SERVER_START_TIMEOUT_S = _shared.isolated_env, _shared.SERVER_START_TIMEOUT_S
 
 
 @dataclass(frozen=True)
@@ -87,14 +82,13 @@ class PrivateMlflowServer:
 
     root: Path
     port: int = field(default_factory=free_port)
-    process: subprocess.Popen[Any] | None = None
+    server: ServerGroup | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> str:
-        log = self.root / "server.log"
         command = [
             sys.executable, "-m", "mlflow", "server",
             "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}",
@@ -104,21 +98,20 @@ class PrivateMlflowServer:
             "--port", str(self.port),
             "--workers", "1",
         ]  # fmt: skip
-        with log.open("a") as output:
-            self.process = subprocess.Popen(
-                command,
-                cwd=self.root,
-                env=isolated_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"),
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        wait_until_healthy(f"{self.url}/health", self.process, log)
+        self.server = ServerGroup(
+            command,
+            cwd=self.root,
+            env=isolated_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"),
+            ready_urls=[f"{self.url}/health"],
+            log_path=self.root / "server.log",
+            startup_timeout=SERVER_START_TIMEOUT_S,
+        )
+        self.server.start()
         return self.url
 
     def stop(self) -> None:
-        if self.process is not None:
-            stop(self.process)
+        if self.server is not None:
+            self.server.stop()
 
 
 @pytest.fixture

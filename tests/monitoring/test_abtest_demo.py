@@ -9,7 +9,7 @@ server stops breaches the error-ratio guardrail and is rolled back.
 
 import pytest
 
-from bench.abtest_demo import main
+from localrun.abtest_demo import main
 
 
 @pytest.fixture(scope="module")

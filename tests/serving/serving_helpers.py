@@ -12,7 +12,8 @@ import pandas as pd
 import requests
 from mlflow import MlflowClient
 
-from bench.server_process import ModelServerProcess
+from localrun.memory import group_members
+from localrun.server_process import ModelServerProcess
 from model.packaging import save_model
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -53,32 +54,7 @@ def register(server: Any, model_dir: Path, name: str) -> str:
 
 def launch_unready(server: ModelServerProcess) -> subprocess.Popen[bytes]:
     """Start the server's command in its own process group without waiting for readiness."""
-    server._prepare()  # the app directory the image's COPY would hold
-    with open(server.log_path, "wb") as log:
-        return subprocess.Popen(
-            server.command,
-            cwd=server.cwd,
-            env=server.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of a process group, from /proc."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry.name))
-    return members
+    return server.spawn()
 
 
 def sigterm_main_and_wait(process: subprocess.Popen[bytes], within_s: float) -> list[int]:

@@ -2,7 +2,7 @@
 
 Two real model servers (`seldon-core-microservice`, as the image starts them) serve a strong and a
 deliberately weaker iris model from a real MLflow registry (SQLite). A real Prometheus scrapes
-them and the gateway stand-in (`bench.gateway_stand_in`, the one part that stands in for Istio
+them and the gateway stand-in (`localrun.gateway_stand_in`, the one part that stands in for Istio
 and the Seldon executor), which routes by the VirtualService the platform renders from the stack
 file. Each round sends prediction traffic at the stack file's split, then feedback with the
 reward from the true labels (1 when the predicted species is right), echoing the predictor
@@ -16,7 +16,7 @@ and is promoted (the registry's champion alias moves, both ledgers record it).
 Scenario 3: the challenger's server is stopped after two rounds (its pods crash): its requests
 fail with 503 and the error-ratio guardrail rolls it back.
 
-Run from the repository root: `.venv/bin/python -m bench.abtest_demo`. Needs `prometheus`.
+Run from the repository root: `.venv/bin/python -m localrun.abtest_demo`. Needs `prometheus`.
 """
 
 import io
@@ -36,12 +36,12 @@ import requests
 from mlflow import MlflowClient
 from sklearn.datasets import load_iris
 
-from bench.gateway_stand_in import GatewayStandIn
-from bench.prometheus_server import running_prometheus
-from bench.server_process import ModelServerProcess
 from infra.model_monitoring.config import PredictorTarget
 from infra.stack_config import load_stack_file
 from infra.traffic_routing import PREDICTOR_HEADER, predictor_host, virtual_service
+from localrun.gateway_stand_in import GatewayStandIn
+from localrun.prometheus_server import running_prometheus
+from localrun.server_process import ModelServerProcess
 from model.cli import main as model_cli
 from model.promotion import promote
 from stacks.rollout import build_parser, run
