@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import sys
@@ -15,15 +14,7 @@ import pytest
 
 from localrun.process_group import ServerGroup, free_port
 from model.cli import main
-
-# The suite's shared helpers (tests/conftest.py). Loaded by path: site-packages holds an
-# unrelated top-level ``tests`` package (seldon-core's) that shadows ``import tests``.
-_shared_spec = importlib.util.spec_from_file_location(
-    "tests_shared_conftest", Path(__file__).resolve().parent.parent / "conftest.py"
-)
-_shared = importlib.util.module_from_spec(_shared_spec)
-_shared_spec.loader.exec_module(_shared)
-isolated_env, SERVER_START_TIMEOUT_S = _shared.isolated_env, _shared.SERVER_START_TIMEOUT_S
+from tests.conftest import SERVER_START_TIMEOUT_S, isolated_env
 
 
 @dataclass(frozen=True)
@@ -59,6 +50,16 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> CliRunner:
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture
+def mlflow_server(mlflow_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The session's authenticated server (tests/conftest.py), used as the pipeline user: its
+    credentials are in this test's environment, where the CLI and MLflow's client read them."""
+    for key, value in mlflow_server.pipeline_env.items():
+        if key != "MLFLOW_TRACKING_URI":
+            monkeypatch.setenv(key, value)
+    return mlflow_server
 
 
 @pytest.fixture
