@@ -47,7 +47,7 @@ def served_model(mlflow_server, tmp_path_factory) -> dict:
     mlflow_server.serve(name)
     cwd = tmp_path_factory.mktemp("pipeline")
     env = as_user(mlflow_server.pipeline_env)
-    trained = cli(env, cwd, "train", "--json", "--model-name", name)
+    trained = cli(env, cwd, "train", "--json", "--spec", "iris", "--model-name", name)
     assert trained.returncode == 0, trained.stderr
     promoted = cli(env, cwd, "promote", "--json", "--model-name", name, "--actor", "ci")
     assert promoted.returncode == 0, promoted.stderr

@@ -11,6 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from infra.mesh import GATEWAY_NAME
 from infra.stack_config import load_stack_file
 from stacks.mock_runtime import FAKE_GENERATED_PASSWORD
 from stacks.render import documents, render_stack
@@ -66,7 +67,7 @@ def pod_specs(documents: list[dict]) -> list[tuple[str, dict]]:
 
 def test_gateway_serves_https_and_redirects_http(rendered) -> None:
     stack, documents, _ = rendered
-    (gateway,) = of_kind(documents, "Gateway")
+    (gateway,) = [g for g in of_kind(documents, "Gateway") if g["metadata"]["name"] == GATEWAY_NAME]
     validate(gateway)
     servers = {s["port"]["protocol"]: s for s in gateway["spec"]["servers"]}
     assert set(servers) == {"HTTPS", "HTTP"}
