@@ -290,7 +290,9 @@ print(json.dumps({{
     "imported_model": "model" in sys.modules,
 }}))
 """
-    env = {"MLFLOW_TRACKING_URI": tracking_uri, "PATH": "/usr/bin:/bin"}
+    logins = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")  # the server's, if any
+    credentials = {key: os.environ[key] for key in logins if key in os.environ}
+    env = {"MLFLOW_TRACKING_URI": tracking_uri, "PATH": "/usr/bin:/bin", **credentials}
     completed = subprocess.run(
         [sys.executable, "-c", script],
         cwd=tmp_path,
