@@ -160,9 +160,8 @@ def test_each_deployment_has_its_platform_route_and_an_unrouted_operator_route(r
             if d["metadata"]["name"] == deployment.name
             and d["metadata"]["namespace"] == deployment.namespace
         ]
-        assert sdep["metadata"]["annotations"] == {
-            "seldon.io/istio-gateway": "istio-system/seldon-operator-unrouted"
-        }
+        annotations = sdep["metadata"]["annotations"]
+        assert annotations["seldon.io/istio-gateway"] == "istio-system/seldon-operator-unrouted"
     (gateway,) = [
         d
         for d in _kind(documents, "Gateway")
