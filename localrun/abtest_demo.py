@@ -56,6 +56,9 @@ MAX_ROUNDS = 40
 SCRAPE_WAIT_S = 2.5
 PLAN = "      rollout: {steps: [10, 50, 100], minStepDuration: 10s}\n"
 FINAL = ("rollback", "promote", "keep")
+LATENCY_TOLERANCE = "1.0"
+"""Both servers share one busy machine here, so p95 latency is mostly noise: the guardrail
+trips only when the challenger's p95 doubles (the cluster default is 0.2)."""
 
 
 @dataclass
@@ -211,7 +214,8 @@ def run_scenario(
             time.sleep(SCRAPE_WAIT_S)
             args = build_parser().parse_args(
                 ["--stack-file", str(stack), "--prometheus-url", url, "--deployment", DEPLOYMENT,
-                 "--tracking-uri", tracking_uri, "--actor", "abtest-demo"]
+                 "--tracking-uri", tracking_uri, "--actor", "abtest-demo",
+                 "--latency-tolerance", LATENCY_TOLERANCE]
             )  # fmt: skip
             (step,) = run(args)
             scenario.decisions.append(step)
