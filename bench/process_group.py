@@ -50,6 +50,11 @@ class ServerGroup:
         """Remove what `_prepare` created, once the processes are gone."""
 
     def start(self) -> None:
+        self.launch()
+        self._wait_until_ready()
+
+    def launch(self) -> subprocess.Popen[bytes]:
+        """Start the command in its own process group, without waiting until it is ready."""
         self._prepare()
         with open(self.log_path, "wb") as log:
             self._process = subprocess.Popen(
@@ -60,7 +65,7 @@ class ServerGroup:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        self._wait_until_ready()
+        return self._process
 
     def stop(self) -> None:
         """SIGTERM the whole group, SIGKILL whatever is left after 20 s, then clean up."""

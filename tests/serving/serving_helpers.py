@@ -51,20 +51,6 @@ def register(server: Any, model_dir: Path, name: str) -> str:
     return version
 
 
-def launch_unready(server: ModelServerProcess) -> subprocess.Popen[bytes]:
-    """Start the server's command in its own process group without waiting for readiness."""
-    server._prepare()  # the app directory the image's COPY would hold
-    with open(server.log_path, "wb") as log:
-        return subprocess.Popen(
-            server.command,
-            cwd=server.cwd,
-            env=server.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
 def group_members(pgid: int) -> list[int]:
     """Live (non-zombie) processes of a process group, from /proc."""
     members = []

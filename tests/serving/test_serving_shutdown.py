@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from serving_helpers import group_members, launch_unready, sigterm_main_and_wait
+from serving_helpers import group_members, sigterm_main_and_wait
 
 from bench.server_process import ModelServerProcess
 
@@ -46,7 +46,7 @@ def test_sigterm_while_the_model_downloads(server_factory: Any) -> None:
         hung_registry.listen(4)
         uri = f"http://127.0.0.1:{hung_registry.getsockname()[1]}"
         server = server_factory("models:/iris/1", {"MLFLOW_TRACKING_URI": uri})
-        process = launch_unready(server)
+        process = server.launch()
         wait_while_starting(
             server, process, lambda: "Importing submodule" in server.log_path.read_text()
         )
@@ -58,7 +58,7 @@ def test_sigterm_while_the_model_downloads(server_factory: Any) -> None:
 
 def test_sigterm_while_the_workers_load(server_factory: Any, trained_model: dict[str, Any]) -> None:
     server = server_factory(trained_model["local_model_dir"], {})
-    process = launch_unready(server)
+    process = server.launch()
     # main, gRPC process, its worker, metrics process: the forks Seldon makes before gunicorn's
     # workers have loaded the model.
     wait_while_starting(server, process, lambda: len(group_members(process.pid)) >= 4)
