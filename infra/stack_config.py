@@ -24,6 +24,7 @@ from infra.model_monitoring.config import MonitoringConfig
 from infra.model_versions import RegistryConfig
 from infra.prometheus_stack import PrometheusStackConfig
 from infra.seldon_operator import SeldonOperatorConfig
+from infra.sizing import SizingConfig
 from infra.strict_yaml import load_unique
 
 PROJECT = "mlops-platform"
@@ -36,6 +37,7 @@ FLAT_SECTIONS: dict[str, type[BaseModel]] = {
     "prometheus": PrometheusStackConfig,
     "mlflow": MlflowConfig,
     "image": ModelImageConfig,
+    "sizing": SizingConfig,
     "registry": RegistryConfig,
 }
 """Sections whose fields are top-level stack keys (`mlops-platform:istioVersion`, ...)."""
@@ -82,6 +84,7 @@ class StackConfig(BaseModel):
     prometheus: PrometheusStackConfig
     mlflow: MlflowConfig
     image: ModelImageConfig
+    sizing: SizingConfig
     registry: RegistryConfig
     deployments: list[DeploymentConfig]
     monitoring: MonitoringConfig = MonitoringConfig()

@@ -12,7 +12,8 @@ import pandas as pd
 import requests
 from mlflow import MlflowClient
 
-from bench.server_process import ModelServerProcess
+from localrun.memory import group_members
+from localrun.server_process import ModelServerProcess
 from model.packaging import save_model
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -49,22 +50,6 @@ def register(server: Any, model_dir: Path, name: str) -> str:
         version = client.create_model_version(name, source, run_id=run.info.run_id).version
     server.serve(name)
     return version
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of a process group, from /proc."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry.name))
-    return members
 
 
 def sigterm_main_and_wait(process: subprocess.Popen[bytes], within_s: float) -> list[int]:

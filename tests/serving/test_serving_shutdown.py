@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from serving_helpers import group_members, sigterm_main_and_wait
 
-from bench.server_process import ModelServerProcess
+from localrun.server_process import ModelServerProcess
 
 # Well inside Kubernetes' default 30 s grace period; gunicorn's arbiter alone takes ~2-6 s here
 # (stopping its control-socket server) on a loaded 2-core machine.
@@ -46,7 +46,7 @@ def test_sigterm_while_the_model_downloads(server_factory: Any) -> None:
         hung_registry.listen(4)
         uri = f"http://127.0.0.1:{hung_registry.getsockname()[1]}"
         server = server_factory("models:/iris/1", {"MLFLOW_TRACKING_URI": uri})
-        process = server.launch()
+        process = server.spawn()
         wait_while_starting(
             server, process, lambda: "Importing submodule" in server.log_path.read_text()
         )
@@ -58,7 +58,7 @@ def test_sigterm_while_the_model_downloads(server_factory: Any) -> None:
 
 def test_sigterm_while_the_workers_load(server_factory: Any, trained_model: dict[str, Any]) -> None:
     server = server_factory(trained_model["local_model_dir"], {})
-    process = server.launch()
+    process = server.spawn()
     # main, gRPC process, its worker, metrics process: the forks Seldon makes before gunicorn's
     # workers have loaded the model.
     wait_while_starting(server, process, lambda: len(group_members(process.pid)) >= 4)

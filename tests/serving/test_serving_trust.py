@@ -22,7 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from bench.server_process import ModelServerProcess
+from localrun.server_process import ModelServerProcess
 from model.digest import model_digest
 
 ROW = [5.1, 3.5, 1.4, 0.2]

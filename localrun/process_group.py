@@ -50,10 +50,14 @@ class ServerGroup:
         """Remove what `_prepare` created, once the processes are gone."""
 
     def start(self) -> None:
-        self.launch()
-        self._wait_until_ready()
+        self.spawn()
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.stop()
+            raise
 
-    def launch(self) -> subprocess.Popen[bytes]:
+    def spawn(self) -> subprocess.Popen[bytes]:
         """Start the command in its own process group, without waiting until it is ready."""
         self._prepare()
         with open(self.log_path, "wb") as log:
@@ -89,6 +93,13 @@ class ServerGroup:
         except ProcessLookupError:
             pass
 
+    @property
+    def pgid(self) -> int:
+        """The process group of the running server (its leader's pid)."""
+        if self._process is None:
+            raise RuntimeError(f"{self.command[0]} is not running")
+        return self._process.pid
+
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
@@ -104,8 +115,8 @@ class ServerGroup:
                 if requests.get(pending[0], timeout=2).status_code == 200:
                     pending.pop(0)
                     continue
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or too busy starting to answer within 2 s
             time.sleep(0.2)
 
     def _fail(self, what: str) -> None:
