@@ -23,7 +23,6 @@ from serving.process_model import install as install_process_model
 from serving.request_payload import RequestParser
 from serving.seldon_metrics_ipc import skip_empty_metric_updates
 from serving.settings import ServerSettings
-from serving.shutdown import stop_children_on_exit
 from serving.traffic_metrics import TrafficMetrics
 
 logger = logging.getLogger(__name__)
@@ -41,7 +40,6 @@ class ModelServer:
     """Seldon Python component serving an MLflow scikit-learn model of any supported kind."""
 
     def __init__(self) -> None:
-        stop_children_on_exit()
         self.settings = ServerSettings.from_env()
         self.model_error_handler = error_blueprint(self.settings.max_request_bytes)
         self.artifact: ModelArtifact = resolve_model(

@@ -52,11 +52,6 @@ def register(server: Any, model_dir: Path, name: str) -> str:
     return version
 
 
-def launch_unready(server: ModelServerProcess) -> subprocess.Popen[bytes]:
-    """Start the server's command in its own process group without waiting for readiness."""
-    return server.spawn()
-
-
 def sigterm_main_and_wait(process: subprocess.Popen[bytes], within_s: float) -> list[int]:
     """SIGTERM only the main process, as the kubelet does; return the group left after
     `within_s` seconds (empty when everything exited)."""
