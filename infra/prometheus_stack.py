@@ -100,8 +100,9 @@ class PrometheusStack(PlatformComponent):
                     },
                     # grafana chart 10.0.0 (kube-prometheus-stack 77.10.0's dependency) values.yaml:
                     # `rbac.namespaced` makes the sidecar's access a Role in this namespace, not a
-                    # ClusterRole reading ConfigMaps and Secrets cluster-wide; `searchNamespace:
-                    # null` is the sidecar's own namespace; `resource` narrows it to ConfigMaps.
+                    # ClusterRole reading ConfigMaps and Secrets cluster-wide; `searchNamespace`
+                    # left at its default (null) is the sidecar's own namespace; `resource`
+                    # narrows it to ConfigMaps.
                     "rbac": {"namespaced": True},
                     "sidecar": {
                         "resources": sizing.grafana_sidecar,
@@ -109,7 +110,6 @@ class PrometheusStack(PlatformComponent):
                             "enabled": True,
                             "label": "grafana_dashboard",
                             "labelValue": "1",
-                            "searchNamespace": None,
                             "resource": "configmap",
                         },
                     },

@@ -9,9 +9,8 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -28,9 +27,9 @@ def isolated_env(**overrides: str) -> dict[str, str]:
     return {**env, **overrides}
 
 
-@dataclass(frozen=True)
-class MlflowLogin:
-    """One basic-auth user of the test server."""
+class MlflowLogin(NamedTuple):
+    """One basic-auth user of the test server (a NamedTuple: tests/model loads this file by
+    path, outside sys.modules, where dataclasses cannot resolve their annotations)."""
 
     username: str
     password: str
