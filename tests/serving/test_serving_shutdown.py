@@ -1,5 +1,6 @@
-"""SIGTERM to the main process alone (what the kubelet sends) ends the whole process group in
-seconds: while the model downloads, while it loads, and while serving."""
+"""SIGTERM to the main process alone (what the kubelet sends) ends the whole process group, the
+HTTP workers included, in seconds: while the model downloads, while it loads, and while
+serving."""
 
 import socket
 import time
