@@ -10,6 +10,7 @@ from pydantic import Field, StringConstraints, ValidationInfo, field_validator, 
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel, CpuQuantity, DnsLabel, MemoryQuantity
 from infra.secrets import RegistryLogin, credentials_secret
+from infra.training import TrainingConfig
 from infra.workloads import (
     CONTAINER_SECURITY_CONTEXT,
     http_probe,
@@ -90,6 +91,8 @@ class ServingConfig(CamelModel):
     max_batch_rows: int = Field(default=1000, ge=1, le=100_000)
     """Rows per request above which the model server answers 400."""
     predictors: list[PredictorConfig] = Field(min_length=1)
+    training: TrainingConfig | None = None
+    """When and on what the deployment retrains in the cluster (infra/training.py)."""
 
     @field_validator("predictors")
     @classmethod

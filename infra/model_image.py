@@ -1,7 +1,12 @@
-"""The model-serving image: built from `serving/`, tagged by content, deployed by digest."""
+"""The model-serving image: built from `serving/`, tagged by content, deployed by digest.
+
+`ImageSource`, `content_tag` and `pushed_image` are shared with the training image
+(`infra/training.py`), which is built the same way from another context.
+"""
 
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
@@ -37,15 +42,75 @@ class ModelImageConfig(CamelModel):
         return password
 
 
-def serving_content_tag(directory: Path = SERVING_DIR) -> str:
-    """A tag derived from every file under `serving/`, so an unchanged server is not rebuilt."""
+@dataclass(frozen=True)
+class ImageSource:
+    """What an image is built from: its build context, its Dockerfile and the files (or
+    directories) whose content names its tag, all under the context."""
+
+    context: Path
+    dockerfile: Path
+    content: tuple[Path, ...]
+
+
+SERVING_SOURCE = ImageSource(SERVING_DIR, SERVING_DIR / "Dockerfile", (SERVING_DIR,))
+
+
+def content_tag(source: ImageSource) -> str:
+    """A tag derived from every file of `source.content`, so an unchanged image is not rebuilt."""
+    files = {
+        path
+        for root in source.content
+        for path in ([root] if root.is_file() else root.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
     digest = hashlib.sha256()
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        if "__pycache__" in path.parts:
-            continue
-        digest.update(path.relative_to(directory).as_posix().encode())
+    for path in sorted(files):
+        digest.update(path.relative_to(source.context).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def registry_login(config: ModelImageConfig) -> RegistryLogin | None:
+    """How the cluster logs in to the image registry; None for one that needs no credentials."""
+    if config.registry_password is None:
+        return None
+    return RegistryLogin(
+        server=config.image_registry,
+        username=config.registry_username,
+        password=pulumi.Output.secret(config.registry_password.get_secret_value()),
+    )
+
+
+def pushed_image(
+    name: str,
+    *,
+    source: ImageSource,
+    repository: str,
+    config: ModelImageConfig,
+    login: RegistryLogin | None,
+    opts: pulumi.ResourceOptions,
+) -> pulumi.Output[str]:
+    """Build `source` for the stack's platform, push it tagged by content, return its digest
+    reference `<registry>/<repository>@sha256:<digest>`."""
+    registry = None
+    if login is not None:
+        registry = docker.RegistryArgs(
+            server=login.server, username=login.username, password=login.password
+        )
+    image = docker.Image(
+        name,
+        image_name=f"{config.image_registry}/{repository}:{content_tag(source)}",
+        # Relative to the working directory, so state and previews do not depend on
+        # where the repository is checked out.
+        build=docker.DockerBuildArgs(
+            context=os.path.relpath(source.context),
+            dockerfile=os.path.relpath(source.dockerfile),
+            platform=config.image_platform,
+        ),
+        registry=registry,
+        opts=opts,
+    )
+    return image.repo_digest
 
 
 class ModelImage(PlatformComponent):
@@ -61,37 +126,16 @@ class ModelImage(PlatformComponent):
         self, name: str, config: ModelImageConfig, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlops:serving:ModelImage", name, opts)
-        self.registry_login = None
-        if config.registry_password is not None:
-            self.registry_login = RegistryLogin(
-                server=config.image_registry,
-                username=config.registry_username,
-                password=pulumi.Output.secret(config.registry_password.get_secret_value()),
-            )
+        self.registry_login = registry_login(config)
         if config.image_prebuilt_ref:
             self.reference = pulumi.Output.from_input(config.image_prebuilt_ref)
         else:
-            registry = None
-            if self.registry_login is not None:
-                registry = docker.RegistryArgs(
-                    server=self.registry_login.server,
-                    username=self.registry_login.username,
-                    password=self.registry_login.password,
-                )
-            image = docker.Image(
+            self.reference = pushed_image(
                 name,
-                image_name=(
-                    f"{config.image_registry}/{config.image_repository}:{serving_content_tag()}"
-                ),
-                # Relative to the working directory, so state and previews do not depend on
-                # where the repository is checked out.
-                build=docker.DockerBuildArgs(
-                    context=os.path.relpath(SERVING_DIR),
-                    dockerfile=os.path.relpath(SERVING_DIR / "Dockerfile"),
-                    platform=config.image_platform,
-                ),
-                registry=registry,
+                source=SERVING_SOURCE,
+                repository=config.image_repository,
+                config=config,
+                login=self.registry_login,
                 opts=self.child_opts(),
             )
-            self.reference = image.repo_digest
         self.register_outputs({"reference": self.reference})

@@ -15,6 +15,9 @@ from infra.secrets import credentials_secret, generated_password
 PROMETHEUS_CHARTS = "https://prometheus-community.github.io/helm-charts"
 RELEASE_NAME = "kube-prometheus-stack"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
+ALERTMANAGER_CONFIG_LABELS = {"app.kubernetes.io/part-of": "mlops-platform"}
+"""The label Alertmanager selects AlertmanagerConfigs by, in every namespace (the retrain routes
+live in the deployments' namespaces, infra/training.py)."""
 
 
 class PrometheusStackConfig(CamelModel):
@@ -79,6 +82,18 @@ class PrometheusStack(PlatformComponent):
             namespace=MONITORING,
             values={
                 "prometheus": {"prometheusSpec": prometheus_spec},
+                # The chart's defaults select every AlertmanagerConfig of every namespace
+                # (values.yaml `alertmanagerConfigSelector: {}`, `...NamespaceSelector: {}`;
+                # templates/alertmanager/alertmanager.yaml, kube-prometheus-stack-77.10.0); the
+                # platform selects only its own, from any namespace, and keeps the operator's
+                # default per-namespace `namespace` matcher (OnNamespace, operator v0.85.0).
+                "alertmanager": {
+                    "alertmanagerSpec": {
+                        "alertmanagerConfigSelector": {"matchLabels": ALERTMANAGER_CONFIG_LABELS},
+                        "alertmanagerConfigNamespaceSelector": {},
+                        "alertmanagerConfigMatcherStrategy": {"type": "OnNamespace"},
+                    }
+                },
                 "grafana": {
                     "admin": {
                         "existingSecret": GRAFANA_ADMIN_SECRET,

@@ -22,6 +22,7 @@ from infra.model_image import ModelImageConfig
 from infra.model_monitoring.config import MonitoringConfig
 from infra.prometheus_stack import PrometheusStackConfig
 from infra.seldon_operator import SeldonOperatorConfig
+from infra.training import TrainingImageConfig
 
 PROJECT = "mlops-platform"
 
@@ -32,6 +33,7 @@ FLAT_SECTIONS: dict[str, type[BaseModel]] = {
     "prometheus": PrometheusStackConfig,
     "mlflow": MlflowConfig,
     "image": ModelImageConfig,
+    "training_image": TrainingImageConfig,
 }
 """Sections whose fields are top-level stack keys (`mlops-platform:istioVersion`, ...)."""
 
@@ -65,6 +67,7 @@ class StackConfig(BaseModel):
     prometheus: PrometheusStackConfig
     mlflow: MlflowConfig
     image: ModelImageConfig
+    training_image: TrainingImageConfig = TrainingImageConfig()
     serving: ServingConfig
     monitoring: MonitoringConfig = MonitoringConfig()
 

@@ -13,6 +13,7 @@ from infra.namespaces import MLFLOW, MONITORING, PlatformNamespaces, platform_na
 from infra.prometheus_stack import RELEASE_NAME, PrometheusStack
 from infra.seldon_operator import SeldonOperator
 from infra.stack_config import StackConfig
+from infra.training import ContinuousTraining, TrainingImage, TrainingTarget
 
 
 def declare_platform(config: StackConfig) -> None:
@@ -79,6 +80,31 @@ def declare_platform(config: StackConfig) -> None:
             on_cluster, pulumi.ResourceOptions(depends_on=[namespaces, prometheus.release])
         ),
     )
+    serving = config.serving
+    if serving.training is not None:
+        training_image = TrainingImage(
+            "training-image", config.training_image, registry=config.image
+        )
+        ContinuousTraining(
+            "continuous-training",
+            [
+                TrainingTarget(
+                    deployment=serving.deployment_name,
+                    namespace=serving.namespace,
+                    registered_model=serving.predictors[0].model.split("@")[0].split("/")[0],
+                    training=serving.training,
+                )
+            ],
+            image=training_image.reference,
+            tracking_uri=mlflow.tracking_uri,
+            pipeline_login=None,
+            registry=config.image,
+            # AlertmanagerConfig is one of the chart's CRDs.
+            opts=pulumi.ResourceOptions.merge(
+                on_cluster, pulumi.ResourceOptions(depends_on=[namespaces, prometheus.release])
+            ),
+        )
+        pulumi.export("trainingImage", training_image.reference)
     ingress_route(
         "mlflow",
         host=mlflow_host,
@@ -98,7 +124,6 @@ def declare_platform(config: StackConfig) -> None:
         after=[mesh.gateway],
     )
 
-    serving = config.serving
     pulumi.export(
         "predictionUrl",
         config.mesh.url(

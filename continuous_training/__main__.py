@@ -1,0 +1,95 @@
+"""`python -m continuous_training serve | fetch-dataset URI FILE`.
+
+`serve` reads its settings from the environment the platform gives its pod:
+`RETRAIN_TOKEN` (the bearer token Alertmanager sends), `RETRAIN_NAMESPACE` (where the CronJobs
+are), `RETRAIN_CRONJOBS` (JSON object deployment -> CronJob name), `RETRAIN_PORT` (8080) and
+`RETRAIN_HOST` (0.0.0.0). In a pod it talks to the API server with the pod's service-account
+token; elsewhere with the kubeconfig (`KUBECONFIG`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from continuous_training.dataset import DatasetError, fetch_dataset
+
+
+class SettingsError(ValueError):
+    """A missing or malformed environment variable of the trigger."""
+
+
+def _setting(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name, default)
+    if not value:
+        raise SettingsError(f"environment variable {name} is required (see `--help`)")
+    return value
+
+
+def _cronjobs() -> dict[str, str]:
+    raw = _setting("RETRAIN_CRONJOBS")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise SettingsError(f"RETRAIN_CRONJOBS is not JSON ({error}): {raw!r}") from None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise SettingsError(
+            f"RETRAIN_CRONJOBS must be a JSON object of deployment -> CronJob name, e.g. "
+            f'{{"iris": "iris-training"}}; got {raw!r}'
+        )
+    return value
+
+
+def _serve() -> int:
+    from kubernetes import client, config
+
+    from continuous_training.retrainer import Retrainer
+    from continuous_training.webhook import serve
+
+    token, namespace, cronjobs = (
+        _setting("RETRAIN_TOKEN"),
+        _setting("RETRAIN_NAMESPACE"),
+        _cronjobs(),
+    )
+    port = int(_setting("RETRAIN_PORT", "8080"))
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        config.load_incluster_config()
+    else:
+        config.load_kube_config()
+    retrainer = Retrainer(client.ApiClient(), namespace, cronjobs)
+    server = serve(retrainer, token, _setting("RETRAIN_HOST", "0.0.0.0"), port)
+    logging.getLogger(__name__).info(
+        "retrain trigger on port %d for %s in namespace %s", port, cronjobs, namespace
+    )
+    server.serve_forever()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m continuous_training", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the retrain trigger (Alertmanager webhook)")
+    fetch = commands.add_parser("fetch-dataset", help="download a dataset URI to a local file")
+    fetch.add_argument("uri", help="mlflow-artifacts:/<path>/<file>")
+    fetch.add_argument("file", type=Path, help="where to write it")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        if args.command == "serve":
+            return _serve()
+        fetch_dataset(args.uri, args.file)
+        return 0
+    except (SettingsError, DatasetError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

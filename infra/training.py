@@ -1,0 +1,566 @@
+"""Continuous training in the cluster: the training image, a CronJob per deployment, and the
+retrain trigger that Alertmanager calls when a deployment drifts or degrades.
+
+Per deployment namespace: one trigger (Deployment, Service, ServiceAccount, a Role that may
+`create` Jobs and `get` the namespace's training CronJobs and nothing more, the webhook token
+Secret) and the NetworkPolicies that let Alertmanager reach it and it reach the API server.
+Per deployment: its training CronJob and an AlertmanagerConfig routing its drift and
+error-ratio alerts to the trigger. The loop is described in docs/continuous-training.md.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import Field, field_validator
+
+from infra.component import PlatformComponent
+from infra.config_types import CamelModel, DnsLabel
+from infra.model_image import (
+    DIGEST_REFERENCE,
+    ImageSource,
+    ModelImageConfig,
+    pushed_image,
+    registry_login,
+)
+from infra.model_monitoring.rules import ERROR_RATIO_ALERT, FEATURE_DRIFT_ALERT
+from infra.namespaces import API_SERVER_PORTS, MONITORING
+from infra.prometheus_stack import ALERTMANAGER_CONFIG_LABELS
+from infra.secrets import credentials_secret, generated_password
+from infra.workloads import (
+    CONTAINER_SECURITY_CONTEXT,
+    http_probe,
+    pod_security_context,
+    resources,
+    scratch_volume,
+    secret_env,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TRAINING_SOURCE = ImageSource(
+    context=REPO_ROOT,
+    dockerfile=REPO_ROOT / "model" / "Dockerfile",
+    content=(
+        REPO_ROOT / "model",
+        REPO_ROOT / "continuous_training",
+        REPO_ROOT / ".dockerignore",
+    ),
+)
+"""The training image: `model/` (training, gate, registry) and `continuous_training/` (dataset
+step and retrain trigger), built from the repository root (`.dockerignore` keeps the rest out)."""
+
+TRAINING_UID = 10001
+"""The training image's non-root user (model/Dockerfile)."""
+TRIGGER_PORT = 8080
+TRIGGER_NAME = "retrain-trigger"
+TOKEN_KEY = "token"
+DATA_DIR = "/data"
+RUN_DEADLINE_SECONDS = 3600
+"""A training run that takes longer is stopped (and counts as failed)."""
+RETRAIN_COOLDOWN_SECONDS = 6 * 3600
+"""How long a finished run's Job stays; while it exists the trigger starts no new run."""
+RETRAIN_ALERTS = (FEATURE_DRIFT_ALERT, ERROR_RATIO_ALERT)
+"""The platform's alerts that ask for a retrain: drift, and the predictor failing."""
+CRON_FIELD = r"(\*|[0-9A-Za-z,\-*/]+)"
+MAX_CRONJOB_NAME = 52
+"""The CronJob controller appends an 11-character suffix to Job names, which must stay <= 63."""
+
+
+class TrainingImageConfig(CamelModel):
+    """Stack keys for where the training image lives (same registry as the serving image)."""
+
+    training_image_repository: str = Field(
+        default="mlops/model-training", pattern=r"^[a-z0-9._\-/]+$"
+    )
+    training_image_prebuilt_ref: str = Field(default="", pattern=f"^$|{DIGEST_REFERENCE}")
+
+
+class TrainingConfig(CamelModel):
+    """A deployment's `training` key: when it retrains, on what data, and whether it is paused."""
+
+    schedule: str = Field(pattern=rf"^{CRON_FIELD}( {CRON_FIELD}){{4}}$")
+    """Five-field cron schedule in the cluster's time zone, e.g. "0 3 * * 0"."""
+    dataset: str = Field(pattern=r"^mlflow-artifacts:/[^\s]*[^/\s]\.(csv|parquet)$")
+    """A CSV or Parquet file under the platform's artifact store,
+    e.g. mlflow-artifacts:/datasets/iris.csv (read with the pipeline user's credentials)."""
+    suspend: bool = False
+    """True pauses the schedule and the drift trigger; runs by hand still work."""
+
+    @field_validator("dataset")
+    @classmethod
+    def _no_parent_segments(cls, dataset: str) -> str:
+        if ".." in dataset.split("/"):
+            raise ValueError(f"dataset {dataset!r} must not contain '..' segments")
+        return dataset
+
+
+@dataclass(frozen=True)
+class TrainingTarget:
+    """One deployment that retrains: where it runs and which registered model it trains."""
+
+    deployment: DnsLabel
+    namespace: DnsLabel
+    registered_model: str
+    training: TrainingConfig
+
+
+@dataclass(frozen=True)
+class MlflowLogin:
+    """The MLflow user the training Jobs act as (the pipeline user, EDIT permission)."""
+
+    username: pulumi.Input[str]
+    password: pulumi.Output[str]
+
+
+def cronjob_name(deployment: str) -> str:
+    name = f"{deployment}-training"
+    if len(name) > MAX_CRONJOB_NAME:
+        raise ValueError(
+            f"deployment name {deployment!r} is too long for its training CronJob "
+            f"{name!r}: at most {MAX_CRONJOB_NAME - len('-training')} characters"
+        )
+    return name
+
+
+class TrainingImage(PlatformComponent):
+    """The training image, built like the serving image (tagged by content, deployed by digest)
+    or adopted from a prebuilt digest."""
+
+    reference: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        config: TrainingImageConfig,
+        *,
+        registry: ModelImageConfig,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("mlops:training:TrainingImage", name, opts)
+        if config.training_image_prebuilt_ref:
+            self.reference = pulumi.Output.from_input(config.training_image_prebuilt_ref)
+        else:
+            self.reference = pushed_image(
+                name,
+                source=TRAINING_SOURCE,
+                repository=config.training_image_repository,
+                config=registry,
+                login=registry_login(registry),
+                opts=self.child_opts(),
+            )
+        self.register_outputs({"reference": self.reference})
+
+
+class ContinuousTraining(PlatformComponent):
+    """Training CronJobs, retrain triggers and the Alertmanager routes to them."""
+
+    cronjob_names: dict[str, pulumi.Output[str]]
+    """Deployment name -> its training CronJob."""
+
+    def __init__(
+        self,
+        name: str,
+        targets: list[TrainingTarget],
+        *,
+        image: pulumi.Input[str],
+        tracking_uri: pulumi.Input[str],
+        pipeline_login: MlflowLogin | None,
+        registry: ModelImageConfig,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("mlops:training:ContinuousTraining", name, opts)
+        self._image = image
+        self._tracking_uri = tracking_uri
+        token = generated_password(f"{name}-webhook-token", self.child_opts())
+        login = registry_login(registry)
+        self.cronjob_names = {}
+        for namespace in sorted({t.namespace for t in targets}):
+            in_namespace = [t for t in targets if t.namespace == namespace]
+            secrets = _NamespaceSecrets(
+                token=credentials_secret(
+                    "retrain-webhook-token",
+                    namespace=namespace,
+                    data={TOKEN_KEY: token},
+                    opts=self.child_opts(),
+                ).metadata["name"],
+                mlflow=(
+                    credentials_secret(
+                        "mlflow-pipeline",
+                        namespace=namespace,
+                        data={
+                            "username": pipeline_login.username,
+                            "password": pipeline_login.password,
+                        },
+                        opts=self.child_opts(),
+                    ).metadata["name"]
+                    if pipeline_login is not None
+                    else None
+                ),
+                pull=(
+                    credentials_secret(
+                        "training-image-pull",
+                        namespace=namespace,
+                        data={".dockerconfigjson": login.docker_config()},
+                        opts=self.child_opts(),
+                        secret_type="kubernetes.io/dockerconfigjson",
+                    ).metadata["name"]
+                    if login is not None
+                    else None
+                ),
+            )
+            cronjobs = {
+                t.deployment: self._cronjob(t, secrets).metadata["name"] for t in in_namespace
+            }
+            self.cronjob_names.update(cronjobs)
+            service = self._trigger(namespace, cronjobs, secrets)
+            for target in in_namespace:
+                self._alert_route(target, service, secrets.token)
+        self.register_outputs({"cronjobs": self.cronjob_names})
+
+    def _cronjob(
+        self, target: TrainingTarget, secrets: "_NamespaceSecrets"
+    ) -> k8s.batch.v1.CronJob:
+        """The deployment's training run: fetch the dataset, then train, gate and register."""
+        dataset_file = f"{DATA_DIR}/{PurePosixPath(target.training.dataset).name}"
+        env = [
+            {"name": "MLFLOW_TRACKING_URI", "value": self._tracking_uri},
+            {"name": "HOME", "value": "/tmp"},
+        ]
+        if secrets.mlflow is not None:
+            env += [
+                secret_env("MLFLOW_TRACKING_USERNAME", secrets.mlflow, "username"),
+                secret_env("MLFLOW_TRACKING_PASSWORD", secrets.mlflow, "password"),
+            ]
+        mounts = [{"name": "data", "mountPath": DATA_DIR}, {"name": "tmp", "mountPath": "/tmp"}]
+        container = {
+            "image": self._image,
+            "env": env,
+            "securityContext": CONTAINER_SECURITY_CONTEXT,
+            "volumeMounts": mounts,
+        }
+        labels = {
+            "app.kubernetes.io/name": "model-training",
+            "app.kubernetes.io/part-of": "mlops-platform",
+            "mlops-platform/deployment": target.deployment,
+        }
+        pod_spec = {
+            "restartPolicy": "Never",
+            # Training talks to MLflow only, never to the Kubernetes API.
+            "automountServiceAccountToken": False,
+            "securityContext": pod_security_context(TRAINING_UID),
+            **secrets.pull_secrets(),
+            "initContainers": [
+                {
+                    **container,
+                    "name": "fetch-dataset",
+                    "command": ["python", "-m", "continuous_training", "fetch-dataset"],
+                    "args": [target.training.dataset, dataset_file],
+                    "resources": resources("100m", "256Mi", "500m", "512Mi"),
+                }
+            ],
+            "containers": [
+                {
+                    **container,
+                    "name": "train",
+                    "command": ["python", "-m", "model", "train"],
+                    "args": [
+                        "--model-name",
+                        target.registered_model,
+                        "--data",
+                        dataset_file,
+                        "--json",
+                    ],
+                    "resources": resources("500m", "1Gi", "2", "2Gi"),
+                }
+            ],
+            "volumes": [scratch_volume("data", "2Gi"), scratch_volume()],
+        }
+        return k8s.batch.v1.CronJob(
+            f"{target.namespace}-{cronjob_name(target.deployment)}",
+            metadata={
+                "name": cronjob_name(target.deployment),
+                "namespace": target.namespace,
+                "labels": labels,
+            },
+            spec={
+                "schedule": target.training.schedule,
+                "suspend": target.training.suspend,
+                "concurrencyPolicy": "Forbid",
+                "startingDeadlineSeconds": 3600,
+                "successfulJobsHistoryLimit": 3,
+                "failedJobsHistoryLimit": 3,
+                "jobTemplate": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "backoffLimit": 1,
+                        "activeDeadlineSeconds": RUN_DEADLINE_SECONDS,
+                        "ttlSecondsAfterFinished": RETRAIN_COOLDOWN_SECONDS,
+                        "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+                    },
+                },
+            },
+            opts=self.child_opts(),
+        )
+
+    def _trigger(
+        self, namespace: str, cronjobs: dict[str, pulumi.Output[str]], secrets: "_NamespaceSecrets"
+    ) -> k8s.core.v1.Service:
+        """The webhook receiver of one namespace and exactly the API access it needs."""
+        labels = {
+            "app.kubernetes.io/name": TRIGGER_NAME,
+            "app.kubernetes.io/part-of": "mlops-platform",
+        }
+        child = self.child_opts()
+        account = k8s.core.v1.ServiceAccount(
+            f"{namespace}-{TRIGGER_NAME}",
+            metadata={"name": TRIGGER_NAME, "namespace": namespace, "labels": labels},
+            automount_service_account_token=False,
+            opts=child,
+        )
+        role = k8s.rbac.v1.Role(
+            f"{namespace}-{TRIGGER_NAME}",
+            metadata={"name": TRIGGER_NAME, "namespace": namespace, "labels": labels},
+            rules=[
+                {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create"]},
+                {
+                    "apiGroups": ["batch"],
+                    "resources": ["cronjobs"],
+                    "verbs": ["get"],
+                    "resourceNames": list(cronjobs.values()),
+                },
+            ],
+            opts=child,
+        )
+        k8s.rbac.v1.RoleBinding(
+            f"{namespace}-{TRIGGER_NAME}",
+            metadata={"name": TRIGGER_NAME, "namespace": namespace, "labels": labels},
+            role_ref={
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": role.metadata["name"],
+            },
+            subjects=[
+                {"kind": "ServiceAccount", "name": account.metadata["name"], "namespace": namespace}
+            ],
+            opts=child,
+        )
+        cronjob_map = pulumi.Output.all(**cronjobs).apply(
+            lambda names: json.dumps(names, sort_keys=True)
+        )
+        k8s.apps.v1.Deployment(
+            f"{namespace}-{TRIGGER_NAME}",
+            metadata={"name": TRIGGER_NAME, "namespace": namespace, "labels": labels},
+            spec={
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "serviceAccountName": account.metadata["name"],
+                        # The one pod of the platform that calls the Kubernetes API.
+                        "automountServiceAccountToken": True,
+                        "securityContext": pod_security_context(TRAINING_UID),
+                        **secrets.pull_secrets(),
+                        "containers": [
+                            {
+                                "name": TRIGGER_NAME,
+                                "image": self._image,
+                                "command": ["python", "-m", "continuous_training", "serve"],
+                                "env": [
+                                    secret_env("RETRAIN_TOKEN", secrets.token, TOKEN_KEY),
+                                    {
+                                        "name": "RETRAIN_NAMESPACE",
+                                        "valueFrom": {
+                                            "fieldRef": {"fieldPath": "metadata.namespace"}
+                                        },
+                                    },
+                                    {"name": "RETRAIN_CRONJOBS", "value": cronjob_map},
+                                    {"name": "RETRAIN_PORT", "value": str(TRIGGER_PORT)},
+                                ],
+                                "ports": [{"name": "http", "containerPort": TRIGGER_PORT}],
+                                "resources": resources("20m", "96Mi", "500m", "256Mi"),
+                                "readinessProbe": http_probe("/healthz", "http", 5),
+                                "livenessProbe": http_probe("/healthz", "http", 15),
+                                "securityContext": CONTAINER_SECURITY_CONTEXT,
+                                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                            }
+                        ],
+                        "volumes": [scratch_volume(size="64Mi")],
+                    },
+                },
+            },
+            opts=self.child_opts(depends_on=[role]),
+        )
+        service = k8s.core.v1.Service(
+            f"{namespace}-{TRIGGER_NAME}",
+            metadata={"name": TRIGGER_NAME, "namespace": namespace, "labels": labels},
+            spec={
+                "selector": labels,
+                "ports": [{"name": "http", "port": TRIGGER_PORT, "targetPort": "http"}],
+            },
+            opts=child,
+        )
+        self._network_policies(namespace, labels)
+        return service
+
+    def _network_policies(self, namespace: str, labels: dict[str, str]) -> None:
+        """Alertmanager -> trigger, trigger -> API server; added to the namespaces' default deny
+        (NetworkPolicies are additive). Alertmanager pods carry `app.kubernetes.io/name:
+        alertmanager` (the Prometheus operator's StatefulSet labels)."""
+        trigger = {"matchLabels": labels}
+        alertmanager = {"matchLabels": {"app.kubernetes.io/name": "alertmanager"}}
+        tcp = [{"protocol": "TCP", "port": TRIGGER_PORT}]
+        policies = [
+            (
+                namespace,
+                "retrain-trigger-from-alertmanager",
+                {
+                    "podSelector": trigger,
+                    "policyTypes": ["Ingress"],
+                    "ingress": [
+                        {
+                            "from": [
+                                {
+                                    "namespaceSelector": {
+                                        "matchLabels": {"kubernetes.io/metadata.name": MONITORING}
+                                    },
+                                    "podSelector": alertmanager,
+                                }
+                            ],
+                            "ports": tcp,
+                        }
+                    ],
+                },
+            ),
+            (
+                namespace,
+                "retrain-trigger-to-api-server",
+                {
+                    "podSelector": trigger,
+                    "policyTypes": ["Egress"],
+                    "egress": [
+                        {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": API_SERVER_PORTS}
+                    ],
+                },
+            ),
+            (
+                MONITORING,
+                f"alertmanager-to-retrain-trigger-{namespace}",
+                {
+                    "podSelector": alertmanager,
+                    "policyTypes": ["Egress"],
+                    "egress": [
+                        {
+                            "to": [
+                                {
+                                    "namespaceSelector": {
+                                        "matchLabels": {"kubernetes.io/metadata.name": namespace}
+                                    },
+                                    "podSelector": trigger,
+                                }
+                            ],
+                            "ports": tcp,
+                        }
+                    ],
+                },
+            ),
+        ]
+        for policy_namespace, policy_name, spec in policies:
+            k8s.networking.v1.NetworkPolicy(
+                f"{policy_namespace}-{policy_name}",
+                metadata={"name": policy_name, "namespace": policy_namespace},
+                spec=spec,
+                opts=self.child_opts(),
+            )
+
+    def _alert_route(
+        self, target: TrainingTarget, service: k8s.core.v1.Service, token: pulumi.Output[str]
+    ) -> None:
+        """Routes the deployment's retrain alerts to its trigger. The Prometheus operator adds a
+        `namespace="<this namespace>"` matcher to the route (see `alertmanager_config`)."""
+        url = service.metadata["name"].apply(
+            lambda name: (
+                f"http://{name}.{target.namespace}.svc:{TRIGGER_PORT}"
+                f"/v1/retrain/{target.deployment}"
+            )
+        )
+        manifest = alertmanager_config(target, url=url, token_secret=token)
+        k8s.apiextensions.CustomResource(
+            f"{target.namespace}-{manifest['metadata']['name']}",
+            api_version=manifest["apiVersion"],
+            kind=manifest["kind"],
+            metadata=manifest["metadata"],
+            spec=manifest["spec"],
+            opts=self.child_opts(),
+        )
+
+
+@dataclass(frozen=True)
+class _NamespaceSecrets:
+    """Names of the Secrets a namespace's training pods and trigger read."""
+
+    token: pulumi.Output[str]
+    mlflow: pulumi.Output[str] | None
+    pull: pulumi.Output[str] | None
+
+    def pull_secrets(self) -> dict:
+        """The pod spec's `imagePullSecrets`, when the registry needs a login."""
+        return {"imagePullSecrets": [{"name": self.pull}]} if self.pull is not None else {}
+
+
+def alertmanager_config(
+    target: TrainingTarget, *, url: pulumi.Input[str], token_secret: pulumi.Input[str]
+) -> dict:
+    """The AlertmanagerConfig (monitoring.coreos.com/v1alpha1) sending the deployment's retrain
+    alerts to its trigger with the bearer token from the Secret `token_secret`.
+
+    Prometheus operator v0.85.0 (kube-prometheus-stack 77.10.0), pkg/alertmanager/amcfg.go:
+    `AddAlertmanagerConfigs` prepends each AlertmanagerConfig's route to the top-level routes
+    with `continue: true`, prefixes receiver names with `<namespace>/<name>/`, and the default
+    `namespaceEnforcer` appends the matcher `namespace="<the object's namespace>"`; so this object
+    lives in the deployment's namespace, where the rules' `namespace` label points.
+    """
+    alerts = "|".join(re.escape(name) for name in RETRAIN_ALERTS)
+    return {
+        "apiVersion": "monitoring.coreos.com/v1alpha1",
+        "kind": "AlertmanagerConfig",
+        "metadata": {
+            "name": f"{target.deployment}-retrain",
+            "namespace": target.namespace,
+            "labels": ALERTMANAGER_CONFIG_LABELS,
+        },
+        "spec": {
+            "route": {
+                "receiver": "retrain",
+                "matchers": [
+                    {"name": "alertname", "value": alerts, "matchType": "=~"},
+                    {"name": "deployment_name", "value": target.deployment, "matchType": "="},
+                ],
+                "groupBy": ["namespace", "deployment_name"],
+                "groupWait": "30s",
+                "groupInterval": "5m",
+                "repeatInterval": "1h",
+            },
+            "receivers": [
+                {
+                    "name": "retrain",
+                    "webhookConfigs": [
+                        {
+                            "url": url,
+                            "sendResolved": False,
+                            "maxAlerts": 10,
+                            "httpConfig": {
+                                "authorization": {
+                                    "type": "Bearer",
+                                    "credentials": {"name": token_secret, "key": TOKEN_KEY},
+                                }
+                            },
+                        }
+                    ],
+                }
+            ],
+        },
+    }
