@@ -1,0 +1,83 @@
+"""Shared setup of the continuous-training tests: renders, the trigger process, the API double."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes_api_double import KubernetesApiDouble, running_api_double
+from trigger_process import TriggerProcess
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+KUBERNETES_VERSION = "1.33"
+"""The API version rendered objects are validated against (as tests/stacks/test_render.py)."""
+
+
+def rendered_objects(stack: str, directory: Path, *extra: str) -> dict[str, dict]:
+    """File name -> Kubernetes object (the render's top level) of `python -m stacks.render`."""
+    result = subprocess.run(
+        [sys.executable, "-m", "stacks.render", "--stack", stack, "--out", str(directory), *extra],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return {
+        path.name: yaml.safe_load(path.read_text()) for path in sorted(directory.glob("*.yaml"))
+    }
+
+
+def of_kind(objects: dict[str, dict], kind: str) -> list[dict]:
+    return [o for o in objects.values() if o["kind"] == kind]
+
+
+@pytest.fixture(scope="session")
+def rendered_prod(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    return rendered_objects("prod", tmp_path_factory.mktemp("render-prod"))
+
+
+@pytest.fixture(scope="session")
+def alertmanager_binary() -> str:
+    path = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    if path is None:
+        pytest.fail("prometheus-alertmanager not found: install Debian's package (see .ci/run)")
+    return path
+
+
+@pytest.fixture
+def api_double() -> Iterator[KubernetesApiDouble]:
+    with running_api_double() as double:
+        yield double
+
+
+@pytest.fixture
+def trigger_for(tmp_path: Path, api_double: KubernetesApiDouble):
+    """Start the real trigger for a rendered stack: its Deployment's env, our token and the API
+    double; the rendered CronJobs are served by the double. Returns the running process."""
+    started: list[TriggerProcess] = []
+
+    def start(objects: dict[str, dict], token: str) -> TriggerProcess:
+        for cronjob in of_kind(objects, "CronJob"):
+            api_double.add_cronjob(cronjob)
+        (deployment,) = [
+            d for d in of_kind(objects, "Deployment") if d["metadata"]["name"] == "retrain-trigger"
+        ]
+        process = TriggerProcess(
+            deployment,
+            token=token,
+            kubeconfig=api_double.kubeconfig(tmp_path, "service-account-token"),
+            workdir=tmp_path,
+        )
+        started.append(process)
+        process.start()
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
