@@ -38,8 +38,18 @@ def of_kind(objects: dict[str, dict], kind: str) -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def rendered_prod(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    return rendered_objects("prod", tmp_path_factory.mktemp("render-prod"))
+def prod_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The directory `python -m stacks.render --stack prod` wrote."""
+    directory = tmp_path_factory.mktemp("render-prod")
+    rendered_objects("prod", directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def rendered_prod(prod_render: Path) -> dict[str, dict]:
+    return {
+        path.name: yaml.safe_load(path.read_text()) for path in sorted(prod_render.glob("*.yaml"))
+    }
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,180 @@
+"""What the prod render declares for continuous training: a CronJob per deployment on the stack's
+own training image, a trigger whose Role may create Jobs and get the CronJobs and nothing more,
+and an AlertmanagerConfig that kube-prometheus-stack's Alertmanager selects."""
+
+import json
+
+import jsonschema
+import kubernetes_validate
+import yaml
+from conftest import KUBERNETES_VERSION, REPO_ROOT, of_kind
+
+SCHEMA = REPO_ROOT / "tests/schemas/monitoring.coreos.com/alertmanagerconfig_v1alpha1.json"
+RESTRICTED_CONTAINER = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+
+
+def _prod_training() -> dict:
+    serving = yaml.safe_load((REPO_ROOT / "Pulumi.prod.yaml").read_text())["config"][
+        "mlops-platform:serving"
+    ]
+    return {serving["deploymentName"]: serving["training"]}
+
+
+def _pod_specs(cronjob: dict) -> dict:
+    return cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+
+
+def test_a_training_cronjob_per_deployment_on_the_stacks_training_image(rendered_prod):
+    training = _prod_training()
+    deployments = {d["metadata"]["name"] for d in of_kind(rendered_prod, "SeldonDeployment")}
+    cronjobs = {
+        c["metadata"]["labels"]["mlops-platform/deployment"]: c
+        for c in of_kind(rendered_prod, "CronJob")
+    }
+    assert set(cronjobs) == deployments == set(training)
+    for deployment, cronjob in cronjobs.items():
+        kubernetes_validate.validate(cronjob, KUBERNETES_VERSION, strict=True)
+        spec = cronjob["spec"]
+        assert spec["concurrencyPolicy"] == "Forbid"
+        assert spec["schedule"] == training[deployment]["schedule"]
+        assert spec["suspend"] == training[deployment]["suspend"]
+        pod = _pod_specs(cronjob)
+        fetch, train = pod["initContainers"][0], pod["containers"][0]
+        assert fetch["args"][0] == training[deployment]["dataset"]
+        assert train["args"][train["args"].index("--data") + 1] == fetch["args"][1]
+        assert train["args"][train["args"].index("--model-name") + 1] == "iris"
+
+
+def test_training_image_is_the_one_the_stack_builds(rendered_prod, prod_render):
+    (cronjob,) = of_kind(rendered_prod, "CronJob")
+    (trigger,) = [
+        d
+        for d in of_kind(rendered_prod, "Deployment")
+        if d["metadata"]["name"] == "retrain-trigger"
+    ]
+    images = {
+        c["image"]
+        for c in [
+            *_pod_specs(cronjob)["containers"],
+            *_pod_specs(cronjob)["initContainers"],
+            *trigger["spec"]["template"]["spec"]["containers"],
+        ]
+    }
+    (image,) = images
+    stack = yaml.safe_load((REPO_ROOT / "Pulumi.prod.yaml").read_text())["config"]
+    repository = (
+        f"{stack['mlops-platform:imageRegistry']}/{stack['mlops-platform:trainingImageRepository']}"
+    )
+    assert image.startswith(f"{repository}@sha256:")
+    serving = {
+        c["image"]
+        for d in of_kind(rendered_prod, "SeldonDeployment")
+        for p in d["spec"]["predictors"]
+        for c in p["componentSpecs"][0]["spec"]["containers"]
+    }
+    assert image not in serving
+    outputs = yaml.safe_load((prod_render / "pulumi" / "stack-outputs.yaml").read_text())
+    assert outputs["trainingImage"] == image
+    build = yaml.safe_load((prod_render / "pulumi" / "image-training-image.yaml").read_text())
+    assert build["inputs"]["build"]["dockerfile"] == "model/Dockerfile"
+    assert build["inputs"]["imageName"].startswith(f"{repository}:")
+
+
+def test_training_and_trigger_pods_are_restricted_and_bounded(rendered_prod):
+    (cronjob,) = of_kind(rendered_prod, "CronJob")
+    (trigger,) = [
+        d
+        for d in of_kind(rendered_prod, "Deployment")
+        if d["metadata"]["name"] == "retrain-trigger"
+    ]
+    training_pod, trigger_pod = _pod_specs(cronjob), trigger["spec"]["template"]["spec"]
+    assert training_pod["automountServiceAccountToken"] is False
+    assert trigger_pod["automountServiceAccountToken"] is True  # it calls the API
+    assert trigger_pod["serviceAccountName"] == "retrain-trigger"
+    for pod in (training_pod, trigger_pod):
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for container in [*pod.get("initContainers", []), *pod["containers"]]:
+            assert container["securityContext"] == RESTRICTED_CONTAINER
+            assert set(container["resources"]["limits"]) == {"cpu", "memory"}
+    job = cronjob["spec"]["jobTemplate"]["spec"]
+    assert job["activeDeadlineSeconds"] > 0 and job["backoffLimit"] <= 1
+    env = {e["name"]: e for e in trigger_pod["containers"][0]["env"]}
+    assert json.loads(env["RETRAIN_CRONJOBS"]["value"]) == {"iris": cronjob["metadata"]["name"]}
+
+
+def test_trigger_role_may_create_jobs_and_get_its_cronjobs_only(rendered_prod):
+    assert of_kind(rendered_prod, "ClusterRole") == []
+    (role,) = [
+        r for r in of_kind(rendered_prod, "Role") if r["metadata"]["name"] == "retrain-trigger"
+    ]
+    kubernetes_validate.validate(role, KUBERNETES_VERSION, strict=True)
+    cronjobs = sorted(c["metadata"]["name"] for c in of_kind(rendered_prod, "CronJob"))
+    assert role["rules"] == [
+        {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create"]},
+        {
+            "apiGroups": ["batch"],
+            "resources": ["cronjobs"],
+            "verbs": ["get"],
+            "resourceNames": cronjobs,
+        },
+    ]
+    (binding,) = [
+        b
+        for b in of_kind(rendered_prod, "RoleBinding")
+        if b["metadata"]["name"] == "retrain-trigger"
+    ]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "retrain-trigger",
+    }
+    assert binding["subjects"] == [
+        {
+            "kind": "ServiceAccount",
+            "name": "retrain-trigger",
+            "namespace": role["metadata"]["namespace"],
+        }
+    ]
+
+
+def test_alertmanager_config_is_valid_and_sends_to_the_trigger(rendered_prod):
+    (config,) = of_kind(rendered_prod, "AlertmanagerConfig")
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.validators.validator_for(schema)(schema).validate(config)
+    namespace = config["metadata"]["namespace"]
+    (service,) = [
+        s for s in of_kind(rendered_prod, "Service") if s["metadata"]["name"] == "retrain-trigger"
+    ]
+    assert service["metadata"]["namespace"] == namespace
+    (webhook,) = config["spec"]["receivers"][0]["webhookConfigs"]
+    port = service["spec"]["ports"][0]["port"]
+    assert webhook["url"] == f"http://retrain-trigger.{namespace}.svc:{port}/v1/retrain/iris"
+    credentials = webhook["httpConfig"]["authorization"]["credentials"]
+    (secret,) = [
+        s for s in of_kind(rendered_prod, "Secret") if s["metadata"]["name"] == credentials["name"]
+    ]
+    assert (
+        secret["metadata"]["namespace"] == namespace and credentials["key"] in secret["stringData"]
+    )
+    matchers = {m["name"]: m for m in config["spec"]["route"]["matchers"]}
+    assert matchers["deployment_name"]["value"] == "iris"
+    assert "ModelFeatureDrift" in matchers["alertname"]["value"].split("|")
+
+
+def test_kube_prometheus_stack_selects_the_platforms_alertmanager_configs(
+    rendered_prod, prod_render
+):
+    release = yaml.safe_load(
+        (prod_render / "helm-releases" / "kube-prometheus-stack.yaml").read_text()
+    )
+    spec = release["values"]["alertmanager"]["alertmanagerSpec"]
+    (config,) = of_kind(rendered_prod, "AlertmanagerConfig")
+    labels = config["metadata"]["labels"]
+    assert spec["alertmanagerConfigSelector"]["matchLabels"].items() <= labels.items()
+    assert spec["alertmanagerConfigNamespaceSelector"] == {}
+    assert spec["alertmanagerConfigMatcherStrategy"] == {"type": "OnNamespace"}
