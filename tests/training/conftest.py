@@ -14,6 +14,8 @@ from kubernetes_api_double import KubernetesApiDouble, running_api_double
 from trigger_process import TriggerProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The real-Prometheus harness of tests/monitoring (prometheus_process.py), reused here.
+sys.path.insert(0, str(REPO_ROOT / "tests" / "monitoring"))
 KUBERNETES_VERSION = "1.33"
 """The API version rendered objects are validated against (as tests/stacks/test_render.py)."""
 
@@ -52,12 +54,27 @@ def rendered_prod(prod_render: Path) -> dict[str, dict]:
     }
 
 
+def _tool(*names: str) -> str:
+    for name in names:
+        path = shutil.which(name)
+        if path is not None:
+            return path
+    pytest.fail(f"{names[0]} not found on PATH: install Debian's package of it (see .ci/run)")
+
+
 @pytest.fixture(scope="session")
 def alertmanager_binary() -> str:
-    path = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    if path is None:
-        pytest.fail("prometheus-alertmanager not found: install Debian's package (see .ci/run)")
-    return path
+    return _tool("prometheus-alertmanager", "alertmanager")
+
+
+@pytest.fixture(scope="session")
+def amtool_binary() -> str:
+    return _tool("amtool")
+
+
+@pytest.fixture(scope="session")
+def prometheus_server_binary() -> str:
+    return _tool("prometheus")
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60
 
 
-def _free_port() -> int:
+def free_port() -> int:
     import socket
 
     with socket.socket() as probe:
@@ -37,7 +37,7 @@ class TriggerProcess:
                 env[variable["name"]] = deployment["metadata"]["namespace"]
             elif variable["valueFrom"].get("secretKeyRef"):
                 env[variable["name"]] = token
-        self.port = _free_port()
+        self.port = free_port()
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_")},
             **env,
