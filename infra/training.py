@@ -60,6 +60,8 @@ TOKEN_KEY = "token"
 DATA_DIR = "/data"
 RUN_DEADLINE_SECONDS = 3600
 """A training run that takes longer is stopped (and counts as failed)."""
+GATE_FAILED_EXIT_CODE = 3
+"""`python -m model train` exits 3 when the quality gate fails: a verdict, not a fault to retry."""
 RETRAIN_COOLDOWN_SECONDS = 6 * 3600
 """How long a finished run's Job stays; while it exists the trigger starts no new run."""
 RETRAIN_ALERTS = (FEATURE_DRIFT_ALERT, ERROR_RATIO_ALERT)
@@ -295,7 +297,21 @@ class ContinuousTraining(PlatformComponent):
                 "jobTemplate": {
                     "metadata": {"labels": labels},
                     "spec": {
+                        # One retry for faults (MLflow unreachable, node lost); a failed gate
+                        # ends the Job at once, since the same data gives the same verdict.
                         "backoffLimit": 1,
+                        "podFailurePolicy": {
+                            "rules": [
+                                {
+                                    "action": "FailJob",
+                                    "onExitCodes": {
+                                        "containerName": "train",
+                                        "operator": "In",
+                                        "values": [GATE_FAILED_EXIT_CODE],
+                                    },
+                                }
+                            ]
+                        },
                         "activeDeadlineSeconds": RUN_DEADLINE_SECONDS,
                         "ttlSecondsAfterFinished": RETRAIN_COOLDOWN_SECONDS,
                         "template": {"metadata": {"labels": labels}, "spec": pod_spec},
