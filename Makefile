@@ -81,3 +81,12 @@ $(VENV)-mlserver/.installed: bench/mlserver-requirements.txt
 
 bench: venv $(VENV)-mlserver/.installed ## wrk: the Seldon server vs MLServer 1.7.1, BENCH_SECONDS each (needs wrk)
 	$(BIN)/python -m bench.benchmark --duration $(BENCH_SECONDS) --mlserver-venv $(VENV)-mlserver
+
+# Continuous training (docs/continuous-training.md): one run now, from the deployment's CronJob.
+DEPLOYMENT ?=
+NAMESPACE  ?= seldon
+KUBECTL    ?= kubectl
+.PHONY: retrain
+retrain: ## Start one training run of DEPLOYMENT now (its CronJob's template; NAMESPACE=seldon)
+	@test -n "$(DEPLOYMENT)" || { echo "usage: make retrain DEPLOYMENT=<name> [NAMESPACE=seldon]" >&2; exit 2; }
+	$(KUBECTL) create job --namespace "$(NAMESPACE)" --from="cronjob/$(DEPLOYMENT)-training" "$(DEPLOYMENT)-manual-$$(date +%s)"

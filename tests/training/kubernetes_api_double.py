@@ -6,7 +6,9 @@ answers them, and records every request:
   and the status the test sets), else a 404 Status;
 - `POST /apis/batch/v1/namespaces/<ns>/jobs`: stores the Job and answers 201, or a 409
   `AlreadyExists` Status when a Job of that name exists (the API server's name uniqueness,
-  which the trigger's debounce relies on).
+  which the trigger's debounce relies on);
+- legacy discovery (`/api`, `/apis`, `/api/v1`, `/apis/batch/v1`) for kubectl, listing only
+  `batch/v1` jobs and cronjobs.
 """
 
 from __future__ import annotations
@@ -24,6 +26,31 @@ from pathlib import Path
 
 import yaml
 
+BATCH_RESOURCES = [
+    {"name": "jobs", "namespaced": True, "kind": "Job", "verbs": ["create", "get"]},
+    {"name": "cronjobs", "namespaced": True, "kind": "CronJob", "verbs": ["get"]},
+]
+DISCOVERY = {
+    "/api": {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []},
+    "/api/v1": {"kind": "APIResourceList", "groupVersion": "v1", "resources": []},
+    "/apis": {
+        "kind": "APIGroupList",
+        "apiVersion": "v1",
+        "groups": [
+            {
+                "name": "batch",
+                "versions": [{"groupVersion": "batch/v1", "version": "v1"}],
+                "preferredVersion": {"groupVersion": "batch/v1", "version": "v1"},
+            }
+        ],
+    },
+    "/apis/batch/v1": {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": "batch/v1",
+        "resources": BATCH_RESOURCES,
+    },
+}
 CRONJOB_PATH = re.compile(r"^/apis/batch/v1/namespaces/(?P<ns>[^/]+)/cronjobs/(?P<name>[^/?]+)")
 JOBS_PATH = re.compile(r"^/apis/batch/v1/namespaces/(?P<ns>[^/]+)/jobs(\?.*)?$")
 
@@ -51,6 +78,10 @@ class KubernetesApiDouble:
         stored.setdefault("status", {})
         self.cronjobs[(stored["metadata"]["namespace"], stored["metadata"]["name"])] = stored
         return stored
+
+    def api_requests(self) -> list[Recorded]:
+        """Requests other than discovery."""
+        return [r for r in self.requests if r.path.split("?")[0] not in DISCOVERY]
 
     def created_jobs(self) -> list[dict]:
         return [r.body for r in self.requests if r.method == "POST" and r.body is not None]
@@ -100,6 +131,10 @@ def running_api_double() -> Iterator[KubernetesApiDouble]:
 
         def do_GET(self) -> None:  # noqa: N802
             self._record(None)
+            discovery = DISCOVERY.get(self.path.split("?")[0])
+            if discovery is not None:
+                self._answer(200, discovery)
+                return
             match = CRONJOB_PATH.match(self.path)
             cronjob = match and double.cronjobs.get((match["ns"], match["name"]))
             if cronjob:
