@@ -28,9 +28,9 @@ venv: $(BIN)/.installed ## Create the Python 3.12 virtualenv from requirements.t
 test: venv ## Run every test suite (the CI command)
 	$(BIN)/python -m pytest
 
-lint: venv ## Static checks: ruff and hadolint on the serving Dockerfile
+lint: venv ## Static checks: ruff and hadolint on the serving and training Dockerfiles
 	$(BIN)/ruff check .
-	$(BIN)/hadolint serving/Dockerfile
+	$(BIN)/hadolint serving/Dockerfile model/Dockerfile
 
 render: venv ## Offline preview: write every resource of STACK as YAML into OUT
 	rm -rf $(OUT)
