@@ -1,7 +1,7 @@
 # mlops-platform task runner. `make help` lists the targets.
-# The main job is `make up STACK=dev|prod`; the one test command is `make test`.
+# The main job is `make up STACK=local|dev|prod`; the one test command is `make test`.
 
-STACK   ?= dev
+STACK   ?= local
 OUT     ?= render/$(STACK)
 PYTHON  ?= python3.12
 VENV    := .venv
@@ -36,10 +36,10 @@ render: venv ## Offline preview: write every resource of STACK as YAML into OUT
 	rm -rf $(OUT)
 	$(BIN)/python -m stacks.render --stack $(STACK) --out $(OUT)
 
-preflight: ## Check the tools `make up` needs (Pulumi CLI, Docker engine, kubectl, kind for dev)
+preflight: ## Check the tools `make up` needs (Pulumi CLI, Docker engine, kubectl, kind for local)
 	@$(PYTHON) -m stacks.preflight --stack $(STACK)
 
-up: preflight venv ## Main job: provision STACK (dev|prod) with `pulumi up`
+up: preflight venv ## Main job: provision STACK (local|dev|prod) with `pulumi up`
 	pulumi login $(PULUMI_BACKEND_URL)
 	pulumi stack select --create --secrets-provider passphrase $(STACK)
 	pulumi up --stack $(STACK) --yes

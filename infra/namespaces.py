@@ -12,6 +12,9 @@ ISTIO = "istio-system"
 SELDON_SYSTEM = "seldon-system"
 MONITORING = "monitoring"
 MLFLOW = "mlflow"
+CERT_MANAGER = "cert-manager"
+PLATFORM_NAMESPACES = (ISTIO, SELDON_SYSTEM, MLFLOW, MONITORING, CERT_MANAGER)
+"""Namespaces the platform's own components run in; no deployment may use them."""
 
 ANYWHERE = [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
 API_SERVER_PORTS = [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]
@@ -43,8 +46,26 @@ class NamespaceSpec:
     allows: list[Allow]
 
 
-def platform_namespaces(serving_namespace: str) -> list[NamespaceSpec]:
-    """Every namespace the platform owns with its Pod Security level and network allows."""
+def _from_namespaces(namespaces: list[str]) -> list[dict]:
+    return [_from_namespace(namespace) for namespace in namespaces]
+
+
+def serving_namespace(name: str) -> NamespaceSpec:
+    """A namespace of model deployments: the gateway and Prometheus in, MLflow out."""
+    return NamespaceSpec(
+        name,
+        "baseline",
+        [
+            Allow("from-gateway", "ingress", [_from_namespace(ISTIO)], _tcp(8000, 9000)),
+            Allow("from-prometheus", "ingress", [_from_namespace(MONITORING)], _tcp(8000, 6000)),
+            Allow("to-mlflow", "egress", [_from_namespace(MLFLOW)], _tcp(5000)),
+        ],
+    )
+
+
+def platform_namespaces(serving_namespaces: list[str]) -> list[NamespaceSpec]:
+    """Every namespace the platform owns with its Pod Security level and network allows:
+    its own components' namespaces, then each namespace the deployments run in."""
     return [
         NamespaceSpec(
             ISTIO,
@@ -67,7 +88,7 @@ def platform_namespaces(serving_namespace: str) -> list[NamespaceSpec]:
                 Allow(
                     "gateway-to-seldon",
                     "egress",
-                    [_from_namespace(serving_namespace)],
+                    _from_namespaces(serving_namespaces),
                     _tcp(8000, 9000),
                 ),
                 Allow("gateway-to-mlflow", "egress", [_from_namespace(MLFLOW)], _tcp(5000)),
@@ -84,24 +105,13 @@ def platform_namespaces(serving_namespace: str) -> list[NamespaceSpec]:
             ],
         ),
         NamespaceSpec(
-            serving_namespace,
-            "baseline",
-            [
-                Allow("from-gateway", "ingress", [_from_namespace(ISTIO)], _tcp(8000, 9000)),
-                Allow(
-                    "from-prometheus", "ingress", [_from_namespace(MONITORING)], _tcp(8000, 6000)
-                ),
-                Allow("to-mlflow", "egress", [_from_namespace(MLFLOW)], _tcp(5000)),
-            ],
-        ),
-        NamespaceSpec(
             MLFLOW,
             "restricted",
             [
                 Allow(
                     "from-gateway-and-models",
                     "ingress",
-                    [_from_namespace(ISTIO), _from_namespace(serving_namespace)],
+                    _from_namespaces([ISTIO, *serving_namespaces]),
                     _tcp(5000),
                     {"matchLabels": {"app.kubernetes.io/name": "mlflow"}},
                 ),
@@ -131,6 +141,7 @@ def platform_namespaces(serving_namespace: str) -> list[NamespaceSpec]:
                 Allow("scrape-anywhere", "egress", ANYWHERE, []),
             ],
         ),
+        *(serving_namespace(name) for name in serving_namespaces),
     ]
 
 

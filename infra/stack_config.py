@@ -1,8 +1,8 @@
 """The typed stack configuration: one pydantic model validates every `mlops-platform:*` key of a
 stack before any resource is declared, and errors name the stack file, the key and what is valid.
 
-Scalar settings are flat keys (Pulumi's project file can declare their types); `serving` and
-`monitoring` are objects. Each component's config class owns its keys.
+Scalar settings are flat keys (Pulumi's project file can declare their types); `deployments` is
+a list and `monitoring` an object. Each component's config class owns its keys.
 """
 
 import json
@@ -12,12 +12,12 @@ from typing import Any
 import pulumi
 import yaml
 from pulumi.runtime import config as runtime_config
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from infra.cluster import ClusterConfig
+from infra.deployment_config import DeploymentConfig, unique_deployments
 from infra.mesh import MeshConfig
 from infra.mlflow import MlflowConfig
-from infra.model_deployment import ServingConfig
 from infra.model_image import ModelImageConfig
 from infra.model_monitoring.config import MonitoringConfig
 from infra.prometheus_stack import PrometheusStackConfig
@@ -37,8 +37,19 @@ FLAT_SECTIONS: dict[str, type[BaseModel]] = {
 }
 """Sections whose fields are top-level stack keys (`mlops-platform:istioVersion`, ...)."""
 
-OBJECT_KEYS = ("serving", "monitoring")
-"""Stack keys holding an object, validated by `ServingConfig` and `MonitoringConfig`."""
+OBJECT_KEYS = ("deployments", "monitoring")
+"""Stack keys holding structured values, validated by `DeploymentConfig` and `MonitoringConfig`."""
+
+NEW_SHAPE = """\
+  mlops-platform:deployments:
+    - name: iris                # was serving.deploymentName
+      namespace: seldon         # was serving.namespace
+      workers: 2
+      maxBatchRows: 1000
+      predictors:
+        - {name: champion, model: iris@champion, traffic: 90}
+        - {name: challenger, model: iris@challenger, traffic: 10}"""
+"""The `deployments` shape shown to a stack file that still has the old `serving` object."""
 
 SECRET_KEYS = frozenset({"registryPassword", "s3SecretAccessKey"})
 """Keys that must be set with `pulumi config set --secret`, never as plaintext."""
@@ -68,8 +79,42 @@ class StackConfig(BaseModel):
     mlflow: MlflowConfig
     image: ModelImageConfig
     training_image: TrainingImageConfig = TrainingImageConfig()
-    serving: ServingConfig
+    deployments: list[DeploymentConfig]
     monitoring: MonitoringConfig = MonitoringConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_monitoring_overrides(cls, data: Any) -> Any:
+        """Give each deployment the stack's monitoring with its own overrides laid over it.
+
+        An invalid stack-level `monitoring` is reported once, at its own key, not again under
+        every deployment: then only each deployment's overrides are merged over the defaults.
+        """
+        if not isinstance(data, dict) or not isinstance(data.get("deployments"), list):
+            return data
+        stack_monitoring = data.get("monitoring", {})
+        try:
+            MonitoringConfig.model_validate(stack_monitoring)
+        except ValidationError:
+            stack_monitoring = {}
+        deployments = []
+        for entry in data["deployments"]:
+            if isinstance(entry, dict):
+                overrides = entry.get("monitoring", {})
+                if isinstance(overrides, dict):
+                    entry = {**entry, "monitoring": {**stack_monitoring, **overrides}}
+            deployments.append(entry)
+        return {**data, "deployments": deployments}
+
+    @field_validator("deployments")
+    @classmethod
+    def _unique(cls, deployments: list[DeploymentConfig]) -> list[DeploymentConfig]:
+        return unique_deployments(deployments)
+
+    @property
+    def deployment_namespaces(self) -> list[str]:
+        """Each namespace the deployments run in, once, in order of first use."""
+        return list(dict.fromkeys(d.namespace for d in self.deployments))
 
 
 class StackConfigError(ValueError):
@@ -90,6 +135,12 @@ def parse_stack_config(
         namespace, _, key = full_key.rpartition(":")
         if namespace != PROJECT:
             continue
+        if key == "serving":
+            problems.append(
+                f"{full_key}: the single 'serving' object was replaced by a list of "
+                f"deployments; move it to:\n{NEW_SHAPE}"
+            )
+            continue
         if key in SECRET_KEYS and value in ("", None):
             continue  # the project default: unset
         if key in SECRET_KEYS and key not in secure_keys:
@@ -104,8 +155,10 @@ def parse_stack_config(
             grouped[KEY_SECTION[key]][key] = value
         else:
             problems.append(f"{full_key}: unknown key; valid keys are {', '.join(KNOWN_KEYS)}")
-    if "serving" not in objects:
-        problems.append(f"{PROJECT}:serving: is required (the predictors to deploy)")
+    if "deployments" not in objects and f"{PROJECT}:serving" not in values:
+        problems.append(
+            f"{PROJECT}:deployments: is required (the models to serve), e.g.\n{NEW_SHAPE}"
+        )
     if problems:
         raise StackConfigError(_report(source, problems))
     try:

@@ -15,10 +15,11 @@ from pathlib import Path, PurePosixPath
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel, DnsLabel
+from infra.deployment_config import DeploymentConfig, TrainingConfig
 from infra.model_image import (
     DIGEST_REFERENCE,
     ImageSource,
@@ -66,7 +67,6 @@ RETRAIN_COOLDOWN_SECONDS = 6 * 3600
 """How long a finished run's Job stays; while it exists the trigger starts no new run."""
 RETRAIN_ALERTS = (FEATURE_DRIFT_ALERT, ERROR_RATIO_ALERT)
 """The platform's alerts that ask for a retrain: drift, and the predictor failing."""
-CRON_FIELD = r"(\*|[0-9A-Za-z,\-*/]+)"
 MAX_CRONJOB_NAME = 52
 """The CronJob controller appends an 11-character suffix to Job names, which must stay <= 63."""
 
@@ -80,25 +80,6 @@ class TrainingImageConfig(CamelModel):
     training_image_prebuilt_ref: str = Field(default="", pattern=f"^$|{DIGEST_REFERENCE}")
 
 
-class TrainingConfig(CamelModel):
-    """A deployment's `training` key: when it retrains, on what data, and whether it is paused."""
-
-    schedule: str = Field(pattern=rf"^{CRON_FIELD}( {CRON_FIELD}){{4}}$")
-    """Five-field cron schedule in the cluster's time zone, e.g. "0 3 * * 0"."""
-    dataset: str = Field(pattern=r"^mlflow-artifacts:/[^\s]*[^/\s]\.(csv|parquet)$")
-    """A CSV or Parquet file under the platform's artifact store,
-    e.g. mlflow-artifacts:/datasets/iris.csv (read with the pipeline user's credentials)."""
-    suspend: bool = False
-    """True pauses the schedule and the drift trigger; runs by hand still work."""
-
-    @field_validator("dataset")
-    @classmethod
-    def _no_parent_segments(cls, dataset: str) -> str:
-        if ".." in dataset.split("/"):
-            raise ValueError(f"dataset {dataset!r} must not contain '..' segments")
-        return dataset
-
-
 @dataclass(frozen=True)
 class TrainingTarget:
     """One deployment that retrains: where it runs and which registered model it trains."""
@@ -107,6 +88,26 @@ class TrainingTarget:
     namespace: DnsLabel
     registered_model: str
     training: TrainingConfig
+
+
+def training_targets(deployments: list[DeploymentConfig]) -> list[TrainingTarget]:
+    """The deployments with a `training` key; each trains the model of its first live predictor
+    (the champion). Checks the CronJob names before anything is declared."""
+    targets = []
+    for deployment in deployments:
+        if deployment.training is None:
+            continue
+        cronjob_name(deployment.name)
+        live = next(p for p in deployment.predictors if not p.shadow)
+        targets.append(
+            TrainingTarget(
+                deployment=deployment.name,
+                namespace=deployment.namespace,
+                registered_model=live.registered_model,
+                training=deployment.training,
+            )
+        )
+    return targets
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import pandas as pd
-from sklearn.pipeline import Pipeline
+from typing import Any
 
+import pandas as pd
+from sklearn.base import is_classifier
+
+from model.conventions import CHAMPION
 from model.errors import LifecycleError
 from model.evaluation import evaluate
-from model.gate import GateThresholds, GateVerdict, decide
+from model.gate import GateThresholds, GateVerdict, decide, schema_mismatch
 from model.registry import (
-    CHAMPION,
     alias_version,
     gate_tags,
     load_holdout,
@@ -20,32 +22,43 @@ from model.store import Store
 
 
 def assess(store: Store, model_name: str, version: str, thresholds: GateThresholds) -> GateVerdict:
-    """Gate ``version`` against the current champion; record the verdict on the version's tags."""
+    """Gate ``version`` against the current champion; record the verdict on the version's tags.
+
+    A champion that takes other input features fails the gate (schema check) without metrics.
+    """
     holdout = load_holdout(store, model_name, version)
     challenger = load_version(store, model_name, version)
     label = _label_column(holdout, challenger)
-    classes = [str(name) for name in challenger.classes_]
+    classes = [str(name) for name in challenger.classes_] if is_classifier(challenger) else None
+    challenger_metrics = _metrics(challenger, version, holdout, label, classes)
     champion_version = alias_version(store, model_name, CHAMPION)
-    champion_metrics = None
-    if champion_version is not None:
+    if champion_version is None:
+        verdict = decide(thresholds, version, challenger_metrics, None, None)
+    else:
         champion = (
             challenger
             if champion_version == version
             else load_version(store, model_name, champion_version)
         )
-        champion_metrics = _metrics(champion, champion_version, holdout, label, classes)
-    verdict = decide(
-        thresholds,
-        version,
-        _metrics(challenger, version, holdout, label, classes),
-        champion_version,
-        champion_metrics,
-    )
+        features = list(challenger.feature_names_in_)
+        champion_features = list(champion.feature_names_in_)
+        if features != champion_features or is_classifier(champion) != (classes is not None):
+            verdict = schema_mismatch(
+                thresholds, version, features, champion_version, champion_features
+            )
+        else:
+            verdict = decide(
+                thresholds,
+                version,
+                challenger_metrics,
+                champion_version,
+                _metrics(champion, champion_version, holdout, label, classes),
+            )
     set_version_tags(store, model_name, version, gate_tags(verdict.as_dict()))
     return verdict
 
 
-def _label_column(holdout: pd.DataFrame, challenger: Pipeline) -> str:
+def _label_column(holdout: pd.DataFrame, challenger: Any) -> str:
     """The held-out column that is not one of the challenger's features."""
     features = list(challenger.feature_names_in_)
     labels = [column for column in holdout.columns if column not in features]
@@ -58,7 +71,7 @@ def _label_column(holdout: pd.DataFrame, challenger: Pipeline) -> str:
 
 
 def _metrics(
-    model: Pipeline, version: str, holdout: pd.DataFrame, label: str, classes: list[str]
+    model: Any, version: str, holdout: pd.DataFrame, label: str, classes: list[str] | None
 ) -> dict[str, float]:
     features = list(model.feature_names_in_)
     missing = sorted(set(features) - set(holdout.columns))

@@ -1,24 +1,26 @@
-"""The lifecycle subcommands: their options, and how each turns a result into output."""
+"""The lifecycle subcommands: their options, and how each turns a result into output.
+
+Parsers import nothing heavy; each handler imports MLflow, scikit-learn and pandas (through
+the modules doing the work) only when it runs, so ``python -m model --help`` stays fast.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from model.assessment import assess
 from model.console import emit, progress, table
-from model.data import load_file_dataset, load_iris_dataset
+from model.conventions import CHALLENGER, CHAMPION
 from model.errors import ConfigurationError
-from model.gate import GateThresholds, GateVerdict
-from model.promotion import PromotionRecord, history, promote, rollback
-from model.registry import CHALLENGER, resolve_version
-from model.schema import load_schema
-from model.store import Store
-from model.training import ESTIMATORS, TrainingConfig
-from model.training_run import train_and_register
+from model.estimators import ESTIMATORS
+from model.specs import spec_names
+
+if TYPE_CHECKING:
+    from model.gate import GateThresholds, GateVerdict
+    from model.promotion import PromotionRecord
+    from model.specs import TrainingSpec
 
 EXIT_GATE_FAILED = 3
 
@@ -27,20 +29,36 @@ def register_train(
     subcommands: argparse._SubParsersAction, common: argparse.ArgumentParser
 ) -> None:
     parser = _subcommand(
-        subcommands, common, _train, "validate data, train, register a version, move 'challenger'"
+        subcommands,
+        common,
+        _train,
+        "validate data, train, register and gate a version; 'challenger' moves only if it passed",
     )
-    parser.add_argument("--data", type=Path, help="CSV/Parquet file (default: scikit-learn's iris)")
-    parser.add_argument("--schema", type=Path, help="YAML/JSON dataset schema, needed with --data")
-    parser.add_argument("--estimator", choices=sorted(ESTIMATORS), default="logistic_regression")
+    parser.add_argument(
+        "--spec",
+        help=f"training spec in model/specs/ (default: the --model-name; one of {spec_names()})",
+    )
+    parser.add_argument(
+        "--data",
+        help="CSV/Parquet path or URI (s3://, mlflow-artifacts:/, runs:/, file://...); default: "
+        "the spec's dataset",
+    )
+    parser.add_argument(
+        "--schema", help="YAML/JSON dataset schema (default: the spec's; needed without a spec)"
+    )
+    parser.add_argument(
+        "--estimator", choices=sorted(ESTIMATORS), help="default: the spec's estimator"
+    )
     parser.add_argument(
         "--param",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="estimator hyper-parameter, VALUE parsed as JSON when it can be (repeatable)",
+        help="estimator hyper-parameter, VALUE parsed as JSON when it can be (repeatable; "
+        "overrides the spec's)",
     )
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--test-size", type=float, default=0.25, help="held-out fraction")
+    parser.add_argument("--seed", type=int, help="default: the spec's, else 42")
+    parser.add_argument("--test-size", type=float, help="held-out fraction (default: 0.25)")
     _add_gate_options(parser)
 
 
@@ -50,7 +68,7 @@ def register_evaluate(
     parser = _subcommand(
         subcommands, common, _evaluate, "re-run the quality gate of a version against the champion"
     )
-    _add_version_option(parser)
+    _add_version_option(parser, CHALLENGER)
     _add_gate_options(parser)
 
 
@@ -58,10 +76,20 @@ def register_promote(
     subcommands: argparse._SubParsersAction, common: argparse.ArgumentParser
 ) -> None:
     parser = _subcommand(
-        subcommands, common, _promote, "point 'champion' at a version whose gate passed"
+        subcommands,
+        common,
+        _promote,
+        "point 'champion' at a version whose gate passed, or copy one to another registry",
     )
-    _add_version_option(parser)
+    _add_version_option(parser, f"{CHALLENGER}, or the source {CHAMPION} when copying")
     parser.add_argument("--force", action="store_true", help="promote even if the gate failed")
+    across = parser.add_argument_group(
+        "across registries (dev -> prod): copy the version with its digest, lineage and verdict "
+        "and make it the target's champion; credentials per side from "
+        "MLFLOW_FROM_TRACKING_USERNAME/_PASSWORD/_TOKEN and MLFLOW_TO_TRACKING_..."
+    )
+    across.add_argument("--from-tracking-uri", help="the registry to copy from")
+    across.add_argument("--to-tracking-uri", help="the registry to copy to")
     _add_ledger_options(parser, reason_help="why (required with --force)")
 
 
@@ -77,7 +105,7 @@ def register_rollback(
 def register_history(
     subcommands: argparse._SubParsersAction, common: argparse.ArgumentParser
 ) -> None:
-    _subcommand(subcommands, common, _history, "list every promotion and rollback")
+    _subcommand(subcommands, common, _history, "list every ledger entry (promotions, rollbacks...)")
 
 
 def _subcommand(
@@ -92,8 +120,8 @@ def _subcommand(
     return parser
 
 
-def _add_version_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--version", help=f"model version (default: the {CHALLENGER!r} alias)")
+def _add_version_option(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument("--version", help=f"model version (default: the {default} alias)")
 
 
 def _add_ledger_options(parser: argparse.ArgumentParser, reason_help: str) -> None:
@@ -103,81 +131,125 @@ def _add_ledger_options(parser: argparse.ArgumentParser, reason_help: str) -> No
 
 def _add_gate_options(parser: argparse.ArgumentParser) -> None:
     gate = parser.add_argument_group(
-        "quality gate (challenger vs champion on the same held-out data)"
+        "quality gate (challenger vs champion on the same held-out data; defaults: the spec's)"
     )
-    gate.add_argument("--primary-metric", help="metric that must improve (default: f1_macro)")
+    gate.add_argument("--primary-metric", help="metric that must improve (e.g. f1_macro, r2)")
     gate.add_argument(
-        "--min-improvement",
-        type=float,
-        help="minimum absolute gain of the primary metric (default: 0)",
+        "--min-improvement", type=float, help="minimum absolute gain of the primary metric"
     )
     gate.add_argument(
         "--min-relative-improvement",
         type=float,
-        help="minimum relative gain of the primary metric, 0.01 = 1%% (default: 0)",
+        help="minimum relative gain of the primary metric, 0.01 = 1%%",
     )
     gate.add_argument(
-        "--guard",
-        action="append",
-        help="metric that may never get worse (repeatable; default: accuracy and f1_macro)",
+        "--guard", action="append", help="metric that may never get worse (repeatable)"
     )
 
 
-def _thresholds(args: argparse.Namespace) -> GateThresholds:
+def _thresholds(args: argparse.Namespace, spec: TrainingSpec | None) -> GateThresholds:
+    from model.gate import GateThresholds
+
+    defaults = spec.gate.model_dump() if spec is not None else {}
+    given = {
+        "primary_metric": args.primary_metric,
+        "min_absolute_improvement": args.min_improvement,
+        "min_relative_improvement": args.min_relative_improvement,
+        "guarded_metrics": args.guard,
+    }
     return GateThresholds.parse(
-        primary_metric=args.primary_metric,
-        min_absolute_improvement=args.min_improvement,
-        min_relative_improvement=args.min_relative_improvement,
-        guarded_metrics=args.guard,
+        **{key: value if value is not None else defaults.get(key) for key, value in given.items()}
     )
 
 
 def _train(args: argparse.Namespace) -> int:
-    if (args.data is None) != (args.schema is None):
-        raise ConfigurationError("--data and --schema go together: a data file needs its schema")
-    dataset = (
-        load_iris_dataset()
-        if args.data is None
-        else load_file_dataset(args.data, load_schema(args.schema))
-    )
+    from model.specs import load_spec
+    from model.store import Store
+    from model.training import TrainingConfig
+    from model.training_run import train_and_register
+
+    spec = load_spec(args.spec or args.model_name)
+    if args.spec and spec is None:
+        raise ConfigurationError(f"no training spec {args.spec!r}; specs: {spec_names()}")
+    if spec is None and (args.data is None or args.schema is None):
+        raise ConfigurationError(
+            f"no training spec for model {args.model_name!r}: pass --spec (one of "
+            f"{spec_names()}) or both --data and --schema, or add model/specs/"
+            f"{args.model_name}.yaml"
+        )
+    dataset = _dataset(args, spec)
+    estimator = args.estimator or (spec.estimator.name if spec else "logistic_regression")
+    spec_params = spec.estimator.params if spec and estimator == spec.estimator.name else {}
     config = TrainingConfig.parse(
-        estimator=args.estimator,
-        params=_parse_params(args.param),
-        seed=args.seed,
-        test_size=args.test_size,
+        task=dataset.schema.target.task,
+        estimator=estimator,
+        params={**spec_params, **_parse_params(args.param)},
+        seed=args.seed if args.seed is not None else (spec.seed if spec else 42),
+        test_size=args.test_size or (spec.test_size if spec else 0.25),
     )
     outcome = train_and_register(
-        dataset, config, _thresholds(args), Store.open(args.tracking_uri), args.model_name, progress
+        dataset,
+        config,
+        _thresholds(args, spec),
+        Store.open(args.tracking_uri),
+        args.model_name,
+        progress,
+        drift_bins=spec.drift.bins if spec else 10,
     )
-    result = outcome.as_dict()
     metrics = table(["metric", "value"], [[k, f"{v:.4f}"] for k, v in outcome.metrics.items()])
     summary = table(
-        ["model", "version", "alias", "gate", "dataset hash", "run"],
+        ["model", "version", "challenger", "gate", "dataset hash", "digest", "run"],
         [
             [
                 outcome.model_name,
                 outcome.version,
-                CHALLENGER,
+                "moved here" if outcome.challenger else "NOT moved",
                 _verdict_word(outcome.gate),
                 outcome.dataset_hash[:12],
+                outcome.model_digest[:19],
                 outcome.run_id,
             ]
         ],
     )
-    emit(args.json, result, f"{summary}\n\n{metrics}\n\n{_gate_text(outcome.gate)}")
-    return 0
+    emit(args.json, outcome.as_dict(), f"{summary}\n\n{metrics}\n\n{_gate_text(outcome.gate)}")
+    return 0 if outcome.gate.passed else EXIT_GATE_FAILED
+
+
+def _dataset(args: argparse.Namespace, spec: TrainingSpec | None) -> Any:
+    """``--data`` (with ``--schema`` or the spec's schema), else the spec's own dataset."""
+    from pathlib import Path
+
+    from model.data import load_file_dataset, load_spec_dataset
+    from model.locations import resolve_tracking_uri
+    from model.schema import load_schema
+
+    if args.data is None:
+        return load_spec_dataset(spec)
+    schema = load_schema(Path(args.schema)) if args.schema else spec.dataset_schema
+    return load_file_dataset(args.data, schema, resolve_tracking_uri(args.tracking_uri))
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from model.assessment import assess
+    from model.registry import resolve_version
+    from model.specs import load_spec
+    from model.store import Store
+
     store = Store.open(args.tracking_uri)
     version = resolve_version(store, args.model_name, args.version, CHALLENGER)
     progress(f"evaluating {args.model_name} version {version} against the champion")
-    verdict = assess(store, args.model_name, version, _thresholds(args))
+    verdict = assess(store, args.model_name, version, _thresholds(args, load_spec(args.model_name)))
     emit(args.json, verdict.as_dict(), _gate_text(verdict))
     return 0 if verdict.passed else EXIT_GATE_FAILED
 
 
 def _promote(args: argparse.Namespace) -> int:
+    if (args.from_tracking_uri is None) != (args.to_tracking_uri is None):
+        raise ConfigurationError("--from-tracking-uri and --to-tracking-uri go together")
+    if args.from_tracking_uri is not None:
+        return _copy_across(args)
+    from model.promotion import promote
+
     record = promote(
         args.model_name,
         args.version,
@@ -190,7 +262,39 @@ def _promote(args: argparse.Namespace) -> int:
     return 0
 
 
+def _copy_across(args: argparse.Namespace) -> int:
+    if args.tracking_uri or args.force:
+        raise ConfigurationError(
+            "copying across registries takes --from-tracking-uri and --to-tracking-uri, not "
+            "--tracking-uri or --force (the source's gate verdict travels with the version)"
+        )
+    from model.transfer import copy_version
+
+    outcome = copy_version(
+        args.model_name,
+        args.version,
+        from_tracking_uri=args.from_tracking_uri,
+        to_tracking_uri=args.to_tracking_uri,
+        actor=args.actor,
+        reason=args.reason,
+        progress=progress,
+    )
+    records = [r for r in (outcome.exported, outcome.imported) if r is not None]
+    text = (
+        f"{outcome.model_name} version {outcome.from_version} at {outcome.from_tracking_uri} "
+        f"-> version {outcome.to_version} at {outcome.to_tracking_uri} ({outcome.model_digest})"
+    )
+    emit(
+        args.json,
+        outcome.as_dict(),
+        f"{text}\n{_records_text(records) if records else 'already the champion there'}",
+    )
+    return 0
+
+
 def _rollback(args: argparse.Namespace) -> int:
+    from model.promotion import rollback
+
     record = rollback(
         args.model_name, tracking_uri=args.tracking_uri, reason=args.reason, actor=args.actor
     )
@@ -199,10 +303,21 @@ def _rollback(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
+    from model.promotion import history
+
     records = history(args.model_name, tracking_uri=args.tracking_uri)
     text = _records_text(records) if records else f"no promotions of {args.model_name} yet"
+    notes = [f"#{r.sequence} {r.state}: {r.note}" for r in records if r.note]
+    pending = [
+        f"#{r.sequence} is pending: it stopped part-way (or is running); the next promote or "
+        "rollback settles it by where the alias points once its lease ends"
+        for r in records
+        if r.state == "pending"
+    ]
     emit(
-        args.json, {"model_name": args.model_name, "history": [r.as_dict() for r in records]}, text
+        args.json,
+        {"model_name": args.model_name, "history": [r.as_dict() for r in records]},
+        "\n".join([text, *notes, *pending]),
     )
     return 0
 
@@ -242,6 +357,7 @@ def _records_text(records: list[PromotionRecord]) -> str:
             r.action,
             r.from_version or "none",
             r.to_version,
+            r.state,
             r.actor,
             r.recorded_at,
             "yes" if r.forced else "no",
@@ -249,4 +365,6 @@ def _records_text(records: list[PromotionRecord]) -> str:
         ]
         for r in records
     ]
-    return table(["#", "action", "from", "to", "who", "when (UTC)", "forced", "reason"], rows)
+    return table(
+        ["#", "action", "from", "to", "state", "who", "when (UTC)", "forced", "reason"], rows
+    )

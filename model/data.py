@@ -1,29 +1,26 @@
-"""Dataset loading: scikit-learn's iris data, or a CSV/Parquet file with a declared schema."""
+"""Dataset loading: a scikit-learn bundled dataset, or a CSV/Parquet file at a path or URI.
+
+A URI (``s3://``, ``mlflow-artifacts:/``, ``runs:/``, ``file://``, ...) is fetched through
+MLflow's artifact repositories, so any store MLflow reads works; the file's SHA-256 is kept
+as ``content_sha256`` so the run records exactly which bytes it trained on.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
-from sklearn.datasets import load_iris
 
+from model.digest import file_sha256
 from model.errors import ConfigurationError
-from model.schema import DatasetSchema, FeatureSpec, QualityLimits, TargetSpec
+from model.schema import DatasetSchema
+from model.specs import TrainingSpec
 
-IRIS_SCHEMA = DatasetSchema(
-    name="iris",
-    features=[
-        FeatureSpec(name="sepal_length", min=4.0, max=8.0),
-        FeatureSpec(name="sepal_width", min=2.0, max=4.5),
-        FeatureSpec(name="petal_length", min=1.0, max=7.0),
-        FeatureSpec(name="petal_width", min=0.1, max=2.5),
-    ],
-    target=TargetSpec(name="species", classes=["setosa", "versicolor", "virginica"]),
-    # scikit-learn's copy of iris holds one repeated row (1 of 150).
-    quality=QualityLimits(max_duplicate_fraction=0.01, max_class_imbalance=1.5),
-)
+_READERS = {".csv", ".parquet"}
 
 
 @dataclass(frozen=True)
@@ -33,6 +30,7 @@ class Dataset:
     frame: pd.DataFrame
     schema: DatasetSchema
     source: str
+    content_sha256: str | None = None
 
     @property
     def features(self) -> pd.DataFrame:
@@ -40,41 +38,98 @@ class Dataset:
 
     @property
     def target(self) -> pd.Series:
-        return self.frame[self.schema.target.name]
+        """The label column in its declared type (call after validation)."""
+        column = self.frame[self.schema.target.name]
+        kind = self.schema.target.type
+        if kind == "string":
+            return column.astype(str)
+        return pd.to_numeric(column).astype("int64" if kind == "int" else "float64")
 
 
-def load_iris_dataset() -> Dataset:
-    """The iris data shipped with scikit-learn, with contract column names and string labels."""
-    bunch = load_iris(as_frame=True)
-    frame = bunch.data.copy()
-    frame.columns = IRIS_SCHEMA.feature_names
-    frame[IRIS_SCHEMA.target.name] = [str(bunch.target_names[code]) for code in bunch.target]
-    return Dataset(frame=frame, schema=IRIS_SCHEMA, source="sklearn.datasets.load_iris")
+def load_bundled_dataset(
+    loader: str, schema: DatasetSchema, options: dict[str, Any], label_names: bool
+) -> Dataset:
+    """A dataset shipped inside scikit-learn (``load_iris``, ``load_wine``, ...), no download.
 
+    Its columns are renamed, in order, to the schema's feature names; ``label_names`` maps the
+    integer target codes to the dataset's ``target_names``.
+    """
+    from sklearn import datasets
 
-def load_file_dataset(path: Path, schema: DatasetSchema) -> Dataset:
-    """Read a CSV or Parquet file; labels are read as strings so class names match the schema."""
-    readers = {".csv": _read_csv, ".parquet": _read_parquet}
-    reader = readers.get(path.suffix.lower())
-    if reader is None:
+    load = getattr(datasets, loader, None)
+    if load is None or not loader.startswith("load_"):
         raise ConfigurationError(
-            f"data file {path} has an unsupported extension; expected one of {sorted(readers)}"
+            f"scikit-learn has no bundled dataset loader {loader!r} (e.g. load_iris, load_wine)"
         )
+    bunch = load(as_frame=True, **options)
+    frame = bunch.data.copy()
+    if len(frame.columns) != len(schema.features):
+        raise ConfigurationError(
+            f"{loader} has {len(frame.columns)} feature columns {list(frame.columns)}; the "
+            f"schema {schema.name!r} declares {len(schema.features)}"
+        )
+    frame.columns = schema.feature_names
+    target = bunch.target
+    frame[schema.target.name] = (
+        [str(bunch.target_names[code]) for code in target] if label_names else target.to_numpy()
+    )
+    return Dataset(frame=frame, schema=schema, source=f"sklearn.datasets.{loader}")
+
+
+def load_file_dataset(
+    location: str | Path, schema: DatasetSchema, tracking_uri: str | None = None
+) -> Dataset:
+    """Read a CSV or Parquet file from a local path or any URI MLflow's artifact stores read.
+
+    ``tracking_uri`` is the server that ``mlflow-artifacts:/`` and ``runs:/`` URIs refer to.
+    """
+    location = str(location)
+    suffix = Path(location.split("?", 1)[0]).suffix.lower()
+    if suffix not in _READERS:
+        raise ConfigurationError(
+            f"data {location} has an unsupported extension; expected one of {sorted(_READERS)}"
+        )
+    if _is_uri(location):
+        with tempfile.TemporaryDirectory() as scratch:
+            return _read(_fetch(location, Path(scratch), tracking_uri), schema, location)
+    path = Path(location)
     if not path.is_file():
         raise ConfigurationError(f"data file {path} does not exist")
-    frame = reader(path, schema)
-    target = schema.target.name
-    if target in frame.columns:
-        frame[target] = frame[target].map(lambda label: label if pd.isna(label) else str(label))
-    return Dataset(frame=frame, schema=schema, source=str(path.resolve()))
+    return _read(path, schema, str(path.resolve()))
 
 
-def _read_csv(path: Path, schema: DatasetSchema) -> pd.DataFrame:
-    return pd.read_csv(path, dtype={schema.target.name: "object"})
+def _is_uri(location: str) -> bool:
+    scheme, separator, _ = location.partition(":")
+    return bool(separator) and len(scheme) > 1 and scheme.replace("-", "").isalnum()
 
 
-def _read_parquet(path: Path, schema: DatasetSchema) -> pd.DataFrame:
-    return pd.read_parquet(path)
+def _fetch(uri: str, destination: Path, tracking_uri: str | None) -> Path:
+    from mlflow.artifacts import download_artifacts
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return Path(
+            download_artifacts(
+                artifact_uri=uri, dst_path=str(destination), tracking_uri=tracking_uri
+            )
+        )
+    except (MlflowException, OSError) as exc:
+        raise ConfigurationError(f"cannot fetch data {uri}: {exc}") from exc
+
+
+def _read(path: Path, schema: DatasetSchema, source: str) -> Dataset:
+    target = schema.target
+    if path.suffix.lower() == ".csv":
+        # String labels stay text ("01" is not 1); numeric labels are parsed, then validated.
+        dtypes = {target.name: "object"} if target.type == "string" else None
+        frame = pd.read_csv(path, dtype=dtypes)
+    else:
+        frame = pd.read_parquet(path)
+    if target.type == "string" and target.name in frame.columns:
+        frame[target.name] = frame[target.name].map(
+            lambda label: label if pd.isna(label) else str(label)
+        )
+    return Dataset(frame=frame, schema=schema, source=source, content_sha256=file_sha256(path))
 
 
 def dataset_hash(frame: pd.DataFrame) -> str:
@@ -84,3 +139,13 @@ def dataset_hash(frame: pd.DataFrame) -> str:
         digest.update(f"{name}:{dtype};".encode())
     digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return digest.hexdigest()
+
+
+def load_spec_dataset(spec: TrainingSpec) -> Dataset:
+    """The dataset a training spec declares, checked against the spec's schema later."""
+    source = spec.dataset
+    if source.uri is not None:
+        return load_file_dataset(source.uri, spec.dataset_schema)
+    return load_bundled_dataset(
+        source.sklearn, spec.dataset_schema, source.options, source.label_names
+    )

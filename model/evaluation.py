@@ -1,33 +1,43 @@
-"""Evaluation of a fitted classifier on held-out rows: summary metrics and the confusion matrix."""
+"""Evaluation of a fitted model on held-out rows: classifier or regressor metrics.
+
+Classifiers: accuracy, macro F1, per-class precision/recall and the confusion matrix.
+Regressors: rmse, mae (lower is better) and r2.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
     f1_score,
+    mean_absolute_error,
+    mean_squared_error,
     precision_recall_fscore_support,
+    r2_score,
 )
 
 
-class Classifier(Protocol):
+class Predictor(Protocol):
     def predict(self, features: pd.DataFrame) -> Any: ...
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Metrics keyed by MLflow metric name, and the confusion matrix with its label order."""
+    """Metrics keyed by MLflow metric name; for classifiers the confusion matrix too."""
 
     metrics: dict[str, float]
-    labels: list[str]
-    confusion: list[list[int]]
+    labels: list[str] | None = None
+    confusion: list[list[int]] | None = None
 
-    def confusion_artifact(self) -> dict[str, Any]:
+    def confusion_artifact(self) -> dict[str, Any] | None:
         """The confusion matrix as logged: rows are true labels, columns predicted labels."""
+        if self.labels is None:
+            return None
         return {
             "labels": self.labels,
             "rows": "true",
@@ -35,11 +45,18 @@ class Evaluation:
             "matrix": self.confusion,
         }
 
+    def headline(self) -> str:
+        """The two metrics a person looks at first."""
+        names = ["accuracy", "f1_macro"] if self.labels is not None else ["rmse", "r2"]
+        return ", ".join(f"{name} {self.metrics[name]:.4f}" for name in names)
+
 
 def evaluate(
-    model: Classifier, features: pd.DataFrame, truth: pd.Series, labels: list[str]
+    model: Predictor, features: pd.DataFrame, truth: pd.Series, labels: list[str] | None
 ) -> Evaluation:
-    """Accuracy, macro F1 and per-class precision/recall of ``model`` on ``features``."""
+    """Classifier metrics over ``labels`` (class names), or regressor metrics when None."""
+    if labels is None:
+        return _regression(model.predict(features), truth)
     predicted = [str(label) for label in model.predict(features)]
     truth_labels = [str(label) for label in truth]
     precision, recall, _, _ = precision_recall_fscore_support(
@@ -56,3 +73,14 @@ def evaluate(
         metrics[f"recall_{label}"] = float(r)
     matrix = confusion_matrix(truth_labels, predicted, labels=labels)
     return Evaluation(metrics=metrics, labels=labels, confusion=matrix.tolist())
+
+
+def _regression(predicted: Any, truth: pd.Series) -> Evaluation:
+    values = truth.to_numpy(dtype=float)
+    return Evaluation(
+        metrics={
+            "rmse": float(np.sqrt(mean_squared_error(values, predicted))),
+            "mae": float(mean_absolute_error(values, predicted)),
+            "r2": float(r2_score(values, predicted)),
+        }
+    )

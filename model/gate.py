@@ -11,6 +11,8 @@ from model.errors import ConfigurationError, describe_validation_error
 
 # Metrics are ratios of counts: differences this small are float rounding, not a real change.
 _ROUNDING = 1e-9
+LOWER_IS_BETTER = frozenset({"rmse", "mae"})
+"""Error metrics: an improvement is a decrease. Every other metric improves upwards."""
 
 
 class GateThresholds(BaseModel):
@@ -114,12 +116,19 @@ def decide(
     )
 
 
+def _gain(metric: str, challenger: dict[str, float], champion: dict[str, float]) -> float:
+    """How much better the challenger is on ``metric`` (positive is better, either direction)."""
+    difference = challenger[metric] - champion[metric]
+    return -difference if metric in LOWER_IS_BETTER else difference
+
+
 def _compare(
     thresholds: GateThresholds, challenger: dict[str, float], champion: dict[str, float]
 ) -> list[GateCheck]:
     metric = thresholds.primary_metric
-    gain = challenger[metric] - champion[metric]
-    relative = gain / champion[metric] if champion[metric] else float("inf") if gain > 0 else 0.0
+    gain = _gain(metric, challenger, champion)
+    baseline = abs(champion[metric])
+    relative = gain / baseline if baseline else float("inf") if gain > 0 else 0.0
     checks = [
         GateCheck(
             f"{metric} absolute improvement",
@@ -136,8 +145,38 @@ def _compare(
         checks.append(
             GateCheck(
                 f"{guarded} not worse",
-                challenger[guarded] >= champion[guarded] - _ROUNDING,
+                _gain(guarded, challenger, champion) >= -_ROUNDING,
                 f"challenger {challenger[guarded]:.4f} vs champion {champion[guarded]:.4f}",
             )
         )
     return checks
+
+
+def schema_mismatch(
+    thresholds: GateThresholds,
+    challenger_version: str,
+    challenger_features: list[str],
+    champion_version: str,
+    champion_features: list[str],
+) -> GateVerdict:
+    """A failed verdict without metrics: the versions do not take the same inputs.
+
+    Serving sends the champion's requests to the challenger, so a challenger with other
+    features (or another order) can never replace it.
+    """
+    return GateVerdict(
+        passed=False,
+        challenger_version=challenger_version,
+        champion_version=champion_version,
+        thresholds=thresholds.model_dump(),
+        challenger_metrics={},
+        champion_metrics=None,
+        checks=[
+            GateCheck(
+                "input schema matches champion",
+                False,
+                f"challenger features {challenger_features} != champion {champion_version} "
+                f"features {champion_features}",
+            )
+        ],
+    )

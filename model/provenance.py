@@ -6,7 +6,7 @@ import platform
 import subprocess
 from importlib import metadata
 
-from model.store import REPO_ROOT
+from model.locations import REPO_ROOT
 
 UNKNOWN = "unknown"
 

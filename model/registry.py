@@ -1,4 +1,7 @@
-"""Registry conventions: aliases, version tags, and fetching a registered version's parts."""
+"""Registry operations: aliases, versions and their tags, fetching a registered version's parts.
+
+The names and tag keys themselves are in ``model.conventions``.
+"""
 
 from __future__ import annotations
 
@@ -10,33 +13,37 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
-from sklearn.pipeline import Pipeline
+from mlflow.protos.databricks_pb2 import (
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_ALREADY_EXISTS,
+    RESOURCE_DOES_NOT_EXIST,
+    ErrorCode,
+)
 
+from model.conventions import (
+    CHAMPION,  # noqa: F401  (re-exported: model.abtest imports it from here)
+    HOLDOUT_ARTIFACT,
+    NO_VERSION,
+    TAG_GATE_CHAMPION,
+    TAG_GATE_PASSED,
+    TAG_GATE_VERDICT,
+)
 from model.errors import LifecycleError
 from model.store import Store
 
-DEFAULT_MODEL_NAME = "iris"
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-HOLDOUT_ARTIFACT = "evaluation/holdout.parquet"
-MODEL_ARTIFACT_PATH = "model"
-
-TAG_DATASET_HASH = "dataset_hash"
-TAG_GIT_COMMIT = "git_commit"
-TAG_METRIC_PREFIX = "metric."
-TAG_GATE_PASSED = "gate.passed"
-TAG_GATE_CHAMPION = "gate.champion_version"
-TAG_GATE_VERDICT = "gate.verdict"
-NO_VERSION = "none"
+# What the registry answers for a model or alias it does not have (REST and SQL stores alike);
+# anything else, e.g. an unreachable server, is an error and is raised.
+_NOT_FOUND = {ErrorCode.Name(RESOURCE_DOES_NOT_EXIST), ErrorCode.Name(INVALID_PARAMETER_VALUE)}
 
 
 def alias_version(store: Store, model_name: str, alias: str) -> str | None:
     """The version an alias points at, or None when the alias (or the model) does not exist."""
     try:
         return str(store.client.get_model_version_by_alias(model_name, alias).version)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if exc.error_code in _NOT_FOUND:
+            return None
+        raise
 
 
 def resolve_version(store: Store, model_name: str, version: str | None, alias: str) -> str:
@@ -78,8 +85,8 @@ def set_version_tags(store: Store, model_name: str, version: str, tags: dict[str
         store.client.set_model_version_tag(model_name, version, key, value)
 
 
-def load_version(store: Store, model_name: str, version: str) -> Pipeline:
-    """The fitted Pipeline of a registered version, fetched through MLflow alone."""
+def load_version(store: Store, model_name: str, version: str) -> Any:
+    """The fitted estimator (a Pipeline) of a registered version, fetched through MLflow alone."""
     source = store.client.get_model_version_download_uri(model_name, version)
     with tempfile.TemporaryDirectory() as scratch:
         return mlflow.sklearn.load_model(str(store.download(source, Path(scratch))))

@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from model.errors import ConfigurationError, describe_validation_error
+from model.estimators import Task
 
 
 class FeatureSpec(BaseModel):
@@ -39,20 +40,51 @@ class FeatureSpec(BaseModel):
 
 
 class TargetSpec(BaseModel):
-    """The label column and the complete set of class names it may hold."""
+    """The label column: class names for a classifier, or a numeric range for a regressor.
+
+    ``type`` is how labels are stored: ``string`` or ``int`` class labels (a classifier), or
+    ``float`` values (a regressor, with ``classes`` absent and an optional ``min``/``max``).
+    Class names are compared as strings, so ``classes: [0, 1]`` matches integer labels 0 and 1.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1)
-    classes: list[str] = Field(min_length=2)
+    type: Literal["string", "int", "float"] = "string"
+    classes: list[str] | None = Field(default=None, min_length=2)
+    min: float | None = None
+    max: float | None = None
 
     @field_validator("classes", mode="before")
     @classmethod
     def _labels_are_strings(cls, classes: object) -> object:
-        """Labels are strings by contract: ``[0, 1]`` in a schema file means ``["0", "1"]``."""
+        """Class names are strings by contract: ``[0, 1]`` in a schema file means ``["0", "1"]``."""
         if isinstance(classes, list):
             return [str(label) if isinstance(label, int | float) else label for label in classes]
         return classes
+
+    @model_validator(mode="after")
+    def _kind_is_consistent(self) -> TargetSpec:
+        if self.type == "float":
+            if self.classes is not None:
+                raise ValueError(
+                    f"target {self.name!r}: a float target is a regression label and takes no "
+                    "classes; use type string or int for class labels"
+                )
+        elif self.classes is None:
+            raise ValueError(
+                f"target {self.name!r}: {self.type} class labels need `classes`, or use type "
+                "float for a regression target"
+            )
+        elif self.min is not None or self.max is not None:
+            raise ValueError(f"target {self.name!r}: min/max apply to a float target only")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"target {self.name!r}: min {self.min} is greater than max {self.max}")
+        return self
+
+    @property
+    def task(self) -> Task:
+        return "regression" if self.classes is None else "classification"
 
 
 class QualityLimits(BaseModel):

@@ -7,22 +7,12 @@ from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from sklearn.base import BaseEstimator
-from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
-from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from model.errors import ConfigurationError, describe_validation_error
-
-ESTIMATORS: dict[str, type[BaseEstimator]] = {
-    "logistic_regression": LogisticRegression,
-    "random_forest": RandomForestClassifier,
-    "gradient_boosting": GradientBoostingClassifier,
-    "k_neighbors": KNeighborsClassifier,
-}
+from model.estimators import ESTIMATORS, Task, estimator_class, estimator_names, estimator_task
 
 
 class TrainingConfig(BaseModel):
@@ -30,6 +20,7 @@ class TrainingConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    task: Task = "classification"
     estimator: str = "logistic_regression"
     params: dict[str, Any] = Field(default_factory=dict)
     seed: int = 42
@@ -43,8 +34,13 @@ class TrainingConfig(BaseModel):
         return name
 
     @model_validator(mode="after")
-    def _params_are_known(self) -> TrainingConfig:
-        valid = ESTIMATORS[self.estimator]().get_params()
+    def _estimator_fits(self) -> TrainingConfig:
+        if estimator_task(self.estimator) != self.task:
+            raise ValueError(
+                f"{self.estimator} is not a {self.task} estimator; for this target choose one "
+                f"of {estimator_names(self.task)}"
+            )
+        valid = estimator_class(self.estimator)().get_params()
         unknown = sorted(set(self.params) - set(valid))
         if unknown:
             raise ValueError(
@@ -64,7 +60,7 @@ class TrainingConfig(BaseModel):
 
     def estimator_params(self) -> dict[str, Any]:
         """Hyper-parameters as fitted: the seed (where the estimator takes one) and the user's."""
-        defaults = ESTIMATORS[self.estimator]().get_params()
+        defaults = estimator_class(self.estimator)().get_params()
         seeded = {"random_state": self.seed} if "random_state" in defaults else {}
         return {**seeded, **self.params}
 
@@ -80,10 +76,15 @@ class Split:
 
 
 def split(features: pd.DataFrame, target: pd.Series, config: TrainingConfig) -> Split:
-    """A stratified, seeded train/held-out split."""
+    """A seeded train/held-out split, stratified by class for a classifier."""
+    stratify = target if config.task == "classification" else None
     try:
         x_train, x_test, y_train, y_test = train_test_split(
-            features, target, test_size=config.test_size, random_state=config.seed, stratify=target
+            features,
+            target,
+            test_size=config.test_size,
+            random_state=config.seed,
+            stratify=stratify,
         )
     except ValueError as exc:
         raise ConfigurationError(
@@ -95,7 +96,7 @@ def split(features: pd.DataFrame, target: pd.Series, config: TrainingConfig) -> 
 
 def fit(config: TrainingConfig, x_train: pd.DataFrame, y_train: pd.Series) -> Pipeline:
     """Fit scaling plus the configured estimator; the same inputs give the same model."""
-    estimator = ESTIMATORS[config.estimator](**config.estimator_params())
+    estimator = estimator_class(config.estimator)(**config.estimator_params())
     pipeline = Pipeline([("scale", StandardScaler()), ("estimator", estimator)])
     try:
         return pipeline.fit(x_train, y_train)

@@ -1,4 +1,8 @@
-"""One training run: validate, fit, evaluate, log to MLflow, register, move ``challenger``."""
+"""One training run: validate, fit, evaluate, log to MLflow, register, gate, then maybe alias.
+
+``challenger`` moves only to a version that passed data validation, the schema check and its
+gate; a failing version stays registered, tagged with its verdict, and unaliased.
+"""
 
 from __future__ import annotations
 
@@ -17,20 +21,26 @@ from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 from sklearn.pipeline import Pipeline
 
 from model.assessment import assess
+from model.conventions import (
+    CHALLENGER,
+    DRIFT_REFERENCE_ARTIFACT,
+    HOLDOUT_ARTIFACT,
+    MODEL_ARTIFACT_PATH,
+    TAG_DATASET_CONTENT_SHA256,
+    TAG_DATASET_HASH,
+    TAG_DATASET_URI,
+    TAG_GIT_COMMIT,
+    TAG_METRIC_PREFIX,
+    TAG_MODEL_DIGEST,
+)
 from model.data import Dataset, dataset_hash
+from model.digest import model_digest
+from model.drift_reference import DEFAULT_BINS
 from model.evaluation import Evaluation, evaluate
 from model.gate import GateThresholds, GateVerdict
 from model.packaging import save_model
 from model.provenance import git_commit, python_environment
-from model.registry import (
-    CHALLENGER,
-    HOLDOUT_ARTIFACT,
-    MODEL_ARTIFACT_PATH,
-    TAG_DATASET_HASH,
-    TAG_GIT_COMMIT,
-    TAG_METRIC_PREFIX,
-    register_version,
-)
+from model.registry import register_version
 from model.store import Store
 from model.training import Split, TrainingConfig, fit, split
 from model.validation import validate
@@ -47,6 +57,9 @@ class TrainingOutcome:
     metrics: dict[str, float]
     gate: GateVerdict
     dataset_hash: str
+    model_digest: str
+    challenger: bool
+    """Whether ``challenger`` now points at this version (only if the gate passed)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +71,8 @@ class TrainingOutcome:
             "metrics": self.metrics,
             "gate": self.gate.as_dict(),
             "dataset_hash": self.dataset_hash,
+            "model_digest": self.model_digest,
+            "challenger": self.challenger,
         }
 
 
@@ -68,8 +83,9 @@ def train_and_register(
     store: Store,
     model_name: str,
     progress: Callable[[str], None],
+    drift_bins: int = DEFAULT_BINS,
 ) -> TrainingOutcome:
-    """Validate the data, train, log everything to MLflow, register a version and gate it."""
+    """Validate, train, log to MLflow, register a version, gate it; alias it only if it passed."""
     progress(f"validating {dataset.source} against schema {dataset.schema.name!r}")
     validate(dataset)
     data_hash = dataset_hash(dataset.frame)
@@ -77,38 +93,55 @@ def train_and_register(
     progress(f"training {config.estimator} on {len(parts.x_train)} rows (seed {config.seed})")
     pipeline = fit(config, parts.x_train, parts.y_train)
     evaluation = evaluate(pipeline, parts.x_test, parts.y_test, dataset.schema.target.classes)
-    progress(
-        f"held-out ({len(parts.x_test)} rows): accuracy {evaluation.metrics['accuracy']:.4f}, "
-        f"f1_macro {evaluation.metrics['f1_macro']:.4f}"
-    )
-    commit = git_commit()
-    run_id, model_source = _log_run(
+    progress(f"held-out ({len(parts.x_test)} rows): {evaluation.headline()}")
+    lineage = {
+        TAG_DATASET_HASH: data_hash,
+        TAG_GIT_COMMIT: git_commit(),
+        TAG_DATASET_URI: dataset.source,
+        **({TAG_DATASET_CONTENT_SHA256: dataset.content_sha256} if dataset.content_sha256 else {}),
+    }
+    logged = _log_run(
         store, store.ensure_experiment(model_name), dataset, config, parts, pipeline, evaluation,
-        {TAG_DATASET_HASH: data_hash, TAG_GIT_COMMIT: commit}, progress,
+        lineage, progress, drift_bins,
     )  # fmt: skip
     version = register_version(
         store,
         model_name,
-        model_source,
-        run_id,
+        logged.model_source,
+        logged.run_id,
         {
-            TAG_DATASET_HASH: data_hash,
-            TAG_GIT_COMMIT: commit,
+            **lineage,
+            TAG_MODEL_DIGEST: logged.digest,
             **{f"{TAG_METRIC_PREFIX}{k}": f"{v:.6f}" for k, v in evaluation.metrics.items()},
         },
     )
-    store.client.set_registered_model_alias(model_name, CHALLENGER, version)
-    progress(f"registered {model_name} version {version}; alias {CHALLENGER!r} -> {version}")
+    progress(f"registered {model_name} version {version} ({logged.digest}); gating it")
     verdict = assess(store, model_name, version, thresholds)
+    if verdict.passed:
+        store.client.set_registered_model_alias(model_name, CHALLENGER, version)
+        progress(f"gate passed; alias {CHALLENGER!r} -> {version}")
+    else:
+        progress(
+            f"gate FAILED; version {version} is tagged with its verdict, {CHALLENGER!r} unmoved"
+        )
     return TrainingOutcome(
         model_name=model_name,
         version=version,
-        run_id=run_id,
+        run_id=logged.run_id,
         tracking_uri=store.tracking_uri,
         metrics=evaluation.metrics,
         gate=verdict,
         dataset_hash=data_hash,
+        model_digest=logged.digest,
+        challenger=verdict.passed,
     )
+
+
+@dataclass(frozen=True)
+class _LoggedRun:
+    run_id: str
+    model_source: str
+    digest: str
 
 
 def _log_run(
@@ -121,8 +154,9 @@ def _log_run(
     evaluation: Evaluation,
     provenance_tags: dict[str, str],
     progress: Callable[[str], None],
-) -> tuple[str, str]:
-    """Log params, metrics, provenance, artifacts and the model; return (run id, model source).
+    drift_bins: int,
+) -> _LoggedRun:
+    """Log params, metrics, provenance, artifacts and the model (digested before upload).
 
     Only this store's client is used, never MLflow's process-wide fluent state, so callers in
     the same process (tests, the A/B command) keep their own tracking URIs.
@@ -139,7 +173,9 @@ def _log_run(
             params=[Param(k, str(v)) for k, v in _params(dataset, config).items()],
         )
         client.log_inputs(run_id, [_dataset_input(dataset)])
-        client.log_dict(run_id, evaluation.confusion_artifact(), "evaluation/confusion_matrix.json")
+        confusion = evaluation.confusion_artifact()
+        if confusion is not None:
+            client.log_dict(run_id, confusion, "evaluation/confusion_matrix.json")
         client.log_text(run_id, python_environment(), "environment/pip-freeze.txt")
         with tempfile.TemporaryDirectory() as scratch:
             holdout = Path(scratch) / Path(HOLDOUT_ARTIFACT).name
@@ -150,15 +186,16 @@ def _log_run(
             progress("logging the model to MLflow")
             model_dir = Path(scratch) / MODEL_ARTIFACT_PATH
             drift_reference = save_model(
-                pipeline, parts.x_train, dataset.schema.target.name, run_id, model_dir
+                pipeline, parts.x_train, dataset.schema.target.name, run_id, model_dir, drift_bins
             )
+            digest = model_digest(model_dir)
             client.log_artifacts(run_id, str(model_dir), MODEL_ARTIFACT_PATH)
-        client.log_dict(run_id, drift_reference, "drift_reference.json")
+        client.log_dict(run_id, drift_reference, DRIFT_REFERENCE_ARTIFACT)
     except BaseException:
         client.set_terminated(run_id, "FAILED")
         raise
     client.set_terminated(run_id)
-    return run_id, f"{run.info.artifact_uri}/{MODEL_ARTIFACT_PATH}"
+    return _LoggedRun(run_id, f"{run.info.artifact_uri}/{MODEL_ARTIFACT_PATH}", digest)
 
 
 def _params(dataset: Dataset, config: TrainingConfig) -> dict[str, Any]:
@@ -170,6 +207,7 @@ def _params(dataset: Dataset, config: TrainingConfig) -> dict[str, Any]:
         "dataset.name": dataset.schema.name,
         "dataset.source": dataset.source,
         "dataset.rows": len(dataset.frame),
+        "task": config.task,
     }
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 
 from model.data import Dataset
 from model.errors import DataValidationError
-from model.schema import DatasetSchema, FeatureSpec
+from model.schema import DatasetSchema, FeatureSpec, TargetSpec
 
 _SHOWN_ROWS = 5
 
@@ -73,16 +73,29 @@ def _feature_violations(column: pd.Series, feature: FeatureSpec) -> list[str]:
 
 def _target_violations(column: pd.Series, schema: DatasetSchema) -> list[str]:
     target = schema.target
+    if target.classes is None:
+        return _regression_target_violations(column, target)
     labels = column.dropna()
-    unknown = ~labels.isin(target.classes)
+    if target.type == "int":
+        numbers = pd.to_numeric(labels, errors="coerce")
+        not_int = numbers.isna() | (numbers % 1 != 0)
+        if not_int.any():
+            return [
+                f"column {target.name!r}: {int(not_int.sum())} non-integer label(s) "
+                f"{sorted(labels[not_int].astype(str).unique().tolist())[:_SHOWN_ROWS]}; "
+                f"expected int class labels {target.classes}"
+            ]
+        labels = numbers.astype("int64")
+    names = labels.astype(str)
+    unknown = ~names.isin(target.classes)
     violations = []
     if unknown.any():
         violations.append(
             f"column {target.name!r}: {int(unknown.sum())} unknown label(s) "
-            f"{sorted(labels[unknown].unique().tolist())[:_SHOWN_ROWS]}; expected one of "
+            f"{sorted(names[unknown].unique().tolist())[:_SHOWN_ROWS]}; expected one of "
             f"{target.classes}"
         )
-    counts = labels[~unknown].value_counts().reindex(target.classes, fill_value=0)
+    counts = names[~unknown].value_counts().reindex(target.classes, fill_value=0)
     absent = counts.index[counts == 0].tolist()
     if absent:
         violations.append(f"column {target.name!r}: declared classes {absent} have no rows")
@@ -92,6 +105,16 @@ def _target_violations(column: pd.Series, schema: DatasetSchema) -> list[str]:
             f"{counts.to_dict()}) exceeds the limit {schema.quality.max_class_imbalance}"
         )
     return violations
+
+
+def _regression_target_violations(column: pd.Series, target: TargetSpec) -> list[str]:
+    """A regression label is numeric, finite and inside the declared range (if any)."""
+    bounds = FeatureSpec(
+        name=target.name,
+        min=float("-inf") if target.min is None else target.min,
+        max=float("inf") if target.max is None else target.max,
+    )
+    return _feature_violations(column, bounds)
 
 
 def _table_violations(frame: pd.DataFrame, schema: DatasetSchema) -> list[str]:

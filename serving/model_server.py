@@ -1,9 +1,10 @@
 """The class `seldon-core-microservice serving.model_server.ModelServer` runs.
 
-The main process resolves MODEL_URI once and describes the model; each gunicorn worker then
-loads its own copy of the pipeline in `load`. Predictions go through `predict_raw` so that every
-request is validated here (bad input is a 400, see request_payload) and the response is built
-without Seldon's generic conversions.
+The main process resolves MODEL_URI once, checks the artifact (digest, format) and describes
+the model; each gunicorn worker then loads its own copy in `load`, as the runtime for the model's
+kind (model_kinds). Predictions go through `predict_raw` so that every request is validated here
+(bad input is a 400, see request_payload) and the response is built without Seldon's generic
+conversions.
 """
 
 import logging
@@ -11,15 +12,17 @@ import warnings
 from typing import Any
 
 import numpy as np
-import sklearn
 from seldon_core.proto import prediction_pb2
 from seldon_core.utils import get_request_path, json_to_seldon_message, seldon_message_to_json
 
-from serving.http_errors import model_error_handler
+from serving import model_kinds
+from serving.http_errors import error_blueprint
+from serving.model_kinds import ModelRuntime, Prediction
 from serving.model_source import MLFLOW_TO_TENSOR_TYPE, ModelArtifact, resolve_model
 from serving.request_payload import RequestParser
 from serving.seldon_metrics_ipc import skip_empty_metric_updates
 from serving.settings import ServerSettings
+from serving.shutdown import stop_children_on_exit
 from serving.traffic_metrics import TrafficMetrics
 
 logger = logging.getLogger(__name__)
@@ -33,16 +36,17 @@ warnings.filterwarnings(
 
 
 class ModelServer:
-    """Seldon Python component serving class probabilities of an MLflow scikit-learn model."""
-
-    model_error_handler = model_error_handler
+    """Seldon Python component serving an MLflow scikit-learn model of any supported kind."""
 
     def __init__(self) -> None:
+        stop_children_on_exit()
         self.settings = ServerSettings.from_env()
-        self.artifact: ModelArtifact = resolve_model(self.settings.model_uri)
+        self.model_error_handler = error_blueprint(self.settings.max_request_bytes)
+        self.artifact: ModelArtifact = resolve_model(
+            self.settings.model_uri, self.settings.model_digest
+        )
         self.parser = RequestParser(self.artifact.feature_names, self.settings.max_batch_rows)
-        self._estimator: Any = None
-        self._class_names: list[str] = []
+        self._runtime: ModelRuntime | None = None
         self._metrics: TrafficMetrics | None = None
         logger.info(
             "serving %s version %s from %s",
@@ -52,11 +56,10 @@ class ModelServer:
         )
 
     def load(self) -> None:
-        """Load the pipeline in this worker (called once per process by Seldon)."""
-        self._estimator = self.artifact.load_estimator()
-        self._class_names = [str(name) for name in self._estimator.classes_]
+        """Load the model in this worker (called once per process by Seldon)."""
+        self._runtime = model_kinds.load(self.artifact)
         self._metrics = TrafficMetrics(
-            self._class_names,
+            self._runtime.class_names,
             self.artifact.feature_names,
             self.artifact.references,
             window_rows=self.settings.drift_window_rows,
@@ -77,9 +80,7 @@ class ModelServer:
 
     def _answer(self, body: Any) -> dict[str, Any]:
         parsed = self.parser.parse(body)
-        # Inputs are already checked finite; skip scikit-learn's repeated validation.
-        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-            probabilities = self._estimator.predict_proba(parsed.features)
+        prediction = self._runtime.predict(parsed.features)
         meta: dict[str, Any] = {"tags": self.tags()}
         puid = (body.get("meta") or {}).get("puid")
         if puid:
@@ -87,55 +88,63 @@ class ModelServer:
         request_path = get_request_path()
         if request_path:
             meta["requestPath"] = request_path
-        metrics = self._metrics.record(parsed.features, probabilities)
+        metrics = self._metrics.record(parsed.features, prediction.winners)
         if metrics:
             meta["metrics"] = metrics
-        return {"data": _payload(parsed.kind, self._class_names, probabilities), "meta": meta}
+        return {"data": _payload(parsed.kind, prediction), "meta": meta}
 
     def tags(self) -> dict[str, str]:
-        """Every response says which registered model version answered it."""
-        return {"model_name": self.artifact.name, "model_version": self.artifact.version}
+        """Every response says which predictor and registered model version answered it."""
+        return {
+            "deployment": self.settings.deployment,
+            "predictor": self.settings.predictor,
+            "model_name": self.artifact.name,
+            "model_version": self.artifact.version,
+        }
 
     def health_status(self) -> dict[str, Any]:
         """Run the model on the training-range midpoint: proves the worker can predict."""
         row = np.array([[(ref.minimum + ref.maximum) / 2 for ref in self.artifact.references]])
-        probabilities = self._estimator.predict_proba(row)
-        return {"status": "ok", **self.tags(), "classes": len(probabilities[0])}
+        prediction = self._runtime.predict(row)
+        return {
+            "status": "ok",
+            **self.tags(),
+            "kind": self._runtime.kind,
+            "outputs": len(prediction.names),
+        }
 
     def init_metadata(self) -> dict[str, Any]:
         """Inputs, outputs, name and version for Seldon's /metadata endpoint."""
-        estimator = self._estimator or self.artifact.load_estimator()
+        # Seldon asks in the main process, before the workers have loaded their copy.
+        described = (self._runtime or model_kinds.load(self.artifact)).metadata()
         artifact = self.artifact
         inputs = [
             {"name": name, "datatype": MLFLOW_TO_TENSOR_TYPE[kind], "shape": [-1]}
             for name, kind in zip(artifact.feature_names, artifact.feature_types, strict=True)
-        ]
-        outputs = [
-            {"name": str(name), "datatype": "FP64", "shape": [-1]} for name in estimator.classes_
         ]
         return {
             "name": artifact.name,
             "versions": [artifact.version],
             "platform": "sklearn",
             "inputs": inputs,
-            "outputs": outputs,
+            "outputs": described["outputs"],
             "custom": {
                 "run_id": artifact.run_id,
                 "model_uri": self.settings.model_uri,
+                "kind": described["kind"],
                 "payload": "data.ndarray or data.tensor rows of the inputs in this order",
-                "outputs": "class probabilities, one column per class in this order",
+                "outputs": described["description"],
                 "max_batch_rows": str(self.settings.max_batch_rows),
             },
         }
 
 
-def _payload(kind: str, class_names: list[str], probabilities: np.ndarray) -> dict[str, Any]:
-    if kind == "tensor":
+def _payload(kind: str, prediction: Prediction) -> dict[str, Any]:
+    """The answer in the request's payload kind; class-name strings cannot ride in a tensor."""
+    values = prediction.values
+    if kind == "tensor" and prediction.numeric:
         return {
-            "names": class_names,
-            "tensor": {
-                "shape": list(probabilities.shape),
-                "values": probabilities.ravel().tolist(),
-            },
+            "names": prediction.names,
+            "tensor": {"shape": list(values.shape), "values": values.ravel().tolist()},
         }
-    return {"names": class_names, "ndarray": probabilities.tolist()}
+    return {"names": prediction.names, "ndarray": values.tolist()}

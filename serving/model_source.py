@@ -1,17 +1,26 @@
 """Where the served model comes from: a local MLflow model directory or a registry URI.
 
-Everything here runs once at start-up. Registry URIs are resolved to one concrete version and
-downloaded once, so every worker serves the same version even if an alias moves meanwhile.
+Everything here runs once at start-up, in the main process. Registry URIs are resolved to one
+concrete version and downloaded once, so every worker serves the same version even if an alias
+moves meanwhile. Before anything in the directory is parsed, its digest is checked against
+MODEL_DIGEST; then the MLmodel file (YAML, safe-loaded) must name the skops format, and the skops
+file only trusted types. No model file is deserialized here.
 """
 
+import logging
 import os
 import re
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from serving.model_digest import verify_digest
+from serving.model_format import load_skops, skops_file, trusted_types
+
+logger = logging.getLogger(__name__)
 MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>\d+)|@(?P<alias>[\w.-]+))$")
 MLFLOW_TO_TENSOR_TYPE = {"double": "FP64", "float": "FP32", "long": "INT64", "integer": "INT32"}
 
@@ -32,7 +41,7 @@ class FeatureReference:
 
 @dataclass(frozen=True)
 class ModelArtifact:
-    """A model directory on local disk plus what the server needs to know about it."""
+    """A checked model directory on local disk plus what the server needs to know about it."""
 
     local_dir: str
     name: str
@@ -41,35 +50,35 @@ class ModelArtifact:
     feature_names: tuple[str, ...]
     feature_types: tuple[str, ...]
     references: tuple[FeatureReference, ...]
+    skops_path: Path
+
+    @property
+    def label(self) -> str:
+        """How messages name this model: registered name and version."""
+        return f"model {self.name} version {self.version}"
 
     def load_estimator(self) -> Any:
-        """Unpickle the scikit-learn pipeline and check it answers class probabilities."""
-        import mlflow.sklearn
-
-        estimator = mlflow.sklearn.load_model(self.local_dir)
-        if not hasattr(estimator, "predict_proba"):
-            raise ModelSourceError(f"{self.local_dir}: the estimator has no predict_proba")
-        classes = getattr(estimator, "classes_", None)
-        if classes is None or not all(isinstance(c, str) for c in classes):
-            raise ModelSourceError(
-                f"{self.local_dir}: expected a classifier trained on string class names, "
-                f"got classes {classes!r}"
-            )
+        """Rebuild the scikit-learn pipeline from its skops file and check its input columns."""
+        estimator = load_skops(self.skops_path, self.label)
         fitted_names = getattr(estimator, "feature_names_in_", None)
         fitted = list(self.feature_names if fitted_names is None else fitted_names)
         if fitted != list(self.feature_names):
             raise ModelSourceError(
-                f"{self.local_dir}: the estimator was fitted on columns {fitted} but the "
+                f"{self.label}: the estimator was fitted on columns {fitted} but the "
                 f"signature names {list(self.feature_names)}"
             )
         return estimator
 
 
-def resolve_model(model_uri: str) -> ModelArtifact:
-    """Turn MODEL_URI into a local model directory with its signature and drift reference."""
+def resolve_model(model_uri: str, model_digest: str | None) -> ModelArtifact:
+    """Turn MODEL_URI into a checked local model directory with its signature and drift reference.
+
+    With `model_digest` (MODEL_DIGEST) the directory must match it before its MLmodel is read.
+    """
     match = MODELS_URI.match(model_uri)
     if match:
-        return _from_registry(model_uri, match)
+        local_dir, name, version = _download(model_uri, match)
+        return _read_model_dir(local_dir, name, version, model_digest)
     if model_uri.startswith("models:/"):
         raise ModelSourceError(
             f"MODEL_URI={model_uri!r}: expected models:/<name>/<version> or models:/<name>@<alias>"
@@ -79,10 +88,11 @@ def resolve_model(model_uri: str) -> ModelArtifact:
             f"MODEL_URI={model_uri!r} is neither a models:/ URI nor a directory holding an "
             "MLmodel file"
         )
-    return _read_model_dir(model_uri, name=os.path.basename(os.path.normpath(model_uri)))
+    name = os.path.basename(os.path.normpath(model_uri))
+    return _read_model_dir(model_uri, name, "local", model_digest)
 
 
-def _from_registry(model_uri: str, match: re.Match[str]) -> ModelArtifact:
+def _download(model_uri: str, match: re.Match[str]) -> tuple[str, str, str]:
     from mlflow import MlflowClient
     from mlflow.artifacts import download_artifacts
     from mlflow.exceptions import MlflowException
@@ -100,15 +110,28 @@ def _from_registry(model_uri: str, match: re.Match[str]) -> ModelArtifact:
             artifact_uri=f"models:/{name}/{version}",
             dst_path=tempfile.mkdtemp(prefix=f"{name}-{version}-"),
         )
-    except MlflowException as error:
-        raise ModelSourceError(f"cannot resolve MODEL_URI={model_uri!r}: {error.message}") from None
-    return _read_model_dir(local_dir, name=name, version=str(version))
+    except (MlflowException, OSError) as error:  # requests' errors are OSErrors
+        detail = error.message if isinstance(error, MlflowException) else repr(error)
+        raise ModelSourceError(
+            f"cannot resolve MODEL_URI={model_uri!r} from MLFLOW_TRACKING_URI="
+            f"{os.environ['MLFLOW_TRACKING_URI']!r}: {detail}"
+        ) from None
+    return local_dir, name, str(version)
 
 
-def _read_model_dir(local_dir: str, name: str, version: str | None = None) -> ModelArtifact:
+def _read_model_dir(
+    local_dir: str, name: str, version: str, model_digest: str | None
+) -> ModelArtifact:
     from mlflow.models import Model
 
+    label = f"model {name} version {version}"
+    if model_digest is None:
+        logger.warning("MODEL_DIGEST is not set: %s is served without a digest check", label)
+    else:
+        verify_digest(Path(local_dir), model_digest, label)
     mlmodel = Model.load(local_dir)
+    path = skops_file(Path(local_dir), mlmodel.flavors, label)
+    trusted_types(path, label)
     if mlmodel.signature is None or mlmodel.signature.inputs is None:
         raise ModelSourceError(f"{local_dir}: the MLmodel has no input signature to name features")
     inputs = mlmodel.signature.inputs.to_dict()
@@ -124,11 +147,12 @@ def _read_model_dir(local_dir: str, name: str, version: str | None = None) -> Mo
     return ModelArtifact(
         local_dir=local_dir,
         name=name,
-        version=version or mlmodel.model_uuid or "local",
+        version=version,
         run_id=mlmodel.run_id or "",
         feature_names=names,
         feature_types=types,
         references=_feature_references(local_dir, names, drift_reference),
+        skops_path=path,
     )
 
 

@@ -9,18 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from seldon_core.flask_utils import SeldonMicroserviceException
+
+from serving.http_errors import InvalidRequest
 
 PAYLOAD_KINDS = ("ndarray", "tensor")
 UNSUPPORTED_BODY_KINDS = ("jsonData", "strData", "binData")
-
-
-class InvalidRequest(SeldonMicroserviceException):
-    """Bad client input: Seldon answers it with HTTP 400 and reason MICROSERVICE_BAD_DATA."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, status_code=400, reason="MICROSERVICE_BAD_DATA")
-        self.args = (message,)  # so gRPC error details and logs carry the message too
 
 
 @dataclass(frozen=True)

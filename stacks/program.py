@@ -3,6 +3,7 @@
 import pulumi
 
 from infra.cluster import ClusterAccess
+from infra.deployment_config import DeploymentConfig
 from infra.mesh import ServiceMesh, ingress_route
 from infra.mlflow import MLFLOW_PORT, MlflowTracking
 from infra.model_deployment import ModelDeployment
@@ -13,15 +14,16 @@ from infra.namespaces import MLFLOW, MONITORING, PlatformNamespaces, platform_na
 from infra.prometheus_stack import RELEASE_NAME, PrometheusStack
 from infra.seldon_operator import SeldonOperator
 from infra.stack_config import StackConfig
-from infra.training import ContinuousTraining, TrainingImage, TrainingTarget
+from infra.training import ContinuousTraining, TrainingImage, training_targets
 
 
 def declare_platform(config: StackConfig) -> None:
     """Declare every resource of the stack and export the URLs people use."""
+    training = training_targets(config.deployments)
     cluster = ClusterAccess("cluster", config.cluster)
     on_cluster = pulumi.ResourceOptions(providers=[cluster.provider])
     namespaces = PlatformNamespaces(
-        "namespaces", platform_namespaces(config.serving.namespace), opts=on_cluster
+        "namespaces", platform_namespaces(config.deployment_namespaces), opts=on_cluster
     )
     in_namespaces = pulumi.ResourceOptions.merge(
         on_cluster, pulumi.ResourceOptions(depends_on=[namespaces])
@@ -56,53 +58,49 @@ def declare_platform(config: StackConfig) -> None:
         opts=in_namespaces,
     )
     image = ModelImage("model-image", config.image)
-    deployment = ModelDeployment(
-        "model-deployment",
-        config.serving,
-        image=image.reference,
-        tracking_uri=mlflow.tracking_uri,
-        operator=operator.release,
-        registry_login=image.registry_login,
-        opts=in_namespaces,
-    )
-    ModelMonitoring(
-        "model-monitoring",
-        config.monitoring,
-        deployment_name=config.serving.deployment_name,
-        serving_namespace=config.serving.namespace,
-        monitoring_namespace=MONITORING,
-        predictors=[
-            PredictorTarget(name=p.name, traffic=p.weight, shadow=p.shadow)
-            for p in config.serving.predictors
-        ],
+    monitoring_opts = pulumi.ResourceOptions.merge(
         # The PodMonitor and PrometheusRule kinds come with the chart's CRDs.
-        opts=pulumi.ResourceOptions.merge(
-            on_cluster, pulumi.ResourceOptions(depends_on=[namespaces, prometheus.release])
-        ),
+        on_cluster,
+        pulumi.ResourceOptions(depends_on=[namespaces, prometheus.release]),
     )
-    serving = config.serving
-    if serving.training is not None:
+    served = []
+    for entry in config.deployments:
+        deployment = ModelDeployment(
+            f"deployment-{entry.namespace}-{entry.name}",
+            entry,
+            namespace=namespaces.namespaces[entry.namespace],
+            image=image.reference,
+            tracking_uri=mlflow.tracking_uri,
+            operator=operator.release,
+            registry_login=image.registry_login,
+            opts=in_namespaces,
+        )
+        ModelMonitoring(
+            f"monitoring-{entry.namespace}-{entry.name}",
+            entry.monitoring,
+            deployment_name=entry.name,
+            serving_namespace=entry.namespace,
+            monitoring_namespace=MONITORING,
+            predictors=[
+                PredictorTarget(name=p.name, traffic=p.weight, shadow=p.shadow)
+                for p in entry.predictors
+            ],
+            opts=monitoring_opts,
+        )
+        served.append(_deployment_outputs(config, entry, deployment))
+    if training:
         training_image = TrainingImage(
             "training-image", config.training_image, registry=config.image
         )
         ContinuousTraining(
             "continuous-training",
-            [
-                TrainingTarget(
-                    deployment=serving.deployment_name,
-                    namespace=serving.namespace,
-                    registered_model=serving.predictors[0].model.split("@")[0].split("/")[0],
-                    training=serving.training,
-                )
-            ],
+            training,
             image=training_image.reference,
             tracking_uri=mlflow.tracking_uri,
             pipeline_login=None,
             registry=config.image,
             # AlertmanagerConfig is one of the chart's CRDs.
-            opts=pulumi.ResourceOptions.merge(
-                on_cluster, pulumi.ResourceOptions(depends_on=[namespaces, prometheus.release])
-            ),
+            opts=monitoring_opts,
         )
         pulumi.export("trainingImage", training_image.reference)
     ingress_route(
@@ -124,22 +122,27 @@ def declare_platform(config: StackConfig) -> None:
         after=[mesh.gateway],
     )
 
-    pulumi.export(
-        "predictionUrl",
-        config.mesh.url(
-            path=f"/seldon/{serving.namespace}/{serving.deployment_name}/api/v1.0/predictions"
-        ),
-    )
     pulumi.export("grafanaUrl", config.mesh.url("grafana"))
     pulumi.export("grafanaAdminPassword", prometheus.grafana_admin_password)
     pulumi.export("mlflowUrl", config.mesh.url("mlflow"))
     pulumi.export("mlflowInClusterUrl", mlflow.tracking_uri)
     pulumi.export("image", image.reference)
-    pulumi.export(
-        "predictors",
-        [
+    pulumi.export("deployments", served)
+
+
+def _deployment_outputs(
+    config: StackConfig, entry: DeploymentConfig, deployment: ModelDeployment
+) -> dict:
+    """What people need of one deployment: where to call it and what each predictor serves."""
+    return {
+        "name": entry.name,
+        "namespace": entry.namespace,
+        "seldonDeployment": deployment.resource.metadata["name"],
+        "predictionUrl": config.mesh.url(
+            path=f"/seldon/{entry.namespace}/{entry.name}/api/v1.0/predictions"
+        ),
+        "predictors": [
             {"name": p.name, "model": p.model, "traffic": p.weight, "shadow": p.shadow}
-            for p in serving.predictors
+            for p in entry.predictors
         ],
-    )
-    pulumi.export("seldonDeployment", deployment.resource.metadata["name"])
+    }

@@ -255,7 +255,7 @@ def dashboard_config_maps(
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": metadata(
-                f"{deployment_name}-dashboard-{kind}",
+                f"{serving_namespace}-{deployment_name}-dashboard-{kind}",
                 monitoring_namespace,
                 GRAFANA_DASHBOARD_LABELS,
             ),

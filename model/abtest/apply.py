@@ -16,7 +16,7 @@ from model.promotion import PromotionRecord, promote, rollback
 from model.registry import CHAMPION, resolve_version
 from model.store import Store
 
-SERVING_KEY = "mlops-platform:serving"
+DEPLOYMENTS_KEY = "mlops-platform:deployments"
 _TRAFFIC_VALUE = re.compile(r"""^(["']?)\d+\1""")
 
 
@@ -52,12 +52,15 @@ def apply_promotion(
             f"nothing to apply: the verdict is {decision.verdict.value}, not promote"
         )
     champion, challenger = decision.champion.predictor, decision.challenger.predictor
-    serving = _validated(stack_file).serving
-    if serving.deployment_name != deployment:
+    deployments = _validated(stack_file).deployments
+    declared = [d.name for d in deployments]
+    if deployment not in declared:
         raise StackEditError(
-            f"{stack_file} declares deployment {serving.deployment_name!r}, but the A/B test "
-            f"ran on {deployment!r}; pass the stack file of that deployment"
+            f"{stack_file} declares deployments {declared}, but the A/B test ran on "
+            f"{deployment!r}; pass the stack file of that deployment"
         )
+    index = declared.index(deployment)
+    serving = deployments[index]
     live = {p.name: p for p in serving.predictors if not p.shadow}
     for name in (champion, challenger):
         if name not in live:
@@ -68,7 +71,7 @@ def apply_promotion(
     winner = champion if live[champion].model == f"{model_name}@{CHAMPION}" else challenger
     traffic = {name: 100 if name == winner else 0 for name in live}
     staged = stack_file.with_name(f".{stack_file.name}.abtest")
-    staged.write_text(_with_traffic(stack_file, traffic))
+    staged.write_text(_with_traffic(stack_file, index, traffic))
     try:
         _validated(staged)
         record = promote(
@@ -100,14 +103,15 @@ def _validated(path: Path) -> StackConfig:
         raise StackEditError(str(error)) from None
 
 
-def _with_traffic(stack_file: Path, traffic: dict[str, int]) -> str:
-    """The stack file's text with only the predictors' traffic values replaced in place."""
+def _with_traffic(stack_file: Path, index: int, traffic: dict[str, int]) -> str:
+    """The stack file's text with only the deployment's traffic values replaced in place."""
     text = stack_file.read_text()
     try:
-        predictors = YAML().load(text)["config"][SERVING_KEY]["predictors"]
-    except (YAMLError, KeyError, TypeError) as error:
+        predictors = YAML().load(text)["config"][DEPLOYMENTS_KEY][index]["predictors"]
+    except (YAMLError, KeyError, IndexError, TypeError) as error:
         raise StackEditError(
-            f"{stack_file}: expected config.'{SERVING_KEY}'.predictors as YAML: {error}"
+            f"{stack_file}: expected config.'{DEPLOYMENTS_KEY}'[{index}].predictors as YAML: "
+            f"{error}"
         ) from None
     lines = text.splitlines(keepends=True)
     for predictor in predictors:

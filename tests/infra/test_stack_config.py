@@ -1,6 +1,7 @@
 """The typed stack configuration: valid stacks parse, invalid ones fail naming file and key."""
 
 import copy
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,12 +22,24 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 P = "mlops-platform:"
 
 
+STACK_FILES = sorted(REPO_ROOT.glob("Pulumi.*.yaml"))
+"""Every committed stack file."""
+
+
+def values_of(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())["config"]
+
+
 def dev_values() -> dict:
-    return yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text())["config"]
+    return values_of(REPO_ROOT / "Pulumi.dev.yaml")
+
+
+def deployment(values: dict, index: int = 0) -> dict:
+    return values[f"{P}deployments"][index]
 
 
 def predictors(values: dict) -> list[dict]:
-    return values[f"{P}serving"]["predictors"]
+    return deployment(values)["predictors"]
 
 
 def set_key(key: str, value) -> Callable[[dict], None]:
@@ -42,7 +55,16 @@ def drop_predictor_field(index: int, field: str) -> Callable[[dict], None]:
 
 
 def replace_predictors(*entries: dict) -> Callable[[dict], None]:
-    return lambda values: values[f"{P}serving"].__setitem__("predictors", list(entries))
+    return lambda values: deployment(values).__setitem__("predictors", list(entries))
+
+
+def set_deployment(index: int = 0, **fields) -> Callable[[dict], None]:
+    return lambda values: deployment(values, index).update(fields)
+
+
+def add_deployment(**fields) -> Callable[[dict], None]:
+    entry = {"name": "wine", "predictors": [{"name": "champion", "model": "wine@champion"}]}
+    return lambda values: values[f"{P}deployments"].append({**entry, **fields})
 
 
 CHAMPION = {"name": "champion", "model": "iris/1", "traffic": 100}
@@ -53,7 +75,7 @@ INVALID = [
         "traffic does not sum to 100",
         set_predictor(0, traffic=60),
         [
-            "mlops-platform:serving.predictors: non-shadow 'traffic' must sum to exactly 100",
+            "mlops-platform:deployments[0].predictors: non-shadow 'traffic' must sum to exactly",
             "got 110",
             "champion=60",
         ],
@@ -81,27 +103,30 @@ INVALID = [
     (
         "predictor name not a DNS label",
         set_predictor(0, name="Champion_A"),
-        ["mlops-platform:serving.predictors[0].name", "'Champion_A'"],
+        ["mlops-platform:deployments[0].predictors[0].name", "'Champion_A'"],
     ),
     (
         "namespace not a DNS label",
-        lambda v: v[f"{P}serving"].__setitem__("namespace", "Models!"),
-        ["mlops-platform:serving.namespace", "'Models!'"],
+        set_deployment(namespace="Models!"),
+        ["mlops-platform:deployments[0].namespace", "'Models!'"],
     ),
     (
         "mirrorPercent out of range",
         set_predictor(2, mirrorPercent=0),
-        ["mlops-platform:serving.predictors[2].mirrorPercent", "greater than or equal to 1"],
+        ["mlops-platform:deployments[0].predictors[2].mirrorPercent", "greater than or equal to 1"],
     ),
     (
         "shadow with traffic",
         set_predictor(2, traffic=10),
-        ["mlops-platform:serving.predictors[2]", "shadow predictor takes no 'traffic'"],
+        ["mlops-platform:deployments[0].predictors[2]", "shadow predictor takes no 'traffic'"],
     ),
     (
         "mirrorPercent without shadow",
         set_predictor(0, mirrorPercent=50),
-        ["mlops-platform:serving.predictors[0]", "'mirrorPercent' is only valid with 'shadow"],
+        [
+            "mlops-platform:deployments[0].predictors[0]",
+            "'mirrorPercent' is only valid with 'shadow",
+        ],
     ),
     (
         "missing traffic with several live predictors",
@@ -111,27 +136,27 @@ INVALID = [
     (
         "bad model reference",
         set_predictor(0, model="iris:latest"),
-        ["mlops-platform:serving.predictors[0].model", "'iris:latest'"],
+        ["mlops-platform:deployments[0].predictors[0].model", "'iris:latest'"],
     ),
     (
         "replicas zero",
         set_predictor(0, replicas=0),
-        ["mlops-platform:serving.predictors[0].replicas", "greater than or equal to 1"],
+        ["mlops-platform:deployments[0].predictors[0].replicas", "greater than or equal to 1"],
     ),
     (
         "cpu quantity malformed",
         set_predictor(0, resources={"requests": {"cpu": "half", "memory": "256Mi"}}),
-        ["mlops-platform:serving.predictors[0].resources.requests.cpu", "'half'"],
+        ["mlops-platform:deployments[0].predictors[0].resources.requests.cpu", "'half'"],
     ),
     (
         "memory quantity malformed",
         set_predictor(0, resources={"limits": {"cpu": "1", "memory": "lots"}}),
-        ["mlops-platform:serving.predictors[0].resources.limits.memory", "'lots'"],
+        ["mlops-platform:deployments[0].predictors[0].resources.limits.memory", "'lots'"],
     ),
     (
         "unknown predictor field",
         set_predictor(0, weight=50),
-        ["mlops-platform:serving.predictors[0].weight", "Extra inputs are not permitted"],
+        ["mlops-platform:deployments[0].predictors[0].weight", "Extra inputs are not permitted"],
     ),
     (
         "chart version range",
@@ -179,9 +204,116 @@ INVALID = [
         ["mlops-platform:imagePrebuiltRef", "'ghcr.io/acme/server:latest'"],
     ),
     (
-        "serving missing",
-        lambda v: v.pop(f"{P}serving"),
-        ["mlops-platform:serving: is required"],
+        "deployments missing",
+        lambda v: v.pop(f"{P}deployments"),
+        ["mlops-platform:deployments: is required", "- name: iris"],
+    ),
+    (
+        "empty deployment list",
+        set_key("deployments", []),
+        ["mlops-platform:deployments: at least one deployment is required"],
+    ),
+    (
+        "deployments not a list",
+        set_key("deployments", {"name": "iris"}),
+        ["mlops-platform:deployments: Input should be a valid list"],
+    ),
+    (
+        "duplicate deployment in one namespace",
+        add_deployment(name="iris"),
+        ["mlops-platform:deployments: (namespace, name) must be unique", "seldon/iris"],
+    ),
+    *(
+        (
+            f"system namespace {namespace}",
+            add_deployment(namespace=namespace),
+            ["mlops-platform:deployments[1].namespace", f"{namespace!r} belongs to Kubernetes"],
+        )
+        for namespace in ("kube-system", "kube-public", "default")
+    ),
+    *(
+        (
+            f"platform namespace {namespace}",
+            add_deployment(namespace=namespace),
+            ["mlops-platform:deployments[1].namespace", f"{namespace!r} is a platform namespace"],
+        )
+        for namespace in ("istio-system", "seldon-system", "mlflow", "monitoring", "cert-manager")
+    ),
+    (
+        "predictor error in the second deployment names its index",
+        add_deployment(
+            predictors=[
+                {"name": "champion", "model": "wine@champion", "traffic": 60},
+                {"name": "challenger", "model": "wine@challenger", "traffic": 140},
+            ]
+        ),
+        ["mlops-platform:deployments[1].predictors[1].traffic", "less than or equal to 100"],
+    ),
+    (
+        "old serving object",
+        lambda v: v.update({f"{P}serving": {"deploymentName": "iris", "predictors": []}}),
+        [
+            "mlops-platform:serving: the single 'serving' object was replaced",
+            "mlops-platform:deployments:",
+            "- name: iris",
+            "predictors:",
+        ],
+    ),
+    (
+        "deployment monitoring override invalid",
+        set_deployment(monitoring={"errorRatioThreshold": 2}),
+        ["mlops-platform:deployments[0].monitoring.errorRatioThreshold", "less than 1"],
+    ),
+    (
+        "deployment monitoring override unknown",
+        set_deployment(monitoring={"latencySlo": 1}),
+        ["mlops-platform:deployments[0].monitoring.latencySlo", "Extra inputs"],
+    ),
+    (
+        "training schedule with six fields",
+        set_deployment(
+            training={"schedule": "0 0 3 * * 0", "dataset": "mlflow-artifacts:/datasets/iris.csv"}
+        ),
+        ["mlops-platform:deployments[0].training.schedule", "expected 5 fields", "got 6"],
+    ),
+    (
+        "training schedule hour out of range",
+        set_deployment(
+            training={"schedule": "0 25 * * *", "dataset": "mlflow-artifacts:/datasets/iris.csv"}
+        ),
+        ["mlops-platform:deployments[0].training.schedule", "'25' is outside 0-23"],
+    ),
+    (
+        "training dataset without a scheme",
+        set_deployment(training={"schedule": "0 3 * * 0", "dataset": "iris.csv"}),
+        ["mlops-platform:deployments[0].training.dataset", "'iris.csv'"],
+    ),
+    (
+        "rollout steps not increasing",
+        set_deployment(rollout={"steps": [10, 10, 100], "minStepDuration": "10m"}),
+        ["mlops-platform:deployments[0].rollout.steps", "strictly increasing"],
+    ),
+    (
+        "rollout not ending at 100",
+        set_deployment(rollout={"steps": [10, 50], "minStepDuration": "10m"}),
+        ["mlops-platform:deployments[0].rollout.steps", "last step must be 100"],
+    ),
+    (
+        "rollout step duration not a Prometheus duration",
+        set_deployment(rollout={"steps": [100], "minStepDuration": "10 minutes"}),
+        ["mlops-platform:deployments[0].rollout.minStepDuration", "'10 minutes'"],
+    ),
+    (
+        "rollout notWorse without margin",
+        set_deployment(
+            rollout={"steps": [100], "minStepDuration": "1h", "promoteWhen": "notWorse"}
+        ),
+        ["mlops-platform:deployments[0].rollout", "'notWorse' needs a 'margin'"],
+    ),
+    (
+        "rollout promote choice unknown",
+        set_deployment(rollout={"steps": [100], "minStepDuration": "1h", "promoteWhen": "always"}),
+        ["mlops-platform:deployments[0].rollout.promoteWhen", "'better' or 'notWorse'"],
     ),
     (
         "monitoring threshold negative",
@@ -190,8 +322,8 @@ INVALID = [
     ),
     (
         "deployment and predictor names too long for Seldon",
-        lambda v: v[f"{P}serving"].__setitem__("deploymentName", "d" * 50),
-        ["'deploymentName' plus the longest predictor name", "max 63"],
+        set_deployment(name="d" * 50),
+        ["mlops-platform:deployments[0]: 'name' plus the longest predictor name", "max 63"],
     ),
 ]
 
@@ -220,24 +352,96 @@ def test_every_problem_is_reported_at_once() -> None:
     assert "replicaCount" in str(error.value) and "registryPassword" in str(error.value)
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_committed_stacks_are_valid(stack: str) -> None:
-    config = load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml")
+@pytest.mark.parametrize("path", STACK_FILES, ids=lambda path: path.name)
+def test_committed_stacks_are_valid(path: Path) -> None:
+    config = load_stack_file(path)
     assert isinstance(config, StackConfig)
+    assert config.deployments
 
 
-def test_dev_and_prod_share_structure_and_differ_in_values() -> None:
-    dev = dev_values()
-    prod = yaml.safe_load((REPO_ROOT / "Pulumi.prod.yaml").read_text())["config"]
-    assert dev.keys() == prod.keys()
-    dev_config = load_stack_file(REPO_ROOT / "Pulumi.dev.yaml")
-    prod_config = load_stack_file(REPO_ROOT / "Pulumi.prod.yaml")
-    assert [p.weight for p in dev_config.serving.predictors] == [50, 50, 100]
-    assert [p.weight for p in prod_config.serving.predictors] == [90, 10, 25]
-    assert all(p.replicas == 1 for p in dev_config.serving.predictors)
-    assert all(p.replicas >= 2 for p in prod_config.serving.predictors)
-    assert prod_config.cluster.persistent_storage and not dev_config.cluster.persistent_storage
-    assert dev_config.cluster.create_kind_cluster and not prod_config.cluster.create_kind_cluster
+def test_the_three_stacks_share_structure_and_differ_in_values() -> None:
+    assert [path.name for path in STACK_FILES] == [
+        "Pulumi.dev.yaml",
+        "Pulumi.local.yaml",
+        "Pulumi.prod.yaml",
+    ]
+    keys = {path.name: values_of(path).keys() for path in STACK_FILES}
+    assert len({frozenset(k) for k in keys.values()}) == 1, keys
+    local, dev, prod = (
+        load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml") for stack in ("local", "dev", "prod")
+    )
+    assert local.cluster.create_kind_cluster and local.image.image_registry.startswith("localhost")
+    for shared in (dev, prod):
+        assert not shared.cluster.create_kind_cluster and shared.cluster.kubeconfig_context
+        assert not shared.image.image_registry.startswith("localhost")
+        assert shared.cluster.persistent_storage
+    for stack in (local, dev):
+        (iris,) = stack.deployments
+        assert [p.weight for p in iris.predictors] == [50, 50, 100]
+        assert all(p.replicas == 1 for p in iris.predictors)
+    iris, wine = prod.deployments
+    assert [p.weight for p in iris.predictors] == [90, 10, 25]
+    assert [p.shadow for p in iris.predictors] == [False, False, True]
+    assert all(p.replicas >= 2 for p in iris.predictors)
+    assert [(p.model, p.weight) for p in wine.predictors] == [("wine@champion", 100)]
+
+
+THREE_DEPLOYMENTS = [
+    {
+        "name": "iris",
+        "predictors": [
+            {"name": "champion", "model": "iris@champion", "traffic": 80},
+            {"name": "challenger", "model": "iris/7", "traffic": 20},
+        ],
+        "monitoring": {"latencySloSeconds": 0.1},
+        "rollout": {"steps": [10, 50, 100], "minStepDuration": "10m"},
+    },
+    {
+        "name": "wine",
+        "namespace": "models",
+        "workers": 1,
+        "resources": {"requests": {"cpu": "100m", "memory": "512Mi"},
+                      "limits": {"cpu": "1", "memory": "1Gi"}},
+        "predictors": [{"name": "champion", "model": "wine@champion"}],
+        "training": {"schedule": "0 3 * * 0", "dataset": "mlflow-artifacts:/datasets/wine.csv"},
+        "rollout": {"steps": [25, 100], "minStepDuration": "1h", "promoteWhen": "notWorse",
+                    "margin": 0.02},
+    },
+    {
+        "name": "iris",
+        "namespace": "models",
+        "predictors": [{"name": "champion", "model": "iris@champion", "traffic": 100}],
+    },
+]  # fmt: skip
+"""Three deployments in two namespaces, one name used twice and predictor names overlapping."""
+
+
+def test_a_deployment_list_parses_with_defaults_and_overrides() -> None:
+    values = dev_values()
+    values[f"{P}deployments"] = THREE_DEPLOYMENTS
+    config = parse_stack_config(values, source="Pulumi.three.yaml")
+    assert [d.key for d in config.deployments] == ["seldon/iris", "models/wine", "models/iris"]
+    assert config.deployment_namespaces == ["seldon", "models"]
+    iris, wine, _ = config.deployments
+    assert iris.monitoring.latency_slo_seconds == 0.1
+    assert iris.monitoring.rate_window == config.monitoring.rate_window == "1m"
+    assert wine.monitoring == config.monitoring
+    assert iris.predictors[0].registered_model == "iris" and iris.predictors[0].alias == "champion"
+    assert iris.predictors[1].version == "7" and iris.predictors[1].alias is None
+    assert wine.resources_of(wine.predictors[0]).limits.memory == "1Gi"
+    assert iris.resources_of(iris.predictors[0]) == iris.resources
+    assert wine.training.schedule == "0 3 * * 0" and wine.training.suspend is False
+    assert (wine.rollout.promote_when, wine.rollout.margin) == ("notWorse", 0.02)
+    assert (iris.rollout.promote_when, iris.rollout.margin) == ("better", None)
+
+
+def test_deployments_arrive_json_encoded_from_the_engine() -> None:
+    values = dev_values()
+    values[f"{P}deployments"] = json.dumps(THREE_DEPLOYMENTS)
+    values[f"{P}monitoring"] = json.dumps(values[f"{P}monitoring"])
+    config = parse_stack_config(values, source="Pulumi.three.yaml")
+    assert len(config.deployments) == 3
+    assert config.deployments[0].monitoring.latency_slo_seconds == 0.1
 
 
 def test_secure_secret_is_accepted(tmp_path: Path) -> None:

@@ -1,16 +1,34 @@
-"""Helpers for the model suite: run the real CLI in-process and read its JSON."""
+"""Helpers for the model suite: run the real CLI in-process, and private real MLflow servers."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from model.cli import main
+
+# The suite's shared helpers (tests/conftest.py). Loaded by path: site-packages holds an
+# unrelated top-level ``tests`` package (seldon-core's) that shadows ``import tests``.
+_shared_spec = importlib.util.spec_from_file_location(
+    "tests_shared_conftest", Path(__file__).resolve().parent.parent / "conftest.py"
+)
+_shared = importlib.util.module_from_spec(_shared_spec)
+_shared_spec.loader.exec_module(_shared)
+free_port, isolated_env, stop, wait_until_healthy = (
+    _shared.free_port,
+    _shared.isolated_env,
+    _shared.stop,
+    _shared.wait_until_healthy,
+)
 
 
 @dataclass(frozen=True)
@@ -30,10 +48,18 @@ CliRunner = Callable[..., CliResult]
 
 @pytest.fixture
 def run_cli(capsys: pytest.CaptureFixture[str]) -> CliRunner:
-    """Run ``python -m model <args>`` through its real entry function and capture its output."""
+    """Run ``python -m model <args>`` through its real entry function and capture its output.
+
+    The environment is restored afterwards (the CLI sets its MLflow retry bounds in it).
+    """
 
     def run(*args: str) -> CliResult:
-        code = main([str(arg) for arg in args])
+        saved = dict(os.environ)
+        try:
+            code = main([str(arg) for arg in args])
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
         captured = capsys.readouterr()
         return CliResult(code, captured.out, captured.err)
 
@@ -44,3 +70,68 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> CliRunner:
 def sqlite_uri(tmp_path: Path) -> str:
     """A private, empty embedded tracking store (SQLite file with artifacts beside it)."""
     return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+@dataclass
+class PrivateMlflowServer:
+    """A real ``mlflow server`` this test owns: it may stop it and start it again (same port,
+    same database), e.g. to kill the registry in the middle of a promotion."""
+
+    root: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[Any] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> str:
+        log = self.root / "server.log"
+        command = [
+            sys.executable, "-m", "mlflow", "server",
+            "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}",
+            "--artifacts-destination", str(self.root / "artifacts"),
+            "--serve-artifacts",
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+            "--workers", "1",
+        ]  # fmt: skip
+        with log.open("a") as output:
+            self.process = subprocess.Popen(
+                command,
+                cwd=self.root,
+                env=isolated_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_until_healthy(f"{self.url}/health", self.process, log)
+        return self.url
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+
+
+@pytest.fixture
+def private_mlflow_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[PrivateMlflowServer]:
+    """A started private server, stopped at the end of the test whatever happened."""
+    server = PrivateMlflowServer(tmp_path_factory.mktemp("private-mlflow"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def second_mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Another registry (prod, say) beside the session's ``mlflow_server`` (dev)."""
+    server = PrivateMlflowServer(tmp_path_factory.mktemp("second-mlflow"))
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()

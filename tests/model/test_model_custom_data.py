@@ -47,21 +47,21 @@ def test_file_dataset_is_trained_and_registered(
     data, schema = write_wine(tmp_path, suffix)
 
     result = run_cli(
-        "train", "--data", data, "--schema", schema, "--model-name", "wine",
+        "train", "--data", data, "--schema", schema, "--model-name", "wine4",
         "--estimator", "random_forest", "--param", "n_estimators=20",
         "--tracking-uri", sqlite_uri, "--json",
     )  # fmt: skip
 
     assert result.code == 0, result.stderr
     trained = result.json()
-    assert (trained["model_name"], trained["version"]) == ("wine", "1")
+    assert (trained["model_name"], trained["version"]) == ("wine4", "1")
     assert {"precision_0", "recall_2"} <= set(trained["metrics"])
     assert trained["gate"]["passed"]
     client = MlflowClient(tracking_uri=sqlite_uri, registry_uri=sqlite_uri)
     run = client.get_run(trained["run_id"])
     assert run.data.params["dataset.source"] == str(data.resolve())
     assert run.data.params["estimator.n_estimators"] == "20"
-    loaded = load_version(Store.open(sqlite_uri), "wine", "1")
+    loaded = load_version(Store.open(sqlite_uri), "wine4", "1")
     assert list(loaded.classes_) == ["0", "1", "2"]
     predicted = loaded.predict(load_wine(as_frame=True).frame[WINE_FEATURES])
     assert set(predicted) == {"0", "1", "2"}

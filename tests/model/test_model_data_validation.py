@@ -8,16 +8,19 @@ import pandas as pd
 import pytest
 import yaml
 
-from model.data import IRIS_SCHEMA, load_file_dataset, load_iris_dataset
+from model.data import load_file_dataset, load_spec_dataset
 from model.errors import ConfigurationError, DataValidationError
 from model.schema import load_schema
+from model.specs import load_spec
 from model.validation import find_violations, validate
 
+IRIS = load_spec("iris")
+IRIS_SCHEMA = IRIS.dataset_schema
 FEATURES = IRIS_SCHEMA.feature_names
 
 
 def iris_frame() -> pd.DataFrame:
-    return load_iris_dataset().frame.copy()
+    return load_spec_dataset(IRIS).frame.copy()
 
 
 def write_schema(path: Path, **overrides: object) -> Path:
@@ -26,7 +29,7 @@ def write_schema(path: Path, **overrides: object) -> Path:
 
 
 def test_iris_passes_the_gate() -> None:
-    validate(load_iris_dataset())
+    validate(load_spec_dataset(IRIS))
 
 
 def test_every_violation_is_reported_at_once() -> None:
@@ -162,10 +165,15 @@ def test_failing_data_stops_train_with_the_report(tmp_path: Path, run_cli, sqlit
     assert not (tmp_path / "mlartifacts").exists()
 
 
-def test_data_needs_its_schema(run_cli, sqlite_uri: str, tmp_path: Path) -> None:
-    result = run_cli("train", "--data", tmp_path / "x.csv", "--tracking-uri", sqlite_uri)
+def test_data_without_a_spec_needs_its_schema(run_cli, sqlite_uri: str, tmp_path: Path) -> None:
+    result = run_cli(
+        "train", "--data", tmp_path / "x.csv", "--tracking-uri", sqlite_uri, "--model-name", "sales"
+    )
     assert result.code == 1
-    assert "--data and --schema go together" in result.stderr
+    assert "no training spec for model 'sales': pass --spec (one of ['diabetes', 'iris', " in (
+        result.stderr
+    )
+    assert "or both --data and --schema, or add model/specs/sales.yaml" in result.stderr
 
 
 def test_violation_error_lists_each_line() -> None:

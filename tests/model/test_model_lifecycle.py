@@ -20,7 +20,9 @@ from mlflow import MlflowClient
 from sklearn.dummy import DummyClassifier
 
 from model import promotion
+from model.data import load_spec_dataset
 from model.errors import PromotionError
+from model.specs import load_spec
 
 TRAIN_JSON_KEYS = {
     "model_name",
@@ -31,6 +33,8 @@ TRAIN_JSON_KEYS = {
     "metrics",
     "gate",
     "dataset_hash",
+    "model_digest",
+    "challenger",
 }
 
 
@@ -61,8 +65,9 @@ def test_round_trip_train_promote_rollback_history(
     run_cli, tracking_uri: str, model_name: str
 ) -> None:
     common = ("--tracking-uri", tracking_uri, "--model-name", model_name)
+    train = ("train", *common, "--spec", "iris")
 
-    first = cli_json(run_cli, "train", *common)
+    first = cli_json(run_cli, *train)
     assert set(first) == TRAIN_JSON_KEYS
     assert (first["version"], first["model_uri"]) == ("1", f"models:/{model_name}/1")
     assert first["gate"]["passed"] and first["gate"]["champion_version"] is None
@@ -71,13 +76,16 @@ def test_round_trip_train_promote_rollback_history(
     tags = client.get_model_version(model_name, "1").tags
     assert tags["dataset_hash"] == first["dataset_hash"]
     assert tags["gate.passed"] == "true"
+    assert tags["model_digest"] == first["model_digest"]
+    assert first["model_digest"].startswith("sha256:") and len(first["model_digest"]) == 71
+    assert tags["dataset_uri"] == "sklearn.datasets.load_iris"
     assert tags["metric.accuracy"] == f"{first['metrics']['accuracy']:.6f}"
     assert len(tags["git_commit"]) >= 40 or tags["git_commit"] == "unknown"
 
     promoted = cli_json(run_cli, "promote", *common)
     assert (promoted["from_version"], promoted["to_version"]) == (None, "1")
 
-    second = cli_json(run_cli, "train", *common)
+    second = cli_json(run_cli, *train)
     assert second["version"] == "2"
     assert (second["metrics"], second["dataset_hash"]) == (first["metrics"], first["dataset_hash"])
     assert second["gate"]["passed"] and second["gate"]["champion_version"] == "1"
@@ -102,6 +110,7 @@ def test_round_trip_train_promote_rollback_history(
         ("rollback", "2", "1"),
     ]
     assert [r["sequence"] for r in ledger] == [1, 2, 3]
+    assert {r["state"] for r in ledger} == {"committed"}
     assert ledger[1]["actor"] == "alice"
     assert ledger[1]["reason"] == "same quality, newer code"
     assert ledger[1]["evidence"]["gate"]["passed"] is True
@@ -113,32 +122,100 @@ def test_round_trip_train_promote_rollback_history(
     assert champion(tracking_uri, model_name) == "1"
 
     table = run_cli("history", *common)
-    assert "rollback  2     1" in table.stdout
+    assert "rollback  2     1   committed" in table.stdout
     assert "latency regression" in table.stdout
+
+
+def test_gate_failure_is_registered_and_tagged_but_leaves_challenger_untouched(
+    run_cli, tracking_uri: str, model_name: str
+) -> None:
+    common = ("--tracking-uri", tracking_uri, "--model-name", model_name)
+    cli_json(run_cli, "train", *common, "--spec", "iris")
+    cli_json(run_cli, "promote", *common)
+
+    weaker = run_cli("train", *common, "--spec", "iris", "--param", "C=0.001", "--json")
+
+    assert weaker.code == 3, weaker.stderr
+    result = weaker.json()
+    assert (result["version"], result["challenger"], result["gate"]["passed"]) == (
+        "2",
+        False,
+        False,
+    )
+    assert (
+        "gate FAILED; version 2 is tagged with its verdict, 'challenger' unmoved" in weaker.stderr
+    )
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    assert str(client.get_model_version_by_alias(model_name, "challenger").version) == "1"
+    assert client.get_model_version(model_name, "2").aliases == []
+    tags = client.get_model_version(model_name, "2").tags
+    assert (tags["gate.passed"], tags["gate.champion_version"]) == ("false", "1")
+    assert json.loads(tags["gate.verdict"])["passed"] is False
+    assert tags["model_digest"] == result["model_digest"]
+    people = run_cli("train", *common, "--spec", "iris", "--param", "C=0.001")
+    assert people.code == 3
+    assert "quality gate FAILED: version 3 vs champion 1" in people.stdout
+    assert "NOT moved" in people.stdout
+
+
+def test_schema_mismatch_fails_the_gate_before_any_alias_moves(
+    run_cli, sqlite_uri: str, tmp_path: Path
+) -> None:
+    common = ("--tracking-uri", sqlite_uri, "--model-name", "flowers")
+    cli_json(run_cli, "train", *common, "--spec", "iris")
+    cli_json(run_cli, "promote", *common)
+    frame = load_spec_dataset(load_spec("iris")).frame.drop(columns=["petal_width"])
+    data = tmp_path / "three.csv"
+    frame.to_csv(data, index=False)
+    schema = load_spec("iris").dataset_schema.model_dump()
+    schema["features"] = schema["features"][:3]
+    schema["quality"]["max_duplicate_fraction"] = 0.1
+    schema_file = tmp_path / "three.json"
+    schema_file.write_text(json.dumps(schema))
+
+    result = run_cli("train", *common, "--data", data, "--schema", schema_file, "--json")
+
+    assert result.code == 3, result.stderr
+    check = result.json()["gate"]["checks"][0]
+    assert check["name"] == "input schema matches champion" and not check["passed"]
+    assert (
+        "challenger features ['sepal_length', 'sepal_width', 'petal_length'] != "
+        in (check["detail"])
+    )
+    client = MlflowClient(tracking_uri=sqlite_uri, registry_uri=sqlite_uri)
+    assert str(client.get_model_version_by_alias("flowers", "challenger").version) == "1"
+    assert str(client.get_model_version_by_alias("flowers", "champion").version) == "1"
 
 
 def test_failed_gate_refuses_promotion_unless_forced(run_cli, sqlite_uri: str) -> None:
     common = ("--tracking-uri", sqlite_uri)
     cli_json(run_cli, "train", *common)
     cli_json(run_cli, "promote", *common)
-
-    weaker = cli_json(run_cli, "train", *common, "--param", "C=0.01")
-    assert weaker["gate"]["passed"] is False
-    evaluated = run_cli("evaluate", *common, "--json")
+    assert run_cli("train", *common, "--param", "C=0.01").code == 3
+    evaluated = run_cli("evaluate", *common, "--version", "2", "--json")
     assert evaluated.code == 3
     assert evaluated.json()["champion_version"] == "1"
 
-    refused = run_cli("promote", *common)
+    refused = run_cli("promote", *common, "--version", "2")
     assert refused.code == 1
     assert "iris version 2 failed the quality gate against champion 1" in refused.stderr
     assert "accuracy not worse: challenger" in refused.stderr
 
-    unexplained = run_cli("promote", *common, "--force")
+    unexplained = run_cli("promote", *common, "--version", "2", "--force")
     assert unexplained.code == 1
     assert "--force needs a --reason" in unexplained.stderr
     assert champion(sqlite_uri, "iris") == "1"
 
-    forced = cli_json(run_cli, "promote", *common, "--force", "--reason", "hotfix for a data bug")
+    forced = cli_json(
+        run_cli,
+        "promote",
+        *common,
+        "--version",
+        "2",
+        "--force",
+        "--reason",
+        "hotfix for a data bug",
+    )
     assert forced["forced"] is True
     assert forced["evidence"]["gate"]["passed"] is False
     assert champion(sqlite_uri, "iris") == "2"
@@ -163,7 +240,16 @@ def test_gate_thresholds_are_configurable(run_cli, sqlite_uri: str) -> None:
 
 
 def test_python_api_records_caller_evidence(tracking_uri: str, model_name: str, run_cli) -> None:
-    cli_json(run_cli, "train", "--tracking-uri", tracking_uri, "--model-name", model_name)
+    cli_json(
+        run_cli,
+        "train",
+        "--tracking-uri",
+        tracking_uri,
+        "--model-name",
+        model_name,
+        "--spec",
+        "iris",
+    )
 
     record = promotion.promote(
         model_name,
@@ -183,7 +269,7 @@ def test_registered_model_loads_without_importing_model_package(
     run_cli, tracking_uri: str, model_name: str, tmp_path: Path
 ) -> None:
     common = ("--tracking-uri", tracking_uri, "--model-name", model_name)
-    cli_json(run_cli, "train", *common)
+    cli_json(run_cli, "train", *common, "--spec", "iris")
     cli_json(run_cli, "promote", *common)
     script = f"""
 import json, sys

@@ -6,13 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from model.store import DEFAULT_TRACKING_URI, REPO_ROOT, artifact_location, resolve_tracking_uri
+from model.locations import (
+    DEFAULT_TRACKING_URI,
+    REPO_ROOT,
+    artifact_location,
+    resolve_tracking_uri,
+)
 
 
 def test_default_store_is_the_repository_sqlite_file(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     assert resolve_tracking_uri() == DEFAULT_TRACKING_URI == f"sqlite:///{REPO_ROOT / 'mlflow.db'}"
-    assert (REPO_ROOT / "model" / "store.py").is_file()
+    assert (REPO_ROOT / "model" / "locations.py").is_file()
 
 
 def test_environment_then_explicit_uri_win(monkeypatch: pytest.MonkeyPatch) -> None:

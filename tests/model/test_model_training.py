@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from model.data import dataset_hash, load_iris_dataset
+from model.data import dataset_hash, load_spec_dataset
 from model.drift_reference import build_drift_reference
 from model.errors import ConfigurationError
 from model.evaluation import evaluate
+from model.specs import load_spec
 from model.training import TrainingConfig, fit, split
 
 CLASSES = ["setosa", "versicolor", "virginica"]
 
+IRIS = load_spec("iris")
+
 
 def train_once(config: TrainingConfig) -> dict[str, float]:
-    dataset = load_iris_dataset()
+    dataset = load_spec_dataset(IRIS)
     parts = split(dataset.features, dataset.target, config)
     return evaluate(
         fit(config, parts.x_train, parts.y_train), parts.x_test, parts.y_test, CLASSES
@@ -40,15 +43,15 @@ def test_metrics_cover_every_class() -> None:
 
 
 def test_seed_changes_the_held_out_split() -> None:
-    dataset = load_iris_dataset()
+    dataset = load_spec_dataset(IRIS)
     first = split(dataset.features, dataset.target, TrainingConfig.parse(seed=1))
     second = split(dataset.features, dataset.target, TrainingConfig.parse(seed=2))
     assert list(first.x_test.index) != list(second.x_test.index)
 
 
 def test_dataset_hash_is_stable_and_content_sensitive() -> None:
-    frame = load_iris_dataset().frame
-    assert dataset_hash(frame) == dataset_hash(load_iris_dataset().frame)
+    frame = load_spec_dataset(IRIS).frame
+    assert dataset_hash(frame) == dataset_hash(load_spec_dataset(IRIS).frame)
     changed = frame.copy()
     changed.loc[0, "sepal_length"] += 0.1
     assert dataset_hash(changed) != dataset_hash(frame)
@@ -56,7 +59,7 @@ def test_dataset_hash_is_stable_and_content_sensitive() -> None:
 
 def test_hyper_parameters_reach_the_estimator() -> None:
     config = TrainingConfig.parse(estimator="random_forest", params={"n_estimators": 7}, seed=3)
-    dataset = load_iris_dataset()
+    dataset = load_spec_dataset(IRIS)
     pipeline = fit(config, dataset.features, dataset.target)
     estimator = pipeline.named_steps["estimator"]
     assert (estimator.n_estimators, estimator.random_state) == (7, 3)
@@ -73,7 +76,7 @@ def test_unknown_hyper_parameter_lists_valid_ones() -> None:
 
 def test_bad_hyper_parameter_value_is_reported() -> None:
     config = TrainingConfig.parse(params={"C": -1})
-    dataset = load_iris_dataset()
+    dataset = load_spec_dataset(IRIS)
     with pytest.raises(
         ConfigurationError, match=r"logistic_regression rejected hyper-parameters \{'C': -1\}"
     ):
@@ -97,7 +100,7 @@ def test_invalid_config_names_the_field(values: dict, message: str) -> None:
 
 
 def test_drift_reference_has_contract_shape() -> None:
-    features = load_iris_dataset().features
+    features = load_spec_dataset(IRIS).features
     reference = build_drift_reference(features)
 
     assert reference["n_rows"] == 150
@@ -112,6 +115,6 @@ def test_drift_reference_has_contract_shape() -> None:
 
 
 def test_drift_reference_of_a_constant_feature() -> None:
-    features = load_iris_dataset().features.assign(sepal_length=5.0)
+    features = load_spec_dataset(IRIS).features.assign(sepal_length=5.0)
     stats = build_drift_reference(features)["features"]["sepal_length"]
     assert stats == {"bin_edges": [5.0, 5.0], "counts": [150], "min": 5.0, "max": 5.0}

@@ -195,9 +195,7 @@ def _champion(tracking_uri: str) -> str:
 def test_apply_refuses_a_stack_of_another_deployment_and_changes_nothing(
     capsys, prometheus, registry, stack_file
 ):
-    stack_file.write_text(
-        stack_file.read_text().replace("deploymentName: iris", "deploymentName: x")
-    )
+    stack_file.write_text(stack_file.read_text().replace("- name: iris", "- name: x"))
     before = stack_file.read_text()
     code = main(
         ["abtest", "--prometheus-url", prometheus[0], "--deployment", "iris", "--at",
@@ -205,7 +203,7 @@ def test_apply_refuses_a_stack_of_another_deployment_and_changes_nothing(
          "--tracking-uri", registry]
     )  # fmt: skip
     assert code == 1
-    assert "declares deployment 'x', but the A/B test ran on 'iris'" in capsys.readouterr().err
+    assert "declares deployments ['x'], but the A/B test ran on 'iris'" in capsys.readouterr().err
     assert stack_file.read_text() == before
     assert _champion(registry) == "1"
 
@@ -239,10 +237,10 @@ def test_apply_promotes_records_and_moves_the_traffic_in_one_step(
     after = stack_file.read_text().splitlines()
     changed = [(old, new) for old, new in zip(before, after, strict=True) if old != new]
     assert changed == [
-        ("        traffic: 50", "        traffic: 100"),
-        ("        traffic: 50", "        traffic: 0"),
+        ("          traffic: 50", "          traffic: 100"),
+        ("          traffic: 50", "          traffic: 0"),
     ]
-    serving = load_stack_file(stack_file).serving
+    (serving,) = load_stack_file(stack_file).deployments
     assert {p.name: p.traffic for p in serving.predictors if not p.shadow} == {
         "champion": 100,
         "challenger": 0,

@@ -1,5 +1,5 @@
-"""The dev and prod renders carry the monitoring objects, schema-valid, with the stack's thresholds,
-and promtool accepts the rendered rules."""
+"""Every committed stack's render carries the monitoring objects of each deployment, schema-valid,
+with the deployment's thresholds, and promtool accepts the rendered rules."""
 
 import json
 import subprocess
@@ -14,9 +14,10 @@ from infra.stack_config import load_stack_file
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = REPO_ROOT / "tests" / "schemas" / "monitoring.coreos.com"
+STACKS = sorted(path.name.split(".")[1] for path in REPO_ROOT.glob("Pulumi.*.yaml"))
 
 
-@pytest.fixture(scope="module", params=["dev", "prod"])
+@pytest.fixture(scope="module", params=STACKS)
 def rendered(request, tmp_path_factory) -> tuple[str, list[dict]]:
     """(stack, every rendered object) of `python -m stacks.render --stack <stack>`."""
     out = tmp_path_factory.mktemp(f"render-{request.param}")
@@ -42,18 +43,35 @@ def _kind(documents: list[dict], kind: str) -> list[dict]:
     return [d for d in documents if d.get("kind") == kind]
 
 
+def _deployments(stack: str):
+    return load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml").deployments
+
+
+def _of_deployment(documents: list[dict], kind: str, deployment) -> dict:
+    """The one object of `kind` in the deployment's namespace named after the deployment."""
+    (document,) = [
+        d
+        for d in _kind(documents, kind)
+        if d["metadata"]["namespace"] == deployment.namespace
+        and d["metadata"]["name"].startswith(f"{deployment.name}-")
+    ]
+    return document
+
+
 @pytest.mark.parametrize("kind", ["PodMonitor", "PrometheusRule"])
 def test_monitor_and_rules_are_schema_valid_and_selected(rendered, kind):
-    _, documents = rendered
-    (document,) = _kind(documents, kind)
-    _validator(kind).validate(document)
-    assert document["metadata"]["namespace"] == "seldon"
-    assert document["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    stack, documents = rendered
+    deployments = _deployments(stack)
+    assert len(_kind(documents, kind)) == len(deployments)
+    for deployment in deployments:
+        document = _of_deployment(documents, kind, deployment)
+        _validator(kind).validate(document)
+        assert document["metadata"]["labels"]["release"] == "kube-prometheus-stack"
 
 
 def test_schema_check_rejects_a_malformed_endpoint(rendered):
     _, documents = rendered
-    (monitor,) = _kind(documents, "PodMonitor")
+    monitor = _kind(documents, "PodMonitor")[0]
     broken = {**monitor, "spec": {**monitor["spec"], "podMetricsEndpoints": "metrics"}}
     with pytest.raises(jsonschema.ValidationError):
         _validator("PodMonitor").validate(broken)
@@ -61,44 +79,48 @@ def test_schema_check_rejects_a_malformed_endpoint(rendered):
 
 def test_pod_monitor_scrapes_seldon_pods_metrics_port(rendered):
     stack, documents = rendered
-    (monitor,) = _kind(documents, "PodMonitor")
-    assert monitor["spec"]["selector"]["matchLabels"] == {
-        "app.kubernetes.io/managed-by": "seldon-core"
-    }
-    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
-    assert (endpoint["port"], endpoint["path"]) == ("metrics", "/prometheus")
-    config = load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml").monitoring
-    assert endpoint["interval"] == config.scrape_interval
+    for deployment in _deployments(stack):
+        monitor = _of_deployment(documents, "PodMonitor", deployment)
+        assert monitor["spec"]["selector"]["matchLabels"] == {
+            "app.kubernetes.io/managed-by": "seldon-core"
+        }
+        (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+        assert (endpoint["port"], endpoint["path"]) == ("metrics", "/prometheus")
+        assert endpoint["interval"] == deployment.monitoring.scrape_interval
 
 
 def test_rendered_rules_pass_promtool_and_use_the_stack_thresholds(rendered, promtool, tmp_path):
     stack, documents = rendered
-    (rule,) = _kind(documents, "PrometheusRule")
-    rules_file = tmp_path / "rules.yaml"
-    rules_file.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
-    result = subprocess.run(
-        [promtool, "check", "rules", str(rules_file)], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    config = load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml").monitoring
-    alerts = {r["alert"]: r for r in rule["spec"]["groups"][0]["rules"]}
-    assert alerts["ModelFeatureDrift"]["expr"].endswith(f"> {config.drift_psi_threshold}")
-    assert alerts["ModelFeatureDrift"]["for"] == config.drift_for
-    assert alerts["ModelErrorRatioHigh"]["expr"].endswith(f"> {config.error_ratio_threshold}")
-    assert f"[{config.rate_window}]" in alerts["ModelLatencySLOBreach"]["expr"]
+    for deployment in _deployments(stack):
+        rule = _of_deployment(documents, "PrometheusRule", deployment)
+        rules_file = tmp_path / f"rules-{deployment.namespace}-{deployment.name}.yaml"
+        rules_file.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+        result = subprocess.run(
+            [promtool, "check", "rules", str(rules_file)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        config = deployment.monitoring
+        alerts = {r["alert"]: r for r in rule["spec"]["groups"][0]["rules"]}
+        assert alerts["ModelFeatureDrift"]["expr"].endswith(f"> {config.drift_psi_threshold}")
+        assert alerts["ModelFeatureDrift"]["for"] == config.drift_for
+        assert alerts["ModelErrorRatioHigh"]["expr"].endswith(f"> {config.error_ratio_threshold}")
+        assert f"[{config.rate_window}]" in alerts["ModelLatencySLOBreach"]["expr"]
 
 
 def test_three_dashboards_ship_in_configmaps_for_grafanas_sidecar(rendered):
-    _, documents = rendered
+    stack, documents = rendered
     maps = [
         d
         for d in _kind(documents, "ConfigMap")
         if d["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
     ]
     assert {m["metadata"]["name"] for m in maps} == {
-        "iris-dashboard-serving",
-        "iris-dashboard-ab",
-        "iris-dashboard-model",
+        f"{d.namespace}-{d.name}-dashboard-{kind}"
+        for d in _deployments(stack)
+        for kind in ("serving", "ab", "model")
     }
     for config_map in maps:
         assert config_map["metadata"]["namespace"] == "monitoring"

@@ -10,7 +10,7 @@ from seldon_core.proto import prediction_pb2_grpc
 from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
 from serving_helpers import FEATURES, predict
 
-from bench.server_process import ModelServerProcess
+from bench.server_process import OPERATOR_ENV, ModelServerProcess
 
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]]
 CLASSES = ["setosa", "versicolor", "virginica"]
@@ -72,6 +72,8 @@ def test_ndarray_with_names_and_puid_carries_model_version_tags(
     assert response.status_code == 200, response.text
     meta = response.json()["meta"]
     assert meta["tags"] == {
+        "deployment": OPERATOR_ENV["SELDON_DEPLOYMENT_ID"],
+        "predictor": OPERATOR_ENV["PREDICTOR_ID"],
         "model_name": trained_model["model_name"],
         "model_version": trained_model["version"],
     }

@@ -1,9 +1,12 @@
 """A misconfigured server stops at start-up with a message naming the setting and the fix."""
 
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bench.process_group import free_port
 from bench.server_process import ModelServerProcess
 
 CASES = [
@@ -27,3 +30,31 @@ def test_bad_configuration_fails_fast_with_a_clear_message(
 
     assert message in str(failure.value)
     assert not Path(server.workdir).exists()
+
+
+@pytest.fixture
+def silent_registry() -> Iterator[str]:
+    """A port that accepts connections and never answers (a hung registry)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("registry", ["refusing", "silent"])
+def test_unreachable_registry_fails_within_30s_naming_the_uri(
+    registry: str, silent_registry: str
+) -> None:
+    """The image's MLflow retry and timeout bounds end start-up well before the startupProbe
+    window; `startup_timeout=30` makes a longer hang fail this test as "not ready"."""
+    uri = f"http://127.0.0.1:{free_port()}" if registry == "refusing" else silent_registry
+    server = ModelServerProcess(
+        "models:/iris/1", env={"MLFLOW_TRACKING_URI": uri}, startup_timeout=30
+    )
+
+    with pytest.raises(RuntimeError, match="exited early") as failure:
+        server.start()
+
+    assert f"cannot resolve MODEL_URI='models:/iris/1' from MLFLOW_TRACKING_URI='{uri}'" in str(
+        failure.value
+    )

@@ -1,4 +1,5 @@
-"""Fixtures for the platform program: both stacks declared once under Pulumi's mock runtime."""
+"""Fixtures for the platform program: every committed stack declared once under Pulumi's mock
+runtime."""
 
 from pathlib import Path
 
@@ -9,7 +10,8 @@ from stacks.mock_runtime import Declared
 from stacks.render import render_stack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-STACKS = ("dev", "prod")
+STACKS = tuple(sorted(path.name.split(".")[1] for path in REPO_ROOT.glob("Pulumi.*.yaml")))
+"""Every stack with a committed `Pulumi.<stack>.yaml`."""
 
 
 def stack_file(stack: str) -> Path:
@@ -19,6 +21,10 @@ def stack_file(stack: str) -> Path:
 def stack_values(stack: str) -> dict:
     """The `config:` mapping of a committed stack file."""
     return yaml.safe_load(stack_file(stack).read_text())["config"]
+
+
+def creates_kind_cluster(stack: str) -> bool:
+    return stack_values(stack)["mlops-platform:createKindCluster"] is True
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,7 @@ def tool_dir(tmp_path: Path, tools: dict[str, str]) -> Path:
 def make(target: str, bin_dir: Path, **env: str) -> subprocess.CompletedProcess:
     environment = {"PATH": str(bin_dir), "HOME": os.environ.get("HOME", "/tmp"), **env}
     return subprocess.run(
-        ["make", "--no-print-directory", target, "STACK=dev"],
+        ["make", "--no-print-directory", target, "STACK=local"],
         cwd=REPO_ROOT,
         env=environment,
         capture_output=True,
@@ -42,11 +42,11 @@ def make(target: str, bin_dir: Path, **env: str) -> subprocess.CompletedProcess:
 def test_make_up_without_pulumi_or_docker_stops_before_anything_runs(tmp_path: Path) -> None:
     result = make("up", tool_dir(tmp_path, {}))
     assert result.returncode != 0
-    assert "cannot deploy stack 'dev': missing prerequisites" in result.stderr
+    assert "cannot deploy stack 'local': missing prerequisites" in result.stderr
     assert "'pulumi' not found on PATH" in result.stderr
     assert "https://www.pulumi.com/docs/iac/download-install/" in result.stderr
     assert "'docker' not found on PATH" in result.stderr
-    assert "'kind' not found on PATH" in result.stderr  # dev creates a kind cluster
+    assert "'kind' not found on PATH" in result.stderr  # local creates a kind cluster
     assert "pip install" not in result.stdout  # stopped before the virtualenv step
 
 
@@ -70,10 +70,10 @@ def test_passphrase_is_required_for_the_self_managed_backend(tmp_path: Path) -> 
     assert "PULUMI_CONFIG_PASSPHRASE" in result.stderr
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["local", "dev", "prod"])
 def test_preflight_passes_when_everything_is_there(tmp_path: Path, stack: str) -> None:
     tools = {name: "exit 0" for name in ("pulumi", "kubectl", "docker")}
-    if stack == "dev":
+    if stack == "local":
         tools["kind"] = "exit 0"
     result = subprocess.run(
         [sys.executable, "-m", "stacks.preflight", "--stack", stack],
@@ -97,7 +97,7 @@ def test_unknown_stack_lists_the_stack_files(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "no stack file Pulumi.staging.yaml" in result.stderr
-    assert "Pulumi.dev.yaml, Pulumi.prod.yaml" in result.stderr
+    assert "Pulumi.dev.yaml, Pulumi.local.yaml, Pulumi.prod.yaml" in result.stderr
 
 
 def test_prebuilt_image_needs_no_docker(tmp_path: Path) -> None:

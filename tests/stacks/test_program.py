@@ -4,27 +4,33 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import jsonschema
+import kubernetes_validate
 import pytest
 import yaml
 from pulumi.runtime import rpc
 
+from infra.stack_config import load_stack_file
 from stacks.mock_runtime import FAKE_GENERATED_PASSWORD, Declared, Registration
 from stacks.render import render_stack
 
-from .conftest import STACKS, stack_values
+from .conftest import STACKS, creates_kind_cluster, stack_file, stack_values
+from .test_render import KUBERNETES_VERSION, crd_schema, kubernetes_objects, render, unknown_fields
 
 HELM = "kubernetes:helm.sh/v3:Release"
 SDEP = "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment"
 IMAGE = "docker:index/image:Image"
 
+PLATFORM_NAMESPACES = 4
+"""istio-system, seldon-system, mlflow and monitoring; deployment namespaces come on top."""
+PLATFORM_ALLOWS = 13
+"""NetworkPolicy allows of the platform namespaces; each deployment namespace has 3 more."""
+
 COMMON_TYPES = {
     "pulumi:providers:kubernetes": 1,
-    "kubernetes:core/v1:Namespace": 5,
-    "kubernetes:networking.k8s.io/v1:NetworkPolicy": 5 * 3 + 16,
     HELM: 5,
     "kubernetes:networking.istio.io/v1beta1:Gateway": 1,
     "kubernetes:networking.istio.io/v1beta1:VirtualService": 2,
-    SDEP: 1,
     IMAGE: 1,
     "random:index/randomPassword:RandomPassword": 3,
     "kubernetes:core/v1:Secret": 3,
@@ -32,9 +38,26 @@ COMMON_TYPES = {
     "kubernetes:apps/v1:Deployment": 1,
     "kubernetes:core/v1:Service": 3,
     "kubernetes:batch/v1:Job": 1,
-    "kubernetes:monitoring.coreos.com/v1:PodMonitor": 1,
-    "kubernetes:monitoring.coreos.com/v1:PrometheusRule": 1,
 }
+TRAINING_PER_NAMESPACE = {
+    "kubernetes:core/v1:Secret": 1,
+    "kubernetes:core/v1:ServiceAccount": 1,
+    "kubernetes:rbac.authorization.k8s.io/v1:Role": 1,
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 1,
+    "kubernetes:apps/v1:Deployment": 1,
+    "kubernetes:core/v1:Service": 1,
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": 3,
+}
+"""The retrain trigger of each namespace with training deployments (infra/training.py)."""
+TRAINING_PER_DEPLOYMENT = (
+    "kubernetes:batch/v1:CronJob",
+    "kubernetes:monitoring.coreos.com/v1alpha1:AlertmanagerConfig",
+)
+PER_DEPLOYMENT_TYPES = (
+    SDEP,
+    "kubernetes:monitoring.coreos.com/v1:PodMonitor",
+    "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
+)
 
 
 def named(declared: Declared, type_token: str, name: str) -> Registration:
@@ -56,10 +79,26 @@ def depends_on(declared: Declared, resource: Registration, target: Registration)
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
+    config = load_stack_file(stack_file(stack))
+    deployments, namespaces = len(config.deployments), len(config.deployment_namespaces)
     counts = Counter(r.type for r in declared[stack].resources if r.custom)
-    expected = dict(COMMON_TYPES)
-    if stack == "dev":
-        expected["command:local:Command"] = 1
+    expected = {
+        **COMMON_TYPES,
+        **dict.fromkeys(PER_DEPLOYMENT_TYPES, deployments),
+        "kubernetes:core/v1:Namespace": PLATFORM_NAMESPACES + namespaces,
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 3 * (PLATFORM_NAMESPACES + namespaces)
+        + PLATFORM_ALLOWS
+        + 3 * namespaces,
+        "command:local:Command": 1 if creates_kind_cluster(stack) else 0,
+    }
+    training = [d for d in config.deployments if d.training is not None]
+    training_namespaces = len({d.namespace for d in training})
+    for type_token, per_namespace in TRAINING_PER_NAMESPACE.items():
+        expected[type_token] = expected.get(type_token, 0) + per_namespace * training_namespaces
+    expected.update(dict.fromkeys(TRAINING_PER_DEPLOYMENT, len(training)))
+    # The training image and the webhook token.
+    expected[IMAGE] += bool(training)
+    expected["random:index/randomPassword:RandomPassword"] += bool(training)
     for type_token, count in expected.items():
         assert counts[type_token] == count, type_token
     dashboards = [
@@ -67,7 +106,7 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
         for r in declared[stack].of_type("kubernetes:core/v1:ConfigMap")
         if r.inputs["metadata"]["labels"].get("grafana_dashboard") == "1"
     ]
-    assert len(dashboards) >= 3
+    assert len(dashboards) >= 3 * deployments
     releases = {r.inputs["name"]: r.inputs for r in declared[stack].of_type(HELM)}
     assert set(releases) == {
         "istio-base",
@@ -88,11 +127,11 @@ def test_istio_before_operator_before_seldon_deployment(
     base, istiod = named(d, HELM, "istio-base"), named(d, HELM, "istiod")
     gateway_release = named(d, HELM, "istio-ingressgateway")
     operator = named(d, HELM, "seldon-core")
-    seldon_deployment = d.of_type(SDEP)[0]
     assert depends_on(d, istiod, base)
     assert depends_on(d, gateway_release, istiod)
     assert depends_on(d, operator, istiod)
-    assert depends_on(d, seldon_deployment, operator)
+    for seldon_deployment in d.of_type(SDEP):
+        assert depends_on(d, seldon_deployment, operator)
     assert operator.inputs["values"]["istio"] == {
         "enabled": True,
         "gateway": "istio-system/seldon-gateway",
@@ -134,12 +173,13 @@ def test_monitors_and_rules_wait_for_the_prometheus_operator(
 @pytest.mark.parametrize("stack", STACKS)
 def test_image_digest_flows_into_every_predictor(declared: dict[str, Declared], stack: str) -> None:
     d = declared[stack]
-    image = d.of_type(IMAGE)[0]
-    seldon_deployment = d.of_type(SDEP)[0]
-    assert image.urn in seldon_deployment.dependencies
+    image = named(d, IMAGE, "model-image")
+    for seldon_deployment in d.of_type(SDEP):
+        assert image.urn in seldon_deployment.dependencies
     assert re.fullmatch(r"[a-z0-9.\-/:]+:[0-9a-f]{16}", image.inputs["imageName"])
     images = {
         c["image"]
+        for seldon_deployment in d.of_type(SDEP)
         for predictor in seldon_deployment.inputs["spec"]["predictors"]
         for c in predictor["componentSpecs"][0]["spec"]["containers"]
     }
@@ -154,34 +194,56 @@ def test_prebuilt_image_is_deployed_without_a_build(tmp_path: Path) -> None:
     values = stack_values("prod")
     reference = "ghcr.io/example-org/mlops-model-server@sha256:" + "ab" * 32
     values["mlops-platform:imagePrebuiltRef"] = reference
+    training = "ghcr.io/example-org/mlops-model-training@sha256:" + "cd" * 32
+    values["mlops-platform:trainingImagePrebuiltRef"] = training
     stack = tmp_path / "Pulumi.prod.yaml"
     stack.write_text(yaml.safe_dump({"config": values}))
     d = render_stack("prod", stack)
     assert not d.of_type(IMAGE)
-    containers = d.of_type(SDEP)[0].inputs["spec"]["predictors"][0]["componentSpecs"][0]
-    assert containers["spec"]["containers"][0]["image"] == reference
+    for seldon_deployment in d.of_type(SDEP):
+        for predictor in seldon_deployment.inputs["spec"]["predictors"]:
+            pod = predictor["componentSpecs"][0]["spec"]
+            assert pod["containers"][0]["image"] == reference
+    for cronjob in d.of_type("kubernetes:batch/v1:CronJob"):
+        pod = cronjob.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        assert {c["image"] for c in pod["containers"] + pod["initContainers"]} == {training}
+
+
+def seldon_deployments(declared: Declared) -> dict[tuple[str, str], dict]:
+    """(namespace, name) -> spec of every declared SeldonDeployment."""
+    return {
+        (r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs["spec"]
+        for r in declared.of_type(SDEP)
+    }
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_predictors_follow_the_stack_config(declared: dict[str, Declared], stack: str) -> None:
-    configured = stack_values(stack)["mlops-platform:serving"]["predictors"]
-    spec = declared[stack].of_type(SDEP)[0].inputs["spec"]
-    assert [p["name"] for p in spec["predictors"]] == [p["name"] for p in configured]
-    for predictor, wanted in zip(spec["predictors"], configured, strict=True):
-        assert predictor["replicas"] == wanted["replicas"]
-        assert predictor["labels"]["version"] == predictor["annotations"]["version"]
-        container = predictor["componentSpecs"][0]["spec"]["containers"][0]
-        assert container["name"] == predictor["graph"]["name"]
-        env = {e["name"]: e["value"] for e in container["env"]}
-        assert env["MODEL_URI"] == f"models:/{wanted['model']}"
-        assert container["securityContext"]["readOnlyRootFilesystem"] is True
-        if wanted.get("shadow"):
-            assert predictor["shadow"] is True
-            assert predictor["traffic"] == wanted.get("mirrorPercent", 100)
-        else:
-            assert predictor["traffic"] == wanted["traffic"]
-    live = [p for p in spec["predictors"] if not p.get("shadow")]
-    assert sum(p["traffic"] for p in live) == 100
+    configured = stack_values(stack)["mlops-platform:deployments"]
+    specs = seldon_deployments(declared[stack])
+    assert set(specs) == {(d.get("namespace", "seldon"), d["name"]) for d in configured}
+    for deployment in configured:
+        spec = specs[deployment.get("namespace", "seldon"), deployment["name"]]
+        wanted_predictors = deployment["predictors"]
+        assert spec["name"] == deployment["name"]
+        assert [p["name"] for p in spec["predictors"]] == [p["name"] for p in wanted_predictors]
+        for predictor, wanted in zip(spec["predictors"], wanted_predictors, strict=True):
+            assert predictor["replicas"] == wanted["replicas"]
+            assert predictor["labels"]["version"] == predictor["annotations"]["version"]
+            container = predictor["componentSpecs"][0]["spec"]["containers"][0]
+            assert container["name"] == predictor["graph"]["name"]
+            env = {e["name"]: e.get("value") for e in container["env"]}
+            assert env["MODEL_URI"] == f"models:/{wanted['model']}"
+            assert env["GUNICORN_WORKERS"] == str(deployment["workers"])
+            assert container["resources"] == wanted.get("resources", deployment["resources"])
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True
+            if wanted.get("shadow"):
+                assert predictor["shadow"] is True
+                assert predictor["traffic"] == wanted.get("mirrorPercent", 100)
+            else:
+                assert predictor["traffic"] == wanted.get("traffic", 100)
+        live = [p for p in spec["predictors"] if not p.get("shadow")]
+        assert sum(p["traffic"] for p in live) == 100
 
 
 def _plain_leaks(value, path: str = "") -> list[str]:
@@ -205,17 +267,30 @@ def test_secrets_stay_secret(declared: dict[str, Declared], stack: str) -> None:
     assert d.outputs["grafanaAdminPassword"] == "[secret]"
     assert FAKE_GENERATED_PASSWORD not in repr(d.outputs)
     provider = d.of_type("pulumi:providers:kubernetes")[0]
-    if stack == "dev":
+    if creates_kind_cluster(stack):
         assert rpc.is_rpc_secret(provider.inputs["kubeconfig"])
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_outputs_people_use(declared: dict[str, Declared], stack: str) -> None:
     outputs = declared[stack].outputs
-    assert outputs["predictionUrl"].endswith("/seldon/seldon/iris/api/v1.0/predictions")
     assert outputs["grafanaUrl"].startswith("http://grafana.")
     assert outputs["mlflowUrl"].startswith("http://mlflow.")
-    assert [p["name"] for p in outputs["predictors"]] == ["champion", "challenger", "shadow"]
+    configured = stack_values(stack)["mlops-platform:deployments"]
+    assert [(d["namespace"], d["name"]) for d in outputs["deployments"]] == [
+        (d.get("namespace", "seldon"), d["name"]) for d in configured
+    ]
+    for entry, deployment in zip(outputs["deployments"], configured, strict=True):
+        assert entry["seldonDeployment"] == deployment["name"]
+        assert entry["predictionUrl"].endswith(
+            f"/seldon/{entry['namespace']}/{deployment['name']}/api/v1.0/predictions"
+        )
+        assert [p["name"] for p in entry["predictors"]] == [
+            p["name"] for p in deployment["predictors"]
+        ]
+        assert [p["model"] for p in entry["predictors"]] == [
+            p["model"] for p in deployment["predictors"]
+        ]
 
 
 def test_private_registry_gets_a_secret_pull_credential(tmp_path: Path) -> None:
@@ -225,15 +300,171 @@ def test_private_registry_gets_a_secret_pull_credential(tmp_path: Path) -> None:
     stack = tmp_path / "Pulumi.prod.yaml"
     stack.write_text(yaml.safe_dump({"config": values}))
     d = render_stack("prod", stack)
-    (pull,) = [
+    all_pulls = [
         s
         for s in d.of_type("kubernetes:core/v1:Secret")
         if s.inputs["type"] == "kubernetes.io/dockerconfigjson"
     ]
-    assert pull.inputs["metadata"]["namespace"] == "seldon"
-    assert rpc.is_rpc_secret(pull.inputs["stringData"])
+    # The training image's pods have their own (tests/training/test_render_training.py).
+    pulls = [s for s in all_pulls if "mlops:training:" not in s.urn]
+    seldon_deployments = d.of_type(SDEP)
+    assert len(pulls) == len(seldon_deployments) == 2
     registry = d.of_type(IMAGE)[0].inputs["registry"]
     assert rpc.is_rpc_secret(registry) or rpc.is_rpc_secret(registry["password"])
-    for predictor in d.of_type(SDEP)[0].inputs["spec"]["predictors"]:
-        pod = predictor["componentSpecs"][0]["spec"]
-        assert pod["imagePullSecrets"] == [{"name": pull.inputs["metadata"]["name"]}]
+    by_name = {pull.inputs["metadata"]["name"]: pull for pull in pulls}
+    for seldon_deployment in seldon_deployments:
+        pod_specs = [
+            predictor["componentSpecs"][0]["spec"]
+            for predictor in seldon_deployment.inputs["spec"]["predictors"]
+        ]
+        ((name,),) = {tuple(s["name"] for s in pod["imagePullSecrets"]) for pod in pod_specs}
+        pull = by_name.pop(name)
+        assert pull.urn in seldon_deployment.dependencies
+        assert (
+            pull.inputs["metadata"]["namespace"]
+            == seldon_deployment.inputs["metadata"]["namespace"]
+        )
+        assert rpc.is_rpc_secret(pull.inputs["stringData"])
+    assert not by_name, "every pull secret serves one SeldonDeployment"
+    (training,) = [s for s in all_pulls if "mlops:training:" in s.urn]
+    for cronjob in d.of_type("kubernetes:batch/v1:CronJob"):
+        pod = cronjob.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        assert pod["imagePullSecrets"] == [{"name": training.inputs["metadata"]["name"]}]
+
+
+THREE_DEPLOYMENTS = [
+    {
+        "name": "iris",
+        "predictors": [
+            {"name": "champion", "model": "iris@champion", "traffic": 90},
+            {"name": "challenger", "model": "iris@challenger", "traffic": 10},
+            {"name": "shadow", "model": "iris@challenger", "shadow": True, "mirrorPercent": 20},
+        ],
+    },
+    {
+        "name": "wine",
+        "namespace": "models",
+        "monitoring": {"latencySloSeconds": 0.1},
+        "predictors": [
+            {"name": "champion", "model": "wine@champion", "traffic": 50},
+            {"name": "challenger", "model": "wine/3", "traffic": 50},
+        ],
+    },
+    {
+        "name": "iris",
+        "namespace": "models",
+        "predictors": [{"name": "champion", "model": "iris/2"}],
+    },
+]
+"""Two namespaces, the name 'iris' in both, the predictor name 'champion' in all three."""
+
+
+@pytest.fixture(scope="module")
+def three_deployments(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Declared]:
+    """A stack file serving three deployments, and what the program declares for it."""
+    values = stack_values("dev")
+    values["mlops-platform:deployments"] = THREE_DEPLOYMENTS
+    path = tmp_path_factory.mktemp("three") / "Pulumi.three.yaml"
+    path.write_text(yaml.safe_dump({"config": values}))
+    return path, render_stack("three", path)
+
+
+def object_key(resource: Registration) -> tuple[str, str, str, str]:
+    metadata = resource.inputs.get("metadata", {})
+    return (resource.inputs["apiVersion"], resource.inputs["kind"],
+            metadata.get("namespace", ""), metadata.get("name", ""))  # fmt: skip
+
+
+def test_three_deployments_declare_each_kubernetes_object_once(three_deployments) -> None:
+    _, d = three_deployments
+    keys = Counter(object_key(r) for r in d.resources if r.custom and "kind" in r.inputs)
+    assert [key for key, count in keys.items() if count > 1] == []
+
+
+def test_three_deployments_each_get_their_objects_in_their_namespace(three_deployments) -> None:
+    _, d = three_deployments
+    wanted = {("seldon", "iris"), ("models", "wine"), ("models", "iris")}
+    assert set(seldon_deployments(d)) == wanted
+    for type_token, suffix in (
+        ("kubernetes:monitoring.coreos.com/v1:PodMonitor", "-seldon-pods"),
+        ("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "-model-alerts"),
+    ):
+        found = {
+            (r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"].removesuffix(suffix))
+            for r in d.of_type(type_token)
+        }
+        assert found == wanted, type_token
+    dashboards = {
+        r.inputs["metadata"]["name"]
+        for r in d.of_type("kubernetes:core/v1:ConfigMap")
+        if r.inputs["metadata"]["labels"].get("grafana_dashboard") == "1"
+    }
+    assert dashboards == {
+        f"{namespace}-{name}-dashboard-{kind}"
+        for namespace, name in wanted
+        for kind in ("serving", "ab", "model")
+    }
+    (wine_rules,) = [
+        r
+        for r in d.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+        if r.inputs["metadata"]["name"] == "wine-model-alerts"
+    ]
+    latency = next(
+        rule
+        for rule in wine_rules.inputs["spec"]["groups"][0]["rules"]
+        if rule["alert"] == "ModelLatencySLOBreach"
+    )
+    assert latency["expr"].endswith("> 0.1"), "the deployment's override applies"
+    outputs = {(o["namespace"], o["name"]): o for o in d.outputs["deployments"]}
+    assert outputs["models", "iris"]["predictionUrl"].endswith(
+        "/seldon/models/iris/api/v1.0/predictions"
+    )
+
+
+def test_three_deployments_namespaces_get_the_platform_labels_and_policies(
+    three_deployments,
+) -> None:
+    _, d = three_deployments
+    namespaces = {
+        r.inputs["metadata"]["name"]: r for r in d.of_type("kubernetes:core/v1:Namespace")
+    }
+    for name in ("seldon", "models"):
+        labels = namespaces[name].inputs["metadata"]["labels"]
+        assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
+        policies = {
+            r.inputs["metadata"]["name"]
+            for r in d.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+            if r.inputs["metadata"]["namespace"] == name
+        }
+        assert {"default-deny", "allow-from-gateway", "allow-to-mlflow"} <= policies, name
+    (mlflow_ingress,) = [
+        r
+        for r in d.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if r.inputs["metadata"]["namespace"] == "mlflow"
+        and r.inputs["spec"]["policyTypes"] == ["Ingress"]
+        and r.inputs["metadata"]["name"].startswith("allow-from-")
+    ]
+    peers = [
+        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for peer in mlflow_ingress.inputs["spec"]["ingress"][0]["from"]
+    ]
+    assert {"seldon", "models"} <= set(peers)
+
+
+def test_three_deployments_render_to_schema_valid_objects(three_deployments, tmp_path) -> None:
+    """The real renderer's output, each object checked against the Kubernetes OpenAPI or its
+    CRD schema (tests/schemas)."""
+    path, _ = three_deployments
+    out = tmp_path / "out"
+    result = render("--stack", "three", "--config-file", str(path), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    objects = kubernetes_objects(out)
+    kinds = Counter(document["kind"] for document in objects.values())
+    assert (kinds["SeldonDeployment"], kinds["PodMonitor"], kinds["PrometheusRule"]) == (3, 3, 3)
+    for name, document in objects.items():
+        schema = crd_schema(document)
+        if schema is None:
+            kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+        else:
+            jsonschema.validators.validator_for(schema)(schema).validate(document)
+            assert unknown_fields(document, schema) == [], name

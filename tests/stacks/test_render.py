@@ -170,13 +170,13 @@ def test_render_is_deterministic_and_holds_no_generated_secret(
 BAD_STACKS = [
     (
         "traffic",
-        lambda v: v["mlops-platform:serving"]["predictors"][0].update(traffic=70),
+        lambda v: v["mlops-platform:deployments"][0]["predictors"][0].update(traffic=70),
         "must sum to exactly 100",
     ),
     (
         "name",
-        lambda v: v["mlops-platform:serving"]["predictors"][1].update(name="B_side"),
-        "mlops-platform:serving.predictors[1].name",
+        lambda v: v["mlops-platform:deployments"][0]["predictors"][1].update(name="B_side"),
+        "mlops-platform:deployments[0].predictors[1].name",
     ),
     (
         "secret",

@@ -37,7 +37,9 @@ def test_make_retrain_creates_the_job_kubectl_makes_from_the_cronjob(
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         pytest.fail("kubectl not found on PATH: `make retrain` needs it")
-    (cronjob,) = of_kind(rendered_prod, "CronJob")
+    (cronjob,) = [
+        c for c in of_kind(rendered_prod, "CronJob") if c["metadata"]["name"] == "iris-training"
+    ]
     served = api_double.add_cronjob(cronjob)
     kubeconfig = api_double.kubeconfig(tmp_path, "operator-token")
     result = make_retrain(

@@ -17,11 +17,26 @@ RESTRICTED_CONTAINER = {
 }
 
 
-def _prod_training() -> dict:
-    serving = yaml.safe_load((REPO_ROOT / "Pulumi.prod.yaml").read_text())["config"][
-        "mlops-platform:serving"
+def _prod_training() -> dict[str, dict]:
+    """Deployment name -> its `training` key, from Pulumi.prod.yaml."""
+    deployments = yaml.safe_load((REPO_ROOT / "Pulumi.prod.yaml").read_text())["config"][
+        "mlops-platform:deployments"
     ]
-    return {serving["deploymentName"]: serving["training"]}
+    return {d["name"]: d["training"] for d in deployments if "training" in d}
+
+
+def _models() -> dict[str, str]:
+    deployments = yaml.safe_load((REPO_ROOT / "Pulumi.prod.yaml").read_text())["config"][
+        "mlops-platform:deployments"
+    ]
+    return {d["name"]: d["predictors"][0]["model"].split("@")[0] for d in deployments}
+
+
+def _trigger(objects: dict[str, dict]) -> dict:
+    (trigger,) = [
+        d for d in of_kind(objects, "Deployment") if d["metadata"]["name"] == "retrain-trigger"
+    ]
+    return trigger
 
 
 def _pod_specs(cronjob: dict) -> dict:
@@ -46,23 +61,17 @@ def test_a_training_cronjob_per_deployment_on_the_stacks_training_image(rendered
         fetch, train = pod["initContainers"][0], pod["containers"][0]
         assert fetch["args"][0] == training[deployment]["dataset"]
         assert train["args"][train["args"].index("--data") + 1] == fetch["args"][1]
-        assert train["args"][train["args"].index("--model-name") + 1] == "iris"
+        assert train["args"][train["args"].index("--model-name") + 1] == _models()[deployment]
 
 
 def test_training_image_is_the_one_the_stack_builds(rendered_prod, prod_render):
-    (cronjob,) = of_kind(rendered_prod, "CronJob")
-    (trigger,) = [
-        d
-        for d in of_kind(rendered_prod, "Deployment")
-        if d["metadata"]["name"] == "retrain-trigger"
-    ]
     images = {
         c["image"]
-        for c in [
-            *_pod_specs(cronjob)["containers"],
-            *_pod_specs(cronjob)["initContainers"],
-            *trigger["spec"]["template"]["spec"]["containers"],
-        ]
+        for cronjob in of_kind(rendered_prod, "CronJob")
+        for c in [*_pod_specs(cronjob)["containers"], *_pod_specs(cronjob)["initContainers"]]
+    }
+    images |= {
+        c["image"] for c in _trigger(rendered_prod)["spec"]["template"]["spec"]["containers"]
     }
     (image,) = images
     stack = yaml.safe_load((REPO_ROOT / "Pulumi.prod.yaml").read_text())["config"]
@@ -85,26 +94,25 @@ def test_training_image_is_the_one_the_stack_builds(rendered_prod, prod_render):
 
 
 def test_training_and_trigger_pods_are_restricted_and_bounded(rendered_prod):
-    (cronjob,) = of_kind(rendered_prod, "CronJob")
-    (trigger,) = [
-        d
-        for d in of_kind(rendered_prod, "Deployment")
-        if d["metadata"]["name"] == "retrain-trigger"
-    ]
-    training_pod, trigger_pod = _pod_specs(cronjob), trigger["spec"]["template"]["spec"]
-    assert training_pod["automountServiceAccountToken"] is False
+    cronjobs = of_kind(rendered_prod, "CronJob")
+    trigger_pod = _trigger(rendered_prod)["spec"]["template"]["spec"]
     assert trigger_pod["automountServiceAccountToken"] is True  # it calls the API
     assert trigger_pod["serviceAccountName"] == "retrain-trigger"
-    for pod in (training_pod, trigger_pod):
+    for pod in [*map(_pod_specs, cronjobs), trigger_pod]:
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
         for container in [*pod.get("initContainers", []), *pod["containers"]]:
             assert container["securityContext"] == RESTRICTED_CONTAINER
             assert set(container["resources"]["limits"]) == {"cpu", "memory"}
-    job = cronjob["spec"]["jobTemplate"]["spec"]
-    assert job["activeDeadlineSeconds"] > 0 and job["backoffLimit"] <= 1
+    for cronjob in cronjobs:
+        assert _pod_specs(cronjob)["automountServiceAccountToken"] is False
+        job = cronjob["spec"]["jobTemplate"]["spec"]
+        assert job["activeDeadlineSeconds"] > 0 and job["backoffLimit"] <= 1
     env = {e["name"]: e for e in trigger_pod["containers"][0]["env"]}
-    assert json.loads(env["RETRAIN_CRONJOBS"]["value"]) == {"iris": cronjob["metadata"]["name"]}
+    assert json.loads(env["RETRAIN_CRONJOBS"]["value"]) == {
+        c["metadata"]["labels"]["mlops-platform/deployment"]: c["metadata"]["name"]
+        for c in cronjobs
+    }
 
 
 def test_trigger_role_may_create_jobs_and_get_its_cronjobs_only(rendered_prod):
@@ -142,28 +150,33 @@ def test_trigger_role_may_create_jobs_and_get_its_cronjobs_only(rendered_prod):
     ]
 
 
-def test_alertmanager_config_is_valid_and_sends_to_the_trigger(rendered_prod):
-    (config,) = of_kind(rendered_prod, "AlertmanagerConfig")
+def test_alertmanager_configs_are_valid_and_send_each_deployment_to_the_trigger(rendered_prod):
+    configs = of_kind(rendered_prod, "AlertmanagerConfig")
+    assert {c["spec"]["route"]["matchers"][1]["value"] for c in configs} == set(_prod_training())
     schema = json.loads(SCHEMA.read_text())
-    jsonschema.validators.validator_for(schema)(schema).validate(config)
-    namespace = config["metadata"]["namespace"]
     (service,) = [
         s for s in of_kind(rendered_prod, "Service") if s["metadata"]["name"] == "retrain-trigger"
     ]
-    assert service["metadata"]["namespace"] == namespace
-    (webhook,) = config["spec"]["receivers"][0]["webhookConfigs"]
     port = service["spec"]["ports"][0]["port"]
-    assert webhook["url"] == f"http://retrain-trigger.{namespace}.svc:{port}/v1/retrain/iris"
-    credentials = webhook["httpConfig"]["authorization"]["credentials"]
-    (secret,) = [
-        s for s in of_kind(rendered_prod, "Secret") if s["metadata"]["name"] == credentials["name"]
-    ]
-    assert (
-        secret["metadata"]["namespace"] == namespace and credentials["key"] in secret["stringData"]
-    )
-    matchers = {m["name"]: m for m in config["spec"]["route"]["matchers"]}
-    assert matchers["deployment_name"]["value"] == "iris"
-    assert "ModelFeatureDrift" in matchers["alertname"]["value"].split("|")
+    for config in configs:
+        jsonschema.validators.validator_for(schema)(schema).validate(config)
+        namespace = config["metadata"]["namespace"]
+        assert service["metadata"]["namespace"] == namespace
+        matchers = {m["name"]: m for m in config["spec"]["route"]["matchers"]}
+        deployment = matchers["deployment_name"]["value"]
+        assert "ModelFeatureDrift" in matchers["alertname"]["value"].split("|")
+        (webhook,) = config["spec"]["receivers"][0]["webhookConfigs"]
+        assert webhook["url"] == (
+            f"http://retrain-trigger.{namespace}.svc:{port}/v1/retrain/{deployment}"
+        )
+        credentials = webhook["httpConfig"]["authorization"]["credentials"]
+        (secret,) = [
+            s
+            for s in of_kind(rendered_prod, "Secret")
+            if s["metadata"]["name"] == credentials["name"]
+        ]
+        assert secret["metadata"]["namespace"] == namespace
+        assert credentials["key"] in secret["stringData"]
 
 
 def test_kube_prometheus_stack_selects_the_platforms_alertmanager_configs(
@@ -173,8 +186,8 @@ def test_kube_prometheus_stack_selects_the_platforms_alertmanager_configs(
         (prod_render / "helm-releases" / "kube-prometheus-stack.yaml").read_text()
     )
     spec = release["values"]["alertmanager"]["alertmanagerSpec"]
-    (config,) = of_kind(rendered_prod, "AlertmanagerConfig")
-    labels = config["metadata"]["labels"]
-    assert spec["alertmanagerConfigSelector"]["matchLabels"].items() <= labels.items()
+    for config in of_kind(rendered_prod, "AlertmanagerConfig"):
+        labels = config["metadata"]["labels"]
+        assert spec["alertmanagerConfigSelector"]["matchLabels"].items() <= labels.items()
     assert spec["alertmanagerConfigNamespaceSelector"] == {}
     assert spec["alertmanagerConfigMatcherStrategy"] == {"type": "OnNamespace"}

@@ -117,7 +117,7 @@ def test_resolved_notifications_start_nothing(trigger, api_double):
     [
         (RETRAIN_IRIS, {"alerts": "nope"}, 400, "'alerts' list"),
         (RETRAIN_IRIS, drift_webhook(deployment="wine"), 400, "about deployment 'wine'"),
-        ("/v1/retrain/unknown", drift_webhook(deployment="unknown"), 404, "knows ['iris'"),
+        ("/v1/retrain/unknown", drift_webhook(deployment="unknown"), 404, "knows ['iris', 'wine']"),
         ("/v1/other", drift_webhook(), 404, "/v1/retrain/<deployment>"),
     ],
 )

@@ -1,0 +1,277 @@
+"""Stack key `deployments`: the models the platform serves, one entry per SeldonDeployment.
+
+Each entry names its predictors (registered model versions with traffic shares) and, optionally,
+serving defaults, monitoring overrides, a training schedule and a rollout plan. Seldon's own
+admission rules are enforced here per deployment, so a bad config never reaches a cluster.
+"""
+
+import re
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from infra.config_types import CamelModel, CpuQuantity, DnsLabel, MemoryQuantity
+from infra.model_monitoring.config import MonitoringConfig, PromDuration
+from infra.namespaces import PLATFORM_NAMESPACES
+
+MODEL_CONTAINER = "model"
+"""Graph node name; Seldon requires the custom container to carry the same name."""
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+"""Namespaces Kubernetes itself owns; models never run there."""
+
+DEFAULT_NAMESPACE = "seldon"
+
+ModelReference = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]+(/[1-9][0-9]*|@[A-Za-z0-9_\-]+)$")
+]
+"""A registered model reference: '<name>/<version>' or '<name>@<alias>'."""
+
+DatasetUri = Annotated[
+    str, StringConstraints(pattern=r"^mlflow-artifacts:/(\S*/)?[^/\s]+\.(csv|parquet)$")
+]
+"""A CSV or Parquet file in the platform's artifact store, read through MLflow's proxied artifact
+API by the training Job (infra/training.py), e.g. 'mlflow-artifacts:/datasets/wine.csv'."""
+
+
+class ResourceAmounts(CamelModel):
+    cpu: CpuQuantity
+    memory: MemoryQuantity
+
+
+class Resources(CamelModel):
+    # Measured: two workers plus Seldon's metrics, gRPC and manager processes hold ~870 MiB PSS.
+    requests: ResourceAmounts = ResourceAmounts(cpu="250m", memory="1Gi")
+    limits: ResourceAmounts = ResourceAmounts(cpu="2", memory="1536Mi")
+
+
+class PredictorConfig(CamelModel):
+    """One predictor of a SeldonDeployment: a model version, its traffic share and capacity.
+
+    `resources` unset takes the deployment's default.
+    """
+
+    name: DnsLabel
+    model: ModelReference
+    traffic: int | None = Field(default=None, ge=0, le=100)
+    replicas: int = Field(default=1, ge=1, le=50)
+    shadow: bool = False
+    mirror_percent: int | None = Field(default=None, ge=1, le=100)
+    resources: Resources | None = None
+
+    @model_validator(mode="after")
+    def _shadow_fields(self) -> Self:
+        if self.shadow and self.traffic is not None:
+            raise ValueError(
+                "a shadow predictor takes no 'traffic'; set 'mirrorPercent' (1-100) instead"
+            )
+        if not self.shadow and self.mirror_percent is not None:
+            raise ValueError("'mirrorPercent' is only valid with 'shadow: true'")
+        return self
+
+    @property
+    def weight(self) -> int:
+        """Traffic share for Seldon: the mirror percent for a shadow (100 when unset)."""
+        if self.shadow:
+            return self.mirror_percent or 100
+        return 100 if self.traffic is None else self.traffic
+
+    @property
+    def registered_model(self) -> str:
+        """The registered model name ('iris' of 'iris@champion' or 'iris/3')."""
+        return re.split(r"[@/]", self.model, maxsplit=1)[0]
+
+    @property
+    def alias(self) -> str | None:
+        """The alias of an '<name>@<alias>' reference, None for a pinned version."""
+        return self.model.partition("@")[2] or None
+
+    @property
+    def version(self) -> str | None:
+        """The version of a '<name>/<version>' reference, None for an alias."""
+        return self.model.partition("/")[2] or None
+
+
+_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12),
+                ("day of week", 0, 7))  # fmt: skip
+_CRON_NAMES = {
+    "month": "jan feb mar apr may jun jul aug sep oct nov dec".split(),
+    "day of week": "sun mon tue wed thu fri sat".split(),
+}
+_CRON_ITEM = re.compile(r"^(\*|(?P<low>\w+)(-(?P<high>\w+))?)(/(?P<step>[1-9][0-9]*))?$")
+
+
+def _cron_problem(schedule: str) -> str | None:
+    """Why `schedule` is not a five-field cron expression (as CronJob reads it), or None."""
+    fields = schedule.split()
+    if len(fields) != 5:
+        return f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}"
+    for text, (label, lowest, highest) in zip(fields, _CRON_FIELDS, strict=True):
+        names = _CRON_NAMES.get(label, [])
+        for item in text.split(","):
+            match = _CRON_ITEM.match(item)
+            if not match:
+                return f"{label} field {text!r} is not '*', 'N', 'N-M', a list or a '/step'"
+            for bound in (match["low"], match["high"]):
+                if bound is None:
+                    continue
+                if bound.lower() in names:
+                    continue
+                if not bound.isdigit() or not lowest <= int(bound) <= highest:
+                    return f"{label} field {text!r}: {bound!r} is outside {lowest}-{highest}"
+    return None
+
+
+class TrainingConfig(CamelModel):
+    """When and on what the deployment's model retrains in the cluster (a CronJob)."""
+
+    schedule: str
+    """Five-field cron expression, e.g. '0 3 * * 0' (Sundays 03:00, the cluster's time zone)."""
+    dataset: DatasetUri
+    suspend: bool = False
+    """Pause scheduled retraining without removing it."""
+
+    @field_validator("schedule")
+    @classmethod
+    def _five_field_cron(cls, schedule: str) -> str:
+        problem = _cron_problem(schedule)
+        if problem:
+            raise ValueError(f"{problem} (got {schedule!r})")
+        return schedule
+
+
+class RolloutConfig(CamelModel):
+    """A progressive rollout plan: the challenger's traffic percent at each step.
+
+    The challenger stays at a step at least `minStepDuration`. At the last step (100) it is
+    promoted when the A/B test says it is `better`, or `notWorse` than the champion by more
+    than `margin` (an absolute difference of the compared metric, e.g. 0.02 of accuracy).
+    """
+
+    steps: list[Annotated[int, Field(ge=1, le=100)]] = Field(min_length=1)
+    min_step_duration: PromDuration
+    promote_when: Literal["better", "notWorse"] = "better"
+    margin: Annotated[float, Field(gt=0, lt=1)] | None = None
+
+    @field_validator("steps")
+    @classmethod
+    def _increasing_to_100(cls, steps: list[int]) -> list[int]:
+        if any(later <= earlier for earlier, later in zip(steps, steps[1:], strict=False)):
+            raise ValueError(f"steps must be strictly increasing percents, got {steps}")
+        if steps[-1] != 100:
+            raise ValueError(f"the last step must be 100 (full traffic), got {steps}")
+        return steps
+
+    @model_validator(mode="after")
+    def _margin_with_not_worse(self) -> Self:
+        if self.promote_when == "notWorse" and self.margin is None:
+            raise ValueError("promoteWhen 'notWorse' needs a 'margin' (e.g. 0.02)")
+        if self.promote_when == "better" and self.margin is not None:
+            raise ValueError("'margin' is only valid with promoteWhen 'notWorse'")
+        return self
+
+
+class DeploymentConfig(CamelModel):
+    """One entry of `deployments`: a SeldonDeployment with its predictors and their settings.
+
+    `monitoring` holds the stack's `mlops-platform:monitoring` with this entry's overrides
+    merged over it (`StackConfig` does the merge), so it is always the effective setting.
+    """
+
+    name: DnsLabel
+    namespace: DnsLabel = DEFAULT_NAMESPACE
+    workers: int = Field(default=2, ge=1, le=32)
+    """Gunicorn workers per model container; about one per CPU of the limit."""
+    max_batch_rows: int = Field(default=1000, ge=1, le=100_000)
+    """Rows per request above which the model server answers 400."""
+    resources: Resources = Resources()
+    """Default resources of the predictors that set none."""
+    monitoring: MonitoringConfig = MonitoringConfig()
+    training: TrainingConfig | None = None
+    rollout: RolloutConfig | None = None
+    predictors: list[PredictorConfig] = Field(min_length=1)
+
+    @field_validator("namespace")
+    @classmethod
+    def _not_a_system_or_platform_namespace(cls, namespace: str) -> str:
+        if namespace in SYSTEM_NAMESPACES:
+            raise ValueError(
+                f"namespace {namespace!r} belongs to Kubernetes; models get their own namespace, "
+                f"e.g. {DEFAULT_NAMESPACE!r}"
+            )
+        if namespace in PLATFORM_NAMESPACES:
+            raise ValueError(
+                f"namespace {namespace!r} is a platform namespace "
+                f"({', '.join(PLATFORM_NAMESPACES)}); use another one, e.g. {DEFAULT_NAMESPACE!r}"
+            )
+        return namespace
+
+    @field_validator("predictors")
+    @classmethod
+    def _seldon_admission_rules(cls, predictors: list[PredictorConfig]) -> list[PredictorConfig]:
+        """What Seldon's admission webhook would refuse, refused here before any deploy."""
+        names = [p.name for p in predictors]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"predictor names must be unique; repeated: {', '.join(duplicates)}")
+        shadows = [p for p in predictors if p.shadow]
+        live = [p for p in predictors if not p.shadow]
+        if len(shadows) > 1:
+            raise ValueError(
+                f"at most one shadow predictor is allowed; found {len(shadows)}: "
+                + ", ".join(p.name for p in shadows)
+            )
+        if not live:
+            raise ValueError("a shadow predictor needs at least one non-shadow predictor")
+        if len(live) == 1 and live[0].traffic not in (None, 100):
+            raise ValueError(
+                f"a single non-shadow predictor takes all traffic: set traffic to 100 or leave "
+                f"it unset (predictor '{live[0].name}' has {live[0].traffic})"
+            )
+        if len(live) > 1:
+            if any(p.traffic is None for p in live):
+                unset = ", ".join(p.name for p in live if p.traffic is None)
+                raise ValueError(
+                    f"with several non-shadow predictors each needs 'traffic'; missing on: {unset}"
+                )
+            total = sum(p.traffic or 0 for p in live)
+            if total != 100:
+                raise ValueError(
+                    f"non-shadow 'traffic' must sum to exactly 100, got {total} "
+                    f"({', '.join(f'{p.name}={p.traffic}' for p in live)})"
+                )
+        return predictors
+
+    @model_validator(mode="after")
+    def _service_names_fit(self) -> Self:
+        longest = max(len(p.name) for p in self.predictors)
+        if len(self.name) + longest + len(MODEL_CONTAINER) + 2 > 63:
+            raise ValueError(
+                f"'name' plus the longest predictor name must stay within "
+                f"{61 - len(MODEL_CONTAINER)} characters: Seldon names services "
+                "'<deployment>-<predictor>-model' (max 63)"
+            )
+        return self
+
+    @property
+    def key(self) -> str:
+        """'<namespace>/<name>', unique within a stack."""
+        return f"{self.namespace}/{self.name}"
+
+    def resources_of(self, predictor: PredictorConfig) -> Resources:
+        """The predictor's own resources, else the deployment's default."""
+        return predictor.resources or self.resources
+
+
+def unique_deployments(deployments: list[DeploymentConfig]) -> list[DeploymentConfig]:
+    """Refuse an empty list and a (namespace, name) given twice."""
+    if not deployments:
+        raise ValueError(
+            "at least one deployment is required, e.g. "
+            "[{name: iris, predictors: [{name: champion, model: iris@champion}]}]"
+        )
+    keys = [d.key for d in deployments]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise ValueError(f"(namespace, name) must be unique; repeated: {', '.join(repeated)}")
+    return deployments

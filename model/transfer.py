@@ -1,0 +1,249 @@
+"""Promotion across environments: copy a version, byte for byte, into another stack's registry.
+
+The source version (default: its ``champion``) is downloaded and checked against its
+``model_digest`` tag, uploaded to the target as a new run and version with the same digest,
+lineage tags (data hash, dataset, git commit), metrics, gate verdict and ``source.*`` tags, and
+read back to check the digest again. The target's ``champion`` then moves to it as an ``import``
+ledger entry (compare-and-set, like ``promote``), and the source ledger records an ``export``.
+
+Each side may use its own credentials: ``MLFLOW_FROM_TRACKING_USERNAME`` / ``..._PASSWORD`` /
+``..._TOKEN`` and ``MLFLOW_TO_TRACKING_...`` stand in for MLflow's ``MLFLOW_TRACKING_*`` while
+that side is talked to; without them the ambient ``MLFLOW_TRACKING_*`` apply to both.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from mlflow.exceptions import MlflowException
+
+from model.conventions import (
+    CHAMPION,
+    DRIFT_REFERENCE_ARTIFACT,
+    HOLDOUT_ARTIFACT,
+    MODEL_ARTIFACT_PATH,
+    TAG_MODEL_DIGEST,
+    TAG_SOURCE_PREFIX,
+)
+from model.digest import model_digest
+from model.errors import LifecycleError
+from model.promotion import PromotionRecord, record_step, settled_history
+from model.registry import alias_version, register_version, resolve_version, version_tags
+from model.store import Store
+
+CREDENTIAL_KEYS = ("USERNAME", "PASSWORD", "TOKEN")
+_COPIED_RUN_ARTIFACTS = (HOLDOUT_ARTIFACT, DRIFT_REFERENCE_ARTIFACT)
+
+
+@dataclass(frozen=True)
+class TransferOutcome:
+    """What ``promote --from-tracking-uri/--to-tracking-uri`` did; ``as_dict`` is its JSON."""
+
+    model_name: str
+    from_tracking_uri: str
+    from_version: str
+    to_tracking_uri: str
+    to_version: str
+    model_digest: str
+    imported: PromotionRecord | None
+    exported: PromotionRecord | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@contextmanager
+def side_credentials(side: str) -> Iterator[None]:
+    """MLflow's ``MLFLOW_TRACKING_*`` credentials replaced by ``MLFLOW_<side>_TRACKING_*``."""
+    saved = {key: os.environ.get(f"MLFLOW_TRACKING_{key}") for key in CREDENTIAL_KEYS}
+    override = {key: os.environ.get(f"MLFLOW_{side}_TRACKING_{key}") for key in CREDENTIAL_KEYS}
+    try:
+        if any(value is not None for value in override.values()):
+            for key, value in override.items():
+                _set_env(f"MLFLOW_TRACKING_{key}", value)
+        yield
+    finally:
+        for key, value in saved.items():
+            _set_env(f"MLFLOW_TRACKING_{key}", value)
+
+
+def copy_version(
+    model_name: str,
+    version: str | None,
+    *,
+    from_tracking_uri: str,
+    to_tracking_uri: str,
+    actor: str | None,
+    reason: str,
+    progress: Callable[[str], None],
+) -> TransferOutcome:
+    """Copy ``version`` (default: the source champion) and make it the target's champion."""
+    if from_tracking_uri == to_tracking_uri:
+        raise LifecycleError("--from-tracking-uri and --to-tracking-uri name the same registry")
+    with tempfile.TemporaryDirectory() as scratch:
+        workdir = Path(scratch)
+        with side_credentials("FROM"):
+            source = Store.open(from_tracking_uri)
+            settled_history(source, model_name, actor)
+            version = resolve_version(source, model_name, version, CHAMPION)
+            tags, run_id, model_dir = _fetch(source, model_name, version, workdir, progress)
+        digest = tags[TAG_MODEL_DIGEST]
+        with side_credentials("TO"):
+            target = Store.open(to_tracking_uri)
+            records = settled_history(target, model_name, actor)
+            copied = _find_copy(target, model_name, digest)
+            if copied is None:
+                copied = _upload(
+                    target, model_name, version, tags, run_id, source, model_dir, workdir
+                )
+                progress(f"registered {model_name} version {copied} at {to_tracking_uri}")
+            current = alias_version(target, model_name, CHAMPION)
+            if current == copied:
+                progress(f"{model_name} version {copied} is already the target's {CHAMPION}")
+                return TransferOutcome(
+                    model_name, from_tracking_uri, version, to_tracking_uri, copied, digest,
+                    None, None,
+                )  # fmt: skip
+            imported = record_step(
+                target,
+                records,
+                action="import",
+                model_name=model_name,
+                from_version=current,
+                to_version=copied,
+                actor=actor,
+                reason=reason,
+                forced=False,
+                evidence={
+                    "from_tracking_uri": from_tracking_uri,
+                    "from_version": version,
+                    "model_digest": digest,
+                    "gate_passed": tags.get("gate.passed"),
+                },
+            )
+        with side_credentials("FROM"):
+            exported = record_step(
+                source,
+                settled_history(source, model_name, actor),
+                action="export",
+                model_name=model_name,
+                from_version=version,
+                to_version=version,
+                actor=actor,
+                reason=reason,
+                forced=False,
+                evidence={
+                    "to_tracking_uri": to_tracking_uri,
+                    "to_version": copied,
+                    "model_digest": digest,
+                    "import_entry": imported.sequence,
+                },
+            )
+    return TransferOutcome(
+        model_name, from_tracking_uri, version, to_tracking_uri, copied, digest, imported, exported
+    )
+
+
+def _fetch(
+    source: Store, model_name: str, version: str, workdir: Path, progress: Callable[[str], None]
+) -> tuple[dict[str, str], str | None, Path]:
+    """Download the version's model (returned) and run artifacts (into ``workdir/run``).
+
+    The model is checked against its digest tag before anything else happens.
+    """
+    tags = version_tags(source, model_name, version)
+    recorded = tags.get(TAG_MODEL_DIGEST)
+    if recorded is None:
+        raise LifecycleError(
+            f"{model_name} version {version} at {source.tracking_uri} has no {TAG_MODEL_DIGEST} "
+            "tag; only versions registered by `python -m model train` can be copied"
+        )
+    progress(f"downloading {model_name} version {version} from {source.tracking_uri}")
+    model_dir = _download_model(source, model_name, version, workdir / "source")
+    _check_digest(model_dir, recorded, f"{model_name} version {version} at {source.tracking_uri}")
+    run_id = source.client.get_model_version(model_name, version).run_id
+    if run_id:
+        for artifact in _COPIED_RUN_ARTIFACTS:
+            destination = workdir / "run" / Path(artifact).parent
+            destination.mkdir(parents=True, exist_ok=True)
+            try:
+                source.download(f"runs:/{run_id}/{artifact}", destination)
+            except MlflowException:
+                progress(f"source run {run_id} has no {artifact}; not copied")
+    return tags, run_id, model_dir
+
+
+def _upload(
+    target: Store,
+    model_name: str,
+    version: str,
+    tags: dict[str, str],
+    source_run_id: str | None,
+    source: Store,
+    model_dir: Path,
+    workdir: Path,
+) -> str:
+    """A run holding the copied artifacts and a version registered from it; digest re-checked."""
+    provenance = {
+        f"{TAG_SOURCE_PREFIX}tracking_uri": source.tracking_uri,
+        f"{TAG_SOURCE_PREFIX}version": version,
+        f"{TAG_SOURCE_PREFIX}run_id": source_run_id or "",
+    }
+    client = target.client
+    run = client.create_run(target.ensure_experiment(model_name), tags=provenance)
+    run_id = run.info.run_id
+    try:
+        client.log_artifacts(run_id, str(model_dir), MODEL_ARTIFACT_PATH)
+        run_artifacts = workdir / "run"
+        if run_artifacts.is_dir():
+            client.log_artifacts(run_id, str(run_artifacts))
+    except BaseException:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    client.set_terminated(run_id)
+    copied = register_version(
+        target,
+        model_name,
+        f"{run.info.artifact_uri}/{MODEL_ARTIFACT_PATH}",
+        run_id,
+        {**tags, **provenance},
+    )
+    readback = _download_model(target, model_name, copied, workdir / "readback")
+    _check_digest(readback, tags[TAG_MODEL_DIGEST], f"the copy {copied} at {target.tracking_uri}")
+    return copied
+
+
+def _find_copy(target: Store, model_name: str, digest: str) -> str | None:
+    """A version of the target with this digest already (a re-run copies nothing twice)."""
+    versions = target.client.search_model_versions(f"name = '{model_name}'")
+    matching = [v for v in versions if v.tags.get(TAG_MODEL_DIGEST) == digest]
+    return str(max(int(v.version) for v in matching)) if matching else None
+
+
+def _download_model(store: Store, model_name: str, version: str, destination: Path) -> Path:
+    destination.mkdir(parents=True, exist_ok=True)
+    return store.download(
+        store.client.get_model_version_download_uri(model_name, version), destination
+    )
+
+
+def _check_digest(directory: Path, expected: str, what: str) -> None:
+    actual = model_digest(directory)
+    if actual != expected:
+        raise LifecycleError(
+            f"model digest mismatch for {what}: the files hash to {actual}, the version's "
+            f"{TAG_MODEL_DIGEST} tag says {expected}; refusing to copy"
+        )
+
+
+def _set_env(key: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(key, None)
+    else:
+        os.environ[key] = value
