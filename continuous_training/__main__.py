@@ -1,4 +1,4 @@
-"""`python -m continuous_training serve | fetch-dataset URI FILE`.
+"""`python -m continuous_training serve`: the retrain trigger.
 
 `serve` reads its settings from the environment the platform gives its pod:
 `RETRAIN_TOKEN` (the bearer token Alertmanager sends), `RETRAIN_NAMESPACE` (where the CronJobs
@@ -15,9 +15,6 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-
-from continuous_training.dataset import DatasetError, fetch_dataset
 
 
 class SettingsError(ValueError):
@@ -76,17 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m continuous_training", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the retrain trigger (Alertmanager webhook)")
-    fetch = commands.add_parser("fetch-dataset", help="download a dataset URI to a local file")
-    fetch.add_argument("uri", help="mlflow-artifacts:/<path>/<file>")
-    fetch.add_argument("file", type=Path, help="where to write it")
-    args = parser.parse_args(argv)
+    parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
-        if args.command == "serve":
-            return _serve()
-        fetch_dataset(args.uri, args.file)
-        return 0
-    except (SettingsError, DatasetError) as error:
+        return _serve()
+    except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -11,7 +11,7 @@ error-ratio alerts to the trigger. The loop is described in docs/continuous-trai
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -50,15 +50,15 @@ TRAINING_SOURCE = ImageSource(
         REPO_ROOT / ".dockerignore",
     ),
 )
-"""The training image: `model/` (training, gate, registry) and `continuous_training/` (dataset
-step and retrain trigger), built from the repository root (`.dockerignore` keeps the rest out)."""
+"""The training image: `model/` (training, gate, registry) and `continuous_training/` (the retrain
+trigger), built from the repository root (`.dockerignore` keeps the rest out)."""
 
 TRAINING_UID = 10001
 """The training image's non-root user (model/Dockerfile)."""
 TRIGGER_PORT = 8080
 TRIGGER_NAME = "retrain-trigger"
 TOKEN_KEY = "token"
-DATA_DIR = "/data"
+TRAIN_CONTAINER = "train"
 RUN_DEADLINE_SECONDS = 3600
 """A training run that takes longer is stopped (and counts as failed)."""
 GATE_FAILED_EXIT_CODE = 3
@@ -226,8 +226,8 @@ class ContinuousTraining(PlatformComponent):
     def _cronjob(
         self, target: TrainingTarget, secrets: "_NamespaceSecrets"
     ) -> k8s.batch.v1.CronJob:
-        """The deployment's training run: fetch the dataset, then train, gate and register."""
-        dataset_file = f"{DATA_DIR}/{PurePosixPath(target.training.dataset).name}"
+        """The deployment's training run: `model train` reads the dataset from its URI, logs
+        its hashes, trains, registers and gates a version, and moves `challenger` if it passed."""
         env = [
             {"name": "MLFLOW_TRACKING_URI", "value": self._tracking_uri},
             {"name": "HOME", "value": "/tmp"},
@@ -237,13 +237,6 @@ class ContinuousTraining(PlatformComponent):
                 secret_env("MLFLOW_TRACKING_USERNAME", secrets.mlflow, "username"),
                 secret_env("MLFLOW_TRACKING_PASSWORD", secrets.mlflow, "password"),
             ]
-        mounts = [{"name": "data", "mountPath": DATA_DIR}, {"name": "tmp", "mountPath": "/tmp"}]
-        container = {
-            "image": self._image,
-            "env": env,
-            "securityContext": CONTAINER_SECURITY_CONTEXT,
-            "volumeMounts": mounts,
-        }
         labels = {
             "app.kubernetes.io/name": "model-training",
             "app.kubernetes.io/part-of": "mlops-platform",
@@ -255,31 +248,25 @@ class ContinuousTraining(PlatformComponent):
             "automountServiceAccountToken": False,
             "securityContext": pod_security_context(TRAINING_UID),
             **secrets.pull_secrets(),
-            "initContainers": [
-                {
-                    **container,
-                    "name": "fetch-dataset",
-                    "command": ["python", "-m", "continuous_training", "fetch-dataset"],
-                    "args": [target.training.dataset, dataset_file],
-                    "resources": resources("100m", "256Mi", "500m", "512Mi"),
-                }
-            ],
             "containers": [
                 {
-                    **container,
-                    "name": "train",
+                    "name": TRAIN_CONTAINER,
+                    "image": self._image,
                     "command": ["python", "-m", "model", "train"],
                     "args": [
                         "--model-name",
                         target.registered_model,
                         "--data",
-                        dataset_file,
+                        target.training.dataset,
                         "--json",
                     ],
+                    "env": env,
                     "resources": resources("500m", "1Gi", "2", "2Gi"),
+                    "securityContext": CONTAINER_SECURITY_CONTEXT,
+                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
                 }
             ],
-            "volumes": [scratch_volume("data", "2Gi"), scratch_volume()],
+            "volumes": [scratch_volume(size="2Gi")],
         }
         return k8s.batch.v1.CronJob(
             f"{target.namespace}-{cronjob_name(target.deployment)}",
@@ -306,7 +293,7 @@ class ContinuousTraining(PlatformComponent):
                                 {
                                     "action": "FailJob",
                                     "onExitCodes": {
-                                        "containerName": "train",
+                                        "containerName": TRAIN_CONTAINER,
                                         "operator": "In",
                                         "values": [GATE_FAILED_EXIT_CODE],
                                     },

@@ -206,7 +206,7 @@ def test_prebuilt_image_is_deployed_without_a_build(tmp_path: Path) -> None:
             assert pod["containers"][0]["image"] == reference
     for cronjob in d.of_type("kubernetes:batch/v1:CronJob"):
         pod = cronjob.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-        assert {c["image"] for c in pod["containers"] + pod["initContainers"]} == {training}
+        assert {c["image"] for c in pod["containers"]} == {training}
 
 
 def seldon_deployments(declared: Declared) -> dict[tuple[str, str], dict]:

@@ -58,9 +58,9 @@ def test_a_training_cronjob_per_deployment_on_the_stacks_training_image(rendered
         assert spec["schedule"] == training[deployment]["schedule"]
         assert spec["suspend"] == training[deployment]["suspend"]
         pod = _pod_specs(cronjob)
-        fetch, train = pod["initContainers"][0], pod["containers"][0]
-        assert fetch["args"][0] == training[deployment]["dataset"]
-        assert train["args"][train["args"].index("--data") + 1] == fetch["args"][1]
+        (train,) = pod["containers"]
+        assert train["command"] == ["python", "-m", "model", "train"]
+        assert train["args"][train["args"].index("--data") + 1] == training[deployment]["dataset"]
         assert train["args"][train["args"].index("--model-name") + 1] == _models()[deployment]
 
 
@@ -68,7 +68,7 @@ def test_training_image_is_the_one_the_stack_builds(rendered_prod, prod_render):
     images = {
         c["image"]
         for cronjob in of_kind(rendered_prod, "CronJob")
-        for c in [*_pod_specs(cronjob)["containers"], *_pod_specs(cronjob)["initContainers"]]
+        for c in _pod_specs(cronjob)["containers"]
     }
     images |= {
         c["image"] for c in _trigger(rendered_prod)["spec"]["template"]["spec"]["containers"]
@@ -101,7 +101,7 @@ def test_training_and_trigger_pods_are_restricted_and_bounded(rendered_prod):
     for pod in [*map(_pod_specs, cronjobs), trigger_pod]:
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-        for container in [*pod.get("initContainers", []), *pod["containers"]]:
+        for container in pod["containers"]:
             assert container["securityContext"] == RESTRICTED_CONTAINER
             assert set(container["resources"]["limits"]) == {"cpu", "memory"}
     for cronjob in cronjobs:
