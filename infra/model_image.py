@@ -1,6 +1,6 @@
 """The model-serving image: built from `serving/`, tagged by content, deployed by digest.
 
-`ImageSource`, `content_tag` and `pushed_image` are shared with the training image
+`ImageSource`, `content_tag` and `image_reference` are shared with the training image
 (`infra/training.py`), which is built the same way from another context.
 """
 
@@ -81,17 +81,21 @@ def registry_login(config: ModelImageConfig) -> RegistryLogin | None:
     )
 
 
-def pushed_image(
+def image_reference(
     name: str,
     *,
     source: ImageSource,
     repository: str,
+    prebuilt_ref: str,
     config: ModelImageConfig,
     login: RegistryLogin | None,
     opts: pulumi.ResourceOptions,
 ) -> pulumi.Output[str]:
-    """Build `source` for the stack's platform, push it tagged by content, return its digest
-    reference `<registry>/<repository>@sha256:<digest>`."""
+    """`prebuilt_ref` when set (CI builds once and promotes the same digest through every
+    stack); else build `source` for the stack's platform, push it tagged by content and return
+    its digest reference `<registry>/<repository>@sha256:<digest>`."""
+    if prebuilt_ref:
+        return pulumi.Output.from_input(prebuilt_ref)
     registry = None
     if login is not None:
         registry = docker.RegistryArgs(
@@ -127,15 +131,13 @@ class ModelImage(PlatformComponent):
     ) -> None:
         super().__init__("mlops:serving:ModelImage", name, opts)
         self.registry_login = registry_login(config)
-        if config.image_prebuilt_ref:
-            self.reference = pulumi.Output.from_input(config.image_prebuilt_ref)
-        else:
-            self.reference = pushed_image(
-                name,
-                source=SERVING_SOURCE,
-                repository=config.image_repository,
-                config=config,
-                login=self.registry_login,
-                opts=self.child_opts(),
-            )
+        self.reference = image_reference(
+            name,
+            source=SERVING_SOURCE,
+            repository=config.image_repository,
+            prebuilt_ref=config.image_prebuilt_ref,
+            config=config,
+            login=self.registry_login,
+            opts=self.child_opts(),
+        )
         self.register_outputs({"reference": self.reference})

@@ -24,7 +24,7 @@ from infra.model_image import (
     DIGEST_REFERENCE,
     ImageSource,
     ModelImageConfig,
-    pushed_image,
+    image_reference,
     registry_login,
 )
 from infra.model_monitoring.rules import ERROR_RATIO_ALERT, FEATURE_DRIFT_ALERT
@@ -143,17 +143,15 @@ class TrainingImage(PlatformComponent):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:training:TrainingImage", name, opts)
-        if config.training_image_prebuilt_ref:
-            self.reference = pulumi.Output.from_input(config.training_image_prebuilt_ref)
-        else:
-            self.reference = pushed_image(
-                name,
-                source=TRAINING_SOURCE,
-                repository=config.training_image_repository,
-                config=registry,
-                login=registry_login(registry),
-                opts=self.child_opts(),
-            )
+        self.reference = image_reference(
+            name,
+            source=TRAINING_SOURCE,
+            repository=config.training_image_repository,
+            prebuilt_ref=config.training_image_prebuilt_ref,
+            config=registry,
+            login=registry_login(registry),
+            opts=self.child_opts(),
+        )
         self.register_outputs({"reference": self.reference})
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 import yaml
-from trigger_process import free_port
+from prometheus_process import free_port
 
 READY_TIMEOUT_S = 60
 
