@@ -1,5 +1,6 @@
 # mlops-platform task runner. `make help` lists the targets.
-# The main job is `make up STACK=local|dev|prod`; the one test command is `make test`.
+# The main job is `make up [STACK=local|dev|prod]` (default local, the kind laptop cluster);
+# the one test command is `make test`.
 
 STACK   ?= local
 OUT     ?= render/$(STACK)
@@ -7,11 +8,11 @@ PYTHON  ?= python3.12
 VENV    := .venv
 BIN     := $(VENV)/bin
 # Self-managed state: a local file backend unless the caller points PULUMI_BACKEND_URL elsewhere
-# (s3://, gs://, azblob://, or Pulumi Cloud).
+# (s3://, gs://, azblob://, or Pulumi Cloud). A protected stack (prod) refuses the file backend.
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint render preflight up preview destroy
+.PHONY: help venv test lint render preflight protect-up protect-destroy up preview destroy
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -36,10 +37,15 @@ render: venv ## Offline preview: write every resource of STACK as YAML into OUT
 	rm -rf $(OUT)
 	$(BIN)/python -m stacks.render --stack $(STACK) --out $(OUT)
 
-preflight: ## Check the tools `make up` needs (Pulumi CLI, Docker engine, kubectl, kind for local)
+preflight: ## Check what `make up` needs (tools, kind version, free ports, LoadBalancer support)
 	@$(PYTHON) -m stacks.preflight --stack $(STACK)
 
-up: preflight venv ## Main job: provision STACK (local|dev|prod) with `pulumi up`
+# The prod guard (stacks/protection.py): a protected stack needs the shared state backend and,
+# outside CI (CI=true), the stack name typed at a prompt.
+protect-up protect-destroy: protect-%:
+	@$(PYTHON) -m stacks.protection --stack $(STACK) --action $*
+
+up: preflight protect-up venv ## Main job: provision STACK (local|dev|prod) with `pulumi up`
 	pulumi login $(PULUMI_BACKEND_URL)
 	pulumi stack select --create --secrets-provider passphrase $(STACK)
 	pulumi up --stack $(STACK) --yes
@@ -49,9 +55,14 @@ preview: preflight venv ## `pulumi preview --diff` for STACK (what merge request
 	pulumi stack select --create --secrets-provider passphrase $(STACK)
 	pulumi preview --stack $(STACK) --diff
 
-destroy: preflight venv ## Tear STACK down
+destroy: preflight protect-destroy venv ## Tear STACK down
 	pulumi login $(PULUMI_BACKEND_URL)
 	pulumi destroy --stack $(STACK) --yes
+
+.PHONY: e2e
+E2E_STACK ?= local
+e2e: venv ## End to end on a new kind cluster: up, train, roll out, check via the gateway, destroy
+	$(BIN)/python -m e2e --stack $(E2E_STACK)
 
 .PHONY: train
 train: venv ## Train, evaluate and register the model (local SQLite MLflow store by default)
@@ -65,9 +76,14 @@ BASE ?= origin/main
 image: ## Build and push the serving image once per commit; print <repository>@sha256:<digest>
 	@ci/image.sh "$(IMAGE_REPOSITORY)"
 
+# Registry the render diff resolves model aliases against (merge requests: the dev registry, with
+# MLFLOW_TRACKING_USERNAME/_PASSWORD of its read-only user); empty renders aliases as aliases.
+RENDER_TRACKING_URI ?=
+
 render-diff: venv ## Diff STACK's SeldonDeployments, dashboards and rules between BASE and the work tree
 	@mkdir -p render
-	$(BIN)/python ci/render_diff.py --stack $(STACK) --base $(BASE) --out render/diff-$(STACK).md
+	$(BIN)/python ci/render_diff.py --stack $(STACK) --base $(BASE) --out render/diff-$(STACK).md \
+		$(if $(RENDER_TRACKING_URI),--tracking-uri $(RENDER_TRACKING_URI))
 
 .PHONY: demo bench
 BENCH_SECONDS ?= 15

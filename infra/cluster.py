@@ -1,5 +1,6 @@
 """Cluster access: the Kubernetes provider all components use, optionally on a new kind cluster."""
 
+import os
 from pathlib import Path
 
 import pulumi
@@ -9,8 +10,16 @@ from pydantic import Field
 
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel, DnsLabel, ImageReference
+from infra.kind_images import DEFAULT_NODE_IMAGE
 
-KIND_SCRIPT = Path(__file__).parent / "scripts" / "kind-cluster.sh"
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
+KIND_SCRIPT = SCRIPTS / "kind-cluster.sh"
+
+
+def script_command(script: Path, *args: str) -> str:
+    """A shell command running one of `infra/scripts/`, by a path relative to the working
+    directory, so Pulumi state does not depend on where the repository is checked out."""
+    return " ".join(["bash", os.path.relpath(script), *args])
 
 
 class ClusterConfig(CamelModel):
@@ -19,14 +28,17 @@ class ClusterConfig(CamelModel):
     kubeconfig_context: str = ""
     create_kind_cluster: bool = False
     kind_cluster_name: DnsLabel = "mlops-dev"
-    kind_node_image: ImageReference = (
-        "kindest/node:v1.33.1"
-        "@sha256:050072256b9a903bd914c0b2866828150cb229cea0efe5892e2b644d5dd3b34f"
-    )
+    kind_node_image: ImageReference = DEFAULT_NODE_IMAGE
     kind_registry_port: int = Field(default=5001, ge=1024, le=65535)
     ingress_host_port: int = Field(default=8080, ge=1024, le=65535)
+    """Host port (127.0.0.1) of the gateway's HTTP NodePort 30080 on a kind cluster."""
+    ingress_https_host_port: int = Field(default=8443, ge=1024, le=65535)
+    """Host port (127.0.0.1) of the gateway's HTTPS NodePort 30443 on a kind cluster."""
     persistent_storage: bool = False
     storage_class: str = ""
+    protected: bool = False
+    """A protected stack (prod): `make up|destroy` refuse a local `file://` state backend and ask
+    for confirmation outside CI (stacks/protection.py)."""
 
 
 class ClusterAccess(PlatformComponent):
@@ -37,6 +49,12 @@ class ClusterAccess(PlatformComponent):
     """
 
     provider: k8s.Provider
+    kind_cluster: command.local.Command | None
+    """The kind cluster and its local registry (None on an existing cluster): what a local image
+    push must wait for."""
+    kubectl_environment: dict[str, pulumi.Input[str]]
+    """Environment for a local `kubectl` (see infra/scripts/) to reach the provider's cluster:
+    `KUBECONFIG_DATA` (secret) for kind, `KUBE_CONTEXT` otherwise (empty: the current context)."""
 
     def __init__(
         self, name: str, config: ClusterConfig, opts: pulumi.ResourceOptions | None = None
@@ -48,22 +66,29 @@ class ClusterAccess(PlatformComponent):
                 "NODE_IMAGE": config.kind_node_image,
                 "REGISTRY_PORT": str(config.kind_registry_port),
                 "INGRESS_HOST_PORT": str(config.ingress_host_port),
+                "INGRESS_HTTPS_HOST_PORT": str(config.ingress_https_host_port),
             }
-            cluster = command.local.Command(
+            self.kind_cluster = command.local.Command(
                 f"{name}-kind",
-                create=f"bash {KIND_SCRIPT} create",
-                delete=f"bash {KIND_SCRIPT} delete",
+                create=script_command(KIND_SCRIPT, "create"),
+                delete=script_command(KIND_SCRIPT, "delete"),
                 environment=environment,
-                opts=self.child_opts(),
+                # stdout is the kubeconfig: encrypted in the state, not stored in plain text.
+                opts=pulumi.ResourceOptions.merge(
+                    self.child_opts(), pulumi.ResourceOptions(additional_secret_outputs=["stdout"])
+                ),
             )
-            kubeconfig = pulumi.Output.secret(cluster.stdout)
+            kubeconfig = pulumi.Output.secret(self.kind_cluster.stdout)
+            self.kubectl_environment = {"KUBECONFIG_DATA": kubeconfig}
             self.provider = k8s.Provider(
                 f"{name}-provider",
                 kubeconfig=kubeconfig,
                 enable_server_side_apply=True,
-                opts=self.child_opts(depends_on=[cluster]),
+                opts=self.child_opts(depends_on=[self.kind_cluster]),
             )
         else:
+            self.kind_cluster = None
+            self.kubectl_environment = {"KUBE_CONTEXT": config.kubeconfig_context}
             self.provider = k8s.Provider(
                 f"{name}-provider",
                 context=config.kubeconfig_context or None,

@@ -10,7 +10,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from infra.config_types import CamelModel, CpuQuantity, DnsLabel, MemoryQuantity
+from infra.config_types import ComputeResources, DnsLabel, ObjectConfig, ResourceAmounts
 from infra.model_monitoring.config import MonitoringConfig, PromDuration
 from infra.namespaces import PLATFORM_NAMESPACES
 
@@ -34,18 +34,13 @@ DatasetUri = Annotated[
 API by the training Job (infra/training.py), e.g. 'mlflow-artifacts:/datasets/wine.csv'."""
 
 
-class ResourceAmounts(CamelModel):
-    cpu: CpuQuantity
-    memory: MemoryQuantity
-
-
-class Resources(CamelModel):
+class Resources(ComputeResources):
     # Measured: two workers plus Seldon's metrics, gRPC and manager processes hold ~870 MiB PSS.
     requests: ResourceAmounts = ResourceAmounts(cpu="250m", memory="1Gi")
     limits: ResourceAmounts = ResourceAmounts(cpu="2", memory="1536Mi")
 
 
-class PredictorConfig(CamelModel):
+class PredictorConfig(ObjectConfig):
     """One predictor of a SeldonDeployment: a model version, its traffic share and capacity.
 
     `resources` unset takes the deployment's default.
@@ -122,7 +117,7 @@ def _cron_problem(schedule: str) -> str | None:
     return None
 
 
-class TrainingConfig(CamelModel):
+class TrainingConfig(ObjectConfig):
     """When and on what the deployment's model retrains in the cluster (a CronJob)."""
 
     schedule: str
@@ -140,7 +135,7 @@ class TrainingConfig(CamelModel):
         return schedule
 
 
-class RolloutConfig(CamelModel):
+class RolloutConfig(ObjectConfig):
     """A progressive rollout plan: the challenger's traffic percent at each step.
 
     The challenger stays at a step at least `minStepDuration`. At the last step (100) it is
@@ -171,7 +166,7 @@ class RolloutConfig(CamelModel):
         return self
 
 
-class DeploymentConfig(CamelModel):
+class DeploymentConfig(ObjectConfig):
     """One entry of `deployments`: a SeldonDeployment with its predictors and their settings.
 
     `monitoring` holds the stack's `mlops-platform:monitoring` with this entry's overrides

@@ -1,10 +1,12 @@
-"""Istio: the ingress Seldon needs for weighted traffic and mirroring, plus the Seldon gateway."""
+"""Istio: the ingress Seldon needs for weighted traffic and mirroring, plus the Seldon gateway,
+served over HTTPS only, with a request-body limit and (per stack) JWT on the prediction path."""
 
-from typing import Literal
+import json
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel, ChartVersion
@@ -14,24 +16,66 @@ from infra.namespaces import ISTIO
 ISTIO_CHARTS = "https://istio-release.storage.googleapis.com/charts"
 GATEWAY_NAME = "seldon-gateway"
 INGRESS_NODE_PORT = 30080
-"""NodePort of the ingress gateway; the dev kind cluster maps it to the host."""
+"""NodePort of the gateway's HTTP port (redirects only); the kind cluster maps it to the host."""
+INGRESS_HTTPS_NODE_PORT = 30443
+"""NodePort of the gateway's HTTPS port; the kind cluster maps it to the host."""
+GATEWAY_SELECTOR = {"istio": "ingressgateway"}
+PREDICTION_PATHS = ["/seldon/*"]
+"""Every Seldon route under the gateway (`/seldon/<namespace>/<deployment>/...`)."""
 
 
 class MeshConfig(CamelModel):
     """Stack keys for Istio."""
 
-    istio_version: ChartVersion = "1.26.2"
+    istio_version: ChartVersion = "1.30.3"
     ingress_service_type: Literal["NodePort", "LoadBalancer", "ClusterIP"] = "LoadBalancer"
     ingress_domain: str = Field(
         default="localtest.me", pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$"
     )
     ingress_port: int = Field(default=80, ge=1, le=65535)
+    """Public HTTP port of the gateway; it only redirects to HTTPS."""
+    ingress_https_port: int = Field(default=443, ge=1, le=65535)
+    """Public HTTPS port of the gateway, used in the exported URLs."""
+    gateway_max_request_bytes: int = Field(default=1_048_576, ge=1024, le=104_857_600)
+    """Largest request body the gateway forwards to a model; bigger ones get 413 at the edge."""
+    prediction_auth: Literal["jwt", "none"] = "jwt"
+    """'jwt': the prediction path needs a bearer token from `jwtIssuer` (Istio
+    RequestAuthentication + AuthorizationPolicy); 'none' leaves it open (local/dev only)."""
+    jwt_issuer: str = Field(default="", pattern=r"^$|^https://\S+$")
+    jwt_jwks_uri: str = Field(default="", pattern=r"^$|^https://\S+$", validate_default=True)
+    jwt_audiences: list[str] = []
+
+    @field_validator("jwt_audiences", mode="before")
+    @classmethod
+    def _decode_list(cls, value: Any) -> Any:
+        """Pulumi hands array config to the program JSON-encoded."""
+        return json.loads(value) if isinstance(value, str) and value.startswith("[") else value
+
+    @field_validator("jwt_jwks_uri")
+    @classmethod
+    def _jwt_settings(cls, jwks_uri: str, info: ValidationInfo) -> str:
+        if info.data.get("prediction_auth") == "jwt" and not (
+            jwks_uri and info.data.get("jwt_issuer")
+        ):
+            raise ValueError(
+                "predictionAuth 'jwt' needs 'jwtIssuer' and 'jwtJwksUri' (https URLs of your "
+                "identity provider); set predictionAuth 'none' only for a stack nobody outside "
+                "can reach"
+            )
+        return jwks_uri
+
+    def host(self, subdomain: str | None = None) -> str:
+        return f"{subdomain}.{self.ingress_domain}" if subdomain else self.ingress_domain
+
+    @property
+    def gateway_hosts(self) -> list[str]:
+        """Every host the gateway's certificate must name."""
+        return [self.host(), self.host("mlflow"), self.host("grafana")]
 
     def url(self, subdomain: str | None = None, path: str = "") -> str:
-        """The public URL of a host behind the ingress gateway."""
-        host = f"{subdomain}.{self.ingress_domain}" if subdomain else self.ingress_domain
-        port = "" if self.ingress_port == 80 else f":{self.ingress_port}"
-        return f"http://{host}{port}{path}"
+        """The public HTTPS URL of a host behind the ingress gateway."""
+        port = "" if self.ingress_https_port == 443 else f":{self.ingress_https_port}"
+        return f"https://{self.host(subdomain)}{port}{path}"
 
 
 class ServiceMesh(PlatformComponent):
@@ -43,7 +87,14 @@ class ServiceMesh(PlatformComponent):
     gateway_ref: str = f"{ISTIO}/{GATEWAY_NAME}"
 
     def __init__(
-        self, name: str, config: MeshConfig, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        config: MeshConfig,
+        *,
+        tls_secret: str,
+        certificate: pulumi.Resource | None,
+        unbuffered_hosts: list[str],
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:mesh:ServiceMesh", name, opts)
 
@@ -60,26 +111,39 @@ class ServiceMesh(PlatformComponent):
                 opts=self.child_opts(depends_on=after),
             )
 
+        # Values checked against manifests/charts/{base,istio-control/istio-discovery,gateway}/
+        # values.yaml@1.30.3 (istio/istio): the charts keep their defaults under
+        # `_internal_defaults_do_not_set` and take overrides at the top level.
         base = release("istio-base", "base", {"defaultRevision": "default"}, [])
         self.control_plane = release(
             "istiod",
             "istiod",
             {
-                "pilot": {"resources": {"requests": {"cpu": "100m", "memory": "256Mi"}}},
+                # Top-level `resources` (deployment.yaml reads .Values.resources); a `pilot:`
+                # key is ignored and istiod would request the chart's 500m / 2048Mi.
+                "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
                 "meshConfig": {"accessLogFile": "/dev/stdout"},
             },
             [base],
         )
         service: dict = {"type": config.ingress_service_type}
         if config.ingress_service_type == "NodePort":
+            # Port names as in the gateway chart's values.yaml (istio 1.26.2 manifests/charts/
+            # gateway/values.yaml `service.ports`); setting the list replaces the chart's.
             service["ports"] = [
-                {"name": "http2", "port": 80, "targetPort": 80, "nodePort": INGRESS_NODE_PORT}
+                {"name": "http2", "port": 80, "targetPort": 80, "nodePort": INGRESS_NODE_PORT},
+                {
+                    "name": "https",
+                    "port": 443,
+                    "targetPort": 443,
+                    "nodePort": INGRESS_HTTPS_NODE_PORT,
+                },
             ]
         ingress = release(
             "istio-ingressgateway",
             "gateway",
             {
-                "labels": {"istio": "ingressgateway"},
+                "labels": GATEWAY_SELECTOR,
                 "service": service,
                 "resources": {
                     "requests": {"cpu": "100m", "memory": "128Mi"},
@@ -94,14 +158,129 @@ class ServiceMesh(PlatformComponent):
             kind="Gateway",
             metadata={"name": GATEWAY_NAME, "namespace": ISTIO},
             spec={
-                "selector": {"istio": "ingressgateway"},
+                "selector": GATEWAY_SELECTOR,
                 "servers": [
-                    {"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}
+                    {
+                        "port": {"number": 443, "name": "https", "protocol": "HTTPS"},
+                        "hosts": ["*"],
+                        "tls": {
+                            "mode": "SIMPLE",
+                            "credentialName": tls_secret,
+                            "minProtocolVersion": "TLSV1_2",
+                        },
+                    },
+                    {
+                        "port": {"number": 80, "name": "http", "protocol": "HTTP"},
+                        "hosts": ["*"],
+                        "tls": {"httpsRedirect": True},
+                    },
                 ],
             },
-            opts=self.child_opts(depends_on=[ingress]),
+            opts=self.child_opts(depends_on=[ingress, *([certificate] if certificate else [])]),
         )
+        self._body_limit(config, unbuffered_hosts, after=[ingress])
+        if config.prediction_auth == "jwt":
+            self._jwt(config, after=[ingress])
         self.register_outputs({"gateway": self.gateway_ref})
+
+    def _body_limit(
+        self, config: MeshConfig, unbuffered_hosts: list[str], after: list[pulumi.Resource]
+    ) -> None:
+        """Envoy's buffer filter on the gateway: a body above the limit is answered 413 before
+        it reaches the executor, whose REST server reads whole bodies without a limit (seldon-core
+        v1.17.1 executor/api/rest/server.go, `ioutil.ReadAll(req.Body)`). Hosts that take large
+        uploads behind their own authentication (MLflow's artifact proxy) are exempt per route."""
+        buffer_filter = "envoy.filters.http.buffer"
+        patches: list[dict] = [
+            {
+                "applyTo": "HTTP_FILTER",
+                "match": {
+                    "context": "GATEWAY",
+                    "listener": {
+                        "filterChain": {
+                            "filter": {
+                                "name": "envoy.filters.network.http_connection_manager",
+                                "subFilter": {"name": "envoy.filters.http.router"},
+                            }
+                        }
+                    },
+                },
+                "patch": {
+                    "operation": "INSERT_BEFORE",
+                    "value": {
+                        "name": buffer_filter,
+                        "typed_config": {
+                            "@type": "type.googleapis.com/envoy.extensions.filters.http.buffer"
+                            ".v3.Buffer",
+                            "max_request_bytes": config.gateway_max_request_bytes,
+                        },
+                    },
+                },
+            }
+        ]
+        patches += [
+            {
+                "applyTo": "VIRTUAL_HOST",
+                "match": {
+                    "context": "GATEWAY",
+                    "routeConfiguration": {"vhost": {"name": f"{host}:443"}},
+                },
+                "patch": {
+                    "operation": "MERGE",
+                    "value": {
+                        "typed_per_filter_config": {
+                            buffer_filter: {
+                                "@type": "type.googleapis.com/envoy.extensions.filters.http"
+                                ".buffer.v3.BufferPerRoute",
+                                "disabled": True,
+                            }
+                        }
+                    },
+                },
+            }
+            for host in unbuffered_hosts
+        ]
+        k8s.apiextensions.CustomResource(
+            "gateway-request-body-limit",
+            api_version="networking.istio.io/v1alpha3",
+            kind="EnvoyFilter",
+            metadata={"name": "request-body-limit", "namespace": ISTIO},
+            spec={"workloadSelector": {"labels": GATEWAY_SELECTOR}, "configPatches": patches},
+            opts=self.child_opts(depends_on=after),
+        )
+
+    def _jwt(self, config: MeshConfig, after: list[pulumi.Resource]) -> None:
+        """Validate bearer tokens at the gateway and refuse the prediction path without one
+        from the configured issuer (an invalid token is already a 401 from the
+        RequestAuthentication; a missing one is the DENY below, 403)."""
+        rule: dict = {"issuer": config.jwt_issuer, "jwksUri": config.jwt_jwks_uri}
+        if config.jwt_audiences:
+            rule["audiences"] = list(config.jwt_audiences)
+        k8s.apiextensions.CustomResource(
+            "prediction-jwt",
+            api_version="security.istio.io/v1",
+            kind="RequestAuthentication",
+            metadata={"name": "prediction-jwt", "namespace": ISTIO},
+            spec={"selector": {"matchLabels": GATEWAY_SELECTOR}, "jwtRules": [rule]},
+            opts=self.child_opts(depends_on=after),
+        )
+        k8s.apiextensions.CustomResource(
+            "prediction-requires-jwt",
+            api_version="security.istio.io/v1",
+            kind="AuthorizationPolicy",
+            metadata={"name": "prediction-requires-jwt", "namespace": ISTIO},
+            spec={
+                "selector": {"matchLabels": GATEWAY_SELECTOR},
+                "action": "DENY",
+                "rules": [
+                    {
+                        "from": [{"source": {"notRequestPrincipals": [f"{config.jwt_issuer}/*"]}}],
+                        "to": [{"operation": {"paths": PREDICTION_PATHS}}],
+                    }
+                ],
+            },
+            opts=self.child_opts(depends_on=after),
+        )
 
 
 def ingress_route(

@@ -1,16 +1,21 @@
-"""MLflow 3 tracking server and model registry: PostgreSQL backend, S3-compatible artifact store
-(in-cluster MinIO, or an external endpoint), artifacts proxied through the server."""
+"""MLflow 3 tracking server and model registry behind its basic-auth app: PostgreSQL (over TLS)
+for the tracking, registry and user stores, artifacts proxied by the server to a volume
+(local/dev) or an external S3 bucket (prod), users and grants applied by a Job before any
+server starts."""
 
+import hashlib
 from typing import Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
+from infra.cert_manager import CertManager
 from infra.component import PlatformComponent
-from infra.config_types import CamelModel, ImageReference, MemoryQuantity
+from infra.config_types import CamelModel, CpuQuantity, DnsLabel, ImageReference, MemoryQuantity
+from infra.mlflow_auth import ACCESS_SCRIPT, PASSWORD_ENV, MlflowUsers, basic_auth_ini
 from infra.namespaces import MLFLOW
-from infra.secrets import credentials_secret, generated_password
+from infra.secrets import MlflowLogin, credentials_secret, generated_password
 from infra.workloads import (
     CONTAINER_SECURITY_CONTEXT,
     http_probe,
@@ -20,53 +25,134 @@ from infra.workloads import (
     secret_env,
 )
 
+POSTGRES_IMAGE = (
+    "postgres:18.1-trixie@sha256:5ec39c188013123927f30a006987c6b0e20f3ef2b54b140dfa96dac6844d883f"  # noqa: E501
+)
 MLFLOW_PORT = 5000
 POSTGRES_PORT = 5432
-MINIO_PORT = 9000
+POSTGRES_HOST = f"postgres.{MLFLOW}.svc"
 TRACKING_URI = f"http://mlflow.{MLFLOW}.svc.cluster.local:{MLFLOW_PORT}"
+MLFLOW_UID = 1000
+POSTGRES_UID = 999
+"""The `postgres` user of the official image."""
+POSTGRES_TLS_SECRET = "postgres-tls"
+ARTIFACTS_DIR = "/artifacts"
+AUTH_CONFIG = "/etc/mlflow-auth/basic_auth.ini"
+POSTGRES_CA = "/etc/postgres-ca/ca.crt"
+SERVER_OVERHEAD_MIB = 320
+"""Measured here with mlflow 3.17.2 (`mlflow server --app-name basic-auth --workers 2`): the
+`mlflow server` parent stays resident at ~245 MiB RSS, uvicorn's supervisor ~27 MiB."""
+WORKER_MIB = 320
+"""Each uvicorn worker measured at ~245 MiB RSS after its first request; 320 leaves room for
+the artifact proxy's buffers."""
+
+_MEBIBYTES = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024**2, "k": 1e3 / 2**20,
+              "M": 1e6 / 2**20, "G": 1e9 / 2**20, "T": 1e12 / 2**20, "": 1 / 2**20}  # fmt: skip
+
+
+def _mebibytes(quantity: str) -> float:
+    number = quantity.rstrip("KMGTik")
+    return float(number) * _MEBIBYTES[quantity[len(number) :]]
+
+
+def _cores(quantity: str) -> float:
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
 
 
 class MlflowConfig(CamelModel):
-    """Stack keys for the tracking server, its database and its artifact store."""
+    """Stack keys for the tracking server, its users, its database and its artifact store."""
 
-    mlflow_image: ImageReference = "burakince/mlflow:3.14.0"
+    mlflow_image: ImageReference = "ghcr.io/mlflow/mlflow:v3.17.2-full"
+    """MLflow's own image at the client's version (requirements.txt mlflow==3.17.2); `-full`
+    carries the PostgreSQL and S3 drivers and the auth extra (mlflow docker/Dockerfile.full)."""
     mlflow_replicas: int = Field(default=1, ge=1, le=10)
-    postgres_image: ImageReference = "postgres:17.6-bookworm"
+    mlflow_cpu_limit: CpuQuantity = "1"
+    mlflow_memory_limit: MemoryQuantity = "1536Mi"
+    mlflow_admin_user: DnsLabel = "platform-admin"
+    mlflow_serving_user: DnsLabel = "serving"
+    """Reads the registered models the stack's deployments serve, nothing else."""
+    mlflow_pipeline_user: DnsLabel = "pipeline"
+    """Edits every experiment and registered model: CI and the training Jobs."""
+    postgres_image: ImageReference = POSTGRES_IMAGE
     postgres_storage_size: MemoryQuantity = "2Gi"
-    artifact_store: Literal["minio", "s3"] = "minio"
+    artifact_store: Literal["volume", "s3"] = "volume"
+    """'volume': the server keeps artifacts on its own volume (one replica); 's3': an external
+    S3-compatible bucket."""
+    artifact_storage_size: MemoryQuantity = "10Gi"
     artifact_bucket: str = Field(default="mlflow", pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
-    minio_image: ImageReference = "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"
-    minio_client_image: ImageReference = "quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z"
-    minio_storage_size: MemoryQuantity = "10Gi"
-    s3_endpoint_url: str = Field(default="", pattern=r"^(https?://[^\s/]+)?$")
+    s3_endpoint_url: str = Field(default="", pattern=r"^(https://[^\s/]+)?$")
     s3_region: str = "us-east-1"
     s3_access_key_id: str = ""
+    """Empty: the pods' ambient cloud credentials (e.g. an EKS Pod Identity association for the
+    `mlflow` ServiceAccount scoped to the bucket), so no key exists in the cluster at all."""
     s3_secret_access_key: SecretStr | None = Field(default=None, validate_default=True)
+
+    @field_validator("artifact_store")
+    @classmethod
+    def _one_volume_one_server(cls, store: str, info: ValidationInfo) -> str:
+        replicas = info.data.get("mlflow_replicas", 1)
+        if store == "volume" and replicas > 1:
+            raise ValueError(
+                "artifactStore 'volume' is a ReadWriteOnce volume of one server: with "
+                f"mlflowReplicas {replicas} use artifactStore 's3'"
+            )
+        return store
+
+    @field_validator("mlflow_memory_limit")
+    @classmethod
+    def _room_for_a_worker(cls, limit: str) -> str:
+        if _mebibytes(limit) < SERVER_OVERHEAD_MIB + WORKER_MIB:
+            raise ValueError(
+                f"{limit} holds no MLflow worker: the server needs at least "
+                f"{SERVER_OVERHEAD_MIB + WORKER_MIB}Mi for one"
+            )
+        return limit
+
+    @field_validator("mlflow_pipeline_user")
+    @classmethod
+    def _distinct_users(cls, pipeline: str, info: ValidationInfo) -> str:
+        others = {info.data.get("mlflow_admin_user"), info.data.get("mlflow_serving_user")}
+        if pipeline in others or len(others) < 2:
+            raise ValueError(
+                "'mlflowAdminUser', 'mlflowServingUser' and 'mlflowPipelineUser' must differ"
+            )
+        return pipeline
 
     @field_validator("s3_secret_access_key")
     @classmethod
-    def _external_store_credentials(cls, secret: SecretStr | None, info: ValidationInfo):
-        if info.data.get("artifact_store") == "s3" and not (
-            info.data.get("s3_access_key_id") and secret
-        ):
+    def _static_key_pair(cls, secret: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if bool(info.data.get("s3_access_key_id")) != bool(secret):
             raise ValueError(
-                "artifactStore 's3' needs 's3AccessKeyId' and the secret 's3SecretAccessKey' "
-                "(pulumi config set --secret mlops-platform:s3SecretAccessKey ...)"
+                "set both 's3AccessKeyId' and the secret 's3SecretAccessKey' (pulumi config set "
+                "--secret mlops-platform:s3SecretAccessKey ...), or neither to use the pods' "
+                "ambient cloud credentials"
             )
         return secret
 
+    @property
+    def workers(self) -> int:
+        """Uvicorn workers the limits carry: two per core, as many as the memory holds."""
+        by_memory = int((_mebibytes(self.mlflow_memory_limit) - SERVER_OVERHEAD_MIB) // WORKER_MIB)
+        return min(max(1, int(2 * _cores(self.mlflow_cpu_limit))), by_memory)
+
 
 class MlflowTracking(PlatformComponent):
-    """Everything MLflow needs in the `mlflow` namespace; database and object-store credentials
-    are generated (or, for an external store, Pulumi secrets) and reach pods only as Secrets."""
+    """Everything MLflow needs in the `mlflow` namespace. Every credential is generated (or, for
+    an external store, a Pulumi secret) and reaches pods only through Secrets; `serving_login`
+    and `pipeline_login` are handed to the components whose pods log in as those users."""
 
     tracking_uri: str = TRACKING_URI
+    admin_password: pulumi.Output[str]
+    serving_login: MlflowLogin
+    pipeline_login: MlflowLogin
 
     def __init__(
         self,
         name: str,
         config: MlflowConfig,
         *,
+        served_models: list[str],
+        certificates: CertManager,
         persistent: bool,
         storage_class: str | None,
         allowed_hosts: list[str],
@@ -75,14 +161,101 @@ class MlflowTracking(PlatformComponent):
         super().__init__("mlops:mlflow:MlflowTracking", name, opts)
         self._storage_class = storage_class
         self._persistent = persistent
-        database = self._postgres(config)
-        store_env, store_dependencies = (
-            self._minio(config) if config.artifact_store == "minio" else self._external_s3(config)
+        database_password = generated_password("mlflow-postgres-password", self.child_opts())
+        database = self._postgres(config, database_password, certificates)
+        self.admin_password = generated_password("mlflow-admin-password", self.child_opts())
+        self.serving_login = MlflowLogin(
+            config.mlflow_serving_user,
+            generated_password("mlflow-serving-password", self.child_opts()),
+        )
+        self.pipeline_login = MlflowLogin(
+            config.mlflow_pipeline_user,
+            generated_password("mlflow-pipeline-password", self.child_opts()),
+        )
+        backend_uri = database_password.apply(
+            lambda password: (
+                f"postgresql://mlflow:{password}@{POSTGRES_HOST}:{POSTGRES_PORT}"
+                f"/mlflow?sslmode=verify-full&sslrootcert={POSTGRES_CA}"
+            )
+        )
+        server_secret = credentials_secret(
+            "mlflow-server",
+            namespace=MLFLOW,
+            data={
+                "backend-store-uri": backend_uri,
+                # The user store shares the database: its tables and its alembic_version_auth
+                # table do not collide with the tracking schema (mlflow/server/auth/db/utils.py).
+                "basic_auth.ini": backend_uri.apply(
+                    lambda uri: basic_auth_ini(uri, config.mlflow_admin_user)
+                ),
+                "admin-password": self.admin_password,
+                "flask-secret-key": generated_password("mlflow-flask-secret", self.child_opts()),
+                PASSWORD_ENV["serving"]: self.serving_login.password,
+                PASSWORD_ENV["pipeline"]: self.pipeline_login.password,
+            },
+            opts=self.child_opts(),
+        )
+        secret_name = server_secret.metadata["name"]
+        store_env, store_volumes, store_mounts = self._artifact_store(config)
+        common_env = [
+            secret_env("MLFLOW_BACKEND_STORE_URI", secret_name, "backend-store-uri"),
+            secret_env("MLFLOW_AUTH_ADMIN_PASSWORD", secret_name, "admin-password"),
+            {"name": "MLFLOW_AUTH_CONFIG_PATH", "value": AUTH_CONFIG},
+            {"name": "HOME", "value": "/tmp"},
+        ]
+        common_volumes = [
+            scratch_volume(),
+            {
+                "name": "auth-config",
+                "secret": {
+                    "secretName": secret_name,
+                    "items": [{"key": "basic_auth.ini", "path": "basic_auth.ini"}],
+                    "defaultMode": 0o440,
+                },
+            },
+            {
+                "name": "postgres-ca",
+                "secret": {
+                    "secretName": POSTGRES_TLS_SECRET,
+                    "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                },
+            },
+        ]
+        common_mounts = [
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "auth-config", "mountPath": "/etc/mlflow-auth", "readOnly": True},
+            {"name": "postgres-ca", "mountPath": "/etc/postgres-ca", "readOnly": True},
+        ]
+        # A credentials change must re-run the access Job and restart the servers: a digest of
+        # the secret values in their pod templates does both. It is not secret itself (SHA-256
+        # of 32 random characters), and left secret it would hide the whole pod spec.
+        credentials_digest = pulumi.Output.unsecret(
+            pulumi.Output.all(
+                backend_uri,
+                self.admin_password,
+                self.serving_login.password,
+                self.pipeline_login.password,
+            ).apply(lambda values: hashlib.sha256("\0".join(values).encode()).hexdigest())
+        )
+        users = MlflowUsers(
+            serving=config.mlflow_serving_user,
+            pipeline=config.mlflow_pipeline_user,
+            served_models=tuple(served_models),
+        )
+        access = self._access_job(
+            config,
+            users,
+            env=[
+                *common_env,
+                *(secret_env(env, secret_name, env) for env in PASSWORD_ENV.values()),
+                *store_env,
+            ],
+            volumes=common_volumes,
+            mounts=common_mounts,
+            credentials_digest=credentials_digest,
+            after=[database],
         )
         labels = {"app.kubernetes.io/name": "mlflow"}
-        backend_uri = (
-            f"postgresql://mlflow:$(POSTGRES_PASSWORD)@postgres.{MLFLOW}.svc:{POSTGRES_PORT}/mlflow"
-        )
         k8s.apps.v1.Deployment(
             "mlflow",
             metadata={"name": "mlflow", "namespace": MLFLOW, "labels": labels},
@@ -90,231 +263,333 @@ class MlflowTracking(PlatformComponent):
                 "replicas": config.mlflow_replicas,
                 "selector": {"matchLabels": labels},
                 "template": {
-                    "metadata": {"labels": labels},
+                    "metadata": {
+                        "labels": labels,
+                        "annotations": {"mlops-platform/credentials-digest": credentials_digest},
+                    },
                     "spec": {
-                        "securityContext": pod_security_context(1000),
+                        "securityContext": pod_security_context(MLFLOW_UID),
                         "automountServiceAccountToken": False,
                         "containers": [
                             {
                                 "name": "mlflow",
                                 "image": config.mlflow_image,
                                 "command": ["mlflow", "server"],
-                                "args": ["--host", "0.0.0.0", "--port", str(MLFLOW_PORT)],
+                                "args": [
+                                    "--app-name",
+                                    "basic-auth",
+                                    "--host",
+                                    "0.0.0.0",
+                                    "--port",
+                                    str(MLFLOW_PORT),
+                                    "--workers",
+                                    str(config.workers),
+                                    "--serve-artifacts",
+                                    "--artifacts-destination",
+                                    self._destination(config),
+                                ],  # fmt: skip
                                 "ports": [{"name": "http", "containerPort": MLFLOW_PORT}],
                                 "env": [
-                                    secret_env("POSTGRES_PASSWORD", database, "password"),
-                                    {"name": "MLFLOW_BACKEND_STORE_URI", "value": backend_uri},
-                                    {
-                                        "name": "MLFLOW_ARTIFACTS_DESTINATION",
-                                        "value": f"s3://{config.artifact_bucket}/artifacts",
-                                    },
+                                    *common_env,
+                                    secret_env(
+                                        "MLFLOW_FLASK_SERVER_SECRET_KEY",
+                                        secret_name,
+                                        "flask-secret-key",
+                                    ),
                                     {
                                         "name": "MLFLOW_SERVER_ALLOWED_HOSTS",
                                         "value": ",".join(allowed_hosts),
                                     },
-                                    {"name": "HOME", "value": "/tmp"},
+                                    # GenAI job runners the platform never uses would each take
+                                    # a worker's worth of memory.
+                                    {
+                                        "name": "MLFLOW_SERVER_ENABLE_JOB_EXECUTION",
+                                        "value": "false",
+                                    },
                                     *store_env,
                                 ],
-                                "resources": resources("100m", "512Mi", "1", "1Gi"),
+                                "resources": resources(
+                                    "100m",
+                                    f"{SERVER_OVERHEAD_MIB + WORKER_MIB * config.workers}Mi",
+                                    config.mlflow_cpu_limit,
+                                    config.mlflow_memory_limit,
+                                ),
                                 "readinessProbe": http_probe("/health", "http", 10),
                                 "livenessProbe": http_probe("/health", "http", 30),
                                 "securityContext": CONTAINER_SECURITY_CONTEXT,
-                                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                                "volumeMounts": [*common_mounts, *store_mounts],
                             }
                         ],
-                        "volumes": [scratch_volume()],
+                        "volumes": [*common_volumes, *store_volumes],
                     },
                 },
             },
-            opts=self.child_opts(depends_on=store_dependencies),
+            opts=self.child_opts(depends_on=[access]),
         )
-        self._service("mlflow", labels, MLFLOW_PORT)
+        self._service("mlflow", labels, "http", MLFLOW_PORT)
         self.register_outputs({"tracking_uri": self.tracking_uri})
 
-    def _service(self, name: str, labels: dict, port: int) -> None:
-        k8s.core.v1.Service(
+    def _access_job(
+        self,
+        config: MlflowConfig,
+        users: MlflowUsers,
+        *,
+        env: list[dict],
+        volumes: list[dict],
+        mounts: list[dict],
+        credentials_digest: pulumi.Output[str],
+        after: list[pulumi.Resource],
+    ) -> k8s.batch.v1.Job:
+        """`infra/scripts/mlflow_access.py` in the MLflow image: schemas, admin, users, grants.
+
+        The ConfigMap and the Job are named after a digest of script, users and image, so a
+        change to any replaces the Job and runs it again (as does a credentials change, through
+        the pod template); Pulumi waits for it to complete.
+        """
+        data = {
+            "mlflow_access.py": ACCESS_SCRIPT.read_text(),
+            "access.json": users.access_spec_json(),
+        }
+        revision = hashlib.sha256(
+            "\0".join([*data.values(), config.mlflow_image]).encode()
+        ).hexdigest()[:10]
+        labels = {"app.kubernetes.io/name": "mlflow-access"}
+        script = k8s.core.v1.ConfigMap(
+            "mlflow-access",
+            metadata={"name": f"mlflow-access-{revision}", "namespace": MLFLOW, "labels": labels},
+            data=data,
+            opts=self.child_opts(),
+        )
+        return k8s.batch.v1.Job(
+            "mlflow-access",
+            metadata={"name": f"mlflow-access-{revision}", "namespace": MLFLOW, "labels": labels},
+            spec={
+                "backoffLimit": 6,
+                "activeDeadlineSeconds": 900,
+                "template": {
+                    "metadata": {
+                        "labels": labels,
+                        "annotations": {"mlops-platform/credentials-digest": credentials_digest},
+                    },
+                    "spec": {
+                        "restartPolicy": "OnFailure",
+                        "securityContext": pod_security_context(MLFLOW_UID),
+                        "automountServiceAccountToken": False,
+                        "containers": [
+                            {
+                                "name": "access",
+                                "image": config.mlflow_image,
+                                "command": [
+                                    "python",
+                                    "/opt/mlflow-access/mlflow_access.py",
+                                    "/opt/mlflow-access/access.json",
+                                ],
+                                "env": env,
+                                "resources": resources("100m", "256Mi", "1", "768Mi"),
+                                "securityContext": CONTAINER_SECURITY_CONTEXT,
+                                "volumeMounts": [
+                                    *mounts,
+                                    {
+                                        "name": "access",
+                                        "mountPath": "/opt/mlflow-access",
+                                        "readOnly": True,
+                                    },
+                                ],
+                            }
+                        ],
+                        "volumes": [
+                            *volumes,
+                            {"name": "access", "configMap": {"name": script.metadata["name"]}},
+                        ],
+                    },
+                },
+            },
+            opts=self.child_opts(depends_on=after),
+        )
+
+    def _service(self, name: str, labels: dict, protocol: str, port: int) -> k8s.core.v1.Service:
+        """A Service whose port name tells Istio the protocol (`http-...`, `tcp-...`)."""
+        return k8s.core.v1.Service(
             name,
             metadata={"name": name, "namespace": MLFLOW, "labels": labels},
             spec={
                 "selector": labels,
-                "ports": [{"name": "tcp", "port": port, "targetPort": port}],
+                "ports": [{"name": f"{protocol}-{name}", "port": port, "targetPort": port}],
             },
             opts=self.child_opts(),
         )
 
-    def _data_volume(self, size: str) -> tuple[list[dict], list[dict]]:
-        """(volumes, volumeClaimTemplates) for a StatefulSet's `data` volume."""
-        if not self._persistent:
-            return [scratch_volume("data", size)], []
+    def _claim_spec(self, size: str) -> dict:
         claim: dict = {
             "accessModes": ["ReadWriteOnce"],
             "resources": {"requests": {"storage": size}},
         }
         if self._storage_class:
             claim["storageClassName"] = self._storage_class
-        return [], [{"metadata": {"name": "data"}, "spec": claim}]
+        return claim
 
-    def _stateful_set(
-        self, name: str, uid: int, size: str, container: dict, extra_volumes: tuple = ()
-    ) -> None:
-        """A one-replica StatefulSet with `data` at /data, a writable /tmp and a Service."""
-        labels = {"app.kubernetes.io/name": name}
-        volumes, claims = self._data_volume(size)
+    @staticmethod
+    def _destination(config: MlflowConfig) -> str:
+        if config.artifact_store == "s3":
+            return f"s3://{config.artifact_bucket}/artifacts"
+        return ARTIFACTS_DIR
+
+    def _artifact_store(self, config: MlflowConfig) -> tuple[list[dict], list[dict], list[dict]]:
+        """(env, volumes, mounts) of the server for its artifact store."""
+        if config.artifact_store == "volume":
+            if self._persistent:
+                claim = k8s.core.v1.PersistentVolumeClaim(
+                    "mlflow-artifacts",
+                    metadata={
+                        "name": "mlflow-artifacts",
+                        "namespace": MLFLOW,
+                        # Pulumi would wait for a WaitForFirstConsumer claim to bind, which it
+                        # only does once the server that mounts it is scheduled.
+                        "annotations": {"pulumi.com/skipAwait": "true"},
+                    },
+                    spec=self._claim_spec(config.artifact_storage_size),
+                    opts=self.child_opts(),
+                )
+                volume = {
+                    "name": "artifacts",
+                    "persistentVolumeClaim": {"claimName": claim.metadata["name"]},
+                }
+            else:
+                volume = scratch_volume("artifacts", config.artifact_storage_size)
+            return [], [volume], [{"name": "artifacts", "mountPath": ARTIFACTS_DIR}]
+        env = [{"name": "AWS_DEFAULT_REGION", "value": config.s3_region}]
+        if config.s3_endpoint_url:
+            env.append({"name": "MLFLOW_S3_ENDPOINT_URL", "value": config.s3_endpoint_url})
+        if config.s3_secret_access_key is not None:
+            secret = credentials_secret(
+                "mlflow-s3",
+                namespace=MLFLOW,
+                data={
+                    "access-key-id": config.s3_access_key_id,
+                    "secret-access-key": config.s3_secret_access_key.get_secret_value(),
+                },
+                opts=self.child_opts(),
+            )
+            env += [
+                secret_env("AWS_ACCESS_KEY_ID", secret.metadata["name"], "access-key-id"),
+                secret_env("AWS_SECRET_ACCESS_KEY", secret.metadata["name"], "secret-access-key"),
+            ]
+        return env, [], []
+
+    def _postgres(
+        self, config: MlflowConfig, password: pulumi.Output[str], certificates: CertManager
+    ) -> k8s.apps.v1.StatefulSet:
+        """The database, serving TLS only (`hostssl` in its pg_hba.conf) with a certificate
+        from the platform CA (its Secret's `ca.crt` is what clients verify against)."""
+        secret = credentials_secret(
+            "mlflow-postgres", namespace=MLFLOW, data={"password": password}, opts=self.child_opts()
+        )
+        certificate = certificates.certificate(
+            "postgres",
+            namespace=MLFLOW,
+            secret_name=POSTGRES_TLS_SECRET,
+            dns_names=[POSTGRES_HOST, f"{POSTGRES_HOST}.cluster.local"],
+        )
+        hba = k8s.core.v1.ConfigMap(
+            "postgres-hba",
+            metadata={
+                "name": "postgres-hba",
+                "namespace": MLFLOW,
+                "labels": {"app.kubernetes.io/name": "postgres"},
+            },
+            data={
+                # The socket is the pod's own (entrypoint init, pg_isready); everything over
+                # the network must be TLS with a SCRAM password.
+                "pg_hba.conf": "local all all trust\nhostssl all all all scram-sha-256\n"
+            },
+            opts=self.child_opts(),
+        )
+        labels = {"app.kubernetes.io/name": "postgres"}
         spec: dict = {
-            "serviceName": name,
+            "serviceName": "postgres",
             "replicas": 1,
             "selector": {"matchLabels": labels},
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
-                    "securityContext": pod_security_context(uid),
+                    "securityContext": pod_security_context(POSTGRES_UID),
                     "automountServiceAccountToken": False,
                     "containers": [
                         {
-                            **container,
+                            "name": "postgres",
+                            "image": config.postgres_image,
+                            "args": [
+                                "postgres",
+                                "-c",
+                                "ssl=on",
+                                "-c",
+                                "ssl_cert_file=/etc/postgres-tls/tls.crt",
+                                "-c",
+                                "ssl_key_file=/etc/postgres-tls/tls.key",
+                                "-c",
+                                "ssl_min_protocol_version=TLSv1.2",
+                                "-c",
+                                "hba_file=/etc/postgres-hba/pg_hba.conf",
+                            ],  # fmt: skip
+                            "ports": [{"name": "postgres", "containerPort": POSTGRES_PORT}],
+                            "env": [
+                                {"name": "POSTGRES_USER", "value": "mlflow"},
+                                {"name": "POSTGRES_DB", "value": "mlflow"},
+                                {"name": "PGDATA", "value": "/data/pgdata"},
+                                secret_env(
+                                    "POSTGRES_PASSWORD", secret.metadata["name"], "password"
+                                ),
+                            ],
+                            "resources": resources("100m", "256Mi", "1", "1Gi"),
+                            "readinessProbe": {
+                                "exec": {"command": ["pg_isready", "-U", "mlflow", "-d", "mlflow"]},
+                                "periodSeconds": 10,
+                            },
+                            "livenessProbe": {
+                                "exec": {"command": ["pg_isready", "-U", "mlflow", "-d", "mlflow"]},
+                                "initialDelaySeconds": 30,
+                                "periodSeconds": 20,
+                            },
                             "securityContext": CONTAINER_SECURITY_CONTEXT,
                             "volumeMounts": [
                                 {"name": "data", "mountPath": "/data"},
                                 {"name": "tmp", "mountPath": "/tmp"},
-                                *container.get("volumeMounts", []),
+                                {"name": "run", "mountPath": "/var/run/postgresql"},
+                                {"name": "tls", "mountPath": "/etc/postgres-tls", "readOnly": True},
+                                {"name": "hba", "mountPath": "/etc/postgres-hba", "readOnly": True},
                             ],
                         }
                     ],
-                    "volumes": [scratch_volume(), *volumes, *extra_volumes],
+                    "volumes": [
+                        scratch_volume(),
+                        scratch_volume("run", "16Mi"),
+                        # Owned by root, group postgres (fsGroup), 0640: the key permissions
+                        # PostgreSQL accepts for a root-owned key file.
+                        {
+                            "name": "tls",
+                            "secret": {"secretName": POSTGRES_TLS_SECRET, "defaultMode": 0o640},
+                        },
+                        {"name": "hba", "configMap": {"name": hba.metadata["name"]}},
+                    ],
                 },
             },
         }
-        if claims:
-            spec["volumeClaimTemplates"] = claims
-        k8s.apps.v1.StatefulSet(
-            name,
-            metadata={"name": name, "namespace": MLFLOW, "labels": labels},
-            spec=spec,
-            opts=self.child_opts(),
-        )
-        port = container["ports"][0]["containerPort"]
-        self._service(name, labels, port)
-
-    def _postgres(self, config: MlflowConfig) -> str:
-        """The backend store; returns the name of the Secret holding its password."""
-        secret = credentials_secret(
-            "mlflow-postgres",
-            namespace=MLFLOW,
-            data={"password": generated_password("mlflow-postgres-password", self.child_opts())},
-            opts=self.child_opts(),
-        )
-        self._stateful_set(
+        if self._persistent:
+            spec["volumeClaimTemplates"] = [
+                {
+                    "metadata": {"name": "data"},
+                    "spec": self._claim_spec(config.postgres_storage_size),
+                }
+            ]
+        else:
+            spec["template"]["spec"]["volumes"].append(
+                scratch_volume("data", config.postgres_storage_size)
+            )
+        server = k8s.apps.v1.StatefulSet(
             "postgres",
-            uid=999,
-            size=config.postgres_storage_size,
-            container={
-                "name": "postgres",
-                "image": config.postgres_image,
-                "ports": [{"name": "postgres", "containerPort": POSTGRES_PORT}],
-                "env": [
-                    {"name": "POSTGRES_USER", "value": "mlflow"},
-                    {"name": "POSTGRES_DB", "value": "mlflow"},
-                    {"name": "PGDATA", "value": "/data/pgdata"},
-                    secret_env("POSTGRES_PASSWORD", "mlflow-postgres", "password"),
-                ],
-                "resources": resources("100m", "256Mi", "1", "1Gi"),
-                "readinessProbe": {
-                    "exec": {"command": ["pg_isready", "-U", "mlflow", "-d", "mlflow"]},
-                    "periodSeconds": 10,
-                },
-                "volumeMounts": [{"name": "run", "mountPath": "/var/run/postgresql"}],
-            },
-            extra_volumes=(scratch_volume("run", "16Mi"),),
+            metadata={"name": "postgres", "namespace": MLFLOW, "labels": labels},
+            spec=spec,
+            opts=self.child_opts(depends_on=[certificate]),
         )
-        return secret.metadata["name"]
-
-    def _minio(self, config: MlflowConfig) -> tuple[list[dict], list[pulumi.Resource]]:
-        """In-cluster MinIO plus a Job creating the bucket; returns MLflow's env for it."""
-        secret = credentials_secret(
-            "mlflow-minio",
-            namespace=MLFLOW,
-            data={
-                "access-key-id": "mlflow",
-                "secret-access-key": generated_password("mlflow-minio-password", self.child_opts()),
-            },
-            opts=self.child_opts(),
-        )
-        credentials = [
-            secret_env("AWS_ACCESS_KEY_ID", "mlflow-minio", "access-key-id"),
-            secret_env("AWS_SECRET_ACCESS_KEY", "mlflow-minio", "secret-access-key"),
-        ]
-        endpoint = f"http://minio.{MLFLOW}.svc:{MINIO_PORT}"
-        self._stateful_set(
-            "minio",
-            uid=1000,
-            size=config.minio_storage_size,
-            container={
-                "name": "minio",
-                "image": config.minio_image,
-                "args": ["server", "/data", "--certs-dir", "/tmp/certs"],
-                "ports": [{"name": "s3", "containerPort": MINIO_PORT}],
-                "env": [
-                    secret_env("MINIO_ROOT_USER", "mlflow-minio", "access-key-id"),
-                    secret_env("MINIO_ROOT_PASSWORD", "mlflow-minio", "secret-access-key"),
-                ],
-                "resources": resources("100m", "256Mi", "1", "1Gi"),
-                "readinessProbe": http_probe("/minio/health/ready", MINIO_PORT, 5),
-            },
-        )
-        bucket = k8s.batch.v1.Job(
-            "minio-bucket",
-            metadata={"name": "minio-create-bucket", "namespace": MLFLOW},
-            spec={
-                "backoffLimit": 10,
-                "template": {
-                    "spec": {
-                        "restartPolicy": "OnFailure",
-                        "securityContext": pod_security_context(1000),
-                        "automountServiceAccountToken": False,
-                        "containers": [
-                            {
-                                "name": "mc",
-                                "image": config.minio_client_image,
-                                "command": ["/bin/sh", "-c"],
-                                "args": [
-                                    f'mc alias set store {endpoint} "$AWS_ACCESS_KEY_ID" '
-                                    f'"$AWS_SECRET_ACCESS_KEY" && mc mb --ignore-existing '
-                                    f"store/{config.artifact_bucket}"
-                                ],
-                                "env": [
-                                    *credentials,
-                                    {"name": "MC_CONFIG_DIR", "value": "/tmp/mc"},
-                                ],
-                                "resources": resources("50m", "64Mi", "200m", "128Mi"),
-                                "securityContext": CONTAINER_SECURITY_CONTEXT,
-                                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                            }
-                        ],
-                        "volumes": [scratch_volume()],
-                    }
-                },
-            },
-            opts=self.child_opts(depends_on=[secret]),
-        )
-        return [*credentials, {"name": "MLFLOW_S3_ENDPOINT_URL", "value": endpoint}], [bucket]
-
-    def _external_s3(self, config: MlflowConfig) -> tuple[list[dict], list[pulumi.Resource]]:
-        """Credentials for an external S3-compatible store, from the stack's Pulumi secrets."""
-        assert config.s3_secret_access_key is not None  # guaranteed by MlflowConfig
-        secret = credentials_secret(
-            "mlflow-s3",
-            namespace=MLFLOW,
-            data={
-                "access-key-id": config.s3_access_key_id,
-                "secret-access-key": config.s3_secret_access_key.get_secret_value(),
-            },
-            opts=self.child_opts(),
-        )
-        env = [
-            secret_env("AWS_ACCESS_KEY_ID", "mlflow-s3", "access-key-id"),
-            secret_env("AWS_SECRET_ACCESS_KEY", "mlflow-s3", "secret-access-key"),
-            {"name": "AWS_DEFAULT_REGION", "value": config.s3_region},
-        ]
-        if config.s3_endpoint_url:
-            env.append({"name": "MLFLOW_S3_ENDPOINT_URL", "value": config.s3_endpoint_url})
-        return env, [secret]
+        self._service("postgres", labels, "tcp", POSTGRES_PORT)
+        return server

@@ -13,6 +13,7 @@ import pulumi
 import pulumi_docker as docker
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
+from infra.cluster import ClusterAccess
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel
 from infra.secrets import RegistryLogin
@@ -27,7 +28,10 @@ class ModelImageConfig(CamelModel):
     image_registry: str = Field(default="localhost:5001", pattern=r"^[a-z0-9.\-]+(:[0-9]+)?$")
     image_repository: str = Field(default="mlops/model-server", pattern=r"^[a-z0-9._\-/]+$")
     image_prebuilt_ref: str = Field(default="", pattern=f"^$|{DIGEST_REFERENCE}")
-    image_platform: str = Field(default="linux/amd64", pattern=r"^linux/(amd64|arm64)$")
+    image_platform: str = Field(default="", pattern=r"^$|^linux/(amd64|arm64)$")
+    """'' builds for the Docker engine's own platform (pulumi-docker 5.2 `DockerBuildArgs.platform`
+    "defaults to GOOS/GOARCH"): an arm64 laptop gets an arm64 image for its arm64 kind node.
+    Set `linux/amd64` when the engine's platform differs from the cluster's nodes."""
     registry_username: str = ""
     registry_password: SecretStr | None = Field(default=None, validate_default=True)
 
@@ -81,6 +85,11 @@ def registry_login(config: ModelImageConfig) -> RegistryLogin | None:
     )
 
 
+def kind_registry(cluster: ClusterAccess) -> list[pulumi.Resource]:
+    """What a push must wait for: the kind recipe starts the local registry it goes to."""
+    return [cluster.kind_cluster] if cluster.kind_cluster else []
+
+
 def image_reference(
     name: str,
     *,
@@ -109,7 +118,7 @@ def image_reference(
         build=docker.DockerBuildArgs(
             context=os.path.relpath(source.context),
             dockerfile=os.path.relpath(source.dockerfile),
-            platform=config.image_platform,
+            platform=config.image_platform or None,
         ),
         registry=registry,
         opts=opts,
@@ -127,7 +136,12 @@ class ModelImage(PlatformComponent):
     """How the cluster logs in to pull it; None for a registry that needs no credentials."""
 
     def __init__(
-        self, name: str, config: ModelImageConfig, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        config: ModelImageConfig,
+        *,
+        cluster: ClusterAccess,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:serving:ModelImage", name, opts)
         self.registry_login = registry_login(config)
@@ -138,6 +152,6 @@ class ModelImage(PlatformComponent):
             prebuilt_ref=config.image_prebuilt_ref,
             config=config,
             login=self.registry_login,
-            opts=self.child_opts(),
+            opts=self.child_opts(depends_on=kind_registry(cluster)),
         )
         self.register_outputs({"reference": self.reference})

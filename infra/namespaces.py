@@ -1,5 +1,5 @@
 """Platform namespaces: Pod Security Standard labels, default-deny NetworkPolicies and the allows
-the platform needs, nothing more."""
+the platform needs, nothing more. Pod-to-pod allows name both namespace and pods."""
 
 from dataclasses import dataclass, field
 
@@ -17,11 +17,31 @@ PLATFORM_NAMESPACES = (ISTIO, SELDON_SYSTEM, MLFLOW, MONITORING, CERT_MANAGER)
 """Namespaces the platform's own components run in; no deployment may use them."""
 
 ANYWHERE = [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+"""Addresses outside the cluster's pods: the API server, nodes, the internet. Cilium does not
+match pod IPs with it, so pod-to-pod allows always use selectors."""
 API_SERVER_PORTS = [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]
 
+GATEWAY_PODS = {"matchLabels": {"istio": "ingressgateway"}}
+PROMETHEUS_PODS = {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}
+"""Label the Prometheus Operator puts on Prometheus server pods (prometheus-operator v0.93.0
+pkg/prometheus/server/statefulset_test.go)."""
+EXECUTOR_HTTP_PORT = 8000
+EXECUTOR_GRPC_PORT = 5001
+"""The Seldon executor's ports the operator's VirtualService routes to (seldon-core v1.17.1
+operator/controllers/seldondeployment_controller.go, DEFAULT_ENGINE_CONTAINER_PORT and
+DEFAULT_ENGINE_GRPC_PORT); the model container's 9000 is reached only by its own executor."""
+MODEL_METRICS_PORT = 6000
 
-def _from_namespace(namespace: str) -> dict:
-    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
+
+def _from_namespace(namespace: str, pods: dict | None = None) -> dict:
+    peer: dict = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
+    if pods:
+        peer["podSelector"] = pods
+    return peer
+
+
+def _from_namespaces(namespaces: list[str]) -> list[dict]:
+    return [_from_namespace(namespace) for namespace in namespaces]
 
 
 def _tcp(*ports: int) -> list[dict]:
@@ -46,18 +66,25 @@ class NamespaceSpec:
     allows: list[Allow]
 
 
-def _from_namespaces(namespaces: list[str]) -> list[dict]:
-    return [_from_namespace(namespace) for namespace in namespaces]
-
-
 def serving_namespace(name: str) -> NamespaceSpec:
-    """A namespace of model deployments: the gateway and Prometheus in, MLflow out."""
+    """A namespace of model deployments: the gateway (to the executor only) and Prometheus in,
+    MLflow out."""
     return NamespaceSpec(
         name,
         "baseline",
         [
-            Allow("from-gateway", "ingress", [_from_namespace(ISTIO)], _tcp(8000, 9000)),
-            Allow("from-prometheus", "ingress", [_from_namespace(MONITORING)], _tcp(8000, 6000)),
+            Allow(
+                "executor-from-gateway",
+                "ingress",
+                [_from_namespace(ISTIO, GATEWAY_PODS)],
+                _tcp(EXECUTOR_HTTP_PORT, EXECUTOR_GRPC_PORT),
+            ),
+            Allow(
+                "from-prometheus",
+                "ingress",
+                [_from_namespace(MONITORING, PROMETHEUS_PODS)],
+                _tcp(EXECUTOR_HTTP_PORT, MODEL_METRICS_PORT),
+            ),
             Allow("to-mlflow", "egress", [_from_namespace(MLFLOW)], _tcp(5000)),
         ],
     )
@@ -71,13 +98,11 @@ def platform_namespaces(serving_namespaces: list[str]) -> list[NamespaceSpec]:
             ISTIO,
             "baseline",
             [
+                # The public entry point: clients (and load-balancer health checks on 15021).
                 Allow(
-                    "gateway-from-anywhere",
-                    "ingress",
-                    ANYWHERE,
-                    _tcp(80, 443, 15021),
-                    {"matchLabels": {"istio": "ingressgateway"}},
+                    "gateway-from-anywhere", "ingress", ANYWHERE, _tcp(80, 443, 15021), GATEWAY_PODS
                 ),
+                # Called by the API server, which is not a pod: no selector can name it.
                 Allow(
                     "istiod-webhooks",
                     "ingress",
@@ -86,20 +111,41 @@ def platform_namespaces(serving_namespaces: list[str]) -> list[NamespaceSpec]:
                     {"matchLabels": {"app": "istiod"}},
                 ),
                 Allow(
-                    "gateway-to-seldon",
+                    "gateway-to-seldon-executor",
                     "egress",
                     _from_namespaces(serving_namespaces),
-                    _tcp(8000, 9000),
+                    _tcp(EXECUTOR_HTTP_PORT, EXECUTOR_GRPC_PORT),
+                    GATEWAY_PODS,
                 ),
-                Allow("gateway-to-mlflow", "egress", [_from_namespace(MLFLOW)], _tcp(5000)),
-                Allow("gateway-to-grafana", "egress", [_from_namespace(MONITORING)], _tcp(3000)),
-                Allow("api-server", "egress", ANYWHERE, API_SERVER_PORTS),
+                Allow(
+                    "gateway-to-mlflow",
+                    "egress",
+                    [_from_namespace(MLFLOW)],
+                    _tcp(5000),
+                    GATEWAY_PODS,
+                ),
+                Allow(
+                    "gateway-to-grafana",
+                    "egress",
+                    [_from_namespace(MONITORING)],
+                    _tcp(3000),
+                    GATEWAY_PODS,
+                ),
+                # istiod talks to the API server and fetches the JWT issuer's JWKS.
+                Allow(
+                    "istiod-jwks-and-api-server",
+                    "egress",
+                    ANYWHERE,
+                    _tcp(443, 6443),
+                    {"matchLabels": {"app": "istiod"}},
+                ),
             ],
         ),
         NamespaceSpec(
             SELDON_SYSTEM,
             "baseline",
             [
+                # Called by the API server, which is not a pod.
                 Allow("operator-webhook", "ingress", ANYWHERE, _tcp(4443, 9443)),
                 Allow("api-server", "egress", ANYWHERE, API_SERVER_PORTS),
             ],
@@ -111,10 +157,11 @@ def platform_namespaces(serving_namespaces: list[str]) -> list[NamespaceSpec]:
                 Allow(
                     "from-gateway-and-models",
                     "ingress",
-                    _from_namespaces([ISTIO, *serving_namespaces]),
+                    [_from_namespace(ISTIO, GATEWAY_PODS), *_from_namespaces(serving_namespaces)],
                     _tcp(5000),
                     {"matchLabels": {"app.kubernetes.io/name": "mlflow"}},
                 ),
+                # An external S3 store (artifactStore s3) is outside the cluster.
                 Allow(
                     "external-object-store",
                     "egress",
@@ -132,13 +179,48 @@ def platform_namespaces(serving_namespaces: list[str]) -> list[NamespaceSpec]:
                 Allow(
                     "grafana-from-gateway",
                     "ingress",
-                    [_from_namespace(ISTIO)],
+                    [_from_namespace(ISTIO, GATEWAY_PODS)],
                     _tcp(3000),
                     {"matchLabels": {"app.kubernetes.io/name": "grafana"}},
                 ),
+                # Called by the API server, which is not a pod.
                 Allow("operator-webhook", "ingress", ANYWHERE, _tcp(10250)),
-                # Prometheus scrapes kubelets, the API server and every platform namespace.
-                Allow("scrape-anywhere", "egress", ANYWHERE, []),
+                # The operator, kube-state-metrics and Grafana's sidecar watch the API server.
+                Allow("api-server", "egress", ANYWHERE, API_SERVER_PORTS),
+                # Kubelets and node-exporter listen on node addresses, which only ipBlock names.
+                Allow(
+                    "prometheus-to-nodes", "egress", ANYWHERE, _tcp(10250, 9100), PROMETHEUS_PODS
+                ),
+                Allow(
+                    "prometheus-to-seldon",
+                    "egress",
+                    _from_namespaces(serving_namespaces),
+                    _tcp(EXECUTOR_HTTP_PORT, MODEL_METRICS_PORT),
+                    PROMETHEUS_PODS,
+                ),
+            ],
+        ),
+        NamespaceSpec(
+            CERT_MANAGER,
+            "restricted",
+            [
+                # Called by the API server, which is not a pod (chart default webhook.securePort).
+                Allow(
+                    "webhook",
+                    "ingress",
+                    ANYWHERE,
+                    _tcp(10250),
+                    {"matchLabels": {"app.kubernetes.io/component": "webhook"}},
+                ),
+                Allow("api-server", "egress", ANYWHERE, API_SERVER_PORTS),
+                # ACME directory and the HTTP-01 self-check against the public gateway.
+                Allow(
+                    "acme",
+                    "egress",
+                    ANYWHERE,
+                    _tcp(80, 443),
+                    {"matchLabels": {"app.kubernetes.io/component": "controller"}},
+                ),
             ],
         ),
         *(serving_namespace(name) for name in serving_namespaces),

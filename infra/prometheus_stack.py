@@ -31,8 +31,9 @@ class PrometheusStackConfig(CamelModel):
 
 class PrometheusStack(PlatformComponent):
     """The chart with selectors opened so every PodMonitor and PrometheusRule in the cluster is
-    picked up (not only those carrying the release label), and Grafana's sidecar loading every
-    ConfigMap labelled `grafana_dashboard: "1"`. Grafana's admin password is generated."""
+    picked up (not only those carrying the release label), and Grafana's sidecar loading the
+    ConfigMaps labelled `grafana_dashboard: "1"` in its own namespace, where the platform puts
+    its dashboards, with namespaced RBAC. Grafana's admin password is generated."""
 
     release: k8s.helm.v3.Release
     grafana_admin_password: pulumi.Output[str]
@@ -80,6 +81,8 @@ class PrometheusStack(PlatformComponent):
             version=config.kube_prometheus_stack_version,
             repository=PROMETHEUS_CHARTS,
             namespace=MONITORING,
+            # Keys checked against charts/kube-prometheus-stack/values.yaml@kube-prometheus-stack-
+            # 77.10.0 and its Grafana dependency, charts/grafana/values.yaml@grafana-10.0.0.
             values={
                 "prometheus": {"prometheusSpec": prometheus_spec},
                 # The chart's defaults select every AlertmanagerConfig of every namespace
@@ -100,12 +103,18 @@ class PrometheusStack(PlatformComponent):
                         "userKey": "admin-user",
                         "passwordKey": "admin-password",
                     },
+                    # grafana chart 10.0.0 (kube-prometheus-stack 77.10.0's dependency) values.yaml:
+                    # `rbac.namespaced` makes the sidecar's access a Role in this namespace, not a
+                    # ClusterRole reading ConfigMaps and Secrets cluster-wide; `searchNamespace:
+                    # null` is the sidecar's own namespace; `resource` narrows it to ConfigMaps.
+                    "rbac": {"namespaced": True},
                     "sidecar": {
                         "dashboards": {
                             "enabled": True,
                             "label": "grafana_dashboard",
                             "labelValue": "1",
-                            "searchNamespace": "ALL",
+                            "searchNamespace": None,
+                            "resource": "configmap",
                         }
                     },
                 },

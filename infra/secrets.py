@@ -57,3 +57,37 @@ class RegistryLogin:
                 }
             )
         )
+
+
+@dataclass(frozen=True)
+class MlflowLogin:
+    """One MLflow basic-auth user (the password a Pulumi secret), ready to hand to the pods that
+    log in as it: `secret()` puts it into their namespace, `env()` reads it from there as the
+    MLflow client expects (`MLFLOW_TRACKING_USERNAME`/`MLFLOW_TRACKING_PASSWORD`)."""
+
+    username: str
+    password: pulumi.Output[str]
+
+    def secret(
+        self, name: str, *, namespace: str, opts: pulumi.ResourceOptions
+    ) -> k8s.core.v1.Secret:
+        return credentials_secret(
+            name,
+            namespace=namespace,
+            data={"username": self.username, "password": self.password},
+            opts=opts,
+        )
+
+    @staticmethod
+    def env(secret: k8s.core.v1.Secret) -> list[dict]:
+        name = secret.metadata["name"]
+        return [
+            {
+                "name": "MLFLOW_TRACKING_USERNAME",
+                "valueFrom": {"secretKeyRef": {"name": name, "key": "username"}},
+            },
+            {
+                "name": "MLFLOW_TRACKING_PASSWORD",
+                "valueFrom": {"secretKeyRef": {"name": name, "key": "password"}},
+            },
+        ]

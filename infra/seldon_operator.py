@@ -1,14 +1,19 @@
 """The Seldon Core v1 operator, routing through Istio."""
 
 import pulumi
+import pulumi_command as command
 import pulumi_kubernetes as k8s
 
+from infra.cluster import SCRIPTS, ClusterAccess, script_command
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel, ChartVersion
 from infra.helm import pinned_release
 from infra.namespaces import SELDON_SYSTEM
 
 SELDON_CHARTS = "https://storage.googleapis.com/seldon-charts"
+WEBHOOK_WAIT_SCRIPT = SCRIPTS / "seldon-webhook-wait.sh"
+WEBHOOK_WAIT_SECONDS = 300
+"""How long the first SeldonDeployment may wait for the admission webhooks to answer."""
 
 
 class SeldonOperatorConfig(CamelModel):
@@ -29,6 +34,10 @@ class SeldonOperator(PlatformComponent):
     """
 
     release: k8s.helm.v3.Release
+    webhook_ready: command.local.Command
+    """Completes once the admission webhooks accept a server-side dry-run SeldonDeployment:
+    what every SeldonDeployment must depend on (the release alone is not enough, see
+    infra/scripts/seldon-webhook-wait.sh)."""
 
     def __init__(
         self,
@@ -37,6 +46,7 @@ class SeldonOperator(PlatformComponent):
         *,
         gateway: str,
         istio: pulumi.Resource,
+        cluster: ClusterAccess,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:seldon:SeldonOperator", name, opts)
@@ -46,6 +56,7 @@ class SeldonOperator(PlatformComponent):
             version=config.seldon_operator_version,
             repository=SELDON_CHARTS,
             namespace=SELDON_SYSTEM,
+            # Every key below exists in helm-charts/seldon-core-operator/values.yaml@v1.17.1.
             values={
                 "istio": {"enabled": True, "gateway": gateway},
                 "ambassador": {"enabled": False},
@@ -60,5 +71,13 @@ class SeldonOperator(PlatformComponent):
                 },
             },
             opts=self.child_opts(depends_on=[istio]),
+        )
+        self.webhook_ready = command.local.Command(
+            f"{name}-webhook-ready",
+            create=script_command(WEBHOOK_WAIT_SCRIPT, SELDON_SYSTEM, str(WEBHOOK_WAIT_SECONDS)),
+            environment=cluster.kubectl_environment,
+            # A new operator version restarts the manager: wait for its webhooks again.
+            triggers=[config.seldon_operator_version],
+            opts=self.child_opts(depends_on=[self.release]),
         )
         self.register_outputs({"version": config.seldon_operator_version})

@@ -14,14 +14,17 @@ import yaml
 from pulumi.runtime import config as runtime_config
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
+from infra.cert_manager import CertManagerConfig
 from infra.cluster import ClusterConfig
 from infra.deployment_config import DeploymentConfig, unique_deployments
 from infra.mesh import MeshConfig
 from infra.mlflow import MlflowConfig
 from infra.model_image import ModelImageConfig
 from infra.model_monitoring.config import MonitoringConfig
+from infra.model_versions import RegistryConfig
 from infra.prometheus_stack import PrometheusStackConfig
 from infra.seldon_operator import SeldonOperatorConfig
+from infra.strict_yaml import load_unique
 from infra.training import TrainingImageConfig
 
 PROJECT = "mlops-platform"
@@ -29,10 +32,12 @@ PROJECT = "mlops-platform"
 FLAT_SECTIONS: dict[str, type[BaseModel]] = {
     "cluster": ClusterConfig,
     "mesh": MeshConfig,
+    "certificates": CertManagerConfig,
     "seldon": SeldonOperatorConfig,
     "prometheus": PrometheusStackConfig,
     "mlflow": MlflowConfig,
     "image": ModelImageConfig,
+    "registry": RegistryConfig,
     "training_image": TrainingImageConfig,
 }
 """Sections whose fields are top-level stack keys (`mlops-platform:istioVersion`, ...)."""
@@ -74,10 +79,12 @@ class StackConfig(BaseModel):
 
     cluster: ClusterConfig
     mesh: MeshConfig
+    certificates: CertManagerConfig = CertManagerConfig()
     seldon: SeldonOperatorConfig
     prometheus: PrometheusStackConfig
     mlflow: MlflowConfig
     image: ModelImageConfig
+    registry: RegistryConfig
     training_image: TrainingImageConfig = TrainingImageConfig()
     deployments: list[DeploymentConfig]
     monitoring: MonitoringConfig = MonitoringConfig()
@@ -110,6 +117,11 @@ class StackConfig(BaseModel):
     @classmethod
     def _unique(cls, deployments: list[DeploymentConfig]) -> list[DeploymentConfig]:
         return unique_deployments(deployments)
+
+    @property
+    def registry_uri(self) -> str:
+        """The registry aliases are resolved against: `registryUri`, else the stack's MLflow."""
+        return self.registry.registry_uri or self.mesh.url("mlflow")
 
     @property
     def deployment_namespaces(self) -> list[str]:
@@ -170,7 +182,7 @@ def parse_stack_config(
 def load_stack_file(path: Path) -> StackConfig:
     """Read and validate a `Pulumi.<stack>.yaml`; `secure:` values count as set secrets."""
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        document = load_unique(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as error:
         raise StackConfigError(f"{path}: cannot read stack file: {error}") from None
     config = document.get("config") if isinstance(document, dict) else None
@@ -230,7 +242,7 @@ def _describe(error: ValidationError) -> list[str]:
             f"[{part}]" if isinstance(part, int) else f".{part}" for part in path
         )
         message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "string_pattern_mismatch":
+        if item["type"] in ("string_pattern_mismatch", "int_type", "float_type", "bool_type"):
             message = f"{message} (got {item['input']!r})"
         problems.append(f"{where}: {message}")
     return problems

@@ -17,6 +17,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import Field
 
+from infra.cluster import ClusterAccess
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel, DnsLabel
 from infra.deployment_config import DeploymentConfig, TrainingConfig
@@ -25,12 +26,13 @@ from infra.model_image import (
     ImageSource,
     ModelImageConfig,
     image_reference,
+    kind_registry,
     registry_login,
 )
 from infra.model_monitoring.rules import ERROR_RATIO_ALERT, FEATURE_DRIFT_ALERT
 from infra.namespaces import API_SERVER_PORTS, MONITORING
 from infra.prometheus_stack import ALERTMANAGER_CONFIG_LABELS
-from infra.secrets import credentials_secret, generated_password
+from infra.secrets import MlflowLogin, credentials_secret, generated_password
 from infra.workloads import (
     CONTAINER_SECURITY_CONTEXT,
     http_probe,
@@ -110,14 +112,6 @@ def training_targets(deployments: list[DeploymentConfig]) -> list[TrainingTarget
     return targets
 
 
-@dataclass(frozen=True)
-class MlflowLogin:
-    """The MLflow user the training Jobs act as (the pipeline user, EDIT permission)."""
-
-    username: pulumi.Input[str]
-    password: pulumi.Output[str]
-
-
 def cronjob_name(deployment: str) -> str:
     name = f"{deployment}-training"
     if len(name) > MAX_CRONJOB_NAME:
@@ -140,6 +134,7 @@ class TrainingImage(PlatformComponent):
         config: TrainingImageConfig,
         *,
         registry: ModelImageConfig,
+        cluster: ClusterAccess,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:training:TrainingImage", name, opts)
@@ -150,7 +145,7 @@ class TrainingImage(PlatformComponent):
             prebuilt_ref=config.training_image_prebuilt_ref,
             config=registry,
             login=registry_login(registry),
-            opts=self.child_opts(),
+            opts=self.child_opts(depends_on=kind_registry(cluster)),
         )
         self.register_outputs({"reference": self.reference})
 
@@ -168,7 +163,7 @@ class ContinuousTraining(PlatformComponent):
         *,
         image: pulumi.Input[str],
         tracking_uri: pulumi.Input[str],
-        pipeline_login: MlflowLogin | None,
+        pipeline_login: MlflowLogin,
         registry: ModelImageConfig,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -182,27 +177,17 @@ class ContinuousTraining(PlatformComponent):
             in_namespace = [t for t in targets if t.namespace == namespace]
             secrets = _NamespaceSecrets(
                 token=credentials_secret(
-                    "retrain-webhook-token",
+                    f"{namespace}-retrain-webhook-token",
                     namespace=namespace,
                     data={TOKEN_KEY: token},
                     opts=self.child_opts(),
                 ).metadata["name"],
-                mlflow=(
-                    credentials_secret(
-                        "mlflow-pipeline",
-                        namespace=namespace,
-                        data={
-                            "username": pipeline_login.username,
-                            "password": pipeline_login.password,
-                        },
-                        opts=self.child_opts(),
-                    ).metadata["name"]
-                    if pipeline_login is not None
-                    else None
+                mlflow=pipeline_login.secret(
+                    f"{namespace}-mlflow-pipeline", namespace=namespace, opts=self.child_opts()
                 ),
                 pull=(
                     credentials_secret(
-                        "training-image-pull",
+                        f"{namespace}-training-image-pull",
                         namespace=namespace,
                         data={".dockerconfigjson": login.docker_config()},
                         opts=self.child_opts(),
@@ -229,12 +214,8 @@ class ContinuousTraining(PlatformComponent):
         env = [
             {"name": "MLFLOW_TRACKING_URI", "value": self._tracking_uri},
             {"name": "HOME", "value": "/tmp"},
+            *MlflowLogin.env(secrets.mlflow),
         ]
-        if secrets.mlflow is not None:
-            env += [
-                secret_env("MLFLOW_TRACKING_USERNAME", secrets.mlflow, "username"),
-                secret_env("MLFLOW_TRACKING_PASSWORD", secrets.mlflow, "password"),
-            ]
         labels = {
             "app.kubernetes.io/name": "model-training",
             "app.kubernetes.io/part-of": "mlops-platform",
@@ -505,7 +486,8 @@ class _NamespaceSecrets:
     """Names of the Secrets a namespace's training pods and trigger read."""
 
     token: pulumi.Output[str]
-    mlflow: pulumi.Output[str] | None
+    mlflow: k8s.core.v1.Secret
+    """The pipeline user's MLflow login."""
     pull: pulumi.Output[str] | None
 
     def pull_secrets(self) -> dict:

@@ -33,7 +33,10 @@ SUBCOMMANDS: tuple[Register, ...] = (
     commands.register_history,
 )
 LAZY_SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "abtest": ("model.abtest", "decide an A/B test from Prometheus metrics (and apply it)"),
+    "abtest": (
+        "model.abtest_command",
+        "decide an A/B test (always-valid mSPRT) from recorded evidence or Prometheus",
+    ),
 }
 """Command name -> (module with ``register``, one-line help)."""
 

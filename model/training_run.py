@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-from mlflow.data.dataset_source import DatasetSource
-from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.entities import Dataset as MlflowDataset
 from mlflow.entities import DatasetInput, InputTag, Metric, Param
+from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 from sklearn.pipeline import Pipeline
 
@@ -214,26 +213,25 @@ def _params(dataset: Dataset, config: TrainingConfig) -> dict[str, Any]:
 
 
 def _dataset_input(dataset: Dataset) -> DatasetInput:
-    """The training table as an MLflow dataset input (name, digest, source, schema, profile)."""
-    described = mlflow.data.from_pandas(
-        dataset.frame,
-        source=_dataset_source(dataset.source),
-        name=dataset.schema.name,
-        targets=dataset.schema.target.name,
-    )
+    """The training table as an MLflow dataset input (name, digest, source, schema, profile).
+
+    MLflow resolves only some source kinds (paths, ``s3://``...); for the others (``runs:/``,
+    ``mlflow-artifacts:/``) the input has no source and the ``dataset_uri`` tag says where from.
+    """
+    try:
+        described = mlflow.data.from_pandas(
+            dataset.frame,
+            source=dataset.source,
+            name=dataset.schema.name,
+            targets=dataset.schema.target.name,
+        )
+    except MlflowException:
+        described = mlflow.data.from_pandas(
+            dataset.frame, name=dataset.schema.name, targets=dataset.schema.target.name
+        )
     return DatasetInput(
         MlflowDataset(**described.to_dict()), [InputTag(MLFLOW_DATASET_CONTEXT, "training")]
     )
-
-
-def _dataset_source(location: str) -> DatasetSource | None:
-    """MLflow's typed source for `location`, or None (MLflow then records the code that ran)
-    where it has no resolver for the scheme, as for `mlflow-artifacts:/`; the `dataset_uri` tag
-    names the location either way."""
-    try:
-        return resolve_dataset_source(location)
-    except mlflow.exceptions.MlflowException:
-        return None
 
 
 def _now_ms() -> int:

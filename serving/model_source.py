@@ -55,7 +55,7 @@ class ModelArtifact:
     @property
     def label(self) -> str:
         """How messages name this model: registered name and version."""
-        return f"model {self.name} version {self.version}"
+        return _label(self.name, self.version)
 
     def load_estimator(self) -> Any:
         """Rebuild the scikit-learn pipeline from its skops file and check its input columns."""
@@ -124,7 +124,7 @@ def _read_model_dir(
 ) -> ModelArtifact:
     from mlflow.models import Model
 
-    label = f"model {name} version {version}"
+    label = _label(name, version)
     if model_digest is None:
         logger.warning("MODEL_DIGEST is not set: %s is served without a digest check", label)
     else:
@@ -154,6 +154,10 @@ def _read_model_dir(
         references=_feature_references(local_dir, names, drift_reference),
         skops_path=path,
     )
+
+
+def _label(name: str, version: str) -> str:
+    return f"model {name} version {version}"
 
 
 def _feature_references(

@@ -14,7 +14,8 @@ import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
-from infra.stack_config import PROJECT, SECRET_PLACEHOLDER, from_pulumi_runtime
+from infra.model_versions import ModelRegistry, Resolution, offline_versions, resolve_versions
+from infra.stack_config import PROJECT, SECRET_PLACEHOLDER, StackConfig, from_pulumi_runtime
 from stacks.program import declare_platform
 
 FAKE_KUBECONFIG = "[kubeconfig of the kind cluster]"
@@ -90,11 +91,18 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
-def declare_under_mocks(stack: str, raw_config: dict[str, Any], secret_keys: set[str]) -> Declared:
+def declare_under_mocks(
+    stack: str,
+    raw_config: dict[str, Any],
+    secret_keys: set[str],
+    tracking_uri: str | None = None,
+) -> Declared:
     """Run the platform program for `stack` with the given `mlops-platform:*` values.
 
     `raw_config` holds stack-file values (objects as structures); `secret_keys` names the keys
     set with `--secret`. The program validates the config itself, exactly as under `pulumi up`.
+    With `tracking_uri` every alias is resolved against that registry as `pulumi up` does
+    (raises `RegistryError`); without it predictors keep the references of the stack file.
     """
     declared = Declared()
     asyncio.set_event_loop(asyncio.new_event_loop())
@@ -109,14 +117,21 @@ def declare_under_mocks(stack: str, raw_config: dict[str, Any], secret_keys: set
         preview=False,
         monitor=_RecordingMonitor(declared),
     )
-    _run_program(declared)
+    config = from_pulumi_runtime()
+    if tracking_uri is None:
+        versions = offline_versions(config.deployments)
+    else:
+        versions = resolve_versions(
+            config.deployments, ModelRegistry.from_environment(tracking_uri)
+        )
+    _run_program(declared, config, versions)
     return declared
 
 
 @pulumi.runtime.test
-def _run_program(declared: Declared) -> pulumi.Output:
+def _run_program(declared: Declared, config: StackConfig, versions: Resolution) -> pulumi.Output:
     """Declare the platform, then resolve the stack outputs (secret ones as the placeholder)."""
-    declare_platform(from_pulumi_runtime())
+    declare_platform(config, versions)
     stack_outputs = pulumi.runtime.settings.get_root_resource().outputs
 
     def record(name: str, value: pulumi.Output) -> pulumi.Output:

@@ -2,23 +2,32 @@
 
 import pulumi
 
+from infra.cert_manager import CertManager
 from infra.cluster import ClusterAccess
 from infra.deployment_config import DeploymentConfig
 from infra.mesh import ServiceMesh, ingress_route
 from infra.mlflow import MLFLOW_PORT, MlflowTracking
+from infra.mlflow_auth import served_model_names
 from infra.model_deployment import ModelDeployment
 from infra.model_image import ModelImage
-from infra.model_monitoring.component import ModelMonitoring
+from infra.model_monitoring.component import ModelMonitoring, MonitoringDashboards
 from infra.model_monitoring.config import PredictorTarget
-from infra.namespaces import MLFLOW, MONITORING, PlatformNamespaces, platform_namespaces
+from infra.model_versions import DeclaredVersion, Resolution
+from infra.namespaces import ISTIO, MLFLOW, MONITORING, PlatformNamespaces, platform_namespaces
 from infra.prometheus_stack import RELEASE_NAME, PrometheusStack
 from infra.seldon_operator import SeldonOperator
 from infra.stack_config import StackConfig
+from infra.traffic_routing import DeploymentRoute, UnroutedGateway, operator_annotations
 from infra.training import ContinuousTraining, TrainingImage, training_targets
 
 
-def declare_platform(config: StackConfig) -> None:
-    """Declare every resource of the stack and export the URLs people use."""
+def declare_platform(config: StackConfig, versions: Resolution) -> None:
+    """Declare every resource of the stack and export the URLs people use.
+
+    `versions` says what each predictor serves (resolved before anything is declared); a
+    deployment still waiting for its first registered version is left out, with a warning that
+    says what to run. Its training CronJob is declared all the same: training is how it gets one.
+    """
     training = training_targets(config.deployments)
     cluster = ClusterAccess("cluster", config.cluster)
     on_cluster = pulumi.ResourceOptions(providers=[cluster.provider])
@@ -30,26 +39,42 @@ def declare_platform(config: StackConfig) -> None:
     )
     storage_class = config.cluster.storage_class or None
 
-    mesh = ServiceMesh("mesh", config.mesh, opts=in_namespaces)
+    certificates = CertManager(
+        "cert-manager",
+        config.certificates,
+        gateway_hosts=config.mesh.gateway_hosts,
+        opts=in_namespaces,
+    )
+    mlflow_host = config.mesh.host("mlflow")
+    mesh = ServiceMesh(
+        "mesh",
+        config.mesh,
+        tls_secret=certificates.gateway_secret,
+        certificate=certificates.gateway_certificate,
+        unbuffered_hosts=[mlflow_host],
+        opts=in_namespaces,
+    )
     operator = SeldonOperator(
         "seldon-operator",
         config.seldon,
         gateway=mesh.gateway_ref,
         istio=mesh.control_plane,
+        cluster=cluster,
         opts=in_namespaces,
     )
     prometheus = PrometheusStack(
         "monitoring", config.prometheus, storage_class=storage_class, opts=in_namespaces
     )
-    mlflow_host = f"mlflow.{config.mesh.ingress_domain}"
     mlflow = MlflowTracking(
         "mlflow",
         config.mlflow,
+        served_models=list(served_model_names(config)),
+        certificates=certificates,
         persistent=config.cluster.persistent_storage,
         storage_class=storage_class,
         allowed_hosts=[
             mlflow_host,
-            f"{mlflow_host}:{config.mesh.ingress_port}",
+            f"{mlflow_host}:{config.mesh.ingress_https_port}",
             f"mlflow.{MLFLOW}.svc.cluster.local:{MLFLOW_PORT}",
             f"mlflow.{MLFLOW}.svc:{MLFLOW_PORT}",
             f"mlflow.{MLFLOW}:{MLFLOW_PORT}",
@@ -57,47 +82,72 @@ def declare_platform(config: StackConfig) -> None:
         ],
         opts=in_namespaces,
     )
-    image = ModelImage("model-image", config.image)
+    image = ModelImage("model-image", config.image, cluster=cluster)
     monitoring_opts = pulumi.ResourceOptions.merge(
         # The PodMonitor and PrometheusRule kinds come with the chart's CRDs.
         on_cluster,
         pulumi.ResourceOptions(depends_on=[namespaces, prometheus.release]),
     )
+    MonitoringDashboards(
+        "dashboards", config.monitoring, monitoring_namespace=MONITORING, opts=monitoring_opts
+    )
+    after_gateway = pulumi.ResourceOptions.merge(
+        on_cluster, pulumi.ResourceOptions(depends_on=[mesh.gateway])
+    )
+    unrouted = UnroutedGateway("operator-routes", namespace=ISTIO, opts=after_gateway)
     served = []
+    for waiting in versions.pending.values():
+        pulumi.log.warn(waiting)
     for entry in config.deployments:
+        if entry.key in versions.pending:
+            continue
+        declared = versions.versions[entry.key]
         deployment = ModelDeployment(
             f"deployment-{entry.namespace}-{entry.name}",
             entry,
+            versions=declared,
             namespace=namespaces.namespaces[entry.namespace],
             image=image.reference,
             tracking_uri=mlflow.tracking_uri,
-            operator=operator.release,
+            operator=operator.webhook_ready,
+            mlflow_login=mlflow.serving_login,
             registry_login=image.registry_login,
+            annotations=operator_annotations(unrouted.ref),
             opts=in_namespaces,
         )
+        targets = [
+            PredictorTarget(name=p.name, traffic=p.weight, shadow=p.shadow)
+            for p in entry.predictors
+        ]
         ModelMonitoring(
             f"monitoring-{entry.namespace}-{entry.name}",
             entry.monitoring,
             deployment_name=entry.name,
             serving_namespace=entry.namespace,
-            monitoring_namespace=MONITORING,
-            predictors=[
-                PredictorTarget(name=p.name, traffic=p.weight, shadow=p.shadow)
-                for p in entry.predictors
-            ],
+            predictors=targets,
             opts=monitoring_opts,
         )
-        served.append(_deployment_outputs(config, entry, deployment))
+        DeploymentRoute(
+            f"route-{entry.namespace}-{entry.name}",
+            deployment=entry.name,
+            namespace=entry.namespace,
+            predictors=targets,
+            gateway=mesh.gateway_ref,
+            opts=pulumi.ResourceOptions.merge(
+                after_gateway, pulumi.ResourceOptions(depends_on=[mesh.gateway, namespaces])
+            ),
+        )
+        served.append(_deployment_outputs(config, entry, declared, deployment))
     if training:
         training_image = TrainingImage(
-            "training-image", config.training_image, registry=config.image
+            "training-image", config.training_image, registry=config.image, cluster=cluster
         )
         ContinuousTraining(
             "continuous-training",
             training,
             image=training_image.reference,
             tracking_uri=mlflow.tracking_uri,
-            pipeline_login=None,
+            pipeline_login=mlflow.pipeline_login,
             registry=config.image,
             # AlertmanagerConfig is one of the chart's CRDs.
             opts=monitoring_opts,
@@ -124,14 +174,22 @@ def declare_platform(config: StackConfig) -> None:
 
     pulumi.export("grafanaUrl", config.mesh.url("grafana"))
     pulumi.export("grafanaAdminPassword", prometheus.grafana_admin_password)
+    pulumi.export("mlflowAdminUser", config.mlflow.mlflow_admin_user)
+    pulumi.export("mlflowAdminPassword", mlflow.admin_password)
+    pulumi.export("mlflowPipelineUser", mlflow.pipeline_login.username)
+    pulumi.export("mlflowPipelinePassword", mlflow.pipeline_login.password)
     pulumi.export("mlflowUrl", config.mesh.url("mlflow"))
     pulumi.export("mlflowInClusterUrl", mlflow.tracking_uri)
     pulumi.export("image", image.reference)
     pulumi.export("deployments", served)
+    pulumi.export("pendingDeployments", versions.pending)
 
 
 def _deployment_outputs(
-    config: StackConfig, entry: DeploymentConfig, deployment: ModelDeployment
+    config: StackConfig,
+    entry: DeploymentConfig,
+    versions: dict[str, DeclaredVersion],
+    deployment: ModelDeployment,
 ) -> dict:
     """What people need of one deployment: where to call it and what each predictor serves."""
     return {
@@ -142,7 +200,14 @@ def _deployment_outputs(
             path=f"/seldon/{entry.namespace}/{entry.name}/api/v1.0/predictions"
         ),
         "predictors": [
-            {"name": p.name, "model": p.model, "traffic": p.weight, "shadow": p.shadow}
+            {
+                "name": p.name,
+                "model": p.model,
+                "modelUri": versions[p.name].uri,
+                "version": versions[p.name].version,
+                "traffic": p.weight,
+                "shadow": p.shadow,
+            }
             for p in entry.predictors
         ],
     }

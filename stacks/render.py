@@ -1,10 +1,14 @@
-"""Offline preview: `python -m stacks.render --stack NAME [--config-file PATH] --out DIR`.
+"""Offline preview: `python -m stacks.render --stack NAME [--config-file PATH]
+[--tracking-uri URI] --out DIR`.
 
 Runs the real program under Pulumi's mock runtime and writes every declared resource as YAML:
 Kubernetes objects as they would be applied, Helm releases with chart, version and values,
 other resources with their inputs. Secrets appear as a fixed placeholder, so the output is
-deterministic, needs no passphrase and is safe to post in a merge request. An invalid config
-exits 2 with the validation message and writes nothing.
+deterministic, needs no passphrase and is safe to post in a merge request. With
+`--tracking-uri` every alias is resolved against that registry exactly as `pulumi up` does
+(credentials from MLFLOW_TRACKING_USERNAME/_PASSWORD); without it aliases stay aliases. An
+invalid config or an alias the registry cannot resolve exits 2 with the message and writes
+nothing.
 """
 
 import argparse
@@ -18,6 +22,7 @@ from typing import Any
 import yaml
 from pulumi.runtime import rpc
 
+from infra.model_versions import RegistryError
 from infra.stack_config import (
     SECRET_PLACEHOLDER,
     StackConfigError,
@@ -33,11 +38,12 @@ HELM_DIR = "helm-releases"
 PULUMI_DIR = "pulumi"
 
 
-def render_stack(stack: str, config_file: Path) -> Declared:
-    """Validate `config_file` and declare the stack under mocks (raises StackConfigError)."""
+def render_stack(stack: str, config_file: Path, tracking_uri: str | None = None) -> Declared:
+    """Validate `config_file` and declare the stack under mocks, resolving aliases against
+    `tracking_uri` when given (raises StackConfigError, RegistryError)."""
     load_stack_file(config_file)
     raw = yaml.safe_load(config_file.read_text())["config"]
-    return declare_under_mocks(stack, readable_values(raw), secure_keys(raw))
+    return declare_under_mocks(stack, readable_values(raw), secure_keys(raw), tracking_uri)
 
 
 def documents(declared: Declared) -> dict[str, dict]:
@@ -45,7 +51,8 @@ def documents(declared: Declared) -> dict[str, dict]:
 
     Kubernetes objects sit at the top level, so `kubectl apply --dry-run=server -f DIR` takes
     them as they are; Helm releases go to `helm-releases/`, everything else (random passwords,
-    the image build, the provider, the stack outputs) to `pulumi/`.
+    the image build, the provider, the stack outputs) to `pulumi/`, with
+    `pulumi/dependencies.yaml` saying what each of them waits on.
     """
     files: dict[str, dict] = {}
     for resource in declared.resources:
@@ -53,7 +60,38 @@ def documents(declared: Declared) -> dict[str, dict]:
             continue
         files[_file_name(resource)] = _document(resource)
     files[f"{PULUMI_DIR}/stack-outputs.yaml"] = _plain(declared.outputs)
+    files[f"{PULUMI_DIR}/dependencies.yaml"] = dependencies(declared)
     return files
+
+
+def dependencies(declared: Declared) -> dict[str, list[str]]:
+    """Render file of each resource -> render files of the resources it waits on, named
+    directly or by one of its parent components (a component stands for every resource under
+    it, as Pulumi waits for all of them)."""
+    by_urn = {r.urn: r for r in declared.resources}
+    children: dict[str, list[Registration]] = {}
+    for resource in declared.resources:
+        children.setdefault(resource.parent, []).append(resource)
+
+    def custom_under(urn: str) -> set[str]:
+        resource = by_urn.get(urn)
+        if resource is None:
+            return set()
+        if resource.custom:
+            return {urn}
+        return {found for child in children.get(urn, []) for found in custom_under(child.urn)}
+
+    waits: dict[str, list[str]] = {}
+    for resource in declared.resources:
+        if not resource.custom:
+            continue
+        named, ancestor = set(resource.dependencies), by_urn.get(resource.parent)
+        while ancestor is not None:
+            named.update(ancestor.dependencies)
+            ancestor = by_urn.get(ancestor.parent)
+        targets = {custom for urn in named for custom in custom_under(urn)}
+        waits[_file_name(resource)] = sorted(_file_name(by_urn[urn]) for urn in targets)
+    return waits
 
 
 def _document(resource: Registration) -> dict:
@@ -128,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--config-file", type=Path, help="stack file to render (default: Pulumi.<stack>.yaml)"
     )
+    parser.add_argument(
+        "--tracking-uri",
+        help="MLflow registry to resolve every <model>@<alias> against, as `pulumi up` does "
+        "(credentials from MLFLOW_TRACKING_USERNAME/_PASSWORD); default: aliases stay aliases",
+    )
     parser.add_argument("--out", type=Path, required=True, help="directory to write YAML into")
     args = parser.parse_args(argv)
     config_file = args.config_file or REPO_ROOT / f"Pulumi.{args.stack}.yaml"
@@ -135,10 +178,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: stack file {config_file} does not exist", file=sys.stderr)
         return 2
     try:
-        declared = render_stack(args.stack, config_file)
-    except StackConfigError as error:
+        declared = render_stack(args.stack, config_file, args.tracking_uri)
+    except (StackConfigError, RegistryError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if args.tracking_uri is None:
+        print(
+            "note: no --tracking-uri, so predictors keep their aliases (models:/<name>@<alias>) "
+            "and carry no MODEL_DIGEST; `pulumi up` declares the resolved versions",
+            file=sys.stderr,
+        )
+    for waiting in declared.outputs.get("pendingDeployments", {}).values():
+        print(f"warning: {waiting}", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     files = documents(declared)
     write(files, args.out)

@@ -1,15 +1,18 @@
-"""Session fixtures for every suite: a real MLflow server and a model trained by ``model/``."""
+"""Session fixtures for every suite: a real MLflow server (basic-auth, as deployed) and a model
+trained by ``model/``."""
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,15 +64,120 @@ def wait_until_healthy(url: str, process: subprocess.Popen[Any], log: Path) -> N
     pytest.fail(f"mlflow server not healthy after {SERVER_START_TIMEOUT_S}s:\n{log.read_text()}")
 
 
+@dataclass(frozen=True)
+class MlflowLogin:
+    """One basic-auth user of the test server."""
+
+    username: str
+    password: str
+
+
+class MlflowServer(str):
+    """A running ``mlflow server --app-name basic-auth``: its URL (the string itself, so
+    ``f"{mlflow_server}/health"`` works) plus the logins the deploy's access script created.
+
+    ``admin_env``/``pipeline_env``/``serving_env`` are the environment a client needs as that
+    user (``MLFLOW_TRACKING_URI`` and ``MLFLOW_TRACKING_USERNAME``/``_PASSWORD``).
+    """
+
+    url: str
+    logins: dict[str, MlflowLogin]
+    _configure: Any
+
+    def __new__(cls, url: str, logins: dict[str, MlflowLogin], configure: Any) -> MlflowServer:
+        server = super().__new__(cls, url)
+        server.url, server.logins, server._configure = url, logins, configure
+        return server
+
+    def env_for(self, role: str) -> dict[str, str]:
+        login = self.logins[role]
+        return {
+            "MLFLOW_TRACKING_URI": self.url,
+            "MLFLOW_TRACKING_USERNAME": login.username,
+            "MLFLOW_TRACKING_PASSWORD": login.password,
+        }
+
+    @property
+    def admin_env(self) -> dict[str, str]:
+        return self.env_for("admin")
+
+    @property
+    def pipeline_env(self) -> dict[str, str]:
+        return self.env_for("pipeline")
+
+    @property
+    def serving_env(self) -> dict[str, str]:
+        return self.env_for("serving")
+
+    def serve(self, *model_names: str) -> None:
+        """Let the serving user read these registered models too, as a stack whose deployments
+        serve them would: the deploy's access script runs again with them declared."""
+        self._configure(model_names)
+
+
+def _stack_served_models() -> tuple[str, ...]:
+    """The registered models the committed stacks' deployments serve."""
+    from infra.mlflow_auth import served_model_names
+    from infra.stack_config import load_stack_file
+
+    names: set[str] = set()
+    for stack_file in sorted(REPO_ROOT.glob("Pulumi.*.yaml")):
+        names.update(served_model_names(load_stack_file(stack_file)))
+    return tuple(sorted(names))
+
+
 @pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of a real ``mlflow server`` on localhost: SQLite backend, proxied local artifacts."""
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """A real ``mlflow server --app-name basic-auth`` on localhost, configured as the stack
+    configures it (``infra/mlflow_auth.py``): SQLite stores, proxied local artifacts, default
+    permission NO_PERMISSIONS, users and grants created by the deploy's own access script."""
+    from infra.mlflow_auth import ACCESS_SCRIPT, PASSWORD_ENV, MlflowUsers, basic_auth_ini
+
     root = tmp_path_factory.mktemp("mlflow-server")
     port = free_port()
     log = root / "server.log"
+    logins = {
+        role: MlflowLogin(f"platform-{role}", secrets.token_urlsafe(24))
+        for role in ("admin", "serving", "pipeline")
+    }
+    auth_ini = root / "basic_auth.ini"
+    auth_ini.write_text(basic_auth_ini(f"sqlite:///{root / 'auth.db'}", logins["admin"].username))
+    backend_uri = f"sqlite:///{root / 'mlflow.db'}"
+    env = isolated_env(
+        MLFLOW_AUTH_CONFIG_PATH=str(auth_ini),
+        MLFLOW_AUTH_ADMIN_PASSWORD=logins["admin"].password,
+        MLFLOW_FLASK_SERVER_SECRET_KEY=secrets.token_urlsafe(32),
+        MLFLOW_BACKEND_STORE_URI=backend_uri,
+        **{PASSWORD_ENV[role]: logins[role].password for role in PASSWORD_ENV},
+        # Job execution (GenAI jobs) would spawn a dozen workers the tests never use.
+        MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
+    )
+    served: set[str] = set(_stack_served_models())
+
+    def configure(extra_models: tuple[str, ...] = ()) -> None:
+        served.update(extra_models)
+        users = MlflowUsers(
+            serving=logins["serving"].username,
+            pipeline=logins["pipeline"].username,
+            served_models=tuple(served),
+        )
+        spec = root / "access.json"
+        spec.write_text(users.access_spec_json())
+        result = subprocess.run(
+            [sys.executable, str(ACCESS_SCRIPT), str(spec)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=SERVER_START_TIMEOUT_S,
+        )
+        if result.returncode != 0:
+            pytest.fail(f"mlflow access script failed:\n{result.stderr}")
+
+    configure()
     command = [
         sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+        "--app-name", "basic-auth",
+        "--backend-store-uri", backend_uri,
         "--artifacts-destination", str(root / "artifacts"),
         "--serve-artifacts",
         "--host", "127.0.0.1",
@@ -80,8 +188,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process = subprocess.Popen(
             command,
             cwd=root,
-            # Job execution (GenAI jobs) would spawn a dozen workers the tests never use.
-            env=isolated_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"),
+            env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -89,7 +196,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(f"{url}/health", process, log)
-        yield url
+        yield MlflowServer(url, logins, configure)
     finally:
         stop(process)
 

@@ -1,4 +1,5 @@
-"""Pulumi component declaring a Seldon deployment's monitoring: scraping, alerts and dashboards."""
+"""Pulumi components of the model monitoring: per deployment (scraping, alerts) and per stack
+(dashboards)."""
 
 import pulumi
 from pulumi_kubernetes.apiextensions import CustomResource
@@ -12,18 +13,17 @@ from infra.model_monitoring.rules import prometheus_rule
 
 
 class ModelMonitoring(PlatformComponent):
-    """PodMonitor and PrometheusRule beside the SeldonDeployment, dashboards beside Grafana.
+    """PodMonitor and PrometheusRule of one SeldonDeployment, beside it in `serving_namespace`.
 
-    The PodMonitor and PrometheusRule go into `serving_namespace` and carry the
-    kube-prometheus-stack `release` label; the dashboard ConfigMaps go into
-    `monitoring_namespace` labelled `grafana_dashboard: "1"` for Grafana's sidecar.
-    `predictors` lists the SeldonDeployment's predictors with their traffic (a shadow's
-    traffic is its mirror percent); alerts about missing traffic cover those above 0.
+    The PodMonitor selects only that deployment's pods; the rules select its series and use
+    `config`, the stack's monitoring settings with the deployment's overrides. Both carry the
+    kube-prometheus-stack `release` label. `predictors` lists the deployment's predictors with
+    their traffic (a shadow's traffic is its mirror percent); the no-traffic alert covers those
+    above 0.
     """
 
     pod_monitor_name: pulumi.Output[str]
     rule_name: pulumi.Output[str]
-    dashboard_config_map_names: list[pulumi.Output[str]]
 
     def __init__(
         self,
@@ -32,7 +32,6 @@ class ModelMonitoring(PlatformComponent):
         *,
         deployment_name: str,
         serving_namespace: str,
-        monitoring_namespace: str,
         predictors: list[PredictorTarget],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -58,6 +57,29 @@ class ModelMonitoring(PlatformComponent):
             ),
             child,
         )
+        self.pod_monitor_name = monitor.metadata["name"]
+        self.rule_name = rule.metadata["name"]
+        self.register_outputs(
+            {"pod_monitor_name": self.pod_monitor_name, "rule_name": self.rule_name}
+        )
+
+
+class MonitoringDashboards(PlatformComponent):
+    """The stack's Grafana dashboards, once, with namespace and deployment variables: ConfigMaps
+    in `monitoring_namespace` labelled `grafana_dashboard: "1"` for Grafana's sidecar."""
+
+    config_map_names: list[pulumi.Output[str]]
+
+    def __init__(
+        self,
+        name: str,
+        config: MonitoringConfig,
+        *,
+        monitoring_namespace: str,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("mlops:monitoring:MonitoringDashboards", name, opts)
+        child = self.child_opts()
         config_maps = [
             ConfigMap(
                 f"{name}-{manifest['metadata']['name']}",
@@ -65,24 +87,10 @@ class ModelMonitoring(PlatformComponent):
                 data=manifest["data"],
                 opts=child,
             )
-            for manifest in dashboard_config_maps(
-                config,
-                deployment_name=deployment_name,
-                serving_namespace=serving_namespace,
-                monitoring_namespace=monitoring_namespace,
-                predictors=predictors,
-            )
+            for manifest in dashboard_config_maps(config, monitoring_namespace=monitoring_namespace)
         ]
-        self.pod_monitor_name = monitor.metadata["name"]
-        self.rule_name = rule.metadata["name"]
-        self.dashboard_config_map_names = [cm.metadata.name for cm in config_maps]
-        self.register_outputs(
-            {
-                "pod_monitor_name": self.pod_monitor_name,
-                "rule_name": self.rule_name,
-                "dashboard_config_map_names": self.dashboard_config_map_names,
-            }
-        )
+        self.config_map_names = [cm.metadata.name for cm in config_maps]
+        self.register_outputs({"config_map_names": self.config_map_names})
 
 
 def _custom_resource(name: str, manifest: dict, opts: pulumi.ResourceOptions) -> CustomResource:

@@ -6,18 +6,16 @@ field is optional in the stack file, so `{}` gives the defaults below.
 
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, model_validator
 
-from infra.config_types import CamelModel, DnsLabel
-
-PromDuration = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*(s|m|h|d|w)$")]
-"""A Prometheus duration such as '30s', '5m' or '1h' (one unit; no zero)."""
+from analysis.promql import PromDuration, duration_seconds
+from infra.config_types import CamelModel, DnsLabel, ObjectConfig
 
 Ratio = Annotated[float, Field(gt=0, lt=1)]
 """A fraction strictly between 0 and 1."""
 
 
-class MonitoringConfig(CamelModel):
+class MonitoringConfig(ObjectConfig):
     """What the alerts consider a breach, how long it must last, and how often pods are scraped."""
 
     scrape_interval: PromDuration = "30s"
@@ -68,11 +66,3 @@ class PredictorTarget(CamelModel):
     """Percent of the deployment's requests (for a shadow: the mirrored percent)."""
 
     shadow: bool = False
-
-
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def duration_seconds(duration: str) -> int:
-    """Seconds in a validated one-unit Prometheus duration."""
-    return int(duration[:-1]) * _UNIT_SECONDS[duration[-1]]

@@ -1,14 +1,21 @@
-"""Grafana dashboards of a Seldon deployment (serving, A/B, model) and their ConfigMaps."""
+"""Grafana dashboards of the stack's Seldon deployments (serving, A/B, model), one copy each.
 
-from infra.model_monitoring import promql
-from infra.model_monitoring.config import MonitoringConfig, PredictorTarget
+Every dashboard has `namespace` and `deployment` variables, filled from the series Prometheus
+holds, so a new deployment appears in the pickers without a new dashboard. The A/B dashboard
+repeats its column per selected `predictor` and compares a chosen `shadow` with the rest.
+"""
+
+from analysis import promql
+from infra.model_monitoring.config import MonitoringConfig
 from infra.model_monitoring.grafana import (
     Dashboard,
     FieldConfig,
     FieldDefaults,
     GridPos,
     Panel,
+    Variable,
     panel_targets,
+    templating,
 )
 from infra.model_monitoring.manifests import metadata
 
@@ -28,6 +35,42 @@ SHARE = FieldDefaults(unit="percentunit", min=0, max=1)
 SECONDS = FieldDefaults(unit="s", min=0)
 PSI = FieldDefaults(unit="none", min=0)
 
+SCOPE = promql.Scope("$namespace", "$deployment")
+"""Series of the deployment picked in the dashboard's variables."""
+PREDICTOR_VARIABLE = "predictor"
+SHADOW_VARIABLE = "shadow"
+MAX_PER_ROW = 4
+
+_INVENTORY = f"{promql.EXECUTOR_SERVER_SECONDS}_count"
+
+
+def _label_values(label: str, *matchers: str) -> str:
+    return f"label_values({_INVENTORY}{{{', '.join(matchers)}}}, {label})"
+
+
+_DEPLOYMENT_VARIABLES = [
+    Variable(name="namespace", label="Namespace", query=_label_values("namespace")),
+    Variable(
+        name="deployment",
+        label="Deployment",
+        query=_label_values("deployment_name", 'namespace="$namespace"'),
+    ),
+]
+_PREDICTOR_QUERY = _label_values(
+    promql.PREDICTOR, 'namespace="$namespace"', 'deployment_name="$deployment"'
+)
+_AB_VARIABLES = [
+    *_DEPLOYMENT_VARIABLES,
+    Variable(
+        name=PREDICTOR_VARIABLE,
+        label="Predictors side by side",
+        query=_PREDICTOR_QUERY,
+        multi=True,
+        include_all=True,
+    ),
+    Variable(name=SHADOW_VARIABLE, label="Shadow", query=_PREDICTOR_QUERY),
+]
+
 
 class _Layout:
     """Places panels left to right in rows of equal-width columns, numbering them."""
@@ -36,7 +79,9 @@ class _Layout:
         self.panels: list[Panel] = []
         self._y = 0
 
-    def row(self, *cells: Cell) -> None:
+    def row(self, *cells: Cell, repeat: str | None = None) -> None:
+        """One row of `cells`; with `repeat`, each cell spans the row and Grafana lays out one
+        copy per selected value of that variable side by side."""
         width = FULL_WIDTH // len(cells)
         for column, (title, description, unit, queries) in enumerate(cells):
             self.panels.append(
@@ -47,6 +92,9 @@ class _Layout:
                     grid_pos=GridPos(x=column * width, y=self._y, w=width, h=PANEL_HEIGHT),
                     field_config=FieldConfig(defaults=unit),
                     targets=panel_targets(queries),
+                    repeat=repeat,
+                    repeat_direction="h" if repeat else None,
+                    max_per_row=MAX_PER_ROW if repeat else None,
                 )
             )
         self._y += PANEL_HEIGHT
@@ -59,8 +107,9 @@ def _latency_queries(scope: promql.Scope, window: str, legend: str) -> Queries:
     ]
 
 
-def serving_dashboard(scope: promql.Scope, window: str) -> Dashboard:
+def serving_dashboard(window: str) -> Dashboard:
     """Traffic, errors and latency of every predictor, as the Seldon executor measures them."""
+    scope = SCOPE
     layout = _layout_rows(
         [
             (
@@ -85,11 +134,13 @@ def serving_dashboard(scope: promql.Scope, window: str) -> Dashboard:
             )
         ],
     )
-    return _dashboard(scope, "serving", "Serving", layout)
+    return _dashboard("serving", "Serving", layout, _DEPLOYMENT_VARIABLES)
 
 
-def _side_by_side_rows(name: str, only: promql.Scope, window: str) -> list[Cell]:
-    """The A/B dashboard's column for one live predictor, top to bottom."""
+def _side_by_side_rows(window: str) -> list[Cell]:
+    """The A/B dashboard's column, repeated for each selected predictor, top to bottom."""
+    name = f"${PREDICTOR_VARIABLE}"
+    only = SCOPE.only(name)
     return [
         (
             f"{name}: request rate",
@@ -118,18 +169,18 @@ def _side_by_side_rows(name: str, only: promql.Scope, window: str) -> list[Cell]
     ]
 
 
-def ab_dashboard(scope: promql.Scope, window: str, predictors: list[PredictorTarget]) -> Dashboard:
-    """Live predictors side by side (champion first), and the shadow against the primary traffic."""
-    live = sorted((p for p in predictors if not p.shadow), key=lambda p: -p.traffic)
-    columns = [_side_by_side_rows(p.name, scope.only(p.name), window) for p in live]
-    layout = _layout_rows(*(list(row) for row in zip(*columns, strict=True)))
-    for shadow in (p for p in predictors if p.shadow):
-        _shadow_rows(layout, scope, window, shadow.name)
-    return _dashboard(scope, "ab", "A/B and shadow", layout)
+def ab_dashboard(window: str) -> Dashboard:
+    """The selected predictors side by side, and the chosen shadow against the primary traffic."""
+    layout = _Layout()
+    for cell in _side_by_side_rows(window):
+        layout.row(cell, repeat=PREDICTOR_VARIABLE)
+    _shadow_rows(layout, window)
+    return _dashboard("ab", "A/B and shadow", layout, _AB_VARIABLES)
 
 
-def _shadow_rows(layout: _Layout, scope: promql.Scope, window: str, shadow: str) -> None:
-    primary, mirror = scope.without(shadow), scope.only(shadow)
+def _shadow_rows(layout: _Layout, window: str) -> None:
+    shadow = f"${SHADOW_VARIABLE}"
+    primary, mirror = SCOPE.without(shadow), SCOPE.only(shadow)
     layout.row(
         (
             f"{shadow} vs primary: request rate",
@@ -172,8 +223,9 @@ def _shadow_rows(layout: _Layout, scope: promql.Scope, window: str, shadow: str)
     )
 
 
-def model_dashboard(scope: promql.Scope, window: str, config: MonitoringConfig) -> Dashboard:
+def model_dashboard(window: str) -> Dashboard:
     """What the models see and answer: prediction class mix, feature drift, out-of-range inputs."""
+    scope = SCOPE
     layout = _layout_rows(
         [
             (
@@ -187,7 +239,7 @@ def model_dashboard(scope: promql.Scope, window: str, config: MonitoringConfig) 
             (
                 "Feature drift (PSI)",
                 "Population stability index of each feature's recent inputs against the training "
-                f"data; the drift alert fires above {config.drift_psi_threshold}.",
+                "data; the drift alert fires above the deployment's driftPsiThreshold.",
                 PSI,
                 [(promql.feature_drift(scope), "{{predictor_name}} {{feature}}")],
             ),
@@ -199,7 +251,7 @@ def model_dashboard(scope: promql.Scope, window: str, config: MonitoringConfig) 
             ),
         ],
     )
-    return _dashboard(scope, "model", "Model", layout)
+    return _dashboard("model", "Model", layout, _DEPLOYMENT_VARIABLES)
 
 
 def _layout_rows(*rows: list[Cell]) -> _Layout:
@@ -209,57 +261,37 @@ def _layout_rows(*rows: list[Cell]) -> _Layout:
     return layout
 
 
-def _dashboard(scope: promql.Scope, kind: str, title: str, layout: _Layout) -> Dashboard:
+def _dashboard(kind: str, title: str, layout: _Layout, variables: list[Variable]) -> Dashboard:
     return Dashboard(
-        uid=f"mlops-{scope.namespace}-{scope.deployment}-{kind}"[:40],
-        title=f"MLOps / {scope.namespace}/{scope.deployment}: {title}",
-        tags=["mlops-platform", "seldon", scope.deployment],
+        uid=f"mlops-{kind}",
+        title=f"MLOps / {title}",
+        tags=["mlops-platform", "seldon"],
         panels=layout.panels,
+        templating=templating(variables),
     )
 
 
-def dashboards(
-    config: MonitoringConfig,
-    *,
-    deployment_name: str,
-    namespace: str,
-    predictors: list[PredictorTarget],
-) -> dict[str, Dashboard]:
-    """Every dashboard of one deployment, keyed by kind (serving, ab, model)."""
-    scope = promql.Scope(namespace, deployment_name)
+def dashboards(config: MonitoringConfig) -> dict[str, Dashboard]:
+    """Every dashboard of the stack, keyed by kind (serving, ab, model); `rate()` over the
+    stack's `rateWindow`."""
     window = config.rate_window
     return {
-        "serving": serving_dashboard(scope, window),
-        "ab": ab_dashboard(scope, window, predictors),
-        "model": model_dashboard(scope, window, config),
+        "serving": serving_dashboard(window),
+        "ab": ab_dashboard(window),
+        "model": model_dashboard(window),
     }
 
 
-def dashboard_config_maps(
-    config: MonitoringConfig,
-    *,
-    deployment_name: str,
-    serving_namespace: str,
-    monitoring_namespace: str,
-    predictors: list[PredictorTarget],
-) -> list[dict]:
+def dashboard_config_maps(config: MonitoringConfig, *, monitoring_namespace: str) -> list[dict]:
     """One ConfigMap per dashboard in the monitoring namespace, labelled for Grafana's sidecar."""
-    built = dashboards(
-        config,
-        deployment_name=deployment_name,
-        namespace=serving_namespace,
-        predictors=predictors,
-    )
     return [
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": metadata(
-                f"{serving_namespace}-{deployment_name}-dashboard-{kind}",
-                monitoring_namespace,
-                GRAFANA_DASHBOARD_LABELS,
+                f"mlops-dashboard-{kind}", monitoring_namespace, GRAFANA_DASHBOARD_LABELS
             ),
             "data": {f"{dashboard.uid}.json": dashboard.to_json()},
         }
-        for kind, dashboard in built.items()
+        for kind, dashboard in dashboards(config).items()
     ]

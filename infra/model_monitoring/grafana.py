@@ -46,7 +46,7 @@ class FieldConfig(_GrafanaModel):
 
 
 class Panel(_GrafanaModel):
-    """A time-series panel."""
+    """A time-series panel; with `repeat`, one copy per selected value of that variable."""
 
     id: int
     title: str
@@ -56,6 +56,40 @@ class Panel(_GrafanaModel):
     targets: list[Target]
     type: Literal["timeseries"] = "timeseries"
     datasource: DataSourceRef = DataSourceRef()
+    repeat: str | None = None
+    repeat_direction: Literal["h", "v"] | None = None
+    max_per_row: int | None = None
+
+
+class Variable(_GrafanaModel):
+    """A query variable whose values are the label values Prometheus has for `query`."""
+
+    name: str
+    label: str
+    query: str
+    multi: bool = False
+    include_all: bool = False
+    type: Literal["query"] = "query"
+    datasource: DataSourceRef = DataSourceRef()
+    refresh: int = 2
+    """Refresh the values on every time-range change."""
+    sort: int = 1
+
+    def to_grafana(self) -> dict:
+        body = self.model_dump(by_alias=True)
+        return {
+            **body,
+            "definition": self.query,
+            "query": {"query": self.query, "refId": self.name},
+        }
+
+
+DATASOURCE_PICKER = {
+    "name": DATASOURCE_VARIABLE,
+    "label": "Data source",
+    "type": "datasource",
+    "query": "prometheus",
+}
 
 
 class Dashboard(_GrafanaModel):
@@ -70,20 +104,16 @@ class Dashboard(_GrafanaModel):
     refresh: str = "30s"
     time: dict[str, str] = {"from": "now-1h", "to": "now"}
     timezone: str = "utc"
-    templating: dict[str, list[dict]] = {
-        "list": [
-            {
-                "name": DATASOURCE_VARIABLE,
-                "label": "Data source",
-                "type": "datasource",
-                "query": "prometheus",
-            }
-        ]
-    }
+    templating: dict[str, list[dict]] = {"list": [DATASOURCE_PICKER]}
 
     def to_json(self) -> str:
         """The dashboard as Grafana imports it."""
         return self.model_dump_json(by_alias=True, exclude_none=True, indent=2)
+
+
+def templating(variables: list[Variable]) -> dict[str, list[dict]]:
+    """The data-source picker followed by `variables`, in the order they depend on each other."""
+    return {"list": [DATASOURCE_PICKER, *(variable.to_grafana() for variable in variables)]}
 
 
 def panel_targets(queries: list[tuple[str, str]]) -> list[Target]:

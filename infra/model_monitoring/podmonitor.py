@@ -1,10 +1,14 @@
-"""The PodMonitor that makes Prometheus scrape a Seldon deployment's executor and model server."""
+"""The PodMonitor that makes Prometheus scrape one Seldon deployment's executor and model server."""
 
 from infra.model_monitoring.config import MonitoringConfig
 from infra.model_monitoring.manifests import PROMETHEUS_RELEASE_LABELS, metadata
 
-SELDON_POD_LABELS = {"app.kubernetes.io/managed-by": "seldon-core"}
-"""Label the Seldon operator puts on every pod it manages."""
+SELDON_DEPLOYMENT_LABEL = "seldon-deployment-id"
+"""Label the Seldon operator puts on every pod of a SeldonDeployment, valued with its name (names
+of at most 63 characters, as DNS labels are): `Label_seldon_id` in
+operator/apis/machinelearning.seldon.io/v1/seldondeployment_types.go and the pod template labels
+of `createDeploymentWithoutEngine` in operator/controllers/seldondeployment_controller.go,
+SeldonIO/seldon-core v1.17.1."""
 
 METRICS_PORT_NAME = "metrics"
 """Container port name of both the executor and the model server's metrics endpoint."""
@@ -14,7 +18,7 @@ METRICS_PATH = "/prometheus"
 
 
 def pod_monitor(config: MonitoringConfig, *, deployment_name: str, namespace: str) -> dict:
-    """PodMonitor selecting the Seldon pods in `namespace` (executor and model metrics)."""
+    """PodMonitor selecting exactly the pods of SeldonDeployment `namespace/deployment_name`."""
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PodMonitor",
@@ -22,7 +26,7 @@ def pod_monitor(config: MonitoringConfig, *, deployment_name: str, namespace: st
             f"{deployment_name}-seldon-pods", namespace, PROMETHEUS_RELEASE_LABELS
         ),
         "spec": {
-            "selector": {"matchLabels": dict(SELDON_POD_LABELS)},
+            "selector": {"matchLabels": {SELDON_DEPLOYMENT_LABEL: deployment_name}},
             "namespaceSelector": {"matchNames": [namespace]},
             "podMetricsEndpoints": [
                 {

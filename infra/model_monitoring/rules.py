@@ -1,6 +1,6 @@
 """PrometheusRule for a Seldon deployment: latency SLO, errors, missing traffic, drift."""
 
-from infra.model_monitoring import promql
+from analysis import promql
 from infra.model_monitoring.config import MonitoringConfig, PredictorTarget
 from infra.model_monitoring.manifests import PROMETHEUS_RELEASE_LABELS, metadata
 

@@ -3,9 +3,10 @@
 # `create` prints the cluster's kubeconfig on stdout (the only stdout output) for the Pulumi provider.
 # Follows kind's documented local-registry recipe (containerd hosts.toml + local-registry-hosting).
 set -euo pipefail
-: "${CLUSTER_NAME:?}" "${NODE_IMAGE:?}" "${REGISTRY_PORT:?}" "${INGRESS_HOST_PORT:?}"
+: "${CLUSTER_NAME:?}" "${NODE_IMAGE:?}" "${REGISTRY_PORT:?}" "${INGRESS_HOST_PORT:?}" "${INGRESS_HTTPS_HOST_PORT:?}"
 REGISTRY_NAME="kind-registry"
-REGISTRY_IMAGE="registry:2.8.3"
+# distribution/distribution 3.0.0 (registry:2.8.3 is superseded and no longer rebuilt).
+REGISTRY_IMAGE="registry:3.0.0@sha256:6c5666b861f3505b116bb9aa9b25175e71210414bd010d92035ff64018f9457e"
 
 for tool in kind docker kubectl; do
   command -v "$tool" >/dev/null || { echo "kind-cluster.sh: '$tool' not found" >&2; exit 127; }
@@ -31,9 +32,13 @@ containerdConfigPatches:
       config_path = "/etc/containerd/certs.d"
 nodes:
   - role: control-plane
+    # The gateway's NodePorts (infra/mesh.py): 30080 HTTP (redirects), 30443 HTTPS.
     extraPortMappings:
       - containerPort: 30080
         hostPort: ${INGRESS_HOST_PORT}
+        listenAddress: "127.0.0.1"
+      - containerPort: 30443
+        hostPort: ${INGRESS_HTTPS_HOST_PORT}
         listenAddress: "127.0.0.1"
 KIND
   fi

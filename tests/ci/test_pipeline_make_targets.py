@@ -22,9 +22,10 @@ GATE_PASSED, GATE_FAILED = 0, 3
 TIMEOUT_S = 300
 
 
-def pipeline_env(tracking_uri: str) -> dict[str, str]:
+def pipeline_env(login: dict[str, str]) -> dict[str, str]:
+    """The job's environment: the tracking URI and the pipeline user's login, as CI sets them."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    return {**env, "MLFLOW_TRACKING_URI": tracking_uri}
+    return {**env, **login}
 
 
 def run(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -50,11 +51,11 @@ def test_make_render_writes_the_stack(tmp_path: Path) -> None:
 
 
 def test_model_stage_trains_gates_and_promotes_like_the_pipelines(
-    mlflow_server: str, tmp_path: Path
+    mlflow_server, tmp_path: Path
 ) -> None:
-    env = pipeline_env(mlflow_server)
+    env = pipeline_env(mlflow_server.pipeline_env)
     model_name = f"iris-ci-{uuid.uuid4().hex[:8]}"  # the MLflow server is shared by other suites
-    trained = run([*MAKE, "train", f"ARGS=--model-name {model_name}"], env, tmp_path)
+    trained = run([*MAKE, "train", f"ARGS=--model-name {model_name} --spec iris"], env, tmp_path)
     assert trained.returncode == 0, trained.stderr
     assert "challenger" in trained.stdout
 

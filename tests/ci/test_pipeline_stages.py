@@ -216,6 +216,7 @@ def test_github_token_permissions_are_least_privilege(workflows) -> None:
         "test": set(),
         "train": set(),
         "promote-challenger": set(),
+        "release-model": set(),
         "image": {"packages"},
         "preview": set(),
         "comment": {"pull-requests"},

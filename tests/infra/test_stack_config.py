@@ -184,14 +184,14 @@ INVALID = [
         ["mlops-platform:registryPassword", "set both or neither"],
     ),
     (
-        "external S3 store without credentials",
-        set_key("artifactStore", "s3"),
-        ["mlops-platform:s3SecretAccessKey", "artifactStore 's3' needs 's3AccessKeyId'"],
+        "S3 access key id without its secret",
+        set_key("s3AccessKeyId", "AKIAEXAMPLE"),
+        ["mlops-platform:s3SecretAccessKey", "set both 's3AccessKeyId' and the secret"],
     ),
     (
         "artifact store not a choice",
         set_key("artifactStore", "gcs"),
-        ["mlops-platform:artifactStore", "'minio' or 's3'"],
+        ["mlops-platform:artifactStore", "'volume' or 's3'"],
     ),
     (
         "ingress service type not a choice",
@@ -464,7 +464,7 @@ def test_unreadable_stack_file_names_the_file(tmp_path: Path) -> None:
         load_stack_file(stack)
 
 
-PULUMI_TYPES = {bool: "boolean", int: "integer"}
+PULUMI_TYPES = {bool: "boolean", int: "integer", list[str]: "array"}
 
 
 def test_project_file_declares_every_scalar_key_with_the_model_default() -> None:

@@ -67,6 +67,14 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> CliRunner:
 
 
 @pytest.fixture
+def subprocess_env() -> dict[str, str]:
+    """Environment for a CLI subprocess: no ambient MLflow URI (credentials as the suite sets
+    them for the session server, e.g. ``MLFLOW_TRACKING_USERNAME``, are kept)."""
+    keep = {"MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"}
+    return {**isolated_env(), **{k: v for k, v in os.environ.items() if k in keep}}
+
+
+@pytest.fixture
 def sqlite_uri(tmp_path: Path) -> str:
     """A private, empty embedded tracking store (SQLite file with artifacts beside it)."""
     return f"sqlite:///{tmp_path / 'mlflow.db'}"

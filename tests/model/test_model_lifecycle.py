@@ -39,10 +39,15 @@ TRAIN_JSON_KEYS = {
 
 
 @pytest.fixture(params=["embedded", "server"])
-def tracking_uri(request: pytest.FixtureRequest, sqlite_uri: str) -> str:
+def tracking_uri(
+    request: pytest.FixtureRequest, sqlite_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> str:
     if request.param == "embedded":
         return sqlite_uri
-    return request.getfixturevalue("mlflow_server")
+    server = request.getfixturevalue("mlflow_server")
+    for key, value in server.pipeline_env.items():  # the CLI logs in as CI does: from the env
+        monkeypatch.setenv(key, value)
+    return server.url
 
 
 @pytest.fixture

@@ -23,14 +23,17 @@ def executor_requests(
     slowest_bucket: float,
     service: str = "predictions",
     values: str = "",
+    deployment: str = "iris",
+    namespace: str = "seldon",
 ) -> list[dict]:
-    """Histogram series of requests to `predictor`, every latency in the bucket ending at
-    `slowest_bucket`, so quantiles interpolate inside it; `values` overrides the sample notation.
+    """Histogram series of requests to `predictor` of `namespace/deployment`, every latency in
+    the bucket ending at `slowest_bucket`, so quantiles interpolate inside it; `values` overrides
+    the sample notation.
     """
     base = {
-        "namespace": "seldon",
-        "pod": f"iris-{predictor}-0-abc",
-        "deployment_name": "iris",
+        "namespace": namespace,
+        "pod": f"{deployment}-{predictor}-0-abc",
+        "deployment_name": deployment,
         "predictor_name": predictor,
         "predictor_version": "v1",
         "service": service,

@@ -1,6 +1,8 @@
-"""Contract: a real Prometheus scrapes real `seldon-core-microservice` processes (champion,
-challenger, shadow) started as the image starts them with the operator's env; after traffic every
-dashboard query and alert expression over model-server metrics returns series.
+"""Contract: a real Prometheus scrapes real `seldon-core-microservice` processes of two
+deployments (iris: champion, challenger, shadow in `seldon`; wine: champion in `models`) started
+as the image starts them with the operator's env; after traffic every dashboard query (variables
+set to each deployment) and alert expression over model-server metrics returns series of that
+deployment only.
 
 Prometheus scrapes each server's metrics port at `/prometheus` with the target labels the
 PodMonitor gives pods (`namespace`, `pod`, `container`). Executor queries are covered by the
@@ -15,13 +17,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from deployment_under_test import DEPLOYMENT, NAMESPACE, PREDICTORS, TARGET
+from dashboard_queries import deployment_queries
+from deployment_under_test import DEPLOYMENTS, IRIS, DeploymentUnderTest
 from prometheus_process import query, running_prometheus
 from sklearn.datasets import load_iris
 
+from analysis import promql
 from bench.server_process import ModelServerProcess
-from infra.model_monitoring import promql
-from infra.model_monitoring.dashboards import dashboards
 from infra.model_monitoring.podmonitor import METRICS_PATH
 from infra.model_monitoring.rules import alert_rules
 
@@ -33,9 +35,9 @@ REQUESTS_PER_PREDICTOR = 24
 ROWS_PER_REQUEST = 5
 
 
-def _operator_env(predictor: str) -> dict[str, str]:
+def _operator_env(deployment: str, predictor: str) -> dict[str, str]:
     return {
-        "SELDON_DEPLOYMENT_ID": DEPLOYMENT,
+        "SELDON_DEPLOYMENT_ID": deployment,
         "PREDICTOR_ID": predictor,
         "PREDICTIVE_UNIT_ID": "model",
         "PREDICTOR_LABELS": json.dumps({"version": predictor}),
@@ -48,10 +50,13 @@ def _operator_env(predictor: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def model_servers(trained_model):
-    """One running model server per predictor of the deployment under test."""
+    """One running model server per (deployment, predictor) under test."""
     servers = {
-        p.name: ModelServerProcess(trained_model["local_model_dir"], env=_operator_env(p.name))
-        for p in PREDICTORS
+        (d.name, p.name): ModelServerProcess(
+            trained_model["local_model_dir"], env=_operator_env(d.name, p.name)
+        )
+        for d in DEPLOYMENTS
+        for p in d.predictors
     }
     try:
         with ThreadPoolExecutor(len(servers)) as pool:
@@ -64,23 +69,24 @@ def model_servers(trained_model):
 
 @pytest.fixture(scope="module")
 def prometheus(prometheus_binary, model_servers, tmp_path_factory):
-    """A Prometheus scraping every model server as the PodMonitor would."""
+    """A Prometheus scraping every model server as each deployment's PodMonitor would."""
     scrape_configs = [
         {
-            "job_name": f"{NAMESPACE}/{DEPLOYMENT}-seldon-pods",
+            "job_name": f"{d.namespace}/{d.name}-seldon-pods",
             "metrics_path": METRICS_PATH,
             "static_configs": [
                 {
-                    "targets": [f"127.0.0.1:{server.metrics_port}"],
+                    "targets": [f"127.0.0.1:{model_servers[d.name, p.name].metrics_port}"],
                     "labels": {
-                        "namespace": NAMESPACE,
-                        "pod": f"{DEPLOYMENT}-{name}-0",
+                        "namespace": d.namespace,
+                        "pod": f"{d.name}-{p.name}-0",
                         "container": "model",
                     },
                 }
-                for name, server in model_servers.items()
+                for p in d.predictors
             ],
         }
+        for d in DEPLOYMENTS
     ]
     workdir = tmp_path_factory.mktemp("contract-prometheus")
     with running_prometheus(prometheus_binary, workdir, scrape_configs) as url:
@@ -113,15 +119,19 @@ def traffic(model_servers, prometheus):
     gunicorn worker per server makes sure the first round reached the worker that serves the
     main round; the queries aggregate `worker_id` all the same.
     """
-    rows = {name: _rows(drifted=name == "challenger") for name in model_servers}
+    rows = {key: _rows(drifted=key == (IRIS.name, "challenger")) for key in model_servers}
     for name, server in model_servers.items():
         for index in range(WARM_UP_REQUESTS):
             _predict(server, rows[name][index : index + 1])
     _wait_for_series(
         prometheus,
         [
-            (f"series of {name}", f'count({promql.PREDICTIONS_TOTAL}{{predictor_name="{name}"}})')
-            for name in model_servers
+            (
+                f"series of {deployment}/{predictor}",
+                f'count({promql.PREDICTIONS_TOTAL}{{deployment_name="{deployment}", '
+                f'predictor_name="{predictor}"}})',
+            )
+            for deployment, predictor in model_servers
         ],
     )
     for name, server in model_servers.items():
@@ -137,15 +147,19 @@ def traffic(model_servers, prometheus):
     return prometheus
 
 
-def _model_server_queries(config) -> list[tuple[str, str]]:
+def _model_server_queries(
+    config, deployment: DeploymentUnderTest, with_alerts: bool = True
+) -> list[tuple[str, str]]:
     """(where, expr) of every dashboard target and alert over model-server metrics only."""
     targets = [
-        (f"dashboard {kind}: {panel.title} [{target.ref_id}]", target.expr)
-        for kind, dashboard in dashboards(config, **TARGET).items()
-        for panel in dashboard.panels
-        for target in panel.targets
+        (f"{deployment.name} dashboard {where}", expr)
+        for where, expr in deployment_queries(config, deployment)
     ]
-    alerts = [(f"alert {rule['alert']}", rule["expr"]) for rule in alert_rules(config, **TARGET)]
+    alerts = [
+        (f"{deployment.name} alert {rule['alert']}", rule["expr"])
+        for rule in alert_rules(config, **deployment.target)
+        if with_alerts
+    ]
     return [
         (where, expr)
         for where, expr in targets + alerts
@@ -170,20 +184,49 @@ def _has_number(result: list[dict]) -> bool:
     return any(not math.isnan(float(sample["value"][1])) for sample in result)
 
 
-def test_every_model_server_query_returns_series(traffic, monitoring_config):
-    queries = _model_server_queries(monitoring_config)
-    assert len(queries) >= 6
-    _wait_for_series(traffic, queries)
+@pytest.mark.parametrize("deployment", DEPLOYMENTS, ids=lambda d: d.name)
+def test_every_model_server_query_returns_series_of_its_deployment_only(
+    traffic, monitoring_config, deployment
+):
+    # Only iris's challenger gets drifted inputs: wine's drift alert rightly returns nothing.
+    queries = _model_server_queries(monitoring_config, deployment, with_alerts=deployment is IRIS)
+    assert len(queries) >= 3
+    results = _wait_for_series(traffic, queries)
+    own = {p.name for p in deployment.predictors}
+    for where, expr in queries:
+        seen = {s["metric"].get("predictor_name") for s in results[expr]} - {None}
+        assert seen <= own, f"{where} returns predictors of another deployment: {seen - own}"
+
+
+def test_overlapping_predictor_names_are_told_apart_by_deployment(traffic):
+    """Both deployments have a `champion`; each deployment's selector counts its own rows only:
+    the rows sent to that server, while all `champion` series together hold both."""
+    sent = WARM_UP_REQUESTS + REQUESTS_PER_PREDICTOR * ROWS_PER_REQUEST
+    scopes = {d.name: promql.Scope(d.namespace, d.name).only("champion") for d in DEPLOYMENTS}
+    queries = [
+        (name, f"sum({scope.selector(promql.PREDICTIONS_TOTAL)})") for name, scope in scopes.items()
+    ]
+    everywhere = ("all", f'sum({promql.PREDICTIONS_TOTAL}{{predictor_name="champion"}})')
+    deadline = time.monotonic() + SCRAPE_WAIT_S
+    while True:
+        results = _wait_for_series(traffic, [*queries, everywhere])
+        totals = {
+            where: float(results[expr][0]["value"][1]) for where, expr in [*queries, everywhere]
+        }
+        if totals == {"iris": sent, "wine": sent, "all": 2 * sent} or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert totals == {"iris": sent, "wine": sent, "all": 2 * sent}
 
 
 def test_series_carry_the_predictor_and_aggregate_workers(traffic, monitoring_config):
-    scope = promql.Scope(NAMESPACE, DEPLOYMENT)
+    scope = promql.Scope(IRIS.namespace, IRIS.name)
     share = promql.class_share(scope, monitoring_config.rate_window)
     drift = promql.feature_drift(scope)
     out_of_range = promql.out_of_range_rate(scope, monitoring_config.rate_window)
     results = _wait_for_series(traffic, [("share", share), ("drift", drift), ("oor", out_of_range)])
     predictors = {sample["metric"]["predictor_name"] for sample in results[share]}
-    assert predictors == {p.name for p in PREDICTORS}
+    assert predictors == {p.name for p in IRIS.predictors}
     for predictor in predictors:
         total = sum(
             float(s["value"][1])
@@ -207,7 +250,9 @@ def test_series_carry_the_predictor_and_aggregate_workers(traffic, monitoring_co
 
 def test_drift_alert_expression_selects_the_drifted_predictor(traffic, monitoring_config):
     rule = next(
-        r for r in alert_rules(monitoring_config, **TARGET) if r["alert"] == "ModelFeatureDrift"
+        r
+        for r in alert_rules(monitoring_config, **IRIS.target)
+        if r["alert"] == "ModelFeatureDrift"
     )
     firing = _wait_for_series(traffic, [("drift alert", rule["expr"])])[rule["expr"]]
     assert {(s["metric"]["predictor_name"], s["metric"]["feature"]) for s in firing} == {
@@ -216,20 +261,15 @@ def test_drift_alert_expression_selects_the_drifted_predictor(traffic, monitorin
 
 
 def test_every_metric_name_in_queries_is_emitted_or_an_executor_metric(traffic, monitoring_config):
-    _wait_for_series(traffic, _model_server_queries(monitoring_config))
+    _wait_for_series(traffic, _model_server_queries(monitoring_config, IRIS))
     emitted = set(
         requests.get(f"{traffic}/api/v1/label/__name__/values", timeout=30).json()["data"]
     )
     executor = {
         f"{name}_{suffix}" for name in promql.EXECUTOR_METRICS for suffix in ("bucket", "count")
     }
-    expressions = [
-        target.expr
-        for d in dashboards(monitoring_config, **TARGET).values()
-        for panel in d.panels
-        for target in panel.targets
-    ]
-    expressions += [rule["expr"] for rule in alert_rules(monitoring_config, **TARGET)]
+    expressions = [expr for _, expr in deployment_queries(monitoring_config, IRIS)]
+    expressions += [rule["expr"] for rule in alert_rules(monitoring_config, **IRIS.target)]
     named = {name for expr in expressions for name in re.findall(r"([a-z_:][a-z0-9_:]*)\{", expr)}
     assert named - executor <= emitted, f"never emitted: {sorted(named - executor - emitted)}"
     assert named & executor, "executor metrics are covered by test_promtool.py"

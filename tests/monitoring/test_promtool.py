@@ -11,23 +11,31 @@ from pathlib import Path
 
 import pytest
 import yaml
-from deployment_under_test import DEPLOYMENT, NAMESPACE, TARGET
+from dashboard_queries import deployment_queries
+from deployment_under_test import DEPLOYMENT, IRIS, NAMESPACE, TARGET, WINE
 from promtool_series import executor_requests, wrapper_metric
 
-from infra.model_monitoring import promql
+from analysis import promql
 from infra.model_monitoring.config import MonitoringConfig
-from infra.model_monitoring.dashboards import dashboards
 from infra.model_monitoring.rules import prometheus_rule
 
 WHERE = {"namespace": NAMESPACE, "deployment_name": DEPLOYMENT}
 
 
-def _rule_groups(config: MonitoringConfig) -> dict:
-    return {"groups": prometheus_rule(config, **TARGET)["spec"]["groups"]}
+def _rule_groups(config: MonitoringConfig, target: dict = TARGET) -> list[dict]:
+    return prometheus_rule(config, **target)["spec"]["groups"]
 
 
-def _run_promtool(promtool: str, tmp_path: Path, config: MonitoringConfig, tests: list) -> str:
-    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(_rule_groups(config)))
+def _run_promtool(
+    promtool: str,
+    tmp_path: Path,
+    config: MonitoringConfig,
+    tests: list,
+    groups: list[dict] | None = None,
+) -> str:
+    """promtool test rules on `groups` (default: the iris deployment's under `config`)."""
+    groups = _rule_groups(config) if groups is None else groups
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": groups}))
     suite = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": tests}
     (tmp_path / "tests.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
     result = subprocess.run(
@@ -43,7 +51,7 @@ def _run_promtool(promtool: str, tmp_path: Path, config: MonitoringConfig, tests
 
 def test_promtool_check_rules_accepts_generated_rules(promtool, tmp_path, monitoring_config):
     rules = tmp_path / "rules.yaml"
-    rules.write_text(yaml.safe_dump(_rule_groups(monitoring_config)))
+    rules.write_text(yaml.safe_dump({"groups": _rule_groups(monitoring_config)}))
     result = subprocess.run(
         [promtool, "check", "rules", str(rules)], capture_output=True, text=True, timeout=60
     )
@@ -258,12 +266,12 @@ def _expected_executor_samples() -> dict[str, list[dict]]:
 
 
 def _executor_targets(monitoring_config: MonitoringConfig) -> list[tuple[str, str]]:
+    """Executor-backed dashboard queries with the variables set to iris, its live predictors
+    side by side and `shadow` as the shadow."""
     return [
-        (f"{kind}: {panel.title} [{target.ref_id}]", target.expr)
-        for kind, dashboard in dashboards(monitoring_config, **TARGET).items()
-        for panel in dashboard.panels
-        for target in panel.targets
-        if any(metric in target.expr for metric in promql.EXECUTOR_METRICS)
+        (where, expr)
+        for where, expr in deployment_queries(monitoring_config, IRIS)
+        if any(metric in expr for metric in promql.EXECUTOR_METRICS)
     ]
 
 
@@ -313,3 +321,41 @@ def test_latency_query_uses_executor_histogram_and_code_not_status(quantile):
     assert "seldon_api_executor_server_requests_seconds_bucket" in query
     assert "status" not in promql.error_ratio(scope, "5m")
     assert 'code=~"5.."' in promql.error_ratio(scope, "5m")
+
+
+def test_two_deployments_alert_on_their_own_series_with_their_own_thresholds(promtool, tmp_path):
+    """iris (defaults, SLO 0.5 s) and wine (override: SLO 0.2 s) in one Prometheus. wine's
+    champion answers in (0.25, 0.5] s: only wine's rule fires, for wine; iris's champion at
+    0.1 s breaches neither, although both predictors are called `champion`."""
+    wine_config = MonitoringConfig(latency_slo_seconds=0.2)
+    groups = [*_rule_groups(MonitoringConfig()), *_rule_groups(wine_config, WINE.target)]
+    wine_champion = _alert(
+        "ModelLatencySLOBreach",
+        "champion",
+        "p95 latency of predictor champion is 487.5ms, objective 0.2s",
+    )
+    wine_champion["exp_labels"].update(namespace=WINE.namespace, deployment_name=WINE.name)
+    series = [
+        *executor_requests("champion", {"200": 60}, 0.1),
+        *executor_requests("challenger", {"200": 6}, 0.1),
+        *executor_requests("shadow", {"200": 15}, 0.1),
+        *executor_requests(
+            "champion", {"200": 30}, 0.5, deployment=WINE.name, namespace=WINE.namespace
+        ),
+    ]
+    tests = [
+        {
+            "interval": "1m",
+            "input_series": series,
+            "alert_rule_test": [
+                {
+                    "eval_time": "15m",
+                    "alertname": "ModelLatencySLOBreach",
+                    "exp_alerts": [wine_champion],
+                },
+                {"eval_time": "30m", "alertname": "ModelPredictorNoTraffic", "exp_alerts": []},
+            ],
+        }
+    ]
+    assert {group["name"] for group in groups} == {"mlops-seldon-iris", "mlops-models-wine"}
+    _run_promtool(promtool, tmp_path, MonitoringConfig(), tests, groups)

@@ -77,13 +77,14 @@ def test_schema_check_rejects_a_malformed_endpoint(rendered):
         _validator("PodMonitor").validate(broken)
 
 
-def test_pod_monitor_scrapes_seldon_pods_metrics_port(rendered):
+def test_pod_monitor_scrapes_only_its_deployments_pods_metrics_port(rendered):
     stack, documents = rendered
     for deployment in _deployments(stack):
         monitor = _of_deployment(documents, "PodMonitor", deployment)
         assert monitor["spec"]["selector"]["matchLabels"] == {
-            "app.kubernetes.io/managed-by": "seldon-core"
+            "seldon-deployment-id": deployment.name
         }
+        assert monitor["spec"]["namespaceSelector"] == {"matchNames": [deployment.namespace]}
         (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
         assert (endpoint["port"], endpoint["path"]) == ("metrics", "/prometheus")
         assert endpoint["interval"] == deployment.monitoring.scrape_interval
@@ -110,17 +111,17 @@ def test_rendered_rules_pass_promtool_and_use_the_stack_thresholds(rendered, pro
         assert f"[{config.rate_window}]" in alerts["ModelLatencySLOBreach"]["expr"]
 
 
-def test_three_dashboards_ship_in_configmaps_for_grafanas_sidecar(rendered):
-    stack, documents = rendered
+def test_three_dashboards_ship_once_with_deployment_variables_for_grafanas_sidecar(rendered):
+    _, documents = rendered
     maps = [
         d
         for d in _kind(documents, "ConfigMap")
         if d["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
     ]
     assert {m["metadata"]["name"] for m in maps} == {
-        f"{d.namespace}-{d.name}-dashboard-{kind}"
-        for d in _deployments(stack)
-        for kind in ("serving", "ab", "model")
+        "mlops-dashboard-serving",
+        "mlops-dashboard-ab",
+        "mlops-dashboard-model",
     }
     for config_map in maps:
         assert config_map["metadata"]["namespace"] == "monitoring"
@@ -128,3 +129,43 @@ def test_three_dashboards_ship_in_configmaps_for_grafanas_sidecar(rendered):
         dashboard = json.loads(text)
         assert key == f"{dashboard['uid']}.json"
         assert dashboard["panels"] and all(panel["targets"] for panel in dashboard["panels"])
+        variables = [v["name"] for v in dashboard["templating"]["list"]]
+        assert variables[:3] == ["datasource", "namespace", "deployment"]
+        for panel in dashboard["panels"]:
+            for target in panel["targets"]:
+                assert 'namespace="$namespace", deployment_name="$deployment"' in target["expr"]
+
+
+def test_each_deployment_has_its_platform_route_and_an_unrouted_operator_route(rendered):
+    """The platform's VirtualService per deployment validates against Istio's schema and routes
+    feedback by predictor ahead of the split; each SeldonDeployment binds the operator's own
+    VirtualService to the unrouted Gateway."""
+    stack, documents = rendered
+    istio = SCHEMAS.parent / "networking.istio.io"
+    schema = json.loads((istio / "virtualservice_v1beta1.json").read_text())
+    for deployment in _deployments(stack):
+        (route,) = [
+            d
+            for d in _kind(documents, "VirtualService")
+            if d["metadata"]["name"] == f"{deployment.name}-route"
+            and d["metadata"]["namespace"] == deployment.namespace
+        ]
+        jsonschema.validators.validator_for(schema)(schema).validate(route)
+        live = [p.name for p in deployment.predictors if not p.shadow]
+        names = [rule["name"] for rule in route["spec"]["http"]]
+        assert names == [*(f"feedback-{p}" for p in live), "split", "grpc"]
+        (sdep,) = [
+            d
+            for d in _kind(documents, "SeldonDeployment")
+            if d["metadata"]["name"] == deployment.name
+            and d["metadata"]["namespace"] == deployment.namespace
+        ]
+        assert sdep["metadata"]["annotations"] == {
+            "seldon.io/istio-gateway": "istio-system/seldon-operator-unrouted"
+        }
+    (gateway,) = [
+        d
+        for d in _kind(documents, "Gateway")
+        if d["metadata"]["name"] == "seldon-operator-unrouted"
+    ]
+    assert gateway["spec"]["selector"] == {"mlops-platform/unrouted": "no-proxy-has-this-label"}

@@ -1,6 +1,5 @@
 """What the serving tests share: the iris feature order, a prediction call, model directories."""
 
-import hashlib
 import os
 import signal
 import subprocess
@@ -28,19 +27,6 @@ def saved_model(estimator: Any, x_train: pd.DataFrame, y_train: pd.Series, root:
     destination = root / "model"
     save_model(estimator.fit(x_train, y_train), x_train, str(y_train.name), "run-0", destination)
     return destination
-
-
-def contract_digest(root: Path) -> str:
-    """The model_digest contract (docs/contracts.md), computed here independently of serving/."""
-    lines = b"".join(
-        path.relative_to(root).as_posix().encode()
-        + b"\0"
-        + hashlib.sha256(path.read_bytes()).hexdigest().encode()
-        + b"\n"
-        for path in sorted(root.rglob("*"), key=lambda p: p.relative_to(root).as_posix())
-        if path.is_file() and path.relative_to(root).as_posix() != "registered_model_meta"
-    )
-    return "sha256:" + hashlib.sha256(lines).hexdigest()
 
 
 def register(tracking_uri: str, model_dir: Path, name: str) -> str:

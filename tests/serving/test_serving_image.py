@@ -4,6 +4,7 @@ import ast
 import re
 import shutil
 import subprocess
+from importlib.metadata import version
 from pathlib import Path
 
 from bench.image_spec import DOCKERFILE, read_image_spec
@@ -18,10 +19,30 @@ def test_hadolint_reports_nothing() -> None:
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
 
 
-def test_base_image_is_pinned_python_312_slim() -> None:
+def test_base_image_is_python_312_slim_pinned_by_tag_and_digest() -> None:
     bases = re.findall(r"^FROM (\S+)", DOCKERFILE.read_text(), re.M)
 
-    assert bases and all(re.fullmatch(r"python:3\.12\.\d+-slim-\w+", base) for base in bases)
+    assert bases and all(
+        re.fullmatch(r"python:3\.12\.\d+-slim-\w+@sha256:[0-9a-f]{64}", base) for base in bases
+    )
+
+
+def test_nothing_names_an_architecture() -> None:
+    instructions = [
+        line for line in DOCKERFILE.read_text().lower().splitlines() if not line.startswith("#")
+    ]
+
+    assert not re.search(r"amd64|x86_64|arm64|aarch64|--platform", "\n".join(instructions))
+
+
+def test_image_never_unpickles_and_bounds_mlflow_calls() -> None:
+    env = read_image_spec().env
+
+    assert env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] == "false"
+    assert (
+        int(env["MLFLOW_HTTP_REQUEST_TIMEOUT"]) * (int(env["MLFLOW_HTTP_REQUEST_MAX_RETRIES"]) + 1)
+        < 30
+    )
 
 
 def test_runs_as_non_root_8888_with_seldon_entrypoint() -> None:
@@ -38,20 +59,33 @@ def test_no_compilers_or_pip_caches_are_installed() -> None:
     text = DOCKERFILE.read_text()
 
     assert "apt-get" not in text and "gcc" not in text
-    assert all("--no-cache-dir" in line for line in text.splitlines() if "pip install" in line)
+    installs = [line for line in text.splitlines() if "pip install" in line]
+    assert installs and all("--no-cache-dir" in line for line in installs)
+    assert all("--require-hashes" in line for line in installs)
 
 
-def test_serving_requirements_are_all_pinned() -> None:
-    lines = [
-        line.strip()
-        for line in REQUIREMENTS.read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
+def requirements() -> list[str]:
+    """Requirement entries with their --hash options (continuation lines joined)."""
+    joined = REQUIREMENTS.read_text().replace("\\\n", " ")
+    return [line.strip() for line in joined.splitlines() if line.strip() and line[0] != "#"]
 
-    assert lines and all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[\w.]+", line) for line in lines)
-    names = {line.split("==")[0].lower() for line in lines}
+
+def test_serving_requirements_are_all_pinned_with_hashes() -> None:
+    entries = requirements()
+
+    pins = [entry.split()[0] for entry in entries]
+    assert pins and all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[\w.]+", pin) for pin in pins)
+    assert all(re.search(r"--hash=sha256:[0-9a-f]{64}", entry) for entry in entries)
+    names = {pin.split("==")[0].lower() for pin in pins}
     assert {"seldon-core", "mlflow-skinny", "scikit-learn"} <= names
     assert not names & {"mlflow", "pulumi", "pytest"}
+
+
+def test_serving_pins_are_what_the_tests_run() -> None:
+    """The image installs the versions the shared environment (and so every test) runs."""
+    pins = dict(entry.split()[0].split("==") for entry in requirements())
+
+    assert {name: version(name) for name in pins} == pins
 
 
 def test_serving_imports_nothing_from_the_rest_of_the_repository() -> None:

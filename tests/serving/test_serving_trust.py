@@ -16,13 +16,14 @@ import cloudpickle
 import pytest
 import skops.io
 import yaml
-from serving_helpers import contract_digest, predict, register, saved_model
+from serving_helpers import predict, register, saved_model
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from bench.server_process import ModelServerProcess
+from model.digest import model_digest
 
 ROW = [5.1, 3.5, 1.4, 0.2]
 
@@ -114,7 +115,7 @@ def test_skops_file_with_an_untrusted_type_is_refused(iris_model: Path, tmp_path
 
 
 def test_one_changed_byte_is_refused_with_both_digests(iris_model: Path, tmp_path: Path) -> None:
-    declared = contract_digest(iris_model)
+    declared = model_digest(iris_model)
     model_dir = shutil.copytree(iris_model, tmp_path / "model")
     data = bytearray((model_dir / "model.skops").read_bytes())
     data[len(data) // 2] ^= 0x01
@@ -124,7 +125,7 @@ def test_one_changed_byte_is_refused_with_both_digests(iris_model: Path, tmp_pat
 
     assert "digest" in message
     assert f"MODEL_DIGEST {declared}" in message
-    assert f"artifact digest {contract_digest(model_dir)}" in message
+    assert f"artifact digest {model_digest(model_dir)}" in message
 
 
 def test_malformed_digest_is_refused(iris_model: Path) -> None:
@@ -139,7 +140,7 @@ def test_registry_version_matching_its_declared_digest_is_served(
     """The digest of the directory before upload holds for the download (the MLflow client's
     registered_model_meta file is excluded)."""
     version = register(mlflow_server, iris_model, "digest-iris")
-    env = {"MLFLOW_TRACKING_URI": mlflow_server, "MODEL_DIGEST": contract_digest(iris_model)}
+    env = {"MLFLOW_TRACKING_URI": mlflow_server, "MODEL_DIGEST": model_digest(iris_model)}
 
     with ModelServerProcess(f"models:/digest-iris/{version}", env=env) as server:
         response = predict(server, {"data": {"ndarray": [ROW]}})

@@ -21,26 +21,31 @@ HELM = "kubernetes:helm.sh/v3:Release"
 SDEP = "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment"
 IMAGE = "docker:index/image:Image"
 
-PLATFORM_NAMESPACES = 4
-"""istio-system, seldon-system, mlflow and monitoring; deployment namespaces come on top."""
-PLATFORM_ALLOWS = 13
+PLATFORM_NAMESPACES = 5
+"""istio-system, seldon-system, mlflow, monitoring and cert-manager; deployment namespaces come
+on top."""
+PLATFORM_ALLOWS = 18
 """NetworkPolicy allows of the platform namespaces; each deployment namespace has 3 more."""
 
 COMMON_TYPES = {
     "pulumi:providers:kubernetes": 1,
-    HELM: 5,
-    "kubernetes:networking.istio.io/v1beta1:Gateway": 1,
-    "kubernetes:networking.istio.io/v1beta1:VirtualService": 2,
+    HELM: 6,
+    # The Seldon gateway, and the unrouted one the operator's own VirtualServices bind to.
+    "kubernetes:networking.istio.io/v1beta1:Gateway": 2,
+    "kubernetes:networking.istio.io/v1alpha3:EnvoyFilter": 1,
+    "kubernetes:cert-manager.io/v1:Certificate": 3,
     IMAGE: 1,
-    "random:index/randomPassword:RandomPassword": 3,
-    "kubernetes:core/v1:Secret": 3,
-    "kubernetes:apps/v1:StatefulSet": 2,
+    "random:index/randomPassword:RandomPassword": 6,
+    "kubernetes:apps/v1:StatefulSet": 1,
     "kubernetes:apps/v1:Deployment": 1,
-    "kubernetes:core/v1:Service": 3,
+    "kubernetes:core/v1:Service": 2,
     "kubernetes:batch/v1:Job": 1,
 }
+PLATFORM_SECRETS = 3
+"""PostgreSQL, the MLflow server's and Grafana's admin; each deployment adds its MLflow login."""
 TRAINING_PER_NAMESPACE = {
-    "kubernetes:core/v1:Secret": 1,
+    # the webhook token and the pipeline user's MLflow login
+    "kubernetes:core/v1:Secret": 2,
     "kubernetes:core/v1:ServiceAccount": 1,
     "kubernetes:rbac.authorization.k8s.io/v1:Role": 1,
     "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 1,
@@ -58,6 +63,8 @@ PER_DEPLOYMENT_TYPES = (
     "kubernetes:monitoring.coreos.com/v1:PodMonitor",
     "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
 )
+ROUTES = "kubernetes:networking.istio.io/v1beta1:VirtualService"
+"""MLflow's and Grafana's, plus the platform-owned route of each deployment."""
 
 
 def named(declared: Declared, type_token: str, name: str) -> Registration:
@@ -85,11 +92,14 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
     expected = {
         **COMMON_TYPES,
         **dict.fromkeys(PER_DEPLOYMENT_TYPES, deployments),
+        ROUTES: 2 + deployments,
         "kubernetes:core/v1:Namespace": PLATFORM_NAMESPACES + namespaces,
         "kubernetes:networking.k8s.io/v1:NetworkPolicy": 3 * (PLATFORM_NAMESPACES + namespaces)
         + PLATFORM_ALLOWS
         + 3 * namespaces,
-        "command:local:Command": 1 if creates_kind_cluster(stack) else 0,
+        # the Seldon webhook wait, and the kind cluster where the stack creates one
+        "command:local:Command": 1 + (1 if creates_kind_cluster(stack) else 0),
+        "kubernetes:core/v1:Secret": PLATFORM_SECRETS + deployments,
     }
     training = [d for d in config.deployments if d.training is not None]
     training_namespaces = len({d.namespace for d in training})
@@ -106,7 +116,7 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
         for r in declared[stack].of_type("kubernetes:core/v1:ConfigMap")
         if r.inputs["metadata"]["labels"].get("grafana_dashboard") == "1"
     ]
-    assert len(dashboards) >= 3 * deployments
+    assert len(dashboards) == 3, "dashboards ship once per stack, not per deployment"
     releases = {r.inputs["name"]: r.inputs for r in declared[stack].of_type(HELM)}
     assert set(releases) == {
         "istio-base",
@@ -114,9 +124,10 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
         "istio-ingressgateway",
         "seldon-core",
         "kube-prometheus-stack",
+        "cert-manager",
     }
     for release in releases.values():
-        assert re.fullmatch(r"\d+\.\d+\.\d+", release["version"])
+        assert re.fullmatch(r"v?\d+\.\d+\.\d+", release["version"])
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -274,8 +285,8 @@ def test_secrets_stay_secret(declared: dict[str, Declared], stack: str) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_outputs_people_use(declared: dict[str, Declared], stack: str) -> None:
     outputs = declared[stack].outputs
-    assert outputs["grafanaUrl"].startswith("http://grafana.")
-    assert outputs["mlflowUrl"].startswith("http://mlflow.")
+    assert outputs["grafanaUrl"].startswith("https://grafana.")
+    assert outputs["mlflowUrl"].startswith("https://mlflow.")
     configured = stack_values(stack)["mlops-platform:deployments"]
     assert [(d["namespace"], d["name"]) for d in outputs["deployments"]] == [
         (d.get("namespace", "seldon"), d["name"]) for d in configured
@@ -399,11 +410,16 @@ def test_three_deployments_each_get_their_objects_in_their_namespace(three_deplo
         for r in d.of_type("kubernetes:core/v1:ConfigMap")
         if r.inputs["metadata"]["labels"].get("grafana_dashboard") == "1"
     }
-    assert dashboards == {
-        f"{namespace}-{name}-dashboard-{kind}"
-        for namespace, name in wanted
-        for kind in ("serving", "ab", "model")
+    # One set for the stack: each dashboard picks the deployment with its variables.
+    assert dashboards == {f"mlops-dashboard-{kind}" for kind in ("serving", "ab", "model")}
+    monitors = {
+        (
+            r.inputs["metadata"]["namespace"],
+            r.inputs["spec"]["selector"]["matchLabels"]["seldon-deployment-id"],
+        )
+        for r in d.of_type("kubernetes:monitoring.coreos.com/v1:PodMonitor")
     }
+    assert monitors == wanted
     (wine_rules,) = [
         r
         for r in d.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
@@ -436,7 +452,7 @@ def test_three_deployments_namespaces_get_the_platform_labels_and_policies(
             for r in d.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
             if r.inputs["metadata"]["namespace"] == name
         }
-        assert {"default-deny", "allow-from-gateway", "allow-to-mlflow"} <= policies, name
+        assert {"default-deny", "allow-executor-from-gateway", "allow-to-mlflow"} <= policies, name
     (mlflow_ingress,) = [
         r
         for r in d.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")

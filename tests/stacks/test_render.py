@@ -2,6 +2,7 @@
 file exits non-zero, names the key and writes nothing."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,10 +12,13 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from infra.kind_images import DEFAULT_NODE_IMAGE
+
 from .conftest import REPO_ROOT, STACKS, stack_values
 
 SCHEMAS = REPO_ROOT / "tests" / "schemas"
-KUBERNETES_VERSION = "1.33"
+KUBERNETES_VERSION = re.search(r":v(\d+\.\d+)\.", DEFAULT_NODE_IMAGE).group(1)
+"""The Kubernetes minor of the pinned kind node image, whose API the objects must fit."""
 
 
 def render(*args: str) -> subprocess.CompletedProcess:
@@ -215,3 +219,83 @@ def test_missing_stack_file_is_named(tmp_path: Path) -> None:
     result = render("--stack", "staging", "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert "Pulumi.staging.yaml does not exist" in result.stderr
+
+
+def render_dependencies(directory: Path) -> dict[str, list[str]]:
+    return yaml.safe_load((directory / "pulumi" / "dependencies.yaml").read_text())
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_dependencies_name_every_rendered_resource(rendered: dict[str, Path], stack: str) -> None:
+    waits = render_dependencies(rendered[stack])
+    files = set(load_documents(rendered[stack])) - {
+        "pulumi/dependencies.yaml",
+        "pulumi/stack-outputs.yaml",
+    }
+    assert set(waits) == files
+    assert {target for targets in waits.values() for target in targets} <= files
+    assert "namespace-seldon.yaml" in waits["deployment-mlflow-mlflow.yaml"]  # via its component
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_seldon_deployment_waits_on_the_webhook_wait(
+    rendered: dict[str, Path], stack: str
+) -> None:
+    documents = load_documents(rendered[stack])
+    waits = render_dependencies(rendered[stack])
+    webhook_waits = {
+        name
+        for name, doc in documents.items()
+        if doc.get("pulumiResource") == "command:local:Command"
+        and "seldon-webhook-wait.sh" in doc["inputs"]["create"]
+    }
+    assert len(webhook_waits) == 1
+    (webhook_wait,) = webhook_waits
+    assert "helm-releases/seldon-core.yaml" in waits[webhook_wait]
+    deployments = [n for n, d in documents.items() if d.get("kind") == "SeldonDeployment"]
+    assert deployments
+    for name in deployments:
+        assert webhook_wait in waits[name], name
+
+
+def test_the_kind_image_waits_on_the_cluster(rendered: dict[str, Path]) -> None:
+    for stack, directory in rendered.items():
+        documents = load_documents(directory)
+        kind = [
+            n
+            for n, d in documents.items()
+            if d.get("pulumiResource") == "command:local:Command"
+            and "kind-cluster.sh" in d["inputs"]["create"]
+        ]
+        images = [
+            n for n, d in documents.items() if d.get("pulumiResource", "").startswith("docker:")
+        ]
+        if not kind:
+            continue
+        assert images, stack
+        for image in images:
+            assert kind[0] in render_dependencies(directory)[image], (stack, image)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_commands_in_state_use_relative_script_paths(rendered: dict[str, Path], stack: str) -> None:
+    for doc in load_documents(rendered[stack]).values():
+        if doc.get("pulumiResource") == "command:local:Command":
+            for phase in ("create", "delete"):
+                script = doc["inputs"].get(phase, "").split()[1:2]
+                assert script == [] or not script[0].startswith("/"), doc["name"]
+                assert script == [] or (REPO_ROOT / script[0]).is_file(), doc["name"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_model_container_declares_metrics_port_6000(
+    rendered: dict[str, Path], stack: str
+) -> None:
+    """So the operator does not number them 6000, 6001, ... across predictors."""
+    for doc in load_documents(rendered[stack]).values():
+        if doc.get("kind") != "SeldonDeployment":
+            continue
+        for predictor in doc["spec"]["predictors"]:
+            for component in predictor["componentSpecs"]:
+                for container in component["spec"]["containers"]:
+                    assert {"name": "metrics", "containerPort": 6000} in container["ports"]

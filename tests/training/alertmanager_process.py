@@ -1,16 +1,15 @@
-"""Start and stop Debian's real Alertmanager on a free port, clustering off."""
+"""Debian's real Alertmanager on a free port, clustering off, started and always stopped."""
 
 from __future__ import annotations
 
-import subprocess
-import time
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import requests
 import yaml
-from prometheus_process import free_port
+
+from bench.process_group import ServerGroup, free_port
 
 READY_TIMEOUT_S = 60
 
@@ -21,34 +20,20 @@ def running_alertmanager(binary: str, workdir: Path, config: dict) -> Iterator[s
     config_file = workdir / "alertmanager.yml"
     config_file.write_text(yaml.safe_dump(config))
     port = free_port()
-    log = workdir / "alertmanager.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config_file}",
-                f"--storage.path={workdir / 'alertmanager-data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--cluster.listen-address=",
-            ],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"alertmanager exited:\n{log.read_text()}")
-            try:
-                if requests.get(f"{url}/-/ready", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"alertmanager not ready:\n{log.read_text()}")
-            time.sleep(0.2)
+    server = ServerGroup(
+        [
+            binary,
+            f"--config.file={config_file}",
+            f"--storage.path={workdir / 'alertmanager-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        cwd=workdir,
+        env=dict(os.environ),
+        ready_urls=[f"{url}/-/ready"],
+        log_path=workdir / "alertmanager.log",
+        startup_timeout=READY_TIMEOUT_S,
+    )
+    with server:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -10,16 +11,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from kubernetes_api_double import KubernetesApiDouble, running_api_double
+from trigger_process import TriggerProcess
+
+from infra.kind_images import DEFAULT_NODE_IMAGE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# The real-Prometheus harness of tests/monitoring (prometheus_process.py), reused here.
-sys.path.insert(0, str(REPO_ROOT / "tests" / "monitoring"))
-
-from kubernetes_api_double import KubernetesApiDouble, running_api_double  # noqa: E402
-from trigger_process import TriggerProcess  # noqa: E402
-
-KUBERNETES_VERSION = "1.33"
-"""The API version rendered objects are validated against (as tests/stacks/test_render.py)."""
+KUBERNETES_VERSION = re.search(r":v(\d+\.\d+)\.", DEFAULT_NODE_IMAGE).group(1)
+"""The API of the pinned kind node, which objects are validated against (as tests/stacks)."""
 
 
 def rendered_objects(stack: str, directory: Path, *extra: str) -> dict[str, dict]:

@@ -19,9 +19,9 @@ import yaml
 from alertmanager_process import running_alertmanager
 from conftest import REPO_ROOT, of_kind, rendered_objects
 from operator_translation import operator_generated_config
-from prometheus_process import running_prometheus
 from sklearn.datasets import load_iris
 
+from bench.prometheus_server import running_prometheus
 from bench.server_process import ModelServerProcess
 
 TOKEN = "alertmanager-bearer-token"
@@ -53,10 +53,13 @@ def _alertmanager_config(objects: dict[str, dict], trigger_url: str) -> dict:
         assert parts.port == service["spec"]["ports"][0]["port"]
         return urlunsplit(parts._replace(netloc=local.netloc))
 
-    (token_secret,) = [
-        s for s in of_kind(objects, "Secret") if s["metadata"]["name"] == "retrain-webhook-token"
-    ]
-    secrets = {("seldon", token_secret["metadata"]["name"], "token"): TOKEN}
+    secrets = {
+        (c["metadata"]["namespace"], reference["name"], reference["key"]): TOKEN
+        for c in of_kind(objects, "AlertmanagerConfig")
+        for receiver in c["spec"]["receivers"]
+        for webhook in receiver["webhookConfigs"]
+        for reference in [webhook["httpConfig"]["authorization"]["credentials"]]
+    }
     return operator_generated_config(
         of_kind(objects, "AlertmanagerConfig"), secrets=secrets, resolve=resolve
     )

@@ -1,6 +1,7 @@
 """The training CronJob's own container command (`python -m model train --model-name <model>
 --data mlflow-artifacts:/... --json`, as the prod render declares it) run for real against the
-session's real `mlflow server`, reading its dataset through MLflow's proxied artifact API.
+session's real `mlflow server --app-name basic-auth` as the pipeline user (the login the
+CronJob's Secret holds), reading its dataset through MLflow's proxied artifact API.
 
 Two substitutions, both stated: the in-cluster tracking URI becomes the local server's (cluster
 DNS), and the registered model gets a unique name with `--spec <model>` (the server is shared
@@ -9,6 +10,7 @@ with other suites, whose versions of `iris` would otherwise take part in the gat
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -18,7 +20,6 @@ from conftest import REPO_ROOT, of_kind
 from mlflow import MlflowClient
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from sklearn.datasets import load_iris
-from tests_env import mlflow_env
 
 GATE_FAILED = 3
 TRAIN_TIMEOUT_S = 300
@@ -35,7 +36,8 @@ def dataset(mlflow_server, tmp_path_factory, monkeypatch_module) -> tuple[str, s
     directory.mkdir()
     path = directory / "iris.csv"
     frame.to_csv(path, index=False)
-    for key, value in mlflow_env(mlflow_server).items():
+    # The data is put there by an operator (the admin here), not by the Job.
+    for key, value in mlflow_server.admin_env.items():
         monkeypatch_module.setenv(key, value)
     get_artifact_repository(f"mlflow-artifacts:/datasets/{directory.name}").log_artifact(str(path))
     uri = f"mlflow-artifacts:/datasets/{directory.name}/iris.csv"
@@ -60,11 +62,12 @@ def _job_command(rendered_prod, dataset_uri: str, model_name: str) -> list[str]:
     return [sys.executable, *container["command"][1:], *args, "--spec", spec]
 
 
-def _run(command: list[str], mlflow_server: str, tmp_path) -> subprocess.CompletedProcess:
+def _run(command: list[str], mlflow_server, tmp_path) -> subprocess.CompletedProcess:
+    ambient = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     return subprocess.run(
         command,
         cwd=REPO_ROOT,
-        env={**mlflow_env(mlflow_server), "HOME": str(tmp_path)},
+        env={**ambient, **mlflow_server.pipeline_env, "HOME": str(tmp_path)},
         capture_output=True,
         text=True,
         timeout=TRAIN_TIMEOUT_S,
@@ -81,7 +84,7 @@ def test_the_job_registers_a_version_logs_the_dataset_and_moves_challenger_only_
     assert first.returncode == 0, first.stderr
     trained = json.loads(first.stdout)
     assert trained["gate"]["passed"] is True and trained["challenger"] is True
-    client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
+    client = MlflowClient(tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url)
     version = client.get_model_version(model_name, trained["version"])
     assert version.tags["dataset_hash"] == trained["dataset_hash"]
     assert version.tags["dataset_uri"] == uri

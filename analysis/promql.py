@@ -9,6 +9,9 @@ aggregates it away. `namespace` is the target label the Prometheus operator adds
 """
 
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import StringConstraints
 
 EXECUTOR_SERVER_SECONDS = "seldon_api_executor_server_requests_seconds"
 PREDICTIONS_TOTAL = "mlops_model_predictions_total"
@@ -25,6 +28,16 @@ MODEL_SERVER_METRICS = (
 )
 
 PREDICTOR = "predictor_name"
+
+PromDuration = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*(s|m|h|d|w)$")]
+"""A Prometheus duration such as '30s', '5m' or '1h' (one unit; no zero)."""
+
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def duration_seconds(duration: str) -> int:
+    """Seconds in a validated one-unit Prometheus duration."""
+    return int(duration[:-1]) * _UNIT_SECONDS[duration[-1]]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,154 @@
+"""Evidence an A/B decision rests on: cumulative counts per predictor at a sequence of looks.
+
+It comes from a recorded evidence file (audits, replays, simulations) or from Prometheus
+(`analysis.prometheus`); both give the same `Look`s, so the same rule decides on both.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from model.errors import ConfigurationError, describe_validation_error
+
+Count = Annotated[int, Field(ge=0)]
+
+
+class PredictorCounts(BaseModel):
+    """Cumulative counts of one predictor at one look."""
+
+    model_config = ConfigDict(frozen=True)
+
+    requests: Count
+    """Prediction requests answered (any status)."""
+    errors: Count = 0
+    """Of those, answered 5xx."""
+    feedback: Count
+    """Feedback requests answered."""
+    reward: Annotated[float, Field(ge=0)]
+    """Sum of the 0/1 rewards of those feedbacks."""
+    p95_latency_seconds: Annotated[float, Field(ge=0)] | None = None
+    shadow: bool = False
+    """A mirrored predictor: never the baseline or the candidate."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "PredictorCounts":
+        if self.errors > self.requests:
+            raise ValueError(f"errors ({self.errors}) exceed requests ({self.requests})")
+        if self.reward > self.feedback:
+            raise ValueError(
+                f"reward ({self.reward:g}) exceeds feedback ({self.feedback}); rewards are 0 or 1"
+            )
+        return self
+
+
+class Look(BaseModel):
+    """Every predictor's cumulative counts at one moment of the experiment."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    predictors: dict[str, PredictorCounts] = Field(min_length=1)
+
+    @field_validator("at")
+    @classmethod
+    def _utc_unless_stated(cls, at: datetime) -> datetime:
+        return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+class EvidenceFile(BaseModel):
+    looks: list[Look] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Arms:
+    """Which predictor is the baseline and which the candidate."""
+
+    baseline: str
+    candidate: str
+
+
+def read_evidence_file(path: Path) -> list[Look]:
+    """The looks of an evidence file, validated: JSON shape, counts >= 0, cumulative over looks."""
+    try:
+        raw = json.loads(path.read_text())
+    except OSError as error:
+        raise ConfigurationError(f"cannot read evidence file {path}: {error.strerror}") from None
+    except ValueError as error:
+        raise ConfigurationError(f"evidence file {path} is not JSON: {error}") from None
+    try:
+        looks = EvidenceFile.model_validate(raw).looks
+    except ValidationError as error:
+        raise ConfigurationError(
+            f"evidence file {path} does not match "
+            '{"looks": [{"at": "<ISO time>", "predictors": {"<name>": {"requests": N, '
+            '"errors": N, "feedback": N, "reward": R, "p95_latency_seconds": S}}}]}:\n'
+            + describe_validation_error(error)
+        ) from None
+    _check_cumulative(path, looks)
+    return looks
+
+
+def _check_cumulative(path: Path, looks: list[Look]) -> None:
+    for index in range(1, len(looks)):
+        before, now = looks[index - 1], looks[index]
+        if now.at < before.at:
+            raise ConfigurationError(
+                f"evidence file {path}: looks.{index}.at {now.at.isoformat()} is before "
+                f"looks.{index - 1}.at; looks must be in time order"
+            )
+        for name, counts in now.predictors.items():
+            previous = before.predictors.get(name)
+            if previous is None:
+                continue
+            for key in ("requests", "errors", "feedback", "reward"):
+                if getattr(counts, key) < getattr(previous, key):
+                    raise ConfigurationError(
+                        f"evidence file {path}: looks.{index}.predictors.{name}.{key} "
+                        f"({getattr(counts, key):g}) is below the previous look's "
+                        f"({getattr(previous, key):g}); counts must be cumulative"
+                    )
+
+
+def choose_arms(look: Look, baseline: str | None = None, candidate: str | None = None) -> Arms:
+    """Baseline: the named one, else the non-shadow predictor with the most requests at `look`
+    (on a tie, the one listed first). Candidate: the named one, else the only other non-shadow
+    predictor."""
+    live = {name for name, counts in look.predictors.items() if not counts.shadow}
+    for role, name in (("baseline", baseline), ("candidate", candidate)):
+        if name is not None and name not in look.predictors:
+            raise ConfigurationError(
+                f"--{role} {name!r} is not in the evidence; predictors: {sorted(look.predictors)}"
+            )
+    if baseline is None:
+        order = list(look.predictors)
+        ranked = sorted(
+            live - {candidate},
+            key=lambda name: (-look.predictors[name].requests, order.index(name)),
+        )
+        if not ranked:
+            raise ConfigurationError(
+                f"no baseline: the evidence has no non-shadow predictor besides {candidate!r}"
+            )
+        baseline = ranked[0]
+    if candidate is None:
+        others = sorted(live - {baseline})
+        if len(others) != 1:
+            raise ConfigurationError(
+                f"cannot tell the candidate: non-shadow predictors besides the baseline "
+                f"{baseline!r} are {others or 'none'}; name one with --candidate"
+            )
+        candidate = others[0]
+    if candidate == baseline:
+        raise ConfigurationError(f"baseline and candidate are both {baseline!r}")
+    return Arms(baseline=baseline, candidate=candidate)

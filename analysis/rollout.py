@@ -1,0 +1,89 @@
+"""Progressive rollout: from the current step, its age and the A/B decision, the next action.
+
+A plan is the challenger's traffic percentages in order (e.g. 10, 50, 100) and a minimum time
+per step. On each run:
+- the A/B rule says `rollback` (a guardrail breached, or significantly worse): traffic 0;
+- at the last step: `promote` when the rule says promote (better, or not worse within the
+  margin: the policy's `promote_when`), `keep` (traffic 0) when it reached its maximum sample
+  without a difference, else wait;
+- before the last step: `advance` to the next step once the step is at least the minimum time
+  old and the guardrails were judged and hold; else wait.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from analysis.decision import Decision, Outcome
+from model.errors import ConfigurationError
+
+
+class Action(StrEnum):
+    WAIT = "wait"
+    ADVANCE = "advance"
+    ROLLBACK = "rollback"
+    PROMOTE = "promote"
+    KEEP = "keep"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The challenger's traffic steps in percent and the minimum seconds at each."""
+
+    steps: tuple[int, ...]
+    min_step_seconds: float
+
+    def __post_init__(self) -> None:
+        ordered = all(a < b for a, b in zip(self.steps, self.steps[1:], strict=False))
+        if not self.steps or not ordered or not 0 < self.steps[0] or self.steps[-1] > 100:
+            raise ConfigurationError(
+                f"rollout steps {list(self.steps)}: expected increasing percentages in (0, 100]"
+            )
+
+
+@dataclass(frozen=True)
+class Step:
+    """What to do now: the action, the challenger's traffic after it, and why."""
+
+    action: Action
+    traffic: int
+    reason: str
+
+
+def next_step(plan: Plan, traffic: int, step_age_seconds: float, decision: Decision) -> Step:
+    """The action for a challenger at `traffic` percent whose step began `step_age_seconds` ago."""
+    if traffic == 0:
+        return Step(Action.WAIT, 0, "the challenger has no traffic: no rollout in progress")
+    if traffic not in plan.steps:
+        raise ConfigurationError(
+            f"the challenger's traffic {traffic} is not a step of the rollout plan "
+            f"{list(plan.steps)}; set it to {plan.steps[0]} to start the rollout"
+        )
+    if decision.decision is Outcome.ROLLBACK:
+        return Step(Action.ROLLBACK, 0, decision.reason)
+    index = plan.steps.index(traffic)
+    if index == len(plan.steps) - 1:
+        if decision.decision is Outcome.PROMOTE:
+            return Step(Action.PROMOTE, traffic, decision.reason)
+        if decision.decision is Outcome.KEEP:
+            return Step(Action.KEEP, 0, decision.reason)
+        return Step(Action.WAIT, traffic, f"last step, no decision yet: {decision.reason}")
+    if decision.decision is Outcome.KEEP:
+        return Step(Action.KEEP, 0, decision.reason)
+    remaining = plan.min_step_seconds - step_age_seconds
+    if remaining > 0:
+        return Step(
+            Action.WAIT,
+            traffic,
+            f"step {index + 1} of {len(plan.steps)} ({traffic}%) needs {remaining:.0f}s more",
+        )
+    if not decision.guardrails:
+        return Step(
+            Action.WAIT,
+            traffic,
+            f"guardrails not judged yet: {decision.candidate} needs more requests",
+        )
+    following = plan.steps[index + 1]
+    checks = ", ".join(f"{g.name} ok" for g in decision.guardrails)
+    return Step(
+        Action.ADVANCE, following, f"step {traffic}% held {step_age_seconds:.0f}s, {checks}"
+    )

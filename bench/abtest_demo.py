@@ -1,0 +1,253 @@
+"""`make abtest-demo`: a canary rollout decided on live traffic, locally and for real.
+
+Two real model servers (`seldon-core-microservice`, as the image starts them) serve a strong and a
+deliberately weaker iris model from a real MLflow registry (SQLite). A real Prometheus scrapes
+them and the gateway stand-in (`bench.gateway_stand_in`, the one part that stands in for Istio
+and the Seldon executor), which routes by the VirtualService the platform renders from the stack
+file. Each round sends prediction traffic at the stack file's split, then feedback with the
+reward from the true labels (1 when the predicted species is right), echoing the predictor
+header; then `python -m model abtest` and `python -m stacks.rollout` run against that Prometheus
+and their decisions are printed. A rollout edit of the stack file is applied to the gateway
+before the next round, as the pipeline's `pulumi up` would apply it.
+
+Scenario 1: the weaker model is the challenger at 10 %: it is rolled back.
+Scenario 2: the weaker model is the champion: the stronger challenger advances 10 -> 50 -> 100
+and is promoted (the registry's champion alias moves, both ledgers record it).
+
+Run from the repository root: `.venv/bin/python -m bench.abtest_demo`. Needs `prometheus`.
+"""
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, redirect_stdout
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import requests
+from mlflow import MlflowClient
+from sklearn.datasets import load_iris
+
+from bench.gateway_stand_in import GatewayStandIn
+from bench.prometheus_server import running_prometheus
+from bench.server_process import ModelServerProcess
+from infra.model_monitoring.config import PredictorTarget
+from infra.stack_config import load_stack_file
+from infra.traffic_routing import PREDICTOR_HEADER, predictor_host, virtual_service
+from model.cli import main as model_cli
+from model.promotion import promote
+from stacks.rollout import build_parser, run
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEPLOYMENT, NAMESPACE = "iris", "seldon"
+WEAK_MODEL_PARAM = "C=0.003"
+"""Heavy regularisation: about 0.8 accuracy on iris against 0.97 (5-fold CV)."""
+REQUESTS_PER_ROUND = 300
+PARALLEL_CLIENTS = 4
+MAX_ROUNDS = 40
+SCRAPE_WAIT_S = 2.5
+PLAN = "      rollout: {steps: [10, 50, 100], minStepDuration: 10s}\n"
+FINAL = ("rollback", "promote", "keep")
+
+
+@dataclass
+class Scenario:
+    title: str
+    champion_version: str
+    challenger_version: str
+    decisions: list[dict] = field(default_factory=list)
+    final_traffic: dict[str, int] = field(default_factory=dict)
+
+
+def train_versions(tracking_uri: str) -> tuple[str, str]:
+    """(strong, weak) registered versions of iris, trained by `python -m model train`."""
+    versions = []
+    for extra in ([], ["--param", WEAK_MODEL_PARAM]):
+        completed = subprocess.run(
+            [sys.executable, "-m", "model", "train", "--json", "--tracking-uri", tracking_uri,
+             *extra],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        if completed.returncode not in (0, 3):  # 3: registered, but the gate kept it out
+            raise RuntimeError(f"training failed:\n{completed.stderr}")
+        versions.append(str(json.loads(completed.stdout)["version"]))
+    return versions[0], versions[1]
+
+
+def stack_file(directory: Path, champion: str, challenger: str) -> Path:
+    """A copy of Pulumi.dev.yaml serving iris versions `champion` (90 %) and `challenger`
+    (10 %) pinned, with a 10/50/100 rollout plan of 10 s steps."""
+    text = (REPO_ROOT / "Pulumi.dev.yaml").read_text()
+    head, _, tail = text.partition("      predictors:\n")
+    tail = tail.replace("model: iris@champion", f"model: iris/{champion}", 1)
+    tail = tail.replace("model: iris@challenger", f"model: iris/{challenger}", 1)
+    tail = tail.replace("traffic: 50", "traffic: 90", 1).replace("traffic: 50", "traffic: 10", 1)
+    path = directory / "Pulumi.demo.yaml"
+    path.write_text(head + PLAN + "      predictors:\n" + tail)
+    return path
+
+
+def live_targets(path: Path) -> list[PredictorTarget]:
+    (iris,) = [d for d in load_stack_file(path).deployments if d.name == DEPLOYMENT]
+    return [PredictorTarget(name=p.name, traffic=p.weight) for p in iris.predictors if not p.shadow]
+
+
+def rendered_route(path: Path) -> dict:
+    """The VirtualService the platform declares for the stack file's split."""
+    return virtual_service(
+        deployment=DEPLOYMENT,
+        namespace=NAMESPACE,
+        predictors=live_targets(path),
+        gateway="istio-system/seldon-gateway",
+    )
+
+
+def _server(tracking_uri: str, predictor: str, version: str) -> ModelServerProcess:
+    digest = MlflowClient(tracking_uri=tracking_uri).get_model_version("iris", version).tags
+    return ModelServerProcess(
+        f"models:/iris/{version}",
+        env={
+            "MLFLOW_TRACKING_URI": tracking_uri,
+            "MODEL_DIGEST": digest.get("model_digest", ""),
+            "SELDON_DEPLOYMENT_ID": DEPLOYMENT,
+            "PREDICTOR_ID": predictor,
+            "PREDICTOR_LABELS": json.dumps({"version": predictor}),
+            "PREDICTIVE_UNIT_METRICS_ENDPOINT": "/prometheus",
+            "METRICS_FLUSH_SECONDS": "0",
+            "GUNICORN_WORKERS": "1",
+        },
+    )
+
+
+def _one_request(gateway: GatewayStandIn, prefix: str, index: int) -> tuple[str, int]:
+    """A prediction for iris row `index`, then its feedback: reward 1 when the species is right."""
+    data = load_iris()
+    row = data.data[index].tolist()
+    answer = requests.post(
+        f"{gateway.url}{prefix}/api/v1.0/predictions", json={"data": {"ndarray": [row]}}, timeout=30
+    )
+    body, predictor = answer.json(), answer.headers[PREDICTOR_HEADER]
+    predicted = body["data"]["names"][int(np.argmax(body["data"]["ndarray"][0]))]
+    reward = int(predicted == data.target_names[data.target[index]])
+    requests.post(
+        f"{gateway.url}{prefix}/api/v1.0/feedback",
+        json={"request": {"data": {"ndarray": [row]}}, "response": body, "reward": reward},
+        headers={PREDICTOR_HEADER: predictor},
+        timeout=30,
+    )
+    return predictor, reward
+
+
+def _send_round(gateway: GatewayStandIn, prefix: str, rng: np.random.Generator) -> dict:
+    """Predictions at the gateway's split, each followed by its feedback, a few at a time."""
+    rows = rng.integers(0, len(load_iris().target), REQUESTS_PER_ROUND)
+    with ThreadPoolExecutor(PARALLEL_CLIENTS) as pool:
+        results = list(pool.map(lambda index: _one_request(gateway, prefix, index), rows))
+    answered: dict[str, list[int]] = {}
+    for predictor, reward in results:
+        answered.setdefault(predictor, []).append(reward)
+    return {name: f"{sum(r)}/{len(r)} right" for name, r in sorted(answered.items())}
+
+
+def run_scenario(
+    scenario: Scenario, workdir: Path, tracking_uri: str, prometheus_binary: str
+) -> Scenario:
+    """Serve, send rounds of traffic, decide and act until the rollout ends."""
+    print(f"\n=== {scenario.title}")
+    workdir.mkdir(parents=True)
+    stack = stack_file(workdir, scenario.champion_version, scenario.challenger_version)
+    servers = {
+        "champion": _server(tracking_uri, "champion", scenario.champion_version),
+        "challenger": _server(tracking_uri, "challenger", scenario.challenger_version),
+    }
+    prefix = f"/seldon/{NAMESPACE}/{DEPLOYMENT}"
+    with ExitStack() as stack_of_servers:
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(ModelServerProcess.start, servers.values()))
+        for server in servers.values():
+            stack_of_servers.callback(server.stop)
+        backends = {predictor_host(DEPLOYMENT, n, NAMESPACE): s.url for n, s in servers.items()}
+        gateway = stack_of_servers.enter_context(
+            GatewayStandIn(rendered_route(stack), backends, deployment=DEPLOYMENT)
+        )
+        targets = [f"127.0.0.1:{s.metrics_port}" for s in servers.values()]
+        scrape = [
+            {"job_name": "model-servers", "metrics_path": "/prometheus",
+             "static_configs": [{"targets": targets, "labels": {"namespace": NAMESPACE}}]},
+            {"job_name": "executor-stand-in", "metrics_path": "/metrics",
+             "static_configs": [{"targets": [f"127.0.0.1:{gateway.metrics_port}"],
+                                 "labels": {"namespace": NAMESPACE}}]},
+        ]  # fmt: skip
+        prometheus_dir = workdir / f"prometheus-{scenario.challenger_version}"
+        prometheus_dir.mkdir()
+        url = stack_of_servers.enter_context(
+            running_prometheus(prometheus_binary, prometheus_dir, scrape)
+        )
+        print(f"servers up; Prometheus {url}; stack file {stack}")
+        rng = np.random.default_rng(7)
+        started = time.time()
+        for number in range(1, MAX_ROUNDS + 1):
+            gateway.rules = rendered_route(stack)["spec"]["http"]  # what `pulumi up` applies
+            split = {t.name: t.traffic for t in live_targets(stack)}
+            sent = _send_round(gateway, prefix, rng)
+            time.sleep(SCRAPE_WAIT_S)
+            args = build_parser().parse_args(
+                ["--stack-file", str(stack), "--prometheus-url", url, "--deployment", DEPLOYMENT,
+                 "--tracking-uri", tracking_uri, "--actor", "abtest-demo"]
+            )  # fmt: skip
+            (step,) = run(args)
+            scenario.decisions.append(step)
+            print(f"round {number:2d} at split {split}: {sent} -> rollout {step['action']} "
+                  f"({step['traffic']}%): {step['reason']}")  # fmt: skip
+            if step["action"] in FINAL:
+                break
+        print("\nA/B rule on the same Prometheus since the start:")
+        output = io.StringIO()
+        with redirect_stdout(output):
+            model_cli(["abtest", "--prometheus-url", url, "--deployment", DEPLOYMENT,
+                       "--baseline", "champion", "--candidate", "challenger",
+                       "--since", str(started - 5)])  # fmt: skip
+        print(output.getvalue().rstrip())
+        scenario.final_traffic = {t.name: t.traffic for t in live_targets(stack)}
+        print(f"stack file now: {scenario.final_traffic}")
+    return scenario
+
+
+def main(prometheus_binary: str | None = None) -> list[Scenario]:
+    """Both scenarios in a fresh registry; everything started is stopped on the way out."""
+    binary = prometheus_binary or shutil.which("prometheus")
+    if binary is None:
+        raise SystemExit("prometheus not found on PATH: install Debian's 'prometheus' package")
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="abtest-demo-"))
+    try:
+        tracking_uri = f"sqlite:///{workdir / 'mlflow.db'}"
+        print(f"training a strong and a weaker iris model into {tracking_uri} ...", flush=True)
+        strong, weak = train_versions(tracking_uri)
+        promote("iris", strong, tracking_uri=tracking_uri, reason="abtest-demo: strong champion")
+        first = run_scenario(
+            Scenario(f"weaker challenger (version {weak}) against champion {strong}",
+                     champion_version=strong, challenger_version=weak),
+            workdir / "one", tracking_uri, binary,
+        )  # fmt: skip
+        promote("iris", weak, tracking_uri=tracking_uri, force=True,
+                reason="abtest-demo: a weak champion for the second scenario")  # fmt: skip
+        second = run_scenario(
+            Scenario(f"stronger challenger (version {strong}) against champion {weak}",
+                     champion_version=weak, challenger_version=strong),
+            workdir / "two", tracking_uri, binary,
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"\neverything stopped; the demo took {time.monotonic() - started:.0f}s")
+    return [first, second]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""A real Prometheus on a free local port with its own storage, started and always stopped."""
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+
+from bench.process_group import ServerGroup, free_port
+
+READY_TIMEOUT_S = 60
+
+
+@contextmanager
+def running_prometheus(
+    binary: str,
+    workdir: Path,
+    scrape_configs: list[dict] | None = None,
+    scrape_interval="1s",
+    extra_config: dict | None = None,
+) -> Iterator[str]:
+    """Run Prometheus on `workdir/data` with the given scrape configs (and `extra_config`
+    sections such as `rule_files` and `alerting`); yield its base URL."""
+    config = workdir / "prometheus.yml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "global": {"scrape_interval": scrape_interval, "evaluation_interval": "1s"},
+                "scrape_configs": scrape_configs or [],
+                **(extra_config or {}),
+            }
+        )
+    )
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = ServerGroup(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--storage.tsdb.retention.time=30d",
+        ],
+        cwd=workdir,
+        env=dict(os.environ),
+        ready_urls=[f"{url}/-/ready"],
+        log_path=workdir / "prometheus.log",
+        startup_timeout=READY_TIMEOUT_S,
+    )
+    with server:
+        yield url

@@ -1,5 +1,0 @@
-"""A/B decision from Prometheus metrics: evidence, statistics, verdict and its application."""
-
-from model.abtest.command import register
-
-__all__ = ["register"]

@@ -1,0 +1,252 @@
+"""`python -m stacks.rollout`: one step of every declared progressive rollout of a stack.
+
+For each deployment of the stack file with a `rollout:` plan, it reads the A/B evidence since the
+rollout began (Prometheus, or a recorded evidence file), applies the sequential rule of
+`analysis.decision` and the step logic of `analysis.rollout`, and acts:
+- `advance`: the challenger's traffic goes to the next step, the baseline gets the rest;
+- `rollback` / `keep`: the challenger's traffic goes to 0;
+- `promote` (last step): the registry's `champion` alias moves to the challenger's version
+  (`model.promotion.promote`, promotion ledger) and the predictor that serves it afterwards gets
+  all the live traffic.
+Each action edits only `traffic:` values of the stack file, validated by the real `StackConfig`
+before the file is replaced, and is written to the rollout ledger (`stacks.rollout_ledger`).
+The pipeline's `pulumi up` applies the edited stack. This lives in `stacks/` because validating
+the stack file imports `infra/`; `python -m model abtest` only decides and imports neither.
+"""
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from analysis import promql
+from analysis.decision import Decision, Policy, decide_sequence
+from analysis.evidence import Arms, read_evidence_file
+from analysis.prometheus import read_look
+from analysis.rollout import Action, Plan, Step, next_step
+from model.abtest_command import add_policy_arguments, timestamp
+from model.console import emit
+from model.conventions import CHAMPION
+from model.errors import ConfigurationError, LifecycleError
+from model.promotion import promote
+from model.registry import resolve_version
+from model.store import Store
+from stacks.rollout_ledger import RolloutRecord, history, login_name, record
+from stacks.stack_edit import replace_validated, validated, with_traffic
+
+STARTS = ("start", "advance")
+PROMOTE_WHEN = {"better": "better", "notWorse": "not-worse"}
+"""`rollout.promoteWhen` of the stack file -> the decision rule's `promote_when`."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m stacks.rollout",
+        description="Advance, roll back or promote each declared rollout of a stack by one step.",
+    )
+    parser.add_argument("--stack-file", type=Path, required=True, help="Pulumi.<stack>.yaml")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--prometheus-url", help="e.g. http://localhost:9090")
+    source.add_argument("--evidence", type=Path, help="recorded evidence (needs --deployment)")
+    parser.add_argument(
+        "--deployment", action="append", help="only these deployments (default: all with rollout)"
+    )
+    parser.add_argument("--challenger", default="challenger", help="predictor (%(default)s)")
+    parser.add_argument("--tracking-uri", help="MLflow tracking/registry URI")
+    parser.add_argument("--actor", help="who acts (default: the login name)")
+    parser.add_argument("--now", type=timestamp, help="time of this run (default: now)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_policy_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        steps = run(args)
+    except LifecycleError as error:
+        print(f"error: {error}", file=sys.stderr)
+        if args.json:
+            emit(True, {"error": {"type": type(error).__name__, "message": str(error)}}, "")
+        return 1
+    text = "\n".join(_line(step) for step in steps) or "no deployment declares a rollout plan"
+    emit(args.json, {"rollouts": steps}, text)
+    return 0
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    """One step for each selected deployment with a rollout plan; the results in order."""
+    config = validated(args.stack_file)
+    selected = [
+        d
+        for d in config.deployments
+        if d.rollout is not None and (not args.deployment or d.name in args.deployment)
+    ]
+    if args.evidence is not None and len(selected) != 1:
+        raise ConfigurationError("--evidence is one deployment's: name it with --deployment")
+    if args.deployment and not selected:
+        raise ConfigurationError(
+            f"{args.stack_file}: no deployment with a rollout plan among {args.deployment}"
+        )
+    now = args.now if args.now is not None else time.time()
+    store = Store.open(args.tracking_uri)
+    return [_roll(args, config, deployment, store, now) for deployment in selected]
+
+
+def _roll(args, config, deployment, store: Store, now: float) -> dict:
+    live = [p for p in deployment.predictors if not p.shadow]
+    where = f"{args.stack_file}: deployment {deployment.namespace}/{deployment.name}"
+    challenger = next((p for p in live if p.name == args.challenger), None)
+    others = [p for p in live if p.name != args.challenger]
+    if challenger is None or len(others) != 1:
+        raise ConfigurationError(
+            f"{where}: a rollout needs the challenger {args.challenger!r} and one other live "
+            f"predictor; it has {[p.name for p in live]}"
+        )
+    baseline = others[0]
+    plan = Plan(
+        tuple(deployment.rollout.steps),
+        promql.duration_seconds(deployment.rollout.min_step_duration),
+    )
+    policy = _policy(args, deployment)
+    ledger = history(store, deployment.namespace, deployment.name, challenger.name)
+    result = {
+        "deployment": deployment.name,
+        "namespace": deployment.namespace,
+        "challenger": challenger.name,
+        "model": challenger.model,
+    }
+    current = ledger[-1] if ledger else None
+    if not challenger.traffic:
+        return {**result, "action": Action.WAIT.value, "traffic": 0,
+                "reason": "the challenger has no traffic: no rollout in progress"}  # fmt: skip
+    if challenger.traffic not in plan.steps:
+        raise ConfigurationError(
+            f"{where}: the challenger's traffic {challenger.traffic} is not a step of the "
+            f"rollout plan {list(plan.steps)}; set it to {plan.steps[0]} to start the rollout"
+        )
+    if (
+        current is None
+        or current.action not in STARTS
+        or current.traffic != challenger.traffic
+        or current.model != challenger.model
+    ):
+        started = _entry(args, deployment, challenger, "start", challenger.traffic, now, "", {})
+        record(store, started)
+        return {**result, "action": "start", "traffic": challenger.traffic,
+                "reason": f"rollout recorded as started at {challenger.traffic}%"}  # fmt: skip
+    since = _experiment_start(ledger)
+    looks = (
+        read_evidence_file(args.evidence)
+        if args.evidence is not None
+        else [
+            read_look(
+                args.prometheus_url,
+                promql.Scope(deployment.namespace, deployment.name),
+                since,
+                now,
+                tuple(p.name for p in deployment.predictors if p.shadow),
+            )
+        ]
+    )
+    decision = decide_sequence(looks, Arms(baseline.name, challenger.name), policy)
+    step = next_step(plan, challenger.traffic, now - current.recorded_at.timestamp(), decision)
+    result.update(action=step.action.value, traffic=step.traffic, reason=step.reason,
+                  decision=decision.as_dict())  # fmt: skip
+    if step.action is Action.WAIT:
+        return result
+    split = _split(step, baseline, challenger)
+    evidence = {
+        "decision": _summary(decision),
+        "traffic": split,
+        "stack_file": str(args.stack_file),
+    }
+    entry = _entry(args, deployment, challenger, step.action.value, step.traffic, now,
+                   step.reason, evidence)  # fmt: skip
+
+    def commit() -> None:
+        if step.action is Action.PROMOTE:
+            name, version = _model_version(challenger.model, args.tracking_uri)
+            promotion = promote(
+                name, version, tracking_uri=args.tracking_uri, actor=args.actor,
+                reason=f"rollout of {deployment.name}: {step.reason}", evidence=evidence,
+            )  # fmt: skip
+            result["promotion"] = promotion.as_dict()
+        record(store, entry)
+
+    text = with_traffic(args.stack_file, deployment.name, deployment.namespace, split)
+    replace_validated(args.stack_file, text, commit)
+    result["split"] = split
+    return result
+
+
+def _policy(args: argparse.Namespace, deployment) -> Policy:
+    """The command's rule options, with the deployment's own rollout and monitoring settings."""
+    rollout = deployment.rollout
+    margin = {} if rollout.margin is None else {"margin": rollout.margin}
+    return Policy(
+        alpha=args.alpha,
+        mixing_sd=args.mixing_sd,
+        minimum_samples=args.min_samples,
+        max_samples=args.max_samples,
+        max_error_ratio=deployment.monitoring.error_ratio_threshold,
+        latency_tolerance=args.latency_tolerance,
+        promote_when=PROMOTE_WHEN[rollout.promote_when],
+        **margin,
+    )
+
+
+def _split(step: Step, baseline, challenger) -> dict[str, int]:
+    """The live predictors' traffic after `step`; on promote, all of it to the predictor that
+    serves the promoted version: the baseline when it follows the champion alias."""
+    if step.action is Action.PROMOTE:
+        follows_alias = baseline.model == f"{baseline.registered_model}@{CHAMPION}"
+        winner = baseline.name if follows_alias else challenger.name
+        return {p.name: 100 if p.name == winner else 0 for p in (baseline, challenger)}
+    return {challenger.name: step.traffic, baseline.name: 100 - step.traffic}
+
+
+def _experiment_start(ledger: list[RolloutRecord]) -> float:
+    for entry in reversed(ledger):
+        if entry.action == "start":
+            return entry.recorded_at.timestamp()
+    return ledger[0].recorded_at.timestamp()
+
+
+def _entry(args, deployment, challenger, action, traffic, now, reason, evidence) -> RolloutRecord:
+    return RolloutRecord(
+        deployment=deployment.name,
+        namespace=deployment.namespace,
+        challenger=challenger.name,
+        model=challenger.model,
+        action=action,
+        traffic=traffic,
+        recorded_at=datetime.fromtimestamp(now, UTC),
+        actor=args.actor or login_name(),
+        reason=reason,
+        evidence=evidence,
+    )
+
+
+def _summary(decision: Decision) -> dict:
+    full = decision.as_dict()
+    return {key: full[key] for key in ("decision", "look", "at", "p_value", "difference", "reason")}
+
+
+def _model_version(reference: str, tracking_uri: str | None) -> tuple[str, str]:
+    """(model name, version) of a stack reference '<name>/<version>' or '<name>@<alias>'."""
+    if "@" in reference:
+        name, alias = reference.split("@", 1)
+        return name, resolve_version(Store.open(tracking_uri), name, None, alias)
+    name, version = reference.rsplit("/", 1)
+    return name, version
+
+
+def _line(step: dict) -> str:
+    head = f"{step['namespace']}/{step['deployment']} {step['challenger']}: {step['action']}"
+    return f"{head} -> {step['traffic']}% ({step['reason']})"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""The rollout's step logic on decisions taken from recorded looks."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from analysis.decision import Policy, decide_sequence
+from analysis.evidence import Arms, Look, PredictorCounts
+from analysis.rollout import Action, Plan, next_step
+from model.errors import ConfigurationError
+
+PLAN = Plan(steps=(10, 50, 100), min_step_seconds=600)
+ARMS = Arms("champion", "challenger")
+
+
+def _decision(challenger: dict, champion: dict | None = None, **policy):
+    champion = champion or {"requests": 9000, "feedback": 8000, "reward": 5600}
+    look = Look(
+        at=datetime(2026, 11, 23, tzinfo=UTC),
+        predictors={
+            "champion": PredictorCounts(**champion),
+            "challenger": PredictorCounts(**challenger),
+        },
+    )
+    return decide_sequence([look], ARMS, Policy(**policy))
+
+
+HEALTHY_UNDECIDED = {"requests": 1000, "feedback": 900, "reward": 635}
+BETTER = {"requests": 1000, "feedback": 900, "reward": 720}
+FAILING = {"requests": 1000, "errors": 90, "feedback": 900, "reward": 720}
+TOO_FEW = {"requests": 20, "feedback": 10, "reward": 7}
+
+
+def test_a_step_younger_than_its_minimum_waits():
+    step = next_step(PLAN, 10, 300, _decision(HEALTHY_UNDECIDED))
+    assert (step.action, step.traffic) == (Action.WAIT, 10)
+    assert "needs 300s more" in step.reason
+
+
+def test_an_old_enough_step_with_healthy_guardrails_advances_one_step():
+    assert next_step(PLAN, 10, 600, _decision(HEALTHY_UNDECIDED)).traffic == 50
+    step = next_step(PLAN, 50, 601, _decision(HEALTHY_UNDECIDED))
+    assert (step.action, step.traffic) == (Action.ADVANCE, 100)
+
+
+def test_guardrails_not_yet_judged_hold_the_step():
+    step = next_step(PLAN, 10, 3600, _decision(TOO_FEW))
+    assert step.action is Action.WAIT
+    assert "guardrails not judged" in step.reason
+
+
+def test_a_breached_guardrail_rolls_back_to_zero_at_any_step_and_age():
+    for traffic in PLAN.steps:
+        step = next_step(PLAN, traffic, 0, _decision(FAILING))
+        assert (step.action, step.traffic) == (Action.ROLLBACK, 0)
+        assert "error_ratio" in step.reason
+
+
+def test_the_last_step_promotes_a_better_challenger_and_waits_otherwise():
+    assert next_step(PLAN, 100, 0, _decision(BETTER)).action is Action.PROMOTE
+    assert next_step(PLAN, 50, 0, _decision(BETTER)).action is Action.WAIT
+    assert next_step(PLAN, 100, 10**6, _decision(HEALTHY_UNDECIDED)).action is Action.WAIT
+
+
+def test_not_worse_within_the_margin_promotes_when_the_deployment_chooses_it():
+    equal = {"requests": 20000, "feedback": 20000, "reward": 14040}
+    champion = {"requests": 20000, "feedback": 20000, "reward": 14000}
+    assert next_step(PLAN, 100, 0, _decision(equal, champion)).action is Action.WAIT
+    decision = _decision(equal, champion, promote_when="not-worse", margin=0.02)
+    assert next_step(PLAN, 100, 0, decision).action is Action.PROMOTE
+
+
+def test_traffic_off_the_plan_is_refused_with_the_plan():
+    with pytest.raises(ConfigurationError, match=r"traffic 30 is not a step .* \[10, 50, 100\]"):
+        next_step(PLAN, 30, 0, _decision(HEALTHY_UNDECIDED))
+
+
+def test_plans_must_increase_within_percentages():
+    with pytest.raises(ConfigurationError, match="increasing percentages"):
+        Plan(steps=(50, 10), min_step_seconds=60)

@@ -1,0 +1,184 @@
+"""Promotions are serialized and recorded in one step, against real ``mlflow server`` processes.
+
+- a true race: two ``python -m model promote`` processes released at the same instant against
+  one server, several rounds: one winner per round, a consistent ledger, no duplicate sequence;
+- the registry killed between the alias move and the ledger commit: ``history`` shows the
+  pending entry, and ``rollback`` settles it and works;
+- the alias moved behind the ledger's back between read and move: compare-and-set refuses.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from mlflow import MlflowClient
+
+from model import promotion
+from model.locations import REPO_ROOT
+from model.promotion import champion_lineage, history
+
+RACE_ROUNDS = 3
+# Each racer imports everything first, then waits for the shared start instant.
+RACER = """
+import sys, time
+from model.cli import main
+import model.promotion, model.transfer
+start = float(sys.argv[1])
+time.sleep(max(0.0, start - time.time()))
+sys.exit(main(sys.argv[2:]))
+"""
+LOST = ("lost the race", "is in flight until", "is already the champion")
+
+
+def champion(tracking_uri: str, model_name: str) -> str:
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    return str(client.get_model_version_by_alias(model_name, "champion").version)
+
+
+def train(run_cli, tracking_uri: str, model_name: str) -> str:
+    result = run_cli(
+        "train", "--tracking-uri", tracking_uri, "--model-name", model_name, "--spec", "iris",
+        "--json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    return result.json()["version"]
+
+
+def race(
+    tracking_uri: str, model_name: str, env: dict[str, str]
+) -> list[subprocess.CompletedProcess]:
+    """Two promote processes of the same challenger, released at one instant."""
+    start = time.time() + 12  # enough for both interpreters to import mlflow on a busy machine
+    command = [
+        sys.executable, "-c", RACER, str(start),
+        "promote", "--tracking-uri", tracking_uri, "--model-name", model_name, "--json",
+    ]  # fmt: skip
+    racers = [
+        subprocess.Popen(
+            [*command, "--actor", f"racer-{n}"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(2)
+    ]
+    results = []
+    for racer in racers:
+        out, err = racer.communicate(timeout=120)
+        results.append(subprocess.CompletedProcess(racer.args, racer.returncode, out, err))
+    return results
+
+
+def test_two_racing_promotions_leave_one_winner_and_a_consistent_ledger(
+    run_cli, mlflow_server: str, subprocess_env: dict[str, str]
+) -> None:
+    model_name = f"race-{uuid.uuid4().hex[:8]}"
+    train(run_cli, mlflow_server, model_name)
+    assert run_cli("promote", "--tracking-uri", mlflow_server, "--model-name", model_name).code == 0
+    losses = []
+    for _ in range(RACE_ROUNDS):
+        challenger = train(run_cli, mlflow_server, model_name)
+
+        outcomes = race(mlflow_server, model_name, subprocess_env)
+
+        winners = [o for o in outcomes if o.returncode == 0]
+        losers = [o for o in outcomes if o.returncode != 0]
+        assert len(winners) == 1, [o.stderr for o in outcomes]
+        assert len(losers) == 1 and losers[0].returncode == 1, losers[0].stderr
+        assert any(reason in losers[0].stderr for reason in LOST), losers[0].stderr
+        losses.append(next(reason for reason in LOST if reason in losers[0].stderr))
+        won = json.loads(winners[0].stdout)
+        assert (won["to_version"], won["state"]) == (challenger, "committed")
+        assert champion(mlflow_server, model_name) == challenger
+
+    ledger = history(model_name, tracking_uri=mlflow_server)
+    sequences = [record.sequence for record in ledger]
+    assert sequences == list(range(1, RACE_ROUNDS + 2))  # no duplicate, no gap
+    assert all(record.state == "committed" for record in ledger)
+    assert [record.from_version for record in ledger[1:]] == [r.to_version for r in ledger[:-1]]
+    assert champion_lineage(ledger)[-1] == champion(mlflow_server, model_name)
+    # At least one round was decided by the ledger lock itself, not by one racer being late.
+    assert set(losses) & {"lost the race", "is in flight until"}, losses
+
+
+def test_registry_killed_between_alias_move_and_ledger_commit(
+    run_cli, private_mlflow_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri = private_mlflow_server.url
+    common = ("--tracking-uri", uri, "--model-name", "iris")
+    train(run_cli, uri, "iris")
+    assert run_cli("promote", *common).code == 0
+    train(run_cli, uri, "iris")
+    monkeypatch.setattr(promotion, "_after_alias_move", private_mlflow_server.stop)
+
+    failed = run_cli("promote", *common)
+
+    assert failed.code == 1
+    assert "ledger entry #2 of iris (promote 1 -> 2) could not be committed" in failed.stderr
+    assert "the champion alias already points at 2" in failed.stderr
+    monkeypatch.undo()
+    private_mlflow_server.start()
+    monkeypatch.setenv(promotion.LEASE_ENV, "3600")
+    shown = run_cli("history", *common, "--json").json()["history"]
+    assert [(r["sequence"], r["to_version"], r["state"]) for r in shown] == [
+        (1, "1", "committed"),
+        (2, "2", "pending"),
+    ]
+    assert "#2 is pending: it stopped part-way" in run_cli("history", *common).stdout
+    in_flight = run_cli("rollback", *common)
+    assert in_flight.code == 1 and "is in flight until" in in_flight.stderr
+    assert champion(uri, "iris") == "2"
+
+    monkeypatch.setenv(promotion.LEASE_ENV, "5")
+    lease_end = datetime.fromisoformat(shown[1]["recorded_at"]) + timedelta(seconds=5)
+    time.sleep(max(0.0, (lease_end - datetime.now(UTC)).total_seconds()))  # let the lease lapse
+    rolled = run_cli("rollback", *common, "--reason", "registry died mid-promotion", "--json")
+
+    assert rolled.code == 0, rolled.stderr
+    assert (rolled.json()["from_version"], rolled.json()["to_version"]) == ("2", "1")
+    assert champion(uri, "iris") == "1"
+    after = history("iris", tracking_uri=uri)
+    assert [(r.sequence, r.action, r.state) for r in after] == [
+        (1, "promote", "committed"),
+        (2, "promote", "committed"),
+        (3, "rollback", "committed"),
+    ]
+    assert "the champion alias was found at 2" in after[1].note
+
+
+def test_alias_moved_behind_the_ledger_aborts_the_step(
+    run_cli, mlflow_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model_name = f"cas-{uuid.uuid4().hex[:8]}"
+    common = ("--tracking-uri", mlflow_server, "--model-name", model_name)
+    train(run_cli, mlflow_server, model_name)
+    assert run_cli("promote", *common).code == 0
+    train(run_cli, mlflow_server, model_name)
+    train(run_cli, mlflow_server, model_name)
+    reserve = promotion._reserve
+
+    def reserve_then_move_alias(store, name, sequence, tags):
+        entry = reserve(store, name, sequence, tags)
+        store.client.set_registered_model_alias(name, "champion", "2")  # someone else, by hand
+        return entry
+
+    monkeypatch.setattr(promotion, "_reserve", reserve_then_move_alias)
+
+    refused = run_cli("promote", *common, "--version", "3")
+
+    assert refused.code == 1
+    assert f"the champion alias of {model_name} moved from 1 to 2 while this promote ran" in (
+        refused.stderr
+    )
+    assert champion(mlflow_server, model_name) == "2"
+    last = history(model_name, tracking_uri=mlflow_server)[-1]
+    assert (last.sequence, last.state) == (2, "aborted")
+    assert "compare-and-set failed: champion was 2, not 1" in last.note

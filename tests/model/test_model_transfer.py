@@ -1,0 +1,104 @@
+"""Promotion across environments between two real ``mlflow server`` processes (dev -> prod)."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+from mlflow.artifacts import download_artifacts
+
+from model.digest import model_digest
+from model.promotion import history
+
+
+def client(uri: str) -> MlflowClient:
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def downloaded_digest(
+    uri: str, model_name: str, version: str, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """The digest of the version's files as serving fetches them: ``models:/`` with the
+    registry from the environment (this adds ``registered_model_meta``, which is excluded)."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
+    with tempfile.TemporaryDirectory() as scratch:
+        local = Path(
+            download_artifacts(artifact_uri=f"models:/{model_name}/{version}", dst_path=scratch)
+        )
+        assert (local / "registered_model_meta").is_file()
+        return model_digest(local)
+
+
+def test_copy_to_another_registry_keeps_bytes_lineage_and_verdict(
+    run_cli, mlflow_server: str, second_mlflow_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dev, prod = mlflow_server, second_mlflow_server
+    name = f"release-{uuid.uuid4().hex[:8]}"
+    dev_common = ("--tracking-uri", dev, "--model-name", name)
+    for _ in range(2):
+        assert run_cli("train", *dev_common, "--spec", "iris").code == 0
+    assert run_cli("promote", *dev_common, "--version", "2").code == 0
+    across = ("--model-name", name, "--from-tracking-uri", dev, "--to-tracking-uri", prod)
+
+    copied = run_cli("promote", *across, "--actor", "release", "--reason", "v1.2.0", "--json")
+
+    assert copied.code == 0, copied.stderr
+    result = copied.json()
+    assert (result["from_version"], result["to_version"]) == ("2", "1")
+    source_tags = client(dev).get_model_version(name, "2").tags
+    target_tags = client(prod).get_model_version(name, "1").tags
+    assert result["model_digest"] == source_tags["model_digest"] == target_tags["model_digest"]
+    for key in ("dataset_hash", "dataset_uri", "git_commit", "gate.passed", "gate.verdict"):
+        assert target_tags[key] == source_tags[key], key
+    assert target_tags["metric.accuracy"] == source_tags["metric.accuracy"]
+    assert (target_tags["source.tracking_uri"], target_tags["source.version"]) == (dev, "2")
+    assert downloaded_digest(prod, name, "1", monkeypatch) == source_tags["model_digest"]
+    assert str(client(prod).get_model_version_by_alias(name, "champion").version) == "1"
+
+    imported = history(name, tracking_uri=prod)
+    assert [(r.sequence, r.action, r.to_version, r.state) for r in imported] == [
+        (1, "import", "1", "committed")
+    ]
+    assert imported[0].evidence["from_version"] == "2"
+    assert (imported[0].actor, imported[0].reason) == ("release", "v1.2.0")
+    exported = history(name, tracking_uri=dev)[-1]
+    assert (exported.action, exported.to_version, exported.state) == ("export", "2", "committed")
+    assert exported.evidence["to_tracking_uri"] == prod
+    assert exported.evidence["to_version"] == "1"
+
+    again = run_cli("promote", *across, "--json")
+    assert again.code == 0, again.stderr
+    assert (again.json()["to_version"], again.json()["imported"]) == ("1", None)
+    assert len(history(name, tracking_uri=prod)) == 1
+    assert len(client(prod).search_model_versions(f"name = '{name}'")) == 1
+
+    # The prod copy is gated and rolled back like any version: its held-out rows came along.
+    evaluated = run_cli("evaluate", "--tracking-uri", prod, "--model-name", name, "--version", "1")
+    assert evaluated.code == 0, evaluated.stderr
+
+
+def test_copy_refuses_a_version_whose_files_do_not_match_its_digest(
+    run_cli, mlflow_server: str, second_mlflow_server: str
+) -> None:
+    name = f"tampered-{uuid.uuid4().hex[:8]}"
+    assert (
+        run_cli(
+            "train", "--tracking-uri", mlflow_server, "--model-name", name, "--spec", "iris"
+        ).code
+        == 0
+    )
+    client(mlflow_server).set_model_version_tag(name, "1", "model_digest", "sha256:" + "0" * 64)
+
+    refused = run_cli(
+        "promote", "--model-name", name, "--version", "1",
+        "--from-tracking-uri", mlflow_server, "--to-tracking-uri", second_mlflow_server,
+    )  # fmt: skip
+
+    assert refused.code == 1
+    assert "model digest mismatch" in refused.stderr
+    assert "sha256:" + "0" * 64 in refused.stderr
+    assert client(second_mlflow_server).search_model_versions(f"name = '{name}'") == []

@@ -1,0 +1,80 @@
+"""SIGTERM to the main process alone (what the kubelet sends) ends the whole process group,
+gRPC child and metrics process included, in seconds: while the model downloads, while the
+workers load it, and while serving."""
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from serving_helpers import group_members, launch_unready, sigterm_main_and_wait
+
+from bench.server_process import ModelServerProcess
+
+# Well inside Kubernetes' default 30 s grace period; gunicorn's arbiter alone takes ~2-6 s here
+# (stopping its control-socket server) on a loaded 2-core machine.
+EXIT_WITHIN_S = 20
+
+
+@pytest.fixture
+def server_factory() -> Iterator[Any]:
+    started: list[ModelServerProcess] = []
+
+    def make(model_uri: str, env: dict[str, str]) -> ModelServerProcess:
+        server = ModelServerProcess(model_uri, env=env)
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+def wait_while_starting(
+    server: ModelServerProcess, process: Any, started: Callable[[], bool]
+) -> None:
+    """Poll until `started()` holds; the server must not have exited meanwhile."""
+    while not started():
+        assert process.poll() is None, server.log_tail()
+        time.sleep(0.05)
+
+
+def test_sigterm_while_the_model_downloads(server_factory: Any) -> None:
+    with socket.socket() as hung_registry:
+        hung_registry.bind(("127.0.0.1", 0))
+        hung_registry.listen(4)
+        uri = f"http://127.0.0.1:{hung_registry.getsockname()[1]}"
+        server = server_factory("models:/iris/1", {"MLFLOW_TRACKING_URI": uri})
+        process = launch_unready(server)
+        wait_while_starting(
+            server, process, lambda: "Importing submodule" in server.log_path.read_text()
+        )
+
+        left = sigterm_main_and_wait(process, EXIT_WITHIN_S)
+
+    assert left == [], server.log_tail()
+
+
+def test_sigterm_while_the_workers_load(server_factory: Any, trained_model: dict[str, Any]) -> None:
+    server = server_factory(trained_model["local_model_dir"], {})
+    process = launch_unready(server)
+    # main, gRPC process, its worker, metrics process: the forks Seldon makes before gunicorn's
+    # workers have loaded the model.
+    wait_while_starting(server, process, lambda: len(group_members(process.pid)) >= 4)
+
+    left = sigterm_main_and_wait(process, EXIT_WITHIN_S)
+
+    assert left == [], server.log_tail()
+
+
+def test_sigterm_while_serving(server_factory: Any, trained_model: dict[str, Any]) -> None:
+    server = server_factory(trained_model["local_model_dir"], {})
+    server.start()
+    process = server._process
+    assert len(group_members(process.pid)) >= 6  # main, 2 workers, gRPC + worker, metrics
+
+    left = sigterm_main_and_wait(process, EXIT_WITHIN_S)
+
+    assert left == [], server.log_tail()
+    assert "Shutting down: Master" in server.log_path.read_text()
