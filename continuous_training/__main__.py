@@ -1,10 +1,10 @@
 """`python -m continuous_training serve`: the retrain trigger.
 
 `serve` reads its settings from the environment the platform gives its pod:
-`RETRAIN_TOKEN` (the bearer token Alertmanager sends), `RETRAIN_NAMESPACE` (where the CronJobs
-are), `RETRAIN_CRONJOBS` (JSON object deployment -> CronJob name), `RETRAIN_PORT` (8080) and
-`RETRAIN_HOST` (0.0.0.0). In a pod it talks to the API server with the pod's service-account
-token; elsewhere with the kubeconfig (`KUBECONFIG`).
+`RETRAIN_TOKEN_FILE` (the mounted Secret file holding the bearer token Alertmanager sends),
+`RETRAIN_NAMESPACE` (where the CronJobs are), `RETRAIN_CRONJOBS` (JSON object deployment ->
+CronJob name), `RETRAIN_PORT` (8080) and `RETRAIN_HOST` (0.0.0.0). In a pod it talks to the
+API server with the pod's service-account token; elsewhere with the kubeconfig (`KUBECONFIG`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 
 class SettingsError(ValueError):
@@ -26,6 +27,17 @@ def _setting(name: str, default: str | None = None) -> str:
     if not value:
         raise SettingsError(f"environment variable {name} is required (see `--help`)")
     return value
+
+
+def _token() -> str:
+    path = _setting("RETRAIN_TOKEN_FILE")
+    try:
+        token = Path(path).read_text().strip()
+    except OSError as error:
+        raise SettingsError(f"RETRAIN_TOKEN_FILE {path}: cannot read the token: {error}") from None
+    if not token:
+        raise SettingsError(f"RETRAIN_TOKEN_FILE {path} is empty; expected the bearer token")
+    return token
 
 
 def _cronjobs() -> dict[str, str]:
@@ -50,11 +62,7 @@ def _serve() -> int:
     from continuous_training.retrainer import Retrainer
     from continuous_training.webhook import serve
 
-    token, namespace, cronjobs = (
-        _setting("RETRAIN_TOKEN"),
-        _setting("RETRAIN_NAMESPACE"),
-        _cronjobs(),
-    )
+    token, namespace, cronjobs = _token(), _setting("RETRAIN_NAMESPACE"), _cronjobs()
     port = int(_setting("RETRAIN_PORT", "8080"))
     if os.environ.get("KUBERNETES_SERVICE_HOST"):
         config.load_incluster_config()

@@ -26,8 +26,16 @@ class TriggerProcess(ServerGroup):
                 env[variable["name"]] = variable["value"]
             elif variable["valueFrom"].get("fieldRef", {}).get("fieldPath") == "metadata.namespace":
                 env[variable["name"]] = deployment["metadata"]["namespace"]
-            elif variable["valueFrom"].get("secretKeyRef"):
-                env[variable["name"]] = token
+        # The token Secret's volume: the same file name under a local directory.
+        (mount,) = [m for m in container["volumeMounts"] if m["name"] == "token"]
+        token_file = (
+            workdir
+            / "token-volume"
+            / Path(env["RETRAIN_TOKEN_FILE"]).relative_to(mount["mountPath"])
+        )
+        token_file.parent.mkdir(parents=True, exist_ok=True)
+        token_file.write_text(token)
+        env["RETRAIN_TOKEN_FILE"] = str(token_file)
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.app = workdir / "trigger-app"
