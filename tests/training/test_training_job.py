@@ -39,8 +39,11 @@ def dataset(mlflow_server, tmp_path_factory, monkeypatch_module) -> tuple[str, s
     # The data is put there by an operator (the admin here), not by the Job.
     for key, value in mlflow_server.admin_env.items():
         monkeypatch_module.setenv(key, value)
-    get_artifact_repository(f"mlflow-artifacts:/datasets/{directory.name}").log_artifact(str(path))
-    uri = f"mlflow-artifacts:/datasets/{directory.name}/iris.csv"
+    # Under the Default experiment (0): MLflow's basic-auth judges a proxied artifact by the
+    # experiment that leads its path, and refuses non-admins a path that names none.
+    folder = f"mlflow-artifacts:/0/datasets/{directory.name}"
+    get_artifact_repository(folder).log_artifact(str(path))
+    uri = f"{folder}/iris.csv"
     return uri, hashlib.sha256(path.read_bytes()).hexdigest()
 
 
