@@ -15,7 +15,7 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 .PHONY: help venv test lint render preflight protect-up protect-destroy up preview destroy
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -88,15 +88,22 @@ render-diff: venv ## Diff STACK's SeldonDeployments, dashboards and rules betwee
 .PHONY: demo bench
 BENCH_SECONDS ?= 15
 demo: venv ## Train (or reuse) a model, serve it as the image does, show good/bad requests and metrics
-	$(BIN)/python -m bench.demo
+	$(BIN)/python -m localrun.demo
 
-$(VENV)-mlserver/.installed: bench/mlserver-requirements.txt
+$(VENV)-mlserver/.installed: localrun/mlserver-requirements.txt
 	$(PYTHON) -m venv $(VENV)-mlserver
-	$(VENV)-mlserver/bin/pip install --quiet -r bench/mlserver-requirements.txt
+	$(VENV)-mlserver/bin/pip install --quiet -r localrun/mlserver-requirements.txt
 	touch $@
 
 bench: venv $(VENV)-mlserver/.installed ## wrk: the Seldon server vs MLServer 1.7.1, BENCH_SECONDS each (needs wrk)
-	$(BIN)/python -m bench.benchmark --duration $(BENCH_SECONDS) --mlserver-venv $(VENV)-mlserver
+	$(BIN)/python -m localrun.benchmark --duration $(BENCH_SECONDS) --mlserver-venv $(VENV)-mlserver
+
+.PHONY: abtest-demo rollout
+abtest-demo: venv ## Two real model servers (weaker challenger), real Prometheus: rollout and A/B decisions per round
+	$(BIN)/python -m localrun.abtest_demo
+
+rollout: venv ## One step of every rollout plan in STACK's file, from PROMETHEUS_URL (the scheduled CI job)
+	$(BIN)/python -m stacks.rollout --stack-file Pulumi.$(STACK).yaml --prometheus-url "$(PROMETHEUS_URL)" --json
 
 # Continuous training (docs/continuous-training.md): one run now, from the deployment's CronJob.
 DEPLOYMENT ?=

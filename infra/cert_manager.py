@@ -11,6 +11,7 @@ from infra.component import PlatformComponent
 from infra.config_types import CamelModel
 from infra.helm import pinned_release
 from infra.namespaces import CERT_MANAGER, ISTIO
+from infra.sizing import PlatformSizing
 
 JETSTACK_CHARTS = "https://charts.jetstack.io"
 CA_ISSUER = "platform-ca"
@@ -75,6 +76,7 @@ class CertManager(PlatformComponent):
         config: CertManagerConfig,
         *,
         gateway_hosts: list[str],
+        sizing: PlatformSizing,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:tls:CertManager", name, opts)
@@ -89,10 +91,12 @@ class CertManager(PlatformComponent):
             namespace=CERT_MANAGER,
             values={
                 "crds": {"enabled": True, "keep": True},
-                "resources": {
-                    "requests": {"cpu": "50m", "memory": "128Mi"},
-                    "limits": {"cpu": "500m", "memory": "256Mi"},
-                },
+                # Same values.yaml: `resources` (controller), webhook.resources,
+                # cainjector.resources, startupapicheck.resources (the post-install Job).
+                "resources": sizing.cert_manager,
+                "webhook": {"resources": sizing.cert_manager_webhook},
+                "cainjector": {"resources": sizing.cert_manager_cainjector},
+                "startupapicheck": {"resources": sizing.cert_manager_startupapicheck},
             },
             opts=self.child_opts(),
         )

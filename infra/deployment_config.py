@@ -40,8 +40,10 @@ that names none (mlflow 3.17 `mlflow/server/auth/__init__.py`,
 
 class Resources(ComputeResources):
     # Measured: two workers plus Seldon's metrics, gRPC and manager processes hold ~870 MiB PSS.
-    requests: ResourceAmounts = ResourceAmounts(cpu="250m", memory="1Gi")
-    limits: ResourceAmounts = ResourceAmounts(cpu="2", memory="1536Mi")
+    # From the measured server (~240 MiB PSS after load, docs/sizing.md): x1.5 rounded up to
+    # 128Mi for the request, twice that as the limit for large batches and a registry download.
+    requests: ResourceAmounts = ResourceAmounts(cpu="250m", memory="384Mi")
+    limits: ResourceAmounts = ResourceAmounts(cpu="2", memory="768Mi")
 
 
 class PredictorConfig(ObjectConfig):

@@ -12,6 +12,7 @@ from infra.component import PlatformComponent
 from infra.config_types import CamelModel, ChartVersion
 from infra.helm import pinned_release
 from infra.namespaces import ISTIO
+from infra.sizing import PlatformSizing
 
 ISTIO_CHARTS = "https://istio-release.storage.googleapis.com/charts"
 GATEWAY_NAME = "seldon-gateway"
@@ -91,6 +92,7 @@ class ServiceMesh(PlatformComponent):
         name: str,
         config: MeshConfig,
         *,
+        sizing: PlatformSizing,
         tls_secret: str,
         certificate: pulumi.Resource | None,
         unbuffered_hosts: list[str],
@@ -121,14 +123,14 @@ class ServiceMesh(PlatformComponent):
             {
                 # Top-level `resources` (deployment.yaml reads .Values.resources); a `pilot:`
                 # key is ignored and istiod would request the chart's 500m / 2048Mi.
-                "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
+                "resources": sizing.istiod,
                 "meshConfig": {"accessLogFile": "/dev/stdout"},
             },
             [base],
         )
         service: dict = {"type": config.ingress_service_type}
         if config.ingress_service_type == "NodePort":
-            # Port names as in the gateway chart's values.yaml (istio 1.26.2 manifests/charts/
+            # Port names as in the gateway chart's values.yaml (istio 1.30.3 manifests/charts/
             # gateway/values.yaml `service.ports`); setting the list replaces the chart's.
             service["ports"] = [
                 {"name": "http2", "port": 80, "targetPort": 80, "nodePort": INGRESS_NODE_PORT},
@@ -145,10 +147,7 @@ class ServiceMesh(PlatformComponent):
             {
                 "labels": GATEWAY_SELECTOR,
                 "service": service,
-                "resources": {
-                    "requests": {"cpu": "100m", "memory": "128Mi"},
-                    "limits": {"cpu": "1", "memory": "512Mi"},
-                },
+                "resources": sizing.ingress_gateway,
             },
             [self.control_plane],
         )

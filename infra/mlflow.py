@@ -18,6 +18,8 @@ from infra.namespaces import MLFLOW
 from infra.secrets import MlflowLogin, credentials_secret, generated_password
 from infra.workloads import (
     CONTAINER_SECURITY_CONTEXT,
+    SECRETS_AS_ENV_REASON,
+    checkov_skips,
     http_probe,
     pod_security_context,
     resources,
@@ -32,9 +34,10 @@ MLFLOW_PORT = 5000
 POSTGRES_PORT = 5432
 POSTGRES_HOST = f"postgres.{MLFLOW}.svc"
 TRACKING_URI = f"http://mlflow.{MLFLOW}.svc.cluster.local:{MLFLOW_PORT}"
-MLFLOW_UID = 1000
+MLFLOW_UID = 10001
+"""Any high UID: MLflow's image has no user of its own and keeps nothing outside /tmp."""
 POSTGRES_UID = 999
-"""The `postgres` user of the official image."""
+"""The `postgres` user of the official image, which owns what its entrypoint creates."""
 POSTGRES_TLS_SECRET = "postgres-tls"
 ARTIFACTS_DIR = "/artifacts"
 AUTH_CONFIG = "/etc/mlflow-auth/basic_auth.ini"
@@ -71,7 +74,7 @@ class MlflowConfig(CamelModel):
     mlflow_admin_user: DnsLabel = "platform-admin"
     mlflow_serving_user: DnsLabel = "serving"
     """Reads the registered models the stack's deployments serve, nothing else."""
-    mlflow_pipeline_user: DnsLabel = "pipeline"
+    mlflow_pipeline_user: DnsLabel = Field(default="pipeline", validate_default=True)
     """Edits every experiment and registered model: CI and the training Jobs."""
     postgres_image: ImageReference = POSTGRES_IMAGE
     postgres_storage_size: MemoryQuantity = "2Gi"
@@ -134,6 +137,16 @@ class MlflowConfig(CamelModel):
         """Uvicorn workers the limits carry: two per core, as many as the memory holds."""
         by_memory = int((_mebibytes(self.mlflow_memory_limit) - SERVER_OVERHEAD_MIB) // WORKER_MIB)
         return min(max(1, int(2 * _cores(self.mlflow_cpu_limit))), by_memory)
+
+
+def _mlflow_workload_skips(image: str) -> dict[str, str]:
+    reasons = {"CKV_K8S_35": SECRETS_AS_ENV_REASON}
+    if "@sha256:" not in image:
+        reasons["CKV_K8S_43"] = (
+            "mlflowImage is pinned by MLflow's release tag (no registry reachable to read its "
+            "digest when it was chosen); set mlflowImage with @sha256:<digest> to pin it"
+        )
+    return checkov_skips(**reasons)
 
 
 class MlflowTracking(PlatformComponent):
@@ -258,7 +271,12 @@ class MlflowTracking(PlatformComponent):
         labels = {"app.kubernetes.io/name": "mlflow"}
         k8s.apps.v1.Deployment(
             "mlflow",
-            metadata={"name": "mlflow", "namespace": MLFLOW, "labels": labels},
+            metadata={
+                "name": "mlflow",
+                "namespace": MLFLOW,
+                "labels": labels,
+                "annotations": _mlflow_workload_skips(config.mlflow_image),
+            },
             spec={
                 "replicas": config.mlflow_replicas,
                 "selector": {"matchLabels": labels},
@@ -274,6 +292,7 @@ class MlflowTracking(PlatformComponent):
                             {
                                 "name": "mlflow",
                                 "image": config.mlflow_image,
+                                "imagePullPolicy": "Always",
                                 "command": ["mlflow", "server"],
                                 "args": [
                                     "--app-name",
@@ -356,13 +375,23 @@ class MlflowTracking(PlatformComponent):
         labels = {"app.kubernetes.io/name": "mlflow-access"}
         script = k8s.core.v1.ConfigMap(
             "mlflow-access",
-            metadata={"name": f"mlflow-access-{revision}", "namespace": MLFLOW, "labels": labels},
+            metadata={
+                "name": f"mlflow-access-{revision}",
+                "namespace": MLFLOW,
+                "labels": labels,
+                "annotations": _mlflow_workload_skips(config.mlflow_image),
+            },
             data=data,
             opts=self.child_opts(),
         )
         return k8s.batch.v1.Job(
             "mlflow-access",
-            metadata={"name": f"mlflow-access-{revision}", "namespace": MLFLOW, "labels": labels},
+            metadata={
+                "name": f"mlflow-access-{revision}",
+                "namespace": MLFLOW,
+                "labels": labels,
+                "annotations": _mlflow_workload_skips(config.mlflow_image),
+            },
             spec={
                 "backoffLimit": 6,
                 "activeDeadlineSeconds": 900,
@@ -379,6 +408,7 @@ class MlflowTracking(PlatformComponent):
                             {
                                 "name": "access",
                                 "image": config.mlflow_image,
+                                "imagePullPolicy": "Always",
                                 "command": [
                                     "python",
                                     "/opt/mlflow-access/mlflow_access.py",
@@ -536,9 +566,11 @@ class MlflowTracking(PlatformComponent):
                                 {"name": "POSTGRES_USER", "value": "mlflow"},
                                 {"name": "POSTGRES_DB", "value": "mlflow"},
                                 {"name": "PGDATA", "value": "/data/pgdata"},
-                                secret_env(
-                                    "POSTGRES_PASSWORD", secret.metadata["name"], "password"
-                                ),
+                                # The image reads the password from this file at first start.
+                                {
+                                    "name": "POSTGRES_PASSWORD_FILE",
+                                    "value": "/etc/postgres-password/password",
+                                },
                             ],
                             "resources": resources("100m", "256Mi", "1", "1Gi"),
                             "readinessProbe": {
@@ -557,6 +589,11 @@ class MlflowTracking(PlatformComponent):
                                 {"name": "run", "mountPath": "/var/run/postgresql"},
                                 {"name": "tls", "mountPath": "/etc/postgres-tls", "readOnly": True},
                                 {"name": "hba", "mountPath": "/etc/postgres-hba", "readOnly": True},
+                                {
+                                    "name": "password",
+                                    "mountPath": "/etc/postgres-password",
+                                    "readOnly": True,
+                                },
                             ],
                         }
                     ],
@@ -570,6 +607,10 @@ class MlflowTracking(PlatformComponent):
                             "secret": {"secretName": POSTGRES_TLS_SECRET, "defaultMode": 0o640},
                         },
                         {"name": "hba", "configMap": {"name": hba.metadata["name"]}},
+                        {
+                            "name": "password",
+                            "secret": {"secretName": secret.metadata["name"], "defaultMode": 0o440},
+                        },
                     ],
                 },
             },
@@ -587,7 +628,15 @@ class MlflowTracking(PlatformComponent):
             )
         server = k8s.apps.v1.StatefulSet(
             "postgres",
-            metadata={"name": "postgres", "namespace": MLFLOW, "labels": labels},
+            metadata={
+                "name": "postgres",
+                "namespace": MLFLOW,
+                "labels": labels,
+                "annotations": checkov_skips(
+                    CKV_K8S_40="uid 999 is the official image's postgres user, which owns the "
+                    "files its entrypoint creates; it is non-root and the pod runs restricted"
+                ),
+            },
             spec=spec,
             opts=self.child_opts(depends_on=[certificate]),
         )

@@ -34,7 +34,7 @@ DIGEST_PATTERN = re.compile(r"^sha256:[0-9a-f]{64}$")
 REGISTRY_DEADLINE_S = 25.0
 """Longest the program waits for the registry, retries included, before failing."""
 REQUEST_TIMEOUT_S = (3.05, 10.0)
-"""(connect, read) timeout of one request."""
+"""(connect, read) timeout of one request, cut to what is left of the deadline."""
 RETRY_PAUSE_S = 1.0
 
 SKIP_DEPLOYMENTS_ENV = "MLOPS_SKIP_DEPLOYMENTS"
@@ -128,13 +128,14 @@ class ModelRegistry:
         url = f"{self.uri}/api/2.0/mlflow/{path}"
         deadline = time.monotonic() + REGISTRY_DEADLINE_S
         while True:
+            remaining = max(deadline - time.monotonic(), 0.1)
             try:
                 response = requests.get(
                     url,
                     params=params,
                     auth=self._auth,
                     verify=self._verify,
-                    timeout=REQUEST_TIMEOUT_S,
+                    timeout=tuple(min(limit, remaining) for limit in REQUEST_TIMEOUT_S),
                 )
             except requests.exceptions.SSLError as error:
                 raise RegistryError(

@@ -11,6 +11,7 @@ from infra.config_types import CamelModel, ChartVersion, MemoryQuantity
 from infra.helm import pinned_release
 from infra.namespaces import MONITORING
 from infra.secrets import credentials_secret, generated_password
+from infra.sizing import PlatformSizing
 
 PROMETHEUS_CHARTS = "https://prometheus-community.github.io/helm-charts"
 RELEASE_NAME = "kube-prometheus-stack"
@@ -44,6 +45,7 @@ class PrometheusStack(PlatformComponent):
         config: PrometheusStackConfig,
         *,
         storage_class: str | None,
+        sizing: PlatformSizing,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:monitoring:PrometheusStack", name, opts)
@@ -62,10 +64,7 @@ class PrometheusStack(PlatformComponent):
             "serviceMonitorSelectorNilUsesHelmValues": False,
             "ruleSelectorNilUsesHelmValues": False,
             "probeSelectorNilUsesHelmValues": False,
-            "resources": {
-                "requests": {"cpu": "200m", "memory": "512Mi"},
-                "limits": {"cpu": "1", "memory": "2Gi"},
-            },
+            "resources": sizing.prometheus,
         }
         if config.prometheus_storage_size:
             claim: dict = {
@@ -85,19 +84,30 @@ class PrometheusStack(PlatformComponent):
             # 77.10.0 and its Grafana dependency, charts/grafana/values.yaml@grafana-10.0.0.
             values={
                 "prometheus": {"prometheusSpec": prometheus_spec},
-                # The chart's defaults select every AlertmanagerConfig of every namespace
+                # Value paths from kube-prometheus-stack 77.10.0 values.yaml and its
+                # grafana, kube-state-metrics and prometheus-node-exporter subcharts.
+                # AlertmanagerConfigs: the chart's defaults select every one of every namespace
                 # (values.yaml `alertmanagerConfigSelector: {}`, `...NamespaceSelector: {}`;
-                # templates/alertmanager/alertmanager.yaml, kube-prometheus-stack-77.10.0); the
-                # platform selects only its own, from any namespace, and keeps the operator's
-                # default per-namespace `namespace` matcher (OnNamespace, operator v0.85.0).
+                # templates/alertmanager/alertmanager.yaml); the platform selects only its own,
+                # from any namespace, and keeps the operator's default per-namespace
+                # `namespace` matcher (OnNamespace, operator v0.85.0).
                 "alertmanager": {
                     "alertmanagerSpec": {
+                        "resources": sizing.alertmanager,
                         "alertmanagerConfigSelector": {"matchLabels": ALERTMANAGER_CONFIG_LABELS},
                         "alertmanagerConfigNamespaceSelector": {},
                         "alertmanagerConfigMatcherStrategy": {"type": "OnNamespace"},
                     }
                 },
+                "prometheusOperator": {
+                    "resources": sizing.prometheus_operator,
+                    "prometheusConfigReloader": {"resources": sizing.config_reloader},
+                    "admissionWebhooks": {"patch": {"resources": sizing.webhook_patch_job}},
+                },
+                "kube-state-metrics": {"resources": sizing.kube_state_metrics},
+                "prometheus-node-exporter": {"resources": sizing.node_exporter},
                 "grafana": {
+                    "resources": sizing.grafana,
                     "admin": {
                         "existingSecret": GRAFANA_ADMIN_SECRET,
                         "userKey": "admin-user",
@@ -105,17 +115,18 @@ class PrometheusStack(PlatformComponent):
                     },
                     # grafana chart 10.0.0 (kube-prometheus-stack 77.10.0's dependency) values.yaml:
                     # `rbac.namespaced` makes the sidecar's access a Role in this namespace, not a
-                    # ClusterRole reading ConfigMaps and Secrets cluster-wide; `searchNamespace:
-                    # null` is the sidecar's own namespace; `resource` narrows it to ConfigMaps.
+                    # ClusterRole reading ConfigMaps and Secrets cluster-wide; `searchNamespace`
+                    # left at its default (null) is the sidecar's own namespace; `resource`
+                    # narrows it to ConfigMaps.
                     "rbac": {"namespaced": True},
                     "sidecar": {
+                        "resources": sizing.grafana_sidecar,
                         "dashboards": {
                             "enabled": True,
                             "label": "grafana_dashboard",
                             "labelValue": "1",
-                            "searchNamespace": None,
                             "resource": "configmap",
-                        }
+                        },
                     },
                 },
             },

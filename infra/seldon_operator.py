@@ -9,6 +9,7 @@ from infra.component import PlatformComponent
 from infra.config_types import CamelModel, ChartVersion
 from infra.helm import pinned_release
 from infra.namespaces import SELDON_SYSTEM
+from infra.sizing import PlatformSizing
 
 SELDON_CHARTS = "https://storage.googleapis.com/seldon-charts"
 WEBHOOK_WAIT_SCRIPT = SCRIPTS / "seldon-webhook-wait.sh"
@@ -46,6 +47,7 @@ class SeldonOperator(PlatformComponent):
         *,
         gateway: str,
         istio: pulumi.Resource,
+        sizing: PlatformSizing,
         cluster: ClusterAccess,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -63,12 +65,7 @@ class SeldonOperator(PlatformComponent):
                 "usageMetrics": {"enabled": False},
                 "certManager": {"enabled": False},
                 "crd": {"create": True},
-                "manager": {
-                    "cpuRequest": "100m",
-                    "memoryRequest": "128Mi",
-                    "cpuLimit": "500m",
-                    "memoryLimit": "512Mi",
-                },
+                "manager": sizing.seldon_manager_values(),
             },
             opts=self.child_opts(depends_on=[istio]),
         )

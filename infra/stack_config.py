@@ -24,6 +24,7 @@ from infra.model_monitoring.config import MonitoringConfig
 from infra.model_versions import RegistryConfig
 from infra.prometheus_stack import PrometheusStackConfig
 from infra.seldon_operator import SeldonOperatorConfig
+from infra.sizing import SizingConfig
 from infra.strict_yaml import load_unique
 from infra.training import TrainingImageConfig
 
@@ -37,6 +38,7 @@ FLAT_SECTIONS: dict[str, type[BaseModel]] = {
     "prometheus": PrometheusStackConfig,
     "mlflow": MlflowConfig,
     "image": ModelImageConfig,
+    "sizing": SizingConfig,
     "registry": RegistryConfig,
     "training_image": TrainingImageConfig,
 }
@@ -84,6 +86,7 @@ class StackConfig(BaseModel):
     prometheus: PrometheusStackConfig
     mlflow: MlflowConfig
     image: ModelImageConfig
+    sizing: SizingConfig
     registry: RegistryConfig
     training_image: TrainingImageConfig = TrainingImageConfig()
     deployments: list[DeploymentConfig]

@@ -5,9 +5,10 @@ Seldon Core 1.17.1's operator generates one VirtualService per deployment that s
 under `/seldon/<ns>/<name>/` through one weighted split, feedback included
 (`createIstioResources`, operator/controllers/seldondeployment_controller.go), and its route
 destinations cannot carry a response header. Istio merges VirtualServices bound to the same
-gateway and host by appending their routes in creation-time order (`mergeVirtualServicesIfNeeded`
-in pilot/pkg/model/virtualservice.go sorts by creation time; `buildGatewayHTTPRouteConfig` in
-pilot/pkg/networking/core/gateway.go appends per host; istio/istio 1.26.2), so a route added in
+gateway and host by appending their routes in creation-time order (`MergedVirtualServices` in
+pilot/pkg/model/virtualservice_controller.go sorts by creation time; `buildGatewayHTTPRouteConfig`
+in pilot/pkg/networking/core/gateway.go appends per host; istio/istio 1.30.3, the pinned
+version; 1.26.2 had the merge in pilot/pkg/model/virtualservice.go), so a route added in
 a second VirtualService would win or lose by which object is older. Instead:
 
 - the SeldonDeployment's own VirtualService is bound, through the operator's

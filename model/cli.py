@@ -79,8 +79,6 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; lifecycle errors print a clear message and exit non-zero."""
     args = build_parser(argv).parse_args(argv)
-    from mlflow.exceptions import MlflowException
-
     from model.failfast import bound_mlflow_retries
 
     bound_mlflow_retries()
@@ -90,9 +88,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.handler(args)
         except LifecycleError as exc:
             _report_error(exc, args.json)
-        except MlflowException as exc:
+        except Exception as exc:
+            if not _from_mlflow(exc):
+                raise
             _report_error(_registry_error(exc, args), args.json)
         return EXIT_ERROR
+
+
+def _from_mlflow(exc: Exception) -> bool:
+    """Whether `exc` is an MlflowException, told without importing MLflow: a command that never
+    loads it (`abtest --evidence`) stays fast."""
+    exceptions = sys.modules.get("mlflow.exceptions")
+    return exceptions is not None and isinstance(exc, exceptions.MlflowException)
 
 
 def _registry_error(exc: Exception, args: argparse.Namespace) -> LifecycleError:

@@ -147,10 +147,10 @@ def _add_gate_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _thresholds(args: argparse.Namespace, spec: TrainingSpec | None) -> GateThresholds:
+def _thresholds(args: argparse.Namespace, defaults: dict[str, Any]) -> GateThresholds:
+    """The gate options given on the command line, the rest from ``defaults``."""
     from model.gate import GateThresholds
 
-    defaults = spec.gate.model_dump() if spec is not None else {}
     given = {
         "primary_metric": args.primary_metric,
         "min_absolute_improvement": args.min_improvement,
@@ -190,7 +190,7 @@ def _train(args: argparse.Namespace) -> int:
     outcome = train_and_register(
         dataset,
         config,
-        _thresholds(args, spec),
+        _thresholds(args, spec.gate.model_dump() if spec else {}),
         Store.open(args.tracking_uri),
         args.model_name,
         progress,
@@ -231,14 +231,14 @@ def _dataset(args: argparse.Namespace, spec: TrainingSpec | None) -> Any:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from model.assessment import assess
-    from model.registry import resolve_version
-    from model.specs import load_spec
+    from model.registry import recorded_thresholds, resolve_version
     from model.store import Store
 
     store = Store.open(args.tracking_uri)
     version = resolve_version(store, args.model_name, args.version, CHALLENGER)
     progress(f"evaluating {args.model_name} version {version} against the champion")
-    verdict = assess(store, args.model_name, version, _thresholds(args, load_spec(args.model_name)))
+    defaults = recorded_thresholds(store, args.model_name, version)
+    verdict = assess(store, args.model_name, version, _thresholds(args, defaults))
     emit(args.json, verdict.as_dict(), _gate_text(verdict))
     return 0 if verdict.passed else EXIT_GATE_FAILED
 

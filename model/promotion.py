@@ -46,7 +46,7 @@ from model.conventions import (
 from model.errors import PromotionError
 from model.gate import GateThresholds, GateVerdict
 from model.locations import artifact_location
-from model.registry import alias_version, resolve_version, version_tags
+from model.registry import alias_version, recorded_thresholds, resolve_version, version_tags
 from model.store import Store
 
 LEDGER_EXPERIMENT = "model-promotions"
@@ -346,7 +346,7 @@ def _current_verdict(
     tags = version_tags(store, model_name, target)
     if TAG_GATE_VERDICT in tags and tags.get(TAG_GATE_CHAMPION) == (champion or NO_VERSION):
         return GateVerdict.from_dict(json.loads(tags[TAG_GATE_VERDICT]))
-    recorded = json.loads(tags[TAG_GATE_VERDICT])["thresholds"] if TAG_GATE_VERDICT in tags else {}
+    recorded = recorded_thresholds(store, model_name, target)
     return assess(store, model_name, target, GateThresholds.parse(**recorded))
 
 

@@ -110,6 +110,12 @@ def load_holdout(store: Store, model_name: str, version: str) -> pd.DataFrame:
             ) from exc
 
 
+def recorded_thresholds(store: Store, model_name: str, version: str) -> dict[str, Any]:
+    """The gate thresholds the version was last judged with (its spec's at training), or {}."""
+    recorded = version_tags(store, model_name, version).get(TAG_GATE_VERDICT)
+    return json.loads(recorded)["thresholds"] if recorded else {}
+
+
 def gate_tags(verdict: dict[str, Any]) -> dict[str, str]:
     """The version tags that record a gate verdict."""
     return {

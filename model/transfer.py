@@ -7,8 +7,9 @@ read back to check the digest again. The target's ``champion`` then moves to it 
 ledger entry (compare-and-set, like ``promote``), and the source ledger records an ``export``.
 
 Each side may use its own credentials: ``MLFLOW_FROM_TRACKING_USERNAME`` / ``..._PASSWORD`` /
-``..._TOKEN`` and ``MLFLOW_TO_TRACKING_...`` stand in for MLflow's ``MLFLOW_TRACKING_*`` while
-that side is talked to; without them the ambient ``MLFLOW_TRACKING_*`` apply to both.
+``..._TOKEN`` / ``..._SERVER_CERT_PATH`` and ``MLFLOW_TO_TRACKING_...`` stand in for MLflow's
+``MLFLOW_TRACKING_*`` while that side is talked to; without them the ambient
+``MLFLOW_TRACKING_*`` apply to both.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from model.promotion import PromotionRecord, record_step, settled_history
 from model.registry import alias_version, register_version, resolve_version, version_tags
 from model.store import Store
 
-CREDENTIAL_KEYS = ("USERNAME", "PASSWORD", "TOKEN")
+CREDENTIAL_KEYS = ("USERNAME", "PASSWORD", "TOKEN", "SERVER_CERT_PATH")
 _COPIED_RUN_ARTIFACTS = (HOLDOUT_ARTIFACT, DRIFT_REFERENCE_ARTIFACT)
 
 

@@ -1,10 +1,10 @@
 """The class `seldon-core-microservice serving.model_server.ModelServer` runs.
 
 The main process resolves MODEL_URI once, checks the artifact (digest, format) and describes
-the model; each gunicorn worker then loads its own copy in `load`, as the runtime for the model's
-kind (model_kinds). Predictions go through `predict_raw` so that every request is validated here
-(bad input is a 400, see request_payload) and the response is built without Seldon's generic
-conversions.
+the model; `load` then builds the runtime for the model's kind (model_kinds), once in the
+gunicorn arbiter before it forks the workers (process_model preloads the app). Predictions go
+through `predict_raw` so that every request is validated here (bad input is a 400, see
+request_payload) and the response is built without Seldon's generic conversions.
 """
 
 import logging
@@ -19,6 +19,7 @@ from serving import model_kinds
 from serving.http_errors import error_blueprint
 from serving.model_kinds import ModelRuntime, Prediction
 from serving.model_source import MLFLOW_TO_TENSOR_TYPE, ModelArtifact, resolve_model
+from serving.process_model import install as install_process_model
 from serving.request_payload import RequestParser
 from serving.seldon_metrics_ipc import skip_empty_metric_updates
 from serving.settings import ServerSettings
@@ -28,6 +29,7 @@ from serving.traffic_metrics import TrafficMetrics
 logger = logging.getLogger(__name__)
 
 skip_empty_metric_updates()
+install_process_model()
 # Requests are validated and put in the signature's column order (checked against the pipeline's
 # feature_names_in_ at load), so plain arrays are intended; the per-call warning would flood logs.
 warnings.filterwarnings(

@@ -43,6 +43,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
         "cert-manager",
         config.certificates,
         gateway_hosts=config.mesh.gateway_hosts,
+        sizing=config.sizing.platform,
         opts=in_namespaces,
     )
     mlflow_host = config.mesh.host("mlflow")
@@ -52,6 +53,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
         tls_secret=certificates.gateway_secret,
         certificate=certificates.gateway_certificate,
         unbuffered_hosts=[mlflow_host],
+        sizing=config.sizing.platform,
         opts=in_namespaces,
     )
     operator = SeldonOperator(
@@ -60,10 +62,15 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
         gateway=mesh.gateway_ref,
         istio=mesh.control_plane,
         cluster=cluster,
+        sizing=config.sizing.platform,
         opts=in_namespaces,
     )
     prometheus = PrometheusStack(
-        "monitoring", config.prometheus, storage_class=storage_class, opts=in_namespaces
+        "monitoring",
+        config.prometheus,
+        storage_class=storage_class,
+        sizing=config.sizing.platform,
+        opts=in_namespaces,
     )
     mlflow = MlflowTracking(
         "mlflow",
@@ -111,6 +118,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             tracking_uri=mlflow.tracking_uri,
             operator=operator.webhook_ready,
             mlflow_login=mlflow.serving_login,
+            executor=config.sizing.platform.executor,
             registry_login=image.registry_login,
             annotations=operator_annotations(unrouted.ref),
             opts=in_namespaces,

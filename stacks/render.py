@@ -9,7 +9,12 @@ deterministic, needs no passphrase and is safe to post in a merge request. With
 (credentials from MLFLOW_TRACKING_USERNAME/_PASSWORD); without it aliases stay aliases. An
 invalid config or an alias the registry cannot resolve exits 2 with the message and writes
 nothing.
+
+Pulumi and the infra package are imported only once a render starts, so `--help` and argument
+errors answer at once.
 """
+
+from __future__ import annotations
 
 import argparse
 import re
@@ -17,20 +22,12 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pulumi.runtime import rpc
 
-from infra.model_versions import RegistryError
-from infra.stack_config import (
-    SECRET_PLACEHOLDER,
-    StackConfigError,
-    load_stack_file,
-    readable_values,
-    secure_keys,
-)
-from stacks.mock_runtime import Declared, Registration, declare_under_mocks
+if TYPE_CHECKING:
+    from stacks.mock_runtime import Declared, Registration
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -41,6 +38,9 @@ PULUMI_DIR = "pulumi"
 def render_stack(stack: str, config_file: Path, tracking_uri: str | None = None) -> Declared:
     """Validate `config_file` and declare the stack under mocks, resolving aliases against
     `tracking_uri` when given (raises StackConfigError, RegistryError)."""
+    from infra.stack_config import load_stack_file, readable_values, secure_keys
+    from stacks.mock_runtime import declare_under_mocks
+
     load_stack_file(config_file)
     raw = yaml.safe_load(config_file.read_text())["config"]
     return declare_under_mocks(stack, readable_values(raw), secure_keys(raw), tracking_uri)
@@ -126,6 +126,8 @@ def _file_name(resource: Registration) -> str:
 
 def _plain(value: Any) -> Any:
     """Mock-runtime values as plain YAML data: secrets redacted, integral numbers as ints."""
+    from pulumi.runtime import rpc
+
     if rpc.is_rpc_secret(value):
         return _redacted(rpc.unwrap_rpc_secret(value))
     if isinstance(value, dict):
@@ -139,6 +141,8 @@ def _plain(value: Any) -> Any:
 
 def _redacted(value: Any) -> Any:
     """Keep a secret's shape (so objects still validate) but none of its values."""
+    from infra.stack_config import SECRET_PLACEHOLDER
+
     if isinstance(value, dict):
         return {key: _redacted(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -177,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     if not config_file.is_file():
         print(f"error: stack file {config_file} does not exist", file=sys.stderr)
         return 2
+    from infra.model_versions import RegistryError
+    from infra.stack_config import StackConfigError
+
     try:
         declared = render_stack(args.stack, config_file, args.tracking_uri)
     except (StackConfigError, RegistryError) as error:

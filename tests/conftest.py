@@ -6,29 +6,19 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
-import requests
+
+from localrun.process_group import ServerGroup, free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVER_START_TIMEOUT_S = 120
 TRAIN_TIMEOUT_S = 300
-
-
-def free_port() -> int:
-    """A TCP port on localhost that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def isolated_env(**overrides: str) -> dict[str, str]:
@@ -37,36 +27,9 @@ def isolated_env(**overrides: str) -> dict[str, str]:
     return {**env, **overrides}
 
 
-def stop(process: subprocess.Popen[Any]) -> None:
-    """Stop a process a fixture started in its own session, with every child it spawned."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=20)
-
-
-def wait_until_healthy(url: str, process: subprocess.Popen[Any], log: Path) -> None:
-    """Poll ``url`` until it answers 200; fail with the server log if the process dies or hangs."""
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"mlflow server exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.5)
-    stop(process)
-    pytest.fail(f"mlflow server not healthy after {SERVER_START_TIMEOUT_S}s:\n{log.read_text()}")
-
-
-@dataclass(frozen=True)
-class MlflowLogin:
-    """One basic-auth user of the test server."""
+class MlflowLogin(NamedTuple):
+    """One basic-auth user of the test server (a NamedTuple: tests/model loads this file by
+    path, outside sys.modules, where dataclasses cannot resolve their annotations)."""
 
     username: str
     password: str
@@ -135,7 +98,6 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
 
     root = tmp_path_factory.mktemp("mlflow-server")
     port = free_port()
-    log = root / "server.log"
     logins = {
         role: MlflowLogin(f"platform-{role}", secrets.token_urlsafe(24))
         for role in ("admin", "serving", "pipeline")
@@ -184,21 +146,17 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
         "--port", str(port),
         "--workers", "1",
     ]  # fmt: skip
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            command,
-            cwd=root,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(f"{url}/health", process, log)
+    server = ServerGroup(
+        command,
+        cwd=root,
+        env=env,
+        ready_urls=[f"{url}/health"],
+        log_path=root / "server.log",
+        startup_timeout=SERVER_START_TIMEOUT_S,
+    )
+    with server:
         yield MlflowServer(url, logins, configure)
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="session")

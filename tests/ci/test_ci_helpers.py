@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from ci_pipelines import REPO_ROOT
 
+from infra.kind_images import DEFAULT_NODE_IMAGE
+
 CI = REPO_ROOT / "ci"
 DIGEST_REF = "ghcr.io/acme/serving@sha256:" + "a" * 64
 
@@ -247,3 +249,17 @@ def test_gitlab_note_names_the_missing_variables(tmp_path: Path) -> None:
     assert "CI_API_V4_URL, CI_PROJECT_ID, CI_MERGE_REQUEST_IID, GITLAB_NOTE_TOKEN not set" in (
         result.stderr
     )
+
+
+def test_install_kubectl_needs_an_install_dir() -> None:
+    result = subprocess.run(
+        [str(CI / "install-kubectl.sh")], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode != 0
+    assert "usage: ci/install-kubectl.sh <install-dir>" in result.stderr
+
+
+def test_install_kubectl_pins_the_kind_node_kubernetes() -> None:
+    script = (CI / "install-kubectl.sh").read_text()
+    node_version = DEFAULT_NODE_IMAGE.split(":")[1].split("@")[0]
+    assert f'version="{node_version}"' in script

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from collections.abc import Iterator
@@ -98,13 +99,21 @@ def test_github_trains_and_gates_only_on_main(workflows) -> None:
 
 
 def test_github_previews_both_stacks_on_pull_requests_and_comments(workflows) -> None:
+    """dev with pulumi preview, prod as the offline render diff (branch code gets no prod
+    secret); both are posted on the pull request."""
     jobs = delivery_jobs(workflows)
     preview = jobs["preview"]
     assert preview["if"].startswith("github.event_name == 'pull_request'")
-    assert preview["strategy"]["matrix"]["stack"] == ["dev", "prod"]
+    assert preview["strategy"]["matrix"]["stack"] == ["dev"]
+    assert preview["with"]["environment"] == "${{ matrix.stack }}-preview"
+    render_prod = jobs["render-prod"]
+    assert render_prod["if"] == "github.event_name == 'pull_request'"
+    assert "environment" not in render_prod and "${{ secrets." not in json.dumps(render_prod)
+    assert "make render-diff STACK=prod" in " ".join(s.get("run", "") for s in render_prod["steps"])
     assert preview["uses"] == "./.github/workflows/pulumi-stack.yml"
     assert preview["with"]["operation"] == "preview"
-    assert jobs["comment"]["needs"] == "preview"
+    assert jobs["comment"]["needs"] == ["preview", "render-prod"]
+    assert jobs["comment"]["strategy"]["matrix"]["stack"] == ["dev", "prod"]
     stack_steps = workflows["pulumi-stack.yml"]["jobs"]["pulumi"]["steps"]
     preview_runs = " ".join(s.get("run", "") for s in stack_steps if "preview" in s.get("if", ""))
     assert "make preview" in preview_runs and "make render-diff" in preview_runs
@@ -125,7 +134,7 @@ def test_github_deploys_dev_on_main_and_prod_on_tag_or_approval(workflows) -> No
 def test_github_promotes_one_image_digest_to_every_stack(workflows) -> None:
     jobs = delivery_jobs(workflows)
     assert jobs["image"]["outputs"]["ref"] == "${{ steps.build.outputs.ref }}"
-    for name in ("preview", "deploy-dev", "deploy-prod"):
+    for name in ("preview", "preview-prod", "deploy-dev", "deploy-prod"):
         assert jobs[name]["with"]["image-ref"] == "${{ needs.image.outputs.ref }}"
     stack_steps = workflows["pulumi-stack.yml"]["jobs"]["pulumi"]["steps"]
     assert any('ci/pin-image.sh "$STACK" "$IMAGE_REF"' in s.get("run", "") for s in stack_steps)
@@ -151,7 +160,9 @@ def test_gitlab_jobs_stages_and_triggers(gitlab_ci) -> None:
     assert jobs["train"]["allow_failure"] == {"exit_codes": [3]}, "exit 3 = gate not passed"
     assert jobs["promote-challenger"]["rules"][0]["when"] == "manual"
     assert jobs["preview"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
-    assert jobs["preview"]["parallel"]["matrix"] == [{"STACK": ["dev", "prod"]}]
+    assert jobs["preview"]["parallel"]["matrix"] == [{"STACK": ["dev"]}]
+    assert jobs["render-prod"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+    assert "environment" not in jobs["render-prod"]
     preview_script = " ".join(jobs["preview"]["script"])
     for command in ("make preview", "make render-diff", "ci/gitlab_note.py"):
         assert command in preview_script
@@ -219,6 +230,8 @@ def test_github_token_permissions_are_least_privilege(workflows) -> None:
         "release-model": set(),
         "image": {"packages"},
         "preview": set(),
+        "render-prod": set(),
+        "preview-prod": set(),
         "comment": {"pull-requests"},
         "deploy-dev": set(),
         "deploy-prod": set(),

@@ -5,6 +5,8 @@ concrete version and its digest."""
 import hashlib
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from unittest import mock
 
@@ -23,6 +25,7 @@ from infra.model_versions import (
 )
 from stacks.mock_runtime import Declared
 from stacks.render import render_stack
+from tests.conftest import TRAIN_TIMEOUT_S, isolated_env
 from tests.stacks.test_render import render
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -225,6 +228,19 @@ def test_an_unreachable_registry_fails_naming_its_uri(monkeypatch) -> None:
     assert f"{SKIP_DEPLOYMENTS_ENV}=1 pulumi up" in message
 
 
+def test_a_registry_that_never_answers_fails_naming_its_uri(monkeypatch) -> None:
+    """A listener that accepts connections and sends nothing: each request's timeout is cut to
+    what is left of the deadline, so the resolution gives up instead of hanging."""
+    monkeypatch.setattr(model_versions, "REGISTRY_DEADLINE_S", 2.0)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        uri = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with pytest.raises(RegistryError) as error:
+            resolve_versions([DeploymentConfig.model_validate(AB)], ModelRegistry(uri))
+    assert f"model registry {uri} is unreachable (ReadTimeout" in str(error.value)
+
+
 def test_first_up_without_registry_declares_no_deployment(monkeypatch) -> None:
     """The bootstrap switch never calls the registry: a closed port does not fail it."""
     monkeypatch.setenv(SKIP_DEPLOYMENTS_ENV, "1")
@@ -267,3 +283,31 @@ def test_render_of_an_unknown_alias_exits_2_and_writes_nothing(registry, tmp_pat
     assert result.returncode == 2
     assert "alias 'stable' of model 'ab' does not exist" in result.stderr
     assert not out.exists()
+
+
+def test_a_model_trained_and_promoted_by_model_is_declared_with_its_own_digest(
+    registry, tmp_path
+) -> None:
+    """`python -m model train` / `promote` as the pipeline user, then the render as the serving
+    user: champion is `models:/<name>/<that version>` with the version's own `model_digest`."""
+    name = "declared-iris"
+    env = isolated_env(**registry.pipeline_env)
+    for command in (
+        ["train", "--spec", "iris", "--json"],
+        ["promote", "--reason", "first champion", "--json"],
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "model", *command, "--model-name", name,
+             "--tracking-uri", registry.url],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=TRAIN_TIMEOUT_S,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    registry.serve(name)
+    with mock.patch.dict(os.environ, registry.pipeline_env):
+        client = MlflowClient(tracking_uri=registry.url, registry_uri=registry.url)
+        champion = client.get_model_version_by_alias(name, "champion")
+    deployment = {"name": "declared", "predictors": [{"name": "main", "model": f"{name}@champion"}]}
+    declared = render_stack("versions", stack_file(tmp_path, [deployment]), registry)
+    env_declared = env_of(predictors(declared, "declared")["main"])
+    assert env_declared["MODEL_URI"] == f"models:/{name}/{champion.version}"
+    assert env_declared["MODEL_DIGEST"] == champion.tags["model_digest"]

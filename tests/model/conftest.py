@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -14,21 +12,9 @@ from typing import Any
 
 import pytest
 
+from localrun.process_group import ServerGroup, free_port
 from model.cli import main
-
-# The suite's shared helpers (tests/conftest.py). Loaded by path: site-packages holds an
-# unrelated top-level ``tests`` package (seldon-core's) that shadows ``import tests``.
-_shared_spec = importlib.util.spec_from_file_location(
-    "tests_shared_conftest", Path(__file__).resolve().parent.parent / "conftest.py"
-)
-_shared = importlib.util.module_from_spec(_shared_spec)
-_shared_spec.loader.exec_module(_shared)
-free_port, isolated_env, stop, wait_until_healthy = (
-    _shared.free_port,
-    _shared.isolated_env,
-    _shared.stop,
-    _shared.wait_until_healthy,
-)
+from tests.conftest import SERVER_START_TIMEOUT_S, isolated_env
 
 
 @dataclass(frozen=True)
@@ -67,6 +53,16 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> CliRunner:
 
 
 @pytest.fixture
+def mlflow_server(mlflow_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The session's authenticated server (tests/conftest.py), used as the pipeline user: its
+    credentials are in this test's environment, where the CLI and MLflow's client read them."""
+    for key, value in mlflow_server.pipeline_env.items():
+        if key != "MLFLOW_TRACKING_URI":
+            monkeypatch.setenv(key, value)
+    return mlflow_server
+
+
+@pytest.fixture
 def subprocess_env() -> dict[str, str]:
     """Environment for a CLI subprocess: no ambient MLflow URI (credentials as the suite sets
     them for the session server, e.g. ``MLFLOW_TRACKING_USERNAME``, are kept)."""
@@ -87,14 +83,13 @@ class PrivateMlflowServer:
 
     root: Path
     port: int = field(default_factory=free_port)
-    process: subprocess.Popen[Any] | None = None
+    server: ServerGroup | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> str:
-        log = self.root / "server.log"
         command = [
             sys.executable, "-m", "mlflow", "server",
             "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}",
@@ -104,21 +99,20 @@ class PrivateMlflowServer:
             "--port", str(self.port),
             "--workers", "1",
         ]  # fmt: skip
-        with log.open("a") as output:
-            self.process = subprocess.Popen(
-                command,
-                cwd=self.root,
-                env=isolated_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"),
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        wait_until_healthy(f"{self.url}/health", self.process, log)
+        self.server = ServerGroup(
+            command,
+            cwd=self.root,
+            env=isolated_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"),
+            ready_urls=[f"{self.url}/health"],
+            log_path=self.root / "server.log",
+            startup_timeout=SERVER_START_TIMEOUT_S,
+        )
+        self.server.start()
         return self.url
 
     def stop(self) -> None:
-        if self.process is not None:
-            stop(self.process)
+        if self.server is not None:
+            self.server.stop()
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ from mlflow.artifacts import download_artifacts
 from model.digest import model_digest
 from model.promotion import history
 
+CREDENTIALS = ("USERNAME", "PASSWORD")
+
 
 def client(uri: str) -> MlflowClient:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -44,7 +46,16 @@ def test_copy_to_another_registry_keeps_bytes_lineage_and_verdict(
     assert run_cli("promote", *dev_common, "--version", "2").code == 0
     across = ("--model-name", name, "--from-tracking-uri", dev, "--to-tracking-uri", prod)
 
+    # Per-side credentials: the copy talks to dev (authenticated) only with MLFLOW_FROM_*.
+    ambient = {key: mlflow_server.pipeline_env[f"MLFLOW_TRACKING_{key}"] for key in CREDENTIALS}
+    for key, value in ambient.items():
+        monkeypatch.delenv(f"MLFLOW_TRACKING_{key}")
+        monkeypatch.setenv(f"MLFLOW_FROM_TRACKING_{key}", value)
+
     copied = run_cli("promote", *across, "--actor", "release", "--reason", "v1.2.0", "--json")
+
+    for key, value in ambient.items():
+        monkeypatch.setenv(f"MLFLOW_TRACKING_{key}", value)
 
     assert copied.code == 0, copied.stderr
     result = copied.json()

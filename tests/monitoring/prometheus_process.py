@@ -2,7 +2,7 @@
 
 import requests
 
-from bench.prometheus_server import running_prometheus
+from localrun.prometheus_server import running_prometheus
 
 __all__ = ["query", "running_prometheus"]
 

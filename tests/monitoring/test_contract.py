@@ -23,9 +23,9 @@ from prometheus_process import query, running_prometheus
 from sklearn.datasets import load_iris
 
 from analysis import promql
-from bench.server_process import ModelServerProcess
 from infra.model_monitoring.podmonitor import METRICS_PATH
 from infra.model_monitoring.rules import alert_rules
+from localrun.server_process import ModelServerProcess
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 DRIFTED_FEATURE = "petal_length"

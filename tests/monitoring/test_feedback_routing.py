@@ -3,7 +3,7 @@ answered, whatever the weights.
 
 Schema: the rendered VirtualService and unrouted Gateway validate against Istio's CRD schemas.
 Behaviour: two real `seldon-core-microservice` model servers (champion 90 %, challenger 10 %)
-behind `bench.gateway_stand_in`, which applies the rendered VirtualService's rules in order (the
+behind `localrun.gateway_stand_in`, which applies the rendered VirtualService's rules in order (the
 Istio ingress gateway cannot run here; it is the only stand-in). Each prediction's response names
 its predictor in a header; feedback sending that header back is counted by exactly that server's
 reward counter. Without the header, the weighted split misattributes it, which is the bug.
@@ -18,8 +18,6 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.gateway_stand_in import GatewayStandIn
-from bench.server_process import ModelServerProcess
 from infra.model_monitoring.config import PredictorTarget
 from infra.model_monitoring.podmonitor import METRICS_PATH
 from infra.traffic_routing import (
@@ -28,6 +26,8 @@ from infra.traffic_routing import (
     unrouted_gateway,
     virtual_service,
 )
+from localrun.gateway_stand_in import GatewayStandIn
+from localrun.server_process import ModelServerProcess
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "networking.istio.io"
 PREDICTORS = [
@@ -157,7 +157,8 @@ def test_feedback_with_the_response_header_reaches_the_predictor_that_answered(s
     for _ in range(REQUESTS):
         answer = _predict(gateway)
         predictor = answer.headers[PREDICTOR_HEADER]
-        assert answer.json()["meta"]["tags"]["model_version"]
+        tags = answer.json()["meta"]["tags"]
+        assert tags["predictor"] == predictor and tags["model_version"]
         answered[predictor] += 1
         echoed = _feedback(gateway, {PREDICTOR_HEADER: predictor})
         assert echoed.headers[PREDICTOR_HEADER] == predictor

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from bench.server_process import ModelServerProcess
+from localrun.server_process import ModelServerProcess
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import pytest
 import requests
 from serving_helpers import FEATURES, predict
 
-from bench.server_process import ModelServerProcess
+from localrun.server_process import ModelServerProcess
 
 ROW = [5.1, 3.5, 1.4, 0.2]
 # (case, JSON body or raw text, expected fragment of the message)

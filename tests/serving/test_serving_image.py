@@ -7,7 +7,7 @@ import subprocess
 from importlib.metadata import version
 from pathlib import Path
 
-from bench.image_spec import DOCKERFILE, read_image_spec
+from localrun.image_spec import DOCKERFILE, read_image_spec
 
 REQUIREMENTS = DOCKERFILE.parent / "requirements.txt"
 
@@ -52,7 +52,7 @@ def test_runs_as_non_root_8888_with_seldon_entrypoint() -> None:
     assert re.findall(r"^USER (\S+)", text, re.M)[-1] == "8888:8888"
     assert spec.command[:2] == ["seldon-core-microservice", "serving.model_server.ModelServer"]
     assert spec.command[2:] == ["--service-type", "MODEL"]
-    assert spec.env["GUNICORN_WORKERS"].isdigit() and spec.env["GUNICORN_THREADS"].isdigit()
+    assert spec.env["GUNICORN_WORKERS"].isdigit() and spec.env["GUNICORN_TIMEOUT"].isdigit()
 
 
 def test_no_compilers_or_pip_caches_are_installed() -> None:
@@ -89,7 +89,7 @@ def test_serving_pins_are_what_the_tests_run() -> None:
 
 
 def test_serving_imports_nothing_from_the_rest_of_the_repository() -> None:
-    repo_packages = {"model", "infra", "stacks", "bench", "tests"}
+    repo_packages = {"model", "infra", "stacks", "localrun", "tests"}
     imported = set()
     for module in DOCKERFILE.parent.glob("*.py"):
         for node in ast.walk(ast.parse(module.read_text())):

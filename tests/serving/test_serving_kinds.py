@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from bench.server_process import ModelServerProcess
+from localrun.server_process import ModelServerProcess
 
 
 def scaled(estimator: Any) -> Pipeline:

@@ -6,7 +6,7 @@ import pytest
 import requests
 from serving_helpers import predict
 
-from bench.server_process import ModelServerProcess
+from localrun.server_process import ModelServerProcess
 
 LIMIT = 64 * 1024
 ROW = [5.1, 3.5, 1.4, 0.2]

@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from bench.server_process import ModelServerProcess
+from localrun.server_process import ModelServerProcess
 
 CLIENTS = 4
 REQUESTS_PER_CLIENT = 150

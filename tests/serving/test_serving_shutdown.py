@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from serving_helpers import group_members, launch_unready, sigterm_main_and_wait
 
-from bench.server_process import ModelServerProcess
+from localrun.server_process import ModelServerProcess
 
 # Well inside Kubernetes' default 30 s grace period; gunicorn's arbiter alone takes ~2-6 s here
 # (stopping its control-socket server) on a loaded 2-core machine.

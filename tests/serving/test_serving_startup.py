@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.process_group import free_port
-from bench.server_process import ModelServerProcess
+from localrun.process_group import free_port
+from localrun.server_process import ModelServerProcess
 
 CASES = [
     ("models:/iris", {}, "MODEL_URI='models:/iris': expected models:/<name>/<version>"),

@@ -22,7 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from bench.server_process import ModelServerProcess
+from localrun.server_process import ModelServerProcess
 from model.digest import model_digest
 
 ROW = [5.1, 3.5, 1.4, 0.2]
@@ -86,15 +86,14 @@ def test_payload_runs_code_when_unpickled(iris_model: Path, tmp_path: Path) -> N
 
 
 def test_cloudpickle_version_in_the_registry_is_refused_and_never_runs(
-    mlflow_server: str, iris_model: Path, tmp_path: Path
+    mlflow_server: Any, iris_model: Path, tmp_path: Path
 ) -> None:
     crafted = crafted_cloudpickle(iris_model, tmp_path / "crafted")
     version = register(mlflow_server, crafted, "crafted-iris")
     marker = tmp_path / "marker"
 
     message = refusal(
-        f"models:/crafted-iris/{version}",
-        {"MLFLOW_TRACKING_URI": mlflow_server, "MARKER_FILE": str(marker)},
+        f"models:/crafted-iris/{version}", {**mlflow_server.serving_env, "MARKER_FILE": str(marker)}
     )
 
     assert f"model crafted-iris version {version} is stored as 'cloudpickle'" in message
@@ -135,12 +134,12 @@ def test_malformed_digest_is_refused(iris_model: Path) -> None:
 
 
 def test_registry_version_matching_its_declared_digest_is_served(
-    mlflow_server: str, iris_model: Path
+    mlflow_server: Any, iris_model: Path
 ) -> None:
     """The digest of the directory before upload holds for the download (the MLflow client's
     registered_model_meta file is excluded)."""
     version = register(mlflow_server, iris_model, "digest-iris")
-    env = {"MLFLOW_TRACKING_URI": mlflow_server, "MODEL_DIGEST": model_digest(iris_model)}
+    env = {**mlflow_server.serving_env, "MODEL_DIGEST": model_digest(iris_model)}
 
     with ModelServerProcess(f"models:/digest-iris/{version}", env=env) as server:
         response = predict(server, {"data": {"ndarray": [ROW]}})

@@ -313,3 +313,10 @@ def test_prebuilt_image_needs_no_docker(tmp_path: Path) -> None:
     tools = {"pulumi": "exit 0", "kubectl": kubectl_answering(LB_WITH_ADDRESS)}
     env = {"PATH": str(tool_dir(tmp_path, tools)), "PULUMI_CONFIG_PASSPHRASE": "x"}
     assert problems(SHARED_STACK, env, root=tmp_path) == []
+
+
+def test_prod_is_the_protected_stack() -> None:
+    assert stacks_where("mlops-platform:protected: true") == ["prod"]
+    assert set(stacks_where("mlops-platform:protected: false")) == {
+        stack_name(p) for p in STACK_FILES
+    } - {"prod"}

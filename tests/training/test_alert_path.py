@@ -21,8 +21,8 @@ from conftest import REPO_ROOT, of_kind, rendered_objects
 from operator_translation import operator_generated_config
 from sklearn.datasets import load_iris
 
-from bench.prometheus_server import running_prometheus
-from bench.server_process import ModelServerProcess
+from localrun.prometheus_server import running_prometheus
+from localrun.server_process import ModelServerProcess
 
 TOKEN = "alertmanager-bearer-token"
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from bench.process_group import ServerGroup, free_port
+from localrun.process_group import ServerGroup, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 60

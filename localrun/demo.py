@@ -1,6 +1,6 @@
 """`make demo`: a model from `model/`, served as the image serves it, with good and bad requests.
 
-Run from the repository root: `.venv/bin/python -m bench.demo`. Needs no cluster and no Docker.
+Run from the repository root: `.venv/bin/python -m localrun.demo`. Needs no cluster and no Docker.
 """
 
 import json
@@ -10,8 +10,8 @@ from typing import Any
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.local_model import ensure_model
-from bench.server_process import ModelServerProcess
+from localrun.local_model import ensure_model
+from localrun.server_process import ModelServerProcess
 
 GOOD_REQUESTS: list[tuple[str, Any]] = [
     ("ndarray, two rows", {"data": {"ndarray": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}}),

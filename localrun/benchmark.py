@@ -1,9 +1,11 @@
 """`make bench`: wrk against the Seldon model server and MLServer 1.7.1, side by side.
 
 Both serve the same pipeline trained by `model/` and answer class probabilities for one row per
-request. The Seldon server runs as the image does (its tuned GUNICORN_* defaults, validation and
-metrics on); MLServer runs with its default settings unless --mlserver-parallel-workers is given.
-Usage: .venv/bin/python -m bench.benchmark [--duration 15] [--connections 8] [--runs 1]
+request. The Seldon server runs as the image does (its defaults: two HTTP workers, validation and
+metrics on); MLServer runs in its leanest setting (`parallel_workers` 0: inference in its one
+process) unless --mlserver-parallel-workers says otherwise. After the load, each server's memory
+is the PSS summed over its process group (`localrun.memory`).
+Usage: .venv/bin/python -m localrun.benchmark [--duration 15] [--connections 8] [--runs 1]
 """
 
 import argparse
@@ -16,9 +18,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.local_model import REPO_ROOT, ensure_model
-from bench.mlserver_process import MLServerProcess
-from bench.server_process import ModelServerProcess
+from localrun.local_model import REPO_ROOT, ensure_model
+from localrun.memory import ProcessMemory, group_memory
+from localrun.mlserver_process import MLServerProcess
+from localrun.server_process import ModelServerProcess
 
 ROW = [5.1, 3.5, 1.4, 0.2]
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -28,6 +31,9 @@ MLSERVER_BODY = {
     "outputs": [{"name": "predict_proba"}],
 }
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+MLSERVER_LEANEST_PARALLEL_WORKERS = 0
+THROUGHPUT_TARGET = 2.0
+MEMORY_TARGET = 1.5
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,11 @@ def measure(targets: dict[str, tuple[str, dict]], args: argparse.Namespace) -> d
     return results
 
 
-def report(results: dict[str, list[LoadResult]], args: argparse.Namespace) -> None:
+def report(
+    results: dict[str, list[LoadResult]],
+    memory: dict[str, list[ProcessMemory]],
+    args: argparse.Namespace,
+) -> None:
     print(
         f"\nwrk -t{args.threads} -c{args.connections} -d{args.duration}s, one row per request, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
@@ -104,9 +114,18 @@ def report(results: dict[str, list[LoadResult]], args: argparse.Namespace) -> No
     for i, (ours, theirs) in enumerate(zip(seldon, mlserver, strict=True), 1):
         ratio = ours.requests_per_second / theirs.requests_per_second
         print(
-            f"run {i}: throughput x{ratio:.2f} (target >= 1.5), p99 {ours.p99_ms:.2f} ms vs "
-            f"{theirs.p99_ms:.2f} ms (target: not worse)"
+            f"run {i}: throughput x{ratio:.2f} (target >= {THROUGHPUT_TARGET}), p99 "
+            f"{ours.p99_ms:.2f} ms vs {theirs.p99_ms:.2f} ms (target: not worse)"
         )
+    print("\nmemory after the load: PSS summed over each server's process group")
+    print(f"{'server':<24}{'processes':>10}{'PSS MiB':>9}{'largest':>9}")
+    totals = {}
+    for server, members in memory.items():
+        totals[server] = sum(m.pss_mib for m in members)
+        largest = max(m.pss_mib for m in members)
+        print(f"{server:<24}{len(members):>10}{totals[server]:>9.0f}{largest:>9.0f}")
+    ours, theirs = totals.values()
+    print(f"memory x{ours / theirs:.2f} of MLServer's (target <= {MEMORY_TARGET})")
 
 
 def main() -> None:
@@ -117,8 +136,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--runs", type=int, default=1, help="measured runs per server")
     parser.add_argument(
-        "--mlserver-parallel-workers", type=int, default=None,
-        help="MLServer parallel_workers (default: MLServer's own default)",
+        "--mlserver-parallel-workers", type=int,
+        default=MLSERVER_LEANEST_PARALLEL_WORKERS,
+        help="MLServer parallel_workers (default 0, its leanest; -1: MLServer's own default)",
     )  # fmt: skip
     parser.add_argument("--mlserver-venv", type=Path, default=REPO_ROOT / ".venv-mlserver")
     args = parser.parse_args()
@@ -132,12 +152,17 @@ def main() -> None:
     model = ensure_model()
     estimator = mlflow.sklearn.load_model(model.local_dir)
     venv = args.mlserver_venv.resolve()
+    parallel_workers = (
+        None if args.mlserver_parallel_workers < 0 else args.mlserver_parallel_workers
+    )
     with (
         ModelServerProcess(model.local_dir) as seldon,
-        MLServerProcess(venv, estimator, args.mlserver_parallel_workers) as ml,
+        MLServerProcess(venv, estimator, parallel_workers) as ml,
     ):
-        workers = seldon.env["GUNICORN_WORKERS"], seldon.env["GUNICORN_THREADS"]
-        print(f"Seldon server: {workers[0]} workers x {workers[1]} threads")
+        print(
+            f"Seldon server: {seldon.env['GUNICORN_WORKERS']} HTTP workers; MLServer: "
+            f"parallel_workers {'default' if parallel_workers is None else parallel_workers}"
+        )
         results = measure(
             {
                 "seldon-core 1.19": (f"{seldon.url}/api/v1.0/predictions", SELDON_BODY),
@@ -145,7 +170,11 @@ def main() -> None:
             },
             args,
         )
-    report(results, args)
+        memory = {
+            "seldon-core 1.19": group_memory(seldon.pgid),
+            "mlserver 1.7.1": group_memory(ml.pgid),
+        }
+    report(results, memory, args)
 
 
 if __name__ == "__main__":

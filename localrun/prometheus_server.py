@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.process_group import ServerGroup, free_port
+from localrun.process_group import ServerGroup, free_port
 
 READY_TIMEOUT_S = 60
 

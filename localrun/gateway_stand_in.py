@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import requests
 from prometheus_client import CollectorRegistry, Histogram, start_http_server
 
-from bench.process_group import free_port
+from localrun.process_group import free_port
 
 EXECUTOR_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
 """DefBuckets of executor/api/metric/constants.go."""

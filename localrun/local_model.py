@@ -1,4 +1,4 @@
-"""A model trained by `model/` for local runs: trained once into .bench/, then reused."""
+"""A model trained by `model/` for local runs: trained once into .localrun/, then reused."""
 
 import json
 import os
@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-STATE_DIR = REPO_ROOT / ".bench"
+STATE_DIR = REPO_ROOT / ".localrun"
 
 
 @dataclass(frozen=True)

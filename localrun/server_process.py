@@ -11,8 +11,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.image_spec import SERVING_DIR, read_image_spec
-from bench.process_group import ServerGroup, free_port
+from localrun.image_spec import SERVING_DIR, read_image_spec
+from localrun.process_group import ServerGroup, free_port
 
 OPERATOR_ENV = {
     "SELDON_DEPLOYMENT_ID": "iris",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import joblib
 
-from bench.process_group import ServerGroup, free_port
+from localrun.process_group import ServerGroup, free_port
 
 MODEL_NAME = "iris"
 

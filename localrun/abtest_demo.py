@@ -2,7 +2,7 @@
 
 Two real model servers (`seldon-core-microservice`, as the image starts them) serve a strong and a
 deliberately weaker iris model from a real MLflow registry (SQLite). A real Prometheus scrapes
-them and the gateway stand-in (`bench.gateway_stand_in`, the one part that stands in for Istio
+them and the gateway stand-in (`localrun.gateway_stand_in`, the one part that stands in for Istio
 and the Seldon executor), which routes by the VirtualService the platform renders from the stack
 file. Each round sends prediction traffic at the stack file's split, then feedback with the
 reward from the true labels (1 when the predicted species is right), echoing the predictor
@@ -13,8 +13,10 @@ before the next round, as the pipeline's `pulumi up` would apply it.
 Scenario 1: the weaker model is the challenger at 10 %: it is rolled back.
 Scenario 2: the weaker model is the champion: the stronger challenger advances 10 -> 50 -> 100
 and is promoted (the registry's champion alias moves, both ledgers record it).
+Scenario 3: the challenger's server is stopped after two rounds (its pods crash): its requests
+fail with 503 and the error-ratio guardrail rolls it back.
 
-Run from the repository root: `.venv/bin/python -m bench.abtest_demo`. Needs `prometheus`.
+Run from the repository root: `.venv/bin/python -m localrun.abtest_demo`. Needs `prometheus`.
 """
 
 import io
@@ -34,12 +36,12 @@ import requests
 from mlflow import MlflowClient
 from sklearn.datasets import load_iris
 
-from bench.gateway_stand_in import GatewayStandIn
-from bench.prometheus_server import running_prometheus
-from bench.server_process import ModelServerProcess
 from infra.model_monitoring.config import PredictorTarget
 from infra.stack_config import load_stack_file
 from infra.traffic_routing import PREDICTOR_HEADER, predictor_host, virtual_service
+from localrun.gateway_stand_in import GatewayStandIn
+from localrun.prometheus_server import running_prometheus
+from localrun.server_process import ModelServerProcess
 from model.cli import main as model_cli
 from model.promotion import promote
 from stacks.rollout import build_parser, run
@@ -61,6 +63,8 @@ class Scenario:
     title: str
     champion_version: str
     challenger_version: str
+    crash_challenger_after: int | None = None
+    """Round after which the challenger's server is stopped (its pods crash)."""
     decisions: list[dict] = field(default_factory=list)
     final_traffic: dict[str, int] = field(default_factory=dict)
 
@@ -125,14 +129,18 @@ def _server(tracking_uri: str, predictor: str, version: str) -> ModelServerProce
     )
 
 
-def _one_request(gateway: GatewayStandIn, prefix: str, index: int) -> tuple[str, int]:
-    """A prediction for iris row `index`, then its feedback: reward 1 when the species is right."""
+def _one_request(gateway: GatewayStandIn, prefix: str, index: int) -> tuple[str, int | None]:
+    """A prediction for iris row `index`, then its feedback: reward 1 when the species is right
+    (no feedback when the prediction failed)."""
     data = load_iris()
     row = data.data[index].tolist()
     answer = requests.post(
         f"{gateway.url}{prefix}/api/v1.0/predictions", json={"data": {"ndarray": [row]}}, timeout=30
     )
-    body, predictor = answer.json(), answer.headers[PREDICTOR_HEADER]
+    predictor = answer.headers[PREDICTOR_HEADER]
+    if answer.status_code != 200:
+        return predictor, None
+    body = answer.json()
     predicted = body["data"]["names"][int(np.argmax(body["data"]["ndarray"][0]))]
     reward = int(predicted == data.target_names[data.target[index]])
     requests.post(
@@ -149,10 +157,14 @@ def _send_round(gateway: GatewayStandIn, prefix: str, rng: np.random.Generator) 
     rows = rng.integers(0, len(load_iris().target), REQUESTS_PER_ROUND)
     with ThreadPoolExecutor(PARALLEL_CLIENTS) as pool:
         results = list(pool.map(lambda index: _one_request(gateway, prefix, index), rows))
-    answered: dict[str, list[int]] = {}
+    answered: dict[str, list[int | None]] = {}
     for predictor, reward in results:
         answered.setdefault(predictor, []).append(reward)
-    return {name: f"{sum(r)}/{len(r)} right" for name, r in sorted(answered.items())}
+    return {
+        name: f"{sum(r for r in rewards if r)}/{len(rewards)} right"
+        + (f", {rewards.count(None)} failed" if None in rewards else "")
+        for name, rewards in sorted(answered.items())
+    }
 
 
 def run_scenario(
@@ -207,6 +219,9 @@ def run_scenario(
                   f"({step['traffic']}%): {step['reason']}")  # fmt: skip
             if step["action"] in FINAL:
                 break
+            if number == scenario.crash_challenger_after:
+                servers["challenger"].stop()
+                print("the challenger's server is stopped: its requests now fail with 503")
         print("\nA/B rule on the same Prometheus since the start:")
         output = io.StringIO()
         with redirect_stdout(output):
@@ -243,10 +258,15 @@ def main(prometheus_binary: str | None = None) -> list[Scenario]:
                      champion_version=weak, challenger_version=strong),
             workdir / "two", tracking_uri, binary,
         )  # fmt: skip
+        third = run_scenario(
+            Scenario(f"challenger (version {strong}) whose server crashes after round 2",
+                     champion_version=weak, challenger_version=strong, crash_challenger_after=2),
+            workdir / "three", tracking_uri, binary,
+        )  # fmt: skip
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"\neverything stopped; the demo took {time.monotonic() - started:.0f}s")
-    return [first, second]
+    return [first, second, third]
 
 
 if __name__ == "__main__":

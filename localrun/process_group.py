@@ -50,6 +50,15 @@ class ServerGroup:
         """Remove what `_prepare` created, once the processes are gone."""
 
     def start(self) -> None:
+        self.spawn()
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def spawn(self) -> subprocess.Popen[bytes]:
+        """Start the command in its own process group, without waiting until it is ready."""
         self._prepare()
         with open(self.log_path, "wb") as log:
             self._process = subprocess.Popen(
@@ -60,7 +69,7 @@ class ServerGroup:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        self._wait_until_ready()
+        return self._process
 
     def stop(self) -> None:
         """SIGTERM the whole group, SIGKILL whatever is left after 20 s, then clean up."""
@@ -84,6 +93,13 @@ class ServerGroup:
         except ProcessLookupError:
             pass
 
+    @property
+    def pgid(self) -> int:
+        """The process group of the running server (its leader's pid)."""
+        if self._process is None:
+            raise RuntimeError(f"{self.command[0]} is not running")
+        return self._process.pid
+
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
@@ -99,8 +115,8 @@ class ServerGroup:
                 if requests.get(pending[0], timeout=2).status_code == 200:
                     pending.pop(0)
                     continue
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or too busy starting to answer within 2 s
             time.sleep(0.2)
 
     def _fail(self, what: str) -> None:

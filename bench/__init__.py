@@ -1,1 +1,0 @@
-"""Local drivers for the model server: run it as the image does, the demo and the benchmark."""
