@@ -29,9 +29,9 @@ venv: $(BIN)/.installed ## Create the Python 3.12 virtualenv from requirements.t
 test: venv ## Run every test suite (the CI command)
 	$(BIN)/python -m pytest
 
-lint: venv ## Static checks: ruff and hadolint on the serving Dockerfile
+lint: venv ## Static checks: ruff and hadolint on the serving and training Dockerfiles
 	$(BIN)/ruff check .
-	$(BIN)/hadolint serving/Dockerfile
+	$(BIN)/hadolint serving/Dockerfile model/Dockerfile
 
 render: venv ## Offline preview: write every resource of STACK as YAML into OUT
 	rm -rf $(OUT)
@@ -104,3 +104,12 @@ abtest-demo: venv ## Two real model servers (weaker challenger), real Prometheus
 
 rollout: venv ## One step of every rollout plan in STACK's file, from PROMETHEUS_URL (the scheduled CI job)
 	$(BIN)/python -m stacks.rollout --stack-file Pulumi.$(STACK).yaml --prometheus-url "$(PROMETHEUS_URL)" --json
+
+# Continuous training (docs/continuous-training.md): one run now, from the deployment's CronJob.
+DEPLOYMENT ?=
+NAMESPACE  ?= seldon
+KUBECTL    ?= kubectl
+.PHONY: retrain
+retrain: ## Start one training run of DEPLOYMENT now (its CronJob's template; NAMESPACE=seldon)
+	@test -n "$(DEPLOYMENT)" || { echo "usage: make retrain DEPLOYMENT=<name> [NAMESPACE=seldon]" >&2; exit 2; }
+	$(KUBECTL) create job --namespace "$(NAMESPACE)" --from="cronjob/$(DEPLOYMENT)-training" "$(DEPLOYMENT)-manual-$$(date +%s)"

@@ -27,8 +27,15 @@ ModelReference = Annotated[
 ]
 """A registered model reference: '<name>/<version>' or '<name>@<alias>'."""
 
-DatasetUri = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")]
-"""A dataset location with a scheme, such as 's3://bucket/wine.csv' or 'file:///data/iris.csv'."""
+DatasetUri = Annotated[
+    str, StringConstraints(pattern=r"^mlflow-artifacts:/[0-9]+/(\S*/)?[^/\s]+\.(csv|parquet)$")
+]
+"""A CSV or Parquet file in the platform's artifact store under an experiment's artifact root,
+read through MLflow's proxied artifact API by the training Job (infra/training.py), e.g.
+'mlflow-artifacts:/0/datasets/wine.csv' (experiment 0 is MLflow's Default). MLflow's basic-auth
+judges a proxied artifact by the experiment id leading its path and refuses non-admins a path
+that names none (mlflow 3.17 `mlflow/server/auth/__init__.py`,
+`_get_experiment_id_from_view_args`)."""
 
 
 class Resources(ComputeResources):

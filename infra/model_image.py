@@ -1,7 +1,12 @@
-"""The model-serving image: built from `serving/`, tagged by content, deployed by digest."""
+"""The model-serving image: built from `serving/`, tagged by content, deployed by digest.
+
+`ImageSource`, `content_tag` and `image_reference` are shared with the training image
+(`infra/training.py`), which is built the same way from another context.
+"""
 
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
@@ -41,15 +46,84 @@ class ModelImageConfig(CamelModel):
         return password
 
 
-def serving_content_tag(directory: Path = SERVING_DIR) -> str:
-    """A tag derived from every file under `serving/`, so an unchanged server is not rebuilt."""
+@dataclass(frozen=True)
+class ImageSource:
+    """What an image is built from: its build context, its Dockerfile and the files (or
+    directories) whose content names its tag, all under the context."""
+
+    context: Path
+    dockerfile: Path
+    content: tuple[Path, ...]
+
+
+SERVING_SOURCE = ImageSource(SERVING_DIR, SERVING_DIR / "Dockerfile", (SERVING_DIR,))
+
+
+def content_tag(source: ImageSource) -> str:
+    """A tag derived from every file of `source.content`, so an unchanged image is not rebuilt."""
+    files = {
+        path
+        for root in source.content
+        for path in ([root] if root.is_file() else root.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
     digest = hashlib.sha256()
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        if "__pycache__" in path.parts:
-            continue
-        digest.update(path.relative_to(directory).as_posix().encode())
+    for path in sorted(files):
+        digest.update(path.relative_to(source.context).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def registry_login(config: ModelImageConfig) -> RegistryLogin | None:
+    """How the cluster logs in to the image registry; None for one that needs no credentials."""
+    if config.registry_password is None:
+        return None
+    return RegistryLogin(
+        server=config.image_registry,
+        username=config.registry_username,
+        password=pulumi.Output.secret(config.registry_password.get_secret_value()),
+    )
+
+
+def kind_registry(cluster: ClusterAccess) -> list[pulumi.Resource]:
+    """What a push must wait for: the kind recipe starts the local registry it goes to."""
+    return [cluster.kind_cluster] if cluster.kind_cluster else []
+
+
+def image_reference(
+    name: str,
+    *,
+    source: ImageSource,
+    repository: str,
+    prebuilt_ref: str,
+    config: ModelImageConfig,
+    login: RegistryLogin | None,
+    opts: pulumi.ResourceOptions,
+) -> pulumi.Output[str]:
+    """`prebuilt_ref` when set (CI builds once and promotes the same digest through every
+    stack); else build `source` for the stack's platform, push it tagged by content and return
+    its digest reference `<registry>/<repository>@sha256:<digest>`."""
+    if prebuilt_ref:
+        return pulumi.Output.from_input(prebuilt_ref)
+    registry = None
+    if login is not None:
+        registry = docker.RegistryArgs(
+            server=login.server, username=login.username, password=login.password
+        )
+    image = docker.Image(
+        name,
+        image_name=f"{config.image_registry}/{repository}:{content_tag(source)}",
+        # Relative to the working directory, so state and previews do not depend on
+        # where the repository is checked out.
+        build=docker.DockerBuildArgs(
+            context=os.path.relpath(source.context),
+            dockerfile=os.path.relpath(source.dockerfile),
+            platform=config.image_platform or None,
+        ),
+        registry=registry,
+        opts=opts,
+    )
+    return image.repo_digest
 
 
 class ModelImage(PlatformComponent):
@@ -70,40 +144,14 @@ class ModelImage(PlatformComponent):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:serving:ModelImage", name, opts)
-        self.registry_login = None
-        if config.registry_password is not None:
-            self.registry_login = RegistryLogin(
-                server=config.image_registry,
-                username=config.registry_username,
-                password=pulumi.Output.secret(config.registry_password.get_secret_value()),
-            )
-        if config.image_prebuilt_ref:
-            self.reference = pulumi.Output.from_input(config.image_prebuilt_ref)
-        else:
-            registry = None
-            if self.registry_login is not None:
-                registry = docker.RegistryArgs(
-                    server=self.registry_login.server,
-                    username=self.registry_login.username,
-                    password=self.registry_login.password,
-                )
-            image = docker.Image(
-                name,
-                image_name=(
-                    f"{config.image_registry}/{config.image_repository}:{serving_content_tag()}"
-                ),
-                # Relative to the working directory, so state and previews do not depend on
-                # where the repository is checked out.
-                build=docker.DockerBuildArgs(
-                    context=os.path.relpath(SERVING_DIR),
-                    dockerfile=os.path.relpath(SERVING_DIR / "Dockerfile"),
-                    platform=config.image_platform or None,
-                ),
-                registry=registry,
-                # The kind recipe starts the local registry the push goes to.
-                opts=self.child_opts(
-                    depends_on=[cluster.kind_cluster] if cluster.kind_cluster else []
-                ),
-            )
-            self.reference = image.repo_digest
+        self.registry_login = registry_login(config)
+        self.reference = image_reference(
+            name,
+            source=SERVING_SOURCE,
+            repository=config.image_repository,
+            prebuilt_ref=config.image_prebuilt_ref,
+            config=config,
+            login=self.registry_login,
+            opts=self.child_opts(depends_on=kind_registry(cluster)),
+        )
         self.register_outputs({"reference": self.reference})

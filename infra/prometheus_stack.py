@@ -16,6 +16,9 @@ from infra.sizing import PlatformSizing
 PROMETHEUS_CHARTS = "https://prometheus-community.github.io/helm-charts"
 RELEASE_NAME = "kube-prometheus-stack"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
+ALERTMANAGER_CONFIG_LABELS = {"app.kubernetes.io/part-of": "mlops-platform"}
+"""The label Alertmanager selects AlertmanagerConfigs by, in every namespace (the retrain routes
+live in the deployments' namespaces, infra/training.py)."""
 
 
 class PrometheusStackConfig(CamelModel):
@@ -83,7 +86,19 @@ class PrometheusStack(PlatformComponent):
                 "prometheus": {"prometheusSpec": prometheus_spec},
                 # Value paths from kube-prometheus-stack 77.10.0 values.yaml and its
                 # grafana, kube-state-metrics and prometheus-node-exporter subcharts.
-                "alertmanager": {"alertmanagerSpec": {"resources": sizing.alertmanager}},
+                # AlertmanagerConfigs: the chart's defaults select every one of every namespace
+                # (values.yaml `alertmanagerConfigSelector: {}`, `...NamespaceSelector: {}`;
+                # templates/alertmanager/alertmanager.yaml); the platform selects only its own,
+                # from any namespace, and keeps the operator's default per-namespace
+                # `namespace` matcher (OnNamespace, operator v0.85.0).
+                "alertmanager": {
+                    "alertmanagerSpec": {
+                        "resources": sizing.alertmanager,
+                        "alertmanagerConfigSelector": {"matchLabels": ALERTMANAGER_CONFIG_LABELS},
+                        "alertmanagerConfigNamespaceSelector": {},
+                        "alertmanagerConfigMatcherStrategy": {"type": "OnNamespace"},
+                    }
+                },
                 "prometheusOperator": {
                     "resources": sizing.prometheus_operator,
                     "prometheusConfigReloader": {"resources": sizing.config_reloader},

@@ -26,6 +26,7 @@ from infra.prometheus_stack import PrometheusStackConfig
 from infra.seldon_operator import SeldonOperatorConfig
 from infra.sizing import SizingConfig
 from infra.strict_yaml import load_unique
+from infra.training import TrainingImageConfig
 
 PROJECT = "mlops-platform"
 
@@ -39,6 +40,7 @@ FLAT_SECTIONS: dict[str, type[BaseModel]] = {
     "image": ModelImageConfig,
     "sizing": SizingConfig,
     "registry": RegistryConfig,
+    "training_image": TrainingImageConfig,
 }
 """Sections whose fields are top-level stack keys (`mlops-platform:istioVersion`, ...)."""
 
@@ -86,6 +88,7 @@ class StackConfig(BaseModel):
     image: ModelImageConfig
     sizing: SizingConfig
     registry: RegistryConfig
+    training_image: TrainingImageConfig = TrainingImageConfig()
     deployments: list[DeploymentConfig]
     monitoring: MonitoringConfig = MonitoringConfig()
 

@@ -14,15 +14,21 @@ READY_TIMEOUT_S = 60
 
 @contextmanager
 def running_prometheus(
-    binary: str, workdir: Path, scrape_configs: list[dict] | None = None, scrape_interval="1s"
+    binary: str,
+    workdir: Path,
+    scrape_configs: list[dict] | None = None,
+    scrape_interval="1s",
+    extra_config: dict | None = None,
 ) -> Iterator[str]:
-    """Run Prometheus on `workdir/data` with the given scrape configs; yield its base URL."""
+    """Run Prometheus on `workdir/data` with the given scrape configs (and `extra_config`
+    sections such as `rule_files` and `alerting`); yield its base URL."""
     config = workdir / "prometheus.yml"
     config.write_text(
         yaml.safe_dump(
             {
                 "global": {"scrape_interval": scrape_interval, "evaluation_interval": "1s"},
                 "scrape_configs": scrape_configs or [],
+                **(extra_config or {}),
             }
         )
     )

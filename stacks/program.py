@@ -18,6 +18,7 @@ from infra.prometheus_stack import RELEASE_NAME, PrometheusStack
 from infra.seldon_operator import SeldonOperator
 from infra.stack_config import StackConfig
 from infra.traffic_routing import DeploymentRoute, UnroutedGateway, operator_annotations
+from infra.training import ContinuousTraining, TrainingImage, training_targets
 
 
 def declare_platform(config: StackConfig, versions: Resolution) -> None:
@@ -25,8 +26,9 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
 
     `versions` says what each predictor serves (resolved before anything is declared); a
     deployment still waiting for its first registered version is left out, with a warning that
-    says what to run.
+    says what to run. Its training CronJob is declared all the same: training is how it gets one.
     """
+    training = training_targets(config.deployments)
     cluster = ClusterAccess("cluster", config.cluster)
     on_cluster = pulumi.ResourceOptions(providers=[cluster.provider])
     namespaces = PlatformNamespaces(
@@ -144,6 +146,21 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             ),
         )
         served.append(_deployment_outputs(config, entry, declared, deployment))
+    if training:
+        training_image = TrainingImage(
+            "training-image", config.training_image, registry=config.image, cluster=cluster
+        )
+        ContinuousTraining(
+            "continuous-training",
+            training,
+            image=training_image.reference,
+            tracking_uri=mlflow.tracking_uri,
+            pipeline_login=mlflow.pipeline_login,
+            registry=config.image,
+            # AlertmanagerConfig is one of the chart's CRDs.
+            opts=monitoring_opts,
+        )
+        pulumi.export("trainingImage", training_image.reference)
     ingress_route(
         "mlflow",
         host=mlflow_host,

@@ -5,6 +5,9 @@ from infra.model_monitoring.config import MonitoringConfig, PredictorTarget
 from infra.model_monitoring.manifests import PROMETHEUS_RELEASE_LABELS, metadata
 
 RUNBOOK = "docs/monitoring.md#"
+FEATURE_DRIFT_ALERT = "ModelFeatureDrift"
+ERROR_RATIO_ALERT = "ModelErrorRatioHigh"
+"""Alert names other parts route on (the retrain trigger, infra/training.py)."""
 
 
 def _alert(
@@ -43,7 +46,7 @@ def alert_rules(
             where,
         ),
         _alert(
-            "ModelErrorRatioHigh",
+            ERROR_RATIO_ALERT,
             f"{promql.error_ratio(scope, window)} > {config.error_ratio_threshold}",
             config.error_ratio_for,
             "critical",
@@ -72,7 +75,7 @@ def alert_rules(
         )
     rules.append(
         _alert(
-            "ModelFeatureDrift",
+            FEATURE_DRIFT_ALERT,
             f"{promql.feature_drift(scope)} > {config.drift_psi_threshold}",
             config.drift_for,
             "warning",

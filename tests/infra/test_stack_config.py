@@ -271,12 +271,16 @@ INVALID = [
     ),
     (
         "training schedule with six fields",
-        set_deployment(training={"schedule": "0 0 3 * * 0", "dataset": "s3://data/iris.csv"}),
+        set_deployment(
+            training={"schedule": "0 0 3 * * 0", "dataset": "mlflow-artifacts:/0/datasets/iris.csv"}
+        ),
         ["mlops-platform:deployments[0].training.schedule", "expected 5 fields", "got 6"],
     ),
     (
         "training schedule hour out of range",
-        set_deployment(training={"schedule": "0 25 * * *", "dataset": "s3://data/iris.csv"}),
+        set_deployment(
+            training={"schedule": "0 25 * * *", "dataset": "mlflow-artifacts:/0/datasets/iris.csv"}
+        ),
         ["mlops-platform:deployments[0].training.schedule", "'25' is outside 0-23"],
     ),
     (
@@ -399,7 +403,7 @@ THREE_DEPLOYMENTS = [
         "resources": {"requests": {"cpu": "100m", "memory": "512Mi"},
                       "limits": {"cpu": "1", "memory": "1Gi"}},
         "predictors": [{"name": "champion", "model": "wine@champion"}],
-        "training": {"schedule": "0 3 * * 0", "dataset": "s3://mlflow/datasets/wine.csv"},
+        "training": {"schedule": "0 3 * * 0", "dataset": "mlflow-artifacts:/0/datasets/wine.csv"},
         "rollout": {"steps": [25, 100], "minStepDuration": "1h", "promoteWhen": "notWorse",
                     "margin": 0.02},
     },

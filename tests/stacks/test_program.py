@@ -43,6 +43,21 @@ COMMON_TYPES = {
 }
 PLATFORM_SECRETS = 3
 """PostgreSQL, the MLflow server's and Grafana's admin; each deployment adds its MLflow login."""
+TRAINING_PER_NAMESPACE = {
+    # the webhook token and the pipeline user's MLflow login
+    "kubernetes:core/v1:Secret": 2,
+    "kubernetes:core/v1:ServiceAccount": 1,
+    "kubernetes:rbac.authorization.k8s.io/v1:Role": 1,
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 1,
+    "kubernetes:apps/v1:Deployment": 1,
+    "kubernetes:core/v1:Service": 1,
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": 3,
+}
+"""The retrain trigger of each namespace with training deployments (infra/training.py)."""
+TRAINING_PER_DEPLOYMENT = (
+    "kubernetes:batch/v1:CronJob",
+    "kubernetes:monitoring.coreos.com/v1alpha1:AlertmanagerConfig",
+)
 PER_DEPLOYMENT_TYPES = (
     SDEP,
     "kubernetes:monitoring.coreos.com/v1:PodMonitor",
@@ -86,6 +101,14 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
         "command:local:Command": 1 + (1 if creates_kind_cluster(stack) else 0),
         "kubernetes:core/v1:Secret": PLATFORM_SECRETS + deployments,
     }
+    training = [d for d in config.deployments if d.training is not None]
+    training_namespaces = len({d.namespace for d in training})
+    for type_token, per_namespace in TRAINING_PER_NAMESPACE.items():
+        expected[type_token] = expected.get(type_token, 0) + per_namespace * training_namespaces
+    expected.update(dict.fromkeys(TRAINING_PER_DEPLOYMENT, len(training)))
+    # The training image and the webhook token.
+    expected[IMAGE] += bool(training)
+    expected["random:index/randomPassword:RandomPassword"] += bool(training)
     for type_token, count in expected.items():
         assert counts[type_token] == count, type_token
     dashboards = [
@@ -161,7 +184,7 @@ def test_monitors_and_rules_wait_for_the_prometheus_operator(
 @pytest.mark.parametrize("stack", STACKS)
 def test_image_digest_flows_into_every_predictor(declared: dict[str, Declared], stack: str) -> None:
     d = declared[stack]
-    image = d.of_type(IMAGE)[0]
+    image = named(d, IMAGE, "model-image")
     for seldon_deployment in d.of_type(SDEP):
         assert image.urn in seldon_deployment.dependencies
     assert re.fullmatch(r"[a-z0-9.\-/:]+:[0-9a-f]{16}", image.inputs["imageName"])
@@ -182,6 +205,8 @@ def test_prebuilt_image_is_deployed_without_a_build(tmp_path: Path) -> None:
     values = stack_values("prod")
     reference = "ghcr.io/example-org/mlops-model-server@sha256:" + "ab" * 32
     values["mlops-platform:imagePrebuiltRef"] = reference
+    training = "ghcr.io/example-org/mlops-model-training@sha256:" + "cd" * 32
+    values["mlops-platform:trainingImagePrebuiltRef"] = training
     stack = tmp_path / "Pulumi.prod.yaml"
     stack.write_text(yaml.safe_dump({"config": values}))
     d = render_stack("prod", stack)
@@ -190,6 +215,9 @@ def test_prebuilt_image_is_deployed_without_a_build(tmp_path: Path) -> None:
         for predictor in seldon_deployment.inputs["spec"]["predictors"]:
             pod = predictor["componentSpecs"][0]["spec"]
             assert pod["containers"][0]["image"] == reference
+    for cronjob in d.of_type("kubernetes:batch/v1:CronJob"):
+        pod = cronjob.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        assert {c["image"] for c in pod["containers"]} == {training}
 
 
 def seldon_deployments(declared: Declared) -> dict[tuple[str, str], dict]:
@@ -283,11 +311,13 @@ def test_private_registry_gets_a_secret_pull_credential(tmp_path: Path) -> None:
     stack = tmp_path / "Pulumi.prod.yaml"
     stack.write_text(yaml.safe_dump({"config": values}))
     d = render_stack("prod", stack)
-    pulls = [
+    all_pulls = [
         s
         for s in d.of_type("kubernetes:core/v1:Secret")
         if s.inputs["type"] == "kubernetes.io/dockerconfigjson"
     ]
+    # The training image's pods have their own (tests/training/test_render_training.py).
+    pulls = [s for s in all_pulls if "mlops:training:" not in s.urn]
     seldon_deployments = d.of_type(SDEP)
     assert len(pulls) == len(seldon_deployments) == 2
     registry = d.of_type(IMAGE)[0].inputs["registry"]
@@ -307,6 +337,10 @@ def test_private_registry_gets_a_secret_pull_credential(tmp_path: Path) -> None:
         )
         assert rpc.is_rpc_secret(pull.inputs["stringData"])
     assert not by_name, "every pull secret serves one SeldonDeployment"
+    (training,) = [s for s in all_pulls if "mlops:training:" in s.urn]
+    for cronjob in d.of_type("kubernetes:batch/v1:CronJob"):
+        pod = cronjob.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        assert pod["imagePullSecrets"] == [{"name": training.inputs["metadata"]["name"]}]
 
 
 THREE_DEPLOYMENTS = [

@@ -1,0 +1,105 @@
+"""The Prometheus operator's side, as a double: turn rendered AlertmanagerConfig objects into the
+Alertmanager configuration the operator would generate (no operator runs here).
+
+What it reproduces, from prometheus-operator v0.85.0 (kube-prometheus-stack 77.10.0's appVersion)
+`pkg/alertmanager/amcfg.go`:
+- the base configuration is the chart's `alertmanager.config` (values.yaml of
+  kube-prometheus-stack-77.10.0): group by namespace, receiver "null", Watchdog to "null";
+- `AddAlertmanagerConfigs` puts each object's route before the base routes;
+- `continueToNextRoute` sets `continue: true` on it, and the default `namespaceEnforcer`
+  (`alertmanagerConfigMatcherStrategy: OnNamespace`) appends `namespace="<object namespace>"`;
+- `convertMatchersV2` writes typed matchers as `Matcher.String()`, `name<op>"value"`;
+- `makeNamespacedString` prefixes receiver names with `<namespace>/<name>/`;
+- `convertWebhookConfig`/`convertHTTPConfig` copy url, send_resolved, max_alerts and read the
+  `authorization.credentials` Secret key (type defaults to Bearer).
+
+Two cluster services are stood in for by the caller: Secret values (`secrets`) and the Service
+DNS name of the webhook URL (`resolve`, as cluster DNS would).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _matcher(matcher: dict) -> str:
+    return f'{matcher["name"]}{matcher.get("matchType", "=")}"{_escape(matcher["value"])}"'
+
+
+def _route(route: dict, prefix: str, namespace: str) -> dict:
+    out = {
+        "receiver": prefix + route["receiver"],
+        "matchers": [_matcher(m) for m in route.get("matchers", [])] + [f'namespace="{namespace}"'],
+        "continue": True,
+    }
+    for source, target in (
+        ("groupBy", "group_by"),
+        ("groupWait", "group_wait"),
+        ("groupInterval", "group_interval"),
+        ("repeatInterval", "repeat_interval"),
+    ):
+        if source in route:
+            out[target] = route[source]
+    return out
+
+
+def _webhook(
+    webhook: dict, namespace: str, secrets: dict[tuple[str, str, str], str], resolve
+) -> dict:
+    out: dict = {"url": resolve(webhook["url"])}
+    if "sendResolved" in webhook:
+        out["send_resolved"] = webhook["sendResolved"]
+    if "maxAlerts" in webhook:
+        out["max_alerts"] = webhook["maxAlerts"]
+    authorization = webhook.get("httpConfig", {}).get("authorization")
+    if authorization:
+        reference = authorization["credentials"]
+        out["http_config"] = {
+            "authorization": {
+                "type": authorization.get("type") or "Bearer",
+                "credentials": secrets[(namespace, reference["name"], reference["key"])],
+            }
+        }
+    return out
+
+
+def operator_generated_config(
+    alertmanager_configs: list[dict],
+    *,
+    secrets: dict[tuple[str, str, str], str],
+    resolve: Callable[[str], str],
+) -> dict:
+    """The Alertmanager configuration for the chart's defaults plus `alertmanager_configs`."""
+    routes, receivers = [], [{"name": "null"}]
+    for config in sorted(
+        alertmanager_configs, key=lambda c: (c["metadata"]["namespace"], c["metadata"]["name"])
+    ):
+        namespace = config["metadata"]["namespace"]
+        prefix = f"{namespace}/{config['metadata']['name']}/"
+        routes.append(_route(config["spec"]["route"], prefix, namespace))
+        for receiver in config["spec"].get("receivers", []):
+            receivers.append(
+                {
+                    "name": prefix + receiver["name"],
+                    "webhook_configs": [
+                        _webhook(w, namespace, secrets, resolve)
+                        for w in receiver.get("webhookConfigs", [])
+                    ],
+                }
+            )
+    return {
+        "global": {"resolve_timeout": "5m"},
+        "route": {
+            "group_by": ["namespace"],
+            "group_wait": "30s",
+            "group_interval": "5m",
+            "repeat_interval": "12h",
+            "receiver": "null",
+            "routes": [*routes, {"receiver": "null", "matchers": ['alertname="Watchdog"']}],
+        },
+        "receivers": receivers,
+    }

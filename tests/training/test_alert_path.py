@@ -1,0 +1,210 @@
+"""Drift to retrain through real parts: a real model server fed shifted inputs, a real Prometheus
+scraping it and evaluating the rendered PrometheusRule, a real Alertmanager loaded with the
+routing the rendered AlertmanagerConfig becomes, and the real trigger receiving the webhook.
+
+Doubles, each at a boundary that cannot run here: the Prometheus operator's translation of the
+AlertmanagerConfig (operator_translation.py, which also resolves the trigger Service's DNS name
+to the trigger's local address and supplies the token Secret's value), and the Kubernetes API
+(kubernetes_api_double.py). The stack rendered is dev's with `driftFor: 1s`, so the alert fires
+within the test rather than after the stack's 30 minutes; the routing is the render's as is.
+"""
+
+import subprocess
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import requests
+import yaml
+from alertmanager_process import running_alertmanager
+from conftest import REPO_ROOT, of_kind, rendered_objects
+from operator_translation import operator_generated_config
+from sklearn.datasets import load_iris
+
+from localrun.prometheus_server import running_prometheus
+from localrun.server_process import ModelServerProcess
+
+TOKEN = "alertmanager-bearer-token"
+FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+DRIFTED = "petal_length"
+DELIVERY_TIMEOUT_S = 150
+
+
+@pytest.fixture(scope="module")
+def fast_drift_render(tmp_path_factory) -> dict[str, dict]:
+    directory = tmp_path_factory.mktemp("fast-drift")
+    document = yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text())
+    document["config"]["mlops-platform:monitoring"]["driftFor"] = "1s"
+    stack_file = directory / "Pulumi.dev.yaml"
+    stack_file.write_text(yaml.safe_dump(document))
+    return rendered_objects("dev", directory / "render", "--config-file", str(stack_file))
+
+
+def _alertmanager_config(objects: dict[str, dict], trigger_url: str) -> dict:
+    (service,) = [
+        s for s in of_kind(objects, "Service") if s["metadata"]["name"] == "retrain-trigger"
+    ]
+    service_host = f"{service['metadata']['name']}.{service['metadata']['namespace']}.svc"
+    local = urlsplit(trigger_url)
+
+    def resolve(url: str) -> str:
+        parts = urlsplit(url)
+        assert parts.hostname == service_host, f"{url} does not name the trigger Service"
+        assert parts.port == service["spec"]["ports"][0]["port"]
+        return urlunsplit(parts._replace(netloc=local.netloc))
+
+    secrets = {
+        (c["metadata"]["namespace"], reference["name"], reference["key"]): TOKEN
+        for c in of_kind(objects, "AlertmanagerConfig")
+        for receiver in c["spec"]["receivers"]
+        for webhook in receiver["webhookConfigs"]
+        for reference in [webhook["httpConfig"]["authorization"]["credentials"]]
+    }
+    return operator_generated_config(
+        of_kind(objects, "AlertmanagerConfig"), secrets=secrets, resolve=resolve
+    )
+
+
+def _wait_for_job(api_double) -> dict:
+    deadline = time.monotonic() + DELIVERY_TIMEOUT_S
+    while not api_double.created_jobs():
+        if time.monotonic() > deadline:
+            pytest.fail(f"no Job created within {DELIVERY_TIMEOUT_S}s: {api_double.requests}")
+        time.sleep(1)
+    (job,) = api_double.created_jobs()
+    return job
+
+
+def test_routing_checks_with_amtool_and_scopes_by_namespace(
+    fast_drift_render, amtool_binary, tmp_path
+):
+    config_file = tmp_path / "alertmanager.yml"
+    config_file.write_text(
+        yaml.safe_dump(_alertmanager_config(fast_drift_render, "http://127.0.0.1:1"))
+    )
+    subprocess.run(
+        [amtool_binary, "check-config", str(config_file)], check=True, capture_output=True
+    )
+
+    def receiver(*labels: str) -> str:
+        result = subprocess.run(
+            [amtool_binary, "config", "routes", "test", f"--config.file={config_file}", *labels],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return result.stdout.strip()
+
+    drift = ["alertname=ModelFeatureDrift", "deployment_name=iris"]
+    assert receiver(*drift, "namespace=seldon") == "seldon/iris-retrain/retrain"
+    assert receiver(*drift, "namespace=other") == "null"
+    assert (
+        receiver("alertname=ModelErrorRatioHigh", "deployment_name=iris", "namespace=seldon")
+        == "seldon/iris-retrain/retrain"
+    )
+    assert (
+        receiver("alertname=ModelLatencySLOBreach", "deployment_name=iris", "namespace=seldon")
+        == "null"
+    )
+
+
+def test_drift_alert_sent_to_alertmanager_reaches_the_trigger(
+    fast_drift_render, alertmanager_binary, trigger_for, api_double, tmp_path
+):
+    """What the issue's check does: the drift alert with the labels the rule produces, posted to a
+    real Alertmanager holding the rendered routing, reaches the retrain webhook."""
+    trigger = trigger_for(fast_drift_render, TOKEN)
+    config = _alertmanager_config(fast_drift_render, trigger.url)
+    labels = {
+        "alertname": "ModelFeatureDrift",
+        "severity": "warning",
+        "namespace": "seldon",
+        "deployment_name": "iris",
+        "predictor_name": "challenger",
+        "feature": DRIFTED,
+    }
+    with running_alertmanager(alertmanager_binary, tmp_path, config) as url:
+        answer = requests.post(f"{url}/api/v2/alerts", json=[{"labels": labels}], timeout=10)
+        assert answer.status_code == 200, answer.text
+        job = _wait_for_job(api_double)
+    assert job["metadata"]["annotations"]["retrain.mlops-platform/alert"] == "ModelFeatureDrift"
+    assert '"event": "retrain started"' in trigger.log.read_text()
+
+
+def _rows(drifted: bool) -> list[list[float]]:
+    rows = load_iris().data.tolist()
+    column = FEATURES.index(DRIFTED)
+    return [[v + 5.0 if drifted and i == column else v for i, v in enumerate(r)] for r in rows]
+
+
+def test_shifted_inputs_to_a_model_server_start_a_retrain(
+    fast_drift_render,
+    trained_model,
+    prometheus_server_binary,
+    alertmanager_binary,
+    trigger_for,
+    api_double,
+    tmp_path,
+):
+    trigger = trigger_for(fast_drift_render, TOKEN)
+    (rule,) = of_kind(fast_drift_render, "PrometheusRule")
+    rules_file = tmp_path / "rules.yml"
+    rules_file.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    env = {
+        "SELDON_DEPLOYMENT_ID": "iris",
+        "PREDICTOR_ID": "challenger",
+        "PREDICTIVE_UNIT_ID": "model",
+        "PREDICTOR_LABELS": '{"version": "challenger"}',
+        "METRICS_FLUSH_SECONDS": "0",
+        "DRIFT_MIN_ROWS": "10",
+        "GUNICORN_WORKERS": "1",
+    }
+    alertmanager_dir, prometheus_dir = tmp_path / "am", tmp_path / "prom"
+    alertmanager_dir.mkdir()
+    prometheus_dir.mkdir()
+    config = _alertmanager_config(fast_drift_render, trigger.url)
+    with (
+        running_alertmanager(alertmanager_binary, alertmanager_dir, config) as alertmanager,
+        ModelServerProcess(trained_model["local_model_dir"], env=env) as server,
+    ):
+        scrape = [
+            {
+                "job_name": "seldon/iris-seldon-pods",
+                "metrics_path": "/prometheus",
+                "static_configs": [
+                    {
+                        "targets": [f"127.0.0.1:{server.metrics_port}"],
+                        "labels": {
+                            "namespace": "seldon",
+                            "pod": "iris-challenger-0",
+                            "container": "model",
+                        },
+                    }
+                ],
+            }
+        ]
+        alerting = {
+            "rule_files": [str(rules_file)],
+            "alerting": {
+                "alertmanagers": [
+                    {"static_configs": [{"targets": [urlsplit(alertmanager).netloc]}]}
+                ]
+            },
+        }
+        with running_prometheus(
+            prometheus_server_binary, prometheus_dir, scrape, extra_config=alerting
+        ):
+            rows = _rows(drifted=True)
+            for start in range(0, 100, 5):
+                answer = requests.post(
+                    f"{server.url}/api/v1.0/predictions",
+                    json={"data": {"names": FEATURES, "ndarray": rows[start : start + 5]}},
+                    timeout=30,
+                )
+                assert answer.status_code == 200, answer.text
+            job = _wait_for_job(api_double)
+    annotations = job["metadata"]["annotations"]
+    assert annotations["retrain.mlops-platform/alert"] == "ModelFeatureDrift"
+    labels = yaml.safe_load(annotations["retrain.mlops-platform/labels"])
+    assert (labels["namespace"], labels["deployment_name"]) == ("seldon", "iris")
+    assert (labels["predictor_name"], labels["feature"]) == ("challenger", DRIFTED)

@@ -1,0 +1,76 @@
+"""The training image definition: linted, non-root, pinned to the repository's versions, built
+from exactly model/ and continuous_training/, whose imports stay inside the image."""
+
+import ast
+import re
+import shutil
+import subprocess
+from importlib import metadata
+
+from conftest import REPO_ROOT
+
+from infra.training import TRAINING_SOURCE
+
+DOCKERFILE = REPO_ROOT / "model" / "Dockerfile"
+REQUIREMENTS = REPO_ROOT / "model" / "requirements.txt"
+
+
+def _pins(path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            assert re.fullmatch(r"[A-Za-z0-9_.\-]+==[\w.]+", line), line
+            name, version = line.split("==")
+            pins[name.lower().replace("_", "-")] = version
+    return pins
+
+
+def test_hadolint_reports_nothing():
+    hadolint = shutil.which("hadolint") or str(REPO_ROOT / ".venv/bin/hadolint")
+    result = subprocess.run([hadolint, str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def test_runs_as_its_non_root_user_with_home_on_the_scratch_volume():
+    text = DOCKERFILE.read_text()
+    assert re.findall(r"^USER (\S+)", text, re.M)[-1] == "10001:10001"
+    assert "HOME=/tmp" in text
+    assert all("--no-cache-dir" in line for line in text.splitlines() if "pip install" in line)
+
+
+def test_requirements_are_pinned_to_the_repositorys_versions():
+    image, repository = _pins(REQUIREMENTS), _pins(REPO_ROOT / "requirements.txt")
+    assert {"mlflow-skinny", "scikit-learn", "kubernetes", "pandas", "skops"} <= set(image)
+    assert not set(image) & {"mlflow", "pulumi", "pytest", "seldon-core"}
+    shared = set(image) & set(repository)
+    assert {name: image[name] for name in shared} == {name: repository[name] for name in shared}
+    # Transitive pins equal what the repository's environment resolved.
+    installed = {name: metadata.version(name) for name in image}
+    assert image == installed
+
+
+def test_build_context_is_model_and_continuous_training_only():
+    rules = [
+        line.strip()
+        for line in (REPO_ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert rules[0] == "*"
+    assert {r for r in rules if r.startswith("!")} == {"!model/", "!continuous_training/"}
+    assert TRAINING_SOURCE.context == REPO_ROOT
+    copied = re.findall(r"^COPY (?!--from)(\S+)", DOCKERFILE.read_text(), re.M)
+    assert copied == ["model/requirements.txt", "model/", "continuous_training/"]
+
+
+def test_continuous_training_imports_nothing_else_from_the_repository():
+    repo_packages = {"model", "infra", "stacks", "bench", "tests", "analysis", "serving"}
+    imported = set()
+    for module in (REPO_ROOT / "continuous_training").glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module.split(".")[0])
+    assert "kubernetes" in imported
+    assert not imported & repo_packages
