@@ -21,7 +21,6 @@ from mlflow.protos.databricks_pb2 import (
 )
 
 from model.conventions import (
-    CHAMPION,  # noqa: F401  (re-exported: model.abtest imports it from here)
     HOLDOUT_ARTIFACT,
     NO_VERSION,
     TAG_GATE_CHAMPION,
