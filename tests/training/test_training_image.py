@@ -32,6 +32,15 @@ def test_hadolint_reports_nothing():
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
 
 
+def test_base_is_the_serving_images_base_pinned_by_digest():
+    """One Python base for both images, so a base update (and its digest) moves them together;
+    tests/serving checks that base is a 3.12 slim tag with a digest."""
+    bases = re.findall(r"^FROM (\S+)", DOCKERFILE.read_text(), re.M)
+    serving = re.findall(r"^FROM (\S+)", (REPO_ROOT / "serving" / "Dockerfile").read_text(), re.M)
+    assert bases and set(bases) == set(serving)
+    assert all("@sha256:" in base for base in bases)
+
+
 def test_runs_as_its_non_root_user_with_home_on_the_scratch_volume():
     text = DOCKERFILE.read_text()
     assert re.findall(r"^USER (\S+)", text, re.M)[-1] == "10001:10001"
