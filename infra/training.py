@@ -57,6 +57,8 @@ trigger), built from the repository root (`.dockerignore` keeps the rest out).""
 TRAINING_UID = 10001
 """The training image's non-root user (model/Dockerfile)."""
 TRIGGER_PORT = 8080
+TRIGGER_PORT_NAME = "http-webhook"
+"""Named by protocol, so Istio treats the Service as HTTP rather than opaque TCP."""
 TRIGGER_NAME = "retrain-trigger"
 TOKEN_KEY = "token"
 TOKEN_DIR = "/var/run/secrets/retrain-webhook"
@@ -378,10 +380,12 @@ class ContinuousTraining(PlatformComponent):
                                     {"name": "RETRAIN_CRONJOBS", "value": cronjob_map},
                                     {"name": "RETRAIN_PORT", "value": str(TRIGGER_PORT)},
                                 ],
-                                "ports": [{"name": "http", "containerPort": TRIGGER_PORT}],
+                                "ports": [
+                                    {"name": TRIGGER_PORT_NAME, "containerPort": TRIGGER_PORT}
+                                ],
                                 "resources": resources("20m", "96Mi", "500m", "256Mi"),
-                                "readinessProbe": http_probe("/healthz", "http", 5),
-                                "livenessProbe": http_probe("/healthz", "http", 15),
+                                "readinessProbe": http_probe("/healthz", TRIGGER_PORT_NAME, 5),
+                                "livenessProbe": http_probe("/healthz", TRIGGER_PORT_NAME, 15),
                                 "securityContext": CONTAINER_SECURITY_CONTEXT,
                                 "volumeMounts": [
                                     {"name": "tmp", "mountPath": "/tmp"},
@@ -406,7 +410,13 @@ class ContinuousTraining(PlatformComponent):
             metadata={"name": TRIGGER_NAME, "namespace": namespace, "labels": labels},
             spec={
                 "selector": labels,
-                "ports": [{"name": "http", "port": TRIGGER_PORT, "targetPort": "http"}],
+                "ports": [
+                    {
+                        "name": TRIGGER_PORT_NAME,
+                        "port": TRIGGER_PORT,
+                        "targetPort": TRIGGER_PORT_NAME,
+                    }
+                ],
             },
             opts=child,
         )
@@ -448,9 +458,10 @@ class ContinuousTraining(PlatformComponent):
                 {
                     "podSelector": trigger,
                     "policyTypes": ["Egress"],
-                    "egress": [
-                        {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": API_SERVER_PORTS}
-                    ],
+                    # The API server is no pod and its address is unknown at render time: allowed
+                    # by port alone, so a serving namespace holds no ipBlock (Cilium does not
+                    # match every API server address with an ipBlock either).
+                    "egress": [{"ports": API_SERVER_PORTS}],
                 },
             ),
             (
