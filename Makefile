@@ -12,19 +12,39 @@ BIN     := $(VENV)/bin
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint render preflight protect-up protect-destroy up preview destroy
+.PHONY: help venv lock test lint render preflight protect-up protect-destroy up preview destroy
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: requirements.txt pyproject.toml
+# One lock per environment, each compiled by `make lock` from its .in file of direct dependencies
+# with uv (pinned in requirements.in). The image locks and uv's own are resolved with
+# requirements.txt as constraints, so every package they share has its version. Renovate re-runs
+# the command in each lock's header (renovate.json), so keep the options in that form.
+COMPILE := $(BIN)/uv pip compile --quiet --generate-hashes --python-version=3.12
+
+# pip installs uv from its hashed lock, then uv installs the repository's lock with hashes required
+# (with progress bars on a terminal) and removes whatever the lock does not name.
+$(BIN)/.installed: requirements.txt ci/uv-requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r ci/uv-requirements.txt
+	$(BIN)/uv pip sync --python $(BIN)/python --require-hashes requirements.txt
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps --no-build-isolation -e .
 	touch $@
 
-venv: $(BIN)/.installed ## Create the Python 3.12 virtualenv from requirements.txt
+venv: $(BIN)/.installed ## Create the Python 3.12 virtualenv from the lock requirements.txt
+
+lock: venv ## Regenerate every lock from its .in file (LOCK_FLAGS=--upgrade: newest versions)
+	$(COMPILE) $(LOCK_FLAGS) --output-file=requirements.txt requirements.in
+	$(COMPILE) $(LOCK_FLAGS) --constraints=requirements.txt \
+		--output-file=ci/uv-requirements.txt ci/uv-requirements.in
+	$(COMPILE) $(LOCK_FLAGS) --constraints=requirements.txt \
+		--output-file=serving/requirements.txt serving/requirements.in
+	$(COMPILE) $(LOCK_FLAGS) --constraints=requirements.txt \
+		--output-file=model/requirements.txt model/requirements.in
+	$(COMPILE) $(LOCK_FLAGS) --output-file=ci/checkov-requirements.txt ci/checkov-requirements.in
+	$(COMPILE) $(LOCK_FLAGS) \
+		--output-file=localrun/mlserver-requirements.txt localrun/mlserver-requirements.in
 
 test: venv ## Run every test suite (the CI command)
 	$(BIN)/python -m pytest
@@ -90,9 +110,10 @@ BENCH_SECONDS ?= 15
 demo: venv ## Train (or reuse) a model, serve it as the image does, show good/bad requests and metrics
 	$(BIN)/python -m localrun.demo
 
-$(VENV)-mlserver/.installed: localrun/mlserver-requirements.txt
+$(VENV)-mlserver/.installed: localrun/mlserver-requirements.txt $(BIN)/.installed
 	$(PYTHON) -m venv $(VENV)-mlserver
-	$(VENV)-mlserver/bin/pip install --quiet -r localrun/mlserver-requirements.txt
+	$(BIN)/uv pip sync --python $(VENV)-mlserver/bin/python --require-hashes \
+		localrun/mlserver-requirements.txt
 	touch $@
 
 bench: venv $(VENV)-mlserver/.installed ## wrk: the Seldon server vs MLServer 1.7.1, BENCH_SECONDS each (needs wrk)

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Install the Pulumi CLI at the version requirements.txt pins for the SDK, so CLI and SDK never
+# Install the Pulumi CLI at the version the lock requirements.txt pins for the SDK, so CLI and SDK never
 # drift apart. The tarball is checked against the release's published SHA-256 list before use.
 # Usage: ci/install-pulumi.sh <install-dir>   (the CLI lands in <install-dir>/pulumi)
 set -euo pipefail
 
 dest="${1:?usage: ci/install-pulumi.sh <install-dir>}"
-version="$(sed -n 's/^pulumi==\([0-9.]*\)$/\1/p' requirements.txt)"
+version="$(sed -n 's/^pulumi==\([0-9.]*\)\( \\\)\{0,1\}$/\1/p' requirements.txt)"
 [ -n "$version" ] || { echo "install-pulumi: no 'pulumi==<version>' pin in requirements.txt" >&2; exit 1; }
 
 archive="pulumi-v${version}-linux-x64.tar.gz"

@@ -6,6 +6,7 @@ import fcntl
 import hashlib
 import shutil
 import subprocess
+import sys
 import tempfile
 import venv
 from pathlib import Path
@@ -15,6 +16,8 @@ import yaml
 from ci_pipelines import CHECKOV_REQUIREMENTS, GITLAB_CI, REPO_ROOT, WORKFLOWS
 
 CHECKOV_INSTALL_TIMEOUT_S = 480
+# uv from the test run's own virtualenv (make venv installs it from ci/uv-requirements.txt).
+UV = Path(sys.executable).parent / "uv"
 
 
 @pytest.fixture(scope="session")
@@ -34,8 +37,9 @@ def checkov() -> Path:
     """The checkov executable, from a venv built once per requirements file beside the main one.
 
     checkov's pins conflict with pulumi's, so it cannot live in .venv. The venv is named after
-    the hash of ci/checkov-requirements.txt and built under a lock (parallel test runs share
-    it); a marker file says the install finished, so an interrupted one is redone.
+    the hash of its lock ci/checkov-requirements.txt (installed with hashes required) and built
+    under a file lock (parallel test runs share it); a marker file says the install finished, so
+    an interrupted one is redone.
     """
     key = hashlib.sha256(CHECKOV_REQUIREMENTS.read_bytes()).hexdigest()[:12]
     target = REPO_ROOT / f".venv-checkov-{key}"
@@ -44,10 +48,10 @@ def checkov() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not complete.exists():
             shutil.rmtree(target, ignore_errors=True)
-            venv.create(target, with_pip=True)
+            venv.create(target)
             subprocess.run(
-                [target / "bin" / "python", "-m", "pip", "install", "--quiet",
-                 "--disable-pip-version-check", "-r", CHECKOV_REQUIREMENTS],
+                [UV, "pip", "sync", "--python", target / "bin" / "python", "--require-hashes",
+                 CHECKOV_REQUIREMENTS],
                 check=True,
                 timeout=CHECKOV_INSTALL_TIMEOUT_S,
             )

@@ -4,12 +4,10 @@ import ast
 import re
 import shutil
 import subprocess
-from importlib.metadata import version
 from pathlib import Path
 
 from localrun.image_spec import DOCKERFILE, read_image_spec
-
-REQUIREMENTS = DOCKERFILE.parent / "requirements.txt"
+from tests.lockfile import REPOSITORY_LOCK, read_lock
 
 
 def test_hadolint_reports_nothing() -> None:
@@ -64,28 +62,22 @@ def test_no_compilers_or_pip_caches_are_installed() -> None:
     assert all("--require-hashes" in line for line in installs)
 
 
-def requirements() -> list[str]:
-    """Requirement entries with their --hash options (continuation lines joined)."""
-    joined = REQUIREMENTS.read_text().replace("\\\n", " ")
-    return [line.strip() for line in joined.splitlines() if line.strip() and line[0] != "#"]
+def test_serving_lock_holds_the_image_packages_only() -> None:
+    """Every pin is hashed and, like its version, taken from the repository lock by `make lock`
+    (tests/ci/test_dependency_locks.py checks both)."""
+    names = set(read_lock("serving/requirements.txt"))
 
-
-def test_serving_requirements_are_all_pinned_with_hashes() -> None:
-    entries = requirements()
-
-    pins = [entry.split()[0] for entry in entries]
-    assert pins and all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[\w.]+", pin) for pin in pins)
-    assert all(re.search(r"--hash=sha256:[0-9a-f]{64}", entry) for entry in entries)
-    names = {pin.split("==")[0].lower() for pin in pins}
     assert {"seldon-core", "mlflow-skinny", "scikit-learn"} <= names
     assert not names & {"mlflow", "pulumi", "pytest"}
 
 
 def test_serving_pins_are_what_the_tests_run() -> None:
-    """The image installs the versions the shared environment (and so every test) runs."""
-    pins = dict(entry.split()[0].split("==") for entry in requirements())
+    """The image installs the versions the repository lock gives the shared environment."""
+    image, repository = read_lock("serving/requirements.txt"), read_lock(REPOSITORY_LOCK)
 
-    assert {name: version(name) for name in pins} == pins
+    assert {name: pin.version for name, pin in image.items()} == {
+        name: repository[name].version for name in image
+    }
 
 
 def test_serving_imports_nothing_from_the_rest_of_the_repository() -> None:

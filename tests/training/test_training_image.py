@@ -5,25 +5,13 @@ import ast
 import re
 import shutil
 import subprocess
-from importlib import metadata
 
 from conftest import REPO_ROOT
 
 from infra.training import TRAINING_SOURCE
+from tests.lockfile import REPOSITORY_LOCK, read_lock
 
 DOCKERFILE = REPO_ROOT / "model" / "Dockerfile"
-REQUIREMENTS = REPO_ROOT / "model" / "requirements.txt"
-
-
-def _pins(path) -> dict[str, str]:
-    pins = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            assert re.fullmatch(r"[A-Za-z0-9_.\-]+==[\w.]+", line), line
-            name, version = line.split("==")
-            pins[name.lower().replace("_", "-")] = version
-    return pins
 
 
 def test_hadolint_reports_nothing():
@@ -49,14 +37,15 @@ def test_runs_as_its_non_root_user_with_home_on_the_scratch_volume():
 
 
 def test_requirements_are_pinned_to_the_repositorys_versions():
-    image, repository = _pins(REQUIREMENTS), _pins(REPO_ROOT / "requirements.txt")
+    """The image installs, hashes required, the versions the repository lock gives the tests."""
+    image, repository = read_lock("model/requirements.txt"), read_lock(REPOSITORY_LOCK)
     assert {"mlflow-skinny", "scikit-learn", "kubernetes", "pandas", "skops"} <= set(image)
     assert not set(image) & {"mlflow", "pulumi", "pytest", "seldon-core"}
-    shared = set(image) & set(repository)
-    assert {name: image[name] for name in shared} == {name: repository[name] for name in shared}
-    # Transitive pins equal what the repository's environment resolved.
-    installed = {name: metadata.version(name) for name in image}
-    assert image == installed
+    assert {name: pin.version for name, pin in image.items()} == {
+        name: repository[name].version for name in image
+    }
+    installs = [line for line in DOCKERFILE.read_text().splitlines() if "pip install" in line]
+    assert installs and all("--require-hashes" in line for line in installs)
 
 
 def test_build_context_is_model_and_continuous_training_only():
