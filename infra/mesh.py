@@ -128,6 +128,7 @@ class ServiceMesh(PlatformComponent):
                 # Top-level `resources` (deployment.yaml reads .Values.resources); a `pilot:`
                 # key is ignored and istiod would request the chart's 500m / 2048Mi.
                 "resources": sizing.istiod,
+                "autoscaleMax": sizing.mesh_max_replicas,
                 "meshConfig": {"accessLogFile": "/dev/stdout"},
             },
             [base],
@@ -152,6 +153,7 @@ class ServiceMesh(PlatformComponent):
                 "labels": GATEWAY_SELECTOR,
                 "service": service,
                 "resources": sizing.ingress_gateway,
+                "autoscaling": {"maxReplicas": sizing.mesh_max_replicas},
             },
             [self.control_plane],
         )
