@@ -84,7 +84,7 @@ def _restricted(spec: dict) -> list[str]:
         if seccomp not in ("RuntimeDefault", "Localhost"):
             problems.append(f"container {name!r} seccompProfile not RuntimeDefault/Localhost")
         capabilities = context.get("capabilities") or {}
-        if "ALL" not in capabilities.get("drop") or []:
+        if "ALL" not in (capabilities.get("drop") or []):
             problems.append(f"container {name!r} does not drop ALL capabilities")
         if set(capabilities.get("add") or []) - {"NET_BIND_SERVICE"}:
             problems.append(f"container {name!r} adds capabilities beyond NET_BIND_SERVICE")
