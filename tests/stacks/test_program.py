@@ -172,6 +172,24 @@ def test_seldon_webhook_certificate_comes_from_cert_manager(
     ]
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_mesh_autoscalers_are_capped_by_the_sizing_profile(
+    declared: dict[str, Declared], stack: str
+) -> None:
+    """istio 1.30.3 autoscales istiod and the gateway to 5 replicas unless told otherwise
+    (manifests/charts/istio-control/istio-discovery/values.yaml:6 `autoscaleMax`,
+    manifests/charts/gateway/values.yaml:85 `autoscaling.maxReplicas`); the footprint counts
+    them at that maximum."""
+    d = declared[stack]
+    profile = load_stack_file(stack_file(stack)).sizing.platform
+    istiod = named(d, HELM, "istiod").inputs["values"]
+    gateway = named(d, HELM, "istio-ingressgateway").inputs["values"]
+    assert istiod["autoscaleMax"] == gateway["autoscaling"]["maxReplicas"]
+    assert istiod["autoscaleMax"] == profile.mesh_max_replicas
+    if creates_kind_cluster(stack):
+        assert istiod["autoscaleMax"] == 1, "a laptop has no room for 5 istiods"
+
+
 def test_webhook_wait_trigger_changes_with_the_release_values() -> None:
     values = {"certManager": {"enabled": True}, "manager": {"cpuLimit": "500m"}}
     changed = {**values, "manager": {"cpuLimit": "1"}}
