@@ -113,10 +113,16 @@ def fetch_chart(release: Release, work: Path, *, helm: str, sources: Path | None
         _vendor_dependencies(target, sources)
         return target
     pulled = work / "pulled" / release.name
-    _helm(
-        helm, "pull", release.chart, "--repo", release.repository, "--version", release.version,
-        "--untar", "--untardir", str(pulled),
-    )  # fmt: skip
+    try:
+        _helm(
+            helm, "pull", release.chart, "--repo", release.repository, "--version",
+            release.version, "--untar", "--untardir", str(pulled),
+        )  # fmt: skip
+    except ChartError as error:
+        raise ChartError(
+            f"{error}\nWhere the chart repositories are out of reach, set CHART_SOURCES to a "
+            "directory of chart sources at the pinned tags"
+        ) from None
     return pulled / release.chart
 
 
