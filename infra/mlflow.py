@@ -39,6 +39,10 @@ MLFLOW_UID = 10001
 POSTGRES_UID = 999
 """The `postgres` user of the official image, which owns what its entrypoint creates."""
 POSTGRES_TLS_SECRET = "postgres-tls"
+SERVICE_ACCOUNT = "mlflow"
+IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
+"""What the EKS Pod Identity Webhook reads to inject the role and a projected token
+(aws/amazon-eks-pod-identity-webhook README, `eks.amazonaws.com/role-arn`)."""
 ARTIFACTS_DIR = "/artifacts"
 AUTH_CONFIG = "/etc/mlflow-auth/basic_auth.ini"
 POSTGRES_CA = "/etc/postgres-ca/ca.crt"
@@ -86,9 +90,18 @@ class MlflowConfig(CamelModel):
     s3_endpoint_url: str = Field(default="", pattern=r"^(https://[^\s/]+)?$")
     s3_region: str = "us-east-1"
     s3_access_key_id: str = ""
-    """Empty: the pods' ambient cloud credentials (e.g. an EKS Pod Identity association for the
-    `mlflow` ServiceAccount scoped to the bucket), so no key exists in the cluster at all."""
+    """Empty: the pods' ambient cloud credentials (`s3AmbientCredentials`), so no key exists in
+    the cluster at all."""
     s3_secret_access_key: SecretStr | None = Field(default=None, validate_default=True)
+    s3_ambient_credentials: Literal["podIdentity", "irsa"] = "podIdentity"
+    """Without a static key: an EKS Pod Identity association for ServiceAccount `mlflow/mlflow`
+    (made in AWS; the pods reach the agent at 169.254.170.23:80), or IRSA with `s3RoleArn`
+    (the ServiceAccount annotated `eks.amazonaws.com/role-arn`; STS over 443)."""
+    s3_role_arn: str = Field(
+        default="",
+        pattern=r"^$|^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$",
+        validate_default=True,
+    )
 
     @field_validator("artifact_store")
     @classmethod
@@ -131,6 +144,27 @@ class MlflowConfig(CamelModel):
                 "ambient cloud credentials"
             )
         return secret
+
+    @field_validator("s3_role_arn")
+    @classmethod
+    def _irsa_role(cls, arn: str, info: ValidationInfo) -> str:
+        irsa = info.data.get("s3_ambient_credentials") == "irsa"
+        if irsa and not arn:
+            raise ValueError(
+                "s3AmbientCredentials 'irsa' needs the IAM role's ARN here "
+                "(arn:aws:iam::<account>:role/<name>), trusted for system:serviceaccount:"
+                "mlflow:mlflow"
+            )
+        if arn and not irsa:
+            raise ValueError("s3RoleArn is read only with s3AmbientCredentials 'irsa'")
+        return arn
+
+    @property
+    def ambient_credentials(self) -> str | None:
+        """How the server gets S3 credentials without a key, or None when it needs none."""
+        if self.artifact_store != "s3" or self.s3_secret_access_key is not None:
+            return None
+        return self.s3_ambient_credentials
 
     @property
     def workers(self) -> int:
@@ -210,6 +244,7 @@ class MlflowTracking(PlatformComponent):
         )
         secret_name = server_secret.metadata["name"]
         store_env, store_volumes, store_mounts = self._artifact_store(config)
+        account = self._service_account(config)
         common_env = [
             secret_env("MLFLOW_BACKEND_STORE_URI", secret_name, "backend-store-uri"),
             secret_env("MLFLOW_AUTH_ADMIN_PASSWORD", secret_name, "admin-password"),
@@ -286,7 +321,10 @@ class MlflowTracking(PlatformComponent):
                         "annotations": {"mlops-platform/credentials-digest": credentials_digest},
                     },
                     "spec": {
+                        "serviceAccountName": account.metadata["name"],
                         "securityContext": pod_security_context(MLFLOW_UID),
+                        # The API server is not MLflow's business; EKS's webhooks project their
+                        # own AWS token volume whatever this says.
                         "automountServiceAccountToken": False,
                         "containers": [
                             {
@@ -435,6 +473,19 @@ class MlflowTracking(PlatformComponent):
                 },
             },
             opts=self.child_opts(depends_on=after),
+        )
+
+    def _service_account(self, config: MlflowConfig) -> k8s.core.v1.ServiceAccount:
+        """The server's own identity: what an EKS Pod Identity association names, or what IRSA's
+        role trusts (annotated with the role)."""
+        annotations = {}
+        if config.ambient_credentials == "irsa":
+            annotations[IRSA_ROLE_ANNOTATION] = config.s3_role_arn
+        return k8s.core.v1.ServiceAccount(
+            "mlflow-service-account",
+            metadata={"name": SERVICE_ACCOUNT, "namespace": MLFLOW, "annotations": annotations},
+            automount_service_account_token=False,
+            opts=self.child_opts(),
         )
 
     def _service(self, name: str, labels: dict, protocol: str, port: int) -> k8s.core.v1.Service:

@@ -20,6 +20,13 @@ ANYWHERE = [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
 """Addresses outside the cluster's pods: the API server, nodes, the internet. Cilium does not
 match pod IPs with it, so pod-to-pod allows always use selectors."""
 API_SERVER_PORTS = [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]
+POD_IDENTITY_AGENT = [
+    {"ipBlock": {"cidr": "169.254.170.23/32"}},
+    {"ipBlock": {"cidr": "fd00:ec2::23/128"}},
+]
+"""The EKS Pod Identity agent's link-local addresses, on port 80 (AWS EKS user guide,
+"Understand how EKS Pod Identity works": 169.254.170.23 and [fd00:ec2::23])."""
+MLFLOW_PODS = {"matchLabels": {"app.kubernetes.io/name": "mlflow"}}
 
 GATEWAY_PODS = {"matchLabels": {"istio": "ingressgateway"}}
 PROMETHEUS_PODS = {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}
@@ -90,9 +97,20 @@ def serving_namespace(name: str) -> NamespaceSpec:
     )
 
 
-def platform_namespaces(serving_namespaces: list[str]) -> list[NamespaceSpec]:
+def mlflow_credential_egress(ambient_credentials: str | None) -> list[Allow]:
+    """The MLflow server's way to its S3 credentials: the Pod Identity agent on the node (IRSA
+    needs only STS over 443, already open; the instance metadata service stays closed)."""
+    if ambient_credentials != "podIdentity":
+        return []
+    return [Allow("pod-identity-agent", "egress", POD_IDENTITY_AGENT, _tcp(80), MLFLOW_PODS)]
+
+
+def platform_namespaces(
+    serving_namespaces: list[str], *, mlflow_credentials: str | None = None
+) -> list[NamespaceSpec]:
     """Every namespace the platform owns with its Pod Security level and network allows:
-    its own components' namespaces, then each namespace the deployments run in."""
+    its own components' namespaces, then each namespace the deployments run in.
+    `mlflow_credentials` is MlflowConfig.ambient_credentials."""
     return [
         NamespaceSpec(
             ISTIO,
@@ -159,7 +177,7 @@ def platform_namespaces(serving_namespaces: list[str]) -> list[NamespaceSpec]:
                     "ingress",
                     [_from_namespace(ISTIO, GATEWAY_PODS), *_from_namespaces(serving_namespaces)],
                     _tcp(5000),
-                    {"matchLabels": {"app.kubernetes.io/name": "mlflow"}},
+                    MLFLOW_PODS,
                 ),
                 # An external S3 store (artifactStore s3) is outside the cluster.
                 Allow(
@@ -167,8 +185,9 @@ def platform_namespaces(serving_namespaces: list[str]) -> list[NamespaceSpec]:
                     "egress",
                     ANYWHERE,
                     _tcp(443),
-                    {"matchLabels": {"app.kubernetes.io/name": "mlflow"}},
+                    MLFLOW_PODS,
                 ),
+                *mlflow_credential_egress(mlflow_credentials),
             ],
         ),
         NamespaceSpec(

@@ -19,6 +19,8 @@ GRAFANA_ADMIN_SECRET = "grafana-admin"
 ALERTMANAGER_CONFIG_LABELS = {"app.kubernetes.io/part-of": "mlops-platform"}
 """The label Alertmanager selects AlertmanagerConfigs by, in every namespace (the retrain routes
 live in the deployments' namespaces, infra/training.py)."""
+GRAFANA_SEARCH_NAMESPACES = (MONITORING,)
+"""Where Grafana's sidecar looks for dashboards: exactly the namespaces its Role covers."""
 
 
 class PrometheusStackConfig(CamelModel):
@@ -113,11 +115,15 @@ class PrometheusStack(PlatformComponent):
                         "userKey": "admin-user",
                         "passwordKey": "admin-password",
                     },
-                    # grafana chart 10.0.0 (kube-prometheus-stack 77.10.0's dependency) values.yaml:
-                    # `rbac.namespaced` makes the sidecar's access a Role in this namespace, not a
-                    # ClusterRole reading ConfigMaps and Secrets cluster-wide; `searchNamespace`
-                    # left at its default (null) is the sidecar's own namespace; `resource`
-                    # narrows it to ConfigMaps.
+                    # grafana chart 10.0.0 templates/role.yaml: `rbac.namespaced` makes the
+                    # sidecar's access a Role in this namespace, not a ClusterRole reading
+                    # ConfigMaps and Secrets cluster-wide. kube-prometheus-stack 77.10.0 sets
+                    # `grafana.sidecar.dashboards.searchNamespace: ALL` (its values.yaml:1368),
+                    # which the sidecar lists cluster-wide and gets 403 for, forever, under that
+                    # Role: the search is pinned to the namespace the Role covers, where the
+                    # chart's and the platform's dashboards live (grafana templates/_pod.tpl:516
+                    # passes the list as the sidecar's NAMESPACE). `resource` narrows it to
+                    # ConfigMaps.
                     "rbac": {"namespaced": True},
                     "sidecar": {
                         "resources": sizing.grafana_sidecar,
@@ -126,6 +132,7 @@ class PrometheusStack(PlatformComponent):
                             "label": "grafana_dashboard",
                             "labelValue": "1",
                             "resource": "configmap",
+                            "searchNamespace": list(GRAFANA_SEARCH_NAMESPACES),
                         },
                     },
                 },

@@ -1,5 +1,8 @@
 """The Seldon Core v1 operator, routing through Istio."""
 
+import hashlib
+import json
+
 import pulumi
 import pulumi_command as command
 import pulumi_kubernetes as k8s
@@ -15,6 +18,12 @@ SELDON_CHARTS = "https://storage.googleapis.com/seldon-charts"
 WEBHOOK_WAIT_SCRIPT = SCRIPTS / "seldon-webhook-wait.sh"
 WEBHOOK_WAIT_SECONDS = 300
 """How long the first SeldonDeployment may wait for the admission webhooks to answer."""
+
+
+def release_fingerprint(version: str, values: dict) -> str:
+    """What identifies a release's content: its chart version and values."""
+    canonical = json.dumps({"version": version, "values": values}, sort_keys=True)
+    return f"{version}@sha256:{hashlib.sha256(canonical.encode()).hexdigest()}"
 
 
 class SeldonOperatorConfig(CamelModel):
@@ -47,34 +56,43 @@ class SeldonOperator(PlatformComponent):
         *,
         gateway: str,
         istio: pulumi.Resource,
+        cert_manager: pulumi.Resource,
         sizing: PlatformSizing,
         cluster: ClusterAccess,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:seldon:SeldonOperator", name, opts)
+        # Every key below exists in helm-charts/seldon-core-operator/values.yaml@v1.17.1.
+        values = {
+            "istio": {"enabled": True, "gateway": gateway},
+            "ambassador": {"enabled": False},
+            "usageMetrics": {"enabled": False},
+            # Without it the chart signs the webhook with Helm's genCA/genSignedCert, valid
+            # 365 days and renewed only by a re-render (templates/webhook.yaml:3-4), in front of
+            # a `failurePolicy: Fail` webhook. With it: a cert-manager Certificate
+            # (templates/certificate_seldon-serving-cert.yaml) that cert-manager renews, its CA
+            # injected by cainjector (`cert-manager.io/inject-ca-from`, webhook.yaml:10).
+            "certManager": {"enabled": True},
+            "crd": {"create": True},
+            "manager": sizing.seldon_manager_values(),
+        }
         self.release = pinned_release(
             "seldon-core",
             chart="seldon-core-operator",
             version=config.seldon_operator_version,
             repository=SELDON_CHARTS,
             namespace=SELDON_SYSTEM,
-            # Every key below exists in helm-charts/seldon-core-operator/values.yaml@v1.17.1.
-            values={
-                "istio": {"enabled": True, "gateway": gateway},
-                "ambassador": {"enabled": False},
-                "usageMetrics": {"enabled": False},
-                "certManager": {"enabled": False},
-                "crd": {"create": True},
-                "manager": sizing.seldon_manager_values(),
-            },
-            opts=self.child_opts(depends_on=[istio]),
+            values=values,
+            # cert-manager's CRDs and webhook admit the chart's Issuer and Certificate.
+            opts=self.child_opts(depends_on=[istio, cert_manager]),
         )
         self.webhook_ready = command.local.Command(
             f"{name}-webhook-ready",
             create=script_command(WEBHOOK_WAIT_SCRIPT, SELDON_SYSTEM, str(WEBHOOK_WAIT_SECONDS)),
             environment=cluster.kubectl_environment,
-            # A new operator version restarts the manager: wait for its webhooks again.
-            triggers=[config.seldon_operator_version],
+            # Any change of the release (version or values) may restart the manager or reissue
+            # its certificate: wait for its webhooks again.
+            triggers=[release_fingerprint(config.seldon_operator_version, values)],
             opts=self.child_opts(depends_on=[self.release]),
         )
         self.register_outputs({"version": config.seldon_operator_version})

@@ -36,6 +36,10 @@ class PlatformSizing:
     cert_manager_webhook: dict
     cert_manager_cainjector: dict
     cert_manager_startupapicheck: dict
+    mesh_max_replicas: int
+    """Most replicas the autoscalers of istiod and the ingress gateway may run (both charts
+    default to 5: istio 1.30.3 istiod values.yaml `autoscaleMax`, gateway values.yaml
+    `autoscaling.maxReplicas`); the footprint counts them at this maximum."""
 
     def seldon_manager_values(self) -> dict:
         """The operator chart takes flat keys (seldon-core v1.17.1 seldon-core-operator values)."""
@@ -67,6 +71,7 @@ SMALL = PlatformSizing(
     cert_manager_webhook=resources("10m", "32Mi", "100m", "128Mi"),
     cert_manager_cainjector=resources("10m", "64Mi", "100m", "256Mi"),
     cert_manager_startupapicheck=resources("10m", "32Mi", "100m", "64Mi"),
+    mesh_max_replicas=1,
 )
 
 HA = PlatformSizing(
@@ -87,6 +92,7 @@ HA = PlatformSizing(
     cert_manager_webhook=resources("20m", "64Mi", "200m", "128Mi"),
     cert_manager_cainjector=resources("20m", "128Mi", "200m", "256Mi"),
     cert_manager_startupapicheck=resources("10m", "32Mi", "100m", "64Mi"),
+    mesh_max_replicas=5,
 )
 
 PROFILES = {"small": SMALL, "ha": HA}

@@ -13,6 +13,7 @@ import pulumi
 import yaml
 from pulumi.runtime import config as runtime_config
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
 
 from infra.cert_manager import CertManagerConfig
 from infra.cluster import ClusterConfig
@@ -238,7 +239,8 @@ def _describe(error: ValidationError) -> list[str]:
     for item in error.errors():
         section, *path = item["loc"]
         if section in FLAT_SECTIONS:
-            key, path = (path[0], path[1:]) if path else ("", [])
+            # A default checked by a validator (validate_default) is reported by field name.
+            key, path = (to_camel(str(path[0])), path[1:]) if path else ("", [])
         else:
             key = section
         where = f"{PROJECT}:{key}" + "".join(

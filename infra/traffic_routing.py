@@ -18,10 +18,18 @@ a second VirtualService would win or lose by which object is older. Instead:
   rule order is its own: first one feedback route per live predictor, matched on the
   `x-mlops-predictor` request header, then the weighted split of the stack file (plus the shadow's
   mirror), each destination setting `x-mlops-predictor` on its responses, then the operator's
-  gRPC match. The destinations are the Services and DestinationRule subsets the operator creates
-  (`<name>-<predictor>`, subset `<predictor>`, executor ports 8000 and 5001:
-  DEFAULT_ENGINE_CONTAINER_PORT and DEFAULT_ENGINE_GRPC_PORT).
+  gRPC match. The destinations are the predictor Services the operator creates
+  (`<name>-<predictor>`, executor ports 8000 and 5001: DEFAULT_ENGINE_CONTAINER_PORT and
+  DEFAULT_ENGINE_GRPC_PORT), without a DestinationRule subset. The operator's subset selects the
+  predictor's `version` label, which is the model version and so changes with every promotion,
+  and the operator rewrites it only once the new Deployment counts as ready
+  (operator/controllers/seldondeployment_controller.go@v1.17.1:324-337 and, for the order,
+  :1849-1860 and :2128-2135): a route through it would reach no pod, or only the new ones,
+  mid-rollout. The Service selects `seldon-app: <name>-<predictor>` (:704), the same on old and
+  new pods, so a rollout moves traffic pod by pod as readiness allows.
 """
+
+import re
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -37,8 +45,14 @@ UNROUTED_GATEWAY = "seldon-operator-unrouted"
 UNROUTED_SELECTOR = {"mlops-platform/unrouted": "no-proxy-has-this-label"}
 EXECUTOR_HTTP_PORT = 8000
 EXECUTOR_GRPC_PORT = 5001
-GRPC_PATHS = ".*tensorflow.*|.*seldon.protos.*|.*inference.*"
-"""The operator's gRPC path match (GRPCRegExMatchIstio, operator/constants/constants.go)."""
+GRPC_SERVICE_PREFIXES = ("tensorflow.", "seldon.protos.", "inference.")
+"""Packages of the gRPC services the executor answers (the operator's GRPCRegExMatchIstio,
+operator/constants/constants.go@v1.17.1, matches `.*tensorflow.*|.*seldon.protos.*|
+.*inference.*` anywhere in the path)."""
+GRPC_PATHS = "|".join(f"/{re.escape(prefix)}.*" for prefix in GRPC_SERVICE_PREFIXES)
+"""The operator's gRPC match anchored at the start of the path (`/<package>.<Service>/<Method>`;
+Istio's `uri.regex` is a full match), so the prefixes the JWT policy denies cover every path it
+routes (infra/mesh.py PREDICTION_PATHS)."""
 FEEDBACK_PATH = "api/v1.0/feedback"
 
 
@@ -48,11 +62,7 @@ def predictor_host(deployment: str, predictor: str, namespace: str) -> str:
 
 
 def _destination(deployment: str, namespace: str, predictor: str, port: int) -> dict:
-    return {
-        "host": predictor_host(deployment, predictor, namespace),
-        "subset": predictor,
-        "port": {"number": port},
-    }
+    return {"host": predictor_host(deployment, predictor, namespace), "port": {"number": port}}
 
 
 def _tagged(deployment: str, namespace: str, predictor: PredictorTarget, port: int) -> dict:

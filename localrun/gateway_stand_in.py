@@ -105,8 +105,10 @@ class GatewayStandIn:
             status, content, content_type = 503, b"upstream unavailable", {}
         service = path.rstrip("/").rsplit("/", 1)[-1]
         if service in SERVICES:
+            # The operator's predictor Service is `<deployment>-<predictor>`.
+            predictor = host.split(".", 1)[0].removeprefix(f"{self.deployment}-")
             self.histogram.labels(
-                self.deployment, destination["subset"], destination["subset"],
+                self.deployment, predictor, predictor,
                 SERVICES[service], method.lower(), str(status),
             ).observe(time.perf_counter() - started)  # fmt: skip
         return status, content, content_type.get("Content-Type", "application/json")

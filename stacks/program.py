@@ -32,7 +32,11 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
     cluster = ClusterAccess("cluster", config.cluster)
     on_cluster = pulumi.ResourceOptions(providers=[cluster.provider])
     namespaces = PlatformNamespaces(
-        "namespaces", platform_namespaces(config.deployment_namespaces), opts=on_cluster
+        "namespaces",
+        platform_namespaces(
+            config.deployment_namespaces, mlflow_credentials=config.mlflow.ambient_credentials
+        ),
+        opts=on_cluster,
     )
     in_namespaces = pulumi.ResourceOptions.merge(
         on_cluster, pulumi.ResourceOptions(depends_on=[namespaces])
@@ -61,6 +65,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
         config.seldon,
         gateway=mesh.gateway_ref,
         istio=mesh.control_plane,
+        cert_manager=certificates.release,
         cluster=cluster,
         sizing=config.sizing.platform,
         opts=in_namespaces,

@@ -53,7 +53,9 @@ def test_both_pipelines_call_the_same_make_targets(gitlab_ci, workflows) -> None
     gitlab = make_targets(gitlab_ci)
     github = set().union(*(make_targets(doc) for doc in workflows.values()))
     assert gitlab == github
-    assert {"lint", "test", "train", "image", "preview", "render-diff", "up"} <= gitlab
+    assert {"lint", "test", "train", "image", "preview", "render-diff", "up", "chart-check"} <= (
+        gitlab
+    )
 
 
 def test_every_make_target_the_pipelines_call_exists(gitlab_ci, workflows) -> None:
@@ -120,6 +122,13 @@ def test_github_previews_both_stacks_on_pull_requests_and_comments(workflows) ->
     assert "gh pr comment" in jobs["comment"]["steps"][-1]["run"]
 
 
+def test_both_pipelines_check_the_chart_contract_on_merge_requests(gitlab_ci, workflows) -> None:
+    job = delivery_jobs(workflows)["chart-check"]
+    assert job["if"] == "github.event_name == 'pull_request'"
+    assert any(step.get("run") == "make chart-check" for step in job["steps"])
+    assert gitlab_jobs(gitlab_ci)["chart-check"]["script"] == ["make chart-check"]
+
+
 def test_github_deploys_dev_on_main_and_prod_on_tag_or_approval(workflows) -> None:
     jobs = delivery_jobs(workflows)
     dev, prod = jobs["deploy-dev"], jobs["deploy-prod"]
@@ -162,6 +171,8 @@ def test_gitlab_jobs_stages_and_triggers(gitlab_ci) -> None:
     assert jobs["preview"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
     assert jobs["preview"]["parallel"]["matrix"] == [{"STACK": ["dev"]}]
     assert jobs["render-prod"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+    assert jobs["chart-check"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+    assert jobs["chart-check"]["script"] == ["make chart-check"]
     assert "environment" not in jobs["render-prod"]
     preview_script = " ".join(jobs["preview"]["script"])
     for command in ("make preview", "make render-diff", "ci/gitlab_note.py"):
@@ -231,6 +242,7 @@ def test_github_token_permissions_are_least_privilege(workflows) -> None:
         "image": {"packages"},
         "preview": set(),
         "render-prod": set(),
+        "chart-check": set(),
         "preview-prod": set(),
         "comment": {"pull-requests"},
         "deploy-dev": set(),

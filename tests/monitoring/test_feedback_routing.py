@@ -75,17 +75,36 @@ def test_feedback_routes_come_before_the_weighted_split_and_skip_the_shadow():
         "grpc",
     ]
     split = rules[2]
-    assert [(r["destination"]["subset"], r["weight"]) for r in split["route"]] == [
-        ("champion", 90),
-        ("challenger", 10),
+    assert [(r["destination"]["host"], r["weight"]) for r in split["route"]] == [
+        (predictor_host("iris", "champion", "seldon"), 90),
+        (predictor_host("iris", "challenger", "seldon"), 10),
     ]
-    assert split["mirror"]["subset"] == "shadow"
+    assert split["mirror"]["host"] == predictor_host("iris", "shadow", "seldon")
     assert split["mirrorPercentage"] == {"value": 25.0}
     assert all(
-        r["headers"]["response"]["set"] == {PREDICTOR_HEADER: r["destination"]["subset"]}
+        r["destination"]["host"]
+        == predictor_host("iris", r["headers"]["response"]["set"][PREDICTOR_HEADER], "seldon")
         for rule in rules
         for r in rule["route"]
     )
+
+
+def test_routes_survive_a_promotion_without_operator_subsets():
+    """The operator's DestinationRule subset selects `version: <model version>` and is rewritten
+    only once the new Deployment is ready (seldon-core v1.17.1 operator/controllers/
+    seldondeployment_controller.go:324-337, :1849-1860, :2128-2135): a promotion changes the
+    label on the pods first, so a route through the subset reaches no pod, or only the new ones.
+    The predictor Service selects `seldon-app` (:704), unchanged by a promotion."""
+    rules = _route()["spec"]["http"]
+    destinations = [r["destination"] for rule in rules for r in rule["route"]]
+    destinations += [rule["mirror"] for rule in rules if "mirror" in rule]
+    assert destinations
+    assert all("subset" not in d for d in destinations)
+    assert {d["host"].split(".", 1)[0] for d in destinations} == {
+        "iris-champion",
+        "iris-challenger",
+        "iris-shadow",
+    }
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from infra.mesh import GATEWAY_NAME
+from infra.mesh import GATEWAY_NAME, HTTP_REDIRECT_GATEWAY, PREDICTION_PATHS
 from infra.stack_config import load_stack_file
 from stacks.mock_runtime import FAKE_GENERATED_PASSWORD
 from stacks.render import documents, render_stack
@@ -69,11 +69,22 @@ def test_gateway_serves_https_and_redirects_http(rendered) -> None:
     stack, documents, _ = rendered
     (gateway,) = [g for g in of_kind(documents, "Gateway") if g["metadata"]["name"] == GATEWAY_NAME]
     validate(gateway)
-    servers = {s["port"]["protocol"]: s for s in gateway["spec"]["servers"]}
-    assert set(servers) == {"HTTPS", "HTTP"}
-    tls = servers["HTTPS"]["tls"]
+    (https,) = gateway["spec"]["servers"]
+    assert https["port"] == {"number": 443, "name": "https", "protocol": "HTTPS"}
+    tls = https["tls"]
     assert tls["mode"] == "SIMPLE" and tls["credentialName"]
-    assert servers["HTTP"]["tls"] == {"httpsRedirect": True}
+    (redirect,) = [
+        g for g in of_kind(documents, "Gateway") if g["metadata"]["name"] == HTTP_REDIRECT_GATEWAY
+    ]
+    validate(redirect)
+    assert redirect["spec"]["selector"] == gateway["spec"]["selector"]
+    assert redirect["spec"]["servers"] == [
+        {
+            "port": {"number": 80, "name": "http", "protocol": "HTTP"},
+            "hosts": ["*"],
+            "tls": {"httpsRedirect": True},
+        }
+    ]
     config = load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml").certificates
     if config.gateway_tls == "existingSecret":
         assert tls["credentialName"] == config.gateway_tls_secret
@@ -84,6 +95,49 @@ def test_gateway_serves_https_and_redirects_http(rendered) -> None:
             if c["metadata"]["namespace"] == "istio-system"
         ]
         assert certificate["spec"]["secretName"] == tls["credentialName"]
+
+
+def _bound(service: dict, gateway: dict) -> bool:
+    ref = f"{gateway['metadata']['namespace']}/{gateway['metadata']['name']}"
+    namespace = service["metadata"]["namespace"]
+    return any(g == ref or f"{namespace}/{g}" == ref for g in service["spec"].get("gateways", []))
+
+
+def port_80_redirected_hosts(documents: list[dict]) -> set[str]:
+    """The port-80 virtual hosts Istio 1.30.3 marks `RequireTls: ALL`
+    (pilot/pkg/networking/core/gateway.go:488-520: every host a VirtualService bound to a
+    redirecting server contributes; :525-543: the server's own hosts)."""
+    hosts: set[str] = set()
+    services = of_kind(documents, "VirtualService")
+    for gateway in of_kind(documents, "Gateway"):
+        for server in gateway["spec"]["servers"]:
+            if server["port"]["number"] != 80 or not server.get("tls", {}).get("httpsRedirect"):
+                continue
+            hosts |= set(server["hosts"])
+            for service in services:
+                if _bound(service, gateway):
+                    hosts |= set(service["spec"]["hosts"])
+    return hosts
+
+
+def test_acme_challenges_are_served_for_every_gateway_host(rendered) -> None:
+    """Istio 1.30.3 (default ingressControllerMode STRICT) serves the solver Ingress only if its
+    `kubernetes.io/ingress.class` annotation is `istio` or its `ingressClassName` names an
+    IngressClass of Istio's controller (pilot/pkg/config/kube/ingress/virtualservices.go:253-281);
+    cert-manager v1.21.1 sets the annotation from `http01.ingress.class`
+    (pkg/issuer/acme/http/ingress.go:167-168). The solver's exact host then wins over `*` unless
+    the host's port-80 virtual host requires TLS."""
+    stack, documents, _ = rendered
+    mesh = load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml").mesh
+    assert port_80_redirected_hosts(documents) == {"*"}
+    assert not set(mesh.gateway_hosts) & port_80_redirected_hosts(documents)
+    declared_classes = {c["metadata"]["name"] for c in of_kind(documents, "IngressClass")}
+    for issuer in of_kind(documents, "ClusterIssuer"):
+        for solver in issuer["spec"].get("acme", {}).get("solvers", []):
+            ingress = solver["http01"]["ingress"]
+            assert ingress.get("class") == "istio" or ingress.get("ingressClassName") in (
+                declared_classes
+            )
 
 
 def test_certificates_come_from_cert_manager_and_are_schema_valid(rendered) -> None:
@@ -126,10 +180,107 @@ def test_prediction_path_needs_a_jwt_where_the_stack_enables_it(rendered) -> Non
     assert policy["spec"]["action"] == "DENY"
     (deny,) = policy["spec"]["rules"]
     assert deny["from"] == [{"source": {"notRequestPrincipals": [f"{mesh.jwt_issuer}/*"]}}]
-    assert deny["to"] == [{"operation": {"paths": ["/seldon/*"]}}]
+    assert deny["to"] == [{"operation": {"paths": PREDICTION_PATHS}}]
+    assert "notPaths" not in deny["to"][0]["operation"]
     selector = {"istio": "ingressgateway"}
     assert authentication["spec"]["selector"]["matchLabels"] == selector
     assert policy["spec"]["selector"]["matchLabels"] == selector
+
+
+REGEX_META = re.compile(r"(?<!\\)[.*+?()\[\]{}|^$]")
+
+
+def literal_prefix(pattern: str) -> str:
+    """The literal text every full match of a regex alternative starts with."""
+    end = REGEX_META.search(pattern)
+    return re.sub(r"\\(.)", r"\1", pattern[: end.start() if end else len(pattern)])
+
+
+def covered(prefix: str, policy_paths: list[str]) -> bool:
+    """Whether every path starting with `prefix` matches one of the policy's paths (Istio
+    AuthorizationPolicy: `x*` is a prefix match, `*` any path)."""
+    return any(p == "*" or (p.endswith("*") and prefix.startswith(p[:-1])) for p in policy_paths)
+
+
+def public_route_prefixes(documents: list[dict]) -> list[str]:
+    """The literal start of every path the Seldon gateway routes, except the hosts that
+    authenticate themselves (MLflow, Grafana)."""
+    (gateway,) = [g for g in of_kind(documents, "Gateway") if g["metadata"]["name"] == GATEWAY_NAME]
+    prefixes = []
+    for service in of_kind(documents, "VirtualService"):
+        if not _bound(service, gateway) or service["spec"]["hosts"] != ["*"]:
+            continue
+        for rule in service["spec"]["http"]:
+            for match in rule.get("match", [{}]):
+                uri = match.get("uri", {"prefix": "/"})
+                if "regex" in uri:
+                    prefixes += [literal_prefix(alt) for alt in uri["regex"].split("|")]
+                else:
+                    prefixes.append(uri.get("prefix", uri.get("exact")))
+    return prefixes
+
+
+def test_jwt_covers_every_public_prediction_route(rendered) -> None:
+    """REST and gRPC alike (Istio's `uri.regex` is a full match, so an alternative's literal
+    start bounds every path it routes)."""
+    stack, documents, _ = rendered
+    if load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml").mesh.prediction_auth == "none":
+        return
+    (policy,) = of_kind(documents, "AuthorizationPolicy")
+    (deny,) = policy["spec"]["rules"]
+    (operation,) = deny["to"]
+    prefixes = public_route_prefixes(documents)
+    assert any(p.startswith("/seldon.protos.") for p in prefixes)
+    assert [p for p in prefixes if not covered(p, operation["operation"]["paths"])] == []
+
+
+def test_route_coverage_check_sees_an_unanchored_grpc_match() -> None:
+    """The operator's own gRPC regex (`.*inference.*`) matches paths no prefix can cover."""
+    assert literal_prefix(".*inference.*") == ""
+    assert not covered("", PREDICTION_PATHS)
+    assert literal_prefix(r"/seldon\.protos\..*") == "/seldon.protos."
+    assert covered("/seldon.protos.", PREDICTION_PATHS)
+
+
+def _allows(policy: dict, port: int, cidr: str) -> bool:
+    return any(
+        {"ipBlock": {"cidr": cidr}} in rule["to"]
+        and {"protocol": "TCP", "port": port} in rule["ports"]
+        for rule in policy["spec"].get("egress", [])
+    )
+
+
+def test_mlflow_ambient_s3_credentials_have_an_identity_and_a_way_out(rendered) -> None:
+    """EKS Pod Identity and IRSA both bind a role to a ServiceAccount (not `default`); the Pod
+    Identity agent answers on 169.254.170.23:80 (AWS EKS user guide, pod-id-how-it-works)."""
+    stack, documents, _ = rendered
+    config = load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml").mlflow
+    (server,) = [d for d in of_kind(documents, "Deployment") if d["metadata"]["name"] == "mlflow"]
+    pod = server["spec"]["template"]["spec"]
+    accounts = {
+        a["metadata"]["name"]: a
+        for a in of_kind(documents, "ServiceAccount")
+        if a["metadata"]["namespace"] == "mlflow"
+    }
+    assert pod["serviceAccountName"] in accounts
+    account = accounts[pod["serviceAccountName"]]
+    assert account["automountServiceAccountToken"] is False
+    annotations = account["metadata"].get("annotations") or {}
+    assert (annotations.get("eks.amazonaws.com/role-arn") or None) == (
+        config.s3_role_arn if config.ambient_credentials == "irsa" else None
+    )
+    egress = [
+        d
+        for d in of_kind(documents, "NetworkPolicy")
+        if d["metadata"]["namespace"] == "mlflow" and "Egress" in d["spec"]["policyTypes"]
+    ]
+    to_agent = [d for d in egress if _allows(d, 80, "169.254.170.23/32")]
+    assert bool(to_agent) is (config.ambient_credentials == "podIdentity")
+    for policy in to_agent:
+        assert policy["spec"]["podSelector"] == {
+            "matchLabels": {"app.kubernetes.io/name": "mlflow"}
+        }
+    assert not [d for d in egress if _allows(d, 80, "169.254.169.254/32")], "no instance metadata"
 
 
 def test_prod_turns_jwt_on() -> None:
@@ -247,13 +398,28 @@ def test_gateway_reaches_the_executor_not_the_model_container(rendered) -> None:
         assert "ipBlock" not in json.dumps(policies)
 
 
-def test_grafana_sidecar_watches_only_its_namespace(rendered) -> None:
-    _, _, outputs = rendered
-    grafana = outputs["__releases__"]["kube-prometheus-stack"]["values"]["grafana"]
+KPS_DASHBOARD_SEARCH = "ALL"
+"""kube-prometheus-stack 77.10.0 charts/kube-prometheus-stack/values.yaml:1368: what the sidecar
+searches when the platform does not say (grafana 10.0.0's own default, null, is overridden)."""
+
+
+def test_grafana_sidecar_searches_only_where_its_role_reads(rendered) -> None:
+    """With `rbac.namespaced` grafana 10.0.0 grants the sidecar a Role in the release namespace
+    only (templates/role.yaml); any other search scope is a 403 loop and no dashboard at all."""
+    _, objects, outputs = rendered
+    release = outputs["__releases__"]["kube-prometheus-stack"]
+    grafana = release["values"]["grafana"]
     assert grafana["rbac"] == {"namespaced": True}
     dashboards = grafana["sidecar"]["dashboards"]
-    assert "searchNamespace" not in dashboards  # the chart's default: its own namespace
+    assert dashboards.get("searchNamespace", KPS_DASHBOARD_SEARCH) == [release["namespace"]]
     assert dashboards["resource"] == "configmap"
+    labelled = [
+        d
+        for d in of_kind(objects, "ConfigMap")
+        if d["metadata"].get("labels", {}).get(dashboards["label"]) == dashboards["labelValue"]
+    ]
+    assert labelled
+    assert {d["metadata"]["namespace"] for d in labelled} == {release["namespace"]}
 
 
 def test_cert_manager_chart_is_pinned_with_its_crds(rendered) -> None:

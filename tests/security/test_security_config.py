@@ -44,6 +44,17 @@ def config_with(stack: str, **changes) -> dict:
         ),
         ("local", {"mlflowMemoryLimit": "512Mi"}, ["mlops-platform:mlflowMemoryLimit", "640Mi"]),
         ("local", {"gatewayMaxRequestBytes": 0}, ["mlops-platform:gatewayMaxRequestBytes"]),
+        (
+            "prod",
+            {"s3AmbientCredentials": "irsa"},
+            ["mlops-platform:s3RoleArn", "'irsa' needs the IAM role's ARN"],
+        ),
+        (
+            "prod",
+            {"s3RoleArn": "arn:aws:iam::123456789012:role/mlflow"},
+            ["mlops-platform:s3RoleArn", "only with s3AmbientCredentials 'irsa'"],
+        ),
+        ("prod", {"s3AmbientCredentials": "nodeRole"}, ["mlops-platform:s3AmbientCredentials"]),
     ],
 )
 def test_weakening_settings_are_refused(stack, changes, expected) -> None:

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from pulumi.runtime import rpc
 
+from infra.seldon_operator import release_fingerprint
 from infra.stack_config import load_stack_file
 from stacks.mock_runtime import FAKE_GENERATED_PASSWORD, Declared, Registration
 from stacks.render import render_stack
@@ -30,8 +31,9 @@ PLATFORM_ALLOWS = 18
 COMMON_TYPES = {
     "pulumi:providers:kubernetes": 1,
     HELM: 6,
-    # The Seldon gateway, and the unrouted one the operator's own VirtualServices bind to.
-    "kubernetes:networking.istio.io/v1beta1:Gateway": 2,
+    # The Seldon gateway (HTTPS), its HTTP redirect, and the unrouted one the operator's own
+    # VirtualServices bind to.
+    "kubernetes:networking.istio.io/v1beta1:Gateway": 3,
     "kubernetes:networking.istio.io/v1alpha3:EnvoyFilter": 1,
     "kubernetes:cert-manager.io/v1:Certificate": 3,
     IMAGE: 1,
@@ -39,6 +41,8 @@ COMMON_TYPES = {
     "kubernetes:apps/v1:StatefulSet": 1,
     "kubernetes:apps/v1:Deployment": 1,
     "kubernetes:core/v1:Service": 2,
+    # MLflow's own identity (what an EKS Pod Identity association or IRSA role names).
+    "kubernetes:core/v1:ServiceAccount": 1,
     "kubernetes:batch/v1:Job": 1,
 }
 PLATFORM_SECRETS = 3
@@ -96,6 +100,7 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
         "kubernetes:core/v1:Namespace": PLATFORM_NAMESPACES + namespaces,
         "kubernetes:networking.k8s.io/v1:NetworkPolicy": 3 * (PLATFORM_NAMESPACES + namespaces)
         + PLATFORM_ALLOWS
+        + (config.mlflow.ambient_credentials == "podIdentity")
         + 3 * namespaces,
         # the Seldon webhook wait, and the kind cluster where the stack creates one
         "command:local:Command": 1 + (1 if creates_kind_cluster(stack) else 0),
@@ -147,6 +152,50 @@ def test_istio_before_operator_before_seldon_deployment(
         "enabled": True,
         "gateway": "istio-system/seldon-gateway",
     }
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_seldon_webhook_certificate_comes_from_cert_manager(
+    declared: dict[str, Declared], stack: str
+) -> None:
+    """seldon-core-operator v1.17.1 without `certManager.enabled` signs its `failurePolicy: Fail`
+    webhook with Helm's genCA, valid 365 days (templates/webhook.yaml:3-4); with it, a
+    cert-manager Certificate (templates/certificate_seldon-serving-cert.yaml), so cert-manager's
+    CRDs come first. The webhook wait re-runs on any change of the release."""
+    d = declared[stack]
+    operator = named(d, HELM, "seldon-core")
+    assert operator.inputs["values"]["certManager"] == {"enabled": True}
+    assert depends_on(d, operator, named(d, HELM, "cert-manager"))
+    (wait,) = [c for c in d.of_type("command:local:Command") if c.name.endswith("webhook-ready")]
+    assert wait.inputs["triggers"] == [
+        release_fingerprint(operator.inputs["version"], operator.inputs["values"])
+    ]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_mesh_autoscalers_are_capped_by_the_sizing_profile(
+    declared: dict[str, Declared], stack: str
+) -> None:
+    """istio 1.30.3 autoscales istiod and the gateway to 5 replicas unless told otherwise
+    (manifests/charts/istio-control/istio-discovery/values.yaml:6 `autoscaleMax`,
+    manifests/charts/gateway/values.yaml:85 `autoscaling.maxReplicas`); the footprint counts
+    them at that maximum."""
+    d = declared[stack]
+    profile = load_stack_file(stack_file(stack)).sizing.platform
+    istiod = named(d, HELM, "istiod").inputs["values"]
+    gateway = named(d, HELM, "istio-ingressgateway").inputs["values"]
+    assert istiod["autoscaleMax"] == gateway["autoscaling"]["maxReplicas"]
+    assert istiod["autoscaleMax"] == profile.mesh_max_replicas
+    if creates_kind_cluster(stack):
+        assert istiod["autoscaleMax"] == 1, "a laptop has no room for 5 istiods"
+
+
+def test_webhook_wait_trigger_changes_with_the_release_values() -> None:
+    values = {"certManager": {"enabled": True}, "manager": {"cpuLimit": "500m"}}
+    changed = {**values, "manager": {"cpuLimit": "1"}}
+    assert release_fingerprint("1.17.1", values) == release_fingerprint("1.17.1", dict(values))
+    assert release_fingerprint("1.17.1", values) != release_fingerprint("1.17.1", changed)
+    assert release_fingerprint("1.17.1", values) != release_fingerprint("1.17.0", values)
 
 
 @pytest.mark.parametrize("stack", STACKS)
