@@ -33,8 +33,8 @@ lint: venv ## Static checks: ruff and hadolint on the serving and training Docke
 	$(BIN)/ruff check .
 	$(BIN)/hadolint serving/Dockerfile model/Dockerfile
 
+# The renderer writes beside OUT and swaps it in only on success: a failed render keeps OUT.
 render: venv ## Offline preview: write every resource of STACK as YAML into OUT
-	rm -rf $(OUT)
 	$(BIN)/python -m stacks.render --stack $(STACK) --out $(OUT)
 
 preflight: ## Check what `make up` needs (tools, kind version, free ports, LoadBalancer support)
