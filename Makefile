@@ -87,8 +87,9 @@ render-diff: venv ## Diff STACK's SeldonDeployments, dashboards and rules betwee
 
 .PHONY: demo bench
 BENCH_SECONDS ?= 15
-demo: venv ## Train (or reuse) a model, serve it as the image does, show good/bad requests and metrics
-	$(BIN)/python -m localrun.demo
+MODEL ?= iris
+demo: venv ## Train (or reuse) MODEL (a spec in model/specs), serve it as the image does, show good/bad requests and metrics
+	$(BIN)/python -m localrun.demo --model $(MODEL)
 
 $(VENV)-mlserver/.installed: localrun/mlserver-requirements.txt
 	$(PYTHON) -m venv $(VENV)-mlserver
