@@ -53,8 +53,8 @@ lint: venv ## Static checks: ruff and hadolint on the serving and training Docke
 	$(BIN)/ruff check .
 	$(BIN)/hadolint serving/Dockerfile model/Dockerfile
 
+# The renderer writes beside OUT and swaps it in only on success: a failed render keeps OUT.
 render: venv ## Offline preview: write every resource of STACK as YAML into OUT
-	rm -rf $(OUT)
 	$(BIN)/python -m stacks.render --stack $(STACK) --out $(OUT)
 
 preflight: ## Check what `make up` needs (tools, kind version, free ports, LoadBalancer support)
@@ -107,8 +107,9 @@ render-diff: venv ## Diff STACK's SeldonDeployments, dashboards and rules betwee
 
 .PHONY: demo bench
 BENCH_SECONDS ?= 15
-demo: venv ## Train (or reuse) a model, serve it as the image does, show good/bad requests and metrics
-	$(BIN)/python -m localrun.demo
+MODEL ?= iris
+demo: venv ## Train (or reuse) MODEL (a spec in model/specs), serve it as the image does, show good/bad requests and metrics
+	$(BIN)/python -m localrun.demo --model $(MODEL)
 
 $(VENV)-mlserver/.installed: localrun/mlserver-requirements.txt $(BIN)/.installed
 	$(PYTHON) -m venv $(VENV)-mlserver

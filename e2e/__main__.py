@@ -28,6 +28,7 @@ from e2e.cluster import (
     stack_output,
 )
 from e2e.expectations import Deployment, Expected, from_render
+from stacks import preflight
 from stacks.preflight import stack_setting
 
 RENDER_DIR = REPO_ROOT / "build" / "e2e" / "render"
@@ -220,11 +221,28 @@ STEPS: dict[str, Callable[[Run], None]] = {
     "delete-cluster": delete_cluster,
 }
 TEARDOWN = ("destroy", "delete-cluster")
+OFFLINE_STEPS = ("render",)
+"""Steps that need no cluster and no tool beyond this virtualenv; every other one needs what
+`make preflight` checks."""
 
 
 def _fail_on(problems: list[str]) -> None:
     if problems:
         raise StepFailed("; ".join(problems))
+
+
+def _preflight_ok(stack: str) -> bool:
+    """`make preflight`'s checks before any step: a missing tool stops the run here, before
+    anything is created (so there is nothing to tear down), with what is missing."""
+    notes: list[str] = []
+    missing = preflight.problems(stack, dict(os.environ), notes=notes)
+    for note in notes:
+        print(f"preflight note: {note}", file=sys.stderr)
+    if missing:
+        print("e2e cannot start: missing prerequisites (nothing was created)", file=sys.stderr)
+        for problem in missing:
+            print(f"  - {problem}", file=sys.stderr)
+    return not missing
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -246,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"stack '{args.stack}' does not create a kind cluster; e2e needs one")
     ctx = Run(stack=args.stack, requests=args.requests)
     selected = args.steps or [s for s in STEPS if s not in TEARDOWN]
+    if any(step not in OFFLINE_STEPS for step in selected) and not _preflight_ok(args.stack):
+        return 1
     try:
         for name in selected:
             print(f"== e2e step {name}", file=sys.stderr, flush=True)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import requests
 
+from stacks.preflight import INSTALL_HINTS
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS_SERVICE = ("monitoring", "kube-prometheus-stack-prometheus", 9090)
 GRAFANA_SERVICE = ("monitoring", "kube-prometheus-stack-grafana", 80)
@@ -26,15 +28,20 @@ class StepFailed(RuntimeError):
 
 
 def run(*command: str, env: dict[str, str] | None = None, capture: bool = False) -> str:
-    """Run a command from the repository root; raise StepFailed naming it if it fails."""
+    """Run a command from the repository root; raise StepFailed naming it if it fails or is
+    not installed."""
     print("+", " ".join(command), file=sys.stderr, flush=True)
-    result = subprocess.run(
-        command,
-        cwd=REPO_ROOT,
-        env={**os.environ, **(env or {})},
-        text=True,
-        stdout=subprocess.PIPE if capture else None,
-    )
+    try:
+        result = subprocess.run(
+            command,
+            cwd=REPO_ROOT,
+            env={**os.environ, **(env or {})},
+            text=True,
+            stdout=subprocess.PIPE if capture else None,
+        )
+    except FileNotFoundError:
+        hint = INSTALL_HINTS.get(command[0], command[0])
+        raise StepFailed(f"`{command[0]}` is not installed (not on PATH); install {hint}") from None
     if result.returncode != 0:
         raise StepFailed(f"`{' '.join(command)}` exited {result.returncode}")
     return result.stdout or ""

@@ -1,51 +1,103 @@
-"""`make demo`: a model from `model/`, served as the image serves it, with good and bad requests.
+"""`make demo [MODEL=<spec>]`: a model of `model/specs/`, trained by `model/` and served as the
+image serves it (from the registry, digest checked), with good and bad requests and its metrics.
 
-Run from the repository root: `.venv/bin/python -m localrun.demo`. Needs no cluster and no Docker.
+Run from the repository root: `.venv/bin/python -m localrun.demo [--model wine]`. Needs no
+cluster and no Docker. The requests are built from the spec's features and the rows `model/`
+stored with the model as its input example, so every spec gets the same walk-through.
 """
 
+import argparse
 import json
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from localrun.local_model import ensure_model
+from localrun.local_model import LocalModel, TrainingFailed, ensure_model
 from localrun.server_process import ModelServerProcess
+from model.schema import FeatureSpec
+from model.specs import load_spec, spec_names
 
-GOOD_REQUESTS: list[tuple[str, Any]] = [
-    ("ndarray, two rows", {"data": {"ndarray": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}}),
-    (
-        "tensor with names in another order",
-        {
-            "data": {
-                "names": ["petal_width", "petal_length", "sepal_width", "sepal_length"],
-                "tensor": {"shape": [1, 4], "values": [1.5, 4.2, 3.0, 5.9]},
-            }
-        },
-    ),
-    ("outside the training range", {"data": {"ndarray": [[9.5, 3.0, 5.2, 3.1]]}}),
-]
 SHOWN_LABELS = ("class", "feature", "predictor_name", "worker_id")
-BAD_REQUESTS: list[tuple[str, Any]] = [
-    ("row with 3 values", {"data": {"ndarray": [[5.1, 3.5, 1.4]]}}),
-    ("text instead of a number", {"data": {"ndarray": [[5.1, "wide", 1.4, 0.2]]}}),
-    ("NaN", '{"data": {"ndarray": [[NaN, 3.5, 1.4, 0.2]]}}'),
-    ("empty batch", {"data": {"ndarray": []}}),
-    ("no data", {"jsonData": {"sepal_length": 5.1}}),
-    ("wrong feature names", {"data": {"names": ["a", "b", "c", "d"], "ndarray": [[1, 2, 3, 4]]}}),
-    ("not JSON", "sepal_length=5.1"),
-]
+INPUT_EXAMPLE = "input_example.json"
+"""Rows of the training table that `model/packaging.py` stores with every model."""
+
+
+def example_rows(model: LocalModel, names: list[str]) -> list[list[float]]:
+    """The model's input-example rows, columns in the order of `names`."""
+    example = json.loads(Path(model.local_dir, INPUT_EXAMPLE).read_text())
+    order = [example["columns"].index(name) for name in names]
+    return [[row[i] for i in order] for row in example["data"]]
+
+
+def good_requests(features: list[FeatureSpec], rows: list[list[float]]) -> list[tuple[str, Any]]:
+    """Two rows as an ndarray, one as a tensor with the names reversed, one above its range."""
+    names = [feature.name for feature in features]
+    first = features[0]
+    above = first.max + (first.max - first.min) / 4
+    return [
+        ("ndarray, two rows", {"data": {"ndarray": rows[:2]}}),
+        (
+            "tensor with names in reverse order",
+            {
+                "data": {
+                    "names": names[::-1],
+                    "tensor": {"shape": [1, len(names)], "values": rows[-1][::-1]},
+                }
+            },
+        ),
+        (
+            f"{first.name} = {above:g}, above its training range [{first.min:g}, {first.max:g}]",
+            {"data": {"ndarray": [[above, *rows[0][1:]]]}},
+        ),
+    ]
+
+
+def bad_requests(names: list[str], row: list[float]) -> list[tuple[str, Any]]:
+    """Malformed requests the server must answer 400, one per kind of mistake."""
+    rest = [json.dumps(value) for value in row[1:]]
+    return [
+        (f"row with {len(row) - 1} values", {"data": {"ndarray": [row[:-1]]}}),
+        ("text instead of a number", {"data": {"ndarray": [["wide", *row[1:]]]}}),
+        ("NaN", f'{{"data": {{"ndarray": [[{", ".join(["NaN", *rest])}]]}}}}'),
+        ("empty batch", {"data": {"ndarray": []}}),
+        ("no data", {"jsonData": {names[0]: row[0]}}),
+        (
+            "wrong feature names",
+            {"data": {"names": [f"x{i}" for i in range(len(row))], "ndarray": [row]}},
+        ),
+        ("not JSON", f"{names[0]}={row[0]}"),
+    ]
+
+
+def served(model: LocalModel) -> ModelServerProcess:
+    """The server as the cluster runs it: the registry URI, the digest to check, the operator's
+    deployment name."""
+    return ModelServerProcess(
+        model.model_uri,
+        env={
+            "MLFLOW_TRACKING_URI": model.tracking_uri,
+            "MODEL_DIGEST": model.model_digest,
+            "SELDON_DEPLOYMENT_ID": model.model_name,
+            # Metric deltas are flushed on every request so the numbers shown are complete.
+            "METRICS_FLUSH_SECONDS": "0",
+        },
+    )
+
+
+def post(server: ModelServerProcess, body: Any) -> requests.Response:
+    url = f"{server.url}/api/v1.0/predictions"
+    if isinstance(body, str):
+        return requests.post(url, data=body, timeout=10)
+    return requests.post(url, json=body, timeout=10)
 
 
 def send(server: ModelServerProcess, title: str, body: Any) -> None:
-    url = f"{server.url}/api/v1.0/predictions"
-    if isinstance(body, str):
-        response = requests.post(url, data=body, timeout=10)
-        shown = body
-    else:
-        response = requests.post(url, json=body, timeout=10)
-        shown = json.dumps(body)
+    response = post(server, body)
+    shown = body if isinstance(body, str) else json.dumps(body)
     print(f"\n--- {title}\nPOST {shown}\n<- {response.status_code} {response.text.strip()}")
 
 
@@ -59,29 +111,41 @@ def show_metrics(server: ModelServerProcess) -> None:
                 print(f"{sample.name}{labels} {sample.value:g}")
 
 
-def main() -> None:
-    started = time.monotonic()
-    model = ensure_model()
-    print(f"model: {model.model_uri} (tracking {model.tracking_uri})")
-    # Metric deltas are flushed on every request here so the numbers below are complete at once.
-    server = ModelServerProcess(
-        model.model_uri,
-        env={"MLFLOW_TRACKING_URI": model.tracking_uri, "METRICS_FLUSH_SECONDS": "0"},
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m localrun.demo", description=__doc__)
+    parser.add_argument(
+        "--model",
+        default="iris",
+        choices=spec_names(),
+        help="the spec in model/specs/ to train and serve (default: %(default)s)",
     )
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    features = load_spec(args.model).dataset_schema.features
+    try:
+        model = ensure_model(args.model)
+    except TrainingFailed as failure:
+        print(f"error: {failure}; the demo needs a trained model", file=sys.stderr)
+        return 1
+    names = [feature.name for feature in features]
+    rows = example_rows(model, names)
+    print(f"model: {model.model_uri} {model.model_digest} (tracking {model.tracking_uri})")
+    server = served(model)
     print(f"starting: {' '.join(server.command)}  (env from serving/Dockerfile)")
     with server:
         print(f"ready on {server.url}, metrics on {server.metrics_url}")
         print("\n=== /metadata\n" + requests.get(f"{server.url}/metadata", timeout=10).text)
         print("=== /health/status\n" + requests.get(f"{server.url}/health/status", timeout=10).text)
         print("=== predictions")
-        for title, body in GOOD_REQUESTS:
+        for title, body in good_requests(features, rows):
             send(server, title, body)
         print("\n=== bad requests (all 400, the server keeps serving)")
-        for title, body in BAD_REQUESTS:
+        for title, body in bad_requests(names, rows[0]):
             send(server, title, body)
         show_metrics(server)
     print(f"\nserver stopped; demo took {time.monotonic() - started:.0f}s")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,4 +1,5 @@
-"""A model trained by `model/` for local runs: trained once into .localrun/, then reused."""
+"""A model trained by `model/` for local runs: trained once per spec into .localrun/<spec>/, then
+reused."""
 
 import json
 import os
@@ -18,12 +19,19 @@ class LocalModel:
     model_name: str
     version: str
     model_uri: str
+    model_digest: str
     tracking_uri: str
     local_dir: str
 
 
-def ensure_model(state_dir: Path = STATE_DIR) -> LocalModel:
-    """Reuse the model recorded in `state_dir`, or train and register one with `model/`."""
+class TrainingFailed(RuntimeError):
+    """`python -m model train` exited non-zero; its own error is already on stderr."""
+
+
+def ensure_model(spec: str = "iris", state_dir: Path = STATE_DIR) -> LocalModel:
+    """Reuse the model of `model/specs/<spec>.yaml` recorded under `state_dir`, or train and
+    register one with `model/`."""
+    state_dir = state_dir / spec
     record = state_dir / "model.json"
     if record.is_file():
         model = LocalModel(**json.loads(record.read_text()))
@@ -31,21 +39,27 @@ def ensure_model(state_dir: Path = STATE_DIR) -> LocalModel:
             return model
     state_dir.mkdir(parents=True, exist_ok=True)
     tracking_uri = f"sqlite:///{state_dir / 'mlflow.db'}"
-    print(f"training a model with `python -m model train` into {state_dir} ...", flush=True)
+    command = ["-m", "model", "train", "--json", "--model-name", spec, "--tracking-uri"]
+    print(f"training {spec} with `python -m model train` into {state_dir} ...", flush=True)
     env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
     completed = subprocess.run(
-        [sys.executable, "-m", "model", "train", "--json", "--tracking-uri", tracking_uri],
+        [sys.executable, *command, tracking_uri],
         cwd=state_dir,
         env={**env, "PYTHONPATH": str(REPO_ROOT)},
         stdout=subprocess.PIPE,
         text=True,
-        check=True,
+        check=False,
     )
+    if completed.returncode != 0:
+        raise TrainingFailed(
+            f"`python -m model train --model-name {spec}` exited {completed.returncode}"
+        )
     trained = json.loads(completed.stdout)
     model = LocalModel(
         model_name=trained["model_name"],
         version=str(trained["version"]),
         model_uri=trained["model_uri"],
+        model_digest=trained["model_digest"],
         tracking_uri=tracking_uri,
         local_dir=_download(
             trained["model_name"], str(trained["version"]), tracking_uri, state_dir / "model"

@@ -21,7 +21,7 @@ from model import commands
 from model.console import emit, results_apart
 from model.conventions import DEFAULT_MODEL_NAME
 from model.errors import DataValidationError, LifecycleError
-from model.locations import DEFAULT_TRACKING_URI, resolve_tracking_uri
+from model.locations import DEFAULT_TRACKING_URI, resolve_tracking_uri, tracking_uri_argument
 
 Register = Callable[[argparse._SubParsersAction, argparse.ArgumentParser], None]
 
@@ -51,6 +51,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--tracking-uri",
+        type=tracking_uri_argument,
         help="MLflow tracking/registry URI (default: $MLFLOW_TRACKING_URI, else "
         f"{DEFAULT_TRACKING_URI} with artifacts beside it)",
     )

@@ -15,6 +15,7 @@ from model.console import emit, progress, table
 from model.conventions import CHALLENGER, CHAMPION
 from model.errors import ConfigurationError
 from model.estimators import ESTIMATORS
+from model.locations import tracking_uri_argument
 from model.specs import spec_names
 
 if TYPE_CHECKING:
@@ -88,8 +89,12 @@ def register_promote(
         "and make it the target's champion; credentials per side from "
         "MLFLOW_FROM_TRACKING_USERNAME/_PASSWORD/_TOKEN and MLFLOW_TO_TRACKING_..."
     )
-    across.add_argument("--from-tracking-uri", help="the registry to copy from")
-    across.add_argument("--to-tracking-uri", help="the registry to copy to")
+    across.add_argument(
+        "--from-tracking-uri", type=tracking_uri_argument, help="the registry to copy from"
+    )
+    across.add_argument(
+        "--to-tracking-uri", type=tracking_uri_argument, help="the registry to copy to"
+    )
     _add_ledger_options(parser, reason_help="why (required with --force)")
 
 

@@ -1,9 +1,59 @@
-"""Pulumi entry point (`main: stacks/` in Pulumi.yaml): validate the stack config, resolve the
-model versions against the stack's registry, then declare."""
+"""The Pulumi program (`main: stacks/` in Pulumi.yaml): validate the stack config, resolve the
+model versions against the stack's registry, then declare the platform.
 
-from infra.model_versions import deploy_time_versions
-from infra.stack_config import from_pulumi_runtime
-from stacks.program import declare_platform
+`pulumi up` and `pulumi preview` run it (`make up STACK=<stack>`, `make preview STACK=<stack>`);
+to see what a stack declares without a cluster, Docker or the Pulumi CLI, run
+`python -m stacks.render --stack <stack> --out DIR` (`make render STACK=<stack>`).
+"""
 
-config = from_pulumi_runtime()
-declare_platform(config, deploy_time_versions(config.deployments, config.registry_uri))
+import argparse
+import sys
+
+import pulumi
+from pulumi.runtime.settings import get_monitor
+
+from stacks.preflight import missing_stack_file
+
+
+def declare(stack: str) -> None:
+    """Declare `stack`; a missing stack file, an invalid config or an unresolvable model
+    version is a `pulumi.RunError`, which the engine prints as the message alone."""
+    from infra.model_versions import RegistryError, deploy_time_versions
+    from infra.stack_config import StackConfigError, from_pulumi_runtime
+    from stacks.program import declare_platform
+
+    absent = missing_stack_file(stack)
+    if absent:
+        raise pulumi.RunError(f"{absent}; create it from the nearest one (docs/extending.md)")
+    try:
+        config = from_pulumi_runtime()
+        declare_platform(config, deploy_time_versions(config.deployments, config.registry_uri))
+    except (StackConfigError, RegistryError) as error:
+        raise pulumi.RunError(str(error)) from None
+
+
+def explain(argv: list[str]) -> int:
+    """Run by hand (`python -m stacks`): there is no engine to declare to, so say how to run it."""
+    parser = argparse.ArgumentParser(
+        prog="python -m stacks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.parse_args(argv)
+    print(
+        "error: stacks/ is the Pulumi program and needs the Pulumi engine: deploy with "
+        "`make up STACK=<stack>` or preview with `make preview STACK=<stack>`; without a cluster, "
+        "`make render STACK=<stack>` writes what the stack declares (see --help)",
+        file=sys.stderr,
+    )
+    return 2
+
+
+if __name__ == "__main__":
+    # pulumi-language-python-exec connects the engine (pulumi.runtime.configure) before it runs
+    # this file with runpy.run_path(PROGRAM, run_name="__main__") (pulumi/pulumi
+    # sdk/python/cmd/pulumi-language-python-exec at v3.259.0, lines 121, 144, 188): with no
+    # resource monitor, nobody is listening and the file was started by hand.
+    if get_monitor() is None:
+        sys.exit(explain(sys.argv[1:]))
+    declare(pulumi.get_stack())

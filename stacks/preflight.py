@@ -46,6 +46,14 @@ def stack_setting(stack_file: Path, key: str) -> str:
     return match.group(1) if match else DEFAULTS.get(key, "")
 
 
+def missing_stack_file(stack: str, root: Path = REPO_ROOT) -> str | None:
+    """None when `Pulumi.<stack>.yaml` exists, else a message naming it and the existing ones."""
+    if (root / f"Pulumi.{stack}.yaml").is_file():
+        return None
+    stacks = sorted(p.name for p in root.glob("Pulumi.*.yaml"))
+    return f"no stack file Pulumi.{stack}.yaml; existing stack files: {', '.join(stacks)}"
+
+
 def required_tools(stack_file: Path) -> list[str]:
     """The CLI and kubectl (the Seldon webhook wait runs it) always; Docker unless a prebuilt
     image is deployed; kind for the kind cluster recipe."""
@@ -172,9 +180,9 @@ def problems(
     """Every missing prerequisite for deploying `stack`, each with how to fix it; what could
     not be checked goes to `notes`."""
     stack_file = root / f"Pulumi.{stack}.yaml"
-    if not stack_file.is_file():
-        stacks = sorted(p.name for p in root.glob("Pulumi.*.yaml"))
-        return [f"no stack file {stack_file.name}; existing stack files: {', '.join(stacks)}"]
+    absent_file = missing_stack_file(stack, root)
+    if absent_file:
+        return [absent_file]
     tools = required_tools(stack_file)
     absent = [tool for tool in tools if shutil.which(tool, path=env.get("PATH")) is None]
     missing = [f"'{tool}' not found on PATH; install {INSTALL_HINTS[tool]}" for tool in absent]

@@ -151,15 +151,24 @@ def _redacted(value: Any) -> Any:
 
 
 def write(files: dict[str, dict], out: Path) -> None:
-    """Replace `out` with the rendered files, all at once."""
+    """Replace `out` with the rendered files once all are written; if writing fails, `out`
+    keeps the previous render and nothing is left behind."""
     staging = Path(tempfile.mkdtemp(prefix=".render-", dir=out.parent))
-    for name, document in sorted(files.items()):
-        path = staging / name
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(yaml.safe_dump(document, sort_keys=True))
+    try:
+        for name, document in sorted(files.items()):
+            path = staging / name
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(yaml.safe_dump(document, sort_keys=True))
+    except BaseException:
+        shutil.rmtree(staging)
+        raise
     if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
+        previous = staging.with_name(f"{staging.name}-previous")
+        out.rename(previous)
+        staging.rename(out)
+        shutil.rmtree(previous)
+    else:
+        staging.rename(out)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,6 +50,22 @@ def test_make_render_writes_the_stack(tmp_path: Path) -> None:
     assert {"seldondeployment", "prometheusrule", "configmap"} <= kinds
 
 
+def test_a_failed_make_render_keeps_the_previous_output(tmp_path: Path) -> None:
+    out = tmp_path / "render-dev"
+    out.mkdir()
+    previous = out / "seldondeployment-seldon-iris.yaml"
+    previous.write_text("kind: SeldonDeployment\n")
+
+    result = run(
+        [*MAKE, "render", "STACK=no-such-stack", f"OUT={out}"], dict(os.environ), REPO_ROOT
+    )
+
+    assert result.returncode != 0
+    assert "Pulumi.no-such-stack.yaml does not exist" in result.stderr
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".render-")] == []
+    assert previous.read_text() == "kind: SeldonDeployment\n", "the previous render must stay"
+
+
 def test_model_stage_trains_gates_and_promotes_like_the_pipelines(
     mlflow_server, tmp_path: Path
 ) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from e2e import checks
 from e2e.__main__ import STEPS, TEARDOWN
+from e2e.cluster import StepFailed, run
 from e2e.expectations import Deployment, from_render
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -113,14 +114,32 @@ def test_steps_run_in_the_issue_order_with_teardown_last() -> None:
     assert tuple(order[-len(TEARDOWN) :]) == TEARDOWN
 
 
-def e2e(*args: str) -> subprocess.CompletedProcess:
+def e2e(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "e2e", *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=60,
+        env=env,
     )
+
+
+def test_without_the_tools_it_stops_after_preflight_with_what_is_missing(tmp_path: Path) -> None:
+    no_tools = {"PATH": str(tmp_path), "HOME": str(tmp_path)}  # no kind, Docker, Pulumi, kubectl
+
+    result = e2e("--stack", KIND_STACKS[0], env=no_tools)
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "'kind' not found on PATH" in result.stderr
+    assert "e2e cannot start: missing prerequisites (nothing was created)" in result.stderr
+    assert "== e2e step" not in result.stderr, "no step (and no teardown) may run"
+
+
+def test_a_command_that_is_not_installed_fails_the_step_by_name(tmp_path: Path) -> None:
+    with pytest.raises(StepFailed, match="`kind` is not installed.*kind.sigs.k8s.io"):
+        run("kind", "delete", "cluster", env={"PATH": str(tmp_path)})
 
 
 def test_the_command_line_lists_steps_and_refuses_unknown_ones() -> None:

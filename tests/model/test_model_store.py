@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from model.errors import ConfigurationError
 from model.locations import (
     DEFAULT_TRACKING_URI,
     REPO_ROOT,
@@ -56,3 +57,50 @@ def test_cli_uses_the_environment_uri(
     assert result.code == 0, result.stderr
     assert result.json() == {"model_name": "iris", "history": []}
     assert (tmp_path / "env.db").is_file()
+
+
+def _local_store_state() -> int | None:
+    """When the repository's SQLite store was last written, or None if there is none."""
+    store = REPO_ROOT / "mlflow.db"
+    return store.stat().st_mtime_ns if store.exists() else None
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_environment_uri_is_an_error_not_the_local_store(
+    run_cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", value)
+    monkeypatch.chdir(tmp_path)
+    before = _local_store_state()
+
+    result = run_cli("train", "--json")
+
+    assert result.code == 1
+    assert "MLFLOW_TRACKING_URI is set but empty" in result.stderr
+    assert "unset it" in result.stderr and DEFAULT_TRACKING_URI in result.stderr
+    assert result.json()["error"]["type"] == "ConfigurationError"
+    assert _local_store_state() == before, "nothing may be written to the local store"
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        ("history", ["--tracking-uri"]),
+        ("promote", ["--to-tracking-uri", "sqlite:///x.db", "--from-tracking-uri"]),
+    ],
+)
+def test_an_empty_tracking_uri_option_is_refused_naming_it(
+    run_cli, capsys: pytest.CaptureFixture[str], command: str, option: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        run_cli(command, *option, "")
+
+    assert exit_.value.code == 2
+    assert f"argument {option[-1]}: is empty; expected the tracking server's URL" in (
+        capsys.readouterr().err
+    )
+
+
+def test_resolving_an_empty_explicit_uri_is_an_error() -> None:
+    with pytest.raises(ConfigurationError, match="the tracking URI is empty"):
+        resolve_tracking_uri("")

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from infra.kind_images import DEFAULT_NODE_IMAGE
+from stacks.render import write
 
 from .conftest import REPO_ROOT, STACKS, stack_values
 
@@ -219,6 +220,21 @@ def test_missing_stack_file_is_named(tmp_path: Path) -> None:
     result = render("--stack", "staging", "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert "Pulumi.staging.yaml does not exist" in result.stderr
+
+
+def test_a_render_that_fails_while_writing_keeps_the_previous_output(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write({"namespace-a.yaml": {"kind": "Namespace"}}, out)
+    unwritable = {"namespace-a.yaml": {"kind": "Namespace"}, "z.yaml": {"value": object()}}
+
+    with pytest.raises(yaml.representer.RepresenterError):
+        write(unwritable, out)
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert [p.name for p in out.iterdir()] == ["namespace-a.yaml"]
+    write({"namespace-b.yaml": {"kind": "Namespace"}}, out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert [p.name for p in out.iterdir()] == ["namespace-b.yaml"]
 
 
 def render_dependencies(directory: Path) -> dict[str, list[str]]:
