@@ -16,6 +16,9 @@ from infra.sizing import PlatformSizing
 
 ISTIO_CHARTS = "https://istio-release.storage.googleapis.com/charts"
 GATEWAY_NAME = "seldon-gateway"
+"""The HTTPS gateway every route (Seldon, MLflow, Grafana) binds to."""
+REDIRECT_GATEWAY_NAME = "http-redirect"
+"""The plain-HTTP gateway: its one route redirects to HTTPS on the stack's public HTTPS port."""
 INGRESS_NODE_PORT = 30080
 """NodePort of the gateway's HTTP port (redirects only); the kind cluster maps it to the host."""
 INGRESS_HTTPS_NODE_PORT = 30443
@@ -168,19 +171,55 @@ class ServiceMesh(PlatformComponent):
                             "minProtocolVersion": "TLSV1_2",
                         },
                     },
-                    {
-                        "port": {"number": 80, "name": "http", "protocol": "HTTP"},
-                        "hosts": ["*"],
-                        "tls": {"httpsRedirect": True},
-                    },
                 ],
             },
             opts=self.child_opts(depends_on=[ingress, *([certificate] if certificate else [])]),
         )
+        self._https_redirect(config, after=[ingress])
         self._body_limit(config, unbuffered_hosts, after=[ingress])
         if config.prediction_auth == "jwt":
             self._jwt(config, after=[ingress])
         self.register_outputs({"gateway": self.gateway_ref})
+
+    def _https_redirect(self, config: MeshConfig, after: list[pulumi.Resource]) -> None:
+        """Plain HTTP gets a 301 to `https://<host>:<ingressHttpsPort><path>`. A server-level
+        `tls.httpsRedirect` would not do: Istio turns it into Envoy's `require_tls: ALL`
+        (pilot/pkg/networking/core/gateway.go:492-493 @ 1.30.3), whose redirect keeps the
+        request's Host, port included, so local's `http://localtest.me:8080` went to
+        `https://localtest.me:8080`, where nothing speaks TLS. A route redirect sets the port
+        (`HTTPRedirect.port`, pilot/pkg/networking/core/route/route.go:811-812) and leaves it
+        out for 443 (:826-827). The HTTP server is its own Gateway so that no route bound to the
+        HTTPS one is ever served in clear."""
+        gateway = k8s.apiextensions.CustomResource(
+            REDIRECT_GATEWAY_NAME,
+            api_version="networking.istio.io/v1beta1",
+            kind="Gateway",
+            metadata={"name": REDIRECT_GATEWAY_NAME, "namespace": ISTIO},
+            spec={
+                "selector": GATEWAY_SELECTOR,
+                "servers": [
+                    {"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}
+                ],
+            },
+            opts=self.child_opts(depends_on=after),
+        )
+        k8s.apiextensions.CustomResource(
+            "https-redirect",
+            api_version="networking.istio.io/v1beta1",
+            kind="VirtualService",
+            metadata={"name": "https-redirect", "namespace": ISTIO},
+            spec={
+                "hosts": ["*"],
+                "gateways": [f"{ISTIO}/{REDIRECT_GATEWAY_NAME}"],
+                "http": [
+                    {
+                        "name": "to-https",
+                        "redirect": {"scheme": "https", "port": config.ingress_https_port},
+                    }
+                ],
+            },
+            opts=self.child_opts(depends_on=[gateway]),
+        )
 
     def _body_limit(
         self, config: MeshConfig, unbuffered_hosts: list[str], after: list[pulumi.Resource]

@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from infra.mesh import GATEWAY_NAME
+from infra.mesh import GATEWAY_NAME, REDIRECT_GATEWAY_NAME
 from infra.stack_config import load_stack_file
 from stacks.mock_runtime import FAKE_GENERATED_PASSWORD
 from stacks.render import documents, render_stack
@@ -67,13 +67,25 @@ def pod_specs(documents: list[dict]) -> list[tuple[str, dict]]:
 
 def test_gateway_serves_https_and_redirects_http(rendered) -> None:
     stack, documents, _ = rendered
-    (gateway,) = [g for g in of_kind(documents, "Gateway") if g["metadata"]["name"] == GATEWAY_NAME]
+    gateways = {g["metadata"]["name"]: g for g in of_kind(documents, "Gateway")}
+    gateway, plain = gateways[GATEWAY_NAME], gateways[REDIRECT_GATEWAY_NAME]
     validate(gateway)
-    servers = {s["port"]["protocol"]: s for s in gateway["spec"]["servers"]}
-    assert set(servers) == {"HTTPS", "HTTP"}
-    tls = servers["HTTPS"]["tls"]
+    validate(plain)
+    (server,) = gateway["spec"]["servers"]
+    assert (server["port"]["number"], server["port"]["protocol"]) == (443, "HTTPS")
+    tls = server["tls"]
     assert tls["mode"] == "SIMPLE" and tls["credentialName"]
-    assert servers["HTTP"]["tls"] == {"httpsRedirect": True}
+    (http,) = plain["spec"]["servers"]
+    assert (http["port"]["number"], http["port"]["protocol"]) == (80, "HTTP")
+    # Only the redirect is bound to the plain-HTTP gateway: nothing is served in clear.
+    plain_ref = f"istio-system/{REDIRECT_GATEWAY_NAME}"
+    bound = [v for v in of_kind(documents, "VirtualService") if plain_ref in v["spec"]["gateways"]]
+    (redirect,) = bound
+    validate(redirect)
+    (rule,) = redirect["spec"]["http"]
+    assert set(rule) == {"name", "redirect"} and "match" not in rule
+    mesh = load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml").mesh
+    assert rule["redirect"] == {"scheme": "https", "port": mesh.ingress_https_port}
     config = load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml").certificates
     if config.gateway_tls == "existingSecret":
         assert tls["credentialName"] == config.gateway_tls_secret
@@ -84,6 +96,21 @@ def test_gateway_serves_https_and_redirects_http(rendered) -> None:
             if c["metadata"]["namespace"] == "istio-system"
         ]
         assert certificate["spec"]["secretName"] == tls["credentialName"]
+
+
+def test_local_redirect_goes_to_the_https_port_the_kind_cluster_maps() -> None:
+    """local serves HTTPS on the host port kind maps to the gateway's NodePort 30443; the
+    redirect from http://localtest.me:8080 must name that port (8443), which `tls.httpsRedirect`
+    could not: it keeps the request's port (see `ServiceMesh._https_redirect`)."""
+    config = load_stack_file(REPO_ROOT / "Pulumi.local.yaml")
+    assert config.cluster.create_kind_cluster
+    files = documents(render_stack("local", REPO_ROOT / "Pulumi.local.yaml"))
+    (redirect,) = [
+        d for d in files.values() if d.get("metadata", {}).get("name") == "https-redirect"
+    ]
+    port = redirect["spec"]["http"][0]["redirect"]["port"]
+    assert port == config.cluster.ingress_https_host_port == 8443
+    assert config.mesh.url().endswith(f":{port}")
 
 
 def test_certificates_come_from_cert_manager_and_are_schema_valid(rendered) -> None:

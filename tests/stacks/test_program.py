@@ -30,8 +30,9 @@ PLATFORM_ALLOWS = 18
 COMMON_TYPES = {
     "pulumi:providers:kubernetes": 1,
     HELM: 6,
-    # The Seldon gateway, and the unrouted one the operator's own VirtualServices bind to.
-    "kubernetes:networking.istio.io/v1beta1:Gateway": 2,
+    # The Seldon (HTTPS) gateway, the plain-HTTP one that only redirects, and the unrouted one
+    # the operator's own VirtualServices bind to.
+    "kubernetes:networking.istio.io/v1beta1:Gateway": 3,
     "kubernetes:networking.istio.io/v1alpha3:EnvoyFilter": 1,
     "kubernetes:cert-manager.io/v1:Certificate": 3,
     IMAGE: 1,
@@ -64,7 +65,7 @@ PER_DEPLOYMENT_TYPES = (
     "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
 )
 ROUTES = "kubernetes:networking.istio.io/v1beta1:VirtualService"
-"""MLflow's and Grafana's, plus the platform-owned route of each deployment."""
+"""MLflow's, Grafana's and the HTTPS redirect, plus the platform-owned route of each deployment."""
 
 
 def named(declared: Declared, type_token: str, name: str) -> Registration:
@@ -92,7 +93,7 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
     expected = {
         **COMMON_TYPES,
         **dict.fromkeys(PER_DEPLOYMENT_TYPES, deployments),
-        ROUTES: 2 + deployments,
+        ROUTES: 3 + deployments,
         "kubernetes:core/v1:Namespace": PLATFORM_NAMESPACES + namespaces,
         "kubernetes:networking.k8s.io/v1:NetworkPolicy": 3 * (PLATFORM_NAMESPACES + namespaces)
         + PLATFORM_ALLOWS
