@@ -49,6 +49,20 @@ class MeshConfig(CamelModel):
     jwt_jwks_uri: str = Field(default="", pattern=r"^$|^https://\S+$", validate_default=True)
     jwt_audiences: list[str] = []
 
+    @field_validator("prediction_auth")
+    @classmethod
+    def _public_needs_jwt(cls, auth: str, info: ValidationInfo) -> str:
+        """A LoadBalancer gateway is reachable by anyone its load balancer lets in, so its
+        predictions are never open (local's NodePort is bound to 127.0.0.1 by kind)."""
+        if auth == "none" and info.data.get("ingress_service_type") == "LoadBalancer":
+            raise ValueError(
+                "predictionAuth 'none' with ingressServiceType 'LoadBalancer' would open every "
+                "model to whoever reaches the load balancer; set predictionAuth 'jwt' (with "
+                "jwtIssuer and jwtJwksUri), or ingressServiceType 'NodePort' or 'ClusterIP' "
+                "for a stack nobody outside can reach"
+            )
+        return auth
+
     @field_validator("jwt_audiences", mode="before")
     @classmethod
     def _decode_list(cls, value: Any) -> Any:

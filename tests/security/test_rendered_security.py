@@ -159,8 +159,18 @@ def test_prediction_path_needs_a_jwt_where_the_stack_enables_it(rendered) -> Non
     assert policy["spec"]["selector"]["matchLabels"] == selector
 
 
-def test_prod_turns_jwt_on() -> None:
-    assert load_stack_file(REPO_ROOT / "Pulumi.prod.yaml").mesh.prediction_auth == "jwt"
+def test_every_public_gateway_asks_predictions_for_a_jwt(rendered) -> None:
+    """dev and prod put the gateway behind a LoadBalancer: the rendered gateway Service is
+    public, so the prediction path must carry the JWT policy; local (NodePort, which kind binds
+    to 127.0.0.1) may leave it open."""
+    stack, documents, outputs = rendered
+    (gateway,) = [r for r in outputs["__releases__"].values() if r["chart"] == "gateway"]
+    public = gateway["values"]["service"]["type"] == "LoadBalancer"
+    assert public is (stack in ("dev", "prod"))
+    if public:
+        assert [p["metadata"]["name"] for p in of_kind(documents, "AuthorizationPolicy")] == [
+            "prediction-requires-jwt"
+        ]
 
 
 def test_gateway_refuses_oversized_bodies(rendered) -> None:
