@@ -141,6 +141,7 @@ class ServiceMesh(PlatformComponent):
                 # Top-level `resources` (deployment.yaml reads .Values.resources); a `pilot:`
                 # key is ignored and istiod would request the chart's 500m / 2048Mi.
                 "resources": sizing.istiod,
+                **sizing.istiod_scaling_values(),
                 "meshConfig": {"accessLogFile": "/dev/stdout"},
             },
             [base],
@@ -165,6 +166,7 @@ class ServiceMesh(PlatformComponent):
                 "labels": GATEWAY_SELECTOR,
                 "service": service,
                 "resources": sizing.ingress_gateway,
+                **sizing.ingress_gateway_scaling_values(),
             },
             [self.control_plane],
         )
