@@ -127,14 +127,16 @@ abtest-demo: venv ## Two real model servers (weaker challenger), real Prometheus
 rollout: venv ## One step of every rollout plan in STACK's file, from PROMETHEUS_URL (the scheduled CI job)
 	$(BIN)/python -m stacks.rollout --stack-file Pulumi.$(STACK).yaml --prometheus-url "$(PROMETHEUS_URL)" --json
 
-# Continuous training (docs/continuous-training.md): one run now, from the deployment's CronJob.
-DEPLOYMENT ?=
-NAMESPACE  ?= seldon
-KUBECTL    ?= kubectl
+# Continuous training (docs/continuous-training.md): one run now, from the deployment's CronJob,
+# refused while another run of it (scheduled, triggered or manual) has not finished.
+DEPLOYMENT   ?=
+NAMESPACE    ?= seldon
+KUBE_CONTEXT ?=
 .PHONY: retrain
-retrain: ## Start one training run of DEPLOYMENT now (its CronJob's template; NAMESPACE=seldon)
-	@test -n "$(DEPLOYMENT)" || { echo "usage: make retrain DEPLOYMENT=<name> [NAMESPACE=seldon]" >&2; exit 2; }
-	$(KUBECTL) create job --namespace "$(NAMESPACE)" --from="cronjob/$(DEPLOYMENT)-training" "$(DEPLOYMENT)-manual-$$(date +%s)"
+retrain: venv ## Start one training run of DEPLOYMENT now unless one is running (NAMESPACE=seldon)
+	@test -n "$(DEPLOYMENT)" || { echo "usage: make retrain DEPLOYMENT=<name> [NAMESPACE=seldon] [KUBE_CONTEXT=...]" >&2; exit 2; }
+	$(BIN)/python -m continuous_training.manual_run --deployment "$(DEPLOYMENT)" --namespace "$(NAMESPACE)" \
+		$(if $(KUBE_CONTEXT),--context "$(KUBE_CONTEXT)")
 
 # Chart contract check (docs/operations.md, "Chart contract check"): every Helm release of every
 # stack rendered at its pinned version with the stack's values, validated and checked against the

@@ -5,8 +5,10 @@ name, `<cronjob>-retrain`, so the API server's name uniqueness refuses a second 
 the first exists; the CronJob's `ttlSecondsAfterFinished` deletes it that long after it finished,
 which is the cooldown. A run the schedule started shows in the CronJob's `status.active` (the
 CronJob controller lists only the Jobs it created there: kubernetes
-`pkg/controller/cronjob/cronjob_controllerv2.go`, `syncCronJob`, "UnexpectedJob"), and a
-suspended CronJob starts nothing. So the trigger needs `get` on CronJobs and `create` on Jobs.
+`pkg/controller/cronjob/cronjob_controllerv2.go`, `syncCronJob`, "UnexpectedJob"); a run started
+by hand (`make retrain`) shows in neither, so the Jobs carrying the CronJob's template labels are
+listed too and any unfinished one skips the request. A suspended CronJob starts nothing. So the
+trigger needs `get` on CronJobs and `list` and `create` on Jobs.
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ from dataclasses import dataclass
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from continuous_training.job_from_cronjob import RetrainReason, job_from_cronjob
+from continuous_training.job_from_cronjob import (
+    RetrainReason,
+    job_from_cronjob,
+    run_selector,
+    unfinished_runs,
+)
 
 LOG = logging.getLogger("continuous_training.retrainer")
 TRIGGERED_SUFFIX = "-retrain"
@@ -67,7 +74,7 @@ class Retrainer:
         cronjob = self._api.sanitize_for_serialization(
             self._batch.read_namespaced_cron_job(cronjob_name, self._namespace)
         )
-        skipped = _reason_to_skip(cronjob)
+        skipped = _reason_to_skip(cronjob) or self._unfinished(cronjob)
         if skipped:
             return self._record(Outcome(False, deployment, job_name, skipped), reason)
         body = job_from_cronjob(cronjob, job_name, reason)
@@ -83,6 +90,13 @@ class Retrainer:
             return self._record(Outcome(False, deployment, job_name, detail), reason)
         detail = f"created Job {job_name} from CronJob {cronjob_name}"
         return self._record(Outcome(True, deployment, job_name, detail), reason)
+
+    def _unfinished(self, cronjob: dict) -> str:
+        jobs = self._api.sanitize_for_serialization(
+            self._batch.list_namespaced_job(self._namespace, label_selector=run_selector(cronjob))
+        )["items"]
+        running = unfinished_runs(jobs)
+        return f"a run has not finished: {', '.join(running)}" if running else ""
 
     def _record(self, outcome: Outcome, reason: RetrainReason) -> Outcome:
         """One log line per request: what happened and the alert that asked for it."""

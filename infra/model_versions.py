@@ -52,6 +52,13 @@ class RegistryError(RuntimeError):
     """The registry cannot say which version a predictor serves; nothing was declared."""
 
 
+class RegistryRefused(RegistryError):
+    """HTTP 403: the login may not read it. MLflow's basic-auth app checks the permission before
+    the name is looked up (GetRegisteredModel -> `_validate_can_read_registered_model_or_prompt`
+    in `_before_request`, mlflow/server/auth/__init__.py:4542 and :5370 @ 3.17.2), so for a user
+    with per-model grants an unknown name and an unreadable one look the same."""
+
+
 @dataclass(frozen=True)
 class DeclaredVersion:
     """What a predictor serves, as declared in its SeldonDeployment.
@@ -117,6 +124,18 @@ class ModelRegistry:
         found = self._get("registered-models/get", {"name": name})
         return None if found is None else found["registered_model"]
 
+    def registered_names(self) -> list[str]:
+        """Every registered model name this login may read (`registered-models/search`, paged
+        by `next_page_token`)."""
+        names: list[str] = []
+        params: dict[str, Any] = {"max_results": 1000}
+        while True:
+            page = self._get("registered-models/search", params) or {}
+            names += [m["name"] for m in page.get("registered_models", [])]
+            if not page.get("next_page_token"):
+                return sorted(names)
+            params["page_token"] = page["next_page_token"]
+
     def version(self, name: str, version: str) -> dict[str, Any] | None:
         """One model version with its `tags`, None if it does not exist."""
         found = self._get("model-versions/get", {"name": name, "version": version})
@@ -163,7 +182,7 @@ class ModelRegistry:
         if response.status_code == 404:
             return None
         if response.status_code in (401, 403):
-            raise RegistryError(
+            raise (RegistryRefused if response.status_code == 403 else RegistryError)(
                 f"model registry {self.uri} refused the request (HTTP {response.status_code}); "
                 "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to a user that may "
                 "read the registered models"
@@ -190,16 +209,17 @@ def offline_versions(deployments: list[DeploymentConfig]) -> Resolution:
 
 
 def resolve_versions(deployments: list[DeploymentConfig], registry: ModelRegistry) -> Resolution:
-    """Each predictor's concrete version and digest; a deployment whose registered models have
-    no version yet is pending, with what to run next."""
+    """Each predictor's concrete version and digest. A model the registry does not know is an
+    error naming the registered ones (a typo must not silently drop a deployment); a deployment
+    whose models exist but have no version yet is pending, with what to run next."""
     resolution = Resolution()
     for deployment in deployments:
-        models = {p.registered_model for p in deployment.predictors}
-        registered = {name: registry.registered_model(name) for name in sorted(models)}
-        missing = [n for n, found in registered.items() if not (found or {}).get("latest_versions")]
-        if missing:
+        models = sorted({p.registered_model for p in deployment.predictors})
+        registered = {name: _registered(deployment, name, registry) for name in models}
+        unversioned = [n for n, found in registered.items() if not found.get("latest_versions")]
+        if unversioned:
             resolution.pending[deployment.key] = _first_version_steps(
-                deployment, missing, registry.uri
+                deployment, unversioned, registry.uri
             )
             continue
         resolution.versions[deployment.key] = {
@@ -207,6 +227,30 @@ def resolve_versions(deployments: list[DeploymentConfig], registry: ModelRegistr
             for p in deployment.predictors
         }
     return resolution
+
+
+def _registered(deployment: DeploymentConfig, name: str, registry: ModelRegistry) -> dict:
+    """Registered model `name`, or an error naming the models the login can see."""
+    try:
+        found = registry.registered_model(name)
+    except RegistryRefused as refused:
+        problem = f"does not exist in {registry.uri}, or this login may not read it ({refused})"
+    else:
+        if found is not None:
+            return found
+        problem = f"does not exist in {registry.uri}"
+    where = "; ".join(
+        f"predictor {p.name!r} ({p.model})"
+        for p in deployment.predictors
+        if p.registered_model == name
+    )
+    known = ", ".join(repr(n) for n in registry.registered_names()) or "none"
+    raise RegistryError(
+        f"deployment {deployment.key}, {where}: registered model {name!r} {problem}. "
+        f"Registered models this login can read: {known}. Fix the model name in the stack "
+        f"file, or register it first (`python -m model train --model-name {name} "
+        f"--tracking-uri {registry.uri}`)"
+    )
 
 
 def _resolve(

@@ -16,9 +16,18 @@ CERT_MANAGER = "cert-manager"
 PLATFORM_NAMESPACES = (ISTIO, SELDON_SYSTEM, MLFLOW, MONITORING, CERT_MANAGER)
 """Namespaces the platform's own components run in; no deployment may use them."""
 
-ANYWHERE = [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
-"""Addresses outside the cluster's pods: the API server, nodes, the internet. Cilium does not
-match pod IPs with it, so pod-to-pod allows always use selectors."""
+ANY_PEER: list[dict] = []
+"""No peer: the rule admits any address on its ports. For what no selector can name (the API
+server, kubelets and node-exporter on node addresses, load-balancer health checks, the
+internet). Not `ipBlock: 0.0.0.0/0`: Cilium matches an ipBlock only against addresses outside
+the cluster, never nodes (unless `policy-cidr-match-mode: nodes`) nor the API server on them
+(cilium/cilium#14724, #28421), whereas a rule without peers becomes a wildcard endpoint
+selector there (`ParseNetworkPolicy`, cilium pkg/k8s/network_policy.go: "If this field is empty
+or missing, this rule matches all destinations"). Pod-to-pod allows always use selectors."""
+KUBE_SYSTEM = "kube-system"
+COREDNS_PODS = {"matchLabels": {"k8s-app": "kube-dns"}}
+"""CoreDNS' pods (kube-prometheus-stack 77.10.0 templates/exporters/core-dns/service.yaml selects
+them by this label; metrics on 9153, values.yaml:1941-1946)."""
 API_SERVER_PORTS = [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]
 POD_IDENTITY_AGENT = [
     {"ipBlock": {"cidr": "169.254.170.23/32"}},
@@ -118,13 +127,13 @@ def platform_namespaces(
             [
                 # The public entry point: clients (and load-balancer health checks on 15021).
                 Allow(
-                    "gateway-from-anywhere", "ingress", ANYWHERE, _tcp(80, 443, 15021), GATEWAY_PODS
+                    "gateway-from-anywhere", "ingress", ANY_PEER, _tcp(80, 443, 15021), GATEWAY_PODS
                 ),
                 # Called by the API server, which is not a pod: no selector can name it.
                 Allow(
                     "istiod-webhooks",
                     "ingress",
-                    ANYWHERE,
+                    ANY_PEER,
                     _tcp(15017),
                     {"matchLabels": {"app": "istiod"}},
                 ),
@@ -153,7 +162,7 @@ def platform_namespaces(
                 Allow(
                     "istiod-jwks-and-api-server",
                     "egress",
-                    ANYWHERE,
+                    ANY_PEER,
                     _tcp(443, 6443),
                     {"matchLabels": {"app": "istiod"}},
                 ),
@@ -164,8 +173,8 @@ def platform_namespaces(
             "baseline",
             [
                 # Called by the API server, which is not a pod.
-                Allow("operator-webhook", "ingress", ANYWHERE, _tcp(4443, 9443)),
-                Allow("api-server", "egress", ANYWHERE, API_SERVER_PORTS),
+                Allow("operator-webhook", "ingress", ANY_PEER, _tcp(4443, 9443)),
+                Allow("api-server", "egress", ANY_PEER, API_SERVER_PORTS),
             ],
         ),
         NamespaceSpec(
@@ -183,7 +192,7 @@ def platform_namespaces(
                 Allow(
                     "external-object-store",
                     "egress",
-                    ANYWHERE,
+                    ANY_PEER,
                     _tcp(443),
                     MLFLOW_PODS,
                 ),
@@ -203,12 +212,21 @@ def platform_namespaces(
                     {"matchLabels": {"app.kubernetes.io/name": "grafana"}},
                 ),
                 # Called by the API server, which is not a pod.
-                Allow("operator-webhook", "ingress", ANYWHERE, _tcp(10250)),
+                Allow("operator-webhook", "ingress", ANY_PEER, _tcp(10250)),
                 # The operator, kube-state-metrics and Grafana's sidecar watch the API server.
-                Allow("api-server", "egress", ANYWHERE, API_SERVER_PORTS),
-                # Kubelets and node-exporter listen on node addresses, which only ipBlock names.
+                Allow("api-server", "egress", ANY_PEER, API_SERVER_PORTS),
+                # Kubelets and node-exporter listen on node addresses, which no selector names.
                 Allow(
-                    "prometheus-to-nodes", "egress", ANYWHERE, _tcp(10250, 9100), PROMETHEUS_PODS
+                    "prometheus-to-nodes", "egress", ANY_PEER, _tcp(10250, 9100), PROMETHEUS_PODS
+                ),
+                # CoreDNS is the one kube-system target the chart still scrapes
+                # (infra/prometheus_stack.py turns off the control-plane ones).
+                Allow(
+                    "prometheus-to-coredns",
+                    "egress",
+                    [_from_namespace(KUBE_SYSTEM, COREDNS_PODS)],
+                    _tcp(9153),
+                    PROMETHEUS_PODS,
                 ),
                 Allow(
                     "prometheus-to-seldon",
@@ -227,16 +245,16 @@ def platform_namespaces(
                 Allow(
                     "webhook",
                     "ingress",
-                    ANYWHERE,
+                    ANY_PEER,
                     _tcp(10250),
                     {"matchLabels": {"app.kubernetes.io/component": "webhook"}},
                 ),
-                Allow("api-server", "egress", ANYWHERE, API_SERVER_PORTS),
+                Allow("api-server", "egress", ANY_PEER, API_SERVER_PORTS),
                 # ACME directory and the HTTP-01 self-check against the public gateway.
                 Allow(
                     "acme",
                     "egress",
-                    ANYWHERE,
+                    ANY_PEER,
                     _tcp(80, 443),
                     {"matchLabels": {"app.kubernetes.io/component": "controller"}},
                 ),
@@ -308,7 +326,7 @@ def _policies(spec: NamespaceSpec) -> list[tuple[str, dict]]:
         peer_key, policy_type = (
             ("from", "Ingress") if allow.direction == "ingress" else ("to", "Egress")
         )
-        rule: dict = {peer_key: allow.peers}
+        rule: dict = {peer_key: allow.peers} if allow.peers else {}
         if allow.ports:
             rule["ports"] = allow.ports
         policies.append(

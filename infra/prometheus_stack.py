@@ -16,6 +16,8 @@ from infra.sizing import PlatformSizing
 PROMETHEUS_CHARTS = "https://prometheus-community.github.io/helm-charts"
 RELEASE_NAME = "kube-prometheus-stack"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
+UNREACHABLE_CONTROL_PLANE = ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy")
+"""Chart components scraping control-plane endpoints a pod cannot reach (see the values)."""
 ALERTMANAGER_CONFIG_LABELS = {"app.kubernetes.io/part-of": "mlops-platform"}
 """The label Alertmanager selects AlertmanagerConfigs by, in every namespace (the retrain routes
 live in the deployments' namespaces, infra/training.py)."""
@@ -106,6 +108,19 @@ class PrometheusStack(PlatformComponent):
                     "prometheusConfigReloader": {"resources": sizing.config_reloader},
                     "admissionWebhooks": {"patch": {"resources": sizing.webhook_patch_job}},
                 },
+                # The control-plane scrapes are off: kube-controller-manager, kube-scheduler,
+                # etcd and kube-proxy serve metrics on 127.0.0.1 where kubeadm (kind included)
+                # sets them up (--bind-address=127.0.0.1, listen-metrics-urls
+                # http://127.0.0.1:2381, kube-proxy's metricsBindAddress default
+                # 127.0.0.1:10249), and managed control planes expose none, so no
+                # NetworkPolicy makes them reachable and KubeControllerManagerDown,
+                # KubeSchedulerDown, KubeProxyDown, etcdMembersDown and TargetDown would fire
+                # forever. `enabled: false` drops each one's Service, ServiceMonitor and rules
+                # (values.yaml:1834, :2121, :2230, :2336; templates/prometheus/rules-1.14/
+                # kubernetes-system-controller-manager.yaml:7, kubernetes-system-scheduler.yaml:7,
+                # kubernetes-system-kube-proxy.yaml:7, etcd.yaml:7). CoreDNS stays scraped
+                # (infra/namespaces.py opens Prometheus -> kube-system CoreDNS on 9153).
+                **{component: {"enabled": False} for component in UNREACHABLE_CONTROL_PLANE},
                 "kube-state-metrics": {"resources": sizing.kube_state_metrics},
                 "prometheus-node-exporter": {"resources": sizing.node_exporter},
                 "grafana": {

@@ -1,9 +1,10 @@
 """Requests and limits of the platform's own charts and of the Seldon executor, per profile.
 
 `small` is for the kind laptop stack and dev: everything the local stack asks for fits in 3 CPU
-and 6 GiB of requests (tests/stacks/test_laptop_footprint.py). `ha` keeps production's sizes:
-the charts' own defaults where upstream sets them (istiod 500m/2Gi, the operator manager
-100m/200Mi) and room for Prometheus' retention. Model predictors are sized per stack in
+and 6 GiB of requests (tests/stacks/test_laptop_footprint.py), autoscalers at their maxima.
+`ha` keeps production's sizes: the charts' own defaults where upstream sets them (istiod
+500m/2Gi, the operator manager 100m/200Mi), two to three istiod and two to five gateway pods,
+and room for Prometheus' retention. Model predictors are sized per stack in
 `deployments[].resources` from the measured server footprint; docs/sizing.md has the method and
 the figures.
 """
@@ -16,11 +17,29 @@ from infra.workloads import resources
 
 
 @dataclass(frozen=True)
+class Replicas:
+    """How many pods of a scaled workload may run: fixed when `minimum == maximum`, else a
+    HorizontalPodAutoscaler between the two. The footprint counts `maximum`."""
+
+    minimum: int
+    maximum: int
+
+    @property
+    def autoscaled(self) -> bool:
+        return self.maximum > self.minimum
+
+
+@dataclass(frozen=True)
 class PlatformSizing:
-    """One container's `resources` for every platform workload the stack's charts run."""
+    """One container's `resources` for every platform workload the stack's charts run, and the
+    replica range of the two the Istio charts autoscale by default (1 to 5: istio 1.30.3
+    istio-discovery/values.yaml:4-6 `autoscaleMin`/`autoscaleMax`, gateway/values.yaml:82-85
+    `autoscaling`)."""
 
     istiod: dict
     ingress_gateway: dict
+    istiod_replicas: Replicas
+    ingress_gateway_replicas: Replicas
     seldon_manager: dict
     executor: dict
     prometheus: dict
@@ -36,10 +55,32 @@ class PlatformSizing:
     cert_manager_webhook: dict
     cert_manager_cainjector: dict
     cert_manager_startupapicheck: dict
-    mesh_max_replicas: int
-    """Most replicas the autoscalers of istiod and the ingress gateway may run (both charts
-    default to 5: istio 1.30.3 istiod values.yaml `autoscaleMax`, gateway values.yaml
-    `autoscaling.maxReplicas`); the footprint counts them at this maximum."""
+
+    def istiod_scaling_values(self) -> dict:
+        """istiod chart keys: its HPA (templates/autoscale.yaml) or a fixed `replicaCount`
+        (templates/deployment.yaml:26-28)."""
+        replicas = self.istiod_replicas
+        if replicas.autoscaled:
+            return {
+                "autoscaleEnabled": True,
+                "autoscaleMin": replicas.minimum,
+                "autoscaleMax": replicas.maximum,
+            }
+        return {"autoscaleEnabled": False, "replicaCount": replicas.maximum}
+
+    def ingress_gateway_scaling_values(self) -> dict:
+        """gateway chart keys: its HPA (templates/hpa.yaml) or a fixed `replicaCount`
+        (templates/deployment.yaml:13-15)."""
+        replicas = self.ingress_gateway_replicas
+        if replicas.autoscaled:
+            return {
+                "autoscaling": {
+                    "enabled": True,
+                    "minReplicas": replicas.minimum,
+                    "maxReplicas": replicas.maximum,
+                }
+            }
+        return {"autoscaling": {"enabled": False}, "replicaCount": replicas.maximum}
 
     def seldon_manager_values(self) -> dict:
         """The operator chart takes flat keys (seldon-core v1.17.1 seldon-core-operator values)."""
@@ -54,6 +95,9 @@ class PlatformSizing:
 SMALL = PlatformSizing(
     istiod=resources("100m", "256Mi", "1", "1Gi"),
     ingress_gateway=resources("100m", "128Mi", "1", "512Mi"),
+    # One of each on a laptop or a dev cluster: an HPA there would only spend the budget.
+    istiod_replicas=Replicas(1, 1),
+    ingress_gateway_replicas=Replicas(1, 1),
     seldon_manager=resources("100m", "128Mi", "500m", "512Mi"),
     # The executor is Seldon's Go request router (seldonio/seldon-core-executor); not measured
     # here (no cluster), sized like a small Go proxy instead of the operator's 500m/512Mi default.
@@ -71,12 +115,14 @@ SMALL = PlatformSizing(
     cert_manager_webhook=resources("10m", "32Mi", "100m", "128Mi"),
     cert_manager_cainjector=resources("10m", "64Mi", "100m", "256Mi"),
     cert_manager_startupapicheck=resources("10m", "32Mi", "100m", "64Mi"),
-    mesh_max_replicas=1,
 )
 
 HA = PlatformSizing(
     istiod=resources("500m", "2Gi", "2", "4Gi"),
     ingress_gateway=resources("100m", "128Mi", "2", "1Gi"),
+    # Two of each survive a node; istiod's load grows with the mesh, the gateway's with traffic.
+    istiod_replicas=Replicas(2, 3),
+    ingress_gateway_replicas=Replicas(2, 5),
     seldon_manager=resources("100m", "200Mi", "500m", "512Mi"),
     executor=resources("100m", "128Mi", "1", "512Mi"),
     prometheus=resources("500m", "2Gi", "2", "4Gi"),
@@ -92,7 +138,6 @@ HA = PlatformSizing(
     cert_manager_webhook=resources("20m", "64Mi", "200m", "128Mi"),
     cert_manager_cainjector=resources("20m", "128Mi", "200m", "256Mi"),
     cert_manager_startupapicheck=resources("10m", "32Mi", "100m", "64Mi"),
-    mesh_max_replicas=5,
 )
 
 PROFILES = {"small": SMALL, "ha": HA}

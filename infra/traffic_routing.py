@@ -56,6 +56,16 @@ routes (infra/mesh.py PREDICTION_PATHS)."""
 FEEDBACK_PATH = "api/v1.0/feedback"
 
 
+def route_name(deployment: str) -> str:
+    """The platform's VirtualService name for `deployment`: `<deployment>.route`. The operator
+    names its own VirtualService after the SeldonDeployment (`Name: seldonId` in
+    createIstioResources, operator/controllers/istio.go:265-268 @ v1.17.1), a DNS-1123 label that
+    cannot hold a dot, so no deployment's operator route can take this name, and the mapping is
+    one-to-one. Istio 1.30.3 puts no rule on VirtualService names beyond Kubernetes' DNS-1123
+    subdomain (ValidateVirtualService, pkg/config/validation/validation.go:1743)."""
+    return f"{deployment}.route"
+
+
 def predictor_host(deployment: str, predictor: str, namespace: str) -> str:
     """The operator's Service of a predictor (`GetPredictorKey`, names up to 63 characters)."""
     return f"{deployment}-{predictor}.{namespace}.svc.cluster.local"
@@ -117,7 +127,7 @@ def virtual_service(
     return {
         "apiVersion": "networking.istio.io/v1beta1",
         "kind": "VirtualService",
-        "metadata": {"name": f"{deployment}-route", "namespace": namespace},
+        "metadata": {"name": route_name(deployment), "namespace": namespace},
         "spec": {"hosts": ["*"], "gateways": [gateway], "http": [*feedback, split, grpc]},
     }
 

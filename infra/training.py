@@ -313,7 +313,8 @@ class ContinuousTraining(PlatformComponent):
             f"{namespace}-{TRIGGER_NAME}",
             metadata={"name": TRIGGER_NAME, "namespace": namespace, "labels": labels},
             rules=[
-                {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create"]},
+                # list: the one-at-a-time check (continuous_training/retrainer.py).
+                {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "list"]},
                 {
                     "apiGroups": ["batch"],
                     "resources": ["cronjobs"],

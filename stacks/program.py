@@ -5,6 +5,7 @@ import pulumi
 from infra.cert_manager import CertManager
 from infra.cluster import ClusterAccess
 from infra.deployment_config import DeploymentConfig
+from infra.executor_hardening import ExecutorHardening
 from infra.mesh import ServiceMesh, ingress_route
 from infra.mlflow import MLFLOW_PORT, MlflowTracking
 from infra.mlflow_auth import served_model_names
@@ -70,6 +71,9 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
         sizing=config.sizing.platform,
         opts=in_namespaces,
     )
+    hardening = ExecutorHardening(
+        "executor-hardening", namespaces=config.deployment_namespaces, opts=in_namespaces
+    )
     prometheus = PrometheusStack(
         "monitoring",
         config.prometheus,
@@ -126,7 +130,10 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             executor=config.sizing.platform.executor,
             registry_login=image.registry_login,
             annotations=operator_annotations(unrouted.ref),
-            opts=in_namespaces,
+            # Predictor pods are admitted only once the executor's hardening policies exist.
+            opts=pulumi.ResourceOptions.merge(
+                in_namespaces, pulumi.ResourceOptions(depends_on=[hardening])
+            ),
         )
         targets = [
             PredictorTarget(name=p.name, traffic=p.weight, shadow=p.shadow)

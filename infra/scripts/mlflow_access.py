@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 from mlflow.db import upgrade as upgrade_tracking_schema
+from mlflow.exceptions import MlflowException
 from mlflow.server.auth.config import read_auth_config
 from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
@@ -35,6 +36,10 @@ PROXIED_ARTIFACT_ROOT = "mlflow-artifacts:/"
 experiment created here gets the location the server would have given it."""
 DEFAULT_WORKSPACE = "default"
 """The workspace every grant lives in while MLflow workspaces are disabled (the platform's case)."""
+GRANT_TYPES = ("experiment", "registered_model")
+"""The resource types a declared grant may name."""
+WORKSPACE_GRANT = "workspace"
+"""The resource type of a workspace-wide grant, which `list_grants` reports with the others."""
 
 
 class AccessError(RuntimeError):
@@ -69,7 +74,17 @@ def experiment_id(tracking: TrackingStore, name: str) -> str:
 def ensure_grants(
     store: SqlAlchemyStore, tracking: TrackingStore, username: str, grants: list[dict]
 ) -> list[str]:
-    """Make the user's grants exactly `grants`; returns one line per change."""
+    """Make the user's grants exactly `grants`; returns one line per change. Grants made by
+    hand are removed too: a role someone assigned to the user is unassigned, and a
+    workspace-wide grant (resource type `workspace`, which the per-resource revoke refuses:
+    `_reject_workspace_resource_type`, mlflow/server/auth/sqlalchemy_store.py:438-446 @ 3.17.2)
+    is deleted with the workspace API."""
+    for grant in grants:
+        if grant["resourceType"] not in GRANT_TYPES:
+            raise AccessError(
+                f"user {username!r}: resourceType {grant['resourceType']!r} cannot be declared; "
+                f"expected one of {', '.join(GRANT_TYPES)}"
+            )
     wanted = {
         (
             g["resourceType"],
@@ -80,23 +95,40 @@ def ensure_grants(
         for g in grants
     }
     user = store.get_user(username)
-    types = {resource_type for resource_type, _ in wanted} | {
-        "experiment",
-        "registered_model",
-    }
+    changes = _unassign_handmade_roles(store, user.id)
     current = {
         (row.resource_type, row.resource_pattern): row.permission
-        for row in store.list_grants(user.id, DEFAULT_WORKSPACE, types)
+        for row in store.list_grants(user.id, DEFAULT_WORKSPACE, GRANT_TYPES)
     }
-    changes = []
     for key, permission in current.items():
         if wanted.get(key) != permission:
-            store.revoke_user_resource_permission(username, *key)
+            if key[0] == WORKSPACE_GRANT:
+                store.delete_workspace_permission(DEFAULT_WORKSPACE, username)
+            else:
+                store.revoke_user_resource_permission(username, *key)
             changes.append(f"revoked {permission} on {key[0]} {key[1]!r}")
     for key, permission in wanted.items():
         if current.get(key) != permission:
             store.grant_user_resource_permission(username, *key, permission)
             changes.append(f"granted {permission} on {key[0]} {key[1]!r}")
+    return changes
+
+
+def _unassign_handmade_roles(store: SqlAlchemyStore, user_id: int) -> list[str]:
+    """Unassign every role but the user's own per-user role (`__user_<id>__`, which the
+    per-user grant APIs write: `_synthetic_user_role_name`, sqlalchemy_store.py:279-281)."""
+    own = SqlAlchemyStore._synthetic_user_role_name(user_id)
+    changes = []
+    for role in store.list_user_roles(user_id):
+        if role.name == own:
+            continue
+        store.unassign_role_from_user(user_id, role.id)
+        held = ", ".join(
+            f"{p.permission} on {p.resource_type} {p.resource_pattern!r}" for p in role.permissions
+        )
+        changes.append(
+            f"unassigned role {role.name!r} of workspace {role.workspace!r} ({held or 'no grants'})"
+        )
     return changes
 
 
@@ -140,7 +172,7 @@ def main(argv: list[str]) -> int:
         spec = json.loads(Path(argv[1]).read_text())
         for line in apply_access(spec):
             print(line)
-    except (AccessError, OSError, json.JSONDecodeError, KeyError) as error:
+    except (AccessError, MlflowException, OSError, json.JSONDecodeError, KeyError) as error:
         print(f"mlflow access: {error}", file=sys.stderr)
         return 1
     return 0

@@ -50,7 +50,9 @@ YAML
 
 deadline=$((SECONDS + TIMEOUT_SECONDS))
 while :; do
-  if output=$(probe | kubectl "${kubectl_args[@]}" create --dry-run=server -o name -f - 2>&1); then
+  # `${a[@]+"${a[@]}"}`: bash before 4.4 (macOS ships 3.2) treats an empty array as unbound
+  # under `set -u`; this expands to nothing there and to the quoted words otherwise.
+  if output=$(probe | kubectl ${kubectl_args[@]+"${kubectl_args[@]}"} create --dry-run=server -o name -f - 2>&1); then
     echo "seldon admission webhooks answered: ${output}"
     exit 0
   fi

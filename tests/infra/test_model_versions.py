@@ -53,8 +53,8 @@ SERVED = ("ab", "pinned", "nodigest", "promoted", "never-trained")
 @pytest.fixture(scope="module")
 def registry(mlflow_server) -> str:
     """The real server with `ab` (champion 1, challenger 2), `pinned` (1 version), `nodigest`
-    (1 version without its tag) and `promoted` (champion 1, 2 versions), registered by the
-    pipeline user and readable by the serving user."""
+    (1 version without its tag), `promoted` (champion 1, 2 versions) and `never-trained` (no
+    version), registered by the pipeline user and readable by the serving user."""
     with mock.patch.dict(os.environ, mlflow_server.pipeline_env):
         client = MlflowClient(tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url)
         register(client, "ab", 2)
@@ -65,6 +65,7 @@ def registry(mlflow_server) -> str:
         client.set_registered_model_alias("nodigest", "champion", "1")
         register(client, "promoted", 2)
         client.set_registered_model_alias("promoted", "champion", "1")
+        register(client, "never-trained", 0)
         register(client, "unserved", 1)
         client.set_registered_model_alias("unserved", "champion", "1")
     mlflow_server.serve(*SERVED)
@@ -187,7 +188,9 @@ def test_a_model_the_serving_user_may_not_read_is_refused(registry, tmp_path) ->
     assert "MLFLOW_TRACKING_USERNAME" in message
 
 
-def test_a_model_without_versions_leaves_its_deployment_pending(registry, tmp_path) -> None:
+def test_a_registered_model_without_versions_leaves_its_deployment_pending(
+    registry, tmp_path
+) -> None:
     unregistered = {
         "name": "wine",
         "predictors": [{"name": "main", "model": "never-trained@champion"}],
@@ -207,6 +210,37 @@ def test_a_model_without_versions_leaves_its_deployment_pending(registry, tmp_pa
     )
     assert "`python -m model promote --model-name never-trained" in waiting
     assert "then `pulumi up` again" in waiting
+
+
+TYPO = {"name": "iris", "predictors": [{"name": "champion", "model": "irs@champion"}]}
+
+
+@pytest.mark.parametrize("role", ["serving", "admin"])
+def test_a_model_the_registry_does_not_know_fails_naming_the_registered_ones(
+    registry, tmp_path, monkeypatch, role
+) -> None:
+    """A typo is an error, never a pending deployment: as the serving user (per-model grants,
+    so MLflow answers 403 for the unknown name) and as the admin (404)."""
+    for key, value in registry.env_for(role).items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(RegistryError) as error:
+        render_stack("versions", stack_file(tmp_path, [AB, TYPO]), registry)
+    message = str(error.value)
+    assert "deployment seldon/iris, predictor 'champion' (irs@champion)" in message
+    assert f"registered model 'irs' does not exist in {registry}" in message
+    for served in ("'ab'", "'never-trained'", "'pinned'"):
+        assert served in message
+    assert "Fix the model name in the stack file" in message
+
+
+def test_render_of_a_model_typo_exits_2_and_writes_nothing(registry, tmp_path) -> None:
+    out = tmp_path / "out"
+    result = render("--stack", "versions", "--config-file", str(stack_file(tmp_path, [TYPO])),
+                        "--tracking-uri", registry, "--out", str(out))  # fmt: skip
+    assert result.returncode == 2
+    assert "registered model 'irs' does not exist" in result.stderr
+    assert "'ab'" in result.stderr
+    assert not out.exists()
 
 
 def closed_port_uri() -> str:

@@ -5,12 +5,15 @@ PATH that answers like the API server does before and after Seldon's webhook lis
 """
 
 import os
+import re
 import shutil
 import stat
 import subprocess
 from pathlib import Path
 
 from infra.seldon_operator import WEBHOOK_WAIT_SCRIPT
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 REFUSED = (
     "Error from server (InternalError): Internal error occurred: failed calling webhook "
@@ -99,3 +102,39 @@ def test_usage_error_without_arguments(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 2 and "usage" in result.stderr
+
+
+GUARDED = re.compile(r'\$\{(\w+)\[@\]\+"\$\{\1\[@\]\}"\}')
+ARRAY_EXPANSION = re.compile(r"\$\{\w+\[@\]\}")
+
+
+def unguarded_array_expansions(script: str) -> list[str]:
+    """Array expansions bash before 4.4 (macOS's 3.2) rejects under `set -u` when the array is
+    empty ("unbound variable"; bash-4.4 CHANGES:62-63, section 3 item a, "Using ${a[@]} or
+    ${a[*]} with an array without any assigned elements when the nounset option is enabled no
+    longer throws an unbound variable error"): everything but the `${a[@]+"${a[@]}"}` idiom."""
+    return ARRAY_EXPANSION.findall(GUARDED.sub("", script))
+
+
+def test_the_pre_4_4_rule_is_what_the_check_enforces() -> None:
+    assert unguarded_array_expansions('kubectl "${args[@]}" get') == ["${args[@]}"]
+    assert unguarded_array_expansions('kubectl ${args[@]+"${args[@]}"} get') == []
+
+
+def test_no_script_expands_a_possibly_empty_array_unguarded() -> None:
+    """Every committed shell script runs on macOS's bash 3.2 under `set -u`."""
+    scripts = [*REPO_ROOT.glob("infra/scripts/*.sh"), *REPO_ROOT.glob("ci/*.sh")]
+    assert WEBHOOK_WAIT_SCRIPT in scripts
+    offenders = {
+        str(path.relative_to(REPO_ROOT)): found
+        for path in scripts
+        if (found := unguarded_array_expansions(path.read_text()))
+    }
+    assert offenders == {}
+
+
+def test_runs_without_context_or_kubeconfig(tmp_path: Path) -> None:
+    """The empty-array case itself: neither KUBE_CONTEXT nor KUBECONFIG_DATA set."""
+    result = wait(fake_kubectl(tmp_path, failures=0), timeout=5)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "calls").read_text().splitlines() == ["create --dry-run=server -o name -f -"]

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from infra.stack_config import load_stack_file
+from infra.traffic_routing import route_name
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = REPO_ROOT / "tests" / "schemas" / "monitoring.coreos.com"
@@ -147,7 +148,7 @@ def test_each_deployment_has_its_platform_route_and_an_unrouted_operator_route(r
         (route,) = [
             d
             for d in _kind(documents, "VirtualService")
-            if d["metadata"]["name"] == f"{deployment.name}-route"
+            if d["metadata"]["name"] == route_name(deployment.name)
             and d["metadata"]["namespace"] == deployment.namespace
         ]
         jsonschema.validators.validator_for(schema)(schema).validate(route)

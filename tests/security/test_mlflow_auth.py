@@ -182,3 +182,47 @@ def test_access_script_refuses_a_missing_password(tmp_path) -> None:
     )
     assert result.returncode == 1
     assert "MLFLOW_BACKEND_STORE_URI is empty or unset" in result.stderr
+
+
+def _as_admin(server, path: str, body: dict) -> dict:
+    login = server.logins["admin"]
+    response = requests.post(f"{server}{path}", json=body, auth=login, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_access_script_removes_a_hand_made_workspace_grant(mlflow_server, served_model) -> None:
+    """An admin gives the serving user a workspace-wide grant by hand (the RBAC role API of
+    mlflow 3.17.2, mlflow/server/auth/routes.py:55-76); the deploy's access script, run again,
+    takes it back instead of crashing on it, and the serving user reads only what it serves."""
+    unserved = f"unserved-{uuid.uuid4().hex[:8]}"
+    pipeline = mlflow_server.pipeline_env
+    response = requests.post(
+        f"{mlflow_server}/api/2.0/mlflow/registered-models/create",
+        json={"name": unserved},
+        auth=(pipeline["MLFLOW_TRACKING_USERNAME"], pipeline["MLFLOW_TRACKING_PASSWORD"]),
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    role = _as_admin(
+        mlflow_server,
+        "/api/3.0/mlflow/roles/create",
+        {"name": f"ops-{uuid.uuid4().hex[:8]}", "workspace": "default"},
+    )["role"]
+    _as_admin(
+        mlflow_server,
+        "/api/3.0/mlflow/roles/permissions/add",
+        {"role_id": role["id"], "resource_type": "workspace", "resource_pattern": "*",
+         "permission": "MANAGE"},
+    )  # fmt: skip
+    serving = mlflow_server.logins["serving"].username
+    _as_admin(mlflow_server, "/api/3.0/mlflow/roles/assign", {"username": serving,
+                                                              "role_id": role["id"]})  # fmt: skip
+    get = "/api/2.0/mlflow/registered-models/get"
+    assert _as_serving(mlflow_server, "GET", get, {"name": unserved}).status_code == 200
+
+    mlflow_server.serve()
+
+    assert _as_serving(mlflow_server, "GET", get, {"name": unserved}).status_code == 403
+    name = served_model["name"]
+    assert _as_serving(mlflow_server, "GET", get, {"name": name}).status_code == 200

@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from infra.mesh import GATEWAY_NAME, HTTP_REDIRECT_GATEWAY, PREDICTION_PATHS
+from infra.mesh import GATEWAY_NAME, PREDICTION_PATHS, REDIRECT_GATEWAY_NAME
 from infra.stack_config import load_stack_file
 from stacks.mock_runtime import FAKE_GENERATED_PASSWORD
 from stacks.render import documents, render_stack
@@ -67,24 +67,25 @@ def pod_specs(documents: list[dict]) -> list[tuple[str, dict]]:
 
 def test_gateway_serves_https_and_redirects_http(rendered) -> None:
     stack, documents, _ = rendered
-    (gateway,) = [g for g in of_kind(documents, "Gateway") if g["metadata"]["name"] == GATEWAY_NAME]
+    gateways = {g["metadata"]["name"]: g for g in of_kind(documents, "Gateway")}
+    gateway, plain = gateways[GATEWAY_NAME], gateways[REDIRECT_GATEWAY_NAME]
     validate(gateway)
-    (https,) = gateway["spec"]["servers"]
-    assert https["port"] == {"number": 443, "name": "https", "protocol": "HTTPS"}
-    tls = https["tls"]
+    validate(plain)
+    (server,) = gateway["spec"]["servers"]
+    assert (server["port"]["number"], server["port"]["protocol"]) == (443, "HTTPS")
+    tls = server["tls"]
     assert tls["mode"] == "SIMPLE" and tls["credentialName"]
-    (redirect,) = [
-        g for g in of_kind(documents, "Gateway") if g["metadata"]["name"] == HTTP_REDIRECT_GATEWAY
-    ]
+    (http,) = plain["spec"]["servers"]
+    assert (http["port"]["number"], http["port"]["protocol"]) == (80, "HTTP")
+    # Only the redirect is bound to the plain-HTTP gateway: nothing is served in clear.
+    plain_ref = f"istio-system/{REDIRECT_GATEWAY_NAME}"
+    bound = [v for v in of_kind(documents, "VirtualService") if plain_ref in v["spec"]["gateways"]]
+    (redirect,) = bound
     validate(redirect)
-    assert redirect["spec"]["selector"] == gateway["spec"]["selector"]
-    assert redirect["spec"]["servers"] == [
-        {
-            "port": {"number": 80, "name": "http", "protocol": "HTTP"},
-            "hosts": ["*"],
-            "tls": {"httpsRedirect": True},
-        }
-    ]
+    (rule,) = redirect["spec"]["http"]
+    assert set(rule) == {"name", "redirect"} and "match" not in rule
+    mesh = load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml").mesh
+    assert rule["redirect"] == {"scheme": "https", "port": mesh.ingress_https_port}
     config = load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml").certificates
     if config.gateway_tls == "existingSecret":
         assert tls["credentialName"] == config.gateway_tls_secret
@@ -104,18 +105,23 @@ def _bound(service: dict, gateway: dict) -> bool:
 
 
 def port_80_redirected_hosts(documents: list[dict]) -> set[str]:
-    """The port-80 virtual hosts Istio 1.30.3 marks `RequireTls: ALL`
-    (pilot/pkg/networking/core/gateway.go:488-520: every host a VirtualService bound to a
-    redirecting server contributes; :525-543: the server's own hosts)."""
+    """The port-80 virtual hosts whose every path is redirected: those Istio 1.30.3 marks
+    `RequireTls: ALL` (pilot/pkg/networking/core/gateway.go:488-520: every host a VirtualService
+    bound to a `tls.httpsRedirect` server contributes; :525-543: the server's own hosts), and
+    the hosts of a VirtualService on a port-80 gateway whose match-all route redirects."""
     hosts: set[str] = set()
     services = of_kind(documents, "VirtualService")
     for gateway in of_kind(documents, "Gateway"):
         for server in gateway["spec"]["servers"]:
-            if server["port"]["number"] != 80 or not server.get("tls", {}).get("httpsRedirect"):
+            if server["port"]["number"] != 80:
                 continue
-            hosts |= set(server["hosts"])
-            for service in services:
-                if _bound(service, gateway):
+            bound = [service for service in services if _bound(service, gateway)]
+            if server.get("tls", {}).get("httpsRedirect"):
+                hosts |= set(server["hosts"])
+                for service in bound:
+                    hosts |= set(service["spec"]["hosts"])
+            for service in bound:
+                if any("redirect" in r and not r.get("match") for r in service["spec"]["http"]):
                     hosts |= set(service["spec"]["hosts"])
     return hosts
 
@@ -138,6 +144,21 @@ def test_acme_challenges_are_served_for_every_gateway_host(rendered) -> None:
             assert ingress.get("class") == "istio" or ingress.get("ingressClassName") in (
                 declared_classes
             )
+
+
+def test_local_redirect_goes_to_the_https_port_the_kind_cluster_maps() -> None:
+    """local serves HTTPS on the host port kind maps to the gateway's NodePort 30443; the
+    redirect from http://localtest.me:8080 must name that port (8443), which `tls.httpsRedirect`
+    could not: it keeps the request's port (see `ServiceMesh._https_redirect`)."""
+    config = load_stack_file(REPO_ROOT / "Pulumi.local.yaml")
+    assert config.cluster.create_kind_cluster
+    files = documents(render_stack("local", REPO_ROOT / "Pulumi.local.yaml"))
+    (redirect,) = [
+        d for d in files.values() if d.get("metadata", {}).get("name") == "https-redirect"
+    ]
+    port = redirect["spec"]["http"][0]["redirect"]["port"]
+    assert port == config.cluster.ingress_https_host_port == 8443
+    assert config.mesh.url().endswith(f":{port}")
 
 
 def test_certificates_come_from_cert_manager_and_are_schema_valid(rendered) -> None:
@@ -285,6 +306,20 @@ def test_mlflow_ambient_s3_credentials_have_an_identity_and_a_way_out(rendered) 
 
 def test_prod_turns_jwt_on() -> None:
     assert load_stack_file(REPO_ROOT / "Pulumi.prod.yaml").mesh.prediction_auth == "jwt"
+
+
+def test_every_public_gateway_asks_predictions_for_a_jwt(rendered) -> None:
+    """dev and prod put the gateway behind a LoadBalancer: the rendered gateway Service is
+    public, so the prediction path must carry the JWT policy; local (NodePort, which kind binds
+    to 127.0.0.1) may leave it open."""
+    stack, documents, outputs = rendered
+    (gateway,) = [r for r in outputs["__releases__"].values() if r["chart"] == "gateway"]
+    public = gateway["values"]["service"]["type"] == "LoadBalancer"
+    assert public is (stack in ("dev", "prod"))
+    if public:
+        assert [p["metadata"]["name"] for p in of_kind(documents, "AuthorizationPolicy")] == [
+            "prediction-requires-jwt"
+        ]
 
 
 def test_gateway_refuses_oversized_bodies(rendered) -> None:

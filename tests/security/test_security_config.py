@@ -26,6 +26,11 @@ def config_with(stack: str, **changes) -> dict:
         ("local", {"predictionAuth": "jwt"}, ["mlops-platform:jwtJwksUri", "'jwtIssuer'"]),
         ("prod", {"jwtIssuer": "http://login.example.com/"}, ["mlops-platform:jwtIssuer"]),
         (
+            "dev",
+            {"predictionAuth": "none", "jwtIssuer": "", "jwtJwksUri": ""},
+            ["mlops-platform:predictionAuth", "'LoadBalancer' would open every model"],
+        ),
+        (
             "local",
             {"gatewayTls": "existingSecret"},
             ["mlops-platform:gatewayTlsSecret", "kubernetes.io/tls Secret in istio-system"],

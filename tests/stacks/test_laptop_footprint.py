@@ -5,32 +5,55 @@ Summed over what the offline render writes (docs/sizing.md says how):
   times its replicas; a DaemonSet counts once (kind runs one node);
 - every SeldonDeployment predictor: its containers plus the executor the operator adds beside
   them (`svcOrchSpec.resources`), times the predictor's replicas;
-- every Helm release's workloads, read from the values the stack passes; a chart workload the
-  stack declares no requests for fails the test (its chart default would count instead).
+- every Helm release's workloads, read from the values the stack passes, times their replicas;
+  an autoscaled one (istiod, the ingress gateway) at its autoscaler's maximum, the chart's
+  default of 5 if the stack sets none; a chart workload the stack declares no requests for fails
+  the test (its chart default would count instead).
 No cluster runs here: this checks the declared requests, not what the scheduler would see.
 """
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from infra.stack_config import load_stack_file
 from stacks.render import documents
 
-from .conftest import STACKS, creates_kind_cluster
+from .conftest import STACKS, creates_kind_cluster, stack_file
 
 CPU_BUDGET = 3.0
 MEMORY_BUDGET_GIB = 6.0
 POD_TEMPLATE_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "Pod"}
-CHART_WORKLOADS: dict[str, list[tuple[str, int]]] = {
-    # chart -> (values path of a container's resources, containers of that kind in the stack)
+
+
+def istiod_replicas(values: dict) -> int:
+    """Most istiod pods: its HPA's max while `autoscaleEnabled` (chart default true, 1 to 5:
+    istio 1.30.3 istio-discovery/values.yaml:4-6, templates/autoscale.yaml), else replicaCount."""
+    if values.get("autoscaleEnabled", True):
+        return values.get("autoscaleMax", 5)
+    return values.get("replicaCount", 1)
+
+
+def gateway_replicas(values: dict) -> int:
+    """Most gateway pods: its HPA's max while `autoscaling.enabled` (chart default true, 1 to 5:
+    gateway/values.yaml:82-85, templates/hpa.yaml), else replicaCount (unset: 1)."""
+    autoscaling = values.get("autoscaling", {})
+    if autoscaling.get("enabled", True):
+        return autoscaling.get("maxReplicas", 5)
+    return values.get("replicaCount") or 1
+
+
+CHART_WORKLOADS: dict[str, list[tuple[str, int | Callable[[dict], int]]]] = {
+    # chart -> (values path of a container's resources, containers of that kind in the stack,
+    # or how to read that count from the values)
     # istio/istio 1.30.3 manifests/charts/istio-control/istio-discovery (templates/deployment.yaml
     # reads .Values.resources) and manifests/charts/gateway/values.yaml (resources): requests
     # 500m/2Gi and 100m/128Mi if unset.
     "base": [],
-    "istiod": [("resources", 1)],
-    "gateway": [("resources", 1)],
+    "istiod": [("resources", istiod_replicas)],
+    "gateway": [("resources", gateway_replicas)],
     # seldon-core v1.17.1 helm-charts/seldon-core-operator/values.yaml: manager.cpuRequest ...
     "seldon-core-operator": [("manager", 1)],
     # prometheus-community/helm-charts kube-prometheus-stack-77.10.0 values.yaml; the config
@@ -93,7 +116,8 @@ def chart_requests(release: dict) -> Iterator[tuple[str, float, float]]:
     chart, values = release["chart"], release["values"]
     assert chart in CHART_WORKLOADS, f"chart {chart} has no known workloads: add it here"
     for path, count in CHART_WORKLOADS[chart]:
-        where = f"helm {release['helmRelease']} {path}"
+        count = count(values) if callable(count) else count
+        where = f"helm {release['helmRelease']} {path} x{count}"
         found = lookup(values, path)
         if chart == "seldon-core-operator":
             found = {"requests": {"cpu": found["cpuRequest"], "memory": found["memoryRequest"]}}
@@ -149,9 +173,33 @@ def test_a_stack_without_declared_chart_requests_is_caught(declared: dict) -> No
     release = next(doc for doc in files.values() if doc.get("chart") == "istiod")
     release["values"].pop("resources")
 
-    with pytest.raises(AssertionError, match="istiod resources: no requests"):
+    with pytest.raises(AssertionError, match="istiod resources x1: no requests"):
         stack_requests(files)
 
 
 def test_laptop_stack_is_the_kind_stack() -> None:
     assert LAPTOP_STACKS == ["local"], Path("Pulumi.local.yaml")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_istio_autoscalers_count_at_their_maxima(declared: dict, stack: str) -> None:
+    """istiod's and the gateway's pods count as many times as their autoscalers may run them,
+    and a stack that sets no range counts the charts' 5."""
+    files = documents(declared[stack])
+    sizing = load_stack_file(stack_file(stack)).sizing.platform
+    rows = {
+        what.split()[1]: (what, cpu)
+        for what, cpu, _ in stack_requests(files)
+        if what[:5] == "helm "
+    }
+    for release, replicas, requested in (
+        ("istiod", sizing.istiod_replicas, sizing.istiod),
+        ("istio-ingressgateway", sizing.ingress_gateway_replicas, sizing.ingress_gateway),
+    ):
+        what, cpu = rows[release]
+        assert what.endswith(f"x{replicas.maximum}")
+        assert cpu == pytest.approx(replicas.maximum * quantity(requested["requests"]["cpu"]))
+    istiod = next(doc for doc in files.values() if doc.get("chart") == "istiod")
+    for key in ("autoscaleEnabled", "autoscaleMin", "autoscaleMax", "replicaCount"):
+        istiod["values"].pop(key, None)
+    assert "istiod resources x5" in [w for w, _, _ in stack_requests(files) if "istiod" in w][0]

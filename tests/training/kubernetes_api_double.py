@@ -4,6 +4,9 @@ answers them, and records every request:
 
 - `GET /apis/batch/v1/namespaces/<ns>/cronjobs/<name>`: the CronJob it was given (with a uid
   and the status the test sets), else a 404 Status;
+- `GET /apis/batch/v1/namespaces/<ns>/jobs?labelSelector=k=v,...`: the stored Jobs of that
+  namespace whose labels match every `k=v` (equality-based selectors only), with the status the
+  test sets;
 - `POST /apis/batch/v1/namespaces/<ns>/jobs`: stores the Job and answers 201, or a 409
   `AlreadyExists` Status when a Job of that name exists (the API server's name uniqueness,
   which the trigger's debounce relies on);
@@ -17,6 +20,7 @@ import copy
 import json
 import re
 import threading
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +31,7 @@ from pathlib import Path
 import yaml
 
 BATCH_RESOURCES = [
-    {"name": "jobs", "namespaced": True, "kind": "Job", "verbs": ["create", "get"]},
+    {"name": "jobs", "namespaced": True, "kind": "Job", "verbs": ["create", "get", "list"]},
     {"name": "cronjobs", "namespaced": True, "kind": "CronJob", "verbs": ["get"]},
 ]
 DISCOVERY = {
@@ -117,6 +121,19 @@ def _status(code: int, reason: str, message: str) -> dict:
     }
 
 
+def _job_list(double: KubernetesApiDouble, namespace: str, path: str) -> dict:
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
+    selector = query.get("labelSelector", [""])[0]
+    wanted = dict(term.split("=", 1) for term in selector.split(",") if term)
+    items = [
+        job
+        for (ns, _), job in sorted(double.jobs.items())
+        if ns == namespace
+        and all((job["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())
+    ]
+    return {"kind": "JobList", "apiVersion": "batch/v1", "metadata": {}, "items": items}
+
+
 @contextmanager
 def running_api_double() -> Iterator[KubernetesApiDouble]:
     double = KubernetesApiDouble()
@@ -134,6 +151,10 @@ def running_api_double() -> Iterator[KubernetesApiDouble]:
             discovery = DISCOVERY.get(self.path.split("?")[0])
             if discovery is not None:
                 self._answer(200, discovery)
+                return
+            jobs = JOBS_PATH.match(self.path)
+            if jobs:
+                self._answer(200, _job_list(double, jobs["ns"], self.path))
                 return
             match = CRONJOB_PATH.match(self.path)
             cronjob = match and double.cronjobs.get((match["ns"], match["name"]))

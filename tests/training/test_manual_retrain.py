@@ -1,13 +1,13 @@
-"""`make retrain DEPLOYMENT=...` runs the real kubectl (`kubectl create job --from=cronjob/...`)
-against the recording Kubernetes API double, with `--dry-run=client` (kubectl sends built-in
-kinds as protobuf, which the double does not decode; it prints the Job instead). The Job kubectl
-makes is the one the trigger builds for an alert, apart from its name and the trigger's reason
-annotations."""
+"""`make retrain DEPLOYMENT=...` (`python -m continuous_training.manual_run`) against the
+recording Kubernetes API double: the Job is the CronJob's template as `kubectl create job
+--from=cronjob/...` makes it (continuous_training/job_from_cronjob.py), and it is refused while
+any run of that CronJob, whoever started it, has not finished: the CronJob's Forbid sees only
+the Jobs its own controller started."""
 
 import json
-import shutil
+import os
 import subprocess
-from datetime import UTC, datetime
+from datetime import datetime
 
 import kubernetes_validate
 import pytest
@@ -15,13 +15,17 @@ from conftest import KUBERNETES_VERSION, REPO_ROOT, of_kind
 
 from continuous_training.job_from_cronjob import REASON_PREFIX, RetrainReason, job_from_cronjob
 
+FINISHED = {"conditions": [{"type": "Failed", "status": "True"}]}
 
-def make_retrain(*variables: str) -> subprocess.CompletedProcess:
+
+def make_retrain(*variables: str, kubeconfig=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, **({"KUBECONFIG": str(kubeconfig)} if kubeconfig else {})}
     return subprocess.run(
         ["make", "--no-print-directory", "--directory", str(REPO_ROOT), "retrain", *variables],
         capture_output=True,
         text=True,
         timeout=120,
+        env=env,
     )
 
 
@@ -31,36 +35,66 @@ def test_make_retrain_needs_a_deployment():
     assert "usage: make retrain DEPLOYMENT=<name>" in result.stderr
 
 
-def test_make_retrain_creates_the_job_kubectl_makes_from_the_cronjob(
-    rendered_prod, api_double, tmp_path
-):
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.fail("kubectl not found on PATH: `make retrain` needs it")
+@pytest.fixture
+def iris_cronjob(rendered_prod, api_double) -> dict:
     (cronjob,) = [
         c for c in of_kind(rendered_prod, "CronJob") if c["metadata"]["name"] == "iris-training"
     ]
-    served = api_double.add_cronjob(cronjob)
+    return api_double.add_cronjob(cronjob)
+
+
+def test_make_retrain_creates_the_job_kubectl_makes_from_the_cronjob(
+    iris_cronjob, api_double, tmp_path
+):
     kubeconfig = api_double.kubeconfig(tmp_path, "operator-token")
-    result = make_retrain(
-        "DEPLOYMENT=iris",
-        "NAMESPACE=seldon",
-        f"KUBECTL={kubectl} --kubeconfig={kubeconfig} --dry-run=client --output=json",
-    )
+    result = make_retrain("DEPLOYMENT=iris", "NAMESPACE=seldon", kubeconfig=kubeconfig)
     assert result.returncode == 0, result.stderr
-    cronjob_reads = [r.path for r in api_double.api_requests() if "/cronjobs/" in r.path]
-    assert cronjob_reads == ["/apis/batch/v1/namespaces/seldon/cronjobs/iris-training"]
-    assert api_double.created_jobs() == []
-    job = json.loads(result.stdout[result.stdout.index("{") :])
-    # Go's zero values in kubectl's printout, which the API server would fill in.
-    job.pop("status", None)
-    for metadata in (job["metadata"], job["spec"]["template"]["metadata"]):
-        assert metadata.pop("creationTimestamp", None) is None
+    (job,) = api_double.created_jobs()
     kubernetes_validate.validate(job, KUBERNETES_VERSION, strict=True)
     assert job["metadata"]["name"].startswith("iris-manual-")
-    reason = RetrainReason("ModelFeatureDrift", {}, datetime.now(UTC))
-    ours = job_from_cronjob(served, job["metadata"]["name"], reason)
-    ours["metadata"]["annotations"] = {
-        k: v for k, v in ours["metadata"]["annotations"].items() if not k.startswith(REASON_PREFIX)
-    }
+    assert f"created Job {job['metadata']['name']}" in result.stdout
+    assert job["metadata"]["annotations"][f"{REASON_PREFIX}alert"] == "make retrain"
+    ours = job_from_cronjob(iris_cronjob, job["metadata"]["name"], _reason_of(job))
     assert job == ours
+
+
+def _reason_of(job: dict) -> RetrainReason:
+    annotations = job["metadata"]["annotations"]
+    return RetrainReason(
+        annotations[f"{REASON_PREFIX}alert"],
+        json.loads(annotations[f"{REASON_PREFIX}labels"]),
+        datetime.fromisoformat(annotations[f"{REASON_PREFIX}requested-at"]),
+    )
+
+
+@pytest.mark.parametrize("running", ["iris-training-retrain", "iris-manual-1", "iris-training-1"])
+def test_make_retrain_refuses_while_a_run_has_not_finished(
+    iris_cronjob, api_double, tmp_path, running
+):
+    """Triggered, manual or scheduled: any unfinished Job with the template's labels blocks."""
+    labels = iris_cronjob["spec"]["jobTemplate"]["metadata"]["labels"]
+    other = {"metadata": {"name": "wine-manual-1", "namespace": "seldon",
+                          "labels": {**labels, "mlops-platform/deployment": "wine"}}}  # fmt: skip
+    api_double.jobs[("seldon", "wine-manual-1")] = other
+    job = {"metadata": {"name": running, "namespace": "seldon", "labels": labels}}
+    api_double.jobs[("seldon", running)] = job
+    kubeconfig = api_double.kubeconfig(tmp_path, "operator-token")
+
+    refused = make_retrain("DEPLOYMENT=iris", kubeconfig=kubeconfig)
+    assert refused.returncode != 0
+    assert f"a training run of iris has not finished: {running}" in refused.stderr
+    assert api_double.created_jobs() == []
+
+    job["status"] = FINISHED
+    started = make_retrain("DEPLOYMENT=iris", kubeconfig=kubeconfig)
+    assert started.returncode == 0, started.stderr
+    assert [j["metadata"]["name"] for j in api_double.created_jobs()] == [
+        started.stdout.split()[-1]
+    ]
+
+
+def test_make_retrain_names_a_missing_cronjob(api_double, tmp_path):
+    kubeconfig = api_double.kubeconfig(tmp_path, "operator-token")
+    result = make_retrain("DEPLOYMENT=nosuch", kubeconfig=kubeconfig)
+    assert result.returncode != 0
+    assert "CronJob seldon/nosuch-training does not exist" in result.stderr

@@ -115,7 +115,7 @@ def test_training_and_trigger_pods_are_restricted_and_bounded(rendered_prod):
     }
 
 
-def test_trigger_role_may_create_jobs_and_get_its_cronjobs_only(rendered_prod):
+def test_trigger_role_may_create_and_list_jobs_and_get_its_cronjobs_only(rendered_prod):
     assert of_kind(rendered_prod, "ClusterRole") == []
     (role,) = [
         r for r in of_kind(rendered_prod, "Role") if r["metadata"]["name"] == "retrain-trigger"
@@ -123,7 +123,7 @@ def test_trigger_role_may_create_jobs_and_get_its_cronjobs_only(rendered_prod):
     kubernetes_validate.validate(role, KUBERNETES_VERSION, strict=True)
     cronjobs = sorted(c["metadata"]["name"] for c in of_kind(rendered_prod, "CronJob"))
     assert role["rules"] == [
-        {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create"]},
+        {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "list"]},
         {
             "apiGroups": ["batch"],
             "resources": ["cronjobs"],

@@ -10,6 +10,7 @@ import pytest
 from conftest import KUBERNETES_VERSION, of_kind
 
 TOKEN = "test-webhook-token"
+FINISHED = {"conditions": [{"type": "Complete", "status": "True"}]}
 RETRAIN_IRIS = "/v1/retrain/iris"
 
 
@@ -87,9 +88,26 @@ def test_a_second_alert_while_the_run_exists_is_debounced(trigger, api_double):
     again = trigger.post(RETRAIN_IRIS, drift_webhook(), TOKEN)
     assert again.status_code == 200
     assert again.json()["started"] is False
-    assert "still exists" in again.json()["detail"]
+    assert "a run has not finished: iris-training-retrain" in again.json()["detail"]
+    api_double.jobs[("seldon", "iris-training-retrain")]["status"] = FINISHED
+    cooling = trigger.post(RETRAIN_IRIS, drift_webhook(), TOKEN)
+    assert (cooling.status_code, cooling.json()["started"]) == (200, False)
+    assert "still exists" in cooling.json()["detail"]
     assert len(api_double.jobs) == 1
     assert '"event": "retrain skipped"' in trigger.log.read_text()
+
+
+def test_no_run_while_a_manual_run_has_not_finished(trigger, api_double):
+    """A Job from `make retrain` is not in the CronJob's status.active; its labels show it."""
+    cronjob = api_double.cronjobs[("seldon", "iris-training")]
+    labels = cronjob["spec"]["jobTemplate"]["metadata"]["labels"]
+    manual = {"metadata": {"name": "iris-manual-1", "namespace": "seldon", "labels": labels}}
+    api_double.jobs[("seldon", "iris-manual-1")] = manual
+    answer = trigger.post(RETRAIN_IRIS, drift_webhook(), TOKEN)
+    assert (answer.status_code, answer.json()["started"]) == (200, False)
+    assert "iris-manual-1" in answer.json()["detail"]
+    manual["status"] = FINISHED
+    assert trigger.post(RETRAIN_IRIS, drift_webhook(), TOKEN).status_code == 202
 
 
 def test_no_run_while_a_scheduled_run_is_active_or_the_cronjob_is_suspended(trigger, api_double):
