@@ -264,8 +264,10 @@ def test_route_coverage_check_sees_an_unanchored_grpc_match() -> None:
 
 
 def _allows(policy: dict, port: int, cidr: str) -> bool:
+    """Whether an egress rule admits `cidr` on `port`: named in an ipBlock, or a rule with no
+    `to` at all (any peer, infra/namespaces.py ANY_PEER)."""
     return any(
-        {"ipBlock": {"cidr": cidr}} in rule["to"]
+        ("to" not in rule or {"ipBlock": {"cidr": cidr}} in rule["to"])
         and {"protocol": "TCP", "port": port} in rule["ports"]
         for rule in policy["spec"].get("egress", [])
     )
