@@ -81,6 +81,10 @@ def body_length(headers: Any) -> int:
 class BoundedServer(ThreadingHTTPServer):
     """A thread per connection, at most `MAX_CONNECTIONS`; the next ones get 503 and are closed."""
 
+    request_queue_size = 128
+    """The listen backlog: connections over the cap are accepted and refused at once rather than
+    left retrying their handshake (socketserver's default is 5)."""
+
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
         self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__(address, handler)

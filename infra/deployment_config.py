@@ -144,11 +144,12 @@ _CRON_ITEM = re.compile(r"^(\*|(?P<low>\w+)(-(?P<high>\w+))?)(/(?P<step>[1-9][0-
 def _cron_problem(schedule: str) -> str | None:
     """Why Kubernetes would refuse `schedule`, or None.
 
-    The CronJob controller parses with robfig/cron v3 `ParseStandard` (kubernetes v1.36
+    The CronJob controller parses with robfig/cron v3.0.1 `ParseStandard` (kubernetes v1.36
     `pkg/apis/batch/validation/validation.go`, `validateScheduleFormat`): five fields, ASCII
-    numbers (`strconv.Atoi`), day of week 0-6 (`parser.go`, `dow` bounds), no `L`/`W`/`#`, and a
-    range's start not beyond its end. cronsim (pinned) then checks the expression as a whole:
-    reversed ranges, and dates that never come (`0 3 31 2 *`).
+    numbers (`parser.go`, `mustParseInt`: `strconv.Atoi`), day of week 0-6 (`spec.go`, `dow`
+    bounds), no `L`/`W`/`#`, and a range's start not beyond its end (`parser.go`, `getRange`).
+    cronsim (pinned) then checks the expression as a whole: reversed ranges, and dates that
+    never come (`0 3 31 2 *`).
     """
     fields = schedule.split()
     if len(fields) != 5:

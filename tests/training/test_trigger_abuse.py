@@ -116,29 +116,30 @@ def test_deeply_nested_json_is_a_400_not_a_crash(trigger, api_double):
 
 def test_idle_connections_are_capped_and_cut_at_the_deadline(trigger, api_double):
     """2,000 idle connections held 2,001 threads: now at most MAX_CONNECTIONS are served (two
-    threads each: handler and deadline), the rest get 503 at once, and all are closed after
-    REQUEST_DEADLINE_S however long the client waits."""
+    threads each: handler and deadline), the rest get 503 at once, and all are closed
+    REQUEST_DEADLINE_S after they were accepted, however long the client waits."""
     baseline = _threads(trigger)
+    opened = time.monotonic()
     idle = [_connect(trigger) for _ in range(MAX_CONNECTIONS * 4)]
     try:
         time.sleep(1)
         assert _threads(trigger) <= baseline + 2 * MAX_CONNECTIONS
-        busy = 0
+        answers = []
         for sock in idle:
-            sock.settimeout(0.2)
+            sock.settimeout(REQUEST_DEADLINE_S + 5)
+            data = b""
             try:
-                busy += sock.recv(64).startswith(b"HTTP/1.0 503")
-            except TimeoutError:
-                pass
-        assert busy >= MAX_CONNECTIONS * 3
-        time.sleep(REQUEST_DEADLINE_S + 1)
-        for sock in idle:
-            sock.settimeout(1)
-            try:
-                while sock.recv(65536):  # a TimeoutError here: the trigger still holds it
-                    pass
+                while chunk := sock.recv(65536):  # a TimeoutError: the trigger still holds it
+                    data += chunk
             except ConnectionResetError:
                 pass
+            answers.append(data)
+        # Each is cut REQUEST_DEADLINE_S after its accept; on a loaded machine a few may be
+        # accepted only as the first ones are cut, so allow a second round of deadlines.
+        assert time.monotonic() - opened < 2 * REQUEST_DEADLINE_S + 5
+        busy = [a for a in answers if a.startswith(b"HTTP/1.0 503")]
+        assert len(busy) >= len(idle) // 2
+        assert all(a == b"" for a in answers if a not in busy)
         _still_serves(trigger, api_double)
         assert _threads(trigger) <= baseline + 2
     finally:
