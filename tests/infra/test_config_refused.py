@@ -202,6 +202,13 @@ MORE_OF_THEIR_KIND = {
 CASES = {**FOUND_BY_THE_RED_TEAM, **MORE_OF_THEIR_KIND}
 
 
+def _render(stack: str, stack_file: Path, out: Path) -> subprocess.CompletedProcess:
+    """`python -m stacks.render` on `stack_file`, as a reviewer runs it."""
+    command = [sys.executable, "-m", "stacks.render", "--stack", stack]
+    command += ["--config-file", str(stack_file), "--out", str(out)]
+    return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_invalid_stack_file_is_refused_naming_the_key(tmp_path: Path, case: str) -> None:
     stack, mutate, key_path, words = CASES[case]
@@ -238,3 +245,23 @@ def test_invalid_stack_file_is_refused_naming_the_key(tmp_path: Path, case: str)
 def test_there_are_the_red_teams_cases_and_twenty_more() -> None:
     assert len(FOUND_BY_THE_RED_TEAM) >= 18
     assert len(MORE_OF_THEIR_KIND) >= 20
+
+
+def test_every_rule_across_keys_is_reported_at_once(tmp_path: Path) -> None:
+    document = yaml.safe_load((REPO_ROOT / "Pulumi.prod.yaml").read_text())
+    values = document["config"]
+    mutations = [
+        flat("predictionAuth", "none"),
+        flat("registryUri", "http://10.0.0.5:5000"),
+        first("namespace", "kube-flannel"),
+        add_deployment("retrain", "trigger"),
+    ]
+    for mutate in mutations:
+        mutate(values)
+    stack_file = tmp_path / "Pulumi.prod.yaml"
+    stack_file.write_text(yaml.safe_dump(document))
+    result = _render("prod", stack_file, tmp_path / "render")
+    assert result.returncode == 2
+    for key in (f"{P}predictionAuth: ", f"{P}registryUri: ", f"{D0}.namespace: ",
+                f"{P}deployments[2].predictors[0].name: "):  # fmt: skip
+        assert key in result.stderr, result.stderr
