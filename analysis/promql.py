@@ -11,7 +11,7 @@ aggregates it away. `namespace` is the target label the Prometheus operator adds
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import AfterValidator, StringConstraints
 
 EXECUTOR_SERVER_SECONDS = "seldon_api_executor_server_requests_seconds"
 PREDICTIONS_TOTAL = "mlops_model_predictions_total"
@@ -29,10 +29,26 @@ MODEL_SERVER_METRICS = (
 
 PREDICTOR = "predictor_name"
 
-PromDuration = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*(s|m|h|d|w)$")]
-"""A Prometheus duration such as '30s', '5m' or '1h' (one unit; no zero)."""
-
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_DURATION_SECONDS = (2**63 - 1) // 10**9
+"""Prometheus keeps durations as Go `time.Duration` (int64 nanoseconds, ~292 years) and refuses
+longer ones: "duration out of range" (prometheus/common `model/time.go`, `ParseDuration`), so
+promtool refuses a rule file with `for: 20000w`."""
+
+
+def _in_range(duration: str) -> str:
+    if duration_seconds(duration) > MAX_DURATION_SECONDS:
+        raise ValueError(
+            f"duration {duration!r} is out of Prometheus' range (at most "
+            f"{MAX_DURATION_SECONDS // _UNIT_SECONDS['w']}w, about 292 years)"
+        )
+    return duration
+
+
+PromDuration = Annotated[
+    str, StringConstraints(pattern=r"^[1-9][0-9]{0,17}(s|m|h|d|w)$"), AfterValidator(_in_range)
+]
+"""A Prometheus duration such as '30s', '5m' or '1h' (one unit; no zero; within range)."""
 
 
 def duration_seconds(duration: str) -> int:

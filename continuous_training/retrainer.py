@@ -30,6 +30,8 @@ from continuous_training.job_from_cronjob import (
 LOG = logging.getLogger("continuous_training.retrainer")
 TRIGGERED_SUFFIX = "-retrain"
 """Triggered runs are named `<cronjob>-retrain`: the name is the lock."""
+API_TIMEOUT_S = 10
+"""Per Kubernetes API call, so a stuck API server cannot hold the trigger's one worker."""
 
 
 class UnknownDeployment(LookupError):
@@ -63,6 +65,11 @@ class Retrainer:
         self._namespace = namespace
         self._cronjobs = dict(cronjobs)
 
+    @property
+    def namespace(self) -> str:
+        """The namespace whose CronJobs this trigger runs (alerts must carry it)."""
+        return self._namespace
+
     def retrain(self, deployment: str, reason: RetrainReason) -> Outcome:
         cronjob_name = self._cronjobs.get(deployment)
         if cronjob_name is None:
@@ -72,14 +79,16 @@ class Retrainer:
             )
         job_name = cronjob_name + TRIGGERED_SUFFIX
         cronjob = self._api.sanitize_for_serialization(
-            self._batch.read_namespaced_cron_job(cronjob_name, self._namespace)
+            self._batch.read_namespaced_cron_job(
+                cronjob_name, self._namespace, _request_timeout=API_TIMEOUT_S
+            )
         )
         skipped = _reason_to_skip(cronjob) or self._unfinished(cronjob)
         if skipped:
             return self._record(Outcome(False, deployment, job_name, skipped), reason)
         body = job_from_cronjob(cronjob, job_name, reason)
         try:
-            self._batch.create_namespaced_job(self._namespace, body)
+            self._batch.create_namespaced_job(self._namespace, body, _request_timeout=API_TIMEOUT_S)
         except ApiException as error:
             if error.status != 409:
                 raise

@@ -2,9 +2,16 @@
 
 `POST /v1/retrain/<deployment>` with Alertmanager's webhook body (version 4) and
 `Authorization: Bearer <token>`; `GET /healthz` for probes. Answers: 202 a Job was created,
-200 nothing to do (resolved alerts, debounced, suspended), 400 a body that is not a webhook,
-401 a missing or wrong token, 404 an unknown deployment or path, 413 a body over 1 MiB, 502 the
-Kubernetes API failed (Alertmanager retries a non-2xx notification).
+200 nothing to do (resolved alerts, debounced, suspended), 400 a body that is not a webhook for
+this route or a malformed `Content-Length`, 401 a missing or wrong token, 404 an unknown
+deployment or path, 408 a request not received within `REQUEST_DEADLINE_S`, 411 no
+`Content-Length`, 413 a body over `MAX_BODY_BYTES`, 422 only stale alerts (continuous_training/
+alerts.py), 502 the Kubernetes API failed, 503 over `MAX_CONNECTIONS` (Alertmanager retries a
+5xx notification).
+
+Abuse bounds: at most `MAX_CONNECTIONS` connections (threads) at once, each cut
+`REQUEST_DEADLINE_S` after it was accepted however slowly it sends; the body's length is checked
+before a byte of it is read; bodies are parsed one at a time.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ import hmac
 import json
 import logging
 import re
+import socket
+import threading
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,47 +29,116 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from continuous_training.job_from_cronjob import RetrainReason
+from continuous_training.alerts import BadWebhook, StaleAlerts, reason_from_webhook
 from continuous_training.retrainer import Retrainer, UnknownDeployment
 
 LOG = logging.getLogger("continuous_training.webhook")
-MAX_BODY_BYTES = 1 << 20
+MAX_BODY_BYTES = 256 << 10
+"""Alertmanager's notification for at most `maxAlerts: 10` alerts is a few KiB."""
+MAX_CONNECTIONS = 16
+REQUEST_DEADLINE_S = 5.0
+"""From accept to the last byte of the body; Alertmanager sends a notification at once."""
 RETRAIN_PATH = re.compile(r"^/v1/retrain/(?P<deployment>[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)$")
+CONTENT_LENGTH = re.compile(r"^[0-9]{1,10}$", re.ASCII)
+BUSY = (
+    b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    b"Retry-After: 5\r\nConnection: close\r\n\r\n"
+    b'{"error": "too many connections; retry later"}'
+)
 
 
-class BadWebhook(ValueError):
-    """A request body that is not an Alertmanager webhook notification."""
+class RequestError(Exception):
+    """A request the trigger answers with a 4xx: the status and what was wrong."""
+
+    def __init__(self, status: HTTPStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
-def reason_from_webhook(body: Any, deployment: str, now: datetime) -> RetrainReason | None:
-    """The first firing alert of the notification as a reason; None when nothing fires."""
-    if not isinstance(body, dict) or not isinstance(body.get("alerts"), list):
-        raise BadWebhook("expected Alertmanager's webhook JSON: an object with an 'alerts' list")
-    firing = []
-    for index, alert in enumerate(body["alerts"]):
-        labels = alert.get("labels") if isinstance(alert, dict) else None
-        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
-            raise BadWebhook(f"alerts[{index}].labels must be an object of strings")
-        named = labels.get("deployment_name", deployment)
-        if named != deployment:
-            raise BadWebhook(
-                f"alerts[{index}] is about deployment {named!r}, but this route retrains "
-                f"{deployment!r}: check the AlertmanagerConfig's matchers"
-            )
-        if alert.get("status") == "firing":
-            firing.append(labels)
-    if not firing:
-        return None
-    labels = firing[0]
-    return RetrainReason(alert=labels.get("alertname", "unnamed"), labels=labels, requested_at=now)
+def body_length(headers: Any) -> int:
+    """The request's `Content-Length`, checked before any of the body is read."""
+    if headers.get("Transfer-Encoding") is not None:
+        raise RequestError(
+            HTTPStatus.LENGTH_REQUIRED, "Transfer-Encoding is not accepted; send Content-Length"
+        )
+    values = headers.get_all("Content-Length") or []
+    if not values:
+        raise RequestError(HTTPStatus.LENGTH_REQUIRED, "Content-Length is required")
+    if len(values) > 1 or not CONTENT_LENGTH.match(values[0]):
+        raise RequestError(
+            HTTPStatus.BAD_REQUEST,
+            f"Content-Length must be one decimal number of bytes, got {', '.join(values)!r}",
+        )
+    length = int(values[0])
+    if length > MAX_BODY_BYTES:
+        raise RequestError(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            f"body of {length} bytes; at most {MAX_BODY_BYTES}",
+        )
+    return length
 
 
-def serve(retrainer: Retrainer, token: str, host: str, port: int) -> ThreadingHTTPServer:
+class BoundedServer(ThreadingHTTPServer):
+    """A thread per connection, at most `MAX_CONNECTIONS`; the next ones get 503 and are closed."""
+
+    request_queue_size = 128
+    """The listen backlog: connections over the cap are accepted and refused at once rather than
+    left retrying their handshake (socketserver's default is 5)."""
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        super().__init__(address, handler)
+
+    def process_request(self, request: socket.socket, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            request.setblocking(False)
+            try:
+                request.send(BUSY)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: socket.socket, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+    def handle_error(self, request: socket.socket, client_address: Any) -> None:
+        """A connection cut at its deadline or by the client: one line, no traceback."""
+        LOG.info("connection from %s ended early", client_address[0])
+
+
+def serve(retrainer: Retrainer, token: str, host: str, port: int) -> BoundedServer:
     """A server bound to (host, port), not yet serving; call `serve_forever` on it."""
     expected = f"Bearer {token}".encode()
+    one_at_a_time = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "retrain-trigger"
+        timeout = REQUEST_DEADLINE_S
+
+        def setup(self) -> None:
+            super().setup()
+            self._deadline = threading.Timer(REQUEST_DEADLINE_S, self._cut)
+            self._deadline.daemon = True
+            self._deadline.start()
+
+        def finish(self) -> None:
+            self._deadline.cancel()
+            super().finish()
+
+        def _cut(self) -> None:
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
             if self.path == "/healthz":
@@ -69,52 +147,70 @@ def serve(retrainer: Retrainer, token: str, host: str, port: int) -> ThreadingHT
                 self._answer(HTTPStatus.NOT_FOUND, {"error": f"no such path {self.path}"})
 
         def do_POST(self) -> None:  # noqa: N802
+            try:
+                self._answer(*self._retrain())
+            except RequestError as error:
+                self._answer(error.status, {"error": str(error)}, self._error_headers(error))
+
+        def _retrain(self) -> tuple[HTTPStatus, dict]:
             match = RETRAIN_PATH.match(self.path)
             if match is None:
-                self._answer(
+                raise RequestError(
                     HTTPStatus.NOT_FOUND,
-                    {"error": f"no such path {self.path}; expected /v1/retrain/<deployment>"},
+                    f"no such path {self.path}; expected /v1/retrain/<deployment>",
                 )
-                return
-            given = (self.headers.get("Authorization") or "").encode()
+            given = (self.headers.get("Authorization") or "").encode("latin-1")
             if not hmac.compare_digest(given, expected):
-                self._answer(
-                    HTTPStatus.UNAUTHORIZED,
-                    {"error": "missing or wrong bearer token"},
-                    {"WWW-Authenticate": 'Bearer realm="retrain"'},
-                )
-                return
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY_BYTES:
-                self._answer(
-                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                    {"error": f"body of {length} bytes; at most {MAX_BODY_BYTES}"},
-                )
-                return
+                raise RequestError(HTTPStatus.UNAUTHORIZED, "missing or wrong bearer token")
+            raw = self._read_body(body_length(self.headers))
             deployment = match["deployment"]
+            with one_at_a_time:
+                try:
+                    body = json.loads(raw)
+                    reason = reason_from_webhook(
+                        body,
+                        deployment=deployment,
+                        namespace=retrainer.namespace,
+                        now=datetime.now(UTC),
+                    )
+                except (ValueError, RecursionError) as error:
+                    status = (
+                        HTTPStatus.UNPROCESSABLE_ENTITY
+                        if isinstance(error, StaleAlerts)
+                        else HTTPStatus.BAD_REQUEST
+                    )
+                    raise RequestError(status, _body_problem(error)) from None
+                if reason is None:
+                    return HTTPStatus.OK, {"started": False, "detail": "no firing alert"}
+                try:
+                    outcome = retrainer.retrain(deployment, reason)
+                except UnknownDeployment as error:
+                    raise RequestError(HTTPStatus.NOT_FOUND, str(error)) from None
+                except ApiException as error:
+                    LOG.error("Kubernetes API refused the retrain of %s: %s", deployment, error)
+                    return HTTPStatus.BAD_GATEWAY, {
+                        "error": f"Kubernetes API answered {error.status} {error.reason}"
+                    }
+            return (HTTPStatus.ACCEPTED if outcome.started else HTTPStatus.OK), outcome.as_dict()
+
+        def _read_body(self, length: int) -> bytes:
             try:
-                body = json.loads(self.rfile.read(length) or b"null")
-                reason = reason_from_webhook(body, deployment, datetime.now(UTC))
-            except (json.JSONDecodeError, UnicodeDecodeError, BadWebhook) as error:
-                self._answer(HTTPStatus.BAD_REQUEST, {"error": f"bad webhook body: {error}"})
-                return
-            if reason is None:
-                self._answer(HTTPStatus.OK, {"started": False, "detail": "no firing alert"})
-                return
-            try:
-                outcome = retrainer.retrain(deployment, reason)
-            except UnknownDeployment as error:
-                self._answer(HTTPStatus.NOT_FOUND, {"error": str(error)})
-                return
-            except ApiException as error:
-                LOG.error("Kubernetes API refused the retrain of %s: %s", deployment, error)
-                self._answer(
-                    HTTPStatus.BAD_GATEWAY,
-                    {"error": f"Kubernetes API answered {error.status} {error.reason}"},
+                raw = self.rfile.read(length)
+            except TimeoutError:
+                raw = b""
+            if len(raw) != length:
+                raise RequestError(
+                    HTTPStatus.REQUEST_TIMEOUT,
+                    f"body of {length} bytes not received within {REQUEST_DEADLINE_S:g}s",
                 )
-                return
-            status = HTTPStatus.ACCEPTED if outcome.started else HTTPStatus.OK
-            self._answer(status, outcome.as_dict())
+            self._deadline.cancel()
+            return raw
+
+        @staticmethod
+        def _error_headers(error: RequestError) -> dict[str, str]:
+            if error.status == HTTPStatus.UNAUTHORIZED:
+                return {"WWW-Authenticate": 'Bearer realm="retrain"'}
+            return {}
 
         def _answer(
             self, status: HTTPStatus, body: dict, headers: dict[str, str] | None = None
@@ -131,4 +227,14 @@ def serve(retrainer: Retrainer, token: str, host: str, port: int) -> ThreadingHT
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             LOG.info("%s %s", self.address_string(), format % args)
 
-    return ThreadingHTTPServer((host, port), Handler)
+    return BoundedServer((host, port), Handler)
+
+
+def _body_problem(error: Exception) -> str:
+    if isinstance(error, StaleAlerts):
+        return f"stale alerts, nothing started: {error}"
+    if isinstance(error, RecursionError):
+        return "bad webhook body: JSON nested too deeply for a webhook notification"
+    if isinstance(error, BadWebhook):
+        return f"bad webhook body: {error}"
+    return f"bad webhook body: not UTF-8 JSON ({error})"

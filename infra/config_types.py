@@ -56,20 +56,29 @@ def memory_bytes(quantity: str) -> Decimal:
     return Decimal(match["number"]) * _MEMORY_FACTORS[match["unit"]]
 
 
-def _above_zero(measure):
+def _at_least(measure, floor: str):
     def check(quantity: str) -> str:
         if measure(quantity) <= 0:
             raise ValueError(f"must be above zero, got {quantity!r}")
+        if measure(quantity) < measure(floor):
+            raise ValueError(
+                f"{quantity!r} is below the floor of {floor}: a unit left out ('512' for '512Mi')?"
+            )
         return quantity
 
     return check
 
 
-CpuQuantity = Annotated[str, AfterValidator(_above_zero(cpu_cores))]
+CPU_FLOOR = "1m"
+"""Kubernetes' smallest CPU unit."""
+MEMORY_FLOOR = "1Mi"
+"""Below a mebibyte no container starts or volume holds anything (runc's own floor is higher)."""
+
+CpuQuantity = Annotated[str, AfterValidator(_at_least(cpu_cores, CPU_FLOOR))]
 """A Kubernetes CPU quantity above zero, such as '250m' or '2'."""
 
-MemoryQuantity = Annotated[str, AfterValidator(_above_zero(memory_bytes))]
-"""A Kubernetes memory or storage quantity above zero, such as '512Mi' or '1Gi'."""
+MemoryQuantity = Annotated[str, AfterValidator(_at_least(memory_bytes, MEMORY_FLOOR))]
+"""A Kubernetes memory or storage quantity of at least 1Mi, such as '512Mi' or '1Gi'."""
 
 _IMAGE = re.compile(
     r"^(?P<name>(?:[a-z0-9.\-]+(?::[0-9]+)?/)?[a-z0-9._\-]+(?:/[a-z0-9._\-]+)*)"
@@ -84,6 +93,10 @@ def _pinned_image(reference: str) -> str:
         raise ValueError(
             "an image reference needs a tag (':1.2.3') or a digest ('@sha256:<64 hex>'), "
             f"preferably both, got {reference!r}"
+        )
+    if (match["tag"] or "").lower() == "latest":
+        raise ValueError(
+            f"':latest' moves under you; pin a version tag or a digest, got {reference!r}"
         )
     return reference
 

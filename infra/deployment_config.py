@@ -5,12 +5,23 @@ serving defaults, monitoring overrides, a training schedule and a rollout plan. 
 admission rules are enforced here per deployment, so a bad config never reaches a cluster.
 """
 
+import json
 import re
-from typing import Annotated, Literal, Self
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from cronsim import CronSim, CronSimError
+from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 
-from infra.config_types import ComputeResources, DnsLabel, ObjectConfig, ResourceAmounts
+from infra.config_types import (
+    DNS_LABEL_PATTERN,
+    CamelModel,
+    ComputeResources,
+    DnsLabel,
+    ObjectConfig,
+    ResourceAmounts,
+    memory_bytes,
+)
 from infra.model_monitoring.config import MonitoringConfig, PromDuration
 from infra.namespaces import PLATFORM_NAMESPACES
 
@@ -27,8 +38,21 @@ ModelReference = Annotated[
 ]
 """A registered model reference: '<name>/<version>' or '<name>@<alias>'."""
 
+
+def _plain_path(uri: str) -> str:
+    segments = uri.removeprefix("mlflow-artifacts:/").split("/")
+    if any(segment in ("", ".", "..") for segment in segments) or "%" in uri or "\\" in uri:
+        raise ValueError(
+            "a dataset path takes no '.', '..' or empty segments, no '%'-escapes and no "
+            f"backslashes: it must stay under its experiment's artifact root, got {uri!r}"
+        )
+    return uri
+
+
 DatasetUri = Annotated[
-    str, StringConstraints(pattern=r"^mlflow-artifacts:/[0-9]+/(\S*/)?[^/\s]+\.(csv|parquet)$")
+    str,
+    StringConstraints(pattern=r"^mlflow-artifacts:/[0-9]+/(\S*/)?[^/\s]+\.(csv|parquet)$"),
+    AfterValidator(_plain_path),
 ]
 """A CSV or Parquet file in the platform's artifact store under an experiment's artifact root,
 read through MLflow's proxied artifact API by the training Job (infra/training.py), e.g.
@@ -38,12 +62,27 @@ that names none (mlflow 3.17 `mlflow/server/auth/__init__.py`,
 `_get_experiment_id_from_view_args`)."""
 
 
+MODEL_MEMORY_LIMIT_FLOOR = "256Mi"
+"""The model server alone holds ~240 MiB PSS after loading (docs/sizing.md)."""
+
+
 class Resources(ComputeResources):
     # Measured: two workers plus Seldon's metrics, gRPC and manager processes hold ~870 MiB PSS.
     # From the measured server (~240 MiB PSS after load, docs/sizing.md): x1.5 rounded up to
     # 128Mi for the request, twice that as the limit for large batches and a registry download.
     requests: ResourceAmounts = ResourceAmounts(cpu="250m", memory="384Mi")
     limits: ResourceAmounts = ResourceAmounts(cpu="2", memory="768Mi")
+
+    @field_validator("limits")
+    @classmethod
+    def _room_for_the_server(cls, limits: ResourceAmounts) -> ResourceAmounts:
+        if memory_bytes(limits.memory) < memory_bytes(MODEL_MEMORY_LIMIT_FLOOR):
+            raise ValueError(
+                f"memory limit {limits.memory} is below {MODEL_MEMORY_LIMIT_FLOOR}: the model "
+                "server alone holds ~240 MiB after loading (docs/sizing.md) and would be "
+                "OOM-killed"
+            )
+        return limits
 
 
 class PredictorConfig(ObjectConfig):
@@ -94,16 +133,24 @@ class PredictorConfig(ObjectConfig):
 
 
 _CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12),
-                ("day of week", 0, 7))  # fmt: skip
+                ("day of week", 0, 6))  # fmt: skip
 _CRON_NAMES = {
     "month": "jan feb mar apr may jun jul aug sep oct nov dec".split(),
     "day of week": "sun mon tue wed thu fri sat".split(),
 }
-_CRON_ITEM = re.compile(r"^(\*|(?P<low>\w+)(-(?P<high>\w+))?)(/(?P<step>[1-9][0-9]*))?$")
+_CRON_ITEM = re.compile(r"^(\*|(?P<low>\w+)(-(?P<high>\w+))?)(/(?P<step>[1-9][0-9]*))?$", re.ASCII)
 
 
 def _cron_problem(schedule: str) -> str | None:
-    """Why `schedule` is not a five-field cron expression (as CronJob reads it), or None."""
+    """Why Kubernetes would refuse `schedule`, or None.
+
+    The CronJob controller parses with robfig/cron v3.0.1 `ParseStandard` (kubernetes v1.36
+    `pkg/apis/batch/validation/validation.go`, `validateScheduleFormat`): five fields, ASCII
+    numbers (`parser.go`, `mustParseInt`: `strconv.Atoi`), day of week 0-6 (`spec.go`, `dow`
+    bounds), no `L`/`W`/`#`, and a range's start not beyond its end (`parser.go`, `getRange`).
+    cronsim (pinned) then checks the expression as a whole: reversed ranges, and dates that
+    never come (`0 3 31 2 *`).
+    """
     fields = schedule.split()
     if len(fields) != 5:
         return f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}"
@@ -120,6 +167,10 @@ def _cron_problem(schedule: str) -> str | None:
                     continue
                 if not bound.isdigit() or not lowest <= int(bound) <= highest:
                     return f"{label} field {text!r}: {bound!r} is outside {lowest}-{highest}"
+    try:
+        CronSim(schedule, datetime(2026, 1, 1, tzinfo=UTC))
+    except CronSimError as error:
+        return f"Kubernetes would refuse or never run it: {error}"
     return None
 
 
@@ -152,7 +203,7 @@ class RolloutConfig(ObjectConfig):
     steps: list[Annotated[int, Field(ge=1, le=100)]] = Field(min_length=1)
     min_step_duration: PromDuration
     promote_when: Literal["better", "notWorse"] = "better"
-    margin: Annotated[float, Field(gt=0, lt=1)] | None = None
+    margin: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
 
     @field_validator("steps")
     @classmethod
@@ -254,6 +305,16 @@ class DeploymentConfig(ObjectConfig):
             )
         return self
 
+    @model_validator(mode="after")
+    def _rollout_needs_two_live_predictors(self) -> Self:
+        live = [p for p in self.predictors if not p.shadow]
+        if self.rollout is not None and len(live) < 2:
+            raise ValueError(
+                "'rollout' moves traffic from the champion to a challenger: it needs two "
+                f"non-shadow predictors, this deployment has {len(live)}"
+            )
+        return self
+
     @property
     def key(self) -> str:
         """'<namespace>/<name>', unique within a stack."""
@@ -276,3 +337,33 @@ def unique_deployments(deployments: list[DeploymentConfig]) -> list[DeploymentCo
     if repeated:
         raise ValueError(f"(namespace, name) must be unique; repeated: {', '.join(repeated)}")
     return deployments
+
+
+class ServingNamespacesConfig(CamelModel):
+    """Stack key `servingNamespaces`: the namespaces the platform owns for models. It labels
+    them and puts a default-deny policy in each, so a namespace someone else runs
+    (`local-path-storage`, `kube-flannel`) is never taken by a typo: it must be declared here."""
+
+    serving_namespaces: list[str] = Field(default=[DEFAULT_NAMESPACE], min_length=1)
+
+    @field_validator("serving_namespaces", mode="before")
+    @classmethod
+    def _decode_list(cls, value: Any) -> Any:
+        """Pulumi hands array config to the program JSON-encoded."""
+        return json.loads(value) if isinstance(value, str) and value.startswith("[") else value
+
+    @field_validator("serving_namespaces")
+    @classmethod
+    def _ours_to_take(cls, namespaces: list[str]) -> list[str]:
+        malformed = [n for n in namespaces if not re.match(DNS_LABEL_PATTERN, n)]
+        if malformed:
+            raise ValueError(f"namespaces {malformed} are not DNS-1123 labels")
+        taken = [n for n in namespaces if n in SYSTEM_NAMESPACES or n.startswith("kube-")]
+        platform = [n for n in namespaces if n in PLATFORM_NAMESPACES]
+        if taken:
+            raise ValueError(f"namespaces {taken} belong to Kubernetes or its add-ons")
+        if platform:
+            raise ValueError(f"namespaces {platform} are the platform's own components'")
+        if len(set(namespaces)) != len(namespaces):
+            raise ValueError(f"namespaces are listed twice: {namespaces}")
+        return namespaces

@@ -47,6 +47,10 @@ EXECUTOR_GRPC_PORT = 5001
 operator/controllers/seldondeployment_controller.go, DEFAULT_ENGINE_CONTAINER_PORT and
 DEFAULT_ENGINE_GRPC_PORT); the model container's 9000 is reached only by its own executor."""
 MODEL_METRICS_PORT = 6000
+RETRAIN_TRIGGER = "retrain-trigger"
+"""The app (`app.kubernetes.io/name`) of the retrain trigger, which creates Jobs: the
+same-namespace allow leaves it out, so only the peers its own policy names (Alertmanager) reach
+it, not the model pods beside it."""
 
 
 def _from_namespace(namespace: str, pods: dict | None = None) -> dict:
@@ -305,6 +309,11 @@ class PlatformNamespaces(PlatformComponent):
 def _policies(spec: NamespaceSpec) -> list[tuple[str, dict]]:
     """Default deny, DNS, same-namespace traffic, then the namespace's own allows."""
     same_namespace = [{"podSelector": {}}]
+    not_isolated = {
+        "matchExpressions": [
+            {"key": "app.kubernetes.io/name", "operator": "NotIn", "values": [RETRAIN_TRIGGER]}
+        ]
+    }
     dns = {
         "to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
@@ -315,7 +324,7 @@ def _policies(spec: NamespaceSpec) -> list[tuple[str, dict]]:
         (
             "allow-same-namespace",
             {
-                "podSelector": {},
+                "podSelector": not_isolated,
                 "policyTypes": ["Ingress", "Egress"],
                 "ingress": [{"from": same_namespace}],
                 "egress": [{"to": same_namespace}],

@@ -5,6 +5,7 @@ Scalar settings are flat keys (Pulumi's project file can declare their types); `
 a list and `monitoring` an object. Each component's config class owns its keys.
 """
 
+import difflib
 import json
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,11 @@ from pydantic.alias_generators import to_camel
 
 from infra.cert_manager import CertManagerConfig
 from infra.cluster import ClusterConfig
-from infra.deployment_config import DeploymentConfig, unique_deployments
+from infra.deployment_config import (
+    DeploymentConfig,
+    ServingNamespacesConfig,
+    unique_deployments,
+)
 from infra.mesh import MeshConfig
 from infra.mlflow import MlflowConfig
 from infra.model_image import ModelImageConfig
@@ -26,6 +31,7 @@ from infra.model_versions import RegistryConfig
 from infra.prometheus_stack import PrometheusStackConfig
 from infra.seldon_operator import SeldonOperatorConfig
 from infra.sizing import SizingConfig
+from infra.stack_rules import stack_problems
 from infra.strict_yaml import load_unique
 from infra.training import TrainingImageConfig
 
@@ -42,6 +48,7 @@ FLAT_SECTIONS: dict[str, type[BaseModel]] = {
     "sizing": SizingConfig,
     "registry": RegistryConfig,
     "training_image": TrainingImageConfig,
+    "serving_namespaces": ServingNamespacesConfig,
 }
 """Sections whose fields are top-level stack keys (`mlops-platform:istioVersion`, ...)."""
 
@@ -90,6 +97,7 @@ class StackConfig(BaseModel):
     sizing: SizingConfig
     registry: RegistryConfig
     training_image: TrainingImageConfig = TrainingImageConfig()
+    serving_namespaces: ServingNamespacesConfig = ServingNamespacesConfig()
     deployments: list[DeploymentConfig]
     monitoring: MonitoringConfig = MonitoringConfig()
 
@@ -150,6 +158,11 @@ def parse_stack_config(
     for full_key, value in values.items():
         namespace, _, key = full_key.rpartition(":")
         if namespace != PROJECT:
+            if _close(namespace, [PROJECT]):
+                problems.append(
+                    f"{full_key}: unknown project {namespace!r}; did you mean "
+                    f"'{PROJECT}:{(_close(key, KNOWN_KEYS) or [key])[0]}'?"
+                )
             continue
         if key == "serving":
             problems.append(
@@ -170,7 +183,11 @@ def parse_stack_config(
         elif key in KEY_SECTION:
             grouped[KEY_SECTION[key]][key] = value
         else:
-            problems.append(f"{full_key}: unknown key; valid keys are {', '.join(KNOWN_KEYS)}")
+            guess = _close(key, KNOWN_KEYS)
+            hint = f"did you mean '{PROJECT}:{guess[0]}'? " if guess else ""
+            problems.append(
+                f"{full_key}: unknown key; {hint}valid keys are {', '.join(KNOWN_KEYS)}"
+            )
     if "deployments" not in objects and f"{PROJECT}:serving" not in values:
         problems.append(
             f"{PROJECT}:deployments: is required (the models to serve), e.g.\n{NEW_SHAPE}"
@@ -178,9 +195,19 @@ def parse_stack_config(
     if problems:
         raise StackConfigError(_report(source, problems))
     try:
-        return StackConfig.model_validate({**grouped, **objects})
+        config = StackConfig.model_validate({**grouped, **objects})
     except ValidationError as error:
         raise StackConfigError(_report(source, _describe(error))) from None
+    across = [f"{PROJECT}:{where}: {message}" for where, message in stack_problems(config)]
+    if across:
+        raise StackConfigError(_report(source, across))
+    return config
+
+
+def _close(word: str, candidates: list[str]) -> list[str]:
+    """The candidates `word` looks like a typo of, best first (case ignored)."""
+    lowered = {candidate.lower(): candidate for candidate in candidates}
+    return [lowered[m] for m in difflib.get_close_matches(word.lower(), lowered, n=1, cutoff=0.75)]
 
 
 def load_stack_file(path: Path) -> StackConfig:

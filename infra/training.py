@@ -3,7 +3,9 @@ retrain trigger that Alertmanager calls when a deployment drifts or degrades.
 
 Per deployment namespace: one trigger (Deployment, Service, ServiceAccount, a Role that may
 `create` Jobs and `get` the namespace's training CronJobs and nothing more, the webhook token
-Secret) and the NetworkPolicies that let Alertmanager reach it and it reach the API server.
+Secret) and the NetworkPolicies that let only Alertmanager reach it and it reach the API server.
+Cluster-wide: the admission policy that lets the trigger create only its CronJobs' Jobs
+(infra/training_admission.py).
 Per deployment: its training CronJob and an AlertmanagerConfig routing its drift and
 error-ratio alerts to the trigger. The loop is described in docs/continuous-training.md.
 """
@@ -32,7 +34,14 @@ from infra.model_image import (
 from infra.model_monitoring.rules import ERROR_RATIO_ALERT, FEATURE_DRIFT_ALERT
 from infra.namespaces import API_SERVER_PORTS, MONITORING
 from infra.prometheus_stack import ALERTMANAGER_CONFIG_LABELS
+from infra.prometheus_stack import RELEASE_NAME as PROMETHEUS_RELEASE
 from infra.secrets import MlflowLogin, credentials_secret, generated_password
+from infra.training_admission import (
+    TRAINING_CRONJOB_LABELS,
+    TRIGGER_ACCOUNT,
+    retrain_job_policy,
+    retrain_job_policy_binding,
+)
 from infra.workloads import (
     CONTAINER_SECURITY_CONTEXT,
     http_probe,
@@ -59,7 +68,7 @@ TRAINING_UID = 10001
 TRIGGER_PORT = 8080
 TRIGGER_PORT_NAME = "http-webhook"
 """Named by protocol, so Istio treats the Service as HTTP rather than opaque TCP."""
-TRIGGER_NAME = "retrain-trigger"
+TRIGGER_NAME = TRIGGER_ACCOUNT
 TOKEN_KEY = "token"
 TOKEN_DIR = "/var/run/secrets/retrain-webhook"
 TRAIN_CONTAINER = "train"
@@ -71,6 +80,16 @@ RETRAIN_COOLDOWN_SECONDS = 6 * 3600
 """How long a finished run's Job stays; while it exists the trigger starts no new run."""
 RETRAIN_ALERTS = (FEATURE_DRIFT_ALERT, ERROR_RATIO_ALERT)
 """The platform's alerts that ask for a retrain: drift, and the predictor failing."""
+ALERTMANAGER_PODS = {
+    "alertmanager": f"{PROMETHEUS_RELEASE}-alertmanager",
+    "app.kubernetes.io/managed-by": "prometheus-operator",
+}
+"""The selector labels the Prometheus operator v0.85.0 puts on the pods of an Alertmanager
+(`pkg/alertmanager/operator.go`, `makeSelectorLabels`: `alertmanager: <CR name>`, managed-by
+`prometheus-operator`); kube-prometheus-stack 77.10.0 names its CR `<fullname>-alertmanager`
+(`templates/_helpers.tpl`, `kube-prometheus-stack.alertmanager.crname`), fullname being the
+release name, which contains the chart's. A pod others may create in `monitoring` with just
+`app.kubernetes.io/name: alertmanager` is not enough."""
 MAX_CRONJOB_NAME = 52
 """The CronJob controller appends an 11-character suffix to Job names, which must stay <= 63."""
 
@@ -206,7 +225,26 @@ class ContinuousTraining(PlatformComponent):
             service = self._trigger(namespace, cronjobs, secrets)
             for target in in_namespace:
                 self._alert_route(target, service, secrets.token)
+        if targets:
+            self._admission_policy(sorted({t.namespace for t in targets}))
         self.register_outputs({"cronjobs": self.cronjob_names})
+
+    def _admission_policy(self, namespaces: list[str]) -> None:
+        """Jobs the triggers create must be their CronJobs' (infra/training_admission.py)."""
+        policy = retrain_job_policy()
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+            policy["metadata"]["name"],
+            metadata=policy["metadata"],
+            spec=policy["spec"],
+            opts=self.child_opts(),
+        )
+        binding = retrain_job_policy_binding(namespaces)
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+            binding["metadata"]["name"],
+            metadata=binding["metadata"],
+            spec=binding["spec"],
+            opts=self.child_opts(),
+        )
 
     def _cronjob(
         self, target: TrainingTarget, secrets: "_NamespaceSecrets"
@@ -218,11 +256,7 @@ class ContinuousTraining(PlatformComponent):
             {"name": "HOME", "value": "/tmp"},
             *MlflowLogin.env(secrets.mlflow),
         ]
-        labels = {
-            "app.kubernetes.io/name": "model-training",
-            "app.kubernetes.io/part-of": "mlops-platform",
-            "mlops-platform/deployment": target.deployment,
-        }
+        labels = {**TRAINING_CRONJOB_LABELS, "mlops-platform/deployment": target.deployment}
         pod_spec = {
             "restartPolicy": "Never",
             # Training talks to MLflow only, never to the Kubernetes API.
@@ -426,10 +460,10 @@ class ContinuousTraining(PlatformComponent):
 
     def _network_policies(self, namespace: str, labels: dict[str, str]) -> None:
         """Alertmanager -> trigger, trigger -> API server; added to the namespaces' default deny
-        (NetworkPolicies are additive). Alertmanager pods carry `app.kubernetes.io/name:
-        alertmanager` (the Prometheus operator's StatefulSet labels)."""
+        (NetworkPolicies are additive), so no other pod, model pods of the namespace included,
+        reaches the trigger."""
         trigger = {"matchLabels": labels}
-        alertmanager = {"matchLabels": {"app.kubernetes.io/name": "alertmanager"}}
+        alertmanager = {"matchLabels": ALERTMANAGER_PODS}
         tcp = [{"protocol": "TCP", "port": TRIGGER_PORT}]
         policies = [
             (

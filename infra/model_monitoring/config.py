@@ -11,8 +11,10 @@ from pydantic import Field, model_validator
 from analysis.promql import PromDuration, duration_seconds
 from infra.config_types import CamelModel, DnsLabel, ObjectConfig
 
-Ratio = Annotated[float, Field(gt=0, lt=1)]
+Ratio = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
 """A fraction strictly between 0 and 1."""
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+"""A finite number above zero: `.inf` would silently disable the alert it sets."""
 
 
 class MonitoringConfig(ObjectConfig):
@@ -24,7 +26,7 @@ class MonitoringConfig(ObjectConfig):
     rate_window: PromDuration = "5m"
     """Range of `rate()` in dashboards and alerts; at least 4 scrape intervals."""
 
-    latency_slo_seconds: Annotated[float, Field(gt=0)] = 0.5
+    latency_slo_seconds: Positive = 0.5
     """Latency objective of a predictor at `latency_slo_quantile`, measured at the executor."""
 
     latency_slo_quantile: Ratio = 0.95
@@ -42,7 +44,7 @@ class MonitoringConfig(ObjectConfig):
     no_traffic_for: PromDuration = "15m"
     """How long a predictor due some traffic may get none while the deployment is serving."""
 
-    drift_psi_threshold: Annotated[float, Field(gt=0)] = 0.2
+    drift_psi_threshold: Positive = 0.2
     """Population stability index of a feature above which its input distribution has drifted."""
 
     drift_for: PromDuration = "30m"

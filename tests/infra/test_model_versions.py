@@ -85,6 +85,9 @@ def stack_file(tmp_path: Path, deployments: list[dict]) -> Path:
     """The dev stack serving `deployments` instead of its own."""
     values = yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text())["config"]
     values["mlops-platform:deployments"] = deployments
+    values["mlops-platform:servingNamespaces"] = sorted(
+        {d.get("namespace", "seldon") for d in deployments}
+    )
     path = tmp_path / "Pulumi.versions.yaml"
     path.write_text(yaml.safe_dump({"config": values}))
     return path

@@ -402,7 +402,8 @@ THREE_DEPLOYMENTS = [
         "workers": 1,
         "resources": {"requests": {"cpu": "100m", "memory": "512Mi"},
                       "limits": {"cpu": "1", "memory": "1Gi"}},
-        "predictors": [{"name": "champion", "model": "wine@champion"}],
+        "predictors": [{"name": "champion", "model": "wine@champion", "traffic": 90},
+                       {"name": "challenger", "model": "wine@challenger", "traffic": 10}],
         "training": {"schedule": "0 3 * * 0", "dataset": "mlflow-artifacts:/0/datasets/wine.csv"},
         "rollout": {"steps": [25, 100], "minStepDuration": "1h", "promoteWhen": "notWorse",
                     "margin": 0.02},
@@ -419,6 +420,7 @@ THREE_DEPLOYMENTS = [
 def test_a_deployment_list_parses_with_defaults_and_overrides() -> None:
     values = dev_values()
     values[f"{P}deployments"] = THREE_DEPLOYMENTS
+    values[f"{P}servingNamespaces"] = ["seldon", "models"]
     config = parse_stack_config(values, source="Pulumi.three.yaml")
     assert [d.key for d in config.deployments] == ["seldon/iris", "models/wine", "models/iris"]
     assert config.deployment_namespaces == ["seldon", "models"]
@@ -438,6 +440,7 @@ def test_a_deployment_list_parses_with_defaults_and_overrides() -> None:
 def test_deployments_arrive_json_encoded_from_the_engine() -> None:
     values = dev_values()
     values[f"{P}deployments"] = json.dumps(THREE_DEPLOYMENTS)
+    values[f"{P}servingNamespaces"] = '["seldon", "models"]'
     values[f"{P}monitoring"] = json.dumps(values[f"{P}monitoring"])
     config = parse_stack_config(values, source="Pulumi.three.yaml")
     assert len(config.deployments) == 3

@@ -427,6 +427,7 @@ def three_deployments(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, D
     """A stack file serving three deployments, and what the program declares for it."""
     values = stack_values("dev")
     values["mlops-platform:deployments"] = THREE_DEPLOYMENTS
+    values["mlops-platform:servingNamespaces"] = ["seldon", "models"]
     path = tmp_path_factory.mktemp("three") / "Pulumi.three.yaml"
     path.write_text(yaml.safe_dump({"config": values}))
     return path, render_stack("three", path)

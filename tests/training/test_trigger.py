@@ -4,6 +4,7 @@ kubernetes_api_double.py). The official client's Job body must validate against 
 OpenAPI and be the CronJob's template as `kubectl create job --from=cronjob/...` makes it."""
 
 import json
+from datetime import UTC, datetime
 
 import kubernetes_validate
 import pytest
@@ -14,8 +15,9 @@ FINISHED = {"conditions": [{"type": "Complete", "status": "True"}]}
 RETRAIN_IRIS = "/v1/retrain/iris"
 
 
-def drift_webhook(status: str = "firing", deployment: str = "iris") -> dict:
-    """An Alertmanager webhook notification (version 4) carrying the drift alert's labels."""
+def drift_webhook(status: str = "firing", deployment: str = "iris", **alert) -> dict:
+    """An Alertmanager webhook notification (version 4) carrying the drift alert's labels, fired
+    now; `alert` overrides fields of the alert (`labels`, `startsAt`, `endsAt`)."""
     labels = {
         "alertname": "ModelFeatureDrift",
         "namespace": "seldon",
@@ -30,7 +32,16 @@ def drift_webhook(status: str = "firing", deployment: str = "iris") -> dict:
         "receiver": "seldon/iris-retrain/retrain",
         "groupLabels": {"namespace": "seldon", "deployment_name": deployment},
         "commonLabels": labels,
-        "alerts": [{"status": status, "labels": labels, "annotations": {}}],
+        "alerts": [
+            {
+                "status": status,
+                "labels": labels,
+                "annotations": {},
+                "startsAt": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "endsAt": "0001-01-01T00:00:00Z",
+                **alert,
+            }
+        ],
     }
 
 
@@ -134,7 +145,7 @@ def test_resolved_notifications_start_nothing(trigger, api_double):
     ("path", "body", "status", "message"),
     [
         (RETRAIN_IRIS, {"alerts": "nope"}, 400, "'alerts' list"),
-        (RETRAIN_IRIS, drift_webhook(deployment="wine"), 400, "about deployment 'wine'"),
+        (RETRAIN_IRIS, drift_webhook(deployment="wine"), 400, "about deployment_name 'wine'"),
         ("/v1/retrain/unknown", drift_webhook(deployment="unknown"), 404, "knows ['iris', 'wine']"),
         ("/v1/other", drift_webhook(), 404, "/v1/retrain/<deployment>"),
     ],

@@ -1,0 +1,267 @@
+"""Invalid stack files the red team found accepted (issue 22, item 10) and more of their kind:
+each is refused by the real CLI (`python -m stacks.render --config-file`) with exit 2, the
+message names the file and the key path, and nothing is written."""
+
+import math
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+P = "mlops-platform:"
+
+
+def _deployments(values: dict) -> list[dict]:
+    return values[f"{P}deployments"]
+
+
+def flat(key: str, value) -> Callable[[dict], None]:
+    return lambda values: values.__setitem__(f"{P}{key}", value)
+
+
+def monitoring(key: str, value) -> Callable[[dict], None]:
+    return lambda values: values[f"{P}monitoring"].__setitem__(key, value)
+
+
+def first(key: str, value) -> Callable[[dict], None]:
+    return lambda values: _deployments(values)[0].__setitem__(key, value)
+
+
+def training(key: str, value) -> Callable[[dict], None]:
+    return lambda values: _deployments(values)[0]["training"].__setitem__(key, value)
+
+
+def add_deployment(name: str, predictor: str, namespace: str = "seldon") -> Callable[[dict], None]:
+    def mutate(values: dict) -> None:
+        _deployments(values).append(
+            {
+                "name": name,
+                "namespace": namespace,
+                "predictors": [{"name": predictor, "model": "iris@champion"}],
+            }
+        )
+
+    return mutate
+
+
+def both(*mutations: Callable[[dict], None]) -> Callable[[dict], None]:
+    def mutate(values: dict) -> None:
+        for mutation in mutations:
+            mutation(values)
+
+    return mutate
+
+
+def rename(old: str, new: str) -> Callable[[dict], None]:
+    def mutate(values: dict) -> None:
+        values[new] = values.pop(old)
+
+    return mutate
+
+
+def rollout(**fields) -> dict:
+    return {"steps": [50, 100], "minStepDuration": "1h", **fields}
+
+
+def rollout_on_wine(values: dict) -> None:
+    _deployments(values)[1]["rollout"] = rollout()
+
+
+def single_live_predictor(values: dict) -> None:
+    iris = _deployments(values)[0]
+    iris["predictors"] = [p for p in iris["predictors"] if p["name"] != "challenger"]
+    iris["predictors"][0]["traffic"] = 100
+    iris["rollout"] = rollout()
+
+
+def predictor_resources(limits_memory: str) -> Callable[[dict], None]:
+    resources = {"requests": {"cpu": "100m", "memory": "64Mi"},
+                 "limits": {"cpu": "1", "memory": limits_memory}}  # fmt: skip
+    return lambda values: _deployments(values)[0]["predictors"][0].__setitem__(
+        "resources", resources
+    )
+
+
+def wine_predictor(name: str) -> Callable[[dict], None]:
+    def mutate(values: dict) -> None:
+        predictors = _deployments(values)[1]["predictors"]
+        predictors[0]["traffic"] = 100
+        predictors.append({"name": name, "model": "wine@champion", "traffic": 0})
+
+    return mutate
+
+
+D0, D1 = f"{P}deployments[0]", f"{P}deployments[1]"
+
+# id -> (stack, mutation, key path named, words of the message)
+FOUND_BY_THE_RED_TEAM = {
+    "latency-slo-inf": ("prod", monitoring("latencySloSeconds", math.inf),
+                        f"{P}monitoring.latencySloSeconds", "finite"),
+    "drift-threshold-inf": ("prod", monitoring("driftPsiThreshold", math.inf),
+                            f"{P}monitoring.driftPsiThreshold", "finite"),
+    "latency-slo-nan": ("dev", monitoring("latencySloSeconds", math.nan),
+                        f"{P}monitoring.latencySloSeconds", "finite"),
+    "duration-20000w": ("prod", monitoring("driftFor", "20000w"),
+                        f"{P}monitoring.driftFor", "out of Prometheus' range"),
+    "two-deployments-one-service": ("prod", add_deployment("iris-champion", "model"),
+                                    f"{P}deployments[2].predictors[0].name", "already the one of"),
+    "route-to-retrain-trigger": ("prod", add_deployment("retrain", "trigger"),
+                                 f"{P}deployments[2].predictors[0].name",
+                                 "the platform declares itself"),
+    "one-pulumi-name-twice": (
+        "prod",
+        both(flat("servingNamespaces", ["seldon", "seldon-a"]),
+             add_deployment("a-b", "champion"), add_deployment("b", "champion", "seldon-a")),
+        f"{P}deployments[3].name", "declared twice"),
+    "namespace-local-path-storage": ("local", first("namespace", "local-path-storage"),
+                                     f"{D0}.namespace", "servingNamespaces"),
+    "namespace-kube-flannel": ("local", first("namespace", "kube-flannel"),
+                               f"{D0}.namespace", "servingNamespaces"),
+    "cron-reversed-range": ("prod", training("schedule", "5-1 3 * * 0"),
+                            f"{D0}.training.schedule", "Kubernetes would refuse"),
+    "cron-arabic-indic-digits": ("prod", training("schedule", "\u0665 \u0663 * * \u0660"),
+                                 f"{D0}.training.schedule", "minute field"),
+    "dataset-dot-dot": ("prod", training("dataset", "mlflow-artifacts:/0/datasets/../../1/x.csv"),
+                        f"{D0}.training.dataset", "'..'"),
+    "one-byte-memory-limit": (
+        "prod",
+        first("resources", {"requests": {"cpu": "1", "memory": "1"},
+                            "limits": {"cpu": "2", "memory": "1"}}),  # fmt: skip
+        f"{D0}.resources.limits.memory", "below the floor"),
+    "latest-image": ("local", flat("mlflowImage", "ghcr.io/mlflow/mlflow:latest"),
+                     f"{P}mlflowImage", "':latest' moves"),
+    "rollout-one-predictor": ("prod", rollout_on_wine, D1, "two non-shadow predictors"),
+    "prod-public-without-jwt": ("prod", flat("predictionAuth", "none"),
+                                f"{P}predictionAuth", "must require a JWT"),
+    "http-registry-outside-local": ("dev", flat("registryUri", "http://mlflow.example.com"),
+                                    f"{P}registryUri", "in clear"),
+    "project-key-typo": ("dev", rename(f"{P}ingressDomain", "mlops-platfrom:ingressDomain"),
+                         "mlops-platfrom:ingressDomain",
+                         "did you mean 'mlops-platform:ingressDomain'"),
+}  # fmt: skip
+
+MORE_OF_THEIR_KIND = {
+    "cron-day-of-week-7": ("prod", training("schedule", "0 3 * * 7"),
+                           f"{D0}.training.schedule", "outside 0-6"),
+    "cron-day-of-week-range-to-7": ("prod", training("schedule", "0 3 * * 1-7"),
+                                    f"{D0}.training.schedule", "outside 0-6"),
+    "cron-never-fires": ("prod", training("schedule", "0 3 31 2 *"),
+                         f"{D0}.training.schedule", "Kubernetes would refuse or never run it"),
+    "cron-reversed-range-with-step": ("dev", training("schedule", "0 3 20-10/2 * *"),
+                                      f"{D0}.training.schedule", "Kubernetes would refuse"),
+    "dataset-dot-segment": ("prod", training("dataset", "mlflow-artifacts:/0/datasets/./iris.csv"),
+                            f"{D0}.training.dataset", "'.'"),
+    "dataset-empty-segment": ("prod", training("dataset", "mlflow-artifacts:/0/datasets//iris.csv"),
+                              f"{D0}.training.dataset", "empty segments"),
+    "dataset-escaped-dot-dot": ("prod", training("dataset", "mlflow-artifacts:/0/%2e%2e/1/x.csv"),
+                                f"{D0}.training.dataset", "'%'-escapes"),
+    "rollout-step-duration-out-of-range": (
+        "prod", first("rollout", rollout(minStepDuration="106752d")),
+        f"{D0}.rollout.minStepDuration", "out of Prometheus' range"),
+    "error-ratio-for-out-of-range": ("dev", monitoring("errorRatioFor", "15251w"),
+                                     f"{P}monitoring.errorRatioFor", "out of Prometheus' range"),
+    "rollout-margin-nan": (
+        "prod", first("rollout", rollout(promoteWhen="notWorse", margin=math.nan)),
+        f"{D0}.rollout.margin", "finite"),
+    "latency-quantile-nan": ("prod", monitoring("latencySloQuantile", math.nan),
+                             f"{P}monitoring.latencySloQuantile", "finite"),
+    "model-memory-limit-too-small": ("prod", predictor_resources("128Mi"),
+                                     f"{D0}.predictors[0].resources.limits", "OOM-killed"),
+    "mlflow-memory-without-unit": ("prod", flat("mlflowMemoryLimit", "512"),
+                                   f"{P}mlflowMemoryLimit", "a unit left out"),
+    "postgres-storage-without-unit": ("local", flat("postgresStorageSize", "2"),
+                                      f"{P}postgresStorageSize", "a unit left out"),
+    "kind-node-latest": ("local", flat("kindNodeImage", "kindest/node:latest"),
+                         f"{P}kindNodeImage", "':latest' moves"),
+    "latest-in-capitals": ("local", flat("mlflowImage", "ghcr.io/mlflow/mlflow:Latest"),
+                           f"{P}mlflowImage", "':latest' moves"),
+    "rollout-live-plus-shadow-only": ("prod", single_live_predictor, D0,
+                                      "two non-shadow predictors"),
+    "declared-kube-system": ("local", flat("servingNamespaces", ["seldon", "kube-system"]),
+                             f"{P}servingNamespaces", "belong to Kubernetes"),
+    "declared-monitoring": ("local", flat("servingNamespaces", ["seldon", "monitoring"]),
+                            f"{P}servingNamespaces", "platform's own"),
+    "namespace-tigera-operator": ("dev", first("namespace", "tigera-operator"),
+                                  f"{D0}.namespace", "not one the platform owns"),
+    "predictor-service-twice-in-one-deployment": ("prod", wine_predictor("champion-model"),
+                                                  f"{D1}.predictors[1].name",
+                                                  "already the one of"),
+    "unknown-key-typo": ("local", rename(f"{P}ingressDomain", f"{P}ingresDomain"),
+                         f"{P}ingresDomain", "did you mean 'mlops-platform:ingressDomain'"),
+    "project-with-underscore": ("dev", rename(f"{P}protected", "mlops_platform:protected"),
+                                "mlops_platform:protected",
+                                "did you mean 'mlops-platform:protected'"),
+    "http-registry-on-prod": ("prod", flat("registryUri", "http://10.0.0.5:5000"),
+                              f"{P}registryUri", "in clear"),
+}  # fmt: skip
+
+CASES = {**FOUND_BY_THE_RED_TEAM, **MORE_OF_THEIR_KIND}
+
+
+def _render(stack: str, stack_file: Path, out: Path) -> subprocess.CompletedProcess:
+    """`python -m stacks.render` on `stack_file`, as a reviewer runs it."""
+    command = [sys.executable, "-m", "stacks.render", "--stack", stack]
+    command += ["--config-file", str(stack_file), "--out", str(out)]
+    return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_invalid_stack_file_is_refused_naming_the_key(tmp_path: Path, case: str) -> None:
+    stack, mutate, key_path, words = CASES[case]
+    document = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())
+    mutate(document["config"])
+    stack_file = tmp_path / f"Pulumi.{stack}.yaml"
+    stack_file.write_text(yaml.safe_dump(document, allow_unicode=True))
+    out = tmp_path / "render"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stacks.render",
+            "--stack",
+            stack,
+            "--config-file",
+            str(stack_file),
+            "--out",
+            str(out),
+        ],  # fmt: skip
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert str(stack_file) in result.stderr
+    named = [line for line in result.stderr.splitlines() if f"{key_path}: " in line]
+    assert any(words in line for line in named), result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_there_are_the_red_teams_cases_and_twenty_more() -> None:
+    assert len(FOUND_BY_THE_RED_TEAM) >= 18
+    assert len(MORE_OF_THEIR_KIND) >= 20
+
+
+def test_every_rule_across_keys_is_reported_at_once(tmp_path: Path) -> None:
+    document = yaml.safe_load((REPO_ROOT / "Pulumi.prod.yaml").read_text())
+    values = document["config"]
+    mutations = [
+        flat("predictionAuth", "none"),
+        flat("registryUri", "http://10.0.0.5:5000"),
+        first("namespace", "kube-flannel"),
+        add_deployment("retrain", "trigger"),
+    ]
+    for mutate in mutations:
+        mutate(values)
+    stack_file = tmp_path / "Pulumi.prod.yaml"
+    stack_file.write_text(yaml.safe_dump(document))
+    result = _render("prod", stack_file, tmp_path / "render")
+    assert result.returncode == 2
+    for key in (f"{P}predictionAuth: ", f"{P}registryUri: ", f"{D0}.namespace: ",
+                f"{P}deployments[2].predictors[0].name: "):  # fmt: skip
+        assert key in result.stderr, result.stderr
