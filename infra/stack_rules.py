@@ -93,21 +93,8 @@ def _unique_pulumi_names(deployments: list[DeploymentConfig]) -> list[tuple[str,
 
 
 def _exposure(config) -> list[tuple[str, str]]:
+    """Credentials in clear. (A public gateway without a JWT is refused by MeshConfig itself.)"""
     problems = []
-    mesh = config.mesh
-    if (
-        config.cluster.protected
-        and mesh.ingress_service_type == "LoadBalancer"
-        and mesh.prediction_auth == "none"
-    ):
-        problems.append(
-            (
-                "predictionAuth",
-                "a protected stack on a public LoadBalancer must require a JWT for predictions "
-                "(predictionAuth: jwt with jwtIssuer and jwtJwksUri), or not be public "
-                "(ingressServiceType: ClusterIP or NodePort)",
-            )
-        )
     local = config.cluster.create_kind_cluster
     if config.registry.registry_uri.startswith("http://") and not local:
         problems.append(

@@ -136,7 +136,7 @@ FOUND_BY_THE_RED_TEAM = {
                      f"{P}mlflowImage", "':latest' moves"),
     "rollout-one-predictor": ("prod", rollout_on_wine, D1, "two non-shadow predictors"),
     "prod-public-without-jwt": ("prod", flat("predictionAuth", "none"),
-                                f"{P}predictionAuth", "must require a JWT"),
+                                f"{P}predictionAuth", "would open every model"),
     "http-registry-outside-local": ("dev", flat("registryUri", "http://mlflow.example.com"),
                                     f"{P}registryUri", "in clear"),
     "project-key-typo": ("dev", rename(f"{P}ingressDomain", "mlops-platfrom:ingressDomain"),
@@ -251,7 +251,6 @@ def test_every_rule_across_keys_is_reported_at_once(tmp_path: Path) -> None:
     document = yaml.safe_load((REPO_ROOT / "Pulumi.prod.yaml").read_text())
     values = document["config"]
     mutations = [
-        flat("predictionAuth", "none"),
         flat("registryUri", "http://10.0.0.5:5000"),
         first("namespace", "kube-flannel"),
         add_deployment("retrain", "trigger"),
@@ -262,6 +261,6 @@ def test_every_rule_across_keys_is_reported_at_once(tmp_path: Path) -> None:
     stack_file.write_text(yaml.safe_dump(document))
     result = _render("prod", stack_file, tmp_path / "render")
     assert result.returncode == 2
-    for key in (f"{P}predictionAuth: ", f"{P}registryUri: ", f"{D0}.namespace: ",
+    for key in (f"{P}registryUri: ", f"{D0}.namespace: ",
                 f"{P}deployments[2].predictors[0].name: "):  # fmt: skip
         assert key in result.stderr, result.stderr

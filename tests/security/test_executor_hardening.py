@@ -16,7 +16,7 @@ import celpy
 import kubernetes_validate
 import pytest
 
-from infra.executor_hardening import EXECUTOR_CONTAINER, HARDENED
+from infra.executor_hardening import EXECUTOR_CONTAINER, HARDENED, POLICY_NAME
 from infra.kind_images import DEFAULT_NODE_IMAGE
 from stacks.render import documents, render_stack
 
@@ -38,7 +38,13 @@ def rendered(request) -> dict[str, dict]:
 
 
 def _one(files: dict[str, dict], kind: str) -> dict:
-    (found,) = [d for d in files.values() if d.get("kind") == kind]
+    """The executor-hardening object of `kind` (other policies, such as the retrain trigger's,
+    live beside it)."""
+    (found,) = [
+        d
+        for d in files.values()
+        if d.get("kind") == kind and d.get("metadata", {}).get("name") == POLICY_NAME
+    ]
     return found
 
 
