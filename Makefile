@@ -46,8 +46,11 @@ lock: venv ## Regenerate every lock from its .in file (LOCK_FLAGS=--upgrade: new
 	$(COMPILE) $(LOCK_FLAGS) \
 		--output-file=localrun/mlserver-requirements.txt localrun/mlserver-requirements.in
 
+# pytest-xdist: TEST_WORKERS processes, each test file whole on one of them (its module fixtures
+# start once); TEST_WORKERS=0 runs in this process.
+TEST_WORKERS ?= 2
 test: venv ## Run every test suite (the CI command)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --numprocesses $(TEST_WORKERS) --dist loadfile
 
 lint: venv ## Static checks: ruff and hadolint on the serving and training Dockerfiles
 	$(BIN)/ruff check .

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install the Pulumi CLI at the version the lock requirements.txt pins for the SDK, so CLI and SDK never
-# drift apart. The tarball is checked against the release's published SHA-256 list before use.
+# Install the Pulumi CLI at the version the lock requirements.txt pins for the SDK, so CLI and
+# SDK never drift apart. The tarball is checked against the release's published SHA-256 list
+# before use.
 # Usage: ci/install-pulumi.sh <install-dir>   (the CLI lands in <install-dir>/pulumi)
 set -euo pipefail
 

@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
@@ -24,12 +25,15 @@ from model.locations import REPO_ROOT
 from model.promotion import champion_lineage, history
 
 RACE_ROUNDS = 3
-# Each racer imports everything first, then waits for the shared start instant.
+RACER_IMPORT_TIMEOUT_S = 120  # both interpreters import mlflow, on a busy machine too
+# Each racer imports everything first, says so by creating its ready file, then waits for the
+# start instant the test sends once both are ready.
 RACER = """
 import sys, time
 from model.cli import main
 import model.promotion, model.transfer
-start = float(sys.argv[1])
+open(sys.argv[1], "x").close()
+start = float(sys.stdin.readline())
 time.sleep(max(0.0, start - time.time()))
 sys.exit(main(sys.argv[2:]))
 """
@@ -51,25 +55,35 @@ def train(run_cli, tracking_uri: str, model_name: str) -> str:
 
 
 def race(
-    tracking_uri: str, model_name: str, env: dict[str, str]
+    tracking_uri: str, model_name: str, env: dict[str, str], workdir: Path
 ) -> list[subprocess.CompletedProcess]:
-    """Two promote processes of the same challenger, released at one instant."""
-    start = time.time() + 12  # enough for both interpreters to import mlflow on a busy machine
-    command = [
-        sys.executable, "-c", RACER, str(start),
-        "promote", "--tracking-uri", tracking_uri, "--model-name", model_name, "--json",
-    ]  # fmt: skip
+    """Two promote processes of the same challenger, released at one instant once both have
+    imported everything."""
+    promote = ["promote", "--tracking-uri", tracking_uri, "--model-name", model_name, "--json"]
+    ready = [workdir / f"racer-{uuid.uuid4().hex}.ready" for _ in range(2)]
     racers = [
         subprocess.Popen(
-            [*command, "--actor", f"racer-{n}"],
+            [sys.executable, "-c", RACER, str(flag), *promote, "--actor", f"racer-{n}"],
             cwd=REPO_ROOT,
             env=env,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for n in range(2)
+        for n, flag in enumerate(ready)
     ]
+    deadline = time.monotonic() + RACER_IMPORT_TIMEOUT_S
+    while not all(flag.exists() for flag in ready):
+        if time.monotonic() > deadline or any(racer.poll() is not None for racer in racers):
+            for racer in racers:
+                racer.kill()
+            pytest.fail(f"racers not ready: {[racer.communicate()[1][-2000:] for racer in racers]}")
+        time.sleep(0.05)
+    start = f"{time.time() + 0.5}\n"
+    for racer in racers:
+        racer.stdin.write(start)
+        racer.stdin.flush()
     results = []
     for racer in racers:
         out, err = racer.communicate(timeout=120)
@@ -78,7 +92,7 @@ def race(
 
 
 def test_two_racing_promotions_leave_one_winner_and_a_consistent_ledger(
-    run_cli, mlflow_server: str, subprocess_env: dict[str, str]
+    run_cli, mlflow_server: str, subprocess_env: dict[str, str], tmp_path: Path
 ) -> None:
     model_name = f"race-{uuid.uuid4().hex[:8]}"
     train(run_cli, mlflow_server, model_name)
@@ -87,7 +101,7 @@ def test_two_racing_promotions_leave_one_winner_and_a_consistent_ledger(
     for _ in range(RACE_ROUNDS):
         challenger = train(run_cli, mlflow_server, model_name)
 
-        outcomes = race(mlflow_server, model_name, subprocess_env)
+        outcomes = race(mlflow_server, model_name, subprocess_env, tmp_path)
 
         winners = [o for o in outcomes if o.returncode == 0]
         losers = [o for o in outcomes if o.returncode != 0]
