@@ -242,6 +242,35 @@ def test_route_coverage_check_sees_an_unanchored_grpc_match() -> None:
     assert covered("/seldon.protos.", PREDICTION_PATHS)
 
 
+def operator_gateway(deployment: dict, operator_values: dict) -> str:
+    """The Gateway the operator binds a SeldonDeployment's VirtualServices to: its
+    `seldon.io/istio-gateway` annotation, else the manager's ISTIO_GATEWAY, the chart's
+    `istio.gateway` (seldon-core v1.17.1 operator/controllers/seldondeployment_controller.go:247
+    and :272, seldondeployment_explainers.go:331-339; helm-charts/seldon-core-operator/templates/
+    deployment_seldon-controller-manager.yaml:123)."""
+    annotations = deployment["metadata"].get("annotations") or {}
+    return annotations.get("seldon.io/istio-gateway", operator_values["istio"]["gateway"])
+
+
+def test_operator_routes_are_on_no_public_gateway(rendered) -> None:
+    """The operator's own VirtualServices route through its flipping subsets with an unanchored
+    gRPC regex (`.*seldon.protos.*`) no JWT path prefix covers: every SeldonDeployment's, and one
+    made by hand without the platform's annotation, bind to a Gateway no proxy implements."""
+    _, documents, outputs = rendered
+    values = outputs["__releases__"]["seldon-core"]["values"]
+    gateways = {
+        f"{g['metadata']['namespace']}/{g['metadata']['name']}": g
+        for g in of_kind(documents, "Gateway")
+    }
+    public = {"istio": "ingressgateway"}
+    hand_made = {"metadata": {"name": "hand-made", "namespace": "seldon"}}
+    deployments = [*of_kind(documents, "SeldonDeployment"), hand_made]
+    for deployment in deployments:
+        bound = operator_gateway(deployment, values)
+        assert bound in gateways, f"{bound} is no Gateway of the stack"
+        assert gateways[bound]["spec"]["selector"] != public, deployment["metadata"]["name"]
+
+
 def _allows(policy: dict, port: int, cidr: str) -> bool:
     return any(
         {"ipBlock": {"cidr": cidr}} in rule["to"]

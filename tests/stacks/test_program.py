@@ -150,8 +150,8 @@ def test_istio_before_operator_before_seldon_deployment(
         assert depends_on(d, seldon_deployment, operator)
     assert operator.inputs["values"]["istio"] == {
         "enabled": True,
-        "gateway": "istio-system/seldon-gateway",
-    }
+        "gateway": "istio-system/seldon-operator-unrouted",
+    }, "the operator's default Gateway is the unrouted one, never the public one"
 
 
 @pytest.mark.parametrize("stack", STACKS)
