@@ -140,6 +140,20 @@ def test_acme_challenges_are_served_for_every_gateway_host(rendered) -> None:
             )
 
 
+def test_istio_serves_the_acme_solver_on_the_platform_gateway(rendered) -> None:
+    """Istio 1.30.3 turns the solver Ingress into a port-80 Gateway selecting `istio:
+    <meshConfig.ingressSelector>`, by default `istio: ingressgateway`
+    (pilot/pkg/config/kube/ingress/gateways.go:102-116), and serves only Ingresses of class
+    `meshConfig.ingressClass` (default `istio`, STRICT mode: pkg/config/mesh/mesh.go:77-79):
+    istiod keeps those defaults and the platform's gateway pods carry that label."""
+    _, _, outputs = rendered
+    releases = outputs["__releases__"]
+    mesh_config = releases["istiod"]["values"].get("meshConfig", {})
+    ingress_keys = {"ingressSelector", "ingressService", "ingressClass", "ingressControllerMode"}
+    assert not ingress_keys & set(mesh_config)
+    assert releases["istio-ingressgateway"]["values"]["labels"]["istio"] == "ingressgateway"
+
+
 def test_certificates_come_from_cert_manager_and_are_schema_valid(rendered) -> None:
     stack, documents, _ = rendered
     issuers = {i["metadata"]["name"]: i for i in of_kind(documents, "ClusterIssuer")}
