@@ -422,3 +422,34 @@ def test_a_missing_helm_says_how_to_get_it(tmp_path) -> None:
     release = Release("stack", "stack", "2.0.0", "https://example.com", "monitoring", {})
     with pytest.raises(ChartError, match="ci/install-helm.sh"):
         fetch_chart(release, tmp_path, helm=str(tmp_path / "no-helm"), sources=None)
+
+
+FAKE_HELM_PULL = """#!/usr/bin/env bash
+# `helm pull CHART --repo R --version V --untar --untardir DIR` as Helm v4.1.4 does it: refuses
+# an existing DIR/CHART (pkg/action/pull.go:164-169). Counts pulls in $0.pulls.
+set -eu
+[ "$1" = pull ] || exit 64
+chart="$2"; dir="$9"
+if [ -e "$dir/$chart" ]; then
+  echo "Error: failed to untar: a file or directory with the name $dir/$chart already exists" >&2
+  exit 1
+fi
+mkdir -p "$dir/$chart"
+printf 'apiVersion: v2\\nname: %s\\nversion: %s\\n' "$chart" "$6" > "$dir/$chart/Chart.yaml"
+echo "$chart" >> "$0.pulls"
+"""
+
+
+def test_a_pulled_chart_is_reused_by_every_stack(tmp_path) -> None:
+    """`make chart-check` without CHART_SOURCES (the pipelines) pulls each chart once, and the
+    next stack's release of the same chart does not pull into the same directory again."""
+    helm = tmp_path / "helm"
+    helm.write_text(FAKE_HELM_PULL)
+    helm.chmod(0o755)
+    work = tmp_path / "work"
+    release = Release("stack", "stack", "2.0.0", "https://example.com", "monitoring", {})
+    first = fetch_chart(release, work, helm=str(helm), sources=None)
+    again = fetch_chart(release, work, helm=str(helm), sources=None)
+    assert first == again
+    assert yaml.safe_load((again / "Chart.yaml").read_text())["name"] == "stack"
+    assert (tmp_path / "helm.pulls").read_text() == "stack\n"
