@@ -441,6 +441,37 @@ def test_gateway_reaches_the_executor_not_the_model_container(rendered) -> None:
         assert "ipBlock" not in json.dumps(policies)
 
 
+def test_the_http01_self_check_reaches_the_gateway_pods_by_selector(rendered) -> None:
+    """cert-manager v1.21.1 fetches each HTTP-01 challenge from the public address itself first
+    (pkg/issuer/acme/http/http.go:146); inside the cluster that is the gateway pods, which an
+    `ipBlock` does not admit on Cilium: both ends name the other by selector on port 80."""
+    _, documents, _ = rendered
+    controller = {
+        "app.kubernetes.io/name": "cert-manager",
+        "app.kubernetes.io/component": "controller",
+    }
+    gateway = {"istio": "ingressgateway"}
+
+    def names(peer: dict, namespace: str, labels: dict) -> bool:
+        return peer.get("namespaceSelector") == {
+            "matchLabels": {"kubernetes.io/metadata.name": namespace}
+        } and all(peer.get("podSelector", {}).get("matchLabels", {}).get(k) == v
+                  for k, v in labels.items())  # fmt: skip
+
+    def admits(namespace: str, direction: str, own: dict, peer_ns: str, peer: dict) -> bool:
+        key = "to" if direction == "egress" else "from"
+        return any(
+            all(spec["podSelector"].get("matchLabels", {}).get(k) == v for k, v in own.items())
+            and {"protocol": "TCP", "port": 80} in rule.get("ports", [])
+            and any(names(p, peer_ns, peer) for p in rule.get(key, []))
+            for spec in _policies(documents, namespace).values()
+            for rule in spec.get(direction, [])
+        )
+
+    assert admits("cert-manager", "egress", controller, "istio-system", gateway)
+    assert admits("istio-system", "ingress", gateway, "cert-manager", controller)
+
+
 KPS_DASHBOARD_SEARCH = "ALL"
 """kube-prometheus-stack 77.10.0 charts/kube-prometheus-stack/values.yaml:1368: what the sidecar
 searches when the platform does not say (grafana 10.0.0's own default, null, is overridden)."""

@@ -25,7 +25,7 @@ IMAGE = "docker:index/image:Image"
 PLATFORM_NAMESPACES = 5
 """istio-system, seldon-system, mlflow, monitoring and cert-manager; deployment namespaces come
 on top."""
-PLATFORM_ALLOWS = 18
+PLATFORM_ALLOWS = 20
 """NetworkPolicy allows of the platform namespaces; each deployment namespace has 3 more."""
 
 COMMON_TYPES = {
