@@ -100,7 +100,7 @@ class MeshConfig(CamelModel):
 
 class ServiceMesh(PlatformComponent):
     """Istio base (CRDs), istiod and an ingress gateway from pinned charts, and the Gateway the
-    Seldon operator routes through (`istio-system/seldon-gateway`)."""
+    platform's routes bind to (`istio-system/seldon-gateway`)."""
 
     control_plane: k8s.helm.v3.Release
     gateway: k8s.apiextensions.CustomResource

@@ -323,8 +323,10 @@ class MlflowTracking(PlatformComponent):
                     "spec": {
                         "serviceAccountName": account.metadata["name"],
                         "securityContext": pod_security_context(MLFLOW_UID),
-                        # The API server is not MLflow's business; EKS's webhooks project their
-                        # own AWS token volume whatever this says.
+                        # The API server is not MLflow's business; EKS's webhook projects its
+                        # own AWS token volume whatever this says (IRSA and Pod Identity alike:
+                        # aws/amazon-eks-pod-identity-webhook v0.6.9 pkg/handler/handler.go:
+                        # 347-360, a projected serviceAccountToken with its own audience).
                         "automountServiceAccountToken": False,
                         "containers": [
                             {

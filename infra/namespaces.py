@@ -38,6 +38,12 @@ POD_IDENTITY_AGENT = [
 MLFLOW_PODS = {"matchLabels": {"app.kubernetes.io/name": "mlflow"}}
 
 GATEWAY_PODS = {"matchLabels": {"istio": "ingressgateway"}}
+CERT_MANAGER_CONTROLLER = {
+    "matchLabels": {
+        "app.kubernetes.io/name": "cert-manager",
+        "app.kubernetes.io/component": "controller",
+    }
+}
 PROMETHEUS_PODS = {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}
 """Label the Prometheus Operator puts on Prometheus server pods (prometheus-operator v0.93.0
 pkg/prometheus/server/statefulset_test.go)."""
@@ -132,6 +138,15 @@ def platform_namespaces(
                 # The public entry point: clients (and load-balancer health checks on 15021).
                 Allow(
                     "gateway-from-anywhere", "ingress", ANY_PEER, _tcp(80, 443, 15021), GATEWAY_PODS
+                ),
+                # cert-manager's HTTP-01 self-check: in the cluster, the public address leads
+                # here pod to pod; named by selector so it does not rest on the port-only allow.
+                Allow(
+                    "gateway-from-cert-manager",
+                    "ingress",
+                    [_from_namespace(CERT_MANAGER, CERT_MANAGER_CONTROLLER)],
+                    _tcp(80),
+                    GATEWAY_PODS,
                 ),
                 # Called by the API server, which is not a pod: no selector can name it.
                 Allow(
@@ -255,12 +270,15 @@ def platform_namespaces(
                 ),
                 Allow("api-server", "egress", ANY_PEER, API_SERVER_PORTS),
                 # ACME directory and the HTTP-01 self-check against the public gateway.
+                Allow("acme", "egress", ANY_PEER, _tcp(80, 443), CERT_MANAGER_CONTROLLER),
+                # The same self-check where the public address leads to the gateway pods
+                # inside the cluster (cert-manager v1.21.1 pkg/issuer/acme/http/http.go:146).
                 Allow(
-                    "acme",
+                    "acme-self-check",
                     "egress",
-                    ANY_PEER,
-                    _tcp(80, 443),
-                    {"matchLabels": {"app.kubernetes.io/component": "controller"}},
+                    [_from_namespace(ISTIO, GATEWAY_PODS)],
+                    _tcp(80),
+                    CERT_MANAGER_CONTROLLER,
                 ),
             ],
         ),

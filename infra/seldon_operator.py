@@ -37,7 +37,8 @@ class SeldonOperatorConfig(CamelModel):
 
 
 class SeldonOperator(PlatformComponent):
-    """The `seldon-core-operator` chart with Istio enabled on the platform's Seldon gateway.
+    """The `seldon-core-operator` chart with Istio enabled; `gateway` is where it binds the
+    VirtualServices of SeldonDeployments that name none (the manager's ISTIO_GATEWAY).
 
     Depends on the Istio control plane: the operator watches Istio's CRDs at start-up, and
     without Istio a SeldonDeployment's `traffic` and `shadow` have no effect.

@@ -61,10 +61,15 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
         sizing=config.sizing.platform,
         opts=in_namespaces,
     )
+    after_gateway = pulumi.ResourceOptions.merge(
+        on_cluster, pulumi.ResourceOptions(depends_on=[mesh.gateway])
+    )
+    unrouted = UnroutedGateway("operator-routes", namespace=ISTIO, opts=after_gateway)
     operator = SeldonOperator(
         "seldon-operator",
         config.seldon,
-        gateway=mesh.gateway_ref,
+        # Also the default of SeldonDeployments without the platform's annotation.
+        gateway=unrouted.ref,
         istio=mesh.control_plane,
         cert_manager=certificates.release,
         cluster=cluster,
@@ -107,10 +112,6 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
     MonitoringDashboards(
         "dashboards", config.monitoring, monitoring_namespace=MONITORING, opts=monitoring_opts
     )
-    after_gateway = pulumi.ResourceOptions.merge(
-        on_cluster, pulumi.ResourceOptions(depends_on=[mesh.gateway])
-    )
-    unrouted = UnroutedGateway("operator-routes", namespace=ISTIO, opts=after_gateway)
     served = []
     for waiting in versions.pending.values():
         pulumi.log.warn(waiting)

@@ -51,9 +51,7 @@ def check_stack(stack: str, *, work: Path, helm: str, sources: Path | None) -> d
     ]
     version = kube_version()
     for release in releases:
-        chart_dir = work / f"{release.chart}-{release.version}"
-        if not chart_dir.exists():
-            chart_dir = fetch_chart(release, work, helm=helm, sources=sources)
+        chart_dir = fetch_chart(release, work, helm=helm, sources=sources)
         cluster.charts[release.name] = template(release, chart_dir, helm=helm, kube_version=version)
     validated, findings = check_schemas(cluster, ".".join(version.split(".")[:2]))
     findings += check_selectors(cluster)

@@ -106,13 +106,17 @@ def _vendor_dependencies(chart_dir: Path, sources: Path) -> None:
 
 
 def fetch_chart(release: Release, work: Path, *, helm: str, sources: Path | None) -> Path:
-    """A directory holding the release's chart at its pinned version, dependencies included."""
+    """A directory holding the release's chart at its pinned version, dependencies included:
+    fetched once per `work` directory and reused by every stack (`helm pull --untar` refuses a
+    directory that exists, Helm v4.1.4 pkg/action/pull.go:164-169)."""
     target = work / f"{release.chart}-{release.version}"
+    if target.is_dir():
+        return target
     if sources is not None:
         shutil.copytree(source_directory(sources, release.chart, release.version), target)
         _vendor_dependencies(target, sources)
         return target
-    pulled = work / "pulled" / release.name
+    pulled = work / "pulled" / f"{release.chart}-{release.version}"
     try:
         _helm(
             helm, "pull", release.chart, "--repo", release.repository, "--version",
@@ -123,7 +127,7 @@ def fetch_chart(release: Release, work: Path, *, helm: str, sources: Path | None
             f"{error}\nWhere the chart repositories are out of reach, set CHART_SOURCES to a "
             "directory of chart sources at the pinned tags"
         ) from None
-    return pulled / release.chart
+    return (pulled / release.chart).rename(target)
 
 
 def template(release: Release, chart_dir: Path, *, helm: str, kube_version: str) -> list[dict]:

@@ -211,6 +211,7 @@ def needed_flows(cluster: Cluster) -> list[tuple[str, list[Pod], str, str, int]]
                     flows.append(
                         (_name(receiver_owner), alertmanagers, url[1], url[2], int(url[3]))
                     )
+    flows += _http01_self_checks(cluster)
     for pod in cluster.pods():
         for container in pod.containers():
             for env in container.get("env") or []:
@@ -220,6 +221,33 @@ def needed_flows(cluster: Cluster) -> list[tuple[str, list[Pod], str, str, int]]
                         (f"{pod.owner} ${env['name']}", [pod], url[1], url[2], int(url[3]))
                     )
     return flows
+
+
+def _http01_self_checks(cluster: Cluster) -> list[tuple[str, list[Pod], str, str, int]]:
+    """With an HTTP-01 solver, cert-manager's controller fetches the challenge from the public
+    address on port 80 before the ACME server may (cert-manager v1.21.1 pkg/issuer/acme/http/
+    http.go:146 `Check`, :215-219); inside the cluster that address leads to the pods behind
+    the load balancer's Service."""
+    http01 = [
+        _name(issuer)
+        for kind in ("ClusterIssuer", "Issuer")
+        for _, issuer in cluster.of_kind(kind)
+        if any("http01" in s for s in issuer["spec"].get("acme", {}).get("solvers") or [])
+    ]
+    controllers = [
+        p
+        for p in cluster.pods()
+        if p.labels.get("app.kubernetes.io/name") == "cert-manager"
+        and p.labels.get("app.kubernetes.io/component") == "controller"
+    ]
+    return [
+        (f"{why} HTTP-01 self-check", controllers, meta["name"], meta["namespace"], 80)
+        for why in http01
+        for _, service in cluster.services()
+        if service["spec"].get("type") == "LoadBalancer"
+        and any(p["port"] == 80 for p in service["spec"].get("ports") or [])
+        for meta in [service["metadata"]]
+    ]
 
 
 def check_services_and_flows(cluster: Cluster) -> list[Finding]:

@@ -422,3 +422,92 @@ def test_a_missing_helm_says_how_to_get_it(tmp_path) -> None:
     release = Release("stack", "stack", "2.0.0", "https://example.com", "monitoring", {})
     with pytest.raises(ChartError, match="ci/install-helm.sh"):
         fetch_chart(release, tmp_path, helm=str(tmp_path / "no-helm"), sources=None)
+
+
+FAKE_HELM_PULL = """#!/usr/bin/env bash
+# `helm pull CHART --repo R --version V --untar --untardir DIR` as Helm v4.1.4 does it: refuses
+# an existing DIR/CHART (pkg/action/pull.go:164-169). Counts pulls in $0.pulls.
+set -eu
+[ "$1" = pull ] || exit 64
+chart="$2"; dir="$9"
+if [ -e "$dir/$chart" ]; then
+  echo "Error: failed to untar: a file or directory with the name $dir/$chart already exists" >&2
+  exit 1
+fi
+mkdir -p "$dir/$chart"
+printf 'apiVersion: v2\\nname: %s\\nversion: %s\\n' "$chart" "$6" > "$dir/$chart/Chart.yaml"
+echo "$chart" >> "$0.pulls"
+"""
+
+
+def test_a_pulled_chart_is_reused_by_every_stack(tmp_path) -> None:
+    """`make chart-check` without CHART_SOURCES (the pipelines) pulls each chart once, and the
+    next stack's release of the same chart does not pull into the same directory again."""
+    helm = tmp_path / "helm"
+    helm.write_text(FAKE_HELM_PULL)
+    helm.chmod(0o755)
+    work = tmp_path / "work"
+    release = Release("stack", "stack", "2.0.0", "https://example.com", "monitoring", {})
+    first = fetch_chart(release, work, helm=str(helm), sources=None)
+    again = fetch_chart(release, work, helm=str(helm), sources=None)
+    assert first == again
+    assert yaml.safe_load((again / "Chart.yaml").read_text())["name"] == "stack"
+    assert (tmp_path / "helm.pulls").read_text() == "stack\n"
+
+
+CERT_MANAGER_CONTROLLER = {"app.kubernetes.io/name": "cert-manager",
+                           "app.kubernetes.io/component": "controller"}  # fmt: skip
+
+
+def acme_self_check(gateway_ingress_peer: dict) -> Cluster:
+    """An HTTP-01 ClusterIssuer, cert-manager's controller allowed out on 80 by selector, and the
+    gateway's LoadBalancer admitting `gateway_ingress_peer` on 80."""
+    platform = [
+        namespace("istio-system", "baseline"),
+        namespace("cert-manager"),
+        {
+            "apiVersion": "cert-manager.io/v1",
+            "kind": "ClusterIssuer",
+            "metadata": {"name": "acme"},
+            "spec": {"acme": {"solvers": [{"http01": {"ingress": {"class": "istio"}}}]}},
+        },
+        policy("default-deny", "istio-system", {"podSelector": {}, "policyTypes": ["Ingress"]}),
+        policy(
+            "gateway-in",
+            "istio-system",
+            {
+                "podSelector": {"matchLabels": GATEWAY_PODS},
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": [gateway_ingress_peer], "ports": [{"port": 80}]}],
+            },
+        ),
+    ]
+    public = service("istio-ingressgateway", "istio-system", GATEWAY_PODS, 80, 80)
+    public["spec"]["type"] = "LoadBalancer"
+    charts = {
+        "gateway": [
+            deployment(
+                "gateway", "istio-system", GATEWAY_PODS, [container("proxy", [("http", 80)])]
+            ),
+            public,
+        ],
+        "cert-manager": [
+            deployment("cert-manager", "cert-manager", CERT_MANAGER_CONTROLLER, [container("c")])
+        ],
+    }
+    return Cluster(platform, charts)
+
+
+def test_the_http01_self_check_must_reach_the_gateway_pods() -> None:
+    """cert-manager v1.21.1 fetches the challenge itself first (pkg/issuer/acme/http/http.go:146);
+    in the cluster the public address is the gateway pods, which an ipBlock does not admit."""
+    (finding,) = check_services_and_flows(acme_self_check({"ipBlock": {"cidr": "0.0.0.0/0"}}))
+    assert finding.subject == "ClusterIssuer acme HTTP-01 self-check"
+    assert "cert-manager/Deployment/cert-manager -> istio-system/istio-ingressgateway:80" in (
+        finding.problem
+    )
+    from_controller = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "cert-manager"}},
+        "podSelector": {"matchLabels": CERT_MANAGER_CONTROLLER},
+    }
+    assert check_services_and_flows(acme_self_check(from_controller)) == []

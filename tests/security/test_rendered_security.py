@@ -161,6 +161,20 @@ def test_local_redirect_goes_to_the_https_port_the_kind_cluster_maps() -> None:
     assert config.mesh.url().endswith(f":{port}")
 
 
+def test_istio_serves_the_acme_solver_on_the_platform_gateway(rendered) -> None:
+    """Istio 1.30.3 turns the solver Ingress into a port-80 Gateway selecting `istio:
+    <meshConfig.ingressSelector>`, by default `istio: ingressgateway`
+    (pilot/pkg/config/kube/ingress/gateways.go:102-116), and serves only Ingresses of class
+    `meshConfig.ingressClass` (default `istio`, STRICT mode: pkg/config/mesh/mesh.go:77-79):
+    istiod keeps those defaults and the platform's gateway pods carry that label."""
+    _, _, outputs = rendered
+    releases = outputs["__releases__"]
+    mesh_config = releases["istiod"]["values"].get("meshConfig", {})
+    ingress_keys = {"ingressSelector", "ingressService", "ingressClass", "ingressControllerMode"}
+    assert not ingress_keys & set(mesh_config)
+    assert releases["istio-ingressgateway"]["values"]["labels"]["istio"] == "ingressgateway"
+
+
 def test_certificates_come_from_cert_manager_and_are_schema_valid(rendered) -> None:
     stack, documents, _ = rendered
     issuers = {i["metadata"]["name"]: i for i in of_kind(documents, "ClusterIssuer")}
@@ -261,6 +275,35 @@ def test_route_coverage_check_sees_an_unanchored_grpc_match() -> None:
     assert not covered("", PREDICTION_PATHS)
     assert literal_prefix(r"/seldon\.protos\..*") == "/seldon.protos."
     assert covered("/seldon.protos.", PREDICTION_PATHS)
+
+
+def operator_gateway(deployment: dict, operator_values: dict) -> str:
+    """The Gateway the operator binds a SeldonDeployment's VirtualServices to: its
+    `seldon.io/istio-gateway` annotation, else the manager's ISTIO_GATEWAY, the chart's
+    `istio.gateway` (seldon-core v1.17.1 operator/controllers/seldondeployment_controller.go:247
+    and :272, seldondeployment_explainers.go:331-339; helm-charts/seldon-core-operator/templates/
+    deployment_seldon-controller-manager.yaml:123)."""
+    annotations = deployment["metadata"].get("annotations") or {}
+    return annotations.get("seldon.io/istio-gateway", operator_values["istio"]["gateway"])
+
+
+def test_operator_routes_are_on_no_public_gateway(rendered) -> None:
+    """The operator's own VirtualServices route through its flipping subsets with an unanchored
+    gRPC regex (`.*seldon.protos.*`) no JWT path prefix covers: every SeldonDeployment's, and one
+    made by hand without the platform's annotation, bind to a Gateway no proxy implements."""
+    _, documents, outputs = rendered
+    values = outputs["__releases__"]["seldon-core"]["values"]
+    gateways = {
+        f"{g['metadata']['namespace']}/{g['metadata']['name']}": g
+        for g in of_kind(documents, "Gateway")
+    }
+    public = {"istio": "ingressgateway"}
+    hand_made = {"metadata": {"name": "hand-made", "namespace": "seldon"}}
+    deployments = [*of_kind(documents, "SeldonDeployment"), hand_made]
+    for deployment in deployments:
+        bound = operator_gateway(deployment, values)
+        assert bound in gateways, f"{bound} is no Gateway of the stack"
+        assert gateways[bound]["spec"]["selector"] != public, deployment["metadata"]["name"]
 
 
 def _allows(policy: dict, port: int, cidr: str) -> bool:
@@ -433,6 +476,37 @@ def test_gateway_reaches_the_executor_not_the_model_container(rendered) -> None:
         assert set(prometheus) == {"namespaceSelector", "podSelector"}
         assert {p["port"] for p in scrape["ports"]} == {8000, 6000}
         assert "ipBlock" not in json.dumps(policies)
+
+
+def test_the_http01_self_check_reaches_the_gateway_pods_by_selector(rendered) -> None:
+    """cert-manager v1.21.1 fetches each HTTP-01 challenge from the public address itself first
+    (pkg/issuer/acme/http/http.go:146); inside the cluster that is the gateway pods, which an
+    `ipBlock` does not admit on Cilium: both ends name the other by selector on port 80."""
+    _, documents, _ = rendered
+    controller = {
+        "app.kubernetes.io/name": "cert-manager",
+        "app.kubernetes.io/component": "controller",
+    }
+    gateway = {"istio": "ingressgateway"}
+
+    def names(peer: dict, namespace: str, labels: dict) -> bool:
+        return peer.get("namespaceSelector") == {
+            "matchLabels": {"kubernetes.io/metadata.name": namespace}
+        } and all(peer.get("podSelector", {}).get("matchLabels", {}).get(k) == v
+                  for k, v in labels.items())  # fmt: skip
+
+    def admits(namespace: str, direction: str, own: dict, peer_ns: str, peer: dict) -> bool:
+        key = "to" if direction == "egress" else "from"
+        return any(
+            all(spec["podSelector"].get("matchLabels", {}).get(k) == v for k, v in own.items())
+            and {"protocol": "TCP", "port": 80} in rule.get("ports", [])
+            and any(names(p, peer_ns, peer) for p in rule.get(key, []))
+            for spec in _policies(documents, namespace).values()
+            for rule in spec.get(direction, [])
+        )
+
+    assert admits("cert-manager", "egress", controller, "istio-system", gateway)
+    assert admits("istio-system", "ingress", gateway, "cert-manager", controller)
 
 
 KPS_DASHBOARD_SEARCH = "ALL"

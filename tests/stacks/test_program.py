@@ -25,7 +25,7 @@ IMAGE = "docker:index/image:Image"
 PLATFORM_NAMESPACES = 5
 """istio-system, seldon-system, mlflow, monitoring and cert-manager; deployment namespaces come
 on top."""
-PLATFORM_ALLOWS = 19
+PLATFORM_ALLOWS = 21
 """NetworkPolicy allows of the platform namespaces; each deployment namespace has 3 more."""
 
 COMMON_TYPES = {
@@ -150,8 +150,8 @@ def test_istio_before_operator_before_seldon_deployment(
         assert depends_on(d, seldon_deployment, operator)
     assert operator.inputs["values"]["istio"] == {
         "enabled": True,
-        "gateway": "istio-system/seldon-gateway",
-    }
+        "gateway": "istio-system/seldon-operator-unrouted",
+    }, "the operator's default Gateway is the unrouted one, never the public one"
 
 
 @pytest.mark.parametrize("stack", STACKS)
