@@ -126,8 +126,7 @@ def _server(tracking_uri: str, predictor: str, version: str) -> ModelServerProce
             "PREDICTOR_ID": predictor,
             "PREDICTOR_LABELS": json.dumps({"version": predictor}),
             "PREDICTIVE_UNIT_METRICS_ENDPOINT": "/prometheus",
-            "METRICS_FLUSH_SECONDS": "0",
-            "GUNICORN_WORKERS": "1",
+            "SERVER_WORKERS": "1",
         },
     )
 

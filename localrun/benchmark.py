@@ -160,7 +160,7 @@ def main() -> None:
         MLServerProcess(venv, estimator, parallel_workers) as ml,
     ):
         print(
-            f"Seldon server: {seldon.env['GUNICORN_WORKERS']} HTTP workers; MLServer: "
+            f"Seldon server: {seldon.env['SERVER_WORKERS']} workers; MLServer: "
             f"parallel_workers {'default' if parallel_workers is None else parallel_workers}"
         )
         results = measure(

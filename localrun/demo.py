@@ -66,7 +66,7 @@ def main() -> None:
     # Metric deltas are flushed on every request here so the numbers below are complete at once.
     server = ModelServerProcess(
         model.model_uri,
-        env={"MLFLOW_TRACKING_URI": model.tracking_uri, "METRICS_FLUSH_SECONDS": "0"},
+        env={"MLFLOW_TRACKING_URI": model.tracking_uri},
     )
     print(f"starting: {' '.join(server.command)}  (env from serving/Dockerfile)")
     with server:

@@ -24,16 +24,16 @@ logger = logging.getLogger(__name__)
 CRLF = "\r\n"
 MAX_HEAD_BYTES = 65536
 """A request head (line and headers) above this is refused (gunicorn and nginx use 8-64 KiB)."""
+# Upper-case, as werkzeug wrote them for Seldon's Flask app: SeldonClient reports the phrase.
 REASONS = {
     200: "OK",
-    400: "Bad Request",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    408: "Request Timeout",
-    413: "Payload Too Large",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
+    400: "BAD REQUEST",
+    404: "NOT FOUND",
+    405: "METHOD NOT ALLOWED",
+    413: "REQUEST ENTITY TOO LARGE",
+    431: "REQUEST HEADER FIELDS TOO LARGE",
+    500: "INTERNAL SERVER ERROR",
+    503: "SERVICE UNAVAILABLE",
 }
 
 
@@ -122,9 +122,6 @@ class HttpConnection(asyncio.Protocol):
             return
         if not self._in_body:
             self._head_bytes += len(data)
-            if self._head_bytes > MAX_HEAD_BYTES:
-                self._fail(ProtocolError(431, f"request head exceeds {MAX_HEAD_BYTES} bytes"))
-                return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -132,6 +129,8 @@ class HttpConnection(asyncio.Protocol):
         except httptools.HttpParserError as error:
             if not self._closing:
                 self._fail(ProtocolError(400, f"malformed HTTP request: {error}"))
+        if not self._in_body and self._head_bytes > MAX_HEAD_BYTES:
+            self._fail(ProtocolError(431, f"request head exceeds {MAX_HEAD_BYTES} bytes"))
 
     def pause_writing(self) -> None:
         """The client is not reading: read nothing more, and give it `write_timeout_s`."""

@@ -83,7 +83,7 @@ class Supervisor:
             settings.metrics_path,
         )
         await self._done.wait()
-        logger.info("stopped")
+        logger.info("server stopped")
         return 1 if self._failed else 0
 
     def _spawn(self) -> None:

@@ -42,9 +42,8 @@ def _operator_env(deployment: str, predictor: str) -> dict[str, str]:
         "PREDICTIVE_UNIT_ID": "model",
         "PREDICTOR_LABELS": json.dumps({"version": predictor}),
         "PREDICTIVE_UNIT_METRICS_ENDPOINT": METRICS_PATH,
-        "METRICS_FLUSH_SECONDS": "0",
         "DRIFT_MIN_ROWS": "10",
-        "GUNICORN_WORKERS": "1",
+        "SERVER_WORKERS": "1",
     }
 
 

@@ -99,7 +99,7 @@ def servers(trained_model):
                 "PREDICTOR_ID": p.name,
                 "PREDICTOR_LABELS": json.dumps({"version": p.name}),
                 "PREDICTIVE_UNIT_METRICS_ENDPOINT": METRICS_PATH,
-                "GUNICORN_WORKERS": "1",
+                "SERVER_WORKERS": "1",
             },
         )
         for p in PREDICTORS

@@ -23,7 +23,7 @@ def scaled(estimator: Any) -> Pipeline:
 
 
 def served(tmp: Path, estimator: Any, x: pd.DataFrame, y: pd.Series) -> ModelServerProcess:
-    return ModelServerProcess(str(saved_model(estimator, x, y, tmp)), env={"GUNICORN_WORKERS": "1"})
+    return ModelServerProcess(str(saved_model(estimator, x, y, tmp)), env={"SERVER_WORKERS": "1"})
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ ROW = [5.1, 3.5, 1.4, 0.2]
 
 @pytest.fixture(scope="module")
 def limited_server(trained_model: dict[str, str]) -> Iterator[ModelServerProcess]:
-    env = {"MAX_REQUEST_BYTES": str(LIMIT), "GUNICORN_WORKERS": "1"}
+    env = {"MAX_REQUEST_BYTES": str(LIMIT), "SERVER_WORKERS": "1"}
     with ModelServerProcess(trained_model["local_model_dir"], env=env) as server:
         yield server
 
