@@ -6,6 +6,7 @@ get_request`, which `SeldonClient` uses); errors answer Seldon's status body wit
 Routers', combiners' and transformers' paths answer 404 saying this is a model.
 """
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -96,6 +97,21 @@ def _json(answer: dict[str, Any]) -> Response:
     return Response(200, orjson.dumps(answer, option=SORTED) + b"\n")
 
 
+def _lenient_json(raw: bytes | str) -> Any:
+    """orjson refuses NaN, Infinity and integers beyond 64 bits; the standard library reads them,
+    so that the parser can name the offending value and its position instead."""
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise InvalidRequest(
+            f"request body nests JSON too deeply; expected a JSON object like {EXAMPLE_BODY}"
+        ) from None
+    except ValueError as error:
+        raise InvalidRequest(
+            f"request body is not valid JSON ({error}); expected a JSON object like {EXAMPLE_BODY}"
+        ) from None
+
+
 def _decoded_body(request: Request) -> Any:
     """The JSON document of a prediction or feedback request, or a 400 naming the problem."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -115,14 +131,8 @@ def _decoded_body(request: Request) -> Any:
         raise InvalidRequest(f"request body is empty; expected a JSON object like {EXAMPLE_BODY}")
     try:
         decoded = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        if "depth limit" in str(error):
-            raise InvalidRequest(
-                f"request body nests JSON too deeply; expected a JSON object like {EXAMPLE_BODY}"
-            ) from None
-        raise InvalidRequest(
-            f"request body is not valid JSON ({error}); expected a JSON object like {EXAMPLE_BODY}"
-        ) from None
+    except orjson.JSONDecodeError:
+        decoded = _lenient_json(raw)
     if decoded is None:
         raise InvalidRequest(
             f"request body is JSON null; expected a JSON object like {EXAMPLE_BODY}"

@@ -35,6 +35,7 @@ STOP_WORKERS_S = 20.0
 def run(metrics_dir: str) -> int:
     """Run the server; the process exit status."""
     settings = ServerSettings.from_env()
+    logger.info("resolving MODEL_URI=%s", settings.model_uri)
     server = ModelServer(settings)
     rest_socket = socket.create_server(("0.0.0.0", settings.http_port), backlog=2048)
     rest_socket.setblocking(False)

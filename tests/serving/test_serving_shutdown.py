@@ -47,7 +47,7 @@ def test_sigterm_while_the_model_downloads(server_factory: Any) -> None:
         server = server_factory("models:/iris/1", {"MLFLOW_TRACKING_URI": uri})
         process = server.spawn()
         wait_while_starting(
-            server, process, lambda: "Importing submodule" in server.log_path.read_text()
+            server, process, lambda: "resolving MODEL_URI=" in server.log_path.read_text()
         )
 
         left = sigterm_main_and_wait(process, EXIT_WITHIN_S)
