@@ -86,7 +86,7 @@ render-diff: venv ## Diff STACK's SeldonDeployments, dashboards and rules betwee
 		$(if $(RENDER_TRACKING_URI),--tracking-uri $(RENDER_TRACKING_URI))
 
 .PHONY: demo bench
-BENCH_SECONDS ?= 15
+BENCH_SECONDS ?= 10
 demo: venv ## Train (or reuse) a model, serve it as the image does, show good/bad requests and metrics
 	$(BIN)/python -m localrun.demo
 
@@ -95,7 +95,7 @@ $(VENV)-mlserver/.installed: localrun/mlserver-requirements.txt
 	$(VENV)-mlserver/bin/pip install --quiet -r localrun/mlserver-requirements.txt
 	touch $@
 
-bench: venv $(VENV)-mlserver/.installed ## wrk: the Seldon server vs MLServer 1.7.1, BENCH_SECONDS each (needs wrk)
+bench: venv $(VENV)-mlserver/.installed ## wrk: the model server vs MLServer 1.7.1, BENCH_SECONDS each; PASS/FAIL per target (needs wrk)
 	$(BIN)/python -m localrun.benchmark --duration $(BENCH_SECONDS) --mlserver-venv $(VENV)-mlserver
 
 .PHONY: abtest-demo rollout
