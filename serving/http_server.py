@@ -4,8 +4,10 @@ Every request has absolute deadlines, not per-byte ones: its head must arrive wi
 `header_timeout_s` of its first byte, its body within `body_timeout_s` of the end of the head, and
 a response the client does not read within `write_timeout_s` aborts the connection (this also
 bounds a close: the kernel buffer is dropped, never lingered on). A connection idle between
-requests is closed after `keepalive_s`. Pipelined requests are answered in order; while the
-client does not read, reading stops (asyncio's flow control) so it cannot queue more. A process
+requests is closed after `keepalive_s`. Pipelined requests are answered in order, one per turn of
+the loop so that every connection gets its turn; a connection that queues more than
+`MAX_PIPELINED` is closed, and while a client does not read its answers, reading stops (asyncio's
+flow control) so it cannot queue more. A process
 holds at most `max_connections`; one more is answered 503 and closed. Nothing here blocks the
 loop: the handler is synchronous and short (one prediction).
 """
@@ -22,6 +24,8 @@ from serving.http_errors import PayloadTooLarge, ProtocolError, ServingError
 logger = logging.getLogger(__name__)
 
 CRLF = "\r\n"
+MAX_PIPELINED = 64
+"""Requests one connection may queue unanswered; more closes it (a client that never reads)."""
 MAX_HEAD_BYTES = 65536
 """A request head (line and headers) above this is refused (gunicorn and nginx use 8-64 KiB)."""
 # Upper-case, as werkzeug wrote them for Seldon's Flask app: SeldonClient reports the phrase.
@@ -142,11 +146,7 @@ class HttpConnection(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._writing_paused = False
         self._cancel_timer()
-        self._answer_ready()
-        if self._transport is not None and not self._closing and not self._writing_paused:
-            self._transport.resume_reading()
-            if self._incoming is None:
-                self._deadline(self._limits.keepalive_s)
+        self._answer_next()
 
     # httptools callbacks
     def on_message_begin(self) -> None:
@@ -193,11 +193,18 @@ class HttpConnection(asyncio.Protocol):
         )
         self._ready.append((request, self._parser.should_keep_alive()))
         self._cancel_timer()
-        self._answer_ready()
+        if len(self._ready) > MAX_PIPELINED:
+            logger.warning("closing a connection that pipelined over %d requests", MAX_PIPELINED)
+            self._transport.abort()
+            self._closing = True
+        elif len(self._ready) == 1:
+            self._transport.pause_reading()
+            self._loop.call_soon(self._answer_next)
 
     # internals
-    def _answer_ready(self) -> None:
-        while self._ready and not self._writing_paused and not self._closing:
+    def _answer_next(self) -> None:
+        """Answer one queued request, then let other connections have a turn."""
+        if self._ready and not self._writing_paused and not self._closing:
             request, keep_alive = self._ready.pop(0)
             try:
                 response = self._handler(request)
@@ -210,7 +217,13 @@ class HttpConnection(asyncio.Protocol):
             if not keep_alive:
                 self._close()
                 return
-        if not self._ready and self._incoming is None and not self._closing:
+        if self._closing or self._writing_paused or self._transport is None:
+            return
+        if self._ready:
+            self._loop.call_soon(self._answer_next)
+            return
+        self._transport.resume_reading()
+        if self._incoming is None:
             self._deadline(self._limits.keepalive_s)
 
     def _write(self, response: Response, keep_alive: bool) -> None:
