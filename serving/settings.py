@@ -111,6 +111,11 @@ def _reward_range() -> tuple[float, float]:
         if not math.isfinite(value):
             raise SettingsError(f"{name}={raw!r}: expected a finite number")
         bounds.append(value)
+    if bounds[0] < 0:
+        raise SettingsError(
+            f"FEEDBACK_REWARD_MIN={bounds[0]:g}: expected >= 0; the reward sum is a Prometheus "
+            "counter, which never decreases"
+        )
     if bounds[0] > bounds[1]:
         raise SettingsError(
             f"FEEDBACK_REWARD_MIN={bounds[0]} is above FEEDBACK_REWARD_MAX={bounds[1]}: "
