@@ -63,7 +63,6 @@ def main() -> None:
     started = time.monotonic()
     model = ensure_model()
     print(f"model: {model.model_uri} (tracking {model.tracking_uri})")
-    # Metric deltas are flushed on every request here so the numbers below are complete at once.
     server = ModelServerProcess(
         model.model_uri,
         env={"MLFLOW_TRACKING_URI": model.tracking_uri},

@@ -1,4 +1,4 @@
-"""Contract: a real Prometheus scrapes real `seldon-core-microservice` processes of two
+"""Contract: a real Prometheus scrapes real model-server processes (`python -m serving`) of two
 deployments (iris: champion, challenger, shadow in `seldon`; wine: champion in `models`) started
 as the image starts them with the operator's env; after traffic every dashboard query (variables
 set to each deployment) and alert expression over model-server metrics returns series of that

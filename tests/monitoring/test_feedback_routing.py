@@ -2,7 +2,7 @@
 answered, whatever the weights.
 
 Schema: the rendered VirtualService and unrouted Gateway validate against Istio's CRD schemas.
-Behaviour: two real `seldon-core-microservice` model servers (champion 90 %, challenger 10 %)
+Behaviour: two real model servers (`python -m serving`) (champion 90 %, challenger 10 %)
 behind `localrun.gateway_stand_in`, which applies the rendered VirtualService's rules in order (the
 Istio ingress gateway cannot run here; it is the only stand-in). Each prediction's response names
 its predictor in a header; feedback sending that header back is counted by exactly that server's
