@@ -26,7 +26,7 @@ GOOD_REQUESTS: list[tuple[str, Any]] = [
     ),
     ("outside the training range", {"data": {"ndarray": [[9.5, 3.0, 5.2, 3.1]]}}),
 ]
-SHOWN_LABELS = ("class", "feature", "predictor_name", "worker_id")
+SHOWN_LABELS = ("class", "feature", "code", "method", "predictor_name")
 BAD_REQUESTS: list[tuple[str, Any]] = [
     ("row with 3 values", {"data": {"ndarray": [[5.1, 3.5, 1.4]]}}),
     ("text instead of a number", {"data": {"ndarray": [[5.1, "wide", 1.4, 0.2]]}}),
@@ -50,7 +50,7 @@ def send(server: ModelServerProcess, title: str, body: Any) -> None:
 
 
 def show_metrics(server: ModelServerProcess) -> None:
-    print("\n=== custom metrics on the metrics port (own label, predictor and worker shown)")
+    print("\n=== custom metrics on the metrics port (own labels and predictor shown)")
     text = requests.get(server.metrics_url, timeout=10).text
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
