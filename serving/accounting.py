@@ -110,8 +110,9 @@ class Accounting:
         if self._regression:
             self._predictions[0].inc(len(winners))
         else:
-            for index in np.flatnonzero(np.bincount(winners)):
-                self._predictions[index].inc(int(np.count_nonzero(winners == index)))
+            per_class = np.bincount(winners)
+            for index in np.flatnonzero(per_class):
+                self._predictions[index].inc(int(per_class[index]))
         outside = np.count_nonzero((features < self._minimum) | (features > self._maximum), axis=0)
         for index in np.flatnonzero(outside):
             self._out_of_range[index].inc(int(outside[index]))
@@ -144,10 +145,14 @@ class ScrapeCollector:
     """The metrics port's collector: every worker's files summed, the drift window scored."""
 
     def __init__(
-        self, path: str, references: Sequence[FeatureReference], min_drift_rows: int
+        self,
+        path: str,
+        feature_names: Sequence[str],
+        references: Sequence[FeatureReference],
+        min_drift_rows: int,
     ) -> None:
         self._files = MultiProcessCollector(None, path)
-        self._expected = [ref.counts for ref in references]
+        self._expected = dict(zip(feature_names, (ref.counts for ref in references), strict=True))
         self._min_drift_rows = min_drift_rows
 
     def collect(self) -> Iterator[Metric]:
@@ -167,18 +172,16 @@ class ScrapeCollector:
         for sample in bins.samples:
             labels = dict(sample.labels)
             feature, index = labels.pop("feature"), int(labels.pop("bin"))
-            key = _key(labels)
-            per_feature = counts.setdefault(key, {})
+            per_feature = counts.setdefault(_key(labels), {})
             if feature not in per_feature:
-                per_feature[feature] = np.zeros(len(self._expected[len(per_feature)]))
+                per_feature[feature] = np.zeros(len(self._expected[feature]))
             per_feature[feature][index] = sample.value
         family = GaugeMetricFamily(DRIFT_PSI, "", labels=[*_names(bins), "feature"])
         for key, per_feature in counts.items():
             if rows.get(key, 0) < self._min_drift_rows:
                 continue
-            for (feature, actual), expected in zip(
-                per_feature.items(), self._expected, strict=True
-            ):
+            for feature, expected in self._expected.items():
+                actual = per_feature.get(feature, np.zeros(len(expected)))
                 family.add_metric([*(value for _, value in key), feature], psi(actual, expected))
         return family
 

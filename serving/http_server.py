@@ -204,6 +204,8 @@ class HttpConnection(asyncio.Protocol):
     # internals
     def _answer_next(self) -> None:
         """Answer one queued request, then let other connections have a turn."""
+        if self._transport is None:
+            return  # the client left before its turn came: nothing was answered, nothing counted
         if self._ready and not self._writing_paused and not self._closing:
             request, keep_alive = self._ready.pop(0)
             try:

@@ -56,7 +56,12 @@ class Supervisor:
         self._rest_socket = rest_socket
         self._registry = CollectorRegistry()
         self._registry.register(
-            ScrapeCollector(metrics_dir, server.artifact.references, self._settings.drift_min_rows)
+            ScrapeCollector(
+                metrics_dir,
+                server.artifact.feature_names,
+                server.artifact.references,
+                self._settings.drift_min_rows,
+            )
         )
         self._workers: dict[int, float] = {}
         self._stopping = False
