@@ -89,6 +89,9 @@ class RestApi:
                 if error.status_code < 500:
                     logger.warning("%s rejected: %s", method, error.message)
                 raise
+            except Exception:
+                self.accounting.error(method, 500)  # answered 500 by serving/http_server.py
+                raise
 
         return route
 
