@@ -61,6 +61,9 @@ class SeldonServicer(
                 await context.abort(grpc.StatusCode.INTERNAL, error.message)
             logger.warning("%s rejected: %s", where, error.message)
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, error.message)
+        except Exception:
+            self._server.accounting.error(method, 500)  # grpcio answers UNKNOWN and logs it
+            raise
         return json_format.ParseDict(answer, prediction_pb2.SeldonMessage())
 
 
