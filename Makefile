@@ -109,7 +109,7 @@ render-diff: venv ## Diff STACK's SeldonDeployments, dashboards and rules betwee
 		$(if $(RENDER_TRACKING_URI),--tracking-uri $(RENDER_TRACKING_URI))
 
 .PHONY: demo bench
-BENCH_SECONDS ?= 15
+BENCH_SECONDS ?= 10
 MODEL ?= iris
 demo: venv ## Train (or reuse) MODEL (a spec in model/specs), serve it as the image does, show good/bad requests and metrics
 	$(BIN)/python -m localrun.demo --model $(MODEL)
@@ -120,7 +120,7 @@ $(VENV)-mlserver/.installed: localrun/mlserver-requirements.txt $(BIN)/.installe
 		localrun/mlserver-requirements.txt
 	touch $@
 
-bench: venv $(VENV)-mlserver/.installed ## wrk: the Seldon server vs MLServer 1.7.1, BENCH_SECONDS each (needs wrk)
+bench: venv $(VENV)-mlserver/.installed ## wrk: the model server vs MLServer 1.7.1, BENCH_SECONDS each; PASS/FAIL per target (needs wrk)
 	$(BIN)/python -m localrun.benchmark --duration $(BENCH_SECONDS) --mlserver-venv $(VENV)-mlserver
 
 .PHONY: abtest-demo rollout

@@ -3,9 +3,9 @@
 Executor metric names and labels are those of the Seldon Core v1 Go executor
 (`executor/api/metric`): histograms `seldon_api_executor_{server,client}_requests_seconds` with
 `deployment_name`, `predictor_name`, `predictor_version`, `service`, `method`, `code` (HTTP status
-as a string). Model-server metrics are those of docs/contracts.md plus the Python wrapper's
-feedback counters; they carry one series per gunicorn worker (`worker_id`), so every query
-aggregates it away. `namespace` is the target label the Prometheus operator adds to scraped pods.
+as a string). Model-server metrics are those of docs/contracts.md plus the feedback counters; the
+server sums its workers, and every query aggregates over a predictor's replicas. `namespace` is
+the target label the Prometheus operator adds to scraped pods.
 """
 
 from dataclasses import dataclass

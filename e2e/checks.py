@@ -9,7 +9,7 @@ from e2e.expectations import Deployment
 EXECUTOR_REQUESTS = "seldon_api_executor_server_requests_seconds_count"
 """Executor histogram count, by `predictor_name` (executor/api/metric/constants.go@v1.17.1)."""
 MODEL_PREDICTIONS = "mlops_model_predictions_total"
-"""The model server's own counter (serving/traffic_metrics.py)."""
+"""The model server's own counter (serving/accounting.py)."""
 PREDICTOR_TAGS = ("predictor", "predictor_name")
 """meta.tags keys that may name the predictor that answered (DESIGN 4.3)."""
 

@@ -233,7 +233,7 @@ class DeploymentConfig(ObjectConfig):
     name: DnsLabel
     namespace: DnsLabel = DEFAULT_NAMESPACE
     workers: int = Field(default=2, ge=1, le=32)
-    """Gunicorn workers per model container; about one per CPU of the limit."""
+    """Model-server workers per container (its SERVER_WORKERS); one per CPU of the limit."""
     max_batch_rows: int = Field(default=1000, ge=1, le=100_000)
     """Rows per request above which the model server answers 400."""
     resources: Resources = Resources()

@@ -178,7 +178,7 @@ def _pod_spec(
                     *_model_env(version),
                     {"name": "MLFLOW_TRACKING_URI", "value": tracking_uri},
                     *login_env,
-                    {"name": "GUNICORN_WORKERS", "value": str(config.workers)},
+                    {"name": "SERVER_WORKERS", "value": str(config.workers)},
                     {"name": "MAX_BATCH_ROWS", "value": str(config.max_batch_rows)},
                 ],
                 "ports": [METRICS_PORT],

@@ -1,6 +1,6 @@
 """`make abtest-demo`: a canary rollout decided on live traffic, locally and for real.
 
-Two real model servers (`seldon-core-microservice`, as the image starts them) serve a strong and a
+Two real model servers (`python -m serving`, as the image starts them) serve a strong and a
 deliberately weaker iris model from a real MLflow registry (SQLite). A real Prometheus scrapes
 them and the gateway stand-in (`localrun.gateway_stand_in`, the one part that stands in for Istio
 and the Seldon executor), which routes by the VirtualService the platform renders from the stack
@@ -126,8 +126,7 @@ def _server(tracking_uri: str, predictor: str, version: str) -> ModelServerProce
             "PREDICTOR_ID": predictor,
             "PREDICTOR_LABELS": json.dumps({"version": predictor}),
             "PREDICTIVE_UNIT_METRICS_ENDPOINT": "/prometheus",
-            "METRICS_FLUSH_SECONDS": "0",
-            "GUNICORN_WORKERS": "1",
+            "SERVER_WORKERS": "1",
         },
     )
 

@@ -1,11 +1,13 @@
-"""`make bench`: wrk against the Seldon model server and MLServer 1.7.1, side by side.
+"""`make bench`: wrk against the model server and MLServer 1.7.1, side by side, with verdicts.
 
 Both serve the same pipeline trained by `model/` and answer class probabilities for one row per
-request. The Seldon server runs as the image does (its defaults: two HTTP workers, validation and
-metrics on); MLServer runs in its leanest setting (`parallel_workers` 0: inference in its one
-process) unless --mlserver-parallel-workers says otherwise. After the load, each server's memory
-is the PSS summed over its process group (`localrun.memory`).
-Usage: .venv/bin/python -m localrun.benchmark [--duration 15] [--connections 8] [--runs 1]
+request. The model server runs as the image does (its defaults, with validation, drift, custom
+metrics, exact accounting and feedback routing on); MLServer runs in its leanest setting
+(`parallel_workers` 0: inference in its one process) unless --mlserver-parallel-workers says
+otherwise. Per run and server: CPU time (user + system of the whole process group, from /proc)
+per answered request, requests/s, p50/p99; after the load, PSS summed over each process group.
+Each target says PASS or FAIL, and any FAIL makes the exit status 1.
+Usage: .venv/bin/python -m localrun.benchmark [--duration 10] [--connections 8] [--runs 1]
 """
 
 import argparse
@@ -14,10 +16,12 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from localrun.cpu_time import group_cpu_seconds
 from localrun.local_model import REPO_ROOT, ensure_model
 from localrun.memory import ProcessMemory, group_memory
 from localrun.mlserver_process import MLServerProcess
@@ -32,18 +36,21 @@ MLSERVER_BODY = {
 }
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 MLSERVER_LEANEST_PARALLEL_WORKERS = 0
+CPU_TARGET = 0.5
 THROUGHPUT_TARGET = 2.0
-MEMORY_TARGET = 1.5
+MEMORY_TARGET = 1.2
 
 
 @dataclass(frozen=True)
 class LoadResult:
-    """One wrk run: throughput, latency percentiles in ms, and failures."""
+    """One wrk run: throughput, latency percentiles in ms, failures, CPU per request."""
 
+    requests: int
     requests_per_second: float
     p50_ms: float
     p99_ms: float
     failures: int
+    cpu_us_per_request: float = 0.0
 
 
 def run_wrk(url: str, body: dict, duration: int, connections: int, threads: int) -> LoadResult:
@@ -79,18 +86,23 @@ def parse_wrk(output: str) -> LoadResult:
     failures = int(non_2xx.group(1)) if non_2xx else 0
     failures += sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    return LoadResult(rps, latency("50"), latency("99"), failures)
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    return LoadResult(requests, rps, latency("50"), latency("99"), failures)
 
 
-def measure(targets: dict[str, tuple[str, dict]], args: argparse.Namespace) -> dict:
+def measure(targets: dict[str, tuple[str, dict, int]], args: argparse.Namespace) -> dict:
     """Warm every server up, then alternate measured runs between them, so that load from
-    elsewhere on the machine falls on both servers alike."""
-    for url, body in targets.values():
+    elsewhere on the machine falls on both servers alike. `targets`: name -> (url, body, pgid)."""
+    for url, body, _ in targets.values():
         run_wrk(url, body, args.warmup, args.connections, args.threads)
     results: dict[str, list[LoadResult]] = {name: [] for name in targets}
     for _ in range(args.runs):
-        for name, (url, body) in targets.items():
-            results[name].append(run_wrk(url, body, args.duration, args.connections, args.threads))
+        for name, (url, body, pgid) in targets.items():
+            before = group_cpu_seconds(pgid)
+            result = run_wrk(url, body, args.duration, args.connections, args.threads)
+            used = group_cpu_seconds(pgid) - before
+            answered = max(1, result.requests - result.failures)
+            results[name].append(replace(result, cpu_us_per_request=used / answered * 1e6))
     return results
 
 
@@ -98,25 +110,23 @@ def report(
     results: dict[str, list[LoadResult]],
     memory: dict[str, list[ProcessMemory]],
     args: argparse.Namespace,
-) -> None:
+) -> bool:
+    """Print the table and one verdict per target; True when every target passes."""
     print(
         f"\nwrk -t{args.threads} -c{args.connections} -d{args.duration}s, one row per request, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
     )
-    print(f"{'server':<24}{'run':>4}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'failed':>8}")
+    print(
+        f"{'server':<24}{'run':>4}{'CPU us/req':>11}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'failed':>8}"
+    )
     for server, runs in results.items():
         for i, result in enumerate(runs, 1):
             print(
-                f"{server:<24}{i:>4}{result.requests_per_second:>10.0f}{result.p50_ms:>9.2f}"
-                f"{result.p99_ms:>9.2f}{result.failures:>8}"
+                f"{server:<24}{i:>4}{result.cpu_us_per_request:>11.0f}"
+                f"{result.requests_per_second:>9.0f}{result.p50_ms:>8.2f}{result.p99_ms:>8.2f}"
+                f"{result.failures:>8}"
             )
-    seldon, mlserver = (results[name] for name in results)
-    for i, (ours, theirs) in enumerate(zip(seldon, mlserver, strict=True), 1):
-        ratio = ours.requests_per_second / theirs.requests_per_second
-        print(
-            f"run {i}: throughput x{ratio:.2f} (target >= {THROUGHPUT_TARGET}), p99 "
-            f"{ours.p99_ms:.2f} ms vs {theirs.p99_ms:.2f} ms (target: not worse)"
-        )
     print("\nmemory after the load: PSS summed over each server's process group")
     print(f"{'server':<24}{'processes':>10}{'PSS MiB':>9}{'largest':>9}")
     totals = {}
@@ -124,16 +134,37 @@ def report(
         totals[server] = sum(m.pss_mib for m in members)
         largest = max(m.pss_mib for m in members)
         print(f"{server:<24}{len(members):>10}{totals[server]:>9.0f}{largest:>9.0f}")
-    ours, theirs = totals.values()
-    print(f"memory x{ours / theirs:.2f} of MLServer's (target <= {MEMORY_TARGET})")
+    ours, theirs = (results[name] for name in results)
+    memory_ratio = totals[next(iter(totals))] / totals[list(totals)[1]]
+    verdicts = []
+    for i, (a, b) in enumerate(zip(ours, theirs, strict=True), 1):
+        cpu = a.cpu_us_per_request / b.cpu_us_per_request
+        rps = a.requests_per_second / b.requests_per_second
+        verdicts += [
+            (f"run {i}: CPU per request x{cpu:.2f} of MLServer's", f"<= {CPU_TARGET}",
+             cpu <= CPU_TARGET),
+            (f"run {i}: throughput x{rps:.2f} of MLServer's", f">= {THROUGHPUT_TARGET}",
+             rps >= THROUGHPUT_TARGET),
+            (f"run {i}: p99 {a.p99_ms:.2f} ms vs {b.p99_ms:.2f} ms", "not worse",
+             a.p99_ms <= b.p99_ms),
+            (f"run {i}: failed requests {a.failures}", "0", a.failures == 0),
+        ]  # fmt: skip
+    verdicts.append(
+        (f"memory x{memory_ratio:.2f} of MLServer's", f"<= {MEMORY_TARGET}",
+         memory_ratio <= MEMORY_TARGET)
+    )  # fmt: skip
+    print()
+    for what, target, passed in verdicts:
+        print(f"{'PASS' if passed else 'FAIL'}  {what} (target {target})")
+    return all(passed for _, _, passed in verdicts)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=15, help="seconds per measured run")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
     parser.add_argument("--warmup", type=int, default=3, help="seconds of unmeasured warm-up")
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--runs", type=int, default=1, help="measured runs per server")
     parser.add_argument(
         "--mlserver-parallel-workers", type=int,
@@ -160,21 +191,21 @@ def main() -> None:
         MLServerProcess(venv, estimator, parallel_workers) as ml,
     ):
         print(
-            f"Seldon server: {seldon.env['GUNICORN_WORKERS']} HTTP workers; MLServer: "
+            f"model server: {seldon.env['SERVER_WORKERS']} workers; MLServer: "
             f"parallel_workers {'default' if parallel_workers is None else parallel_workers}"
         )
         results = measure(
             {
-                "seldon-core 1.19": (f"{seldon.url}/api/v1.0/predictions", SELDON_BODY),
-                "mlserver 1.7.1 sklearn": (ml.infer_url, MLSERVER_BODY),
+                "model server": (f"{seldon.url}/api/v1.0/predictions", SELDON_BODY, seldon.pgid),
+                "mlserver 1.7.1 sklearn": (ml.infer_url, MLSERVER_BODY, ml.pgid),
             },
             args,
         )
         memory = {
-            "seldon-core 1.19": group_memory(seldon.pgid),
+            "model server": group_memory(seldon.pgid),
             "mlserver 1.7.1": group_memory(ml.pgid),
         }
-    report(results, memory, args)
+    sys.exit(0 if report(results, memory, args) else 1)
 
 
 if __name__ == "__main__":

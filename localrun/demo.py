@@ -21,7 +21,7 @@ from localrun.server_process import ModelServerProcess
 from model.schema import FeatureSpec
 from model.specs import load_spec, spec_names
 
-SHOWN_LABELS = ("class", "feature", "predictor_name", "worker_id")
+SHOWN_LABELS = ("class", "feature", "code", "method", "predictor_name")
 INPUT_EXAMPLE = "input_example.json"
 """Rows of the training table that `model/packaging.py` stores with every model."""
 
@@ -82,8 +82,6 @@ def served(model: LocalModel) -> ModelServerProcess:
             "MLFLOW_TRACKING_URI": model.tracking_uri,
             "MODEL_DIGEST": model.model_digest,
             "SELDON_DEPLOYMENT_ID": model.model_name,
-            # Metric deltas are flushed on every request so the numbers shown are complete.
-            "METRICS_FLUSH_SECONDS": "0",
         },
     )
 
@@ -102,7 +100,7 @@ def send(server: ModelServerProcess, title: str, body: Any) -> None:
 
 
 def show_metrics(server: ModelServerProcess) -> None:
-    print("\n=== custom metrics on the metrics port (own label, predictor and worker shown)")
+    print("\n=== custom metrics on the metrics port (own labels and predictor shown)")
     text = requests.get(server.metrics_url, timeout=10).text
     for family in text_string_to_metric_families(text):
         for sample in family.samples:

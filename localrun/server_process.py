@@ -24,7 +24,7 @@ OPERATOR_ENV = {
 
 
 class ModelServerProcess(ServerGroup):
-    """A `seldon-core-microservice`; use as a context manager so it always stops."""
+    """The model server (`python -m serving`); use as a context manager so it always stops."""
 
     def __init__(
         self, model_uri: str, env: dict[str, str] | None = None, startup_timeout: float = 120.0

@@ -1,34 +1,31 @@
-"""The class `seldon-core-microservice serving.model_server.ModelServer` runs.
+"""The Seldon model unit: answers predictions, feedback, health and metadata as plain dicts.
 
-The main process resolves MODEL_URI once, checks the artifact (digest, format) and describes
-the model; `load` then builds the runtime for the model's kind (model_kinds), once in the
-gunicorn arbiter before it forks the workers (process_model preloads the app). Predictions go
-through `predict_raw` so that every request is validated here (bad input is a 400, see
-request_payload) and the response is built without Seldon's generic conversions.
+The supervisor resolves MODEL_URI once, checks the artifact (digest, format) and loads the
+model's runtime (model_kinds) before it forks the workers; each worker then starts its own
+accounting. The transports (rest_api, grpc_api) decode requests into dicts and encode these
+answers; every request is validated here, so bad input is a 400 naming what is wrong.
 """
 
 import logging
+import math
 import warnings
 from typing import Any
 
 import numpy as np
+from google.protobuf import json_format
+from seldon_core.env_utils import NONIMPLEMENTED_MSG, get_image_name, get_model_name
 from seldon_core.proto import prediction_pb2
-from seldon_core.utils import get_request_path, json_to_seldon_message, seldon_message_to_json
 
 from serving import model_kinds
-from serving.http_errors import error_blueprint
+from serving.accounting import Accounting
+from serving.http_errors import InvalidRequest
 from serving.model_kinds import ModelRuntime, Prediction
 from serving.model_source import MLFLOW_TO_TENSOR_TYPE, ModelArtifact, resolve_model
-from serving.process_model import install as install_process_model
-from serving.request_payload import RequestParser
-from serving.seldon_metrics_ipc import skip_empty_metric_updates
+from serving.request_payload import RequestParser, type_name
 from serving.settings import ServerSettings
-from serving.traffic_metrics import TrafficMetrics
 
 logger = logging.getLogger(__name__)
 
-skip_empty_metric_updates()
-install_process_model()
 # Requests are validated and put in the signature's column order (checked against the pipeline's
 # feature_names_in_ at load), so plain arrays are intended; the per-call warning would flood logs.
 warnings.filterwarnings(
@@ -37,86 +34,107 @@ warnings.filterwarnings(
 
 
 class ModelServer:
-    """Seldon Python component serving an MLflow scikit-learn model of any supported kind."""
+    """One MLflow scikit-learn model of any supported kind, behind Seldon's protocol."""
 
-    def __init__(self) -> None:
-        self.settings = ServerSettings.from_env()
-        self.model_error_handler = error_blueprint(self.settings.max_request_bytes)
-        self.artifact: ModelArtifact = resolve_model(
-            self.settings.model_uri, self.settings.model_digest
-        )
-        self.parser = RequestParser(self.artifact.feature_names, self.settings.max_batch_rows)
-        self._runtime: ModelRuntime | None = None
-        self._metrics: TrafficMetrics | None = None
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self.artifact: ModelArtifact = resolve_model(settings.model_uri, settings.model_digest)
+        self.parser = RequestParser(self.artifact.feature_names, settings.max_batch_rows)
         logger.info(
             "serving %s version %s from %s",
             self.artifact.name,
             self.artifact.version,
             self.artifact.local_dir,
         )
+        self.runtime: ModelRuntime = model_kinds.load(self.artifact)
+        self.accounting: Accounting | None = None
+        model_name = get_model_name()
+        # Seldon's `meta.requestPath` (seldon_core/utils.py, get_request_path).
+        self._request_path = (
+            {} if model_name == NONIMPLEMENTED_MSG else {model_name: get_image_name()}
+        )
+        self._tags = {
+            "deployment": settings.deployment,
+            "model_name": self.artifact.name,
+            "model_version": self.artifact.version,
+            "predictor": settings.predictor,
+        }
+        self._metadata = self._describe()
 
-    def load(self) -> None:
-        """Load the model in this worker (called once per process by Seldon)."""
-        self._runtime = model_kinds.load(self.artifact)
-        self._metrics = TrafficMetrics(
-            self._runtime.class_names,
+    def start_accounting(self) -> None:
+        """In each worker, once forked: its counters (serving/accounting.py)."""
+        self.accounting = Accounting(
+            self.runtime.class_names,
             self.artifact.feature_names,
             self.artifact.references,
-            window_rows=self.settings.drift_window_rows,
-            min_drift_rows=self.settings.drift_min_rows,
-            flush_seconds=self.settings.metrics_flush_seconds,
+            window_rows=max(1, self.settings.drift_window_rows // self.settings.workers),
         )
 
-    def predict_raw(self, request: Any) -> Any:
-        """Answer one Seldon prediction request (JSON dict over REST, proto over gRPC)."""
-        if isinstance(request, prediction_pb2.SeldonMessage):
-            answer = self._answer(seldon_message_to_json(request))
-            # proto3 drops zero values, and Seldon then fails on a metric without "value".
-            metrics = [m for m in answer["meta"].pop("metrics", []) if m["value"]]
-            if metrics:
-                answer["meta"]["metrics"] = metrics
-            return json_to_seldon_message(answer)
-        return self._answer(request)
-
-    def _answer(self, body: Any) -> dict[str, Any]:
+    def predict(self, body: Any) -> dict[str, Any]:
+        """Answer one Seldon prediction request (the decoded JSON body)."""
         parsed = self.parser.parse(body)
-        prediction = self._runtime.predict(parsed.features)
-        meta: dict[str, Any] = {"tags": self.tags()}
+        prediction = self.runtime.predict(parsed.features)
+        self.accounting.prediction(parsed.features, prediction.winners)
+        meta: dict[str, Any] = {}
         puid = (body.get("meta") or {}).get("puid")
         if puid:
             meta["puid"] = puid
-        request_path = get_request_path()
-        if request_path:
-            meta["requestPath"] = request_path
-        metrics = self._metrics.record(parsed.features, prediction.winners)
-        if metrics:
-            meta["metrics"] = metrics
-        return {"data": _payload(parsed.kind, prediction), "meta": meta}
+        return {"data": _payload(parsed.kind, prediction), "meta": self._meta(meta)}
 
-    def tags(self) -> dict[str, str]:
-        """Every response says which predictor and registered model version answered it."""
-        return {
-            "deployment": self.settings.deployment,
-            "predictor": self.settings.predictor,
-            "model_name": self.artifact.name,
-            "model_version": self.artifact.version,
-        }
+    def feedback(self, body: Any) -> dict[str, Any]:
+        """Count one Seldon feedback message and its reward; answer as Seldon's wrapper does."""
+        if not isinstance(body, dict):
+            raise InvalidRequest(
+                f"feedback body must be a JSON object, got {type_name(body)}; expected "
+                '{"request": {...}, "response": {...}, "reward": <number>}'
+            )
+        reward = self._reward(body.get("reward", 0))
+        try:  # the shape Seldon's wrapper accepts (seldon_core/utils.py, json_to_feedback)
+            json_format.ParseDict(body, prediction_pb2.Feedback())
+        except (json_format.ParseError, TypeError, ValueError) as error:
+            raise InvalidRequest(f"Invalid JSON: {error}") from None
+        self.accounting.feedback(reward)
+        request_data = (body.get("request") or {}).get("data") or {}
+        # seldon_methods.send_feedback answers an empty payload of the request's kind.
+        data = {"ndarray": []} if "ndarray" in request_data else {"tensor": {"shape": [0]}}
+        return {"data": data, "meta": self._meta({})}
+
+    def _reward(self, reward: Any) -> float:
+        low, high = self.settings.reward_range
+        expected = (
+            f"expected a number in [{low:g}, {high:g}] (FEEDBACK_REWARD_MIN, FEEDBACK_REWARD_MAX)"
+        )
+        if type(reward) not in (int, float):
+            raise InvalidRequest(f"feedback 'reward' is {type_name(reward)}; {expected}")
+        if not math.isfinite(reward) or not low <= reward <= high:
+            raise InvalidRequest(f"feedback 'reward' is {reward}; {expected}")
+        return float(reward)
 
     def health_status(self) -> dict[str, Any]:
         """Run the model on the training-range midpoint: proves the worker can predict."""
         row = np.array([[(ref.minimum + ref.maximum) / 2 for ref in self.artifact.references]])
-        prediction = self._runtime.predict(row)
-        return {
+        prediction = self.runtime.predict(row)
+        status = {
             "status": "ok",
-            **self.tags(),
-            "kind": self._runtime.kind,
+            **self._tags,
+            "kind": self.runtime.kind,
             "outputs": len(prediction.names),
         }
+        return {"jsonData": status, "meta": self._meta({})}
 
-    def init_metadata(self) -> dict[str, Any]:
+    def metadata(self) -> dict[str, Any]:
         """Inputs, outputs, name and version for Seldon's /metadata endpoint."""
-        # Seldon asks in the main process, before the workers have loaded their copy.
-        described = (self._runtime or model_kinds.load(self.artifact)).metadata()
+        return self._metadata
+
+    def _meta(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """Every answer says which predictor and registered model version gave it."""
+        if self._request_path:
+            meta["requestPath"] = self._request_path
+        meta["tags"] = self._tags
+        return meta
+
+    def _describe(self) -> dict[str, Any]:
+        described = self.runtime.metadata()
         artifact = self.artifact
         inputs = [
             {"name": name, "datatype": MLFLOW_TO_TENSOR_TYPE[kind], "shape": [-1]}

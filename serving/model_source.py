@@ -7,15 +7,19 @@ MODEL_DIGEST; then the MLmodel file (YAML, safe-loaded) must name the skops form
 file only trusted types. No model file is deserialized here.
 """
 
+import json
 import logging
 import os
 import re
-import tempfile
+import signal
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from serving.model_digest import verify_digest
 from serving.model_format import load_skops, skops_file, trusted_types
@@ -93,48 +97,48 @@ def resolve_model(model_uri: str, model_digest: str | None) -> ModelArtifact:
 
 
 def _download(model_uri: str, match: re.Match[str]) -> tuple[str, str, str]:
-    from mlflow import MlflowClient
-    from mlflow.artifacts import download_artifacts
-    from mlflow.exceptions import MlflowException
-
+    """Resolve and download in a child process (serving/model_download.py): the MLflow client
+    (~50 MiB) is never imported by the processes that serve. SIGTERM meanwhile stops both."""
     if not os.environ.get("MLFLOW_TRACKING_URI"):
         raise ModelSourceError(f"MODEL_URI={model_uri!r} needs MLFLOW_TRACKING_URI to be set")
-    name = match["name"]
-    client = MlflowClient()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "serving.model_download", match["name"], match["version"] or "",
+         match["alias"] or ""],
+        stdout=subprocess.PIPE,
+    )  # fmt: skip
+
+    def stop(number: int, _frame: Any) -> None:
+        child.kill()
+        raise SystemExit(128 + number)
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        if match["alias"]:
-            version = client.get_model_version_by_alias(name, match["alias"]).version
-        else:
-            version = client.get_model_version(name, match["version"]).version
-        local_dir = download_artifacts(
-            artifact_uri=f"models:/{name}/{version}",
-            dst_path=tempfile.mkdtemp(prefix=f"{name}-{version}-"),
-        )
-    except (MlflowException, OSError) as error:  # requests' errors are OSErrors
-        detail = error.message if isinstance(error, MlflowException) else repr(error)
+        output, _ = child.communicate()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    lines = output.strip().splitlines()
+    answer = json.loads(lines[-1]) if lines else {}
+    if "error" in answer or child.returncode != 0:
+        detail = answer.get("error", f"the download exited with status {child.returncode}")
         raise ModelSourceError(
             f"cannot resolve MODEL_URI={model_uri!r} from MLFLOW_TRACKING_URI="
             f"{os.environ['MLFLOW_TRACKING_URI']!r}: {detail}"
-        ) from None
-    return local_dir, name, str(version)
+        )
+    return answer["local_dir"], match["name"], answer["version"]
 
 
 def _read_model_dir(
     local_dir: str, name: str, version: str, model_digest: str | None
 ) -> ModelArtifact:
-    from mlflow.models import Model
-
     label = _label(name, version)
     if model_digest is None:
         logger.warning("MODEL_DIGEST is not set: %s is served without a digest check", label)
     else:
         verify_digest(Path(local_dir), model_digest, label)
-    mlmodel = Model.load(local_dir)
-    path = skops_file(Path(local_dir), mlmodel.flavors, label)
+    mlmodel = _mlmodel(local_dir)
+    path = skops_file(Path(local_dir), mlmodel.get("flavors") or {}, label)
     trusted_types(path, label)
-    if mlmodel.signature is None or mlmodel.signature.inputs is None:
-        raise ModelSourceError(f"{local_dir}: the MLmodel has no input signature to name features")
-    inputs = mlmodel.signature.inputs.to_dict()
+    inputs = _signature_inputs(local_dir, mlmodel)
     names = tuple(column.get("name", "") for column in inputs)
     types = tuple(column.get("type", "") for column in inputs)
     unsupported = sorted({t for t in types if t not in MLFLOW_TO_TENSOR_TYPE})
@@ -143,17 +147,42 @@ def _read_model_dir(
             f"{local_dir}: expected named numeric input columns "
             f"({', '.join(MLFLOW_TO_TENSOR_TYPE)}), got {inputs}"
         )
-    drift_reference = (mlmodel.metadata or {}).get("drift_reference")
+    drift_reference = (mlmodel.get("metadata") or {}).get("drift_reference")
     return ModelArtifact(
         local_dir=local_dir,
         name=name,
         version=version,
-        run_id=mlmodel.run_id or "",
+        run_id=str(mlmodel.get("run_id") or ""),
         feature_names=names,
         feature_types=types,
         references=_feature_references(local_dir, names, drift_reference),
         skops_path=path,
     )
+
+
+def _mlmodel(local_dir: str) -> dict[str, Any]:
+    """The MLmodel file, safe-loaded as MLflow writes it (mlflow/models/model.py, `Model.load`
+    reads the same YAML)."""
+    try:
+        with open(os.path.join(local_dir, "MLmodel")) as file:
+            document = yaml.safe_load(file)
+    except (OSError, yaml.YAMLError) as error:
+        raise ModelSourceError(f"{local_dir}: cannot read its MLmodel file ({error})") from None
+    if not isinstance(document, dict):
+        raise ModelSourceError(f"{local_dir}: the MLmodel file is not a YAML mapping")
+    return document
+
+
+def _signature_inputs(local_dir: str, mlmodel: dict[str, Any]) -> list[dict[str, Any]]:
+    """The input columns of the signature (MLflow stores them as a JSON string)."""
+    inputs = (mlmodel.get("signature") or {}).get("inputs")
+    try:
+        columns = json.loads(inputs) if isinstance(inputs, str) else None
+    except ValueError:
+        columns = None
+    if not isinstance(columns, list) or not all(isinstance(c, dict) for c in columns):
+        raise ModelSourceError(f"{local_dir}: the MLmodel has no input signature to name features")
+    return columns
 
 
 def _label(name: str, version: str) -> str:

@@ -24,7 +24,7 @@ class ParsedRequest:
     kind: str
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -50,18 +50,18 @@ class RequestParser:
         """Return the request's features, or raise InvalidRequest naming the problem."""
         if not isinstance(body, dict):
             raise InvalidRequest(
-                f"request body must be a JSON object, got {_type_name(body)}; "
+                f"request body must be a JSON object, got {type_name(body)}; "
                 f"expected {self._example}"
             )
         meta = body.get("meta")
         if meta is not None and not isinstance(meta, dict):
-            raise InvalidRequest(f"'meta' must be an object, got {_type_name(meta)}")
+            raise InvalidRequest(f"'meta' must be an object, got {type_name(meta)}")
         data = body.get("data")
         if data is None:
             self._reject_missing_data(body)
         if not isinstance(data, dict):
             raise InvalidRequest(
-                f"'data' must be an object, got {_type_name(data)}; expected {self._example}"
+                f"'data' must be an object, got {type_name(data)}; expected {self._example}"
             )
         kinds = [kind for kind in data if kind != "names"]
         if len(kinds) != 1 or kinds[0] not in PAYLOAD_KINDS:
@@ -108,7 +108,7 @@ class RequestParser:
                 f"expected {self._expected_row}"
             )
         if not isinstance(values, list) or len(values) != shape[0] * shape[1]:
-            count = len(values) if isinstance(values, list) else _type_name(values)
+            count = len(values) if isinstance(values, list) else type_name(values)
             raise InvalidRequest(
                 f"'data.tensor.values' must be a flat list of shape[0]*shape[1] = "
                 f"{shape[0] * shape[1]} numbers, got {count}"
@@ -119,8 +119,7 @@ class RequestParser:
         where = "data.ndarray" if kind == "ndarray" else "data.tensor.values"
         if not isinstance(rows, list):
             raise InvalidRequest(
-                f"'{where}' must be a list of rows, got {_type_name(rows)}; "
-                f"expected {self._example}"
+                f"'{where}' must be a list of rows, got {type_name(rows)}; expected {self._example}"
             )
         if not rows:
             raise InvalidRequest(
@@ -135,7 +134,7 @@ class RequestParser:
         for i, row in enumerate(rows):
             if type(row) is not list:
                 raise InvalidRequest(
-                    f"'{where}[{i}]' is a {_type_name(row)}; expected a row (list) of "
+                    f"'{where}[{i}]' is a {type_name(row)}; expected a row (list) of "
                     f"{self._expected_row}"
                 )
             if len(row) != self._width:
@@ -152,7 +151,7 @@ class RequestParser:
                 elif type(value) is not int or not -1e308 < value < 1e308:
                     raise InvalidRequest(
                         f"'{where}[{i}][{j}]' ({columns[j]}) is "
-                        f"{_type_name(value)} {_shorten(value)}; expected a finite number"
+                        f"{type_name(value)} {_shorten(value)}; expected a finite number"
                     )
         return np.array(rows, dtype=np.float64)
 

@@ -1,8 +1,11 @@
 """Runtime settings of the model server, read once from the environment."""
 
+import math
 import os
 import re
 from dataclasses import dataclass
+
+from serving.http_server import HttpLimits
 
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -45,7 +48,13 @@ class ServerSettings:
     max_request_bytes: int
     drift_window_rows: int
     drift_min_rows: int
-    metrics_flush_seconds: float
+    reward_range: tuple[float, float]
+    workers: int
+    http_port: int
+    grpc_port: int
+    metrics_port: int
+    metrics_path: str
+    http: HttpLimits
 
     @classmethod
     def from_env(cls) -> "ServerSettings":
@@ -65,5 +74,51 @@ class ServerSettings:
             max_request_bytes=_positive_number("MAX_REQUEST_BYTES", "1048576", int),
             drift_window_rows=_positive_number("DRIFT_WINDOW_ROWS", "1000", int),
             drift_min_rows=_positive_number("DRIFT_MIN_ROWS", "50", int),
-            metrics_flush_seconds=_positive_number("METRICS_FLUSH_SECONDS", "1", float),
+            reward_range=_reward_range(),
+            workers=_positive_number("SERVER_WORKERS", "1", int),
+            # Set by the Seldon operator on every model container.
+            http_port=_positive_number("PREDICTIVE_UNIT_HTTP_SERVICE_PORT", "9000", int),
+            grpc_port=_positive_number("PREDICTIVE_UNIT_GRPC_SERVICE_PORT", "9500", int),
+            metrics_port=_positive_number("PREDICTIVE_UNIT_METRICS_SERVICE_PORT", "6000", int),
+            metrics_path=os.environ.get("PREDICTIVE_UNIT_METRICS_ENDPOINT", "/prometheus"),
+            http=HttpLimits(
+                header_timeout_s=_seconds("HTTP_HEADER_TIMEOUT_SECONDS", "10"),
+                body_timeout_s=_seconds("HTTP_BODY_TIMEOUT_SECONDS", "30"),
+                write_timeout_s=_seconds("HTTP_WRITE_TIMEOUT_SECONDS", "30"),
+                keepalive_s=_seconds("HTTP_KEEPALIVE_SECONDS", "75"),
+                max_request_bytes=_positive_number("MAX_REQUEST_BYTES", "1048576", int),
+                max_connections=_positive_number("HTTP_MAX_CONNECTIONS", "1000", int),
+            ),
         )
+
+
+def _seconds(name: str, default: str) -> float:
+    value = _positive_number(name, default, float)
+    if value == 0:
+        raise SettingsError(f"{name}={value!r}: expected a number of seconds > 0")
+    return value
+
+
+def _reward_range() -> tuple[float, float]:
+    """[FEEDBACK_REWARD_MIN, FEEDBACK_REWARD_MAX], finite and in order."""
+    bounds = []
+    for name, default in (("FEEDBACK_REWARD_MIN", "0"), ("FEEDBACK_REWARD_MAX", "1")):
+        raw = os.environ.get(name, default)
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            raise SettingsError(f"{name}={raw!r}: expected a finite number")
+        bounds.append(value)
+    if bounds[0] < 0:
+        raise SettingsError(
+            f"FEEDBACK_REWARD_MIN={bounds[0]:g}: expected >= 0; the reward sum is a Prometheus "
+            "counter, which never decreases"
+        )
+    if bounds[0] > bounds[1]:
+        raise SettingsError(
+            f"FEEDBACK_REWARD_MIN={bounds[0]} is above FEEDBACK_REWARD_MAX={bounds[1]}: "
+            "expected MIN <= MAX"
+        )
+    return bounds[0], bounds[1]

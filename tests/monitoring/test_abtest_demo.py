@@ -1,6 +1,6 @@
 """`make abtest-demo` for real: rollout and A/B decisions against the demo's real Prometheus.
 
-Real parts: MLflow registry (SQLite), two `seldon-core-microservice` servers per scenario,
+Real parts: MLflow registry (SQLite), two model servers (`python -m serving`) per scenario,
 Prometheus scraping them. The gateway stand-in replaces the Istio gateway and the Seldon
 executors, which cannot run here. Three scenarios: a weaker challenger is rolled back as
 significantly worse; a stronger one advances 10 -> 50 -> 100 and is promoted; a challenger whose

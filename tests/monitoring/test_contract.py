@@ -1,4 +1,4 @@
-"""Contract: a real Prometheus scrapes real `seldon-core-microservice` processes of two
+"""Contract: a real Prometheus scrapes real model-server processes (`python -m serving`) of two
 deployments (iris: champion, challenger, shadow in `seldon`; wine: champion in `models`) started
 as the image starts them with the operator's env; after traffic every dashboard query (variables
 set to each deployment) and alert expression over model-server metrics returns series of that
@@ -42,9 +42,8 @@ def _operator_env(deployment: str, predictor: str) -> dict[str, str]:
         "PREDICTIVE_UNIT_ID": "model",
         "PREDICTOR_LABELS": json.dumps({"version": predictor}),
         "PREDICTIVE_UNIT_METRICS_ENDPOINT": METRICS_PATH,
-        "METRICS_FLUSH_SECONDS": "0",
         "DRIFT_MIN_ROWS": "10",
-        "GUNICORN_WORKERS": "1",
+        "SERVER_WORKERS": "1",
     }
 
 

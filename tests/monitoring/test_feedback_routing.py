@@ -2,7 +2,7 @@
 answered, whatever the weights.
 
 Schema: the rendered VirtualService and unrouted Gateway validate against Istio's CRD schemas.
-Behaviour: two real `seldon-core-microservice` model servers (champion 90 %, challenger 10 %)
+Behaviour: two real model servers (`python -m serving`) (champion 90 %, challenger 10 %)
 behind `localrun.gateway_stand_in`, which applies the rendered VirtualService's rules in order (the
 Istio ingress gateway cannot run here; it is the only stand-in). Each prediction's response names
 its predictor in a header; feedback sending that header back is counted by exactly that server's
@@ -118,7 +118,7 @@ def servers(trained_model):
                 "PREDICTOR_ID": p.name,
                 "PREDICTOR_LABELS": json.dumps({"version": p.name}),
                 "PREDICTIVE_UNIT_METRICS_ENDPOINT": METRICS_PATH,
-                "GUNICORN_WORKERS": "1",
+                "SERVER_WORKERS": "1",
             },
         )
         for p in PREDICTORS

@@ -10,13 +10,10 @@ from localrun.server_process import ModelServerProcess
 
 @pytest.fixture(scope="session")
 def registry_server(trained_model: dict[str, Any]) -> Iterator[ModelServerProcess]:
-    """The image's defaults, model resolved through the registry alias `challenger`.
-
-    Metrics are flushed on every request so counters can be checked exactly.
-    """
+    """The image's defaults, model resolved through the registry alias `challenger`."""
     server = ModelServerProcess(
         model_uri=f"models:/{trained_model['model_name']}@challenger",
-        env={"MLFLOW_TRACKING_URI": trained_model["tracking_uri"], "METRICS_FLUSH_SECONDS": "0"},
+        env={"MLFLOW_TRACKING_URI": trained_model["tracking_uri"]},
     )
     with server:
         yield server
@@ -28,8 +25,7 @@ def single_worker_server(trained_model: dict[str, Any]) -> Iterator[ModelServerP
     server = ModelServerProcess(
         model_uri=trained_model["local_model_dir"],
         env={
-            "GUNICORN_WORKERS": "1",
-            "METRICS_FLUSH_SECONDS": "0",
+            "SERVER_WORKERS": "1",
             "DRIFT_WINDOW_ROWS": "40",
             "DRIFT_MIN_ROWS": "10",
         },

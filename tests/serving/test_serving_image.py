@@ -43,14 +43,18 @@ def test_image_never_unpickles_and_bounds_mlflow_calls() -> None:
     )
 
 
-def test_runs_as_non_root_8888_with_seldon_entrypoint() -> None:
+def test_runs_as_non_root_8888_with_the_servers_own_entrypoint() -> None:
     text = DOCKERFILE.read_text()
     spec = read_image_spec()
 
     assert re.findall(r"^USER (\S+)", text, re.M)[-1] == "8888:8888"
-    assert spec.command[:2] == ["seldon-core-microservice", "serving.model_server.ModelServer"]
-    assert spec.command[2:] == ["--service-type", "MODEL"]
-    assert spec.env["GUNICORN_WORKERS"].isdigit() and spec.env["GUNICORN_TIMEOUT"].isdigit()
+    assert spec.command == ["python", "-m", "serving"]
+    assert spec.env["SERVER_WORKERS"].isdigit()
+    # The operator's ports (seldon-core v1.17.1 operator/constants/constants.go:21 for gRPC).
+    assert [spec.env[f"PREDICTIVE_UNIT_{kind}_SERVICE_PORT"] for kind in ("HTTP", "GRPC")] == [
+        "9000",
+        "9500",
+    ]
 
 
 def test_no_compilers_or_pip_caches_are_installed() -> None:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 from serving_helpers import predict, saved_model
 from sklearn.datasets import load_diabetes, load_iris, load_wine
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -22,8 +23,21 @@ def scaled(estimator: Any) -> Pipeline:
     return Pipeline([("scale", StandardScaler()), ("model", estimator)])
 
 
-def served(tmp: Path, estimator: Any, x: pd.DataFrame, y: pd.Series) -> ModelServerProcess:
-    return ModelServerProcess(str(saved_model(estimator, x, y, tmp)), env={"GUNICORN_WORKERS": "1"})
+def served(
+    tmp: Path, estimator: Any, x: pd.DataFrame, y: pd.Series, **env: str
+) -> ModelServerProcess:
+    return ModelServerProcess(
+        str(saved_model(estimator, x, y, tmp)), env={"SERVER_WORKERS": "1", **env}
+    )
+
+
+def scraped(server: ModelServerProcess) -> dict[str, float]:
+    text = requests.get(server.metrics_url, timeout=10).text
+    return {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +89,12 @@ def test_regressor_answers_its_predictions(tmp_path: Path) -> None:
     rows = x.iloc[:3]
     tensor = {"shape": [3, x.shape[1]], "values": rows.to_numpy().ravel().tolist()}
 
-    with served(tmp_path, pipeline, x, y.rename("progression")) as server:
+    window = {"DRIFT_WINDOW_ROWS": "4", "DRIFT_MIN_ROWS": "2"}
+    with served(tmp_path, pipeline, x, y.rename("progression"), **window) as server:
         ndarray = predict(server, {"data": {"ndarray": rows.to_numpy().tolist()}})
         as_tensor = predict(server, {"data": {"tensor": tensor}})
         health = requests.get(f"{server.url}/health/status", timeout=10).json()
+        metrics = scraped(server)
 
     assert ndarray.status_code == 200, ndarray.text
     assert ndarray.json()["data"]["names"] == ["prediction"]
@@ -87,6 +103,11 @@ def test_regressor_answers_its_predictions(tmp_path: Path) -> None:
     assert as_tensor.json()["data"]["tensor"]["shape"] == [3, 1]
     np.testing.assert_allclose(as_tensor.json()["data"]["tensor"]["values"], expected)
     assert health["jsonData"]["kind"] == "regressor"
+    # Six rows answered; the window holds the last four: p2, then p0, p1, p2 again.
+    assert metrics["mlops_model_predictions_total"] == 6
+    assert metrics["mlops_model_drift_window_rows"] == 4
+    window_mean = (expected[0] + expected[1] + 2 * expected[2]) / 4
+    assert metrics["mlops_model_prediction_mean"] == pytest.approx(window_mean)
 
 
 def test_classifier_without_predict_proba_answers_class_names(tmp_path: Path) -> None:

@@ -1,5 +1,7 @@
 """Bodies above MAX_REQUEST_BYTES answer 413 before they are read, and the server keeps serving."""
 
+import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +16,7 @@ ROW = [5.1, 3.5, 1.4, 0.2]
 
 @pytest.fixture(scope="module")
 def limited_server(trained_model: dict[str, str]) -> Iterator[ModelServerProcess]:
-    env = {"MAX_REQUEST_BYTES": str(LIMIT), "GUNICORN_WORKERS": "1"}
+    env = {"MAX_REQUEST_BYTES": str(LIMIT), "SERVER_WORKERS": "1", "HTTP_MAX_CONNECTIONS": "8"}
     with ModelServerProcess(trained_model["local_model_dir"], env=env) as server:
         yield server
 
@@ -79,3 +81,22 @@ def test_body_under_the_limit_is_answered_and_server_stays_healthy(
     assert response.status_code == 200, response.text
     assert len(response.json()["data"]["ndarray"]) == 500
     assert requests.get(f"{limited_server.url}/health/status", timeout=10).status_code == 200
+
+
+def test_connections_above_the_limit_are_answered_503_and_closed(
+    limited_server: ModelServerProcess,
+) -> None:
+    """HTTP_MAX_CONNECTIONS bounds what idle clients can hold; the ninth is refused at once."""
+    idle = [socket.create_connection(("127.0.0.1", limited_server.http_port)) for _ in range(8)]
+    try:
+        time.sleep(0.5)
+        with socket.create_connection(("127.0.0.1", limited_server.http_port), timeout=10) as extra:
+            refused = extra.recv(4096)
+    finally:
+        for connection in idle:
+            connection.close()
+    time.sleep(0.5)
+
+    assert refused.startswith(b"HTTP/1.1 503 "), refused
+    assert b"HTTP_MAX_CONNECTIONS" in refused
+    assert predict(limited_server, {"data": {"ndarray": [ROW]}}).status_code == 200

@@ -69,6 +69,7 @@ def test_documented_metrics_have_the_right_values_and_labels(
     for batch in np.array_split(rows, 6):
         response = predict(single_worker_server, {"data": {"ndarray": batch.tolist()}})
         assert response.status_code == 200, response.text
+    assert predict(single_worker_server, {"data": {"ndarray": [[1.0]]}}).status_code == 400
 
     found = samples(single_worker_server)
 
@@ -77,6 +78,7 @@ def test_documented_metrics_have_the_right_values_and_labels(
         "mlops_model_predictions_total",
         "mlops_model_input_out_of_range_total",
         "mlops_model_feature_drift_psi",
+        "mlops_model_request_errors_total",
     }
     for name, own_label in documented.items():
         assert name in found, f"{name} missing from the metrics port"
@@ -88,7 +90,7 @@ def test_documented_metrics_have_the_right_values_and_labels(
             assert sample.labels["model_name"] == OPERATOR_ENV["PREDICTIVE_UNIT_ID"]
             assert sample.labels["model_image"] == "mlops-model-server"
             assert sample.labels["method"] == "predict"
-            assert sample.labels["worker_id"]
+            assert "worker_id" not in sample.labels  # workers are summed by the server
 
     pipeline = mlflow.sklearn.load_model(trained_model["local_model_dir"])
     winners = pipeline.predict_proba(pd.DataFrame(rows, columns=FEATURES)).argmax(axis=1)
@@ -105,6 +107,9 @@ def test_documented_metrics_have_the_right_values_and_labels(
         for i, f in enumerate(FEATURES)
     }
     assert out_of_range["sepal_length"] == 10 and out_of_range["petal_width"] == 5
+
+    assert [s.labels["code"] for s in found["mlops_model_request_errors_total"]] == ["400"]
+    assert [s.value for s in found["mlops_model_drift_window_rows"]] == [WINDOW_ROWS]
 
     psi = {s.labels["feature"]: s.value for s in found["mlops_model_feature_drift_psi"]}
     window = rows[-WINDOW_ROWS:]

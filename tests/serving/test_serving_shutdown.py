@@ -1,5 +1,5 @@
 """SIGTERM to the main process alone (what the kubelet sends) ends the whole process group, the
-HTTP workers included, in seconds: while the model downloads, while it loads, and while
+workers included, in seconds: while the model downloads, while it loads, and while
 serving."""
 
 import socket
@@ -47,7 +47,7 @@ def test_sigterm_while_the_model_downloads(server_factory: Any) -> None:
         server = server_factory("models:/iris/1", {"MLFLOW_TRACKING_URI": uri})
         process = server.spawn()
         wait_while_starting(
-            server, process, lambda: "Importing submodule" in server.log_path.read_text()
+            server, process, lambda: "resolving MODEL_URI=" in server.log_path.read_text()
         )
 
         left = sigterm_main_and_wait(process, EXIT_WITHIN_S)
@@ -58,7 +58,7 @@ def test_sigterm_while_the_model_downloads(server_factory: Any) -> None:
 def test_sigterm_while_the_model_loads(server_factory: Any, trained_model: dict[str, Any]) -> None:
     server = server_factory(trained_model["local_model_dir"], {})
     process = server.spawn()
-    # Logged once the artifact is checked, just before the arbiter loads the model and forks.
+    # Logged once the artifact is checked, just before the supervisor loads the model and forks.
     wait_while_starting(
         server, process, lambda: "version local from" in server.log_path.read_text()
     )
@@ -72,9 +72,9 @@ def test_sigterm_while_serving(server_factory: Any, trained_model: dict[str, Any
     server = server_factory(trained_model["local_model_dir"], {})
     server.start()
     process = server._process
-    assert len(group_members(process.pid)) == int(server.env["GUNICORN_WORKERS"]) + 1
+    assert len(group_members(process.pid)) == int(server.env["SERVER_WORKERS"]) + 1
 
     left = sigterm_main_and_wait(process, EXIT_WITHIN_S)
 
     assert left == [], server.log_tail()
-    assert "Shutting down: Master" in server.log_path.read_text()
+    assert "server stopped" in server.log_path.read_text()

@@ -72,3 +72,90 @@ def test_a_client_that_never_finishes_its_headers_is_disconnected(
         closed_by_server = slow.recv(1024) == b""  # blocks until the server hangs up
 
     assert closed_by_server
+
+
+BODY = b'{"data": {"ndarray": [[5.1, 3.5, 1.4, 0.2]]}}'
+PREDICTION = (
+    b"POST /api/v1.0/predictions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
+)
+ATTACK_S = 12.0
+
+
+def slow_bodies(port: int, stop: threading.Event, count: int = 8) -> None:
+    """Headers at once, then one body byte every 8 s (a per-byte timeout never fires)."""
+    sockets = [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
+    for slow in sockets:
+        slow.sendall(HEADERS + b"Content-Length: 1000\r\n\r\n")
+    while not stop.wait(8):
+        for slow in sockets:
+            try:
+                slow.send(b" ")
+            except OSError:
+                pass
+    for slow in sockets:
+        slow.close()
+
+
+def header_drippers(port: int, stop: threading.Event, count: int = 300) -> None:
+    """Many connections, each sending one more header byte every second."""
+    sockets = []
+    for _ in range(count):
+        try:
+            sockets.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        except OSError:
+            pass
+    position = 0
+    while not stop.wait(1):
+        for dripper in sockets:
+            try:
+                dripper.send(HEADERS[position % len(HEADERS) : position % len(HEADERS) + 1])
+            except OSError:
+                pass
+        position += 1
+    for dripper in sockets:
+        dripper.close()
+
+
+def pipeliner(port: int, stop: threading.Event) -> None:
+    """Pipelines predictions as fast as the server takes them and never reads an answer."""
+    with socket.create_connection(("127.0.0.1", port)) as greedy:
+        greedy.settimeout(0.5)
+        while not stop.is_set():
+            try:
+                greedy.sendall(PREDICTION * 100)
+            except TimeoutError:
+                continue  # the server stopped reading us: that is the point
+            except OSError:
+                return
+
+
+def test_good_requests_are_answered_within_a_second_under_every_slow_client_at_once(
+    registry_server: ModelServerProcess,
+) -> None:
+    port = registry_server.http_port
+    stop = threading.Event()
+    attackers = [
+        threading.Thread(target=slow_bodies, args=(port, stop), daemon=True),
+        threading.Thread(target=header_drippers, args=(port, stop), daemon=True),
+        *(threading.Thread(target=pipeliner, args=(port, stop), daemon=True) for _ in range(8)),
+    ]
+    for attacker in attackers:
+        attacker.start()
+    latencies = []
+    try:
+        time.sleep(2.0)  # every attacker is connected and stalling
+        deadline = time.monotonic() + ATTACK_S
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            answer = predict(registry_server, {"data": {"ndarray": [ROW]}})
+            latencies.append(time.monotonic() - started)
+            assert answer.status_code == 200, answer.text
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for attacker in attackers:
+            attacker.join(timeout=15)
+
+    assert len(latencies) >= 20
+    assert max(latencies) < 1.0, sorted(latencies)[-5:]

@@ -15,6 +15,10 @@ CASES = [
     ("models:/iris/1", {}, "MODEL_URI='models:/iris/1' needs MLFLOW_TRACKING_URI to be set"),
     ("{model_dir}", {"MAX_BATCH_ROWS": "many"}, "MAX_BATCH_ROWS='many' is not a valid int"),
     ("{model_dir}", {"DRIFT_WINDOW_ROWS": "0"}, "DRIFT_WINDOW_ROWS='0': expected a positive"),
+    ("{model_dir}", {"FEEDBACK_REWARD_MAX": "nan"}, "FEEDBACK_REWARD_MAX='nan': expected a finite"),
+    ("{model_dir}", {"FEEDBACK_REWARD_MIN": "-1"}, "FEEDBACK_REWARD_MIN=-1: expected >= 0"),
+    ("{model_dir}", {"FEEDBACK_REWARD_MIN": "2"}, "FEEDBACK_REWARD_MIN=2.0 is above"),
+    ("{model_dir}", {"HTTP_BODY_TIMEOUT_SECONDS": "0"}, "HTTP_BODY_TIMEOUT_SECONDS=0.0: expected"),
 ]
 
 

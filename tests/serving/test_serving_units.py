@@ -1,4 +1,4 @@
-"""In-process tests of the request parser, drift window, metrics and model-kind runtimes."""
+"""In-process tests of the request parser, drift window and model-kind runtimes."""
 
 from pathlib import Path
 
@@ -12,13 +12,12 @@ from sklearn.svm import LinearSVC
 
 from model.digest import model_digest
 from serving import model_kinds
-from serving.drift import DriftWindow
+from serving.drift import BinWindow, psi
 from serving.http_errors import InvalidRequest, PayloadTooLarge, ServingError
 from serving.model_digest import directory_digest
 from serving.model_format import ModelFormatRefused, skops_file
 from serving.model_source import FeatureReference, resolve_model
 from serving.request_payload import RequestParser
-from serving.traffic_metrics import TrafficMetrics
 
 NAMES = ("a", "b")
 
@@ -45,40 +44,25 @@ def test_errors_carry_their_http_status() -> None:
     assert InvalidRequest("bad").to_dict()["status"]["info"] == "bad"
 
 
-def test_drift_window_psi_matches_the_formula_and_keeps_the_last_rows() -> None:
-    window = DriftWindow([reference([0.0, 1.0, 2.0], [50, 50])], window_rows=4)
-    window.add(np.array([[0.5], [0.5], [0.5], [1.5]]))
-    window.add(np.array([[0.5]]))  # pushes out the first row; still 3 low, 1 high
-
-    expected = (0.75 - 0.5) * np.log(0.75 / 0.5) + (0.25 - 0.5) * np.log(0.25 / 0.5)
+def test_drift_window_keeps_the_last_rows_and_reports_what_it_dropped() -> None:
+    window = BinWindow([reference([0.0, 1.0, 2.0], [50, 50])], window_rows=4)
+    added, dropped, _ = window.add(np.array([[0.5], [0.5], [0.5], [1.5]]))
+    assert (added[:, 0].tolist(), len(dropped)) == ([0, 0, 0, 1], 0)
+    added, dropped, _ = window.add(np.array([[1.5], [-3.0]]))  # pushes out the first two rows
+    assert (added[:, 0].tolist(), dropped[:, 0].tolist()) == ([1, 0], [0, 0])
     assert window.size == 4
-    assert window.psi() == pytest.approx([expected])
 
 
-def metrics_for(class_names: list[str] | None) -> TrafficMetrics:
-    refs = [reference([0.0, 1.0, 2.0], [1, 1])] * 2
-    return TrafficMetrics(
-        class_names, NAMES, refs, window_rows=10, min_drift_rows=2, flush_seconds=0
-    )
+def test_a_batch_longer_than_the_window_keeps_its_last_rows() -> None:
+    window = BinWindow([reference([0.0, 1.0, 2.0], [50, 50])], window_rows=2)
+    window.add(np.array([[0.5]]))
+    added, dropped, _ = window.add(np.array([[0.5], [1.5], [1.5]]))
+    assert (added[:, 0].tolist(), dropped[:, 0].tolist(), window.size) == ([1, 1], [0], 2)
 
 
-def test_classifier_metrics_count_rows_per_class_and_out_of_range_inputs() -> None:
-    deltas = metrics_for(["x", "y"]).record(np.array([[0.5, 3.0], [1.5, 1.0]]), np.array([1, 1]))
-
-    by_key = {(d["key"], tuple(d.get("tags", {}).values())): d["value"] for d in deltas}
-    assert by_key[("mlops_model_predictions_total", ("x",))] == 0
-    assert by_key[("mlops_model_predictions_total", ("y",))] == 2
-    assert by_key[("mlops_model_input_out_of_range_total", ("b",))] == 1
-    assert ("mlops_model_feature_drift_psi", ("a",)) in by_key
-
-
-def test_regressor_metrics_count_rows_and_report_the_mean_prediction() -> None:
-    deltas = metrics_for(None).record(np.array([[0.5, 0.5], [1.5, 1.5]]), np.array([10.0, 20.0]))
-
-    by_key = {d["key"]: d for d in deltas}
-    assert by_key["mlops_model_predictions_total"]["value"] == 2
-    assert "tags" not in by_key["mlops_model_predictions_total"]
-    assert by_key["mlops_model_prediction_mean"]["value"] == 15.0
+def test_psi_matches_the_formula() -> None:
+    expected = (0.75 - 0.5) * np.log(0.75 / 0.5) + (0.25 - 0.5) * np.log(0.25 / 0.5)
+    assert psi(np.array([3, 1]), np.array([50, 50])) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(

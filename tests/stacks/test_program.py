@@ -297,7 +297,7 @@ def test_predictors_follow_the_stack_config(declared: dict[str, Declared], stack
             assert container["name"] == predictor["graph"]["name"]
             env = {e["name"]: e.get("value") for e in container["env"]}
             assert env["MODEL_URI"] == f"models:/{wanted['model']}"
-            assert env["GUNICORN_WORKERS"] == str(deployment["workers"])
+            assert env["SERVER_WORKERS"] == str(deployment["workers"])
             assert container["resources"] == wanted.get("resources", deployment["resources"])
             assert container["securityContext"]["readOnlyRootFilesystem"] is True
             if wanted.get("shadow"):

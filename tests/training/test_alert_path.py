@@ -155,9 +155,8 @@ def test_shifted_inputs_to_a_model_server_start_a_retrain(
         "PREDICTOR_ID": "challenger",
         "PREDICTIVE_UNIT_ID": "model",
         "PREDICTOR_LABELS": '{"version": "challenger"}',
-        "METRICS_FLUSH_SECONDS": "0",
         "DRIFT_MIN_ROWS": "10",
-        "GUNICORN_WORKERS": "1",
+        "SERVER_WORKERS": "1",
     }
     alertmanager_dir, prometheus_dir = tmp_path / "am", tmp_path / "prom"
     alertmanager_dir.mkdir()
