@@ -7,7 +7,9 @@ per step. On each run:
   margin: the policy's `promote_when`), `keep` (traffic 0) when it reached its maximum sample
   without a difference, else wait;
 - before the last step: `advance` to the next step once the step is at least the minimum time
-  old and the guardrails were judged and hold; else wait.
+  old, the guardrails were judged and hold, and the A/B test has run on its minimum sample
+  without finding the challenger worse (a clearly worse one is rolled back at its first step);
+  else wait.
 """
 
 from dataclasses import dataclass
@@ -82,6 +84,8 @@ def next_step(plan: Plan, traffic: int, step_age_seconds: float, decision: Decis
             traffic,
             f"guardrails not judged yet: {decision.candidate} needs more requests",
         )
+    if decision.p_value is None:
+        return Step(Action.WAIT, traffic, f"the A/B test has not run yet: {decision.reason}")
     following = plan.steps[index + 1]
     checks = ", ".join(f"{g.name} ok" for g in decision.guardrails)
     return Step(

@@ -146,3 +146,45 @@ def test_traffic_off_the_plan_is_refused_and_nothing_changes(capsys, tmp_path, i
     assert (
         rollout_ledger.history(Store.open(isolated_registry), "seldon", "iris", "challenger") == []
     )
+
+
+@pytest.mark.parametrize(
+    ("challenger", "message"),
+    [
+        (
+            {"requests": 1000, "errors": 0, "feedback": 169, "reward": 171},
+            "arm 'challenger' at 2026-11-23T12:00:00+00:00: reward sum 171 outside [0, 1] x 169 "
+            "feedbacks = [0, 169]",
+        ),
+        (
+            {"requests": 0, "errors": 0, "feedback": 900, "reward": 635},
+            "arm 'challenger' at 2026-11-23T12:00:00+00:00: 900 feedbacks but no prediction "
+            "requests",
+        ),
+        (
+            {"requests": 1000, "errors": 1001, "feedback": 900, "reward": 635},
+            "1001 5xx answers exceed its 1000 prediction requests",
+        ),
+    ],
+    ids=["rewards-above-feedbacks", "feedback-without-predictions", "errors-above-requests"],
+)
+def test_inconsistent_evidence_takes_no_step(
+    capsys, tmp_path, isolated_registry, challenger, message
+):
+    stack = stack_with_rollout(tmp_path)
+    _rollout(capsys, stack, isolated_registry, _evidence(tmp_path, HEALTHY), 0)
+    started = stack.read_text()
+    code = main(
+        ["--stack-file", str(stack), "--evidence", _evidence(tmp_path, challenger),
+         "--deployment", "iris", "--tracking-uri", isolated_registry,
+         "--now", (T0 + timedelta(minutes=30)).isoformat(), "--json"]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "no decision taken" in captured.err
+    assert message in captured.err
+    assert json.loads(captured.out)["error"]["type"] == "InconsistentEvidence"
+    assert stack.read_text() == started
+    ledger = rollout_ledger.history(Store.open(isolated_registry), "seldon", "iris", "challenger")
+    assert [entry.action for entry in ledger] == ["start"]
+    assert champion_version(isolated_registry) == "1"

@@ -49,6 +49,16 @@ def test_guardrails_not_yet_judged_hold_the_step():
     assert "guardrails not judged" in step.reason
 
 
+def test_a_step_waits_for_the_ab_tests_minimum_sample_even_with_judged_guardrails():
+    """Advancing before the test has run would expose more traffic to a challenger the test
+    may be about to find worse."""
+    judged_untested = {"requests": 150, "feedback": 99, "reward": 70}
+    step = next_step(PLAN, 10, 3600, _decision(judged_untested))
+    assert (step.action, step.traffic) == (Action.WAIT, 10)
+    assert "the A/B test has not run yet" in step.reason
+    assert "challenger has 99 of 100 feedbacks" in step.reason
+
+
 def test_a_breached_guardrail_rolls_back_to_zero_at_any_step_and_age():
     for traffic in PLAN.steps:
         step = next_step(PLAN, traffic, 0, _decision(FAILING))
