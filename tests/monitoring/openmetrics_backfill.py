@@ -8,6 +8,7 @@ from promtool_series import EXECUTOR_BUCKETS
 
 HISTOGRAM = "seldon_api_executor_server_requests_seconds"
 REWARD = "seldon_api_model_feedback_reward"
+FEEDBACK = "seldon_api_model_feedback"
 PREDICTIONS = "mlops_model_predictions"
 
 
@@ -25,6 +26,8 @@ class Traffic:
     minutes: int = 60
     predicted: bool = True
     """The model server exposes its predictions (one class) for the ok requests."""
+    server_feedback_per_minute: int | None = None
+    """Feedbacks the model server counts (default: one per reward of 1, as Seldon counts them)."""
     reward_drop_minute: int | None = None
     """From this minute on the reward counter is one below the minute before: a lost update."""
 
@@ -82,6 +85,12 @@ def backfill(promtool: str, traffic: list[Traffic], end: int, storage: Path) -> 
             lines += _model_server_lines(
                 t, REWARD, t.reward_per_minute, end, t.reward_drop_minute, method="feedback"
             )
+    lines.append(f"# TYPE {FEEDBACK} counter")
+    for t in traffic:
+        if t.feedback_per_minute:
+            counted = t.server_feedback_per_minute
+            counted = t.reward_per_minute if counted is None else counted
+            lines += _model_server_lines(t, FEEDBACK, counted, end, None, method="feedback")
     lines.append(f"# TYPE {PREDICTIONS} counter")
     for t in traffic:
         if t.predicted:

@@ -13,7 +13,8 @@ Inconsistent evidence, refused with no decision (exit 1), the challenger each ti
 - overpaid: 30 rewards of 1 for 25 feedbacks per minute;
 - dropping: its reward counter goes down at minute 30 (a lost update);
 - unscraped: the executor counts its answers, its model server has no series;
-- orphan: feedback credited to it, but no prediction requests.
+- orphan: feedback credited to it, but no prediction requests;
+- lost-feedback: its model server counts 20 rewards of 1 for 19 feedbacks per minute.
 """
 
 import json
@@ -53,6 +54,9 @@ def _scenarios() -> list[Traffic]:
         Traffic("orphan", "champion", reward_per_minute=17, **champion),
         Traffic("orphan", "challenger", ok_per_minute=0, feedback_per_minute=25,
                 reward_per_minute=20),
+        Traffic("lost-feedback", "champion", reward_per_minute=17, **champion),
+        Traffic("lost-feedback", "challenger", reward_per_minute=20,
+                server_feedback_per_minute=19, **challenger),
     ]  # fmt: skip
 
 
@@ -150,6 +154,9 @@ def test_human_output_states_method_and_decision(capsys, prometheus):
         ("unscraped", "arm 'challenger': the executor counted 9000 predictions answered 2xx in "
                       "the last 3600s but there is no mlops_model_predictions_total series"),
         ("orphan", "arm 'challenger' at {at}: 1500 feedbacks but no prediction requests"),
+        ("lost-feedback", "arm 'challenger': its model server counted a reward sum of 1200 for "
+                          "1140 feedbacks (seldon_api_model_feedback_total); each reward is at "
+                          "most 1"),
     ],
 )  # fmt: skip
 def test_inconsistent_evidence_is_refused_saying_what_disagrees(
