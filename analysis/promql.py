@@ -91,6 +91,8 @@ def counted(
     Per series: its last value in the window minus its value at the window's start, or its last
     value when it was born inside the window. Unlike `increase()` nothing is extrapolated and a
     new series' first value is not lost; a decrease inside the window is for `decreases` to find.
+    (Prometheus v2.42.0 promql/functions.go:92 counts `increase()` from the window's first
+    sample, and :113-151 scale it to the window's edges.)
     """
     selector = scope.selector(metric, *matchers)
     last = f"last_over_time({selector}[{window}])"
