@@ -8,7 +8,9 @@ file. Each round sends prediction traffic at the stack file's split, then feedba
 reward from the true labels (1 when the predicted species is right), echoing the predictor
 header; then `python -m model abtest` and `python -m stacks.rollout` run against that Prometheus
 and their decisions are printed. A rollout edit of the stack file is applied to the gateway
-before the next round, as the pipeline's `pulumi up` would apply it.
+before the next round, as the pipeline's `pulumi up` would apply it. After each scenario the
+A/B table (`python -m model abtest` since the scenario began) is printed beside what the clients
+sent per predictor; evidence the rule refuses as inconsistent ends the scenario as `refused`.
 
 Scenario 1: the weaker model is the challenger at 10 %: it is rolled back.
 Scenario 2: the weaker model is the champion: the stronger challenger advances 10 -> 50 -> 100
@@ -185,12 +187,13 @@ def _send_round(
     }
 
 
-def _rollout_step(args) -> dict:
-    """One run of `python -m stacks.rollout`; evidence it refuses is a step of its own."""
+def _rollout_step(args, traffic: int) -> dict:
+    """One run of `python -m stacks.rollout`; evidence it refuses is a step of its own, which
+    leaves the challenger's `traffic` as it was."""
     try:
         (step,) = run(args)
     except InconsistentEvidence as refused:
-        return {"action": "refused", "traffic": None, "reason": str(refused)}
+        return {"action": "refused", "traffic": traffic, "reason": str(refused)}
     return step
 
 
@@ -274,7 +277,7 @@ def run_scenario(
                  "--tracking-uri", tracking_uri, "--actor", "abtest-demo",
                  "--latency-tolerance", LATENCY_TOLERANCE]
             )  # fmt: skip
-            step = _rollout_step(args)
+            step = _rollout_step(args, split["challenger"])
             scenario.decisions.append(step)
             print(f"round {number:2d} at split {split}: {sent} -> rollout {step['action']} "
                   f"({step['traffic']}%): {step['reason']}")  # fmt: skip
