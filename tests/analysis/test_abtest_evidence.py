@@ -200,6 +200,15 @@ def test_a_simulated_experiment_round_trips_through_a_file(capsys, tmp_path):
         (
             {
                 "looks": [
+                    _look("2026-11-23T11:00:00Z", a=_predictor(10, 5, 3), b=_predictor(5, 5, 3)),
+                    _look("2026-11-23T10:00:00Z", a=_predictor(10, 5, 3), b=_predictor(5, 5, 3)),
+                ]
+            },
+            "look 1 at 2026-11-23T10:00:00+00:00 is before look 0 at 2026-11-23T11:00:00+00:00",
+        ),
+        (
+            {
+                "looks": [
                     _look(
                         "2026-11-23T10:00:00Z",
                         a=_predictor(10, 5, 3),
@@ -221,6 +230,7 @@ def test_a_simulated_experiment_round_trips_through_a_file(capsys, tmp_path):
         "missing-key",
         "reward-over-feedback",
         "not-cumulative",
+        "out-of-order",
         "ambiguous-candidate",
         "one-predictor",
     ],
