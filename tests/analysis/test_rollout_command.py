@@ -24,8 +24,9 @@ from stacks import rollout_ledger
 from stacks.rollout import main
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-CHAMPION = {"requests": 9000, "errors": 0, "feedback": 8000, "reward": 5600}
-HEALTHY = {"requests": 1000, "errors": 0, "feedback": 900, "reward": 635}
+CHAMPION = {"requests": 90000, "errors": 0, "feedback": 80000, "reward": 56000}
+HEALTHY = {"requests": 10000, "errors": 0, "feedback": 9000, "reward": 6350}
+"""Shown not worse than the champion by the margin (0.02), not significantly better."""
 BETTER = {"requests": 3000, "errors": 0, "feedback": 2700, "reward": 2160}
 FAILING = {"requests": 1000, "errors": 90, "feedback": 900, "reward": 640}
 

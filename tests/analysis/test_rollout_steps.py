@@ -14,7 +14,7 @@ ARMS = Arms("champion", "challenger")
 
 
 def _decision(challenger: dict, champion: dict | None = None, **policy):
-    champion = champion or {"requests": 9000, "feedback": 8000, "reward": 5600}
+    champion = champion or {"requests": 90000, "feedback": 80000, "reward": 56000}
     look = Look(
         at=datetime(2026, 11, 23, tzinfo=UTC),
         predictors={
@@ -25,7 +25,8 @@ def _decision(challenger: dict, champion: dict | None = None, **policy):
     return decide_sequence([look], ARMS, Policy(**policy))
 
 
-HEALTHY_UNDECIDED = {"requests": 1000, "feedback": 900, "reward": 635}
+HEALTHY_UNDECIDED = {"requests": 10000, "feedback": 9000, "reward": 6350}
+"""Shown not worse than the champion by the default margin 0.02, not significantly better."""
 BETTER = {"requests": 1000, "feedback": 900, "reward": 720}
 FAILING = {"requests": 1000, "errors": 90, "feedback": 900, "reward": 720}
 TOO_FEW = {"requests": 20, "feedback": 10, "reward": 7}
@@ -57,6 +58,18 @@ def test_a_step_waits_for_the_ab_tests_minimum_sample_even_with_judged_guardrail
     assert (step.action, step.traffic) == (Action.WAIT, 10)
     assert "the A/B test has not run yet" in step.reason
     assert "challenger has 99 of 100 feedbacks" in step.reason
+
+
+def test_a_step_waits_until_the_challenger_is_shown_not_worse():
+    """A challenger that may still be worse gets no more traffic: it waits at its step until the
+    test clears it or finds it worse (then it is rolled back at that step)."""
+    leaning_worse = {"requests": 150, "feedback": 120, "reward": 78}
+    decision = _decision(leaning_worse)
+    assert decision.decision.value == "continue"
+    step = next_step(PLAN, 10, 3600, decision)
+    assert (step.action, step.traffic) == (Action.WAIT, 10)
+    assert step.reason.startswith("not yet shown not worse by 0.02")
+    assert next_step(PLAN, 10, 3600, _decision(HEALTHY_UNDECIDED)).action is Action.ADVANCE
 
 
 def test_a_breached_guardrail_rolls_back_to_zero_at_any_step_and_age():
