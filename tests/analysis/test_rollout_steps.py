@@ -2,7 +2,9 @@
 
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
+from simulated_experiments import experiment
 
 from analysis.decision import Policy, decide_sequence
 from analysis.evidence import Arms, Look, PredictorCounts
@@ -101,3 +103,25 @@ def test_traffic_off_the_plan_is_refused_with_the_plan():
 def test_plans_must_increase_within_percentages():
     with pytest.raises(ConfigurationError, match="increasing percentages"):
         Plan(steps=(50, 10), min_step_seconds=60)
+
+
+def test_a_clearly_worse_challenger_never_advances_and_is_rolled_back_at_its_first_step():
+    """`make abtest-demo`'s scenario 1 simulated: 0.85 against 0.955 at 10 %, a look every 300
+    feedbacks, the step old enough to advance at every look. docs/monitoring.md states the bound
+    (at most 350 challenger feedbacks) and these figures."""
+    rng = np.random.default_rng(20)
+    rolled_back_at = []
+    for _ in range(1000):
+        looks = experiment(
+            rng, baseline_rate=0.955, candidate_rate=0.85, candidate_share=0.1,
+            looks=40, feedbacks_per_look=300,
+        )  # fmt: skip
+        for look in looks:
+            step = next_step(PLAN, 10, 3600, decide_sequence([look], ARMS, Policy()))
+            assert step.action in (Action.WAIT, Action.ROLLBACK), step
+            if step.action is Action.ROLLBACK:
+                rolled_back_at.append(look.predictors["challenger"].feedback)
+                break
+    assert len(rolled_back_at) == 1000
+    assert np.median(rolled_back_at) <= 130
+    assert np.percentile(rolled_back_at, 99) <= 350
