@@ -42,7 +42,8 @@ SCRAPE_INTERVAL_S = 1.0
 
 
 def flush_seconds() -> float:
-    return float(read_image_spec().env["METRICS_FLUSH_SECONDS"])
+    """The image's metrics flush interval (the server's default, 1 s, when the image sets none)."""
+    return float(read_image_spec().env.get("METRICS_FLUSH_SECONDS", "1"))
 
 
 @pytest.fixture(scope="module")
