@@ -7,8 +7,9 @@ At each look, on cumulative counts:
 2. The test waits (`continue`) until both arms have `minimum_samples` feedbacks.
 3. mSPRT on the feedback success rates (`analysis.statistics`): the always-valid p-value of
    'no difference' at or below `alpha` decides `promote` (candidate better) or `rollback`
-   (candidate worse). With `promote_when="not-worse"`, `promote` needs instead the mSPRT of
-   'the candidate is worse by `margin`' rejected at `alpha` (and it is not significantly worse).
+   (candidate worse). The mSPRT of 'the candidate is worse by `margin`' is reported too (the
+   rollout advances only once it is rejected); with `promote_when="not-worse"`, `promote` needs
+   it rejected at `alpha` instead (and the candidate not significantly worse).
 4. With `max_samples`, both arms reaching it without a decision is `keep` (the baseline stays).
 Otherwise `continue`. Applied to a sequence of looks, the rule stops at the first decision other
 than `continue`; the type-I error holds however many looks there are (Ville's inequality).
@@ -89,8 +90,19 @@ class Decision:
     p_value: float | None
     difference: float | None
     non_inferiority_p_value: float | None
+    """Always-valid p-value of 'the candidate is worse by `margin` or more' (None: not tested)."""
+    margin: float
     counts: dict[str, PredictorCounts]
     guardrails: list[GateCheck] = field(default_factory=list)
+
+    @property
+    def shown_not_worse(self) -> bool:
+        """The test rejects 'worse by `margin` or more' at `alpha`, on the better side."""
+        return (
+            self.non_inferiority_p_value is not None
+            and self.non_inferiority_p_value <= self.alpha
+            and self.difference + self.margin > 0
+        )
 
     def as_dict(self) -> dict:
         return {
@@ -116,6 +128,7 @@ def decide_look(look: Look, index: int, arms: Arms, policy: Policy) -> Decision:
         "candidate": arms.candidate,
         "method": METHOD,
         "alpha": policy.alpha,
+        "margin": policy.margin,
         "counts": dict(look.predictors),
         "guardrails": guardrails,
     }
@@ -136,10 +149,8 @@ def decide_look(look: Look, index: int, arms: Arms, policy: Policy) -> Decision:
     baseline_rate, candidate_rate = _rate(base), _rate(cand)
     difference = candidate_rate.rate - baseline_rate.rate
     p_value = msprt_p_value(baseline_rate, candidate_rate, policy.mixing_sd)
-    p_not_worse = (
-        msprt_p_value(baseline_rate, candidate_rate, policy.mixing_sd, shift=policy.margin)
-        if policy.promote_when == "not-worse"
-        else None
+    p_not_worse = msprt_p_value(
+        baseline_rate, candidate_rate, policy.mixing_sd, shift=policy.margin
     )
     tested = {"p_value": p_value, "difference": difference, "non_inferiority_p_value": p_not_worse}
     rates = (
@@ -150,7 +161,11 @@ def decide_look(look: Look, index: int, arms: Arms, policy: Policy) -> Decision:
         return Decision(Outcome.ROLLBACK, f"significantly worse: {rates}", **tested, **common)
     if policy.promote_when == "better" and p_value <= policy.alpha:
         return Decision(Outcome.PROMOTE, f"significantly better: {rates}", **tested, **common)
-    if p_not_worse is not None and p_not_worse <= policy.alpha and difference + policy.margin > 0:
+    if (
+        policy.promote_when == "not-worse"
+        and p_not_worse <= policy.alpha
+        and (difference + policy.margin > 0)
+    ):
         return Decision(
             Outcome.PROMOTE,
             f"not worse by {policy.margin} or more (p={p_not_worse:.3g}): {rates}",

@@ -16,9 +16,9 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
-    model_validator,
 )
 
+from analysis.consistency import check_looks
 from model.errors import ConfigurationError, describe_validation_error
 
 Count = Annotated[int, Field(ge=0)]
@@ -36,20 +36,10 @@ class PredictorCounts(BaseModel):
     feedback: Count
     """Feedback requests answered."""
     reward: Annotated[float, Field(ge=0)]
-    """Sum of the 0/1 rewards of those feedbacks."""
+    """Sum of the 0/1 rewards of those feedbacks (`analysis.consistency` checks the range)."""
     p95_latency_seconds: Annotated[float, Field(ge=0)] | None = None
     shadow: bool = False
     """A mirrored predictor: never the baseline or the candidate."""
-
-    @model_validator(mode="after")
-    def _consistent(self) -> "PredictorCounts":
-        if self.errors > self.requests:
-            raise ValueError(f"errors ({self.errors}) exceed requests ({self.requests})")
-        if self.reward > self.feedback:
-            raise ValueError(
-                f"reward ({self.reward:g}) exceeds feedback ({self.feedback}); rewards are 0 or 1"
-            )
-        return self
 
 
 class Look(BaseModel):
@@ -79,7 +69,8 @@ class Arms:
 
 
 def read_evidence_file(path: Path) -> list[Look]:
-    """The looks of an evidence file, validated: JSON shape, counts >= 0, cumulative over looks."""
+    """The looks of an evidence file, validated: JSON shape, counts >= 0, and counts that agree
+    with each other (`analysis.consistency`)."""
     try:
         raw = json.loads(path.read_text())
     except OSError as error:
@@ -95,29 +86,8 @@ def read_evidence_file(path: Path) -> list[Look]:
             '"errors": N, "feedback": N, "reward": R, "p95_latency_seconds": S}}}]}:\n'
             + describe_validation_error(error)
         ) from None
-    _check_cumulative(path, looks)
+    check_looks(looks, where=f"evidence file {path}")
     return looks
-
-
-def _check_cumulative(path: Path, looks: list[Look]) -> None:
-    for index in range(1, len(looks)):
-        before, now = looks[index - 1], looks[index]
-        if now.at < before.at:
-            raise ConfigurationError(
-                f"evidence file {path}: looks.{index}.at {now.at.isoformat()} is before "
-                f"looks.{index - 1}.at; looks must be in time order"
-            )
-        for name, counts in now.predictors.items():
-            previous = before.predictors.get(name)
-            if previous is None:
-                continue
-            for key in ("requests", "errors", "feedback", "reward"):
-                if getattr(counts, key) < getattr(previous, key):
-                    raise ConfigurationError(
-                        f"evidence file {path}: looks.{index}.predictors.{name}.{key} "
-                        f"({getattr(counts, key):g}) is below the previous look's "
-                        f"({getattr(previous, key):g}); counts must be cumulative"
-                    )
 
 
 def choose_arms(look: Look, baseline: str | None = None, candidate: str | None = None) -> Arms:

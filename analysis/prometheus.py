@@ -1,8 +1,12 @@
 """Evidence from Prometheus: the same cumulative counts per predictor as an evidence file's look.
 
-Counts are `increase()` of the Seldon executor's counters from the experiment's start to the
-look, so the decision rule sees what it would see in a recorded file. Queries come from
-`analysis.promql`, the builders the dashboards and alerts use.
+Counts are exact: per series, its last value up to the look minus its value at the experiment's
+start (`promql.counted`), summed per predictor; `increase()` would extrapolate and drop a new
+series' first value. Requests, 5xx answers and feedbacks are the Seldon executor's; the reward
+sum is the model server's. Evidence that honest counters could not give is refused
+(`analysis.consistency`): a counter series that went down, a model server whose reward sum
+exceeds what its own feedback count can carry, or an arm the executor says answered predictions
+whose model server has no prediction series, or answered feedbacks and has no reward series.
 """
 
 import math
@@ -11,10 +15,19 @@ from datetime import UTC, datetime
 import requests
 
 from analysis import promql
+from analysis.consistency import REWARD_RANGE, check_looks
 from analysis.evidence import Look, PredictorCounts
 from model.errors import LifecycleError
 
 QUERY_TIMEOUT_S = 30
+COUNTERS = {
+    "prediction requests": (promql.EXECUTOR_COUNT, promql.PREDICTIONS_SERVICE),
+    "feedback requests": (promql.EXECUTOR_COUNT, promql.FEEDBACK_SERVICE),
+    "predicted rows": (promql.PREDICTIONS_TOTAL,),
+    "reward sum": (promql.FEEDBACK_REWARD_TOTAL,),
+    "model-server feedbacks": (promql.FEEDBACK_TOTAL,),
+}
+"""The counters a look rests on, with the matchers that select them: none may go down."""
 
 
 class PrometheusQueryError(LifecycleError):
@@ -35,26 +48,91 @@ def read_look(
         )
     window = f"{math.ceil(at - since)}s"
     client = _Client(prometheus_url, at)
-    requests_ = client.by_predictor(promql.request_rate(scope, window, func="increase"))
-    errors = client.by_predictor(promql.error_rate(scope, window, func="increase"))
+
+    def count(metric: str, *matchers: str) -> dict[str, float]:
+        return client.by_predictor(promql.counted(scope, metric, window, *matchers))
+
+    executor, predictions = promql.EXECUTOR_COUNT, promql.PREDICTIONS_SERVICE
+    requests_ = count(executor, predictions)
+    answered = count(executor, predictions, promql.ANSWERED)
+    errors = count(executor, predictions, promql.SERVER_ERROR)
+    feedback = count(executor, promql.FEEDBACK_SERVICE, promql.ANSWERED)
+    rewards = count(promql.FEEDBACK_REWARD_TOTAL)
+    server_feedback = count(promql.FEEDBACK_TOTAL)
     latency = client.by_predictor(promql.latency_quantile(scope, 0.95, window))
-    feedback = client.by_predictor(promql.feedback_requests(scope, window, func="increase"))
-    rewards = client.by_predictor(promql.feedback_rewards(scope, window, func="increase"))
     names = scope.predictors or tuple(sorted({*requests_, *feedback}))
-    return Look(
+    problems = _decreases(client, scope, window) + _missing_series(
+        client, scope, window, {n: answered.get(n, 0.0) for n in names},
+        {n: feedback.get(n, 0.0) for n in names},
+    )  # fmt: skip
+    problems += _rewards_beyond_feedbacks(rewards, server_feedback)
+    look = Look(
         at=datetime.fromtimestamp(at, UTC),
         predictors={
             name: PredictorCounts(
                 requests=round(requests_.get(name, 0.0)),
-                errors=min(round(errors.get(name, 0.0)), round(requests_.get(name, 0.0))),
+                errors=round(errors.get(name, 0.0)),
                 feedback=round(feedback.get(name, 0.0)),
-                reward=min(rewards.get(name, 0.0), round(feedback.get(name, 0.0))),
+                reward=rewards.get(name, 0.0),
                 p95_latency_seconds=latency.get(name),
                 shadow=name in shadows,
             )
             for name in names
         },
     )
+    check_looks([look], f"Prometheus at {prometheus_url}", problems)
+    return look
+
+
+def _decreases(client: "_Client", scope: promql.Scope, window: str) -> list[str]:
+    """A counter series that went down: a lost update, or a restart that lost acknowledged
+    counts; either way the counts since the start are not what was served."""
+    problems = []
+    for what, (metric, *matchers) in COUNTERS.items():
+        drops = client.by_predictor(promql.decreases(scope, metric, window, *matchers))
+        problems += [
+            f"arm {name!r} {what} ({metric}): a series went down {drops[name]:g} time(s) in "
+            f"the last {window}; counters only go up, so counts since the start are lost"
+            for name in sorted(drops)
+            if drops[name]
+        ]
+    return problems
+
+
+def _rewards_beyond_feedbacks(rewards: dict[str, float], feedback: dict[str, float]) -> list[str]:
+    """Arms whose model server counted more reward than its own feedbacks can carry: updates
+    of one counter were lost (the server counts a feedback before adding its reward)."""
+    high = REWARD_RANGE[1]
+    return [
+        f"arm {name!r}: its model server counted a reward sum of {reward:g} for "
+        f"{feedback.get(name, 0.0):g} feedbacks ({promql.FEEDBACK_TOTAL}); each reward is at "
+        f"most {high:g}"
+        for name, reward in sorted(rewards.items())
+        if reward > high * feedback.get(name, 0.0)
+    ]
+
+
+def _missing_series(
+    client: "_Client",
+    scope: promql.Scope,
+    window: str,
+    answered: dict[str, float],
+    feedback: dict[str, float],
+) -> list[str]:
+    """Arms whose answers the executor counted but whose model server left no series."""
+    problems = []
+    for counted, metric, what in (
+        (answered, promql.PREDICTIONS_TOTAL, "predictions answered 2xx"),
+        (feedback, promql.FEEDBACK_REWARD_TOTAL, "feedbacks answered 2xx"),
+    ):
+        present = client.by_predictor(promql.series_count(scope, metric, window))
+        problems += [
+            f"arm {name!r}: the executor counted {value:g} {what} in the last {window} but "
+            f"there is no {metric} series for it; is its model server scraped?"
+            for name, value in sorted(counted.items())
+            if value and name not in present
+        ]
+    return problems
 
 
 def _iso(seconds: float) -> str:

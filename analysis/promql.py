@@ -18,6 +18,11 @@ PREDICTIONS_TOTAL = "mlops_model_predictions_total"
 INPUT_OUT_OF_RANGE_TOTAL = "mlops_model_input_out_of_range_total"
 FEATURE_DRIFT_PSI = "mlops_model_feature_drift_psi"
 FEEDBACK_REWARD_TOTAL = "seldon_api_model_feedback_reward_total"
+# The model server's exact accounting (issue 20): every answered feedback whatever its reward,
+# the requests it refused as bad input, and the rows its drift window holds.
+FEEDBACK_TOTAL = "seldon_api_model_feedback_total"
+REQUEST_ERRORS_TOTAL = "mlops_model_request_errors_total"
+DRIFT_WINDOW_ROWS = "mlops_model_drift_window_rows"
 
 EXECUTOR_METRICS = (EXECUTOR_SERVER_SECONDS,)
 MODEL_SERVER_METRICS = (
@@ -88,44 +93,54 @@ def _by(labels: tuple[str, ...]) -> str:
 
 
 def counter_sum(
-    scope: Scope,
-    metric: str,
-    window: str,
-    *matchers: str,
-    by: tuple[str, ...] = (PREDICTOR,),
-    func: str = "rate",
+    scope: Scope, metric: str, window: str, *matchers: str, by: tuple[str, ...] = (PREDICTOR,)
 ) -> str:
-    """Per-second rate (or `increase`) of a counter over `window`, summed over workers and pods."""
-    return f"sum {_by(by)}({func}({scope.selector(metric, *matchers)}[{window}]))"
+    """Per-second rate of a counter over `window`, summed over workers and pods."""
+    return f"sum {_by(by)}(rate({scope.selector(metric, *matchers)}[{window}]))"
 
 
-def _prediction_requests(
-    scope: Scope, window: str, *matchers: str, by: tuple[str, ...], func: str
+def counted(
+    scope: Scope, metric: str, window: str, *matchers: str, by: tuple[str, ...] = (PREDICTOR,)
 ) -> str:
-    return counter_sum(
-        scope,
-        f"{EXECUTOR_SERVER_SECONDS}_count",
-        window,
-        'service="predictions"',
-        *matchers,
-        by=by,
-        func=func,
-    )
+    """Exact count of a counter over the `window` before the evaluation time, summed by `by`.
+
+    Per series: its last value in the window minus its value at the window's start, or its last
+    value when it was born inside the window. Unlike `increase()` nothing is extrapolated and a
+    new series' first value is not lost; a decrease inside the window is for `decreases` to find.
+    (Prometheus v2.42.0 promql/functions.go:92 counts `increase()` from the window's first
+    sample, and :113-151 scale it to the window's edges.)
+    """
+    selector = scope.selector(metric, *matchers)
+    last = f"last_over_time({selector}[{window}])"
+    return f"sum {_by(by)}(({last} - {selector} offset {window}) or {last})"
 
 
-def request_rate(
-    scope: Scope, window: str, by: tuple[str, ...] = (PREDICTOR,), func: str = "rate"
-) -> str:
-    """Prediction requests per second reaching the executor (`func="increase"`: a count)."""
-    return _prediction_requests(scope, window, by=by, func=func)
+def decreases(scope: Scope, metric: str, window: str, *matchers: str) -> str:
+    """How many times a counter's series went down inside `window`, per predictor."""
+    return f"sum by ({PREDICTOR}) (resets({scope.selector(metric, *matchers)}[{window}]))"
 
 
-def error_rate(
-    scope: Scope, window: str, by: tuple[str, ...] = (PREDICTOR,), func: str = "rate"
-) -> str:
+def series_count(scope: Scope, metric: str, window: str) -> str:
+    """How many series of `metric` had a sample inside `window`, per predictor."""
+    return f"count by ({PREDICTOR}) (last_over_time({scope.selector(metric)}[{window}]))"
+
+
+EXECUTOR_COUNT = f"{EXECUTOR_SERVER_SECONDS}_count"
+PREDICTIONS_SERVICE = 'service="predictions"'
+FEEDBACK_SERVICE = 'service="feedback"'
+SERVER_ERROR = 'code=~"5.."'
+ANSWERED = 'code=~"2.."'
+
+
+def request_rate(scope: Scope, window: str, by: tuple[str, ...] = (PREDICTOR,)) -> str:
+    """Prediction requests per second reaching the executor."""
+    return counter_sum(scope, EXECUTOR_COUNT, window, PREDICTIONS_SERVICE, by=by)
+
+
+def error_rate(scope: Scope, window: str, by: tuple[str, ...] = (PREDICTOR,)) -> str:
     """Prediction requests per second answered with a 5xx status; 0 where none failed."""
-    failed = _prediction_requests(scope, window, 'code=~"5.."', by=by, func=func)
-    return f"({failed} or {request_rate(scope, window, by, func)} * 0)"
+    failed = counter_sum(scope, EXECUTOR_COUNT, window, PREDICTIONS_SERVICE, SERVER_ERROR, by=by)
+    return f"({failed} or {request_rate(scope, window, by)} * 0)"
 
 
 def error_ratio(scope: Scope, window: str, by: tuple[str, ...] = (PREDICTOR,)) -> str:
@@ -147,25 +162,18 @@ def latency_quantile(
     return f"histogram_quantile({quantile}, {buckets})"
 
 
-def feedback_rewards(scope: Scope, window: str, func: str = "rate") -> str:
-    """Sum of feedback rewards per second (`func="increase"`: over the window), per predictor."""
-    return counter_sum(scope, FEEDBACK_REWARD_TOTAL, window, func=func)
+def feedback_rewards(scope: Scope, window: str) -> str:
+    """Sum of feedback rewards per second, per predictor."""
+    return counter_sum(scope, FEEDBACK_REWARD_TOTAL, window)
 
 
-def feedback_requests(scope: Scope, window: str, func: str = "rate") -> str:
-    """Feedback requests answered 2xx by the executor, per predictor.
+def feedback_requests(scope: Scope, window: str) -> str:
+    """Feedback requests per second answered 2xx by the executor, per predictor.
 
-    The wrapper counts only non-zero rewards in `seldon_api_model_feedback_total`, so it cannot
-    tell how many feedbacks there were; the executor's feedback requests can.
+    Seldon's wrapper counts only non-zero rewards in `seldon_api_model_feedback_total`, so it
+    cannot tell how many feedbacks there were; the executor's feedback requests can.
     """
-    return counter_sum(
-        scope,
-        f"{EXECUTOR_SERVER_SECONDS}_count",
-        window,
-        'service="feedback"',
-        'code=~"2.."',
-        func=func,
-    )
+    return counter_sum(scope, EXECUTOR_COUNT, window, FEEDBACK_SERVICE, ANSWERED)
 
 
 def feedback_success_rate(scope: Scope, window: str) -> str:

@@ -7,7 +7,10 @@ per step. On each run:
   margin: the policy's `promote_when`), `keep` (traffic 0) when it reached its maximum sample
   without a difference, else wait;
 - before the last step: `advance` to the next step once the step is at least the minimum time
-  old and the guardrails were judged and hold; else wait.
+  old, the guardrails were judged and hold, and the A/B test has shown the challenger not worse
+  than the baseline by the policy's margin (always valid, at alpha); else wait. More traffic
+  goes only to a challenger the evidence already clears, so a clearly worse one is rolled back
+  at its first step.
 """
 
 from dataclasses import dataclass
@@ -81,6 +84,15 @@ def next_step(plan: Plan, traffic: int, step_age_seconds: float, decision: Decis
             Action.WAIT,
             traffic,
             f"guardrails not judged yet: {decision.candidate} needs more requests",
+        )
+    if decision.p_value is None:
+        return Step(Action.WAIT, traffic, f"the A/B test has not run yet: {decision.reason}")
+    if not decision.shown_not_worse:
+        return Step(
+            Action.WAIT,
+            traffic,
+            f"not yet shown not worse by {decision.margin} (p="
+            f"{decision.non_inferiority_p_value:.3g}): {decision.reason}",
         )
     following = plan.steps[index + 1]
     checks = ", ".join(f"{g.name} ok" for g in decision.guardrails)

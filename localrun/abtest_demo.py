@@ -8,7 +8,9 @@ file. Each round sends prediction traffic at the stack file's split, then feedba
 reward from the true labels (1 when the predicted species is right), echoing the predictor
 header; then `python -m model abtest` and `python -m stacks.rollout` run against that Prometheus
 and their decisions are printed. A rollout edit of the stack file is applied to the gateway
-before the next round, as the pipeline's `pulumi up` would apply it.
+before the next round, as the pipeline's `pulumi up` would apply it. After each scenario the
+A/B table (`python -m model abtest` since the scenario began) is printed beside what the clients
+sent per predictor; evidence the rule refuses as inconsistent ends the scenario as `refused`.
 
 Scenario 1: the weaker model is the challenger at 10 %: it is rolled back.
 Scenario 2: the weaker model is the champion: the stronger challenger advances 10 -> 50 -> 100
@@ -26,8 +28,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, redirect_stdout
+from contextlib import ExitStack, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,13 +39,15 @@ import requests
 from mlflow import MlflowClient
 from sklearn.datasets import load_iris
 
+from analysis.consistency import InconsistentEvidence
 from infra.model_monitoring.config import PredictorTarget
 from infra.stack_config import load_stack_file
 from infra.traffic_routing import PREDICTOR_HEADER, predictor_host, virtual_service
 from localrun.gateway_stand_in import GatewayStandIn
-from localrun.prometheus_server import running_prometheus
+from localrun.prometheus_server import running_prometheus, wait_for_first_scrapes
 from localrun.server_process import ModelServerProcess
 from model.cli import main as model_cli
+from model.console import table
 from model.promotion import promote
 from stacks.rollout import build_parser, run
 
@@ -55,7 +60,7 @@ PARALLEL_CLIENTS = 4
 MAX_ROUNDS = 40
 SCRAPE_WAIT_S = 2.5
 PLAN = "      rollout: {steps: [10, 50, 100], minStepDuration: 10s}\n"
-FINAL = ("rollback", "promote", "keep")
+FINAL = ("rollback", "promote", "keep", "refused")
 LATENCY_TOLERANCE = "1.0"
 """Both servers share one busy machine here, so p95 latency is mostly noise: the guardrail
 trips only when the challenger's p95 doubles (the cluster default is 0.2)."""
@@ -70,6 +75,10 @@ class Scenario:
     """Round after which the challenger's server is stopped (its pods crash)."""
     decisions: list[dict] = field(default_factory=list)
     final_traffic: dict[str, int] = field(default_factory=dict)
+    tally: dict[str, dict[str, int]] = field(default_factory=dict)
+    """What the clients sent per predictor: prediction requests, feedbacks, reward sum."""
+    table: dict[str, dict] | None = None
+    """The A/B rule's counts per predictor on Prometheus since the start (None: refused)."""
 
 
 def train_versions(tracking_uri: str) -> tuple[str, str]:
@@ -115,7 +124,8 @@ def rendered_route(path: Path) -> dict:
     )
 
 
-def _server(tracking_uri: str, predictor: str, version: str) -> ModelServerProcess:
+def model_server(tracking_uri: str, predictor: str, version: str) -> ModelServerProcess:
+    """The real model server for `predictor`, serving iris `version` from the registry."""
     digest = MlflowClient(tracking_uri=tracking_uri).get_model_version("iris", version).tags
     return ModelServerProcess(
         f"models:/iris/{version}",
@@ -154,14 +164,21 @@ def _one_request(gateway: GatewayStandIn, prefix: str, index: int) -> tuple[str,
     return predictor, reward
 
 
-def _send_round(gateway: GatewayStandIn, prefix: str, rng: np.random.Generator) -> dict:
-    """Predictions at the gateway's split, each followed by its feedback, a few at a time."""
+def _send_round(
+    gateway: GatewayStandIn, prefix: str, rng: np.random.Generator, tally: dict
+) -> dict:
+    """Predictions at the gateway's split, each followed by its feedback, a few at a time; the
+    clients' counts are added to `tally`."""
     rows = rng.integers(0, len(load_iris().target), REQUESTS_PER_ROUND)
     with ThreadPoolExecutor(PARALLEL_CLIENTS) as pool:
         results = list(pool.map(lambda index: _one_request(gateway, prefix, index), rows))
     answered: dict[str, list[int | None]] = {}
     for predictor, reward in results:
         answered.setdefault(predictor, []).append(reward)
+        counts = tally.setdefault(predictor, {"requests": 0, "feedback": 0, "reward": 0})
+        counts["requests"] += 1
+        counts["feedback"] += reward is not None
+        counts["reward"] += reward or 0
     return {
         name: f"{sum(r for r in rewards if r)}/{len(rewards)} right"
         + (f", {rewards.count(None)} failed" if None in rewards else "")
@@ -169,21 +186,63 @@ def _send_round(gateway: GatewayStandIn, prefix: str, rng: np.random.Generator) 
     }
 
 
+def _rollout_step(args, traffic: int) -> dict:
+    """One run of `python -m stacks.rollout`; evidence it refuses is a step of its own, which
+    leaves the challenger's `traffic` as it was."""
+    try:
+        (step,) = run(args)
+    except InconsistentEvidence as refused:
+        return {"action": "refused", "traffic": traffic, "reason": str(refused)}
+    return step
+
+
+def _ab_table(url: str, since: float) -> tuple[str, dict | None]:
+    """`python -m model abtest` on everything since `since`: its text, and its counts from the
+    same command with `--json` (None when it refused the evidence)."""
+    command = ["abtest", "--prometheus-url", url, "--deployment", DEPLOYMENT, "--baseline",
+               "champion", "--candidate", "challenger", "--since", str(since)]  # fmt: skip
+    text, as_json = io.StringIO(), io.StringIO()
+    with redirect_stdout(text), redirect_stderr(text):
+        model_cli(command)
+    with redirect_stdout(as_json), redirect_stderr(io.StringIO()):
+        model_cli([*command, "--json"])
+    return text.getvalue().rstrip(), json.loads(as_json.getvalue()).get("counts")
+
+
+def _tally_table(tally: dict, counts: dict | None) -> str:
+    """The clients' counts beside the A/B table's, predictor by predictor."""
+    rows = []
+    for name in sorted(tally):
+        seen = (counts or {}).get(name, {})
+        client = tally[name]
+        rows.append(
+            [name, client["requests"], seen.get("requests", "-"),
+             f"{client['reward']}/{client['feedback']}",
+             f"{seen.get('reward', 0):g}/{seen.get('feedback', 0)}" if seen else "-"]
+        )  # fmt: skip
+    headers = ["predictor", "sent", "A/B table", "reward/feedback sent", "A/B table"]
+    return table(headers, rows)
+
+
 def run_scenario(
-    scenario: Scenario, workdir: Path, tracking_uri: str, prometheus_binary: str
+    scenario: Scenario,
+    workdir: Path,
+    tracking_uri: str,
+    prometheus_binary: str,
+    serve: Callable[[str, str, str], ModelServerProcess],
 ) -> Scenario:
     """Serve, send rounds of traffic, decide and act until the rollout ends."""
     print(f"\n=== {scenario.title}")
     workdir.mkdir(parents=True)
     stack = stack_file(workdir, scenario.champion_version, scenario.challenger_version)
     servers = {
-        "champion": _server(tracking_uri, "champion", scenario.champion_version),
-        "challenger": _server(tracking_uri, "challenger", scenario.challenger_version),
+        "champion": serve(tracking_uri, "champion", scenario.champion_version),
+        "challenger": serve(tracking_uri, "challenger", scenario.challenger_version),
     }
     prefix = f"/seldon/{NAMESPACE}/{DEPLOYMENT}"
     with ExitStack() as stack_of_servers:
         with ThreadPoolExecutor(2) as pool:
-            list(pool.map(ModelServerProcess.start, servers.values()))
+            list(pool.map(lambda server: server.start(), servers.values()))
         for server in servers.values():
             stack_of_servers.callback(server.stop)
         backends = {predictor_host(DEPLOYMENT, n, NAMESPACE): s.url for n, s in servers.items()}
@@ -203,42 +262,51 @@ def run_scenario(
         url = stack_of_servers.enter_context(
             running_prometheus(prometheus_binary, prometheus_dir, scrape)
         )
+        wait_for_first_scrapes(url, len(targets) + 1)
         print(f"servers up; Prometheus {url}; stack file {stack}")
         rng = np.random.default_rng(7)
         started = time.time()
         for number in range(1, MAX_ROUNDS + 1):
             gateway.rules = rendered_route(stack)["spec"]["http"]  # what `pulumi up` applies
             split = {t.name: t.traffic for t in live_targets(stack)}
-            sent = _send_round(gateway, prefix, rng)
+            sent = _send_round(gateway, prefix, rng, scenario.tally)
             time.sleep(SCRAPE_WAIT_S)
             args = build_parser().parse_args(
                 ["--stack-file", str(stack), "--prometheus-url", url, "--deployment", DEPLOYMENT,
                  "--tracking-uri", tracking_uri, "--actor", "abtest-demo",
                  "--latency-tolerance", LATENCY_TOLERANCE]
             )  # fmt: skip
-            (step,) = run(args)
+            step = _rollout_step(args, split["challenger"])
             scenario.decisions.append(step)
             print(f"round {number:2d} at split {split}: {sent} -> rollout {step['action']} "
                   f"({step['traffic']}%): {step['reason']}")  # fmt: skip
             if step["action"] in FINAL:
+                if "decision" in step:
+                    seen = step["decision"]["counts"]["challenger"]["feedback"]
+                    print(f"decided on {seen} challenger feedbacks since the rollout started")
                 break
             if number == scenario.crash_challenger_after:
                 servers["challenger"].stop()
                 print("the challenger's server is stopped: its requests now fail with 503")
         print("\nA/B rule on the same Prometheus since the start:")
-        output = io.StringIO()
-        with redirect_stdout(output):
-            model_cli(["abtest", "--prometheus-url", url, "--deployment", DEPLOYMENT,
-                       "--baseline", "champion", "--candidate", "challenger",
-                       "--since", str(started - 5)])  # fmt: skip
-        print(output.getvalue().rstrip())
+        text, scenario.table = _ab_table(url, started - 5)
+        print(text)
+        print("\nwhat the clients sent and what the A/B table counted:")
+        print(_tally_table(scenario.tally, scenario.table))
         scenario.final_traffic = {t.name: t.traffic for t in live_targets(stack)}
         print(f"stack file now: {scenario.final_traffic}")
     return scenario
 
 
-def main(prometheus_binary: str | None = None) -> list[Scenario]:
-    """Both scenarios in a fresh registry; everything started is stopped on the way out."""
+def main(
+    prometheus_binary: str | None = None,
+    serve: Callable[[str, str, str], ModelServerProcess] | None = None,
+) -> list[Scenario]:
+    """The three scenarios in a fresh registry; everything started is stopped on the way out.
+
+    `serve(tracking_uri, predictor, version)` makes each model server (default: the real one,
+    started as the image starts it)."""
+    serve = serve or model_server
     binary = prometheus_binary or shutil.which("prometheus")
     if binary is None:
         raise SystemExit("prometheus not found on PATH: install Debian's 'prometheus' package")
@@ -252,19 +320,19 @@ def main(prometheus_binary: str | None = None) -> list[Scenario]:
         first = run_scenario(
             Scenario(f"weaker challenger (version {weak}) against champion {strong}",
                      champion_version=strong, challenger_version=weak),
-            workdir / "one", tracking_uri, binary,
+            workdir / "one", tracking_uri, binary, serve,
         )  # fmt: skip
         promote("iris", weak, tracking_uri=tracking_uri, force=True,
                 reason="abtest-demo: a weak champion for the second scenario")  # fmt: skip
         second = run_scenario(
             Scenario(f"stronger challenger (version {strong}) against champion {weak}",
                      champion_version=weak, challenger_version=strong),
-            workdir / "two", tracking_uri, binary,
+            workdir / "two", tracking_uri, binary, serve,
         )  # fmt: skip
         third = run_scenario(
             Scenario(f"challenger (version {strong}) whose server crashes after round 2",
                      champion_version=weak, challenger_version=strong, crash_challenger_after=2),
-            workdir / "three", tracking_uri, binary,
+            workdir / "three", tracking_uri, binary, serve,
         )  # fmt: skip
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -1,10 +1,12 @@
 """A real Prometheus on a free local port with its own storage, started and always stopped."""
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import requests
 import yaml
 
 from localrun.process_group import ServerGroup, free_port
@@ -50,3 +52,16 @@ def running_prometheus(
     )
     with server:
         yield url
+
+
+def wait_for_first_scrapes(url: str, targets: int, timeout: float = READY_TIMEOUT_S) -> None:
+    """Return once Prometheus has scraped `targets` targets successfully (its first scrape comes
+    seconds after it is ready; counts from before it would have no sample to start from)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = requests.get(f"{url}/api/v1/query", params={"query": "sum(up)"}, timeout=10).json()
+        result = body.get("data", {}).get("result", [])
+        if result and float(result[0]["value"][1]) >= targets:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"Prometheus at {url} did not scrape {targets} targets in {timeout:.0f}s")

@@ -1,6 +1,7 @@
 """`python -m model abtest`: the sequential A/B rule on recorded evidence or on Prometheus.
 
-Decides only; it changes nothing. Acting on a decision (traffic steps, rollback, promotion)
+Decides only; it changes nothing. Evidence whose counts contradict each other is refused
+(`analysis.consistency`, exit 1). Acting on a decision (traffic steps, rollback, promotion)
 is `python -m stacks.rollout`, which validates the stack file it edits.
 """
 

@@ -10,8 +10,10 @@ rollout began (Prometheus, or a recorded evidence file), applies the sequential 
   all the live traffic.
 Each action edits only `traffic:` values of the stack file, validated by the real `StackConfig`
 before the file is replaced, and is written to the rollout ledger (`stacks.rollout_ledger`).
-The pipeline's `pulumi up` applies the edited stack. This lives in `stacks/` because validating
-the stack file imports `infra/`; `python -m model abtest` only decides and imports neither.
+Evidence whose counts contradict each other (`analysis.consistency`) is refused before any
+action: exit 1, nothing edited or recorded. The pipeline's `pulumi up` applies the edited stack.
+This lives in `stacks/` because validating the stack file imports `infra/`; `python -m model
+abtest` only decides and imports neither.
 """
 
 import argparse

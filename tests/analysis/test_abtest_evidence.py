@@ -186,7 +186,7 @@ def test_a_simulated_experiment_round_trips_through_a_file(capsys, tmp_path):
         ),
         (
             {"looks": [_look("2026-11-23T10:00:00Z", a=_predictor(10, 5, 6))]},
-            "reward (6) exceeds feedback (5)",
+            "arm 'a' at 2026-11-23T10:00:00+00:00: reward sum 6 outside [0, 1] x 5 feedbacks",
         ),
         (
             {
@@ -195,7 +195,16 @@ def test_a_simulated_experiment_round_trips_through_a_file(capsys, tmp_path):
                     _look("2026-11-23T11:00:00Z", a=_predictor(9, 5, 3), b=_predictor(5, 5, 3)),
                 ]
             },
-            "looks.1.predictors.a.requests (9) is below the previous look's (10)",
+            "arm 'a' requests: 10 at look 0, 9 at look 1; cumulative counts never go down",
+        ),
+        (
+            {
+                "looks": [
+                    _look("2026-11-23T11:00:00Z", a=_predictor(10, 5, 3), b=_predictor(5, 5, 3)),
+                    _look("2026-11-23T10:00:00Z", a=_predictor(10, 5, 3), b=_predictor(5, 5, 3)),
+                ]
+            },
+            "look 1 at 2026-11-23T10:00:00+00:00 is before look 0 at 2026-11-23T11:00:00+00:00",
         ),
         (
             {
@@ -221,6 +230,7 @@ def test_a_simulated_experiment_round_trips_through_a_file(capsys, tmp_path):
         "missing-key",
         "reward-over-feedback",
         "not-cumulative",
+        "out-of-order",
         "ambiguous-candidate",
         "one-predictor",
     ],

@@ -24,8 +24,9 @@ from stacks import rollout_ledger
 from stacks.rollout import main
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-CHAMPION = {"requests": 9000, "errors": 0, "feedback": 8000, "reward": 5600}
-HEALTHY = {"requests": 1000, "errors": 0, "feedback": 900, "reward": 635}
+CHAMPION = {"requests": 90000, "errors": 0, "feedback": 80000, "reward": 56000}
+HEALTHY = {"requests": 10000, "errors": 0, "feedback": 9000, "reward": 6350}
+"""Shown not worse than the champion by the margin (0.02), not significantly better."""
 BETTER = {"requests": 3000, "errors": 0, "feedback": 2700, "reward": 2160}
 FAILING = {"requests": 1000, "errors": 90, "feedback": 900, "reward": 640}
 
@@ -146,3 +147,45 @@ def test_traffic_off_the_plan_is_refused_and_nothing_changes(capsys, tmp_path, i
     assert (
         rollout_ledger.history(Store.open(isolated_registry), "seldon", "iris", "challenger") == []
     )
+
+
+@pytest.mark.parametrize(
+    ("challenger", "message"),
+    [
+        (
+            {"requests": 1000, "errors": 0, "feedback": 169, "reward": 171},
+            "arm 'challenger' at 2026-11-23T12:00:00+00:00: reward sum 171 outside [0, 1] x 169 "
+            "feedbacks = [0, 169]",
+        ),
+        (
+            {"requests": 0, "errors": 0, "feedback": 900, "reward": 635},
+            "arm 'challenger' at 2026-11-23T12:00:00+00:00: 900 feedbacks but no prediction "
+            "requests",
+        ),
+        (
+            {"requests": 1000, "errors": 1001, "feedback": 900, "reward": 635},
+            "1001 5xx answers exceed its 1000 prediction requests",
+        ),
+    ],
+    ids=["rewards-above-feedbacks", "feedback-without-predictions", "errors-above-requests"],
+)
+def test_inconsistent_evidence_takes_no_step(
+    capsys, tmp_path, isolated_registry, challenger, message
+):
+    stack = stack_with_rollout(tmp_path)
+    _rollout(capsys, stack, isolated_registry, _evidence(tmp_path, HEALTHY), 0)
+    started = stack.read_text()
+    code = main(
+        ["--stack-file", str(stack), "--evidence", _evidence(tmp_path, challenger),
+         "--deployment", "iris", "--tracking-uri", isolated_registry,
+         "--now", (T0 + timedelta(minutes=30)).isoformat(), "--json"]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "no decision taken" in captured.err
+    assert message in captured.err
+    assert json.loads(captured.out)["error"]["type"] == "InconsistentEvidence"
+    assert stack.read_text() == started
+    ledger = rollout_ledger.history(Store.open(isolated_registry), "seldon", "iris", "challenger")
+    assert [entry.action for entry in ledger] == ["start"]
+    assert champion_version(isolated_registry) == "1"

@@ -2,7 +2,9 @@
 
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
+from simulated_experiments import experiment
 
 from analysis.decision import Policy, decide_sequence
 from analysis.evidence import Arms, Look, PredictorCounts
@@ -14,7 +16,7 @@ ARMS = Arms("champion", "challenger")
 
 
 def _decision(challenger: dict, champion: dict | None = None, **policy):
-    champion = champion or {"requests": 9000, "feedback": 8000, "reward": 5600}
+    champion = champion or {"requests": 90000, "feedback": 80000, "reward": 56000}
     look = Look(
         at=datetime(2026, 11, 23, tzinfo=UTC),
         predictors={
@@ -25,7 +27,8 @@ def _decision(challenger: dict, champion: dict | None = None, **policy):
     return decide_sequence([look], ARMS, Policy(**policy))
 
 
-HEALTHY_UNDECIDED = {"requests": 1000, "feedback": 900, "reward": 635}
+HEALTHY_UNDECIDED = {"requests": 10000, "feedback": 9000, "reward": 6350}
+"""Shown not worse than the champion by the default margin 0.02, not significantly better."""
 BETTER = {"requests": 1000, "feedback": 900, "reward": 720}
 FAILING = {"requests": 1000, "errors": 90, "feedback": 900, "reward": 720}
 TOO_FEW = {"requests": 20, "feedback": 10, "reward": 7}
@@ -47,6 +50,28 @@ def test_guardrails_not_yet_judged_hold_the_step():
     step = next_step(PLAN, 10, 3600, _decision(TOO_FEW))
     assert step.action is Action.WAIT
     assert "guardrails not judged" in step.reason
+
+
+def test_a_step_waits_for_the_ab_tests_minimum_sample_even_with_judged_guardrails():
+    """Advancing before the test has run would expose more traffic to a challenger the test
+    may be about to find worse."""
+    judged_untested = {"requests": 150, "feedback": 99, "reward": 70}
+    step = next_step(PLAN, 10, 3600, _decision(judged_untested))
+    assert (step.action, step.traffic) == (Action.WAIT, 10)
+    assert "the A/B test has not run yet" in step.reason
+    assert "challenger has 99 of 100 feedbacks" in step.reason
+
+
+def test_a_step_waits_until_the_challenger_is_shown_not_worse():
+    """A challenger that may still be worse gets no more traffic: it waits at its step until the
+    test clears it or finds it worse (then it is rolled back at that step)."""
+    leaning_worse = {"requests": 150, "feedback": 120, "reward": 78}
+    decision = _decision(leaning_worse)
+    assert decision.decision.value == "continue"
+    step = next_step(PLAN, 10, 3600, decision)
+    assert (step.action, step.traffic) == (Action.WAIT, 10)
+    assert step.reason.startswith("not yet shown not worse by 0.02")
+    assert next_step(PLAN, 10, 3600, _decision(HEALTHY_UNDECIDED)).action is Action.ADVANCE
 
 
 def test_a_breached_guardrail_rolls_back_to_zero_at_any_step_and_age():
@@ -78,3 +103,25 @@ def test_traffic_off_the_plan_is_refused_with_the_plan():
 def test_plans_must_increase_within_percentages():
     with pytest.raises(ConfigurationError, match="increasing percentages"):
         Plan(steps=(50, 10), min_step_seconds=60)
+
+
+def test_a_clearly_worse_challenger_never_advances_and_is_rolled_back_at_its_first_step():
+    """`make abtest-demo`'s scenario 1 simulated: 0.85 against 0.955 at 10 %, a look every 300
+    feedbacks, the step old enough to advance at every look. docs/monitoring.md states the bound
+    (at most 350 challenger feedbacks) and these figures."""
+    rng = np.random.default_rng(20)
+    rolled_back_at = []
+    for _ in range(1000):
+        looks = experiment(
+            rng, baseline_rate=0.955, candidate_rate=0.85, candidate_share=0.1,
+            looks=40, feedbacks_per_look=300,
+        )  # fmt: skip
+        for look in looks:
+            step = next_step(PLAN, 10, 3600, decide_sequence([look], ARMS, Policy()))
+            assert step.action in (Action.WAIT, Action.ROLLBACK), step
+            if step.action is Action.ROLLBACK:
+                rolled_back_at.append(look.predictors["challenger"].feedback)
+                break
+    assert len(rolled_back_at) == 1000
+    assert np.median(rolled_back_at) <= 130
+    assert np.percentile(rolled_back_at, 99) <= 350

@@ -8,6 +8,8 @@ from promtool_series import EXECUTOR_BUCKETS
 
 HISTOGRAM = "seldon_api_executor_server_requests_seconds"
 REWARD = "seldon_api_model_feedback_reward"
+FEEDBACK = "seldon_api_model_feedback"
+PREDICTIONS = "mlops_model_predictions"
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,12 @@ class Traffic:
     feedback_per_minute: int = 0
     reward_per_minute: int = 0
     minutes: int = 60
+    predicted: bool = True
+    """The model server exposes its predictions (one class) for the ok requests."""
+    server_feedback_per_minute: int | None = None
+    """Feedbacks the model server counts (default: one per reward of 1, as Seldon counts them)."""
+    reward_drop_minute: int | None = None
+    """From this minute on the reward counter is one below the minute before: a lost update."""
 
 
 def _labels(**labels: str) -> str:
@@ -51,11 +59,15 @@ def _histogram_lines(traffic: Traffic, service: str, code: str, per_minute: int,
         yield f"{HISTOGRAM}_count{{{labels}}} {count} {timestamp}"
 
 
-def _reward_lines(traffic: Traffic, end: int):
-    labels = _predictor_labels(traffic, model_name="classifier", worker_id="7", method="feedback")
+def _model_server_lines(
+    traffic: Traffic, metric: str, per_minute: int, end: int, drop_minute=None, **labels: str
+):
+    """A model-server counter, as the server exposes it on its metrics port."""
+    labels = _predictor_labels(traffic, model_name="classifier", worker_id="7", **labels)
     for minute in range(traffic.minutes + 1):
         timestamp = end - (traffic.minutes - minute) * 60
-        yield f"{REWARD}_total{{{labels}}} {minute * traffic.reward_per_minute} {timestamp}"
+        lost = per_minute + 1 if drop_minute is not None and minute >= drop_minute else 0
+        yield f"{metric}_total{{{labels}}} {minute * per_minute - lost} {timestamp}"
 
 
 def backfill(promtool: str, traffic: list[Traffic], end: int, storage: Path) -> None:
@@ -70,7 +82,21 @@ def backfill(promtool: str, traffic: list[Traffic], end: int, storage: Path) -> 
     lines.append(f"# TYPE {REWARD} counter")
     for t in traffic:
         if t.feedback_per_minute:
-            lines += _reward_lines(t, end)
+            lines += _model_server_lines(
+                t, REWARD, t.reward_per_minute, end, t.reward_drop_minute, method="feedback"
+            )
+    lines.append(f"# TYPE {FEEDBACK} counter")
+    for t in traffic:
+        if t.feedback_per_minute:
+            counted = t.server_feedback_per_minute
+            counted = t.reward_per_minute if counted is None else counted
+            lines += _model_server_lines(t, FEEDBACK, counted, end, None, method="feedback")
+    lines.append(f"# TYPE {PREDICTIONS} counter")
+    for t in traffic:
+        if t.predicted:
+            lines += _model_server_lines(
+                t, PREDICTIONS, t.ok_per_minute, end, None, method="predict", **{"class": "setosa"}
+            )
     lines.append("# EOF")
     source = storage.parent / "series.om"
     source.write_text("\n".join(lines) + "\n")

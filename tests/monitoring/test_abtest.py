@@ -9,10 +9,17 @@ over the 60 minutes before END (the look), and the experiment started at END - 1
 - slow: as iris, but the challenger's latency is in (0.75, 1] s against (0.075, 0.1] s: rollback.
 - failing: no feedback; the challenger answers 20 of 150 requests per minute with 500: rollback.
 - equal: equal rewards (17 of 25 each): continue.
+Inconsistent evidence, refused with no decision (exit 1), the challenger each time:
+- overpaid: 30 rewards of 1 for 25 feedbacks per minute;
+- dropping: its reward counter goes down at minute 30 (a lost update);
+- unscraped: the executor counts its answers, its model server has no series;
+- orphan: feedback credited to it, but no prediction requests;
+- lost-feedback: its model server counts 20 rewards of 1 for 19 feedbacks per minute.
 """
 
 import json
 import time
+from datetime import UTC, datetime
 
 import pytest
 from openmetrics_backfill import Traffic, backfill
@@ -37,7 +44,20 @@ def _scenarios() -> list[Traffic]:
         Traffic("failing", "challenger", ok_per_minute=130, errors_per_minute=20),
         Traffic("equal", "champion", reward_per_minute=17, **champion),
         Traffic("equal", "challenger", reward_per_minute=17, **challenger),
-    ]
+        Traffic("overpaid", "champion", reward_per_minute=17, **champion),
+        Traffic("overpaid", "challenger", reward_per_minute=30, **challenger),
+        Traffic("dropping", "champion", reward_per_minute=17, **champion),
+        Traffic("dropping", "challenger", reward_per_minute=20, reward_drop_minute=30,
+                **challenger),
+        Traffic("unscraped", "champion", reward_per_minute=17, **champion),
+        Traffic("unscraped", "challenger", reward_per_minute=20, predicted=False, **challenger),
+        Traffic("orphan", "champion", reward_per_minute=17, **champion),
+        Traffic("orphan", "challenger", ok_per_minute=0, feedback_per_minute=25,
+                reward_per_minute=20),
+        Traffic("lost-feedback", "champion", reward_per_minute=17, **champion),
+        Traffic("lost-feedback", "challenger", reward_per_minute=20,
+                server_feedback_per_minute=19, **challenger),
+    ]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +143,36 @@ def test_human_output_states_method_and_decision(capsys, prometheus):
     assert code == 0
     assert "mSPRT" in text and "alpha 0.05" in text
     assert "decision: promote" in text
+
+
+@pytest.mark.parametrize(
+    ("deployment", "message"),
+    [
+        ("overpaid", "arm 'challenger' at {at}: reward sum 1800 outside [0, 1] x 1500 feedbacks"),
+        ("dropping", "arm 'challenger' reward sum (seldon_api_model_feedback_reward_total): a "
+                     "series went down 1 time(s) in the last 3600s"),
+        ("unscraped", "arm 'challenger': the executor counted 9000 predictions answered 2xx in "
+                      "the last 3600s but there is no mlops_model_predictions_total series"),
+        ("orphan", "arm 'challenger' at {at}: 1500 feedbacks but no prediction requests"),
+        ("lost-feedback", "arm 'challenger': its model server counted a reward sum of 1200 for "
+                          "1140 feedbacks (seldon_api_model_feedback_total); each reward is at "
+                          "most 1"),
+    ],
+)  # fmt: skip
+def test_inconsistent_evidence_is_refused_saying_what_disagrees(
+    capsys, prometheus, deployment, message
+):
+    url, end = prometheus
+    code = main(
+        ["abtest", "--prometheus-url", url, "--deployment", deployment, "--since",
+         str(end - HOUR), "--at", str(end), "--json"]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    at = datetime.fromtimestamp(end, UTC).isoformat()
+    assert code == 1
+    assert "no decision taken" in captured.err
+    assert message.format(at=at) in captured.err
+    assert json.loads(captured.out)["error"]["type"] == "InconsistentEvidence"
 
 
 @pytest.mark.parametrize(
