@@ -1,6 +1,7 @@
 """A server started in its own process group, awaited until ready and always stopped."""
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -11,12 +12,29 @@ from typing import Self
 
 import requests
 
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+"""Where the kernel takes client source ports and `bind(0)` ports from (Linux: 32768-60999)."""
+
+
+def _below_ephemeral() -> range:
+    low = int(EPHEMERAL_RANGE.read_text().split()[0]) if EPHEMERAL_RANGE.exists() else 32768
+    return range(max(1024, low - 12000), low)
+
 
 def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A TCP port nothing listens on right now, chosen at random below the ephemeral range: a
+    port from `bind(0)` comes from that range, so under concurrent load a client connection's
+    source port could take it before the server binds it (EADDRINUSE)."""
+    ports = _below_ephemeral()
+    for _ in range(100):
+        port = random.randrange(ports.start, ports.stop)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError(f"no free TCP port in {ports.start}-{ports.stop - 1} after 100 tries")
 
 
 class ServerGroup:
