@@ -14,6 +14,7 @@ Each side may use its own credentials: ``MLFLOW_FROM_TRACKING_USERNAME`` / ``...
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -29,11 +30,13 @@ from model.conventions import (
     DRIFT_REFERENCE_ARTIFACT,
     HOLDOUT_ARTIFACT,
     MODEL_ARTIFACT_PATH,
+    TAG_GATE_PASSED,
+    TAG_GATE_VERDICT,
     TAG_MODEL_DIGEST,
     TAG_SOURCE_PREFIX,
 )
 from model.digest import model_digest
-from model.errors import LifecycleError
+from model.errors import LifecycleError, PromotionError
 from model.promotion import PromotionRecord, record_step, settled_history
 from model.registry import alias_version, register_version, resolve_version, version_tags
 from model.store import Store
@@ -83,10 +86,17 @@ def copy_version(
     actor: str | None,
     reason: str,
     progress: Callable[[str], None],
+    force: bool = False,
 ) -> TransferOutcome:
-    """Copy ``version`` (default: the source champion) and make it the target's champion."""
+    """Copy ``version`` (default: the source champion) and make it the target's champion.
+
+    The version's recorded gate verdict must have passed (``force`` with a ``reason``
+    overrides, and the import entry says ``forced``), and its files must match its digest.
+    """
     if from_tracking_uri == to_tracking_uri:
         raise LifecycleError("--from-tracking-uri and --to-tracking-uri name the same registry")
+    if force and not reason.strip():
+        raise PromotionError("--force needs a --reason saying why the gate is overridden")
     with tempfile.TemporaryDirectory() as scratch:
         workdir = Path(scratch)
         with side_credentials("FROM"):
@@ -94,10 +104,17 @@ def copy_version(
             settled_history(source, model_name, actor)
             version = resolve_version(source, model_name, version, CHAMPION)
             tags, run_id, model_dir = _fetch(source, model_name, version, workdir, progress)
+        gate_passed = _gate_passed(tags)
+        if not gate_passed and not force:
+            raise PromotionError(
+                f"{model_name} version {version} at {from_tracking_uri} has no passed quality "
+                f"gate ({TAG_GATE_PASSED}={tags.get(TAG_GATE_PASSED)!r}); nothing copied: pass "
+                "--force with --reason to copy it anyway"
+            )
         digest = tags[TAG_MODEL_DIGEST]
         with side_credentials("TO"):
             target = Store.open(to_tracking_uri)
-            records = settled_history(target, model_name, actor)
+            ledger = settled_history(target, model_name, actor)
             copied = _find_copy(target, model_name, digest)
             if copied is None:
                 copied = _upload(
@@ -113,19 +130,19 @@ def copy_version(
                 )  # fmt: skip
             imported = record_step(
                 target,
-                records,
+                ledger,
                 action="import",
                 model_name=model_name,
                 from_version=current,
                 to_version=copied,
                 actor=actor,
                 reason=reason,
-                forced=False,
+                forced=not gate_passed,
                 evidence={
                     "from_tracking_uri": from_tracking_uri,
                     "from_version": version,
                     "model_digest": digest,
-                    "gate_passed": tags.get("gate.passed"),
+                    "gate_passed": gate_passed,
                 },
             )
         with side_credentials("FROM"):
@@ -178,6 +195,16 @@ def _fetch(
             except MlflowException:
                 progress(f"source run {run_id} has no {artifact}; not copied")
     return tags, run_id, model_dir
+
+
+def _gate_passed(tags: dict[str, str]) -> bool:
+    """Whether the version's gate tag and its recorded verdict both say it passed."""
+    try:
+        verdict = json.loads(tags.get(TAG_GATE_VERDICT, ""))
+    except json.JSONDecodeError:
+        return False
+    passed = isinstance(verdict, dict) and verdict.get("passed") is True
+    return passed and tags.get(TAG_GATE_PASSED) == "true"
 
 
 def _upload(
