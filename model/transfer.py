@@ -8,8 +8,8 @@ ledger entry (compare-and-set, like ``promote``), and the source ledger records 
 
 Each side may use its own credentials: ``MLFLOW_FROM_TRACKING_USERNAME`` / ``..._PASSWORD`` /
 ``..._TOKEN`` / ``..._SERVER_CERT_PATH`` and ``MLFLOW_TO_TRACKING_...`` stand in for MLflow's
-``MLFLOW_TRACKING_*`` while that side is talked to; without them the ambient
-``MLFLOW_TRACKING_*`` apply to both.
+``MLFLOW_TRACKING_*`` while that side is talked to, and ``MODEL_FROM_LEDGER_KEY`` /
+``MODEL_TO_LEDGER_KEY`` for ``MODEL_LEDGER_KEY``; without them the ambient values apply to both.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from model.conventions import (
 )
 from model.digest import model_digest
 from model.errors import LifecycleError, PromotionError
+from model.ledger_signing import LEDGER_KEY_ENV
 from model.promotion import PromotionRecord, record_step, settled_history
 from model.registry import alias_version, register_version, resolve_version, version_tags
 from model.store import Store
@@ -64,17 +65,22 @@ class TransferOutcome:
 
 @contextmanager
 def side_credentials(side: str) -> Iterator[None]:
-    """MLflow's ``MLFLOW_TRACKING_*`` credentials replaced by ``MLFLOW_<side>_TRACKING_*``."""
-    saved = {key: os.environ.get(f"MLFLOW_TRACKING_{key}") for key in CREDENTIAL_KEYS}
-    override = {key: os.environ.get(f"MLFLOW_{side}_TRACKING_{key}") for key in CREDENTIAL_KEYS}
+    """MLflow's ``MLFLOW_TRACKING_*`` credentials replaced by ``MLFLOW_<side>_TRACKING_*``, and
+    the ledger key by ``MODEL_<side>_LEDGER_KEY`` (each registry's ledger has its own key)."""
+    names = {f"MLFLOW_TRACKING_{key}": f"MLFLOW_{side}_TRACKING_{key}" for key in CREDENTIAL_KEYS}
+    saved = {name: os.environ.get(name) for name in [*names, LEDGER_KEY_ENV]}
+    override = {name: os.environ.get(side_name) for name, side_name in names.items()}
+    ledger_key = os.environ.get(f"MODEL_{side}_LEDGER_KEY")
     try:
         if any(value is not None for value in override.values()):
-            for key, value in override.items():
-                _set_env(f"MLFLOW_TRACKING_{key}", value)
+            for name, value in override.items():
+                _set_env(name, value)
+        if ledger_key is not None:
+            _set_env(LEDGER_KEY_ENV, ledger_key)
         yield
     finally:
-        for key, value in saved.items():
-            _set_env(f"MLFLOW_TRACKING_{key}", value)
+        for name, value in saved.items():
+            _set_env(name, value)
 
 
 def copy_version(

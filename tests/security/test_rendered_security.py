@@ -187,6 +187,20 @@ def test_predictors_log_in_as_the_serving_user_without_a_service_account_token(r
                     assert (namespace, ref["name"]) in secrets
 
 
+def test_each_predictor_bounds_feedback_rewards_by_its_deployments_range(rendered) -> None:
+    stack, documents, _ = rendered
+    config = load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml")
+    declared = {(d.namespace, d.name): d.feedback for d in config.deployments}
+    for sdep in of_kind(documents, "SeldonDeployment"):
+        feedback = declared[(sdep["metadata"]["namespace"], sdep["metadata"]["name"])]
+        for predictor in sdep["spec"]["predictors"]:
+            (component,) = predictor["componentSpecs"]
+            env = {e["name"]: e.get("value") for e in component["spec"]["containers"][0]["env"]}
+            assert float(env["FEEDBACK_REWARD_MIN"]) == feedback.reward_min
+            assert float(env["FEEDBACK_REWARD_MAX"]) == feedback.reward_max
+            assert feedback.reward_min < feedback.reward_max
+
+
 def test_mlflow_runs_basic_auth_at_the_client_version_with_protocol_named_ports(rendered) -> None:
     _, documents, _ = rendered
     (server,) = [d for d in of_kind(documents, "Deployment") if d["metadata"]["name"] == "mlflow"]
