@@ -33,8 +33,8 @@ def signing_key(tracking_uri: str) -> bytes | None:
     if not raw and tracking_uri.startswith(_SHARED_SCHEMES):
         raise PromotionError(
             f"{LEDGER_KEY_ENV} is unset: the promotion ledger at {tracking_uri} is signed and "
-            "verified with the release path's key; set it to the stack's ledger key "
-            "(`pulumi stack output --show-secrets modelLedgerKey`)"
+            "verified with the release path's key; set it to that registry's ledger key, the "
+            "CI secret MODEL_LEDGER_KEY (docs/security.md, \"CI\")"
         )
     return raw.encode() if raw else None
 
