@@ -19,6 +19,10 @@ has run out the next step settles it by where the alias points (moved: ``committ
 moved: ``aborted``) before reserving its own entry. While a pending entry's lease runs, other
 steps refuse, so no step can overtake one in flight. ``history`` and ``rollback`` read only the
 ledger. This is also the Python API the A/B analysis calls for its ``--apply`` step.
+
+Entries are signed with the release path's key (``model.ledger_signing``) and verified on every
+read: an entry that is unsigned, signed with another key, malformed or misnamed is reported and
+skipped, never trusted and never a lock; the next entry's number hops over its name.
 """
 
 from __future__ import annotations
