@@ -1,5 +1,6 @@
-"""MLflow 3 tracking server and model registry behind its basic-auth app: PostgreSQL (over TLS)
-for the tracking, registry and user stores, artifacts proxied by the server to a volume
+"""MLflow 3 tracking server and model registry behind its basic-auth app plus the platform's
+write rules (`--app-name platform-auth`, `infra/scripts/mlflow_platform_auth.py`): PostgreSQL
+(over TLS) for the tracking, registry and user stores, artifacts proxied by the server to a volume
 (local/dev) or an external S3 bucket (prod), users and grants applied by a Job before any
 server starts."""
 

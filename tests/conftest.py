@@ -39,7 +39,7 @@ class MlflowLogin(NamedTuple):
 
 
 class MlflowServer(str):
-    """A running ``mlflow server --app-name basic-auth``: its URL (the string itself, so
+    """A running ``mlflow server --app-name platform-auth``: its URL (the string itself, so
     ``f"{mlflow_server}/health"`` works) plus the logins the deploy's access script created.
 
     ``admin_env``/``pipeline_env``/``serving_env`` are the environment a client needs as that

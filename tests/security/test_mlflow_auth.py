@@ -1,4 +1,4 @@
-"""The registry as deployed: a real `mlflow server --app-name basic-auth` with the users and
+"""The registry as deployed: a real `mlflow server --app-name platform-auth` with the users and
 grants made by the deploy's own access script (the `mlflow_server` session fixture)."""
 
 from __future__ import annotations
