@@ -34,7 +34,7 @@ def signing_key(tracking_uri: str) -> bytes | None:
         raise PromotionError(
             f"{LEDGER_KEY_ENV} is unset: the promotion ledger at {tracking_uri} is signed and "
             "verified with the release path's key; set it to that registry's ledger key, the "
-            "CI secret MODEL_LEDGER_KEY (docs/security.md, \"CI\")"
+            'CI secret MODEL_LEDGER_KEY (docs/security.md, "CI")'
         )
     return raw.encode() if raw else None
 
