@@ -386,6 +386,7 @@ class MlflowTracking(PlatformComponent):
             metadata={
                 "name": f"mlflow-auth-app-{revision}",
                 "namespace": MLFLOW,
+                "labels": {"app.kubernetes.io/name": "mlflow"},
                 "annotations": _mlflow_workload_skips(config.mlflow_image),
             },
             data={keys[path]: text for path, text in files.items()},
