@@ -89,6 +89,10 @@ def test_github_ledger_keys_reach_only_the_release_path_jobs(workflows) -> None:
     jobs = delivery_jobs(workflows)
     holders = {name for name, job in jobs.items() if "LEDGER_KEY" in json.dumps(job)}
     assert holders == {"train", "promote-challenger", "release-model"}
+    rollout = workflows["rollout.yml"]["jobs"]
+    assert [name for name, job in rollout.items() if "LEDGER_KEY" in json.dumps(job)] == list(
+        rollout
+    ), "the scheduled rollout promotes, so it signs ledger entries"
     release = jobs["release-model"]["env"]
     assert release["MODEL_FROM_LEDGER_KEY"] == "${{ secrets.DEV_MODEL_LEDGER_KEY }}"
     assert release["MODEL_TO_LEDGER_KEY"] == "${{ secrets.MODEL_LEDGER_KEY }}"
