@@ -117,15 +117,17 @@ class PrivateMlflowServer:
 
 @pytest.fixture
 def private_mlflow_server(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[PrivateMlflowServer]:
     """A started private server, stopped at the end of the test whatever happened; the test
-    holds the ledger key, as the release path does."""
+    holds the ledger key, as the release path does (set apart from the test's own
+    ``monkeypatch``, so its ``undo()`` keeps the key)."""
     server = PrivateMlflowServer(tmp_path_factory.mktemp("private-mlflow"))
-    monkeypatch.setenv(LEDGER_KEY_ENV, LEDGER_KEY)
     server.start()
     try:
-        yield server
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(LEDGER_KEY_ENV, LEDGER_KEY)
+            yield server
     finally:
         server.stop()
 
