@@ -8,6 +8,7 @@ kind, kubectl and the Pulumi CLI (`make preflight` checks them) and network for 
 import argparse
 import json
 import os
+import secrets
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,6 +92,9 @@ def train(ctx: Run) -> None:
     env = {
         "MLFLOW_TRACKING_URI": stack_output(ctx.stack, "mlflowUrl"),
         "MLFLOW_TRACKING_SERVER_CERT_PATH": str(ca),
+        # The ledger is signed (docs/model.md): a run without MODEL_LEDGER_KEY signs with a key
+        # of its own, so entries of earlier runs are reported as untrusted, never trusted.
+        "MODEL_LEDGER_KEY": os.environ.get("MODEL_LEDGER_KEY") or secrets.token_hex(32),
     }
     if "MLFLOW_TRACKING_PASSWORD" not in os.environ:
         user, password = MLFLOW_PIPELINE_OUTPUTS

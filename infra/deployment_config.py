@@ -223,6 +223,24 @@ class RolloutConfig(ObjectConfig):
         return self
 
 
+class FeedbackConfig(ObjectConfig):
+    """The reward range a deployment's feedback may carry: the model server answers 400 to a
+    reward outside it (FEEDBACK_REWARD_MIN/MAX), so no caller can steer the A/B evidence with
+    `1e30` or `-5`. The A/B analysis reads rewards as success rates, hence 0..1 by default."""
+
+    reward_min: float = Field(default=0.0, allow_inf_nan=False)
+    reward_max: float = Field(default=1.0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _a_range(self) -> Self:
+        if self.reward_min >= self.reward_max:
+            raise ValueError(
+                f"feedback.rewardMin ({self.reward_min}) must be below feedback.rewardMax "
+                f"({self.reward_max}), e.g. rewardMin: 0, rewardMax: 1"
+            )
+        return self
+
+
 class DeploymentConfig(ObjectConfig):
     """One entry of `deployments`: a SeldonDeployment with its predictors and their settings.
 
@@ -236,6 +254,7 @@ class DeploymentConfig(ObjectConfig):
     """Model-server workers per container (its SERVER_WORKERS); one per CPU of the limit."""
     max_batch_rows: int = Field(default=1000, ge=1, le=100_000)
     """Rows per request above which the model server answers 400."""
+    feedback: FeedbackConfig = FeedbackConfig()
     resources: Resources = Resources()
     """Default resources of the predictors that set none."""
     monitoring: MonitoringConfig = MonitoringConfig()

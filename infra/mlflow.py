@@ -1,5 +1,6 @@
-"""MLflow 3 tracking server and model registry behind its basic-auth app: PostgreSQL (over TLS)
-for the tracking, registry and user stores, artifacts proxied by the server to a volume
+"""MLflow 3 tracking server and model registry behind its basic-auth app plus the platform's
+write rules (`--app-name platform-auth`, `infra/scripts/mlflow_platform_auth.py`): PostgreSQL
+(over TLS) for the tracking, registry and user stores, artifacts proxied by the server to a volume
 (local/dev) or an external S3 bucket (prod), users and grants applied by a Job before any
 server starts."""
 
@@ -13,7 +14,15 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from infra.cert_manager import CertManager
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel, CpuQuantity, DnsLabel, ImageReference, MemoryQuantity
-from infra.mlflow_auth import ACCESS_SCRIPT, PASSWORD_ENV, MlflowUsers, basic_auth_ini
+from infra.mlflow_auth import (
+    ACCESS_SCRIPT,
+    AUTH_APP_NAME,
+    PASSWORD_ENV,
+    RELEASE_USERS_ENV,
+    MlflowUsers,
+    auth_app_files,
+    basic_auth_ini,
+)
 from infra.namespaces import MLFLOW
 from infra.secrets import MlflowLogin, credentials_secret, generated_password
 from infra.workloads import (
@@ -45,6 +54,9 @@ IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 (aws/amazon-eks-pod-identity-webhook README, `eks.amazonaws.com/role-arn`)."""
 ARTIFACTS_DIR = "/artifacts"
 AUTH_CONFIG = "/etc/mlflow-auth/basic_auth.ini"
+AUTH_APP_DIR = "/opt/platform-auth"
+"""Where the platform's auth app (`infra/scripts/mlflow_platform_auth.py`) is mounted; on
+PYTHONPATH, so `mlflow server --app-name platform-auth` finds its entry point."""
 POSTGRES_CA = "/etc/postgres-ca/ca.crt"
 SERVER_OVERHEAD_MIB = 320
 """Measured here with mlflow 3.17.2 (`mlflow server --app-name basic-auth --workers 2`): the
@@ -304,6 +316,7 @@ class MlflowTracking(PlatformComponent):
             after=[database],
         )
         labels = {"app.kubernetes.io/name": "mlflow"}
+        auth_app = self._auth_app(config)
         k8s.apps.v1.Deployment(
             "mlflow",
             metadata={
@@ -336,7 +349,7 @@ class MlflowTracking(PlatformComponent):
                                 "command": ["mlflow", "server"],
                                 "args": [
                                     "--app-name",
-                                    "basic-auth",
+                                    AUTH_APP_NAME,
                                     "--host",
                                     "0.0.0.0",
                                     "--port",
@@ -365,6 +378,11 @@ class MlflowTracking(PlatformComponent):
                                         "name": "MLFLOW_SERVER_ENABLE_JOB_EXECUTION",
                                         "value": "false",
                                     },
+                                    {"name": "PYTHONPATH", "value": AUTH_APP_DIR},
+                                    {
+                                        "name": RELEASE_USERS_ENV,
+                                        "value": config.mlflow_pipeline_user,
+                                    },
                                     *store_env,
                                 ],
                                 "resources": resources(
@@ -376,10 +394,18 @@ class MlflowTracking(PlatformComponent):
                                 "readinessProbe": http_probe("/health", "http", 10),
                                 "livenessProbe": http_probe("/health", "http", 30),
                                 "securityContext": CONTAINER_SECURITY_CONTEXT,
-                                "volumeMounts": [*common_mounts, *store_mounts],
+                                "volumeMounts": [
+                                    *common_mounts,
+                                    *store_mounts,
+                                    {
+                                        "name": "auth-app",
+                                        "mountPath": AUTH_APP_DIR,
+                                        "readOnly": True,
+                                    },
+                                ],
                             }
                         ],
-                        "volumes": [*common_volumes, *store_volumes],
+                        "volumes": [*common_volumes, *store_volumes, auth_app],
                     },
                 },
             },
@@ -387,6 +413,32 @@ class MlflowTracking(PlatformComponent):
         )
         self._service("mlflow", labels, "http", MLFLOW_PORT)
         self.register_outputs({"tracking_uri": self.tracking_uri})
+
+    def _auth_app(self, config: MlflowConfig) -> dict:
+        """The volume carrying `auth_app_files()` (ConfigMap keys cannot hold `/`, so each
+        file gets a flat key and its path back through `items`). Named after their digest: a
+        change rolls the servers."""
+        files = auth_app_files()
+        keys = {path: path.replace("/", "__") for path in files}
+        revision = hashlib.sha256("\0".join(files.values()).encode()).hexdigest()[:10]
+        config_map = k8s.core.v1.ConfigMap(
+            "mlflow-auth-app",
+            metadata={
+                "name": f"mlflow-auth-app-{revision}",
+                "namespace": MLFLOW,
+                "labels": {"app.kubernetes.io/name": "mlflow"},
+                "annotations": _mlflow_workload_skips(config.mlflow_image),
+            },
+            data={keys[path]: text for path, text in files.items()},
+            opts=self.child_opts(),
+        )
+        return {
+            "name": "auth-app",
+            "configMap": {
+                "name": config_map.metadata["name"],
+                "items": [{"key": keys[path], "path": path} for path in files],
+            },
+        }
 
     def _access_job(
         self,

@@ -16,6 +16,11 @@ DEFAULT_PERMISSION = "NO_PERMISSIONS"
 """What a logged-in user may do on a resource nobody granted them: nothing."""
 
 ACCESS_SCRIPT = Path(__file__).resolve().parent / "scripts" / "mlflow_access.py"
+AUTH_APP_SCRIPT = Path(__file__).resolve().parent / "scripts" / "mlflow_platform_auth.py"
+AUTH_APP_NAME = "platform-auth"
+"""`mlflow server --app-name platform-auth`: basic-auth plus the platform's write rules."""
+RELEASE_USERS_ENV = "MLFLOW_PLATFORM_RELEASE_USERS"
+"""The users the rules let write (the pipeline user): read by `mlflow_platform_auth.py`."""
 
 PASSWORD_ENV = {"serving": "MLFLOW_SERVING_PASSWORD", "pipeline": "MLFLOW_PIPELINE_PASSWORD"}
 """Environment variable carrying each role's password into the access script."""
@@ -37,6 +42,29 @@ def basic_auth_ini(database_uri: str, admin_username: str) -> str:
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
         "grant_default_workspace_access = false\n"
     )
+
+
+def auth_app_files() -> dict[str, str]:
+    """The auth app as a package MLflow finds on PYTHONPATH: its module and a `.dist-info`
+    declaring the `mlflow.app` entry point (`mlflow server` looks `--app-name` up among the
+    `mlflow.app` entry points, mlflow 3.17.2 `mlflow/server/__init__.py` `_find_app`), so it
+    runs in MLflow's own image from a mounted ConfigMap. Keys are paths under that directory."""
+    module = AUTH_APP_SCRIPT.stem
+    dist_info = f"{module}-1.0.dist-info"
+    return {
+        f"{module}.py": AUTH_APP_SCRIPT.read_text(),
+        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {module}\nVersion: 1.0\n",
+        f"{dist_info}/entry_points.txt": f"[mlflow.app]\n{AUTH_APP_NAME} = {module}:create_app\n",
+    }
+
+
+def write_auth_app(directory: Path) -> Path:
+    """Write `auth_app_files()` under `directory` (the tests' PYTHONPATH entry)."""
+    for relative, text in auth_app_files().items():
+        target = directory / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    return directory
 
 
 @dataclass(frozen=True)

@@ -180,6 +180,8 @@ def _pod_spec(
                     *login_env,
                     {"name": "SERVER_WORKERS", "value": str(config.workers)},
                     {"name": "MAX_BATCH_ROWS", "value": str(config.max_batch_rows)},
+                    {"name": "FEEDBACK_REWARD_MIN", "value": repr(config.feedback.reward_min)},
+                    {"name": "FEEDBACK_REWARD_MAX", "value": repr(config.feedback.reward_max)},
                 ],
                 "ports": [METRICS_PORT],
                 "resources": config.resources_of(predictor).model_dump(),

@@ -104,7 +104,10 @@ def register_rollback(
     parser = _subcommand(
         subcommands, common, _rollback, "return 'champion' to the previous version"
     )
-    _add_ledger_options(parser, reason_help="why")
+    parser.add_argument(
+        "--force", action="store_true", help="roll back even to a version whose gate failed"
+    )
+    _add_ledger_options(parser, reason_help="why (required with --force)")
 
 
 def register_history(
@@ -268,10 +271,10 @@ def _promote(args: argparse.Namespace) -> int:
 
 
 def _copy_across(args: argparse.Namespace) -> int:
-    if args.tracking_uri or args.force:
+    if args.tracking_uri:
         raise ConfigurationError(
             "copying across registries takes --from-tracking-uri and --to-tracking-uri, not "
-            "--tracking-uri or --force (the source's gate verdict travels with the version)"
+            "--tracking-uri"
         )
     from model.transfer import copy_version
 
@@ -283,6 +286,7 @@ def _copy_across(args: argparse.Namespace) -> int:
         actor=args.actor,
         reason=args.reason,
         progress=progress,
+        force=args.force,
     )
     records = [r for r in (outcome.exported, outcome.imported) if r is not None]
     text = (
@@ -301,16 +305,22 @@ def _rollback(args: argparse.Namespace) -> int:
     from model.promotion import rollback
 
     record = rollback(
-        args.model_name, tracking_uri=args.tracking_uri, reason=args.reason, actor=args.actor
+        args.model_name,
+        tracking_uri=args.tracking_uri,
+        reason=args.reason,
+        actor=args.actor,
+        force=args.force,
     )
     emit(args.json, record.as_dict(), _records_text([record]))
     return 0
 
 
 def _history(args: argparse.Namespace) -> int:
-    from model.promotion import history
+    from model.promotion import read_ledger
+    from model.store import Store
 
-    records = history(args.model_name, tracking_uri=args.tracking_uri)
+    ledger = read_ledger(Store.open(args.tracking_uri), args.model_name)
+    records = ledger.records
     text = _records_text(records) if records else f"no promotions of {args.model_name} yet"
     notes = [f"#{r.sequence} {r.state}: {r.note}" for r in records if r.note]
     pending = [
@@ -319,10 +329,15 @@ def _history(args: argparse.Namespace) -> int:
         for r in records
         if r.state == "pending"
     ]
+    rejected = [f"skipped, not trusted: {line}" for line in ledger.rejected]
     emit(
         args.json,
-        {"model_name": args.model_name, "history": [r.as_dict() for r in records]},
-        "\n".join([text, *notes, *pending]),
+        {
+            "model_name": args.model_name,
+            "history": [r.as_dict() for r in records],
+            "rejected": ledger.rejected,
+        },
+        "\n".join([text, *notes, *pending, *rejected]),
     )
     return 0
 

@@ -19,6 +19,10 @@ has run out the next step settles it by where the alias points (moved: ``committ
 moved: ``aborted``) before reserving its own entry. While a pending entry's lease runs, other
 steps refuse, so no step can overtake one in flight. ``history`` and ``rollback`` read only the
 ledger. This is also the Python API the A/B analysis calls for its ``--apply`` step.
+
+Entries are signed with the release path's key (``model.ledger_signing``) and verified on every
+read: an entry that is unsigned, signed with another key, malformed or misnamed is reported and
+skipped, never trusted and never a lock; the next entry's number hops over its name.
 """
 
 from __future__ import annotations
@@ -35,16 +39,19 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 
 from model.assessment import assess
+from model.console import progress
 from model.conventions import (
     CHALLENGER,
     CHAMPION,
     DEFAULT_MODEL_NAME,
     NO_VERSION,
     TAG_GATE_CHAMPION,
+    TAG_GATE_PASSED,
     TAG_GATE_VERDICT,
 )
 from model.errors import PromotionError
 from model.gate import GateThresholds, GateVerdict
+from model.ledger_signing import sign, signing_key, verify
 from model.locations import artifact_location
 from model.registry import alias_version, recorded_thresholds, resolve_version, version_tags
 from model.store import Store
@@ -61,6 +68,9 @@ ALIAS_MOVING_ACTIONS = frozenset({"promote", "rollback", "import"})
 
 _TAG = "ledger."
 _MAX_EVIDENCE_CHARS = 7000
+STATUS = "status"
+"""The one tag (``ledger.status``, JSON) a later step rewrites: state, note and their signature;
+the other tags are fixed, and signed, when the entry is reserved."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +95,17 @@ class PromotionRecord:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Ledger:
+    """The entries readers trust, oldest first; the ones they refused, each with why; and the
+    highest sequence any entry's name takes (the next step reserves the one after it, so an
+    entry squatted under the ledger's name never blocks it)."""
+
+    records: list[PromotionRecord]
+    rejected: list[str]
+    last_sequence: int
+
+
 def promote(
     model_name: str = DEFAULT_MODEL_NAME,
     version: str | int | None = None,
@@ -103,7 +124,7 @@ def promote(
     if force and not reason.strip():
         raise PromotionError("--force needs a --reason saying why the gate is overridden")
     store = Store.open(tracking_uri)
-    records = settled_history(store, model_name, actor)
+    ledger = settled_history(store, model_name, actor)
     target = resolve_version(
         store, model_name, None if version is None else str(version), CHALLENGER
     )
@@ -119,7 +140,7 @@ def promote(
         )
     return record_step(
         store,
-        records,
+        ledger,
         action="promote",
         model_name=model_name,
         from_version=current,
@@ -137,11 +158,15 @@ def rollback(
     tracking_uri: str | None = None,
     reason: str = "",
     actor: str | None = None,
+    force: bool = False,
 ) -> PromotionRecord:
-    """Return ``champion`` to the version it held before the latest promotion still in effect."""
+    """Return ``champion`` to the version it held before the latest promotion still in effect,
+    if that version's gate passed; a gate-failed one needs ``force`` with a ``reason``."""
+    if force and not reason.strip():
+        raise PromotionError("--force needs a --reason saying why a gate-failed version serves")
     store = Store.open(tracking_uri)
-    records = settled_history(store, model_name, actor)
-    lineage = champion_lineage(records)
+    ledger = settled_history(store, model_name, actor)
+    lineage = champion_lineage(ledger.records)
     if len(lineage) < 2:
         raise PromotionError(
             f"{model_name} has no earlier {CHAMPION} to roll back to "
@@ -153,25 +178,34 @@ def rollback(
             f"the {CHAMPION} alias points at version {current} but the ledger says {lineage[-1]}; "
             "the alias was moved outside `python -m model promote`: promote explicitly instead"
         )
+    target = lineage[-2]
+    gate_passed = version_tags(store, model_name, target).get(TAG_GATE_PASSED) == "true"
+    if not gate_passed and not force:
+        raise PromotionError(
+            f"{model_name} version {target}, the previous {CHAMPION}, has no passed quality "
+            f"gate ({TAG_GATE_PASSED} is not true); pass --force with --reason to roll back to "
+            "it anyway, or promote a version whose gate passed"
+        )
     return record_step(
         store,
-        records,
+        ledger,
         action="rollback",
         model_name=model_name,
         from_version=current,
-        to_version=lineage[-2],
+        to_version=target,
         actor=actor,
         reason=reason,
-        forced=False,
-        evidence={"rolled_back_version": current},
+        forced=not gate_passed,
+        evidence={"rolled_back_version": current, "gate_passed": gate_passed},
     )
 
 
 def history(
     model_name: str = DEFAULT_MODEL_NAME, *, tracking_uri: str | None = None
 ) -> list[PromotionRecord]:
-    """Every ledger entry of ``model_name`` as recorded, oldest first (pending ones included)."""
-    return _read_ledger(Store.open(tracking_uri), model_name)
+    """The trusted ledger entries of ``model_name``, oldest first (pending ones included);
+    ``read_ledger`` also lists the refused ones."""
+    return read_ledger(Store.open(tracking_uri), model_name).records
 
 
 def champion_lineage(records: list[PromotionRecord]) -> list[str]:
@@ -181,17 +215,21 @@ def champion_lineage(records: list[PromotionRecord]) -> list[str]:
         if record.state != COMMITTED or record.action not in ALIAS_MOVING_ACTIONS:
             continue
         if record.action == "rollback":
-            lineage.pop()
+            if lineage:
+                lineage.pop()
         else:
             lineage.append(record.to_version)
     return lineage
 
 
-def settled_history(store: Store, model_name: str, actor: str | None) -> list[PromotionRecord]:
-    """The ledger with a dead step's pending entry settled; refused while a live step holds it."""
-    records = _read_ledger(store, model_name)
+def settled_history(store: Store, model_name: str, actor: str | None) -> Ledger:
+    """The trusted ledger with a dead step's pending entry settled; refused while a live step
+    holds it. Refused entries are reported on stderr and play no part."""
+    ledger = read_ledger(store, model_name)
+    _report(ledger)
+    records = ledger.records
     if not records or records[-1].state != PENDING:
-        return records
+        return ledger
     last = records[-1]
     lease_until = datetime.fromisoformat(last.recorded_at) + _lease()
     if datetime.now(UTC) < lease_until:
@@ -209,13 +247,13 @@ def settled_history(store: Store, model_name: str, actor: str | None) -> list[Pr
         f"settled {state} by {actor or _login_name()} at {_now()}: the step stopped part-way; "
         f"the {CHAMPION} alias was found at {current or NO_VERSION}"
     )
-    _set_entry_tags(store, last.entry_id, {"state": state, "note": note})
-    return [*records[:-1], replace(last, state=state, note=note)]
+    _set_status(store, last.entry_id, state, note)
+    return replace(ledger, records=[*records[:-1], replace(last, state=state, note=note)])
 
 
 def record_step(
     store: Store,
-    records: list[PromotionRecord],
+    ledger: Ledger,
     *,
     action: str,
     model_name: str,
@@ -228,7 +266,7 @@ def record_step(
 ) -> PromotionRecord:
     """Reserve the next ledger entry, compare-and-set the alias (for alias-moving actions), commit.
 
-    ``records`` is the settled ledger the caller decided on; ``from_version`` is the alias as
+    ``ledger`` is the settled ledger the caller decided on; ``from_version`` is the alias as
     the caller read it.
     """
     evidence_json = json.dumps(evidence, separators=(",", ":"), sort_keys=True, default=str)
@@ -236,8 +274,8 @@ def record_step(
         raise PromotionError(
             f"evidence is {len(evidence_json)} characters of JSON; at most {_MAX_EVIDENCE_CHARS}"
         )
-    sequence = (records[-1].sequence if records else 0) + 1
-    tags = {
+    sequence = ledger.last_sequence + 1
+    fixed = {
         "model_name": model_name,
         "action": action,
         "from_version": from_version or NO_VERSION,
@@ -248,24 +286,26 @@ def record_step(
         "forced": str(forced).lower(),
         "sequence": str(sequence),
         "evidence": evidence_json,
-        "state": PENDING,
-        "note": "",
     }
-    entry_id = _reserve(store, model_name, sequence, tags)
-    record = _record_from_tags(entry_id, {f"{_TAG}{k}": v for k, v in tags.items()})
+    key = signing_key(store.tracking_uri)
+    signature = sign(key, fixed) if key else None
+    tags = {**fixed, **({"signature": signature} if signature else {})}
+    status = _status(key, signature, PENDING, "")
+    entry_id = _reserve(store, model_name, sequence, {**tags, STATUS: status})
+    record = _record_from_tags(entry_id, {**fixed, "state": PENDING, "note": ""})
     if action not in ALIAS_MOVING_ACTIONS:
         return _commit(store, record)
     found = alias_version(store, model_name, CHAMPION)
     if found != from_version:
         note = f"compare-and-set failed: {CHAMPION} was {found or NO_VERSION}, not {from_version}"
-        _set_entry_tags(store, entry_id, {"state": ABORTED, "note": note})
+        _set_status(store, entry_id, ABORTED, note)
         raise PromotionError(
             f"the {CHAMPION} alias of {model_name} moved from {from_version or NO_VERSION} to "
             f"{found or NO_VERSION} while this {action} ran; nothing changed (ledger entry "
             f"#{sequence} aborted): re-read `python -m model history` and retry"
         )
-    if datetime.now(UTC) >= datetime.fromisoformat(tags["recorded_at"]) + _lease():
-        _set_entry_tags(store, entry_id, {"state": ABORTED, "note": "lease ran out"})
+    if datetime.now(UTC) >= datetime.fromisoformat(fixed["recorded_at"]) + _lease():
+        _set_status(store, entry_id, ABORTED, "lease ran out")
         raise PromotionError(f"ledger entry #{sequence} outlived its lease; nothing changed")
     store.client.set_registered_model_alias(model_name, CHAMPION, to_version)
     _after_alias_move()
@@ -297,7 +337,7 @@ def _reserve(store: Store, model_name: str, sequence: int, tags: dict[str, str])
 
 def _commit(store: Store, record: PromotionRecord) -> PromotionRecord:
     try:
-        _set_entry_tags(store, record.entry_id, {"state": COMMITTED})
+        _set_status(store, record.entry_id, COMMITTED, "")
     except MlflowException as exc:
         moved = record.action in ALIAS_MOVING_ACTIONS
         raise PromotionError(
@@ -310,15 +350,29 @@ def _commit(store: Store, record: PromotionRecord) -> PromotionRecord:
     return replace(record, state=COMMITTED)
 
 
-def _set_entry_tags(store: Store, entry_id: str, tags: dict[str, str]) -> None:
-    for key, value in tags.items():
-        store.client.set_experiment_tag(entry_id, f"{_TAG}{key}", value)
+def _status(key: bytes | None, signature: str | None, state: str, note: str) -> str:
+    """The entry's mutable part as one tag (one write, so never half-updated): its state and
+    note, signed together with the entry's own signature."""
+    status: dict[str, str | None] = {"state": state, "note": note}
+    if key:
+        status["signature"] = sign(key, {"entry": signature, **status})
+    return json.dumps(status, separators=(",", ":"), sort_keys=True)
 
 
-def _read_ledger(store: Store, model_name: str) -> list[PromotionRecord]:
+def _set_status(store: Store, entry_id: str, state: str, note: str) -> None:
+    key = signing_key(store.tracking_uri)
+    signature = store.client.get_experiment(entry_id).tags.get(f"{_TAG}signature")
+    status = _status(key, signature, state, note)
+    store.client.set_experiment_tag(entry_id, f"{_TAG}{STATUS}", status)
+
+
+def read_ledger(store: Store, model_name: str) -> Ledger:
+    """Every entry named ``model-promotions/<model>/<N>``, checked: an entry that is malformed,
+    unsigned or signed with another key is refused (listed in ``rejected``), never trusted."""
+    key = signing_key(store.tracking_uri)
     prefix = f"{LEDGER_EXPERIMENT}/{model_name}/"
     pattern = prefix.replace("\\", "\\\\").replace("'", "\\'")
-    entries, token = [], None
+    records, rejected, last_sequence, token = [], [], 0, None
     while True:
         page = store.client.search_experiments(
             view_type=ViewType.ALL,
@@ -327,12 +381,48 @@ def _read_ledger(store: Store, model_name: str) -> list[PromotionRecord]:
             page_token=token,
         )
         # LIKE treats "_" and "%" in model names as wildcards: keep exact prefixes only.
-        entries += [e for e in page if e.name.startswith(prefix) and f"{_TAG}sequence" in e.tags]
+        for entry in (e for e in page if e.name.startswith(prefix)):
+            suffix = entry.name.removeprefix(prefix)
+            if suffix.isdigit():
+                last_sequence = max(last_sequence, int(suffix))
+            try:
+                records.append(_checked_record(entry, model_name, suffix, key))
+            except _Refused as refused:
+                rejected.append(f"{entry.name} (experiment {entry.experiment_id}): {refused}")
         token = page.token
         if not token:
             break
-    records = [_record_from_tags(e.experiment_id, e.tags) for e in entries]
-    return sorted(records, key=lambda record: record.sequence)
+    return Ledger(sorted(records, key=lambda r: r.sequence), rejected, last_sequence)
+
+
+class _Refused(Exception):
+    """Why one ledger entry is not trusted."""
+
+
+def _checked_record(entry: Any, model_name: str, suffix: str, key: bytes | None) -> PromotionRecord:
+    tags = {k.removeprefix(_TAG): v for k, v in entry.tags.items() if k.startswith(_TAG)}
+    try:
+        status = json.loads(tags.pop(STATUS))
+        signature = tags.pop("signature", None)
+        if key is not None:
+            if not verify(key, tags, signature):
+                raise _Refused("not signed with the release path's ledger key")
+            state = {"entry": signature, "state": status["state"], "note": status["note"]}
+            if not verify(key, state, status.get("signature")):
+                raise _Refused("its state is not signed with the release path's ledger key")
+        record = _record_from_tags(entry.experiment_id, {**tags, **status})
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise _Refused(f"malformed ({type(exc).__name__}: {exc})") from None
+    if record.model_name != model_name or f"{record.sequence:06d}" != suffix:
+        raise _Refused(f"records {record.model_name} #{record.sequence}, not its own name")
+    if record.state not in (PENDING, COMMITTED, ABORTED) or not isinstance(record.evidence, dict):
+        raise _Refused(f"malformed (state {record.state!r})")
+    return record
+
+
+def _report(ledger: Ledger) -> None:
+    for line in ledger.rejected:
+        progress(f"ledger entry skipped, not trusted: {line}")
 
 
 def _entry_name(model_name: str, sequence: int) -> str:
@@ -370,8 +460,8 @@ def _login_name() -> str:
         return "unknown"
 
 
-def _record_from_tags(entry_id: str, tags: dict[str, str]) -> PromotionRecord:
-    field = {key.removeprefix(_TAG): value for key, value in tags.items() if key.startswith(_TAG)}
+def _record_from_tags(entry_id: str, field: dict[str, str]) -> PromotionRecord:
+    """A record from an entry's tags (without the ``ledger.`` prefix)."""
     return PromotionRecord(
         sequence=int(field["sequence"]),
         action=field["action"],
@@ -379,11 +469,11 @@ def _record_from_tags(entry_id: str, tags: dict[str, str]) -> PromotionRecord:
         from_version=None if field["from_version"] == NO_VERSION else field["from_version"],
         to_version=field["to_version"],
         actor=field["actor"],
-        recorded_at=field["recorded_at"],
+        recorded_at=datetime.fromisoformat(field["recorded_at"]).isoformat(timespec="milliseconds"),
         reason=field["reason"],
         forced=field["forced"] == "true",
         evidence=json.loads(field["evidence"]),
-        state=field.get("state", COMMITTED),
-        note=field.get("note", ""),
+        state=field["state"],
+        note=field["note"],
         entry_id=entry_id,
     )

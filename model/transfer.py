@@ -8,12 +8,13 @@ ledger entry (compare-and-set, like ``promote``), and the source ledger records 
 
 Each side may use its own credentials: ``MLFLOW_FROM_TRACKING_USERNAME`` / ``..._PASSWORD`` /
 ``..._TOKEN`` / ``..._SERVER_CERT_PATH`` and ``MLFLOW_TO_TRACKING_...`` stand in for MLflow's
-``MLFLOW_TRACKING_*`` while that side is talked to; without them the ambient
-``MLFLOW_TRACKING_*`` apply to both.
+``MLFLOW_TRACKING_*`` while that side is talked to, and ``MODEL_FROM_LEDGER_KEY`` /
+``MODEL_TO_LEDGER_KEY`` for ``MODEL_LEDGER_KEY``; without them the ambient values apply to both.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -29,11 +30,14 @@ from model.conventions import (
     DRIFT_REFERENCE_ARTIFACT,
     HOLDOUT_ARTIFACT,
     MODEL_ARTIFACT_PATH,
+    TAG_GATE_PASSED,
+    TAG_GATE_VERDICT,
     TAG_MODEL_DIGEST,
     TAG_SOURCE_PREFIX,
 )
 from model.digest import model_digest
-from model.errors import LifecycleError
+from model.errors import LifecycleError, PromotionError
+from model.ledger_signing import LEDGER_KEY_ENV
 from model.promotion import PromotionRecord, record_step, settled_history
 from model.registry import alias_version, register_version, resolve_version, version_tags
 from model.store import Store
@@ -61,17 +65,22 @@ class TransferOutcome:
 
 @contextmanager
 def side_credentials(side: str) -> Iterator[None]:
-    """MLflow's ``MLFLOW_TRACKING_*`` credentials replaced by ``MLFLOW_<side>_TRACKING_*``."""
-    saved = {key: os.environ.get(f"MLFLOW_TRACKING_{key}") for key in CREDENTIAL_KEYS}
-    override = {key: os.environ.get(f"MLFLOW_{side}_TRACKING_{key}") for key in CREDENTIAL_KEYS}
+    """MLflow's ``MLFLOW_TRACKING_*`` credentials replaced by ``MLFLOW_<side>_TRACKING_*``, and
+    the ledger key by ``MODEL_<side>_LEDGER_KEY`` (each registry's ledger has its own key)."""
+    names = {f"MLFLOW_TRACKING_{key}": f"MLFLOW_{side}_TRACKING_{key}" for key in CREDENTIAL_KEYS}
+    saved = {name: os.environ.get(name) for name in [*names, LEDGER_KEY_ENV]}
+    override = {name: os.environ.get(side_name) for name, side_name in names.items()}
+    ledger_key = os.environ.get(f"MODEL_{side}_LEDGER_KEY")
     try:
         if any(value is not None for value in override.values()):
-            for key, value in override.items():
-                _set_env(f"MLFLOW_TRACKING_{key}", value)
+            for name, value in override.items():
+                _set_env(name, value)
+        if ledger_key is not None:
+            _set_env(LEDGER_KEY_ENV, ledger_key)
         yield
     finally:
-        for key, value in saved.items():
-            _set_env(f"MLFLOW_TRACKING_{key}", value)
+        for name, value in saved.items():
+            _set_env(name, value)
 
 
 def copy_version(
@@ -83,10 +92,17 @@ def copy_version(
     actor: str | None,
     reason: str,
     progress: Callable[[str], None],
+    force: bool = False,
 ) -> TransferOutcome:
-    """Copy ``version`` (default: the source champion) and make it the target's champion."""
+    """Copy ``version`` (default: the source champion) and make it the target's champion.
+
+    The version's recorded gate verdict must have passed (``force`` with a ``reason``
+    overrides, and the import entry says ``forced``), and its files must match its digest.
+    """
     if from_tracking_uri == to_tracking_uri:
         raise LifecycleError("--from-tracking-uri and --to-tracking-uri name the same registry")
+    if force and not reason.strip():
+        raise PromotionError("--force needs a --reason saying why the gate is overridden")
     with tempfile.TemporaryDirectory() as scratch:
         workdir = Path(scratch)
         with side_credentials("FROM"):
@@ -94,10 +110,17 @@ def copy_version(
             settled_history(source, model_name, actor)
             version = resolve_version(source, model_name, version, CHAMPION)
             tags, run_id, model_dir = _fetch(source, model_name, version, workdir, progress)
+        gate_passed = _gate_passed(tags)
+        if not gate_passed and not force:
+            raise PromotionError(
+                f"{model_name} version {version} at {from_tracking_uri} has no passed quality "
+                f"gate ({TAG_GATE_PASSED}={tags.get(TAG_GATE_PASSED)!r}); nothing copied: pass "
+                "--force with --reason to copy it anyway"
+            )
         digest = tags[TAG_MODEL_DIGEST]
         with side_credentials("TO"):
             target = Store.open(to_tracking_uri)
-            records = settled_history(target, model_name, actor)
+            ledger = settled_history(target, model_name, actor)
             copied = _find_copy(target, model_name, digest)
             if copied is None:
                 copied = _upload(
@@ -113,19 +136,19 @@ def copy_version(
                 )  # fmt: skip
             imported = record_step(
                 target,
-                records,
+                ledger,
                 action="import",
                 model_name=model_name,
                 from_version=current,
                 to_version=copied,
                 actor=actor,
                 reason=reason,
-                forced=False,
+                forced=not gate_passed,
                 evidence={
                     "from_tracking_uri": from_tracking_uri,
                     "from_version": version,
                     "model_digest": digest,
-                    "gate_passed": tags.get("gate.passed"),
+                    "gate_passed": gate_passed,
                 },
             )
         with side_credentials("FROM"):
@@ -178,6 +201,16 @@ def _fetch(
             except MlflowException:
                 progress(f"source run {run_id} has no {artifact}; not copied")
     return tags, run_id, model_dir
+
+
+def _gate_passed(tags: dict[str, str]) -> bool:
+    """Whether the version's gate tag and its recorded verdict both say it passed."""
+    try:
+        verdict = json.loads(tags.get(TAG_GATE_VERDICT, ""))
+    except json.JSONDecodeError:
+        return False
+    passed = isinstance(verdict, dict) and verdict.get("passed") is True
+    return passed and tags.get(TAG_GATE_PASSED) == "true"
 
 
 def _upload(

@@ -18,6 +18,9 @@ from localrun.process_group import ServerGroup, free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SERVER_START_TIMEOUT_S = 120
+LEDGER_KEY_ENV = "MODEL_LEDGER_KEY"
+LEDGER_KEY = secrets.token_hex(32)
+"""The session's promotion-ledger key: the release path's (the pipeline user's) alone."""
 TRAIN_TIMEOUT_S = 300
 
 
@@ -36,11 +39,12 @@ class MlflowLogin(NamedTuple):
 
 
 class MlflowServer(str):
-    """A running ``mlflow server --app-name basic-auth``: its URL (the string itself, so
+    """A running ``mlflow server --app-name platform-auth``: its URL (the string itself, so
     ``f"{mlflow_server}/health"`` works) plus the logins the deploy's access script created.
 
     ``admin_env``/``pipeline_env``/``serving_env`` are the environment a client needs as that
-    user (``MLFLOW_TRACKING_URI`` and ``MLFLOW_TRACKING_USERNAME``/``_PASSWORD``).
+    user (``MLFLOW_TRACKING_URI`` and ``MLFLOW_TRACKING_USERNAME``/``_PASSWORD``); the pipeline
+    user, the release path, also holds the promotion ledger's key (``MODEL_LEDGER_KEY``).
     """
 
     url: str
@@ -58,6 +62,7 @@ class MlflowServer(str):
             "MLFLOW_TRACKING_URI": self.url,
             "MLFLOW_TRACKING_USERNAME": login.username,
             "MLFLOW_TRACKING_PASSWORD": login.password,
+            **({LEDGER_KEY_ENV: LEDGER_KEY} if role == "pipeline" else {}),
         }
 
     @property
@@ -91,10 +96,19 @@ def _stack_served_models() -> tuple[str, ...]:
 
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
-    """A real ``mlflow server --app-name basic-auth`` on localhost, configured as the stack
-    configures it (``infra/mlflow_auth.py``): SQLite stores, proxied local artifacts, default
-    permission NO_PERMISSIONS, users and grants created by the deploy's own access script."""
-    from infra.mlflow_auth import ACCESS_SCRIPT, PASSWORD_ENV, MlflowUsers, basic_auth_ini
+    """A real ``mlflow server --app-name platform-auth`` on localhost, configured as the stack
+    configures it (``infra/mlflow_auth.py``): MLflow's basic-auth app plus the platform's write
+    rules, loaded from the same files the deploy mounts; SQLite stores, proxied local artifacts,
+    default permission NO_PERMISSIONS, users and grants created by the deploy's access script."""
+    from infra.mlflow_auth import (
+        ACCESS_SCRIPT,
+        AUTH_APP_NAME,
+        PASSWORD_ENV,
+        RELEASE_USERS_ENV,
+        MlflowUsers,
+        basic_auth_ini,
+        write_auth_app,
+    )
 
     root = tmp_path_factory.mktemp("mlflow-server")
     port = free_port()
@@ -113,6 +127,8 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
         **{PASSWORD_ENV[role]: logins[role].password for role in PASSWORD_ENV},
         # Job execution (GenAI jobs) would spawn a dozen workers the tests never use.
         MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
+        PYTHONPATH=str(write_auth_app(root / "auth-app")),
+        **{RELEASE_USERS_ENV: logins["pipeline"].username},
     )
     served: set[str] = set(_stack_served_models())
 
@@ -138,7 +154,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
     configure()
     command = [
         sys.executable, "-m", "mlflow", "server",
-        "--app-name", "basic-auth",
+        "--app-name", AUTH_APP_NAME,
         "--backend-store-uri", backend_uri,
         "--artifacts-destination", str(root / "artifacts"),
         "--serve-artifacts",

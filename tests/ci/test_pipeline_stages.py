@@ -101,20 +101,21 @@ def test_github_trains_and_gates_only_on_main(workflows) -> None:
 
 
 def test_github_previews_both_stacks_on_pull_requests_and_comments(workflows) -> None:
-    """dev with pulumi preview, prod as the offline render diff (branch code gets no prod
-    secret); both are posted on the pull request."""
+    """A pull request gets both stacks as the offline render diff (no environment, no secret),
+    posted on it; `pulumi preview` runs only on main from the read-only preview environments."""
     jobs = delivery_jobs(workflows)
+    render = jobs["render-diff"]
+    assert render["if"] == "github.event_name == 'pull_request'"
+    assert render["strategy"]["matrix"]["stack"] == ["dev", "prod"]
+    assert "environment" not in render and "${{ secrets." not in json.dumps(render)
+    assert 'make render-diff STACK="$STACK"' in " ".join(s.get("run", "") for s in render["steps"])
     preview = jobs["preview"]
-    assert preview["if"].startswith("github.event_name == 'pull_request'")
-    assert preview["strategy"]["matrix"]["stack"] == ["dev"]
+    assert preview["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
+    assert preview["strategy"]["matrix"]["stack"] == ["dev", "prod"]
     assert preview["with"]["environment"] == "${{ matrix.stack }}-preview"
-    render_prod = jobs["render-prod"]
-    assert render_prod["if"] == "github.event_name == 'pull_request'"
-    assert "environment" not in render_prod and "${{ secrets." not in json.dumps(render_prod)
-    assert "make render-diff STACK=prod" in " ".join(s.get("run", "") for s in render_prod["steps"])
     assert preview["uses"] == "./.github/workflows/pulumi-stack.yml"
     assert preview["with"]["operation"] == "preview"
-    assert jobs["comment"]["needs"] == ["preview", "render-prod"]
+    assert jobs["comment"]["needs"] == ["render-diff"]
     assert jobs["comment"]["strategy"]["matrix"]["stack"] == ["dev", "prod"]
     stack_steps = workflows["pulumi-stack.yml"]["jobs"]["pulumi"]["steps"]
     preview_runs = " ".join(s.get("run", "") for s in stack_steps if "preview" in s.get("if", ""))
@@ -143,7 +144,7 @@ def test_github_deploys_dev_on_main_and_prod_on_tag_or_approval(workflows) -> No
 def test_github_promotes_one_image_digest_to_every_stack(workflows) -> None:
     jobs = delivery_jobs(workflows)
     assert jobs["image"]["outputs"]["ref"] == "${{ steps.build.outputs.ref }}"
-    for name in ("preview", "preview-prod", "deploy-dev", "deploy-prod"):
+    for name in ("preview", "deploy-dev", "deploy-prod"):
         assert jobs[name]["with"]["image-ref"] == "${{ needs.image.outputs.ref }}"
     stack_steps = workflows["pulumi-stack.yml"]["jobs"]["pulumi"]["steps"]
     assert any('ci/pin-image.sh "$STACK" "$IMAGE_REF"' in s.get("run", "") for s in stack_steps)
@@ -168,15 +169,20 @@ def test_gitlab_jobs_stages_and_triggers(gitlab_ci) -> None:
     assert "make train" in jobs["train"]["script"]
     assert jobs["train"]["allow_failure"] == {"exit_codes": [3]}, "exit 3 = gate not passed"
     assert jobs["promote-challenger"]["rules"][0]["when"] == "manual"
-    assert jobs["preview"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
-    assert jobs["preview"]["parallel"]["matrix"] == [{"STACK": ["dev"]}]
-    assert jobs["render-prod"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+    assert jobs["render-diff"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+    assert jobs["render-diff"]["parallel"]["matrix"] == [{"STACK": ["dev", "prod"]}]
+    assert "environment" not in jobs["render-diff"]
+    render_script = " ".join(jobs["render-diff"]["script"])
+    for command in ("make render-diff", "ci/gitlab_note.py"):
+        assert command in render_script
+    assert jobs["preview"]["rules"] == [
+        {"if": '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $CI_COMMIT_REF_PROTECTED == "true"'}
+    ]
+    assert jobs["preview"]["parallel"]["matrix"] == [{"STACK": ["dev", "prod"]}]
+    assert jobs["preview"]["environment"]["name"] == "$STACK-preview"
+    assert "make preview" in " ".join(jobs["preview"]["script"])
     assert jobs["chart-check"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
     assert jobs["chart-check"]["script"] == ["make chart-check"]
-    assert "environment" not in jobs["render-prod"]
-    preview_script = " ".join(jobs["preview"]["script"])
-    for command in ("make preview", "make render-diff", "ci/gitlab_note.py"):
-        assert command in preview_script
     assert jobs["deploy-dev"]["rules"] == [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}]
     prod_rules = jobs["deploy-prod"]["rules"]
     assert prod_rules[0] == {"if": r"$CI_COMMIT_TAG =~ /^v\d+\.\d+\.\d+$/"}
@@ -239,11 +245,11 @@ def test_github_token_permissions_are_least_privilege(workflows) -> None:
         "train": set(),
         "promote-challenger": set(),
         "release-model": set(),
-        "image": {"packages"},
+        "image-pr": set(),
+        "image": {"packages", "id-token"},
+        "render-diff": set(),
         "preview": set(),
-        "render-prod": set(),
         "chart-check": set(),
-        "preview-prod": set(),
         "comment": {"pull-requests"},
         "deploy-dev": set(),
         "deploy-prod": set(),

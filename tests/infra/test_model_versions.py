@@ -1,5 +1,5 @@
 """Deploy-time model versions: the real program under Pulumi's mocks resolves every alias against
-a real `mlflow server --app-name basic-auth`, as the read-only serving user, and declares the
+a real `mlflow server --app-name platform-auth`, as the read-only serving user, and declares the
 concrete version and its digest."""
 
 import hashlib

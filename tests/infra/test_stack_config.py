@@ -321,6 +321,21 @@ INVALID = [
         ["mlops-platform:monitoring.latencySloSeconds", "greater than 0"],
     ),
     (
+        "feedback reward range empty",
+        set_deployment(feedback={"rewardMin": 1, "rewardMax": 1}),
+        ["mlops-platform:deployments[0].feedback", "rewardMin (1.0) must be below"],
+    ),
+    (
+        "feedback reward bound infinite",
+        set_deployment(feedback={"rewardMin": 0, "rewardMax": float("inf")}),
+        ["mlops-platform:deployments[0].feedback.rewardMax", "finite number"],
+    ),
+    (
+        "feedback reward bound a string",
+        set_deployment(feedback={"rewardMin": "0", "rewardMax": 1}),
+        ["mlops-platform:deployments[0].feedback.rewardMin", "valid number"],
+    ),
+    (
         "deployment and predictor names too long for Seldon",
         set_deployment(name="d" * 50),
         ["mlops-platform:deployments[0]: 'name' plus the longest predictor name", "max 63"],

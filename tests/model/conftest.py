@@ -14,7 +14,7 @@ import pytest
 
 from localrun.process_group import ServerGroup, free_port
 from model.cli import main
-from tests.conftest import SERVER_START_TIMEOUT_S, isolated_env
+from tests.conftest import LEDGER_KEY, LEDGER_KEY_ENV, SERVER_START_TIMEOUT_S, isolated_env
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def mlflow_server(mlflow_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
 def subprocess_env() -> dict[str, str]:
     """Environment for a CLI subprocess: no ambient MLflow URI (credentials as the suite sets
     them for the session server, e.g. ``MLFLOW_TRACKING_USERNAME``, are kept)."""
-    keep = {"MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"}
+    keep = {"MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", LEDGER_KEY_ENV}
     return {**isolated_env(), **{k: v for k, v in os.environ.items() if k in keep}}
 
 
@@ -119,11 +119,15 @@ class PrivateMlflowServer:
 def private_mlflow_server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[PrivateMlflowServer]:
-    """A started private server, stopped at the end of the test whatever happened."""
+    """A started private server, stopped at the end of the test whatever happened; the test
+    holds the ledger key, as the release path does (set apart from the test's own
+    ``monkeypatch``, so its ``undo()`` keeps the key)."""
     server = PrivateMlflowServer(tmp_path_factory.mktemp("private-mlflow"))
     server.start()
     try:
-        yield server
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(LEDGER_KEY_ENV, LEDGER_KEY)
+            yield server
     finally:
         server.stop()
 

@@ -113,3 +113,30 @@ def test_copy_refuses_a_version_whose_files_do_not_match_its_digest(
     assert "model digest mismatch" in refused.stderr
     assert "sha256:" + "0" * 64 in refused.stderr
     assert client(second_mlflow_server).search_model_versions(f"name = '{name}'") == []
+
+
+def test_copy_refuses_a_gate_failed_version_unless_forced_with_a_recorded_reason(
+    run_cli, mlflow_server: str, second_mlflow_server: str
+) -> None:
+    dev, prod = mlflow_server, second_mlflow_server
+    name = f"gatefail-{uuid.uuid4().hex[:8]}"
+    dev_common = ("--tracking-uri", dev, "--model-name", name, "--spec", "iris")
+    assert run_cli("train", *dev_common).code == 0
+    assert run_cli("promote", "--tracking-uri", dev, "--model-name", name).code == 0
+    weaker = run_cli("train", *dev_common, "--param", "C=0.001", "--json")
+    assert weaker.code == 3, weaker.stderr
+    assert client(dev).get_model_version(name, "2").tags["gate.passed"] == "false"
+    across = ("--model-name", name, "--version", "2", "--from-tracking-uri", dev,
+              "--to-tracking-uri", prod)  # fmt: skip
+
+    refused = run_cli("promote", *across)
+    assert refused.code == 1
+    assert "has no passed quality gate" in refused.stderr
+    assert client(prod).search_model_versions(f"name = '{name}'") == []
+    assert run_cli("promote", *across, "--force").code == 1, "--force needs a --reason"
+
+    forced = run_cli("promote", *across, "--force", "--reason", "hotfix 7", "--json")
+    assert forced.code == 0, forced.stderr
+    (entry,) = history(name, tracking_uri=prod)
+    assert (entry.action, entry.forced, entry.reason) == ("import", True, "hotfix 7")
+    assert entry.evidence["gate_passed"] is False

@@ -1,4 +1,4 @@
-"""The registry as deployed: a real `mlflow server --app-name basic-auth` with the users and
+"""The registry as deployed: a real `mlflow server --app-name platform-auth` with the users and
 grants made by the deploy's own access script (the `mlflow_server` session fixture)."""
 
 from __future__ import annotations
@@ -226,3 +226,56 @@ def test_access_script_removes_a_hand_made_workspace_grant(mlflow_server, served
     assert _as_serving(mlflow_server, "GET", get, {"name": unserved}).status_code == 403
     name = served_model["name"]
     assert _as_serving(mlflow_server, "GET", get, {"name": name}).status_code == 200
+
+
+CREATE_MODEL = "/api/2.0/mlflow/registered-models/create"
+GET_MODEL = "/api/2.0/mlflow/registered-models/get"
+
+
+def test_serving_user_cannot_register_a_name_nobody_has_yet(mlflow_server) -> None:
+    """MLflow alone would make it the owner of `wine` before prod's first training."""
+    name = f"wine-{uuid.uuid4().hex[:8]}"
+    response = _as_serving(mlflow_server, "POST", CREATE_MODEL, {"name": name})
+    assert response.status_code == 403
+    assert response.text.startswith("Permission denied by platform policy")
+    assert _as_user(mlflow_server, "admin", "GET", GET_MODEL, {"name": name}).status_code == 404
+
+
+def test_serving_user_cannot_open_a_ledger_entry(mlflow_server, served_model) -> None:
+    body = {"name": f"model-promotions/{served_model['name']}/000009"}
+    response = _as_serving(mlflow_server, "POST", "/api/2.0/mlflow/experiments/create", body)
+    assert response.status_code == 403
+
+
+def test_the_pipeline_owns_what_it_trained_yet_cannot_delete_or_regrant_it(
+    mlflow_server, served_model
+) -> None:
+    name, version = served_model["name"], served_model["version"]
+    for method, path, body in [
+        ("DELETE", "/api/2.0/mlflow/registered-models/delete", {"name": name}),
+        ("DELETE", "/api/2.0/mlflow/model-versions/delete", {"name": name, "version": version}),
+        ("POST", "/api/2.0/mlflow/registered-models/rename", {"name": name, "new_name": "x"}),
+        (
+            "POST",
+            "/api/2.0/mlflow/registered-models/permissions/create",
+            {"name": name, "username": "platform-serving", "permission": "EDIT"},
+        ),
+    ]:
+        response = _as_user(mlflow_server, "pipeline", method, path, body)
+        assert response.status_code == 403, (path, response.text)
+    champion = _as_serving(mlflow_server, "GET", SET_ALIAS, {"name": name, "alias": "champion"})
+    assert champion.status_code == 200
+
+
+def test_an_admin_deletes_a_model(mlflow_server) -> None:
+    name = f"scratch-{uuid.uuid4().hex[:8]}"
+    assert _as_user(mlflow_server, "pipeline", "POST", CREATE_MODEL, {"name": name}).ok
+    path = "/api/2.0/mlflow/registered-models/delete"
+    assert _as_user(mlflow_server, "admin", "DELETE", path, {"name": name}).status_code == 200
+    assert _as_user(mlflow_server, "admin", "GET", GET_MODEL, {"name": name}).status_code == 404
+
+
+def test_serving_user_cannot_generate_demo_data(mlflow_server) -> None:
+    response = _as_serving(mlflow_server, "POST", "/ajax-api/3.0/mlflow/demo/generate", {})
+    assert response.status_code == 403
+    assert response.text.startswith("Permission denied by platform policy")

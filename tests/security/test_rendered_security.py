@@ -12,6 +12,7 @@ import jsonschema
 import pytest
 
 from infra.mesh import GATEWAY_NAME, PREDICTION_PATHS, REDIRECT_GATEWAY_NAME
+from infra.mlflow_auth import AUTH_APP_NAME, RELEASE_USERS_ENV, auth_app_files
 from infra.stack_config import load_stack_file
 from stacks.mock_runtime import FAKE_GENERATED_PASSWORD
 from stacks.render import documents, render_stack
@@ -417,12 +418,26 @@ def test_predictors_log_in_as_the_serving_user_without_a_service_account_token(r
                     assert (namespace, ref["name"]) in secrets
 
 
+def test_each_predictor_bounds_feedback_rewards_by_its_deployments_range(rendered) -> None:
+    stack, documents, _ = rendered
+    config = load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml")
+    declared = {(d.namespace, d.name): d.feedback for d in config.deployments}
+    for sdep in of_kind(documents, "SeldonDeployment"):
+        feedback = declared[(sdep["metadata"]["namespace"], sdep["metadata"]["name"])]
+        for predictor in sdep["spec"]["predictors"]:
+            (component,) = predictor["componentSpecs"]
+            env = {e["name"]: e.get("value") for e in component["spec"]["containers"][0]["env"]}
+            assert float(env["FEEDBACK_REWARD_MIN"]) == feedback.reward_min
+            assert float(env["FEEDBACK_REWARD_MAX"]) == feedback.reward_max
+            assert feedback.reward_min < feedback.reward_max
+
+
 def test_mlflow_runs_basic_auth_at_the_client_version_with_protocol_named_ports(rendered) -> None:
     _, documents, _ = rendered
     (server,) = [d for d in of_kind(documents, "Deployment") if d["metadata"]["name"] == "mlflow"]
     container = server["spec"]["template"]["spec"]["containers"][0]
-    assert container["args"][:2] == ["--app-name", "basic-auth"]
-    client = re.search(r"^mlflow==([\w.]+)", (REPO_ROOT / "requirements.txt").read_text(), re.M)
+    assert container["args"][:2] == ["--app-name", AUTH_APP_NAME]
+    client = re.search(r"^mlflow==(\S+)$", (REPO_ROOT / "requirements.txt").read_text(), re.M)
     assert f":v{client.group(1)}" in container["image"]
     workers = int(container["args"][container["args"].index("--workers") + 1])
     assert workers >= 1
@@ -434,6 +449,29 @@ def test_mlflow_runs_basic_auth_at_the_client_version_with_protocol_named_ports(
     (access,) = of_kind(documents, "Job")
     assert "mlflow" in [c["image"] for c in access["spec"]["template"]["spec"]["containers"]][0]
     assert server["metadata"]["name"] and access["metadata"]["name"].startswith("mlflow-access-")
+
+
+def test_mlflow_loads_the_platform_auth_app_the_tests_run(rendered) -> None:
+    """The files mounted on the server's PYTHONPATH are exactly `auth_app_files()` (what the
+    `mlflow_server` fixture runs), and the release users are the pipeline user alone."""
+    stack, documents, _ = rendered
+    (server,) = [d for d in of_kind(documents, "Deployment") if d["metadata"]["name"] == "mlflow"]
+    pod = server["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "auth-app"]
+    assert env["PYTHONPATH"] == mount["mountPath"]
+    config = load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml")
+    assert env[RELEASE_USERS_ENV] == config.mlflow.mlflow_pipeline_user
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "auth-app"]
+    (config_map,) = [
+        d for d in of_kind(documents, "ConfigMap")
+        if d["metadata"]["name"] == volume["configMap"]["name"]
+    ]  # fmt: skip
+    mounted = {
+        item["path"]: config_map["data"][item["key"]] for item in volume["configMap"]["items"]
+    }
+    assert mounted == auth_app_files()
 
 
 def test_database_connection_verifies_tls(rendered) -> None:

@@ -1,6 +1,6 @@
 """The training CronJob's own container command (`python -m model train --model-name <model>
 --data mlflow-artifacts:/... --json`, as the prod render declares it) run for real against the
-session's real `mlflow server --app-name basic-auth` as the pipeline user (the login the
+session's real `mlflow server --app-name platform-auth` as the pipeline user (the login the
 CronJob's Secret holds), reading its dataset through MLflow's proxied artifact API.
 
 Two substitutions, both stated: the in-cluster tracking URI becomes the local server's (cluster
