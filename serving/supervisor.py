@@ -4,8 +4,10 @@ The model is resolved, verified and loaded here, and the objects that exist then
 of the garbage collector before the fork, so workers share those pages instead of copying them.
 The REST socket is bound here and inherited: a worker that dies leaves no connection waiting in
 a queue of its own. A worker that exits is replaced (its counters stay: serving/accounting.py);
-one that dies within `CRASH_LOOP_S` of its start stops the server, so the pod restarts and says
-why. SIGTERM stops the workers (each finishes what it has read) and then this process.
+when `CRASH_LOOP_DEATHS` workers have died within `CRASH_LOOP_S`, the server stops, so the pod
+restarts and says why. (How soon after its start a worker dies says nothing: one killed from
+outside, by the OOM killer say, right after a restart must be replaced, not end the server.)
+SIGTERM stops the workers (each finishes what it has read) and then this process.
 """
 
 import asyncio
@@ -16,6 +18,7 @@ import shutil
 import signal
 import socket
 import time
+from collections import deque
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import mark_process_dead
@@ -28,7 +31,8 @@ from serving.settings import ServerSettings
 
 logger = logging.getLogger(__name__)
 
-CRASH_LOOP_S = 2.0
+CRASH_LOOP_DEATHS = 5
+CRASH_LOOP_S = 10.0
 STOP_WORKERS_S = 20.0
 
 
@@ -63,7 +67,8 @@ class Supervisor:
                 self._settings.drift_min_rows,
             )
         )
-        self._workers: dict[int, float] = {}
+        self._workers: set[int] = set()
+        self._deaths: deque[float] = deque(maxlen=CRASH_LOOP_DEATHS)
         self._stopping = False
         self._failed = False
         self._done = asyncio.Event()
@@ -100,21 +105,25 @@ class Supervisor:
             for listener in self._metrics.sockets:
                 os.close(listener.fileno())
             os._exit(run_worker(self._server, self._rest_socket))
-        self._workers[pid] = time.monotonic()
+        self._workers.add(pid)
 
     def _reap(self) -> None:
         while self._workers:
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
                 return
-            started = self._workers.pop(pid, None)
-            if started is None:
+            if pid not in self._workers:
                 continue
+            self._workers.discard(pid)
             mark_process_dead(pid)
+            self._deaths.append(time.monotonic())
             if self._stopping:
                 logger.info("worker %d exited", pid)
-            elif time.monotonic() - started < CRASH_LOOP_S:
-                logger.error("worker %d died at start (%s); stopping", pid, _describe(status))
+            elif self._crash_loop():
+                logger.error(
+                    "worker %d died (%s), the %dth death within %.0f s; stopping",
+                    pid, _describe(status), CRASH_LOOP_DEATHS, CRASH_LOOP_S,
+                )  # fmt: skip
                 self._failed = True
                 self._stop()
             else:
@@ -122,6 +131,10 @@ class Supervisor:
                 self._spawn()
         if self._stopping and not self._workers:
             self._done.set()
+
+    def _crash_loop(self) -> bool:
+        deaths = self._deaths
+        return len(deaths) == CRASH_LOOP_DEATHS and deaths[-1] - deaths[0] < CRASH_LOOP_S
 
     def _stop(self) -> None:
         if self._stopping:

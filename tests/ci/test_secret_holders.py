@@ -65,7 +65,7 @@ def test_gitlab_release_keys_the_ledgers_of_both_registries(gitlab_ci) -> None:
 def test_github_pull_request_jobs_hold_no_secret_and_no_write_scope(workflows) -> None:
     jobs = delivery_jobs(workflows)
     on_pr = {name: job for name, job in jobs.items() if "pull_request" in job.get("if", "")}
-    assert set(on_pr) == {"image-pr", "render-diff", "comment"}
+    assert set(on_pr) == {"image-pr", "render-diff", "chart-check", "comment"}
     for name, job in on_pr.items():
         text = json.dumps(job)
         assert "environment" not in job and "secrets." not in text, name

@@ -10,6 +10,7 @@ import sys
 
 from model.failfast import RETRY_BOUNDS, bound_mlflow_retries
 from model.locations import REPO_ROOT
+from tests.conftest import LEDGER_KEY, LEDGER_KEY_ENV
 
 DEAD_REGISTRY_BOUND_S = 30
 HEAVY = ("mlflow", "sklearn", "pandas", "numpy", "pulumi", "infra", "stacks")
@@ -50,7 +51,8 @@ def test_dead_registry_fails_fast_naming_the_uri(subprocess_env) -> None:
     try:
         completed = subprocess.run(
             [sys.executable, "-m", "model", "history", "--tracking-uri", dead],
-            cwd=REPO_ROOT, env=subprocess_env, capture_output=True, text=True,
+            cwd=REPO_ROOT, env={**subprocess_env, LEDGER_KEY_ENV: LEDGER_KEY},
+            capture_output=True, text=True,
             timeout=DEAD_REGISTRY_BOUND_S,
         )  # fmt: skip
     finally:

@@ -11,9 +11,11 @@ The same demo also runs on `ExactCountsServerDouble` (an in-process model server
 are exact by construction), so the decisions are checked apart from the real server's accounting.
 """
 
+import os
 import re
 from pathlib import Path
 
+import mlflow
 import pytest
 from exact_counts_double import ExactCountsServerDouble
 
@@ -29,14 +31,26 @@ def documented_feedbacks() -> int:
     return int(found.group(1))
 
 
+def _demo(prometheus_binary, **options):
+    """The demo runs in this process, and its model loads go through mlflow's `_use_tracking_uri`
+    (mlflow/tracking/_tracking_service/utils.py), which sets and restores a process-wide URI and
+    `MLFLOW_TRACKING_URI` without a lock: concurrent loads can leave the demo's temporary store
+    behind for every later test in this process. Put back what was there."""
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    try:
+        return main(prometheus_binary, **options)
+    finally:
+        mlflow.set_tracking_uri(before)
+
+
 @pytest.fixture(scope="module")
 def scenarios(prometheus_binary):
-    return main(prometheus_binary)
+    return _demo(prometheus_binary)
 
 
 @pytest.fixture(scope="module")
 def scenarios_on_the_exact_double(prometheus_binary):
-    return main(prometheus_binary, serve=ExactCountsServerDouble)
+    return _demo(prometheus_binary, serve=ExactCountsServerDouble)
 
 
 def _actions(scenario) -> list[tuple[str, int]]:

@@ -24,8 +24,15 @@ TRIGGER_USER = "system:serviceaccount:seldon:retrain-trigger"
 
 
 def _policy(objects: dict[str, dict]) -> tuple[dict, dict]:
-    (policy,) = of_kind(objects, "ValidatingAdmissionPolicy")
-    (binding,) = of_kind(objects, "ValidatingAdmissionPolicyBinding")
+    """The trigger's policy and binding (the executor's hardening policies live beside them)."""
+    (policy,) = [
+        p for p in of_kind(objects, "ValidatingAdmissionPolicy")
+        if p["metadata"]["name"] == POLICY_NAME
+    ]
+    (binding,) = [
+        b for b in of_kind(objects, "ValidatingAdmissionPolicyBinding")
+        if b["spec"]["policyName"] == POLICY_NAME
+    ]
     return policy, binding
 
 
