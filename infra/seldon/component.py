@@ -6,7 +6,7 @@ import pulumi_kubernetes as k8s
 
 from infra.cluster.component import ClusterAccess
 from infra.cluster.scripts import script_command
-from infra.component import PlatformComponent
+from infra.component import PlatformComponent, custom_resource
 from infra.helm import pinned_release
 from infra.model_monitoring.config import PredictorTarget
 from infra.seldon.config import NAMESPACE as SELDON_SYSTEM
@@ -113,14 +113,7 @@ class UnroutedGateway(PlatformComponent):
     ) -> None:
         super().__init__("mlops:serving:UnroutedGateway", name, opts)
         manifest = unrouted_gateway(namespace)
-        gateway = k8s.apiextensions.CustomResource(
-            f"{name}-gateway",
-            api_version=manifest["apiVersion"],
-            kind=manifest["kind"],
-            metadata=manifest["metadata"],
-            spec=manifest["spec"],
-            opts=self.child_opts(),
-        )
+        gateway = custom_resource(f"{name}-gateway", manifest, self.child_opts())
         self.ref = f"{namespace}/{UNROUTED_GATEWAY}"
         self.register_outputs({"name": gateway.metadata["name"]})
 
@@ -144,13 +137,6 @@ class DeploymentRoute(PlatformComponent):
         manifest = virtual_service(
             deployment=deployment, namespace=namespace, predictors=predictors, gateway=gateway
         )
-        route = k8s.apiextensions.CustomResource(
-            f"{name}-virtual-service",
-            api_version=manifest["apiVersion"],
-            kind=manifest["kind"],
-            metadata=manifest["metadata"],
-            spec=manifest["spec"],
-            opts=self.child_opts(),
-        )
+        route = custom_resource(f"{name}-virtual-service", manifest, self.child_opts())
         self.name = route.metadata["name"]
         self.register_outputs({"name": self.name})

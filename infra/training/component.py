@@ -16,7 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.cluster.component import ClusterAccess
-from infra.component import PlatformComponent
+from infra.component import PlatformComponent, custom_resource
 from infra.model_image.component import image_reference, kind_registry, registry_login
 from infra.model_image.config import ModelImageConfig
 from infra.secrets import MlflowLogin, credentials_secret, generated_password
@@ -201,11 +201,5 @@ class ContinuousTraining(PlatformComponent):
             lambda name: trigger.webhook_url(name, target.namespace, target.deployment)
         )
         manifest = alertmanager_config(target, url=url, token_secret=token)
-        k8s.apiextensions.CustomResource(
-            f"{target.namespace}-{manifest['metadata']['name']}",
-            api_version=manifest["apiVersion"],
-            kind=manifest["kind"],
-            metadata=manifest["metadata"],
-            spec=manifest["spec"],
-            opts=self.child_opts(),
-        )
+        name = f"{target.namespace}-{manifest['metadata']['name']}"
+        custom_resource(name, manifest, self.child_opts())
