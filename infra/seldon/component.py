@@ -20,6 +20,7 @@ from infra.seldon.config import (
 from infra.seldon.executor_hardening import POLICY_NAME, manifests
 from infra.seldon.routing import UNROUTED_GATEWAY, unrouted_gateway, virtual_service
 from infra.seldon.sizing import SeldonSizing
+from infra.seldon.values import operator_values
 
 
 class SeldonOperator(PlatformComponent):
@@ -49,20 +50,7 @@ class SeldonOperator(PlatformComponent):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:seldon:SeldonOperator", name, opts)
-        # Every key below exists in helm-charts/seldon-core-operator/values.yaml@v1.17.1.
-        values = {
-            "istio": {"enabled": True, "gateway": gateway},
-            "ambassador": {"enabled": False},
-            "usageMetrics": {"enabled": False},
-            # Without it the chart signs the webhook with Helm's genCA/genSignedCert, valid
-            # 365 days and renewed only by a re-render (templates/webhook.yaml:3-4), in front of
-            # a `failurePolicy: Fail` webhook. With it: a cert-manager Certificate
-            # (templates/certificate_seldon-serving-cert.yaml) that cert-manager renews, its CA
-            # injected by cainjector (`cert-manager.io/inject-ca-from`, webhook.yaml:10).
-            "certManager": {"enabled": True},
-            "crd": {"create": True},
-            "manager": sizing.seldon_manager_values(),
-        }
+        values = operator_values(gateway, sizing)
         self.release = pinned_release(
             "seldon-core",
             chart="seldon-core-operator",
