@@ -12,6 +12,7 @@ from typing import Annotated, Literal, Self
 from cronsim import CronSim, CronSimError
 from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 
+from analysis.rollout import steps_problems
 from infra.config_types import (
     DNS_LABEL_PATTERN,
     CamelModel,
@@ -210,10 +211,9 @@ class RolloutConfig(ObjectConfig):
     @field_validator("steps")
     @classmethod
     def _increasing_to_100(cls, steps: list[int]) -> list[int]:
-        if any(later <= earlier for earlier, later in zip(steps, steps[1:], strict=False)):
-            raise ValueError(f"steps must be strictly increasing percents, got {steps}")
-        if steps[-1] != 100:
-            raise ValueError(f"the last step must be 100 (full traffic), got {steps}")
+        problems = steps_problems(steps)
+        if problems:
+            raise ValueError("; ".join(problems))
         return steps
 
     @model_validator(mode="after")
