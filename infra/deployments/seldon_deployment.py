@@ -10,6 +10,7 @@ from infra.deployments.config import (
     PredictorConfig,
 )
 from infra.deployments.versions import DeclaredVersion
+from infra.labels import PART_OF
 from infra.workloads import (
     CONTAINER_SECURITY_CONTEXT,
     SECRETS_AS_ENV_REASON,
@@ -53,7 +54,7 @@ def seldon_deployment(
         "metadata": {
             "name": config.name,
             "namespace": namespace,
-            "labels": {"app.kubernetes.io/part-of": "mlops-platform"},
+            "labels": dict(PART_OF),
             # checkov cannot see into a SeldonDeployment; tests/ci applies its checks to the
             # predictor pod specs with these skips.
             "annotations": {
