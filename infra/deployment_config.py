@@ -24,6 +24,8 @@ from infra.config_types import (
 )
 from infra.model_monitoring.config import MonitoringConfig, PromDuration
 from infra.namespaces import PLATFORM_NAMESPACES
+from infra.predictor_scaling import MAX_REPLICAS, AutoscalingConfig
+from infra.request_logging.config import RequestLoggingConfig
 
 MODEL_CONTAINER = "model"
 """Graph node name; Seldon requires the custom container to carry the same name."""
@@ -88,16 +90,27 @@ class Resources(ComputeResources):
 class PredictorConfig(ObjectConfig):
     """One predictor of a SeldonDeployment: a model version, its traffic share and capacity.
 
-    `resources` unset takes the deployment's default.
+    `resources` unset takes the deployment's default. `replicas` fixes the pod count;
+    `autoscaling` lets an autoscaler choose it within a range instead (one or the other).
     """
 
     name: DnsLabel
     model: ModelReference
     traffic: int | None = Field(default=None, ge=0, le=100)
-    replicas: int = Field(default=1, ge=1, le=50)
+    replicas: int = Field(default=1, ge=1, le=MAX_REPLICAS)
+    autoscaling: AutoscalingConfig | None = None
     shadow: bool = False
     mirror_percent: int | None = Field(default=None, ge=1, le=100)
     resources: Resources | None = None
+
+    @model_validator(mode="after")
+    def _replicas_or_autoscaling(self) -> Self:
+        if self.autoscaling is not None and "replicas" in self.model_fields_set:
+            raise ValueError(
+                "set either 'replicas' (a fixed count) or 'autoscaling' (minReplicas to "
+                "maxReplicas), not both: the autoscaler owns the count"
+            )
+        return self
 
     @model_validator(mode="after")
     def _shadow_fields(self) -> Self:
@@ -115,6 +128,16 @@ class PredictorConfig(ObjectConfig):
         if self.shadow:
             return self.mirror_percent or 100
         return 100 if self.traffic is None else self.traffic
+
+    @property
+    def min_replicas(self) -> int:
+        """Pods that always run: the fixed count, or the autoscaler's minimum."""
+        return self.autoscaling.min_replicas if self.autoscaling else self.replicas
+
+    @property
+    def max_replicas(self) -> int:
+        """Pods that may run at a peak: the fixed count, or the autoscaler's maximum."""
+        return self.autoscaling.max_replicas if self.autoscaling else self.replicas
 
     @property
     def registered_model(self) -> str:
@@ -259,6 +282,8 @@ class DeploymentConfig(ObjectConfig):
     """Default resources of the predictors that set none."""
     monitoring: MonitoringConfig = MonitoringConfig()
     training: TrainingConfig | None = None
+    request_logging: RequestLoggingConfig | None = None
+    """Unset: the executor logs nothing."""
     rollout: RolloutConfig | None = None
     predictors: list[PredictorConfig] = Field(min_length=1)
 
