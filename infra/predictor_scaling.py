@@ -67,9 +67,7 @@ DISRUPTION_BUDGET = {"maxUnavailable": 1}
 `maxUnavailable` (not `minAvailable: N-1`) it stays right while an autoscaler moves N."""
 
 
-def scaling_fields(
-    replicas: int, autoscaling: AutoscalingConfig | None
-) -> tuple[dict, dict]:
+def scaling_fields(replicas: int, autoscaling: AutoscalingConfig | None) -> tuple[dict, dict]:
     """(fields of the predictor, fields of its componentSpec) for one predictor's pod count.
 
     A budget is declared whenever the predictor may run more than one pod; a single pod gets
