@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from infra.cert_manager import CertManager
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel, CpuQuantity, DnsLabel, ImageReference, MemoryQuantity
+from infra.disruption_budgets import pod_disruption_budget
 from infra.mlflow_auth import (
     ACCESS_SCRIPT,
     AUTH_APP_NAME,
@@ -412,6 +413,11 @@ class MlflowTracking(PlatformComponent):
             opts=self.child_opts(depends_on=[access]),
         )
         self._service("mlflow", labels, "http", MLFLOW_PORT)
+        if config.mlflow_replicas > 1:
+            budget = pod_disruption_budget("mlflow", MLFLOW, labels)
+            k8s.policy.v1.PodDisruptionBudget(
+                "mlflow", metadata=budget["metadata"], spec=budget["spec"], opts=self.child_opts()
+            )
         self.register_outputs({"tracking_uri": self.tracking_uri})
 
     def _auth_app(self, config: MlflowConfig) -> dict:

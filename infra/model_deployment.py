@@ -6,6 +6,8 @@ import pulumi_kubernetes as k8s
 from infra.component import PlatformComponent
 from infra.deployment_config import MODEL_CONTAINER, DeploymentConfig, PredictorConfig
 from infra.model_versions import DeclaredVersion
+from infra.predictor_scaling import scaling_fields
+from infra.request_logging.builders import logger_spec
 from infra.secrets import MlflowLogin, RegistryLogin, credentials_secret
 from infra.workloads import (
     CONTAINER_SECURITY_CONTEXT,
@@ -99,6 +101,7 @@ class ModelDeployment(PlatformComponent):
                 "protocol": "seldon",
                 "predictors": [
                     _predictor_spec(
+                        config,
                         p,
                         versions[p.name],
                         _pod_spec(
@@ -122,22 +125,34 @@ class ModelDeployment(PlatformComponent):
 
 
 def _predictor_spec(
-    predictor: PredictorConfig, version: DeclaredVersion, pod_spec: dict, executor: dict
+    config: DeploymentConfig,
+    predictor: PredictorConfig,
+    version: DeclaredVersion,
+    pod_spec: dict,
+    executor: dict,
 ) -> dict:
+    replicas, scaling = scaling_fields(predictor.replicas, predictor.autoscaling)
+    graph: dict = {
+        "name": MODEL_CONTAINER,
+        "type": "MODEL",
+        "endpoint": {"type": "REST"},
+        "children": [],
+    }
+    # Not on the shadow: its answers are dropped, so they are not what callers were told, and
+    # a mirrored request carrying a Seldon-Puid would log a second response under the same id.
+    if config.request_logging is not None and not predictor.shadow:
+        graph["logger"] = logger_spec(config.namespace)
     spec: dict = {
         "name": predictor.name,
-        "replicas": predictor.replicas,
+        **replicas,
         "traffic": predictor.weight,
         # The executor reads the label, the Python wrapper the annotation (DESIGN 4.3).
         "labels": {"version": version.label},
         "annotations": {"version": version.label},
-        "graph": {
-            "name": MODEL_CONTAINER,
-            "type": "MODEL",
-            "endpoint": {"type": "REST"},
-            "children": [],
-        },
-        "componentSpecs": [{"spec": pod_spec}],
+        "graph": graph,
+        # hpaSpec/pdbSpec: infra/predictor_scaling.py (the operator's HPA and PDB per
+        # componentSpec).
+        "componentSpecs": [{"spec": pod_spec, **scaling}],
         # The executor container the operator adds to every predictor pod; without this it
         # takes the operator's default 500m/512Mi (seldon-core v1.17.1
         # operator/controllers/seldondeployment_engine.go, SvcOrchSpec.Resources).

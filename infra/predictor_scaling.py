@@ -17,6 +17,7 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from infra.config_types import ObjectConfig
+from infra.disruption_budgets import ONE_AT_A_TIME
 
 MAX_REPLICAS = 100
 """Upper bound on any predictor's pods; above it a typo (1000) is more likely than a need."""
@@ -28,7 +29,7 @@ class AutoscalingConfig(ObjectConfig):
 
     min_replicas: int = Field(default=1, ge=1, le=MAX_REPLICAS)
     max_replicas: int = Field(ge=1, le=MAX_REPLICAS)
-    target_cpu_utilization: int = Field(default=70, ge=1, le=100)
+    target_cpu_utilization: int = Field(default=70, ge=1, le=100, alias="targetCPUUtilization")
     """Percent of the CPU request the HPA keeps the average pod at."""
 
     @model_validator(mode="after")
@@ -62,11 +63,6 @@ def hpa_spec(autoscaling: AutoscalingConfig) -> dict:
     }
 
 
-DISRUPTION_BUDGET = {"maxUnavailable": 1}
-"""One pod at a time may be evicted by a drain or an upgrade; the rest keep serving. As
-`maxUnavailable` (not `minAvailable: N-1`) it stays right while an autoscaler moves N."""
-
-
 def scaling_fields(replicas: int, autoscaling: AutoscalingConfig | None) -> tuple[dict, dict]:
     """(fields of the predictor, fields of its componentSpec) for one predictor's pod count.
 
@@ -82,5 +78,5 @@ def scaling_fields(replicas: int, autoscaling: AutoscalingConfig | None) -> tupl
         component["hpaSpec"] = hpa_spec(autoscaling)
         most = autoscaling.max_replicas
     if most > 1:
-        component["pdbSpec"] = dict(DISRUPTION_BUDGET)
+        component["pdbSpec"] = dict(ONE_AT_A_TIME)
     return predictor, component

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from infra.config_types import CamelModel
+from infra.disruption_budgets import ONE_AT_A_TIME
 from infra.workloads import resources
 
 
@@ -70,17 +71,20 @@ class PlatformSizing:
 
     def ingress_gateway_scaling_values(self) -> dict:
         """gateway chart keys: its HPA (templates/hpa.yaml) or a fixed `replicaCount`
-        (templates/deployment.yaml:13-15)."""
+        (templates/deployment.yaml:13-15), and a disruption budget once it always runs more
+        than one pod (templates/poddisruptionbudget.yaml renders none below that)."""
         replicas = self.ingress_gateway_replicas
+        budget = {"podDisruptionBudget": dict(ONE_AT_A_TIME)} if replicas.minimum > 1 else {}
         if replicas.autoscaled:
             return {
                 "autoscaling": {
                     "enabled": True,
                     "minReplicas": replicas.minimum,
                     "maxReplicas": replicas.maximum,
-                }
+                },
+                **budget,
             }
-        return {"autoscaling": {"enabled": False}, "replicaCount": replicas.maximum}
+        return {"autoscaling": {"enabled": False}, "replicaCount": replicas.maximum, **budget}
 
     def seldon_manager_values(self) -> dict:
         """The operator chart takes flat keys (seldon-core v1.17.1 seldon-core-operator values)."""

@@ -57,11 +57,13 @@ TRAINING_SOURCE = ImageSource(
     content=(
         REPO_ROOT / "model",
         REPO_ROOT / "continuous_training",
+        REPO_ROOT / "request_log",
         REPO_ROOT / ".dockerignore",
     ),
 )
-"""The training image: `model/` (training, gate, registry) and `continuous_training/` (the retrain
-trigger), built from the repository root (`.dockerignore` keeps the rest out)."""
+"""The training image: `model/` (training, gate, registry, batch scoring), `continuous_training/`
+(the retrain trigger) and `request_log/` (the request-log sink), built from the repository root
+(`.dockerignore` keeps the rest out)."""
 
 TRAINING_UID = 10001
 """The training image's non-root user (model/Dockerfile)."""

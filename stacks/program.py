@@ -10,12 +10,13 @@ from infra.mesh import ServiceMesh, ingress_route
 from infra.mlflow import MLFLOW_PORT, MlflowTracking
 from infra.mlflow_auth import served_model_names
 from infra.model_deployment import ModelDeployment
-from infra.model_image import ModelImage
+from infra.model_image import ModelImage, registry_login
 from infra.model_monitoring.component import ModelMonitoring, MonitoringDashboards
 from infra.model_monitoring.config import PredictorTarget
 from infra.model_versions import DeclaredVersion, Resolution
 from infra.namespaces import ISTIO, MLFLOW, MONITORING, PlatformNamespaces, platform_namespaces
 from infra.prometheus_stack import RELEASE_NAME, PrometheusStack
+from infra.request_logging.component import RequestLogSink
 from infra.seldon_operator import SeldonOperator
 from infra.stack_config import StackConfig
 from infra.traffic_routing import DeploymentRoute, UnroutedGateway, operator_annotations
@@ -159,10 +160,14 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             ),
         )
         served.append(_deployment_outputs(config, entry, declared, deployment))
-    if training:
+    logged = [d for d in config.deployments if d.request_logging is not None]
+    if training or logged:
+        # The training image also runs the request-log sink (request_log/).
         training_image = TrainingImage(
             "training-image", config.training_image, registry=config.image, cluster=cluster
         )
+        pulumi.export("trainingImage", training_image.reference)
+    if training:
         ContinuousTraining(
             "continuous-training",
             training,
@@ -173,7 +178,17 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             # AlertmanagerConfig is one of the chart's CRDs.
             opts=monitoring_opts,
         )
-        pulumi.export("trainingImage", training_image.reference)
+    for namespace in dict.fromkeys(d.namespace for d in logged):
+        RequestLogSink(
+            f"request-log-{namespace}",
+            namespace,
+            [d for d in logged if d.namespace == namespace],
+            image=training_image.reference,
+            tracking_uri=mlflow.tracking_uri,
+            pipeline_login=mlflow.pipeline_login,
+            registry_login=registry_login(config.image),
+            opts=in_namespaces,
+        )
     ingress_route(
         "mlflow",
         host=mlflow_host,

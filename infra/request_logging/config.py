@@ -4,9 +4,13 @@ platform's request-log sink, which share of requests is kept, and for how long.
 Pydantic only; the sink (`python -m request_log`) reads the same settings from its environment.
 """
 
-from pydantic import Field
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
 
 from infra.config_types import ObjectConfig
+
+ColumnName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")]
 
 
 class RequestLoggingConfig(ObjectConfig):
@@ -21,3 +25,11 @@ class RequestLoggingConfig(ObjectConfig):
 
     export_interval_minutes: int = Field(default=60, ge=1, le=1440)
     """How often the sink writes a new version of the joined rows to the artifact store."""
+
+    feature_names: list[ColumnName] | None = Field(default=None, min_length=1)
+    """Column names, in the model's order, of requests sent without `data.names`; unset:
+    `x0`, `x1`, ... Set them to the model spec's features to train on the logged rows."""
+
+    label_column: ColumnName = "label"
+    """Name of the label column (the feedback's `truth`) in the written data; set it to the
+    model spec's target (e.g. `species`) to train on the logged rows."""
