@@ -111,9 +111,16 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
     for type_token, per_namespace in TRAINING_PER_NAMESPACE.items():
         expected[type_token] = expected.get(type_token, 0) + per_namespace * training_namespaces
     expected.update(dict.fromkeys(TRAINING_PER_DEPLOYMENT, len(training)))
-    # The training image and the webhook token.
-    expected[IMAGE] += bool(training)
+    # The training image (also the request-log sink's) and the webhook token.
+    logged = {d.namespace for d in config.deployments if d.request_logging is not None}
+    expected[IMAGE] += bool(training or logged)
     expected["random:index/randomPassword:RandomPassword"] += bool(training)
+    # The request-log sink of each namespace with logged deployments: Deployment, Service and
+    # its MLflow login (infra/request_logging/); MLflow's budget when it runs several pods.
+    for type_token in ("kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service",
+                       "kubernetes:core/v1:Secret"):  # fmt: skip
+        expected[type_token] = expected.get(type_token, 0) + len(logged)
+    expected["kubernetes:policy/v1:PodDisruptionBudget"] = int(config.mlflow.mlflow_replicas > 1)
     for type_token, count in expected.items():
         assert counts[type_token] == count, type_token
     dashboards = [
@@ -291,7 +298,13 @@ def test_predictors_follow_the_stack_config(declared: dict[str, Declared], stack
         assert spec["name"] == deployment["name"]
         assert [p["name"] for p in spec["predictors"]] == [p["name"] for p in wanted_predictors]
         for predictor, wanted in zip(spec["predictors"], wanted_predictors, strict=True):
-            assert predictor["replicas"] == wanted["replicas"]
+            if "autoscaling" in wanted:
+                hpa = predictor["componentSpecs"][0]["hpaSpec"]
+                assert "replicas" not in predictor
+                assert hpa["minReplicas"] == wanted["autoscaling"]["minReplicas"]
+                assert hpa["maxReplicas"] == wanted["autoscaling"]["maxReplicas"]
+            else:
+                assert predictor["replicas"] == wanted["replicas"]
             assert predictor["labels"]["version"] == predictor["annotations"]["version"]
             container = predictor["componentSpecs"][0]["spec"]["containers"][0]
             assert container["name"] == predictor["graph"]["name"]
@@ -369,7 +382,10 @@ def test_private_registry_gets_a_secret_pull_credential(tmp_path: Path) -> None:
         if s.inputs["type"] == "kubernetes.io/dockerconfigjson"
     ]
     # The training image's pods have their own (tests/training/test_render_training.py).
-    pulls = [s for s in all_pulls if "mlops:training:" not in s.urn]
+    # So has the request-log sink (tests/stacks/test_production_serving.py).
+    pulls = [
+        s for s in all_pulls if "mlops:training:" not in s.urn and "RequestLogSink" not in s.urn
+    ]
     seldon_deployments = d.of_type(SDEP)
     assert len(pulls) == len(seldon_deployments) == 2
     registry = d.of_type(IMAGE)[0].inputs["registry"]
