@@ -2,7 +2,7 @@
 upgrade evicts one pod of each at a time, so the others keep serving.
 
 Which workloads prod runs with more than one pod, and how each gets its budget:
-- predictors: `pdbSpec` in the SeldonDeployment (infra/predictor_scaling.py);
+- predictors: `pdbSpec` in the SeldonDeployment (infra/deployments/scaling.py);
 - MLflow (`mlflowReplicas`): `mlflow_budget` below, declared by infra/mlflow.py;
 - istiod (2-3 pods in `ha`): the chart's own, on by default when `autoscaleMin` > 1 (istio 1.30.3
   istio-discovery/templates/poddisruptionbudget.yaml, `global.defaultPodDisruptionBudget.enabled:

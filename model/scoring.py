@@ -24,7 +24,7 @@ from model.errors import ConfigurationError, DataValidationError
 REFERENCE = re.compile(
     r"^(?P<name>[A-Za-z0-9_.\-]+)(?:/(?P<version>[1-9][0-9]*)|@(?P<alias>[\w-]+))$"
 )
-"""The stack's model references (infra/deployment_config.py, ModelReference)."""
+"""The stack's model references (infra/deployments/config.py, ModelReference)."""
 DEFAULT_CHUNK_ROWS = 10_000
 # Rows are validated and put in the signature's order, as in serving/model_server.py.
 warnings.filterwarnings(

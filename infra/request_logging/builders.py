@@ -3,7 +3,7 @@ sink (Deployment and Service) of a serving namespace. Config in, plain dicts out
 
 import json
 
-from infra.deployment_config import DeploymentConfig
+from infra.deployments.config import DeploymentConfig
 from infra.workloads import (
     CONTAINER_SECURITY_CONTEXT,
     checkov_skips,
@@ -21,7 +21,7 @@ SINK_UID = 10001
 """The training image's non-root user (model/Dockerfile); the sink runs in that image."""
 DESTINATION = "mlflow-artifacts:/0/request-logs"
 """Where the versions go: MLflow's proxied artifact store, under the Default experiment (0),
-which the pipeline user may edit (infra/mlflow_auth.py); per deployment
+which the pipeline user may edit (infra/mlflow/auth.py); per deployment
 `<namespace>/<deployment>/labelled.parquet` and `versions/<stamp>/`."""
 DATABASE_DIR = "/var/lib/request-log"
 LABELS = {"app.kubernetes.io/name": SINK_NAME, "app.kubernetes.io/part-of": "mlops-platform"}

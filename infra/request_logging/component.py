@@ -4,7 +4,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.component import PlatformComponent
-from infra.deployment_config import DeploymentConfig
+from infra.deployments.config import DeploymentConfig
 from infra.request_logging.builders import (
     SINK_NAME,
     sink_deployment,

@@ -8,7 +8,7 @@ import subprocess
 
 from conftest import REPO_ROOT
 
-from infra.training import TRAINING_SOURCE
+from infra.training.config import TRAINING_SOURCE
 from tests.lockfile import REPOSITORY_LOCK, read_lock
 
 DOCKERFILE = REPO_ROOT / "model" / "Dockerfile"
@@ -59,10 +59,17 @@ def test_build_context_is_model_continuous_training_and_request_log_only():
         "!model/",
         "!continuous_training/",
         "!request_log/",
+        "!serving/*.py",
     }
     assert TRAINING_SOURCE.context == REPO_ROOT
     copied = re.findall(r"^COPY (?!--from)(\S+)", DOCKERFILE.read_text(), re.M)
-    assert copied == ["model/requirements.txt", "model/", "continuous_training/", "request_log/"]
+    assert copied == [
+        "model/requirements.txt",
+        "model/",
+        "continuous_training/",
+        "request_log/",
+        "serving/",
+    ]
 
 
 def _imports(package: str) -> set[str]:

@@ -4,9 +4,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.component import PlatformComponent
-from infra.deployment_config import MODEL_CONTAINER, DeploymentConfig, PredictorConfig
-from infra.model_versions import DeclaredVersion
-from infra.predictor_scaling import scaling_fields
+from infra.deployments.config import (
+    MODEL_CONTAINER,
+    MODEL_METRICS_PORT,
+    DeploymentConfig,
+    PredictorConfig,
+)
+from infra.deployments.scaling import scaling_fields
+from infra.deployments.versions import DeclaredVersion
 from infra.request_logging.builders import logger_spec
 from infra.secrets import MlflowLogin, RegistryLogin, credentials_secret
 from infra.workloads import (
@@ -22,7 +27,7 @@ SERVING_UID = 8888
 """The serving image's non-root user."""
 SERVING_HTTP_PORT = 9000
 """The operator's default REST port for the model container (predictiveUnit.httpPort)."""
-METRICS_PORT = {"name": "metrics", "containerPort": 6000}
+METRICS_PORT = {"name": "metrics", "containerPort": MODEL_METRICS_PORT}
 """Declared on every model container. Seldon 1.17.1 adds a `metrics` port only when the
 container has none, numbering it from one counter across the whole SeldonDeployment (6000 for
 the first predictor, 6001 for the next, ...): operator/apis/machinelearning.seldon.io/v1/
@@ -150,7 +155,7 @@ def _predictor_spec(
         "labels": {"version": version.label},
         "annotations": {"version": version.label},
         "graph": graph,
-        # hpaSpec/pdbSpec: infra/predictor_scaling.py (the operator's HPA and PDB per
+        # hpaSpec/pdbSpec: infra/deployments/scaling.py (the operator's HPA and PDB per
         # componentSpec).
         "componentSpecs": [{"spec": pod_spec, **scaling}],
         # The executor container the operator adds to every predictor pod; without this it
