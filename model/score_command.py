@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 from model.console import emit
@@ -29,8 +31,15 @@ def register(subcommands: argparse._SubParsersAction, common: argparse.ArgumentP
         "made them. Progress goes to stderr, one line per chunk.",
     )
     parser.add_argument("--model", required=True, help="<name>@<alias> or <name>/<version>")
-    parser.add_argument("--input", required=True, type=Path, help="CSV with a header row")
-    parser.add_argument("--output", required=True, type=Path, help="Parquet file to write")
+    parser.add_argument(
+        "--input", required=True, help="CSV with a header row: a path or an artifact URI"
+    )
+    parser.add_argument(
+        "--output",
+        required=True,
+        help="Parquet file to write, or an artifact folder URI ending in '/' (each run adds "
+        "scored-v<version>-<UTC time>.parquet)",
+    )
     parser.add_argument(
         "--digest", help="sha256:<hex> the files must match (default: the version's tag)"
     )
@@ -43,9 +52,35 @@ def register(subcommands: argparse._SubParsersAction, common: argparse.ArgumentP
     parser.set_defaults(handler=_score)
 
 
+def _is_uri(text: str) -> bool:
+    return ":/" in text and not Path(text).exists()
+
+
 def _score(args: argparse.Namespace) -> int:
-    model = resolve_scoring_model(args.model, resolve_tracking_uri(args.tracking_uri), args.digest)
-    result = score_file(model, args.input, args.output, chunk_rows=args.chunk_rows)
+    tracking_uri = resolve_tracking_uri(args.tracking_uri)
+    model = resolve_scoring_model(args.model, tracking_uri, args.digest)
+    with tempfile.TemporaryDirectory() as scratch:
+        source = Path(args.input)
+        if _is_uri(args.input):
+            from mlflow.artifacts import download_artifacts
+
+            source = Path(
+                download_artifacts(
+                    artifact_uri=args.input, dst_path=scratch, tracking_uri=tracking_uri
+                )
+            )
+        if _is_uri(args.output):
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            local = Path(scratch) / f"scored-v{model.version}-{stamp}.parquet"
+            result = score_file(model, source, local, chunk_rows=args.chunk_rows)
+            from mlflow.store.artifact.artifact_repository_registry import (
+                get_artifact_repository,
+            )
+
+            get_artifact_repository(args.output.rstrip("/")).log_artifact(str(local))
+            result = type(result)(result.rows, result.chunks, f"{args.output}{local.name}")
+        else:
+            result = score_file(model, source, Path(args.output), chunk_rows=args.chunk_rows)
     emit(
         args.json,
         {

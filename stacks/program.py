@@ -2,6 +2,7 @@
 
 import pulumi
 
+from infra.batch_scoring.component import BatchScoring
 from infra.cert_manager.component import CertManager
 from infra.cert_manager.sizing import SIZING as CERT_MANAGER_SIZING
 from infra.cluster.component import ClusterAccess
@@ -170,8 +171,13 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
         )
         served.append(_deployment_outputs(config, entry, declared, deployment))
     logged = [d for d in config.deployments if d.request_logging is not None]
-    if training or logged:
-        # The training image also runs the request-log sink (request_log/).
+    scored = [
+        d
+        for d in config.deployments
+        if d.batch_scoring is not None and d.key not in versions.pending
+    ]
+    if training or logged or scored:
+        # The training image also runs the request-log sink and batch scoring.
         training_image = TrainingImage(
             "training-image", config.training_image, registry=config.image, cluster=cluster
         )
@@ -192,6 +198,17 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             f"request-log-{namespace}",
             namespace,
             [d for d in logged if d.namespace == namespace],
+            image=training_image.reference,
+            tracking_uri=mlflow.tracking_uri,
+            pipeline_login=mlflow.pipeline_login,
+            registry_login=registry_login(config.image),
+            opts=in_namespaces,
+        )
+    for entry in scored:
+        BatchScoring(
+            f"scoring-{entry.namespace}-{entry.name}",
+            entry,
+            versions.versions[entry.key][entry.scoring_predictor.name],
             image=training_image.reference,
             tracking_uri=mlflow.tracking_uri,
             pipeline_login=mlflow.pipeline_login,

@@ -217,6 +217,43 @@ class TrainingConfig(ObjectConfig):
         return schedule
 
 
+ScoringInputUri = Annotated[
+    str,
+    StringConstraints(pattern=r"^mlflow-artifacts:/[0-9]+/(\S*/)?[^/\s]+\.csv$"),
+    AfterValidator(_plain_path),
+]
+"""A CSV file in the artifact store, under an experiment's artifact root (as DatasetUri)."""
+
+ScoringOutputUri = Annotated[
+    str,
+    StringConstraints(pattern=r"^mlflow-artifacts:/[0-9]+/(\S*/)?$"),
+    AfterValidator(lambda uri: _plain_path(uri.removesuffix("/")) + "/"),
+]
+"""A folder in the artifact store (ending in '/'); each run writes a new file into it."""
+
+
+class BatchScoringConfig(ObjectConfig):
+    """A scheduled in-cluster `python -m model score` (a CronJob) with exactly the version and
+    digest the deployment's `predictor` serves."""
+
+    schedule: str
+    """Five-field cron expression, e.g. '0 2 * * *' (the cluster's time zone)."""
+    input: ScoringInputUri
+    output: ScoringOutputUri
+    predictor: DnsLabel | None = None
+    """Whose version scores; unset: the live predictor with the most traffic."""
+    chunk_rows: int = Field(default=10_000, ge=1, le=1_000_000)
+    suspend: bool = False
+
+    @field_validator("schedule")
+    @classmethod
+    def _five_field_cron(cls, schedule: str) -> str:
+        problem = _cron_problem(schedule)
+        if problem:
+            raise ValueError(f"{problem} (got {schedule!r})")
+        return schedule
+
+
 class RolloutConfig(ObjectConfig):
     """A progressive rollout plan: the challenger's traffic percent at each step.
 
@@ -286,6 +323,8 @@ class DeploymentConfig(ObjectConfig):
     training: TrainingConfig | None = None
     request_logging: RequestLoggingConfig | None = None
     """Unset: the executor logs nothing."""
+    batch_scoring: BatchScoringConfig | None = None
+    """Unset: no scheduled scoring."""
     rollout: RolloutConfig | None = None
     predictors: list[PredictorConfig] = Field(min_length=1)
 
@@ -345,6 +384,28 @@ class DeploymentConfig(ObjectConfig):
                 "'<deployment>-<predictor>-model' (max 63)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _scoring_predictor_is_live(self) -> Self:
+        scoring = self.batch_scoring
+        if scoring is None or scoring.predictor is None:
+            return self
+        live = [p.name for p in self.predictors if not p.shadow]
+        if scoring.predictor not in live:
+            raise ValueError(
+                f"batchScoring.predictor {scoring.predictor!r} is not a live predictor of this "
+                f"deployment; expected one of {live}"
+            )
+        return self
+
+    @property
+    def scoring_predictor(self) -> PredictorConfig:
+        """The predictor whose version batch scoring uses."""
+        live = [p for p in self.predictors if not p.shadow]
+        named = self.batch_scoring.predictor if self.batch_scoring else None
+        if named is not None:
+            return next(p for p in live if p.name == named)
+        return max(live, key=lambda p: p.weight)
 
     @model_validator(mode="after")
     def _rollout_needs_two_live_predictors(self) -> Self:

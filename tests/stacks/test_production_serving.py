@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from infra.batch_scoring.builders import model_arguments
+from infra.deployments.versions import DeclaredVersion
 from infra.stack_config import load_stack_file
 from stacks.render import documents
 
@@ -156,3 +158,32 @@ def test_prod_logs_a_quarter_of_iris_for_ninety_days(declared: dict) -> None:
             "labelColumn": "species",
         }
     }
+
+
+def test_prod_scores_iris_nightly_with_the_champions_version_hardened(declared: dict) -> None:
+    files = documents(declared["prod"])
+    (cronjob,) = [c for c in _by_kind(files, "CronJob") if c["metadata"]["name"] == "iris-scoring"]
+    assert cronjob["spec"]["schedule"] == "0 2 * * *"
+    pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"] == ["python", "-m", "model", "score"]
+    args = container["args"]
+    # Offline there is no registry: the alias the champion serves, resolved by the Job.
+    assert args[:2] == ["--model", "iris@champion"]
+    assert args[args.index("--output") + 1] == "mlflow-artifacts:/0/scoring/iris/scored/"
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_a_resolved_version_is_scored_by_version_and_digest() -> None:
+    """After `pulumi up` resolved the alias: exactly the version and digest the predictor's
+    MODEL_URI and MODEL_DIGEST carry."""
+    digest = "sha256:" + "ab" * 32
+    resolved = DeclaredVersion("iris", "7", alias="champion", digest=digest)
+    assert model_arguments(resolved) == ["--model", "iris/7", "--digest", digest]
+    assert model_arguments(DeclaredVersion("iris", None, alias="champion")) == [
+        "--model",
+        "iris@champion",
+    ]

@@ -114,7 +114,8 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
     expected.update(dict.fromkeys(TRAINING_PER_DEPLOYMENT, len(training)))
     # The training image (also the request-log sink's) and the webhook token.
     logged = {d.namespace for d in config.deployments if d.request_logging is not None}
-    expected[IMAGE] += bool(training or logged)
+    scored = [d for d in config.deployments if d.batch_scoring is not None]
+    expected[IMAGE] += bool(training or logged or scored)
     expected["random:index/randomPassword:RandomPassword"] += bool(training)
     # The request-log sink of each namespace with logged deployments: Deployment, Service and
     # its MLflow login (infra/request_logging/); MLflow's budget when it runs several pods.
@@ -122,6 +123,9 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
                        "kubernetes:core/v1:Secret"):  # fmt: skip
         expected[type_token] = expected.get(type_token, 0) + len(logged)
     expected["kubernetes:policy/v1:PodDisruptionBudget"] = int(config.mlflow.mlflow_replicas > 1)
+    # Batch scoring: a CronJob and its MLflow login per scored deployment.
+    for type_token in ("kubernetes:batch/v1:CronJob", "kubernetes:core/v1:Secret"):
+        expected[type_token] = expected.get(type_token, 0) + len(scored)
     for type_token, count in expected.items():
         assert counts[type_token] == count, type_token
     dashboards = [
@@ -385,7 +389,11 @@ def test_private_registry_gets_a_secret_pull_credential(tmp_path: Path) -> None:
     # The training image's pods have their own (tests/training/test_render_training.py).
     # So has the request-log sink (tests/stacks/test_production_serving.py).
     pulls = [
-        s for s in all_pulls if "mlops:training:" not in s.urn and "RequestLogSink" not in s.urn
+        s
+        for s in all_pulls
+        if not any(
+            owner in s.urn for owner in ("mlops:training:", "RequestLogSink", "BatchScoring")
+        )
     ]
     seldon_deployments = d.of_type(SDEP)
     assert len(pulls) == len(seldon_deployments) == 2
