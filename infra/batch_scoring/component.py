@@ -7,7 +7,7 @@ from infra.batch_scoring.builders import scoring_cronjob
 from infra.component import PlatformComponent
 from infra.deployments.config import DeploymentConfig
 from infra.deployments.versions import DeclaredVersion
-from infra.secrets import MlflowLogin, RegistryLogin, credentials_secret
+from infra.secrets import MlflowLogin, RegistryLogin, image_pull_secrets
 
 
 class BatchScoring(PlatformComponent):
@@ -31,16 +31,12 @@ class BatchScoring(PlatformComponent):
         login = pipeline_login.secret(
             f"{prefix}-mlflow", namespace=deployment.namespace, opts=self.child_opts()
         )
-        pull_secrets = []
-        if registry_login is not None:
-            secret = credentials_secret(
-                f"{prefix}-image-pull",
-                namespace=deployment.namespace,
-                data={".dockerconfigjson": registry_login.docker_config()},
-                opts=self.child_opts(),
-                secret_type="kubernetes.io/dockerconfigjson",
-            )
-            pull_secrets = [{"name": secret.metadata.name}]
+        pull_secrets = image_pull_secrets(
+            f"{prefix}-image-pull",
+            registry_login,
+            namespace=deployment.namespace,
+            opts=self.child_opts(),
+        )
         cronjob = scoring_cronjob(
             deployment,
             version,

@@ -199,22 +199,25 @@ def _cron_problem(schedule: str) -> str | None:
     return None
 
 
+def _kubernetes_cron(schedule: str) -> str:
+    problem = _cron_problem(schedule)
+    if problem:
+        raise ValueError(f"{problem} (got {schedule!r})")
+    return schedule
+
+
+CronSchedule = Annotated[str, AfterValidator(_kubernetes_cron)]
+"""A five-field cron expression the CronJob controller accepts and that fires."""
+
+
 class TrainingConfig(ObjectConfig):
     """When and on what the deployment's model retrains in the cluster (a CronJob)."""
 
-    schedule: str
+    schedule: CronSchedule
     """Five-field cron expression, e.g. '0 3 * * 0' (Sundays 03:00, the cluster's time zone)."""
     dataset: DatasetUri
     suspend: bool = False
     """Pause scheduled retraining without removing it."""
-
-    @field_validator("schedule")
-    @classmethod
-    def _five_field_cron(cls, schedule: str) -> str:
-        problem = _cron_problem(schedule)
-        if problem:
-            raise ValueError(f"{problem} (got {schedule!r})")
-        return schedule
 
 
 ScoringInputUri = Annotated[
@@ -236,7 +239,7 @@ class BatchScoringConfig(ObjectConfig):
     """A scheduled in-cluster `python -m model score` (a CronJob) with exactly the version and
     digest the deployment's `predictor` serves."""
 
-    schedule: str
+    schedule: CronSchedule
     """Five-field cron expression, e.g. '0 2 * * *' (the cluster's time zone)."""
     input: ScoringInputUri
     output: ScoringOutputUri
@@ -244,14 +247,6 @@ class BatchScoringConfig(ObjectConfig):
     """Whose version scores; unset: the live predictor with the most traffic."""
     chunk_rows: int = Field(default=10_000, ge=1, le=1_000_000)
     suspend: bool = False
-
-    @field_validator("schedule")
-    @classmethod
-    def _five_field_cron(cls, schedule: str) -> str:
-        problem = _cron_problem(schedule)
-        if problem:
-            raise ValueError(f"{problem} (got {schedule!r})")
-        return schedule
 
 
 class RolloutConfig(ObjectConfig):

@@ -12,7 +12,7 @@ from infra.request_logging.builders import (
     sink_service,
     sink_settings,
 )
-from infra.secrets import MlflowLogin, RegistryLogin, credentials_secret
+from infra.secrets import MlflowLogin, RegistryLogin, image_pull_secrets
 
 
 class RequestLogSink(PlatformComponent):
@@ -35,16 +35,12 @@ class RequestLogSink(PlatformComponent):
         login = pipeline_login.secret(
             f"{namespace}-{SINK_NAME}-mlflow", namespace=namespace, opts=self.child_opts()
         )
-        pull_secrets = []
-        if registry_login is not None:
-            secret = credentials_secret(
-                f"{namespace}-{SINK_NAME}-image-pull",
-                namespace=namespace,
-                data={".dockerconfigjson": registry_login.docker_config()},
-                opts=self.child_opts(),
-                secret_type="kubernetes.io/dockerconfigjson",
-            )
-            pull_secrets = [{"name": secret.metadata.name}]
+        pull_secrets = image_pull_secrets(
+            f"{namespace}-{SINK_NAME}-image-pull",
+            registry_login,
+            namespace=namespace,
+            opts=self.child_opts(),
+        )
         pod = sink_pod_spec(
             image, tracking_uri, sink_settings(deployments), MlflowLogin.env(login), pull_secrets
         )
