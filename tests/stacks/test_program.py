@@ -415,9 +415,17 @@ def test_private_registry_gets_a_secret_pull_credential(tmp_path: Path) -> None:
         assert rpc.is_rpc_secret(pull.inputs["stringData"])
     assert not by_name, "every pull secret serves one SeldonDeployment"
     (training,) = [s for s in all_pulls if "mlops:training:" in s.urn]
+    (scoring,) = [s for s in all_pulls if "BatchScoring" in s.urn]
     for cronjob in d.of_type("kubernetes:batch/v1:CronJob"):
         pod = cronjob.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-        assert pod["imagePullSecrets"] == [{"name": training.inputs["metadata"]["name"]}]
+        owner = scoring if "BatchScoring" in cronjob.urn else training
+        assert pod["imagePullSecrets"] == [{"name": owner.inputs["metadata"]["name"]}]
+    (sink,) = [s for s in all_pulls if "RequestLogSink" in s.urn]
+    (sink_deployment,) = [
+        r for r in d.of_type("kubernetes:apps/v1:Deployment") if "RequestLogSink" in r.urn
+    ]
+    sink_pod = sink_deployment.inputs["spec"]["template"]["spec"]
+    assert sink_pod["imagePullSecrets"] == [{"name": sink.inputs["metadata"]["name"]}]
 
 
 THREE_DEPLOYMENTS = [
