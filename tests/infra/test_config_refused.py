@@ -103,6 +103,10 @@ def logging_option(key: str, value) -> Callable[[dict], None]:
     return lambda values: _deployments(values)[0]["requestLogging"].__setitem__(key, value)
 
 
+def scoring_option(key: str, value) -> Callable[[dict], None]:
+    return lambda values: _deployments(values)[0]["batchScoring"].__setitem__(key, value)
+
+
 D0, D1 = f"{P}deployments[0]", f"{P}deployments[1]"
 
 # id -> (stack, mutation, key path named, words of the message)
@@ -233,8 +237,14 @@ SCALING_AND_LOGGING = {
                                     f"{D0}.requestLogging.retentionDays", "greater than or equal"),
     "logging-unknown-key": ("local", logging_option("sampling", 0.5),
                             f"{D0}.requestLogging.sampling", "Extra inputs"),
+    "scoring-with-the-shadow": ("prod", scoring_option("predictor", "shadow"), D0,
+                                "not a live predictor"),
+    "scoring-output-escapes": ("prod", scoring_option("output", "mlflow-artifacts:/0/../1/"),
+                               f"{D0}.batchScoring.output", "'..'"),
+    "scoring-never-fires": ("prod", scoring_option("schedule", "0 2 30 2 *"),
+                            f"{D0}.batchScoring.schedule", "never run it"),
 }  # fmt: skip
-"""Issue 28: autoscaling, the production replica rule and request logging."""
+"""Issue 28: autoscaling, the production replica rule, request logging and batch scoring."""
 
 CASES = {**FOUND_BY_THE_RED_TEAM, **MORE_OF_THEIR_KIND, **SCALING_AND_LOGGING}
 
