@@ -108,7 +108,9 @@ def _predictor_spec(
         "name": predictor.name,
         **replicas,
         "traffic": predictor.weight,
-        # The executor reads the label, the Python wrapper the annotation (DESIGN 4.3).
+        # The version as the predictor's label and annotation; the model server's
+        # `predictor_version` metric label reads the labels (seldon-core 1.19 Python package,
+        # env_utils.get_predictor_version: PREDICTOR_LABELS).
         "labels": {"version": version.label},
         "annotations": {"version": version.label},
         "graph": graph,

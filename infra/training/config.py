@@ -16,6 +16,7 @@ TRAINING_SOURCE = ImageSource(
     context=REPO_ROOT,
     dockerfile=REPO_ROOT / "model" / "Dockerfile",
     content=(
+        REPO_ROOT / "common",
         REPO_ROOT / "model",
         REPO_ROOT / "continuous_training",
         REPO_ROOT / "request_log",
@@ -23,9 +24,9 @@ TRAINING_SOURCE = ImageSource(
         REPO_ROOT / ".dockerignore",
     ),
 )
-"""The training image: `model/` (training, gate, registry, batch scoring),
-`continuous_training/` (the retrain trigger), `request_log/` (the request-log sink) and
-`serving/`'s modules (batch scoring loads, checks and predicts with the server's own code),
+"""The training image: `model/` (training, gate, registry, batch scoring) with `common/` (its
+base errors), `continuous_training/` (the retrain trigger), `request_log/` (the request-log sink)
+and `serving/`'s modules (batch scoring loads, checks and predicts with the server's own code),
 built from the repository root (`.dockerignore` keeps the rest out)."""
 
 TRAINING_UID = 10001

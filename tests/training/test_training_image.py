@@ -48,14 +48,16 @@ def test_requirements_are_pinned_to_the_repositorys_versions():
     assert installs and all("--require-hashes" in line for line in installs)
 
 
-def test_build_context_is_model_continuous_training_and_request_log_only():
+def test_build_context_is_the_training_packages_only():
     rules = [
         line.strip()
         for line in (REPO_ROOT / ".dockerignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
     assert rules[0] == "*"
-    assert {r for r in rules if r.startswith("!")} == {
+    kept = {r for r in rules if r.startswith("!")}
+    assert kept == {
+        "!common/",
         "!model/",
         "!continuous_training/",
         "!request_log/",
@@ -65,6 +67,7 @@ def test_build_context_is_model_continuous_training_and_request_log_only():
     copied = re.findall(r"^COPY (?!--from)(\S+)", DOCKERFILE.read_text(), re.M)
     assert copied == [
         "model/requirements.txt",
+        "common/",
         "model/",
         "continuous_training/",
         "request_log/",
