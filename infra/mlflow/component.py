@@ -11,6 +11,7 @@ import pulumi_kubernetes as k8s
 
 from infra.cert_manager.component import CertManager
 from infra.component import PlatformComponent
+from infra.disruption_budgets import pod_disruption_budget
 from infra.mlflow import postgres, server
 from infra.mlflow.auth import PASSWORD_ENV, MlflowUsers, basic_auth_ini
 from infra.mlflow.config import (
@@ -137,6 +138,11 @@ class MlflowTracking(PlatformComponent):
             opts=self.child_opts(depends_on=[access]),
         )
         self._service("mlflow", server.LABELS, "http", MLFLOW_PORT)
+        if config.mlflow_replicas > 1:
+            budget = pod_disruption_budget("mlflow", MLFLOW, server.LABELS)
+            k8s.policy.v1.PodDisruptionBudget(
+                "mlflow", metadata=budget["metadata"], spec=budget["spec"], opts=self.child_opts()
+            )
         self.register_outputs({"tracking_uri": self.tracking_uri})
 
     def _access_job(

@@ -4,7 +4,8 @@ Summed over what the offline render writes (docs/sizing.md says how):
 - every Kubernetes workload object (containers, or the largest init container if larger),
   times its replicas; a DaemonSet counts once (kind runs one node);
 - every SeldonDeployment predictor: its containers plus the executor the operator adds beside
-  them (`svcOrchSpec.resources`), times the predictor's replicas;
+  them (`svcOrchSpec.resources`), times the predictor's replicas, or its autoscaler's minimum
+  (`hpaSpec.minReplicas`, what always runs; docs/serving.md states the maximum);
 - every Helm release's workloads, read from the values the stack passes, times their replicas;
   an autoscaled one (istiod, the ingress gateway) at its autoscaler's maximum, the chart's
   default of 5 if the stack sets none; a chart workload the stack declares no requests for fails
@@ -107,6 +108,17 @@ def pod_requests(pod: dict, where: str) -> tuple[float, float]:
     return cpu, memory
 
 
+def predictor_replicas(predictor: dict) -> int:
+    """Pods a predictor always runs: the HPA's minimum (its default 1) when the componentSpec has
+    an `hpaSpec` (the operator then leaves the Deployment's replicas to the HPA: seldon-core
+    v1.17.1 operator/controllers/seldondeployment_controller.go, `createComponents`), else
+    `replicas`."""
+    hpa = predictor["componentSpecs"][0].get("hpaSpec")
+    if hpa is not None:
+        return hpa.get("minReplicas", 1)
+    return predictor.get("replicas", 1)
+
+
 def lookup(values: dict, path: str) -> dict | None:
     for key in path.split("."):
         values = values.get(key) if isinstance(values, dict) else None
@@ -142,7 +154,7 @@ def stack_requests(files: dict[str, dict]) -> list[tuple[str, float, float]]:
         elif kind == "SeldonDeployment":
             for predictor in document["spec"]["predictors"]:
                 where = f"{name} predictor {predictor['name']}"
-                replicas = predictor.get("replicas", 1)
+                replicas = predictor_replicas(predictor)
                 for component in predictor["componentSpecs"]:
                     cpu, memory = pod_requests(component["spec"], where)
                     rows.append((where, cpu * replicas, memory * replicas))

@@ -112,9 +112,20 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
     for type_token, per_namespace in TRAINING_PER_NAMESPACE.items():
         expected[type_token] = expected.get(type_token, 0) + per_namespace * training_namespaces
     expected.update(dict.fromkeys(TRAINING_PER_DEPLOYMENT, len(training)))
-    # The training image and the webhook token.
-    expected[IMAGE] += bool(training)
+    # The training image (also the request-log sink's) and the webhook token.
+    logged = {d.namespace for d in config.deployments if d.request_logging is not None}
+    scored = [d for d in config.deployments if d.batch_scoring is not None]
+    expected[IMAGE] += bool(training or logged or scored)
     expected["random:index/randomPassword:RandomPassword"] += bool(training)
+    # The request-log sink of each namespace with logged deployments: Deployment, Service and
+    # its MLflow login (infra/request_logging/); MLflow's budget when it runs several pods.
+    for type_token in ("kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service",
+                       "kubernetes:core/v1:Secret"):  # fmt: skip
+        expected[type_token] = expected.get(type_token, 0) + len(logged)
+    expected["kubernetes:policy/v1:PodDisruptionBudget"] = int(config.mlflow.mlflow_replicas > 1)
+    # Batch scoring: a CronJob and its MLflow login per scored deployment.
+    for type_token in ("kubernetes:batch/v1:CronJob", "kubernetes:core/v1:Secret"):
+        expected[type_token] = expected.get(type_token, 0) + len(scored)
     for type_token, count in expected.items():
         assert counts[type_token] == count, type_token
     dashboards = [
@@ -292,7 +303,13 @@ def test_predictors_follow_the_stack_config(declared: dict[str, Declared], stack
         assert spec["name"] == deployment["name"]
         assert [p["name"] for p in spec["predictors"]] == [p["name"] for p in wanted_predictors]
         for predictor, wanted in zip(spec["predictors"], wanted_predictors, strict=True):
-            assert predictor["replicas"] == wanted["replicas"]
+            if "autoscaling" in wanted:
+                hpa = predictor["componentSpecs"][0]["hpaSpec"]
+                assert "replicas" not in predictor
+                assert hpa["minReplicas"] == wanted["autoscaling"]["minReplicas"]
+                assert hpa["maxReplicas"] == wanted["autoscaling"]["maxReplicas"]
+            else:
+                assert predictor["replicas"] == wanted["replicas"]
             assert predictor["labels"]["version"] == predictor["annotations"]["version"]
             container = predictor["componentSpecs"][0]["spec"]["containers"][0]
             assert container["name"] == predictor["graph"]["name"]
@@ -370,7 +387,14 @@ def test_private_registry_gets_a_secret_pull_credential(tmp_path: Path) -> None:
         if s.inputs["type"] == "kubernetes.io/dockerconfigjson"
     ]
     # The training image's pods have their own (tests/training/test_render_training.py).
-    pulls = [s for s in all_pulls if "mlops:training:" not in s.urn]
+    # So has the request-log sink (tests/stacks/test_production_serving.py).
+    pulls = [
+        s
+        for s in all_pulls
+        if not any(
+            owner in s.urn for owner in ("mlops:training:", "RequestLogSink", "BatchScoring")
+        )
+    ]
     seldon_deployments = d.of_type(SDEP)
     assert len(pulls) == len(seldon_deployments) == 2
     registry = d.of_type(IMAGE)[0].inputs["registry"]
@@ -391,9 +415,17 @@ def test_private_registry_gets_a_secret_pull_credential(tmp_path: Path) -> None:
         assert rpc.is_rpc_secret(pull.inputs["stringData"])
     assert not by_name, "every pull secret serves one SeldonDeployment"
     (training,) = [s for s in all_pulls if "mlops:training:" in s.urn]
+    (scoring,) = [s for s in all_pulls if "BatchScoring" in s.urn]
     for cronjob in d.of_type("kubernetes:batch/v1:CronJob"):
         pod = cronjob.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-        assert pod["imagePullSecrets"] == [{"name": training.inputs["metadata"]["name"]}]
+        owner = scoring if "BatchScoring" in cronjob.urn else training
+        assert pod["imagePullSecrets"] == [{"name": owner.inputs["metadata"]["name"]}]
+    (sink,) = [s for s in all_pulls if "RequestLogSink" in s.urn]
+    (sink_deployment,) = [
+        r for r in d.of_type("kubernetes:apps/v1:Deployment") if "RequestLogSink" in r.urn
+    ]
+    sink_pod = sink_deployment.inputs["spec"]["template"]["spec"]
+    assert sink_pod["imagePullSecrets"] == [{"name": sink.inputs["metadata"]["name"]}]
 
 
 THREE_DEPLOYMENTS = [
