@@ -23,8 +23,12 @@ from infra.mlflow_auth import (
     auth_app_files,
     basic_auth_ini,
 )
-from infra.namespaces import MLFLOW
+from infra.namespaces import CNPG_SYSTEM, MLFLOW
+from infra.registry_database import cluster as registry_db
+from infra.registry_database.component import RegistryDatabase
+from infra.registry_database.config import RegistryDatabaseConfig
 from infra.secrets import MlflowLogin, credentials_secret, generated_password
+from infra.sizing import PlatformSizing
 from infra.workloads import (
     CONTAINER_SECURITY_CONTEXT,
     SECRETS_AS_ENV_REASON,
@@ -36,18 +40,10 @@ from infra.workloads import (
     secret_env,
 )
 
-POSTGRES_IMAGE = (
-    "postgres:18.1-trixie@sha256:5ec39c188013123927f30a006987c6b0e20f3ef2b54b140dfa96dac6844d883f"  # noqa: E501
-)
 MLFLOW_PORT = 5000
-POSTGRES_PORT = 5432
-POSTGRES_HOST = f"postgres.{MLFLOW}.svc"
 TRACKING_URI = f"http://mlflow.{MLFLOW}.svc.cluster.local:{MLFLOW_PORT}"
 MLFLOW_UID = 10001
 """Any high UID: MLflow's image has no user of its own and keeps nothing outside /tmp."""
-POSTGRES_UID = 999
-"""The `postgres` user of the official image, which owns what its entrypoint creates."""
-POSTGRES_TLS_SECRET = "postgres-tls"
 SERVICE_ACCOUNT = "mlflow"
 IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 """What the EKS Pod Identity Webhook reads to inject the role and a projected token
@@ -92,8 +88,6 @@ class MlflowConfig(CamelModel):
     """Reads the registered models the stack's deployments serve, nothing else."""
     mlflow_pipeline_user: DnsLabel = Field(default="pipeline", validate_default=True)
     """Edits every experiment and registered model: CI and the training Jobs."""
-    postgres_image: ImageReference = POSTGRES_IMAGE
-    postgres_storage_size: MemoryQuantity = "2Gi"
     artifact_store: Literal["volume", "s3"] = "volume"
     """'volume': the server keeps artifacts on its own volume (one replica); 's3': an external
     S3-compatible bucket."""
@@ -212,6 +206,9 @@ class MlflowTracking(PlatformComponent):
         *,
         served_models: list[str],
         certificates: CertManager,
+        database_config: RegistryDatabaseConfig,
+        sizing: PlatformSizing,
+        monitoring_ready: list[pulumi.Resource],
         persistent: bool,
         storage_class: str | None,
         allowed_hosts: list[str],
@@ -221,7 +218,18 @@ class MlflowTracking(PlatformComponent):
         self._storage_class = storage_class
         self._persistent = persistent
         database_password = generated_password("mlflow-postgres-password", self.child_opts())
-        database = self._postgres(config, database_password, certificates)
+        database = RegistryDatabase(
+            "registry-database",
+            database_config,
+            namespace=MLFLOW,
+            operator_namespace=CNPG_SYSTEM,
+            password=database_password,
+            certificates=certificates,
+            placement=registry_db.Placement(storage_class, sizing.registry_db),
+            operator_resources=sizing.cnpg_operator,
+            monitoring_ready=monitoring_ready,
+            opts=self.child_opts(),
+        )
         self.admin_password = generated_password("mlflow-admin-password", self.child_opts())
         self.serving_login = MlflowLogin(
             config.mlflow_serving_user,
@@ -233,8 +241,8 @@ class MlflowTracking(PlatformComponent):
         )
         backend_uri = database_password.apply(
             lambda password: (
-                f"postgresql://mlflow:{password}@{POSTGRES_HOST}:{POSTGRES_PORT}"
-                f"/mlflow?sslmode=verify-full&sslrootcert={POSTGRES_CA}"
+                f"postgresql://{registry_db.OWNER}:{password}@{database.host}:{registry_db.PORT}"
+                f"/{registry_db.DATABASE}?sslmode=verify-full&sslrootcert={POSTGRES_CA}"
             )
         )
         server_secret = credentials_secret(
@@ -276,7 +284,7 @@ class MlflowTracking(PlatformComponent):
             {
                 "name": "postgres-ca",
                 "secret": {
-                    "secretName": POSTGRES_TLS_SECRET,
+                    "secretName": database.ca_secret,
                     "items": [{"key": "ca.crt", "path": "ca.crt"}],
                 },
             },
@@ -313,7 +321,7 @@ class MlflowTracking(PlatformComponent):
             volumes=common_volumes,
             mounts=common_mounts,
             credentials_digest=credentials_digest,
-            after=[database],
+            after=[database.ready],
         )
         labels = {"app.kubernetes.io/name": "mlflow"}
         auth_app = self._auth_app(config)
@@ -610,140 +618,3 @@ class MlflowTracking(PlatformComponent):
                 secret_env("AWS_SECRET_ACCESS_KEY", secret.metadata["name"], "secret-access-key"),
             ]
         return env, [], []
-
-    def _postgres(
-        self, config: MlflowConfig, password: pulumi.Output[str], certificates: CertManager
-    ) -> k8s.apps.v1.StatefulSet:
-        """The database, serving TLS only (`hostssl` in its pg_hba.conf) with a certificate
-        from the platform CA (its Secret's `ca.crt` is what clients verify against)."""
-        secret = credentials_secret(
-            "mlflow-postgres", namespace=MLFLOW, data={"password": password}, opts=self.child_opts()
-        )
-        certificate = certificates.certificate(
-            "postgres",
-            namespace=MLFLOW,
-            secret_name=POSTGRES_TLS_SECRET,
-            dns_names=[POSTGRES_HOST, f"{POSTGRES_HOST}.cluster.local"],
-        )
-        hba = k8s.core.v1.ConfigMap(
-            "postgres-hba",
-            metadata={
-                "name": "postgres-hba",
-                "namespace": MLFLOW,
-                "labels": {"app.kubernetes.io/name": "postgres"},
-            },
-            data={
-                # The socket is the pod's own (entrypoint init, pg_isready); everything over
-                # the network must be TLS with a SCRAM password.
-                "pg_hba.conf": "local all all trust\nhostssl all all all scram-sha-256\n"
-            },
-            opts=self.child_opts(),
-        )
-        labels = {"app.kubernetes.io/name": "postgres"}
-        spec: dict = {
-            "serviceName": "postgres",
-            "replicas": 1,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "securityContext": pod_security_context(POSTGRES_UID),
-                    "automountServiceAccountToken": False,
-                    "containers": [
-                        {
-                            "name": "postgres",
-                            "image": config.postgres_image,
-                            "args": [
-                                "postgres",
-                                "-c",
-                                "ssl=on",
-                                "-c",
-                                "ssl_cert_file=/etc/postgres-tls/tls.crt",
-                                "-c",
-                                "ssl_key_file=/etc/postgres-tls/tls.key",
-                                "-c",
-                                "ssl_min_protocol_version=TLSv1.2",
-                                "-c",
-                                "hba_file=/etc/postgres-hba/pg_hba.conf",
-                            ],  # fmt: skip
-                            "ports": [{"name": "postgres", "containerPort": POSTGRES_PORT}],
-                            "env": [
-                                {"name": "POSTGRES_USER", "value": "mlflow"},
-                                {"name": "POSTGRES_DB", "value": "mlflow"},
-                                {"name": "PGDATA", "value": "/data/pgdata"},
-                                # The image reads the password from this file at first start.
-                                {
-                                    "name": "POSTGRES_PASSWORD_FILE",
-                                    "value": "/etc/postgres-password/password",
-                                },
-                            ],
-                            "resources": resources("100m", "256Mi", "1", "1Gi"),
-                            "readinessProbe": {
-                                "exec": {"command": ["pg_isready", "-U", "mlflow", "-d", "mlflow"]},
-                                "periodSeconds": 10,
-                            },
-                            "livenessProbe": {
-                                "exec": {"command": ["pg_isready", "-U", "mlflow", "-d", "mlflow"]},
-                                "initialDelaySeconds": 30,
-                                "periodSeconds": 20,
-                            },
-                            "securityContext": CONTAINER_SECURITY_CONTEXT,
-                            "volumeMounts": [
-                                {"name": "data", "mountPath": "/data"},
-                                {"name": "tmp", "mountPath": "/tmp"},
-                                {"name": "run", "mountPath": "/var/run/postgresql"},
-                                {"name": "tls", "mountPath": "/etc/postgres-tls", "readOnly": True},
-                                {"name": "hba", "mountPath": "/etc/postgres-hba", "readOnly": True},
-                                {
-                                    "name": "password",
-                                    "mountPath": "/etc/postgres-password",
-                                    "readOnly": True,
-                                },
-                            ],
-                        }
-                    ],
-                    "volumes": [
-                        scratch_volume(),
-                        scratch_volume("run", "16Mi"),
-                        # Owned by root, group postgres (fsGroup), 0640: the key permissions
-                        # PostgreSQL accepts for a root-owned key file.
-                        {
-                            "name": "tls",
-                            "secret": {"secretName": POSTGRES_TLS_SECRET, "defaultMode": 0o640},
-                        },
-                        {"name": "hba", "configMap": {"name": hba.metadata["name"]}},
-                        {
-                            "name": "password",
-                            "secret": {"secretName": secret.metadata["name"], "defaultMode": 0o440},
-                        },
-                    ],
-                },
-            },
-        }
-        if self._persistent:
-            spec["volumeClaimTemplates"] = [
-                {
-                    "metadata": {"name": "data"},
-                    "spec": self._claim_spec(config.postgres_storage_size),
-                }
-            ]
-        else:
-            spec["template"]["spec"]["volumes"].append(
-                scratch_volume("data", config.postgres_storage_size)
-            )
-        server = k8s.apps.v1.StatefulSet(
-            "postgres",
-            metadata={
-                "name": "postgres",
-                "namespace": MLFLOW,
-                "labels": labels,
-                "annotations": checkov_skips(
-                    CKV_K8S_40="uid 999 is the official image's postgres user, which owns the "
-                    "files its entrypoint creates; it is non-root and the pod runs restricted"
-                ),
-            },
-            spec=spec,
-            opts=self.child_opts(depends_on=[certificate]),
-        )
-        self._service("postgres", labels, "tcp", POSTGRES_PORT)
-        return server

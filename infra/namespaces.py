@@ -13,7 +13,8 @@ SELDON_SYSTEM = "seldon-system"
 MONITORING = "monitoring"
 MLFLOW = "mlflow"
 CERT_MANAGER = "cert-manager"
-PLATFORM_NAMESPACES = (ISTIO, SELDON_SYSTEM, MLFLOW, MONITORING, CERT_MANAGER)
+CNPG_SYSTEM = "cnpg-system"
+PLATFORM_NAMESPACES = (ISTIO, SELDON_SYSTEM, MLFLOW, MONITORING, CERT_MANAGER, CNPG_SYSTEM)
 """Namespaces the platform's own components run in; no deployment may use them."""
 
 ANY_PEER: list[dict] = []
@@ -36,6 +37,17 @@ POD_IDENTITY_AGENT = [
 """The EKS Pod Identity agent's link-local addresses, on port 80 (AWS EKS user guide,
 "Understand how EKS Pod Identity works": 169.254.170.23 and [fd00:ec2::23])."""
 MLFLOW_PODS = {"matchLabels": {"app.kubernetes.io/name": "mlflow"}}
+REGISTRY_DB_PODS = {"matchExpressions": [{"key": "cnpg.io/cluster", "operator": "Exists"}]}
+"""Every pod and Job of a CloudNativePG Cluster, a restored one included (cloudnative-pg v1.30.0
+pkg/utils/labels_annotations.go `ClusterLabelName`)."""
+CNPG_OPERATOR_PODS = {"matchLabels": {"app.kubernetes.io/name": "cloudnative-pg"}}
+"""The operator's pods (chart cloudnative-pg-v0.29.0 templates/_helpers.tpl selectorLabels)."""
+CNPG_STATUS_PORT = 8000
+CNPG_METRICS_PORT = 9187
+CNPG_WEBHOOK_PORT = 9443
+"""Instance manager status and metrics ports (pkg/management/url/url.go) and the operator's
+webhook (chart values.yaml `webhook.port`)."""
+SCHEMA_UPGRADE_PODS = {"matchLabels": {"app.kubernetes.io/name": "mlflow-access"}}
 
 GATEWAY_PODS = {"matchLabels": {"istio": "ingressgateway"}}
 CERT_MANAGER_CONTROLLER = {
@@ -124,12 +136,51 @@ def mlflow_credential_egress(ambient_credentials: str | None) -> list[Allow]:
     return [Allow("pod-identity-agent", "egress", POD_IDENTITY_AGENT, _tcp(80), MLFLOW_PODS)]
 
 
+def registry_database_allows(*, pod_identity: bool) -> list[Allow]:
+    """The registry database's pods in the mlflow namespace: the operator and Prometheus in;
+    the API server (the instance manager watches its Cluster) and the object store (barman-cloud,
+    HTTPS) out; the Pod Identity agent when backups use it. The schema-upgrade Job creates its
+    backup through the API server."""
+    allows = [
+        Allow(
+            "registry-db-from-operator",
+            "ingress",
+            [_from_namespace(CNPG_SYSTEM, CNPG_OPERATOR_PODS)],
+            _tcp(CNPG_STATUS_PORT),
+            REGISTRY_DB_PODS,
+        ),
+        Allow(
+            "registry-db-from-prometheus",
+            "ingress",
+            [_from_namespace(MONITORING, PROMETHEUS_PODS)],
+            _tcp(CNPG_METRICS_PORT),
+            REGISTRY_DB_PODS,
+        ),
+        Allow("registry-db-api-server", "egress", ANY_PEER, API_SERVER_PORTS, REGISTRY_DB_PODS),
+        Allow("registry-db-object-store", "egress", ANY_PEER, _tcp(443), REGISTRY_DB_PODS),
+        Allow(
+            "schema-upgrade-api-server", "egress", ANY_PEER, API_SERVER_PORTS, SCHEMA_UPGRADE_PODS
+        ),
+    ]
+    if pod_identity:
+        allows.append(
+            Allow(
+                "registry-db-pod-identity", "egress", POD_IDENTITY_AGENT, _tcp(80), REGISTRY_DB_PODS
+            )
+        )
+    return allows
+
+
 def platform_namespaces(
-    serving_namespaces: list[str], *, mlflow_credentials: str | None = None
+    serving_namespaces: list[str],
+    *,
+    mlflow_credentials: str | None = None,
+    registry_db_pod_identity: bool = False,
 ) -> list[NamespaceSpec]:
     """Every namespace the platform owns with its Pod Security level and network allows:
     its own components' namespaces, then each namespace the deployments run in.
-    `mlflow_credentials` is MlflowConfig.ambient_credentials."""
+    `mlflow_credentials` is MlflowConfig.ambient_credentials; `registry_db_pod_identity` says
+    the database's backups reach S3 with EKS Pod Identity."""
     return [
         NamespaceSpec(
             ISTIO,
@@ -216,6 +267,23 @@ def platform_namespaces(
                     MLFLOW_PODS,
                 ),
                 *mlflow_credential_egress(mlflow_credentials),
+                *registry_database_allows(pod_identity=registry_db_pod_identity),
+            ],
+        ),
+        NamespaceSpec(
+            CNPG_SYSTEM,
+            "restricted",
+            [
+                # Called by the API server, which is not a pod.
+                Allow("operator-webhook", "ingress", ANY_PEER, _tcp(CNPG_WEBHOOK_PORT)),
+                Allow("api-server", "egress", ANY_PEER, API_SERVER_PORTS),
+                Allow(
+                    "operator-to-registry-db",
+                    "egress",
+                    [_from_namespace(MLFLOW, REGISTRY_DB_PODS)],
+                    _tcp(CNPG_STATUS_PORT),
+                    CNPG_OPERATOR_PODS,
+                ),
             ],
         ),
         NamespaceSpec(
@@ -245,6 +313,13 @@ def platform_namespaces(
                     "egress",
                     [_from_namespace(KUBE_SYSTEM, COREDNS_PODS)],
                     _tcp(9153),
+                    PROMETHEUS_PODS,
+                ),
+                Allow(
+                    "prometheus-to-registry-db",
+                    "egress",
+                    [_from_namespace(MLFLOW, REGISTRY_DB_PODS)],
+                    _tcp(CNPG_METRICS_PORT),
                     PROMETHEUS_PODS,
                 ),
                 Allow(

@@ -55,6 +55,9 @@ class PlatformSizing:
     cert_manager_webhook: dict
     cert_manager_cainjector: dict
     cert_manager_startupapicheck: dict
+    registry_db: dict
+    """One PostgreSQL instance of the registry (the Cluster's `resources`, per instance)."""
+    cnpg_operator: dict
 
     def istiod_scaling_values(self) -> dict:
         """istiod chart keys: its HPA (templates/autoscale.yaml) or a fixed `replicaCount`
@@ -115,6 +118,9 @@ SMALL = PlatformSizing(
     cert_manager_webhook=resources("10m", "32Mi", "100m", "128Mi"),
     cert_manager_cainjector=resources("10m", "64Mi", "100m", "256Mi"),
     cert_manager_startupapicheck=resources("10m", "32Mi", "100m", "64Mi"),
+    # What the hand-written StatefulSet asked for; the operator's manager is a Go controller.
+    registry_db=resources("100m", "256Mi", "1", "1Gi"),
+    cnpg_operator=resources("50m", "96Mi", "500m", "256Mi"),
 )
 
 HA = PlatformSizing(
@@ -138,6 +144,8 @@ HA = PlatformSizing(
     cert_manager_webhook=resources("20m", "64Mi", "200m", "128Mi"),
     cert_manager_cainjector=resources("20m", "128Mi", "200m", "256Mi"),
     cert_manager_startupapicheck=resources("10m", "32Mi", "100m", "64Mi"),
+    registry_db=resources("250m", "512Mi", "2", "2Gi"),
+    cnpg_operator=resources("100m", "128Mi", "1", "512Mi"),
 )
 
 PROFILES = {"small": SMALL, "ha": HA}

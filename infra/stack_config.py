@@ -29,6 +29,7 @@ from infra.model_image import ModelImageConfig
 from infra.model_monitoring.config import MonitoringConfig
 from infra.model_versions import RegistryConfig
 from infra.prometheus_stack import PrometheusStackConfig
+from infra.registry_database.config import RegistryDatabaseConfig
 from infra.seldon_operator import SeldonOperatorConfig
 from infra.sizing import SizingConfig
 from infra.stack_rules import stack_problems
@@ -44,6 +45,7 @@ FLAT_SECTIONS: dict[str, type[BaseModel]] = {
     "seldon": SeldonOperatorConfig,
     "prometheus": PrometheusStackConfig,
     "mlflow": MlflowConfig,
+    "registry_database": RegistryDatabaseConfig,
     "image": ModelImageConfig,
     "sizing": SizingConfig,
     "registry": RegistryConfig,
@@ -66,7 +68,7 @@ NEW_SHAPE = """\
         - {name: challenger, model: iris@challenger, traffic: 10}"""
 """The `deployments` shape shown to a stack file that still has the old `serving` object."""
 
-SECRET_KEYS = frozenset({"registryPassword", "s3SecretAccessKey"})
+SECRET_KEYS = frozenset({"registryPassword", "s3SecretAccessKey", "backupSecretAccessKey"})
 """Keys that must be set with `pulumi config set --secret`, never as plaintext."""
 
 SECRET_PLACEHOLDER = "[secret]"
@@ -93,6 +95,7 @@ class StackConfig(BaseModel):
     seldon: SeldonOperatorConfig
     prometheus: PrometheusStackConfig
     mlflow: MlflowConfig
+    registry_database: RegistryDatabaseConfig = RegistryDatabaseConfig()
     image: ModelImageConfig
     sizing: SizingConfig
     registry: RegistryConfig

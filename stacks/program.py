@@ -35,7 +35,9 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
     namespaces = PlatformNamespaces(
         "namespaces",
         platform_namespaces(
-            config.deployment_namespaces, mlflow_credentials=config.mlflow.ambient_credentials
+            config.deployment_namespaces,
+            mlflow_credentials=config.mlflow.ambient_credentials,
+            registry_db_pod_identity=config.registry_database.uses_pod_identity,
         ),
         opts=on_cluster,
     )
@@ -91,6 +93,10 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
         config.mlflow,
         served_models=list(served_model_names(config)),
         certificates=certificates,
+        database_config=config.registry_database,
+        sizing=config.sizing.platform,
+        # The PodMonitor and PrometheusRule kinds come with the monitoring chart's CRDs.
+        monitoring_ready=[prometheus.release],
         persistent=config.cluster.persistent_storage,
         storage_class=storage_class,
         allowed_hosts=[

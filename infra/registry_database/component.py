@@ -1,0 +1,115 @@
+"""Pulumi component of the registry database: the operator, the Cluster, its backups and
+alerts."""
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi_kubernetes.apiextensions import CustomResource
+
+from infra.cert_manager import CertManager
+from infra.component import PlatformComponent
+from infra.helm import pinned_release
+from infra.registry_database import cluster as manifests
+from infra.registry_database.config import RegistryDatabaseConfig
+from infra.registry_database.monitoring import pod_monitor, prometheus_rule
+from infra.registry_database.operator import CHART, RELEASE_NAME, REPOSITORY, operator_values
+from infra.secrets import credentials_secret
+
+
+class RegistryDatabase(PlatformComponent):
+    """PostgreSQL for MLflow's stores, run by CloudNativePG in `namespace`.
+
+    Serves TLS only, with a certificate from the platform CA (clients verify `ca_secret`'s
+    `ca.crt` and the host name); the owner's password is `password` (a Pulumi secret); with
+    `registryBackups`, WAL is archived continuously and base backups are taken on schedule to
+    the object store, kept for `backupRetention`. `ready` is what the database's clients wait
+    on.
+    """
+
+    host: str
+    ca_secret: str = manifests.SERVER_TLS_SECRET
+    ready: pulumi.Resource
+
+    def __init__(
+        self,
+        name: str,
+        config: RegistryDatabaseConfig,
+        *,
+        namespace: str,
+        operator_namespace: str,
+        password: pulumi.Output[str],
+        certificates: CertManager,
+        placement: manifests.Placement,
+        operator_resources: dict,
+        monitoring_ready: list[pulumi.Resource],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("mlops:registry:RegistryDatabase", name, opts)
+        self.host = manifests.host(namespace)
+        operator = pinned_release(
+            RELEASE_NAME,
+            chart=CHART,
+            version=config.cloudnative_pg_version,
+            repository=REPOSITORY,
+            namespace=operator_namespace,
+            values=operator_values(operator_resources),
+            opts=self.child_opts(),
+        )
+        credentials = credentials_secret(
+            manifests.APP_SECRET,
+            namespace=namespace,
+            data={"username": manifests.OWNER, "password": password},
+            secret_type="kubernetes.io/basic-auth",
+            opts=self.child_opts(),
+        )
+        certificate = certificates.certificate(
+            manifests.SERVER_TLS_SECRET,
+            namespace=namespace,
+            secret_name=manifests.SERVER_TLS_SECRET,
+            dns_names=manifests.server_dns_names(namespace),
+        )
+        waits_on: list[pulumi.Resource] = [operator, credentials, certificate]
+        if config.backup_secret_access_key is not None:
+            waits_on.append(
+                credentials_secret(
+                    manifests.BACKUP_CREDENTIALS_SECRET,
+                    namespace=namespace,
+                    data={
+                        "access-key-id": config.backup_access_key_id,
+                        "secret-access-key": config.backup_secret_access_key.get_secret_value(),
+                        "region": config.backup_region,
+                    },
+                    opts=self.child_opts(),
+                )
+            )
+        database = _custom(
+            "registry-db",
+            manifests.cluster(config, placement, namespace),
+            self.child_opts(depends_on=waits_on),
+        )
+        if config.registry_backups:
+            _custom(
+                "registry-db-scheduled-backup",
+                manifests.scheduled_backup(config, namespace),
+                self.child_opts(depends_on=[database]),
+            )
+        after_monitoring = self.child_opts(depends_on=monitoring_ready)
+        _custom("registry-db-pod-monitor", pod_monitor(namespace), after_monitoring)
+        if config.registry_backups:
+            _custom(
+                "registry-db-backup-alerts",
+                prometheus_rule(namespace, stale_after_hours=config.backup_alert_after_hours),
+                after_monitoring,
+            )
+        self.ready = database
+        self.register_outputs({"host": self.host})
+
+
+def _custom(name: str, manifest: dict, opts: pulumi.ResourceOptions) -> CustomResource:
+    return k8s.apiextensions.CustomResource(
+        name,
+        api_version=manifest["apiVersion"],
+        kind=manifest["kind"],
+        metadata=manifest["metadata"],
+        spec=manifest["spec"],
+        opts=opts,
+    )
