@@ -53,19 +53,18 @@ class Placement:
     resources: dict
 
 
-def barman_object_store(config: RegistryDatabaseConfig, server_name: str | None = None) -> dict:
+def barman_object_store(config: RegistryDatabaseConfig, server_name: str) -> dict:
     """The in-tree barman-cloud object store: WAL and base backups, gzip-compressed, under
-    `destination_path/<serverName>` (serverName defaults to the Cluster's name)."""
+    `destination_path/<server_name>`."""
     store: dict = {
         "destinationPath": config.destination_path,
+        "serverName": server_name,
         "s3Credentials": _s3_credentials(config),
         "wal": {"compression": "gzip", "maxParallel": 2},
         "data": {"compression": "gzip"},
     }
     if config.backup_endpoint_url:
         store["endpointURL"] = config.backup_endpoint_url
-    if server_name:
-        store["serverName"] = server_name
     return store
 
 
@@ -113,7 +112,7 @@ def cluster_spec(config: RegistryDatabaseConfig, placement: Placement) -> dict:
         }
     if config.registry_backups:
         spec["backup"] = {
-            "barmanObjectStore": barman_object_store(config),
+            "barmanObjectStore": barman_object_store(config, config.backup_server_name),
             "retentionPolicy": config.backup_retention,
         }
     return spec
@@ -133,13 +132,17 @@ def recovery_cluster(
     placement: Placement,
     namespace: str,
     *,
-    name: str,
     source_server: str,
     target_time: str,
 ) -> dict:
-    """A Cluster `name` on fresh volumes, recovered from `source_server`'s base backup and WAL
-    up to `target_time` (RFC 3339), then archiving as itself (its own serverName: the old
-    cluster's archive is never written to)."""
+    """The registry's Cluster on fresh volumes, recovered from `source_server`'s base backup
+    and WAL up to `target_time` (RFC 3339), then archiving under `config.backup_server_name`,
+    which must differ: the archive it was restored from is never written to."""
+    if source_server == config.backup_server_name:
+        raise ValueError(
+            f"the restored database would archive into {source_server!r}, the archive it is "
+            "restored from; give it a new backupServerName"
+        )
     spec = cluster_spec(config, placement)
     spec["bootstrap"] = {
         "recovery": {
@@ -153,7 +156,7 @@ def recovery_cluster(
     spec["externalClusters"] = [
         {"name": source_server, "barmanObjectStore": barman_object_store(config, source_server)}
     ]
-    return _object("Cluster", name, namespace, spec)
+    return _object("Cluster", CLUSTER, namespace, spec)
 
 
 def scheduled_backup(config: RegistryDatabaseConfig, namespace: str) -> dict:

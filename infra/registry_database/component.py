@@ -84,7 +84,11 @@ class RegistryDatabase(PlatformComponent):
         database = _custom(
             "registry-db",
             manifests.cluster(config, placement, namespace),
-            self.child_opts(depends_on=waits_on),
+            # Read once, when the cluster is created: a restored cluster keeps its `recovery`
+            # bootstrap and its source (python -m stacks.registry_restore).
+            self.child_opts(
+                depends_on=waits_on, ignore_changes=["spec.bootstrap", "spec.externalClusters"]
+            ),
         )
         if config.registry_backups:
             _custom(

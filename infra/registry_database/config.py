@@ -2,7 +2,13 @@
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
-from infra.config_types import CamelModel, ChartVersion, ImageReference, MemoryQuantity
+from infra.config_types import (
+    CamelModel,
+    ChartVersion,
+    DnsLabel,
+    ImageReference,
+    MemoryQuantity,
+)
 
 CLOUDNATIVE_PG_VERSION = "0.29.0"
 """cloudnative-pg chart 0.29.0 ships operator 1.30.0 (cloudnative-pg/charts tag
@@ -26,6 +32,10 @@ class RegistryDatabaseConfig(CamelModel):
     backup_bucket: str = Field(
         default="", pattern=r"^$|^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$", validate_default=True
     )
+    backup_server_name: DnsLabel = "registry-db"
+    """The folder below `s3://<backupBucket>/registry-db/` this database archives into. A
+    restore gives the restored database a new one (`python -m stacks.registry_restore`), so it
+    never writes over the archive it was restored from."""
     backup_endpoint_url: str = Field(default="", pattern=r"^(https://[^\s/]+)?$")
     backup_region: str = "us-east-1"
     backup_schedule: str = Field(default="0 0 2 * * *", pattern=r"^\S+( \S+){5}$")
