@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import psycopg2
+import psycopg
 
 SERVER_USER = "postgres"
 BIN_ROOT = Path("/usr/lib/postgresql")
@@ -69,7 +69,7 @@ class PostgresServer:
         self.data_dir = data_dir
         self.archive_dir = archive_dir
         self.port = port
-        self.log = data_dir.parent / f"{data_dir.name}.log"
+        self.log = data_dir.parent / "pg-logs" / f"{data_dir.name}.log"
 
     @property
     def superuser_dsn(self) -> str:
@@ -86,9 +86,12 @@ class PostgresServer:
         hand_over(self.archive_dir)
         run(["initdb", "-D", str(self.data_dir), "-U", SERVER_USER, "--auth-local=trust",
              "--auth-host=scram-sha-256", "--no-sync"])  # fmt: skip
-        with (self.data_dir / "pg_hba.conf").open("a") as hba:
-            hba.write(f"host all {SERVER_USER} 127.0.0.1/32 trust\n")
-            hba.write(f"host replication {SERVER_USER} 127.0.0.1/32 trust\n")
+        (self.data_dir / "pg_hba.conf").write_text(
+            "local all all trust\n"
+            f"host all {SERVER_USER} 127.0.0.1/32 trust\n"
+            f"host replication {SERVER_USER} 127.0.0.1/32 trust\n"
+            "host all all 127.0.0.1/32 scram-sha-256\n"
+        )
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.write(self.archiving_settings())
 
@@ -104,6 +107,8 @@ class PostgresServer:
         )
 
     def start(self) -> None:
+        self.log.parent.mkdir(exist_ok=True)
+        hand_over(self.log.parent)
         run(["pg_ctl", "-D", str(self.data_dir), "-l", str(self.log), "-w", "-t", "60", "start"])
 
     def stop(self, mode: str = "fast") -> None:
@@ -117,13 +122,9 @@ class PostgresServer:
 
     def execute(self, sql: str, *, database: str = "postgres") -> list[tuple]:
         """`sql` as the superuser in autocommit; its rows, if any."""
-        connection = psycopg2.connect(
-            f"host=127.0.0.1 port={self.port} user={SERVER_USER} dbname={database}"
-        )
-        connection.autocommit = True
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(sql)
-                return cursor.fetchall() if cursor.description else []
-        finally:
-            connection.close()
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user={SERVER_USER} dbname={database}",
+            autocommit=True,
+        ) as connection:
+            cursor = connection.execute(sql)
+            return cursor.fetchall() if cursor.description else []

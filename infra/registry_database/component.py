@@ -86,8 +86,9 @@ class RegistryDatabase(PlatformComponent):
             manifests.cluster(config, placement, namespace),
             # Read once, when the cluster is created: a restored cluster keeps its `recovery`
             # bootstrap and its source (python -m stacks.registry_restore).
-            self.child_opts(
-                depends_on=waits_on, ignore_changes=["spec.bootstrap", "spec.externalClusters"]
+            pulumi.ResourceOptions.merge(
+                self.child_opts(depends_on=waits_on),
+                pulumi.ResourceOptions(ignore_changes=["spec.bootstrap", "spec.externalClusters"]),
             ),
         )
         if config.registry_backups:
