@@ -5,6 +5,7 @@ write rules (`--app-name platform-auth`, `infra/scripts/mlflow_platform_auth.py`
 server starts."""
 
 import hashlib
+from pathlib import Path
 from typing import Literal
 
 import pulumi
@@ -40,6 +41,7 @@ from infra.workloads import (
     secret_env,
 )
 
+BACKUP_GATE_SCRIPT = Path(__file__).resolve().parent / "scripts" / "registry_backup_gate.py"
 MLFLOW_PORT = 5000
 TRACKING_URI = f"http://mlflow.{MLFLOW}.svc.cluster.local:{MLFLOW_PORT}"
 MLFLOW_UID = 10001
@@ -321,6 +323,7 @@ class MlflowTracking(PlatformComponent):
             volumes=common_volumes,
             mounts=common_mounts,
             credentials_digest=credentials_digest,
+            backup_first=database_config.registry_backups,
             after=[database.ready],
         )
         labels = {"app.kubernetes.io/name": "mlflow"}
@@ -457,6 +460,7 @@ class MlflowTracking(PlatformComponent):
         volumes: list[dict],
         mounts: list[dict],
         credentials_digest: pulumi.Output[str],
+        backup_first: bool,
         after: list[pulumi.Resource],
     ) -> k8s.batch.v1.Job:
         """`infra/scripts/mlflow_access.py` in the MLflow image: schemas, admin, users, grants.
@@ -469,9 +473,29 @@ class MlflowTracking(PlatformComponent):
             "mlflow_access.py": ACCESS_SCRIPT.read_text(),
             "access.json": users.access_spec_json(),
         }
+        command = [
+            "python",
+            "/opt/mlflow-access/mlflow_access.py",
+            "/opt/mlflow-access/access.json",
+        ]
+        if backup_first:
+            data["registry_backup_gate.py"] = BACKUP_GATE_SCRIPT.read_text()
         revision = hashlib.sha256(
             "\0".join([*data.values(), config.mlflow_image]).encode()
         ).hexdigest()[:10]
+        pod_identity: dict = {"automountServiceAccountToken": False}
+        if backup_first:
+            # `mlflow db upgrade` runs only after a base backup of this revision completed.
+            command = [
+                "python", "/opt/mlflow-access/registry_backup_gate.py",
+                "--cnpg-backup", f"{registry_db.CLUSTER}-pre-upgrade-{revision}",
+                "--", *command,
+            ]  # fmt: skip
+            account = self._backup_account()
+            pod_identity = {
+                "serviceAccountName": account.metadata["name"],
+                "automountServiceAccountToken": True,
+            }
         labels = {"app.kubernetes.io/name": "mlflow-access"}
         script = k8s.core.v1.ConfigMap(
             "mlflow-access",
@@ -503,17 +527,13 @@ class MlflowTracking(PlatformComponent):
                     "spec": {
                         "restartPolicy": "OnFailure",
                         "securityContext": pod_security_context(MLFLOW_UID),
-                        "automountServiceAccountToken": False,
+                        **pod_identity,
                         "containers": [
                             {
                                 "name": "access",
                                 "image": config.mlflow_image,
                                 "imagePullPolicy": "Always",
-                                "command": [
-                                    "python",
-                                    "/opt/mlflow-access/mlflow_access.py",
-                                    "/opt/mlflow-access/access.json",
-                                ],
+                                "command": command,
                                 "env": env,
                                 "resources": resources("100m", "256Mi", "1", "768Mi"),
                                 "securityContext": CONTAINER_SECURITY_CONTEXT,
@@ -536,6 +556,37 @@ class MlflowTracking(PlatformComponent):
             },
             opts=self.child_opts(depends_on=after),
         )
+
+    def _backup_account(self) -> k8s.core.v1.ServiceAccount:
+        """The schema upgrade's identity: it may create and read the registry's Backups,
+        nothing else."""
+        name = "mlflow-schema-upgrade"
+        account = k8s.core.v1.ServiceAccount(
+            name,
+            metadata={"name": name, "namespace": MLFLOW},
+            automount_service_account_token=False,
+            opts=self.child_opts(),
+        )
+        role = k8s.rbac.v1.Role(
+            name,
+            metadata={"name": name, "namespace": MLFLOW},
+            rules=[
+                {
+                    "apiGroups": ["postgresql.cnpg.io"],
+                    "resources": ["backups"],
+                    "verbs": ["create", "get"],
+                }
+            ],
+            opts=self.child_opts(),
+        )
+        k8s.rbac.v1.RoleBinding(
+            name,
+            metadata={"name": name, "namespace": MLFLOW},
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            subjects=[{"kind": "ServiceAccount", "name": name, "namespace": MLFLOW}],
+            opts=self.child_opts(depends_on=[role]),
+        )
+        return account
 
     def _service_account(self, config: MlflowConfig) -> k8s.core.v1.ServiceAccount:
         """The server's own identity: what an EKS Pod Identity association names, or what IRSA's
