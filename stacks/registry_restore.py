@@ -5,9 +5,9 @@
       On the stack's cluster (its kubeconfigContext): stop MLflow, delete the registry's
       CloudNativePG Cluster (its volumes go with it), create it again bootstrapped from
       `recovery` (the last base backup before the target time plus the archived WAL, replayed
-      up to `recoveryTarget.targetTime`), wait until it is ready, then set the stack file's
-      `backupServerName` to the new archive folder. `make up STACK=prod` afterwards starts
-      MLflow again on the restored database. Without --apply it only prints the manifest and
+      up to `recoveryTarget.targetTime`), wait until it is ready, start MLflow again on it, then
+      set the stack file's `backupServerName` to the new archive folder (commit it; the next
+      `make up` keeps the restored Cluster). Without --apply it only prints the manifest and
       the kubectl commands.
 
   python -m stacks.registry_restore local --base-backup DIR --wal-archive DIR \\
@@ -131,6 +131,7 @@ def cluster_plan(config: StackConfig, target_time: str, server_name: str) -> tup
         [*kubectl, "apply", "-f", "-"],
         [*kubectl, "wait", f"cluster/{registry_db.CLUSTER}", "--for=condition=Ready",
          "--timeout=60m"],
+        [*kubectl, "scale", "deployment/mlflow", f"--replicas={config.mlflow.mlflow_replicas}"],
     ]  # fmt: skip
     return manifest, commands
 
@@ -160,8 +161,8 @@ def restore_on_cluster(stack: str, target_time: str, apply: bool) -> None:
                        check=True)  # fmt: skip
     set_server_name(stack_file, server_name)
     print(
-        f"restored to {target_time}; archiving as {server_name} ({stack_file.name} updated): "
-        f"commit it and run `make up STACK={stack}` to start MLflow again"
+        f"restored to {target_time}; MLflow is back; archiving as {server_name} "
+        f"({stack_file.name} updated: commit it before the next `make up STACK={stack}`)"
     )
 
 
