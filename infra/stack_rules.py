@@ -2,8 +2,9 @@
 unique in the cluster or in Pulumi's state, namespaces the platform was told to own, and what a
 protected or shared stack may not expose. Each problem names its key path."""
 
-from infra.deployment_config import DeploymentConfig
-from infra.namespaces import RETRAIN_TRIGGER
+from infra.components import PLATFORM_NAMESPACES
+from infra.deployments.config import DEFAULT_NAMESPACE, DeploymentConfig
+from infra.training.admission import RETRAIN_TRIGGER
 
 PLATFORM_SERVICES = (RETRAIN_TRIGGER,)
 """Services the platform itself declares in a serving namespace."""
@@ -13,6 +14,7 @@ def stack_problems(config) -> list[tuple[str, str]]:
     """(key path without the project prefix, message) for every rule `config` (a StackConfig)
     breaks."""
     return [
+        *_platform_namespaces(config),
         *_declared_namespaces(config),
         *_unique_services(config.deployments),
         *_unique_pulumi_names(config.deployments),
@@ -21,28 +23,22 @@ def stack_problems(config) -> list[tuple[str, str]]:
     ]
 
 
-def _registry_durability(config) -> list[tuple[str, str]]:
-    """What the registry database's backups cannot cover, and what a protected stack needs."""
-    database = config.registry_database
-    problems = []
-    if database.registry_backups and config.mlflow.artifact_store == "volume":
-        problems.append(
-            (
-                "artifactStore",
-                "'volume' keeps the model files on one server's disk, which the registry's "
-                "backups do not cover: with registryBackups true use 's3' with a versioned "
-                "bucket (artifactBucket)",
-            )
+def _platform_namespaces(config) -> list[tuple[str, str]]:
+    """Namespaces the platform's own components run in (infra/components.py) host no models."""
+    problems = [
+        (
+            f"deployments[{index}].namespace",
+            f"namespace {deployment.namespace!r} is a platform namespace "
+            f"({', '.join(PLATFORM_NAMESPACES)}); use another one, e.g. {DEFAULT_NAMESPACE!r}",
         )
-    if config.cluster.protected and not database.registry_backups:
-        problems.append(("registryBackups", "a protected stack must back up its registry: true"))
-    if config.cluster.protected and database.postgres_instances < 2:
+        for index, deployment in enumerate(config.deployments)
+        if deployment.namespace in PLATFORM_NAMESPACES
+    ]
+    declared = config.serving_namespaces.serving_namespaces
+    platform = [n for n in declared if n in PLATFORM_NAMESPACES]
+    if platform:
         problems.append(
-            (
-                "postgresInstances",
-                f"{database.postgres_instances} on a protected stack: at least 2 (a standby "
-                "the operator fails over to)",
-            )
+            ("servingNamespaces", f"namespaces {platform} are the platform's own components'")
         )
     return problems
 
@@ -56,7 +52,7 @@ def _declared_namespaces(config) -> list[tuple[str, str]]:
             f"mlops-platform:servingNamespaces (now {declared}) if it is yours to take over",
         )
         for index, deployment in enumerate(config.deployments)
-        if deployment.namespace not in declared
+        if deployment.namespace not in declared and deployment.namespace not in PLATFORM_NAMESPACES
     ]
 
 
@@ -129,6 +125,32 @@ def _exposure(config) -> list[tuple[str, str]]:
                 "registryUri",
                 "MLflow's login would cross the network in clear: outside the local kind "
                 f"stack the registry must be https://, got {config.registry.registry_uri!r}",
+            )
+        )
+    return problems
+
+
+def _registry_durability(config) -> list[tuple[str, str]]:
+    """What the registry database's backups cannot cover, and what a protected stack needs."""
+    database = config.registry_database
+    problems = []
+    if database.registry_backups and config.mlflow.artifact_store == "volume":
+        problems.append(
+            (
+                "artifactStore",
+                "'volume' keeps the model files on one server's disk, which the registry's "
+                "backups do not cover: with registryBackups true use 's3' with a versioned "
+                "bucket (artifactBucket)",
+            )
+        )
+    if config.cluster.protected and not database.registry_backups:
+        problems.append(("registryBackups", "a protected stack must back up its registry: true"))
+    if config.cluster.protected and database.postgres_instances < 2:
+        problems.append(
+            (
+                "postgresInstances",
+                f"{database.postgres_instances} on a protected stack: at least 2 (a standby "
+                "the operator fails over to)",
             )
         )
     return problems

@@ -28,9 +28,10 @@ from pathlib import Path
 
 import yaml
 
-from infra.namespaces import MLFLOW
+from infra.mlflow.config import NAMESPACE as MLFLOW
 from infra.registry_database import cluster as registry_db
 from infra.registry_database.config import RegistryDatabaseConfig
+from infra.registry_database.sizing import SIZING as REGISTRY_DATABASE_SIZING
 from infra.stack_config import StackConfig, load_stack_file
 from localrun.postgres_server import SERVER_USER, bin_dir, hand_over
 
@@ -113,7 +114,8 @@ def cluster_plan(config: StackConfig, target_time: str, server_name: str) -> tup
     manifest = registry_db.recovery_cluster(
         restored,
         registry_db.Placement(
-            config.cluster.storage_class or None, config.sizing.platform.registry_db
+            config.cluster.storage_class or None,
+            config.sizing.pick(REGISTRY_DATABASE_SIZING).instance,
         ),
         MLFLOW,
         source_server=database.backup_server_name,

@@ -85,7 +85,7 @@ class MlflowServer(str):
 
 def _stack_served_models() -> tuple[str, ...]:
     """The registered models the committed stacks' deployments serve."""
-    from infra.mlflow_auth import served_model_names
+    from infra.mlflow.auth import served_model_names
     from infra.stack_config import load_stack_file
 
     names: set[str] = set()
@@ -96,8 +96,8 @@ def _stack_served_models() -> tuple[str, ...]:
 
 def platform_auth_env(root: Path, backend_uri: str, logins: dict[str, MlflowLogin]) -> dict:
     """The environment of the server and of the deploy's access script, as the stack sets it
-    (``infra/mlflow_auth.py``): the user store shares ``backend_uri`` with the tracking store."""
-    from infra.mlflow_auth import PASSWORD_ENV, RELEASE_USERS_ENV, basic_auth_ini, write_auth_app
+    (``infra/mlflow/auth.py``): the user store shares ``backend_uri`` with the tracking store."""
+    from infra.mlflow.auth import PASSWORD_ENV, RELEASE_USERS_ENV, basic_auth_ini, write_auth_app
 
     auth_ini = root / "basic_auth.ini"
     auth_ini.write_text(basic_auth_ini(backend_uri, logins["admin"].username))
@@ -118,7 +118,7 @@ def run_access_script(
     root: Path, env: dict[str, str], logins: dict[str, MlflowLogin], served: tuple[str, ...]
 ) -> None:
     """The deploy's access script: schemas upgraded, admin, users and grants."""
-    from infra.mlflow_auth import ACCESS_SCRIPT, MlflowUsers
+    from infra.mlflow.auth import ACCESS_SCRIPT, MlflowUsers
 
     users = MlflowUsers(
         serving=logins["serving"].username,
@@ -143,7 +143,7 @@ def platform_auth_server(
 ) -> ServerGroup:
     """``mlflow server --app-name platform-auth`` on 127.0.0.1:``port``, artifacts proxied
     from ``root/artifacts``; not started."""
-    from infra.mlflow_auth import AUTH_APP_NAME
+    from infra.mlflow.auth import AUTH_APP_NAME
 
     command = [
         sys.executable, "-m", "mlflow", "server",
@@ -175,7 +175,7 @@ def platform_logins() -> dict[str, MlflowLogin]:
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
     """A real ``mlflow server --app-name platform-auth`` on localhost, configured as the stack
-    configures it (``infra/mlflow_auth.py``): MLflow's basic-auth app plus the platform's write
+    configures it (``infra/mlflow/auth.py``): MLflow's basic-auth app plus the platform's write
     rules, loaded from the same files the deploy mounts; SQLite stores, proxied local artifacts,
     default permission NO_PERMISSIONS, users and grants created by the deploy's access script."""
     root = tmp_path_factory.mktemp("mlflow-server")

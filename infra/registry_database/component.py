@@ -5,12 +5,15 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.apiextensions import CustomResource
 
-from infra.cert_manager import CertManager
+from infra.cert_manager.component import CertManager
 from infra.component import PlatformComponent
 from infra.helm import pinned_release
+from infra.mlflow.config import POD_IDENTITY_AGENT
+from infra.namespaces.spec import tcp
 from infra.registry_database import cluster as manifests
 from infra.registry_database.config import RegistryDatabaseConfig
 from infra.registry_database.monitoring import pod_monitor, prometheus_rule
+from infra.registry_database.namespace import DATABASE_PODS
 from infra.registry_database.operator import CHART, RELEASE_NAME, REPOSITORY, operator_values
 from infra.secrets import credentials_secret
 
@@ -91,6 +94,18 @@ class RegistryDatabase(PlatformComponent):
                 pulumi.ResourceOptions(ignore_changes=["spec.bootstrap", "spec.externalClusters"]),
             ),
         )
+        if config.uses_pod_identity:
+            # Only where backups reach S3 through EKS Pod Identity: the agent on the node.
+            k8s.networking.v1.NetworkPolicy(
+                "registry-db-pod-identity",
+                metadata={"name": "allow-registry-db-pod-identity", "namespace": namespace},
+                spec={
+                    "podSelector": DATABASE_PODS,
+                    "policyTypes": ["Egress"],
+                    "egress": [{"to": POD_IDENTITY_AGENT, "ports": tcp(80)}],
+                },
+                opts=self.child_opts(),
+            )
         if config.registry_backups:
             _custom(
                 "registry-db-scheduled-backup",

@@ -10,6 +10,8 @@ from infra.config_types import (
     MemoryQuantity,
 )
 
+NAMESPACE = "cnpg-system"
+"""Where the operator runs (it manages the Cluster in the mlflow namespace)."""
 CLOUDNATIVE_PG_VERSION = "0.29.0"
 """cloudnative-pg chart 0.29.0 ships operator 1.30.0 (cloudnative-pg/charts tag
 cloudnative-pg-v0.29.0, charts/cloudnative-pg/Chart.yaml `appVersion: "1.30.0"`)."""
