@@ -1,6 +1,7 @@
 """Base class for the platform's components."""
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 
 class PlatformComponent(pulumi.ComponentResource):
@@ -27,3 +28,18 @@ class PlatformComponent(pulumi.ComponentResource):
         return pulumi.ResourceOptions(
             parent=self, depends_on=[*self._inherited, *(depends_on or [])]
         )
+
+
+def custom_resource(
+    name: str, manifest: dict, opts: pulumi.ResourceOptions
+) -> pulumi.CustomResource:
+    """A custom resource declared from a builder's plain manifest (apiVersion, kind, metadata,
+    spec)."""
+    return k8s.apiextensions.CustomResource(
+        name,
+        api_version=manifest["apiVersion"],
+        kind=manifest["kind"],
+        metadata=manifest["metadata"],
+        spec=manifest["spec"],
+        opts=opts,
+    )

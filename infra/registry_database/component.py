@@ -3,10 +3,9 @@ alerts."""
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi_kubernetes.apiextensions import CustomResource
 
 from infra.cert_manager.component import CertManager
-from infra.component import PlatformComponent
+from infra.component import PlatformComponent, custom_resource
 from infra.helm import pinned_release
 from infra.mlflow.config import POD_IDENTITY_AGENT
 from infra.namespaces.spec import tcp
@@ -84,7 +83,7 @@ class RegistryDatabase(PlatformComponent):
                     opts=self.child_opts(),
                 )
             )
-        database = _custom(
+        database = custom_resource(
             "registry-db",
             manifests.cluster(config, placement, namespace),
             # Read once, when the cluster is created: a restored cluster keeps its `recovery`
@@ -107,29 +106,18 @@ class RegistryDatabase(PlatformComponent):
                 opts=self.child_opts(),
             )
         if config.registry_backups:
-            _custom(
+            custom_resource(
                 "registry-db-scheduled-backup",
                 manifests.scheduled_backup(config, namespace),
                 self.child_opts(depends_on=[database]),
             )
         after_monitoring = self.child_opts(depends_on=monitoring_ready)
-        _custom("registry-db-pod-monitor", pod_monitor(namespace), after_monitoring)
+        custom_resource("registry-db-pod-monitor", pod_monitor(namespace), after_monitoring)
         if config.registry_backups:
-            _custom(
+            custom_resource(
                 "registry-db-backup-alerts",
                 prometheus_rule(namespace, stale_after_hours=config.backup_alert_after_hours),
                 after_monitoring,
             )
         self.ready = database
         self.register_outputs({"host": self.host})
-
-
-def _custom(name: str, manifest: dict, opts: pulumi.ResourceOptions) -> CustomResource:
-    return k8s.apiextensions.CustomResource(
-        name,
-        api_version=manifest["apiVersion"],
-        kind=manifest["kind"],
-        metadata=manifest["metadata"],
-        spec=manifest["spec"],
-        opts=opts,
-    )
