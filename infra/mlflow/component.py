@@ -53,11 +53,13 @@ from infra.workloads import (
     secret_env,
 )
 
+BACKUP_WAIT_S = 900
+"""How long the schema upgrade waits for its pre-upgrade base backup before refusing."""
 BACKUP_GATE_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "registry_backup_gate.py"
 
 
-def _mlflow_workload_skips(image: str) -> dict[str, str]:
-    reasons = {"CKV_K8S_35": SECRETS_AS_ENV_REASON}
+def _mlflow_workload_skips(image: str, **more: str) -> dict[str, str]:
+    reasons = {"CKV_K8S_35": SECRETS_AS_ENV_REASON, **more}
     if "@sha256:" not in image:
         reasons["CKV_K8S_43"] = (
             "mlflowImage is pinned by MLflow's release tag (no registry reachable to read its "
@@ -364,6 +366,7 @@ class MlflowTracking(PlatformComponent):
             command = [
                 "python", "/opt/mlflow-access/registry_backup_gate.py",
                 "--cnpg-backup", f"{registry_db.CLUSTER}-pre-upgrade-{revision}",
+                "--timeout", str(BACKUP_WAIT_S),
                 "--", *command,
             ]  # fmt: skip
             account = self._backup_account()
@@ -383,17 +386,23 @@ class MlflowTracking(PlatformComponent):
             data=data,
             opts=self.child_opts(),
         )
+        token_reason = (
+            {"CKV_K8S_38": "the schema upgrade creates and reads its pre-upgrade Backup through "
+             "the API server (Role mlflow-schema-upgrade, create and get on backups only)"}
+            if backup_first else {}
+        )  # fmt: skip
         return k8s.batch.v1.Job(
             "mlflow-access",
             metadata={
                 "name": f"mlflow-access-{revision}",
                 "namespace": MLFLOW,
                 "labels": labels,
-                "annotations": _mlflow_workload_skips(config.mlflow_image),
+                "annotations": _mlflow_workload_skips(config.mlflow_image, **token_reason),
             },
             spec={
                 "backoffLimit": 6,
-                "activeDeadlineSeconds": 900,
+                # The upgrade's own 15 minutes, plus the backup it waits for first.
+                "activeDeadlineSeconds": 900 + (BACKUP_WAIT_S if backup_first else 0),
                 "template": {
                     "metadata": {
                         "labels": labels,
