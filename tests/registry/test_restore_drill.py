@@ -27,6 +27,7 @@ import io
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,7 +41,7 @@ import psycopg
 import pytest
 import requests
 
-from localrun.postgres_server import PostgresServer, bin_dir, hand_over
+from localrun.postgres_server import PostgresServer, bin_dir
 from localrun.process_group import free_port
 from model.cli import main
 from stacks.registry_restore import base_backup
@@ -54,6 +55,11 @@ from tests.conftest import (
     platform_logins,
     run_access_script,
 )
+
+pytestmark = pytest.mark.timeout(1500)
+"""The whole drill is one module fixture: two MLflow server starts, two trainings and five
+ledger steps. Measured 735 s with the machine at load average 14-16 on 2 cores; the suite's
+600 s per test would cut it there."""
 
 MODEL = "iris"
 ARCHIVE_WAIT_S = 60
@@ -250,7 +256,7 @@ def drill() -> Iterator[Drill]:
         for pg in (server, drill.restored):
             if pg is not None and pg.data_dir.exists():
                 pg.stop("immediate")
-        hand_over(root)
+        shutil.rmtree(root)
 
 
 def test_versions_and_digests_are_back(drill: Drill) -> None:
