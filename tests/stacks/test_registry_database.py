@@ -108,10 +108,9 @@ def test_the_restore_plan_recovers_to_the_target_time_on_a_new_archive() -> None
     assert source["name"] == recovery["source"] == "registry-db"
     assert source["barmanObjectStore"]["serverName"] == "registry-db"
     assert manifest["spec"]["backup"]["barmanObjectStore"]["serverName"] == name
-    assert [c[4:6] for c in commands][:2] == [
-        ["scale", "deployment/mlflow"],
-        ["delete", "cluster"],
-    ]
+    verbs = [command[command.index("mlflow") + 1] for command in commands]
+    assert verbs == ["scale", "delete", "apply", "wait", "scale"]
+    assert commands[1][-2:] == [manifests.CLUSTER, "--wait=true"]
 
 
 def test_a_restore_never_archives_into_its_own_source() -> None:
