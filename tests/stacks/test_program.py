@@ -38,7 +38,7 @@ COMMON_TYPES = {
     # the operator's own VirtualServices bind to.
     "kubernetes:networking.istio.io/v1beta1:Gateway": 3,
     "kubernetes:networking.istio.io/v1alpha3:EnvoyFilter": 1,
-    "kubernetes:cert-manager.io/v1:Certificate": 4,
+    "kubernetes:cert-manager.io/v1:Certificate": 3,
     IMAGE: 1,
     "random:index/randomPassword:RandomPassword": 6,
     # The registry database is the operator's Cluster, no longer a StatefulSet of the platform.
