@@ -341,12 +341,14 @@ def test_mlflow_ambient_s3_credentials_have_an_identity_and_a_way_out(rendered) 
         for d in of_kind(documents, "NetworkPolicy")
         if d["metadata"]["namespace"] == "mlflow" and "Egress" in d["spec"]["policyTypes"]
     ]
-    to_agent = [d for d in egress if _allows(d, 80, "169.254.170.23/32")]
-    assert bool(to_agent) is (config.ambient_credentials == "podIdentity")
-    for policy in to_agent:
-        assert policy["spec"]["podSelector"] == {
-            "matchLabels": {"app.kubernetes.io/name": "mlflow"}
-        }
+    to_agent = [d["spec"]["podSelector"] for d in egress if _allows(d, 80, "169.254.170.23/32")]
+    database = load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml").registry_database
+    expected = []
+    if config.ambient_credentials == "podIdentity":
+        expected.append({"matchLabels": {"app.kubernetes.io/name": "mlflow"}})
+    if database.uses_pod_identity:  # the registry database's backups, only its pods
+        expected.append({"matchExpressions": [{"key": "cnpg.io/cluster", "operator": "Exists"}]})
+    assert sorted(map(str, to_agent)) == sorted(map(str, expected))
     assert not [d for d in egress if _allows(d, 80, "169.254.169.254/32")], "no instance metadata"
 
 
