@@ -58,7 +58,7 @@ from tests.conftest import (
 
 pytestmark = pytest.mark.timeout(1500)
 """The whole drill is one module fixture: two MLflow server starts, two trainings and five
-ledger steps. Measured 735 s with the machine at load average 14-16 on 2 cores; the suite's
+ledger steps. Measured 735 s (load average 14-16 on 2 cores) and 524 s (load 12); the suite's
 600 s per test would cut it there."""
 
 MODEL = "iris"
