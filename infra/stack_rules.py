@@ -20,6 +20,7 @@ def stack_problems(config) -> list[tuple[str, str]]:
         *_unique_pulumi_names(config.deployments),
         *_exposure(config),
         *_champions_survive_a_drain(config),
+        *_registry_durability(config),
     ]
 
 
@@ -154,6 +155,32 @@ def _exposure(config) -> list[tuple[str, str]]:
                 "registryUri",
                 "MLflow's login would cross the network in clear: outside the local kind "
                 f"stack the registry must be https://, got {config.registry.registry_uri!r}",
+            )
+        )
+    return problems
+
+
+def _registry_durability(config) -> list[tuple[str, str]]:
+    """What the registry database's backups cannot cover, and what a protected stack needs."""
+    database = config.registry_database
+    problems = []
+    if database.registry_backups and config.mlflow.artifact_store == "volume":
+        problems.append(
+            (
+                "artifactStore",
+                "'volume' keeps the model files on one server's disk, which the registry's "
+                "backups do not cover: with registryBackups true use 's3' with a versioned "
+                "bucket (artifactBucket)",
+            )
+        )
+    if config.cluster.protected and not database.registry_backups:
+        problems.append(("registryBackups", "a protected stack must back up its registry: true"))
+    if config.cluster.protected and database.postgres_instances < 2:
+        problems.append(
+            (
+                "postgresInstances",
+                f"{database.postgres_instances} on a protected stack: at least 2 (a standby "
+                "the operator fails over to)",
             )
         )
     return problems

@@ -25,6 +25,7 @@ from infra.prometheus_stack.component import PrometheusStack
 from infra.prometheus_stack.config import NAMESPACE as MONITORING
 from infra.prometheus_stack.config import RELEASE_NAME
 from infra.prometheus_stack.sizing import SIZING as PROMETHEUS_SIZING
+from infra.registry_database.sizing import SIZING as REGISTRY_DATABASE_SIZING
 from infra.request_logging.component import RequestLogSink
 from infra.seldon.component import (
     DeploymentRoute,
@@ -102,6 +103,10 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
         config.mlflow,
         served_models=list(served_model_names(config.deployments)),
         certificates=certificates,
+        database_config=config.registry_database,
+        database_sizing=config.sizing.pick(REGISTRY_DATABASE_SIZING),
+        # The PodMonitor and PrometheusRule kinds come with the monitoring chart's CRDs.
+        monitoring_ready=[prometheus.release],
         persistent=config.cluster.persistent_storage,
         storage_class=storage_class,
         allowed_hosts=[

@@ -3,6 +3,7 @@
 Summed over what the offline render writes (docs/sizing.md says how):
 - every Kubernetes workload object (containers, or the largest init container if larger),
   times its replicas; a DaemonSet counts once (kind runs one node);
+- every CloudNativePG Cluster: its `resources` times its instances;
 - every SeldonDeployment predictor: its containers plus the executor the operator adds beside
   them (`svcOrchSpec.resources`), times the predictor's replicas, or its autoscaler's minimum
   (`hpaSpec.minReplicas`, what always runs; docs/serving.md states the maximum);
@@ -68,6 +69,9 @@ CHART_WORKLOADS: dict[str, list[tuple[str, int | Callable[[dict], int]]]] = {
         ("cainjector.resources", 1),
         ("startupapicheck.resources", 1),
     ],
+    # cloudnative-pg/charts cloudnative-pg-v0.29.0 charts/cloudnative-pg/values.yaml:
+    # `replicaCount: 1`, `resources: {}` (the manager's one container).
+    "cloudnative-pg": [("resources", 1)],
     "kube-prometheus-stack": [
         ("prometheus.prometheusSpec.resources", 1),
         ("alertmanager.alertmanagerSpec.resources", 1),
@@ -149,6 +153,12 @@ def stack_requests(files: dict[str, dict]) -> list[tuple[str, float, float]]:
             replicas = 1 if kind in {"DaemonSet", "Job", "Pod"} else spec.get("replicas", 1)
             cpu, memory = pod_requests(pod, name)
             rows.append((name, cpu * replicas, memory * replicas))
+        elif kind == "Cluster" and document["apiVersion"].startswith("postgresql.cnpg.io/"):
+            # One pod per instance, its container (and bootstrap init container) sized by
+            # `spec.resources` (cloudnative-pg v1.30.0 pkg/specs/pods.go).
+            instances = document["spec"]["instances"]
+            cpu, memory = requests_of(document["spec"].get("resources"), name)
+            rows.append((f"{name} x{instances}", cpu * instances, memory * instances))
         elif kind == "CronJob":
             continue  # runs on a schedule, not resident; a laptop stack may suspend it
         elif kind == "SeldonDeployment":

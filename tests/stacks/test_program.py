@@ -23,15 +23,17 @@ HELM = "kubernetes:helm.sh/v3:Release"
 SDEP = "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment"
 IMAGE = "docker:index/image:Image"
 
-PLATFORM_NAMESPACES = 5
-"""istio-system, seldon-system, mlflow, monitoring and cert-manager; deployment namespaces come
-on top."""
-PLATFORM_ALLOWS = 21
+PLATFORM_NAMESPACES = 6
+"""istio-system, seldon-system, mlflow, monitoring, cert-manager and cnpg-system; deployment
+namespaces come on top."""
+PLATFORM_ALLOWS = 30
 """NetworkPolicy allows of the platform namespaces; each deployment namespace has 3 more."""
+CLUSTER = "kubernetes:postgresql.cnpg.io/v1:Cluster"
+SCHEDULED_BACKUP = "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup"
 
 COMMON_TYPES = {
     "pulumi:providers:kubernetes": 1,
-    HELM: 6,
+    HELM: 7,
     # The Seldon (HTTPS) gateway, the plain-HTTP one that only redirects, and the unrouted one
     # the operator's own VirtualServices bind to.
     "kubernetes:networking.istio.io/v1beta1:Gateway": 3,
@@ -39,15 +41,18 @@ COMMON_TYPES = {
     "kubernetes:cert-manager.io/v1:Certificate": 3,
     IMAGE: 1,
     "random:index/randomPassword:RandomPassword": 6,
-    "kubernetes:apps/v1:StatefulSet": 1,
+    # The registry database is the operator's Cluster, no longer a StatefulSet of the platform.
+    "kubernetes:apps/v1:StatefulSet": 0,
+    CLUSTER: 1,
     "kubernetes:apps/v1:Deployment": 1,
-    "kubernetes:core/v1:Service": 2,
+    "kubernetes:core/v1:Service": 1,
     # MLflow's own identity (what an EKS Pod Identity association or IRSA role names).
     "kubernetes:core/v1:ServiceAccount": 1,
     "kubernetes:batch/v1:Job": 1,
 }
 PLATFORM_SECRETS = 3
-"""PostgreSQL, the MLflow server's and Grafana's admin; each deployment adds its MLflow login."""
+"""The database owner's, the MLflow server's and Grafana's admin; each deployment adds its MLflow
+login."""
 TRAINING_PER_NAMESPACE = {
     # the webhook token and the pipeline user's MLflow login
     "kubernetes:core/v1:Secret": 2,
@@ -94,14 +99,23 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
     config = load_stack_file(stack_file(stack))
     deployments, namespaces = len(config.deployments), len(config.deployment_namespaces)
     counts = Counter(r.type for r in declared[stack].resources if r.custom)
+    database = config.registry_database
+    backups = int(database.registry_backups)
     expected = {
         **COMMON_TYPES,
         **dict.fromkeys(PER_DEPLOYMENT_TYPES, deployments),
+        # The database's instances are scraped; its backups alert, and the schema upgrade's
+        # own identity may create Backups.
+        "kubernetes:monitoring.coreos.com/v1:PodMonitor": deployments + 1,
+        "kubernetes:monitoring.coreos.com/v1:PrometheusRule": deployments + backups,
+        SCHEDULED_BACKUP: backups,
+        "kubernetes:core/v1:ServiceAccount": 1 + backups,
         ROUTES: 3 + deployments,
         "kubernetes:core/v1:Namespace": PLATFORM_NAMESPACES + namespaces,
         "kubernetes:networking.k8s.io/v1:NetworkPolicy": 3 * (PLATFORM_NAMESPACES + namespaces)
         + PLATFORM_ALLOWS
         + (config.mlflow.ambient_credentials == "podIdentity")
+        + database.uses_pod_identity
         + 3 * namespaces,
         # the Seldon webhook wait, and the kind cluster where the stack creates one
         "command:local:Command": 1 + (1 if creates_kind_cluster(stack) else 0),
@@ -109,6 +123,8 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
     }
     training = [d for d in config.deployments if d.training is not None]
     training_namespaces = len({d.namespace for d in training})
+    for role in ("Role", "RoleBinding"):
+        expected[f"kubernetes:rbac.authorization.k8s.io/v1:{role}"] = backups
     for type_token, per_namespace in TRAINING_PER_NAMESPACE.items():
         expected[type_token] = expected.get(type_token, 0) + per_namespace * training_namespaces
     expected.update(dict.fromkeys(TRAINING_PER_DEPLOYMENT, len(training)))
@@ -142,6 +158,7 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
         "seldon-core",
         "kube-prometheus-stack",
         "cert-manager",
+        "cnpg",
     }
     for release in releases.values():
         assert re.fullmatch(r"v?\d+\.\d+\.\d+", release["version"])
@@ -489,6 +506,7 @@ def test_three_deployments_each_get_their_objects_in_their_namespace(three_deplo
         found = {
             (r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"].removesuffix(suffix))
             for r in d.of_type(type_token)
+            if r.inputs["metadata"]["namespace"] != "mlflow"  # the registry database's own
         }
         assert found == wanted, type_token
     dashboards = {
@@ -504,6 +522,7 @@ def test_three_deployments_each_get_their_objects_in_their_namespace(three_deplo
             r.inputs["spec"]["selector"]["matchLabels"]["seldon-deployment-id"],
         )
         for r in d.of_type("kubernetes:monitoring.coreos.com/v1:PodMonitor")
+        if r.inputs["metadata"]["namespace"] != "mlflow"
     }
     assert monitors == wanted
     (wine_rules,) = [
@@ -561,7 +580,11 @@ def test_three_deployments_render_to_schema_valid_objects(three_deployments, tmp
     result = render("--stack", "three", "--config-file", str(path), "--out", str(out))
     assert result.returncode == 0, result.stderr
     objects = kubernetes_objects(out)
-    kinds = Counter(document["kind"] for document in objects.values())
+    kinds = Counter(
+        document["kind"]
+        for document in objects.values()
+        if document["metadata"].get("namespace") != "mlflow"  # the registry database's monitors
+    )
     assert (kinds["SeldonDeployment"], kinds["PodMonitor"], kinds["PrometheusRule"]) == (3, 3, 3)
     for name, document in objects.items():
         schema = crd_schema(document)
