@@ -192,6 +192,20 @@ class TrainingConfig(ObjectConfig):
         return schedule
 
 
+class RolloutGuardrails(ObjectConfig):
+    """Limits that stop a rollout whatever the A/B test says.
+
+    `maxShadowDisagreement`: the share of mirrored requests on which the shadow (the candidate)
+    answers differently from the champion; above it the canary does not start. `maxErrorRatio`
+    (default: the deployment's `monitoring.errorRatioThreshold`) and `latencyTolerance` (the
+    challenger's latency may be at most this multiple of the baseline's) hold at every step.
+    """
+
+    max_shadow_disagreement: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+    max_error_ratio: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
+    latency_tolerance: Annotated[float, Field(ge=1, le=10, allow_inf_nan=False)] = 1.2
+
+
 class RolloutConfig(ObjectConfig):
     """A progressive rollout plan: the challenger's traffic percent at each step.
 
@@ -204,6 +218,7 @@ class RolloutConfig(ObjectConfig):
     min_step_duration: PromDuration
     promote_when: Literal["better", "notWorse"] = "better"
     margin: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
+    guardrails: RolloutGuardrails
 
     @field_validator("steps")
     @classmethod
