@@ -6,6 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import Field
 
+from infra.alerting.component import AlertReceivers
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel, ChartVersion, MemoryQuantity
 from infra.helm import pinned_release
@@ -50,6 +51,7 @@ class PrometheusStack(PlatformComponent):
         *,
         storage_class: str | None,
         sizing: PlatformSizing,
+        alerting: AlertReceivers,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:monitoring:PrometheusStack", name, opts)
@@ -96,12 +98,15 @@ class PrometheusStack(PlatformComponent):
                 # from any namespace, and keeps the operator's default per-namespace
                 # `namespace` matcher (OnNamespace, operator v0.85.0).
                 "alertmanager": {
+                    # Receivers, routes and the mounted credentials (infra/alerting).
+                    "config": alerting.chart_values["config"],
                     "alertmanagerSpec": {
+                        **alerting.chart_values["alertmanagerSpec"],
                         "resources": sizing.alertmanager,
                         "alertmanagerConfigSelector": {"matchLabels": ALERTMANAGER_CONFIG_LABELS},
                         "alertmanagerConfigNamespaceSelector": {},
                         "alertmanagerConfigMatcherStrategy": {"type": "OnNamespace"},
-                    }
+                    },
                 },
                 "prometheusOperator": {
                     "resources": sizing.prometheus_operator,
@@ -152,6 +157,6 @@ class PrometheusStack(PlatformComponent):
                     },
                 },
             },
-            opts=self.child_opts(depends_on=[admin]),
+            opts=self.child_opts(depends_on=[admin, alerting.secret]),
         )
         self.register_outputs({"release": RELEASE_NAME})

@@ -16,6 +16,7 @@ from pulumi.runtime import config as runtime_config
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from infra.alerting.config import CREDENTIAL_KEYS, AlertCredentials, AlertingConfig
 from infra.cert_manager import CertManagerConfig
 from infra.cluster import ClusterConfig
 from infra.deployment_config import (
@@ -49,11 +50,13 @@ FLAT_SECTIONS: dict[str, type[BaseModel]] = {
     "registry": RegistryConfig,
     "training_image": TrainingImageConfig,
     "serving_namespaces": ServingNamespacesConfig,
+    "alert_credentials": AlertCredentials,
 }
 """Sections whose fields are top-level stack keys (`mlops-platform:istioVersion`, ...)."""
 
-OBJECT_KEYS = ("deployments", "monitoring")
-"""Stack keys holding structured values, validated by `DeploymentConfig` and `MonitoringConfig`."""
+OBJECT_KEYS = ("deployments", "monitoring", "alerting")
+"""Stack keys holding structured values, validated by `DeploymentConfig`, `MonitoringConfig` and
+`AlertingConfig`."""
 
 NEW_SHAPE = """\
   mlops-platform:deployments:
@@ -66,7 +69,16 @@ NEW_SHAPE = """\
         - {name: challenger, model: iris@challenger, traffic: 10}"""
 """The `deployments` shape shown to a stack file that still has the old `serving` object."""
 
-SECRET_KEYS = frozenset({"registryPassword", "s3SecretAccessKey"})
+ALERTING_SHAPE = """\
+  mlops-platform:alerting:
+    runbookBaseUrl: https://git.example.com/platform/mlops-platform/-/blob/main/docs/operations.md
+    default: team
+    severityRoutes: {critical: oncall}
+    receivers:
+      - {name: team, slack: {channel: "#mlops-alerts"}}     # secret alertSlackApiUrl
+      - {name: oncall, pagerduty: {}}                      # secret alertPagerdutyRoutingKey"""
+
+SECRET_KEYS = frozenset({"registryPassword", "s3SecretAccessKey", *CREDENTIAL_KEYS.values()})
 """Keys that must be set with `pulumi config set --secret`, never as plaintext."""
 
 SECRET_PLACEHOLDER = "[secret]"
@@ -98,8 +110,10 @@ class StackConfig(BaseModel):
     registry: RegistryConfig
     training_image: TrainingImageConfig = TrainingImageConfig()
     serving_namespaces: ServingNamespacesConfig = ServingNamespacesConfig()
+    alert_credentials: AlertCredentials = AlertCredentials()
     deployments: list[DeploymentConfig]
     monitoring: MonitoringConfig = MonitoringConfig()
+    alerting: AlertingConfig
 
     @model_validator(mode="before")
     @classmethod
@@ -188,6 +202,11 @@ def parse_stack_config(
             problems.append(
                 f"{full_key}: unknown key; {hint}valid keys are {', '.join(KNOWN_KEYS)}"
             )
+    if "alerting" not in objects:
+        problems.append(
+            f"{PROJECT}:alerting: is required (who alerts reach; Alertmanager's default receiver "
+            f"is never 'null'), e.g.\n{ALERTING_SHAPE}"
+        )
     if "deployments" not in objects and f"{PROJECT}:serving" not in values:
         problems.append(
             f"{PROJECT}:deployments: is required (the models to serve), e.g.\n{NEW_SHAPE}"
@@ -246,9 +265,21 @@ def from_pulumi_runtime() -> StackConfig:
     """The running stack's configuration, as the Pulumi engine hands it to the program."""
     values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     secure = {key.rpartition(":")[2] for key in values if runtime_config.is_config_secret(key)}
-    return parse_stack_config(
-        values, source=f"Pulumi.{pulumi.get_stack()}.yaml", secure_keys=secure
-    )
+    source = f"Pulumi.{pulumi.get_stack()}.yaml"
+    config = parse_stack_config(values, source=source, secure_keys=secure)
+    missing = config.alerting.missing_credentials(config.alert_credentials)
+    if missing:
+        raise StackConfigError(
+            _report(
+                source,
+                [
+                    f"{PROJECT}:{key}: a receiver of {PROJECT}:alerting needs it; set it with "
+                    f"`pulumi config set --secret {PROJECT}:{key} <value>`"
+                    for key in missing
+                ],
+            )
+        )
+    return config
 
 
 def _decode_object(value: Any) -> Any:

@@ -2,6 +2,7 @@
 
 import pulumi
 
+from infra.alerting.component import AlertReceivers
 from infra.cert_manager import CertManager
 from infra.cluster import ClusterAccess
 from infra.deployment_config import DeploymentConfig
@@ -84,6 +85,9 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
         config.prometheus,
         storage_class=storage_class,
         sizing=config.sizing.platform,
+        alerting=AlertReceivers(
+            "alert-receivers", config.alerting, config.alert_credentials, opts=in_namespaces
+        ),
         opts=in_namespaces,
     )
     mlflow = MlflowTracking(
