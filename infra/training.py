@@ -31,7 +31,7 @@ from infra.model_image import (
     kind_registry,
     registry_login,
 )
-from infra.model_monitoring.rules import ERROR_RATIO_ALERT, FEATURE_DRIFT_ALERT
+from infra.model_monitoring.rules import ACCURACY_DROP_ALERT, FEATURE_DRIFT_ALERT
 from infra.namespaces import API_SERVER_PORTS, MONITORING
 from infra.prometheus_stack import ALERTMANAGER_CONFIG_LABELS
 from infra.prometheus_stack import RELEASE_NAME as PROMETHEUS_RELEASE
@@ -78,8 +78,9 @@ GATE_FAILED_EXIT_CODE = 3
 """`python -m model train` exits 3 when the quality gate fails: a verdict, not a fault to retry."""
 RETRAIN_COOLDOWN_SECONDS = 6 * 3600
 """How long a finished run's Job stays; while it exists the trigger starts no new run."""
-RETRAIN_ALERTS = (FEATURE_DRIFT_ALERT, ERROR_RATIO_ALERT)
-"""The platform's alerts that ask for a retrain: drift, and the predictor failing."""
+RETRAIN_ALERTS = (FEATURE_DRIFT_ALERT, ACCURACY_DROP_ALERT)
+"""The platform's alerts that ask for a retrain: the inputs drifted, or the feedback says the
+model got worse. Never a 5xx (`ModelErrorRatioHigh`): retraining cannot fix a failing server."""
 ALERTMANAGER_PODS = {
     "alertmanager": f"{PROMETHEUS_RELEASE}-alertmanager",
     "app.kubernetes.io/managed-by": "prometheus-operator",

@@ -150,6 +150,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             deployment_name=entry.name,
             serving_namespace=entry.namespace,
             predictors=targets,
+            runbook_base_url=config.alerting.runbook_base_url,
             opts=monitoring_opts,
         )
         DeploymentRoute(

@@ -97,6 +97,11 @@ def alertmanager_config(config: AlertingConfig) -> dict:
                     "matchers": ['alertname=~"Watchdog|InfoInhibitor"'],
                 },
                 *severity_routes,
+                # Catch-all: the operator prepends each AlertmanagerConfig's route (the retrain
+                # webhook) with `continue: true`, and Alertmanager falls back to the root's
+                # receiver only when no child route matched (dispatch/route.go, `Match`), so
+                # without it a drift alert would reach the trigger and no person.
+                {"receiver": config.default},
             ],
         },
         "receivers": [
