@@ -23,6 +23,9 @@ FEEDBACK_REWARD_TOTAL = "seldon_api_model_feedback_reward_total"
 FEEDBACK_TOTAL = "seldon_api_model_feedback_total"
 REQUEST_ERRORS_TOTAL = "mlops_model_request_errors_total"
 DRIFT_WINDOW_ROWS = "mlops_model_drift_window_rows"
+# A shadow's comparison with the champion on the mirrored rows (serving/shadow_comparison.py).
+SHADOW_COMPARED_TOTAL = "mlops_model_shadow_compared_rows_total"
+SHADOW_DISAGREEING_TOTAL = "mlops_model_shadow_disagreeing_rows_total"
 
 EXECUTOR_METRICS = (EXECUTOR_SERVER_SECONDS,)
 MODEL_SERVER_METRICS = (

@@ -195,15 +195,16 @@ class TrainingConfig(ObjectConfig):
 class RolloutGuardrails(ObjectConfig):
     """Limits that stop a rollout whatever the A/B test says.
 
-    `maxShadowDisagreement`: the share of mirrored requests on which the shadow (the candidate)
+    `maxShadowDisagreement`: the share of mirrored rows on which the shadow (the candidate)
     answers differently from the champion; above it the canary does not start. `maxErrorRatio`
     (default: the deployment's `monitoring.errorRatioThreshold`) and `latencyTolerance` (the
-    challenger's latency may be at most this multiple of the baseline's) hold at every step.
+    challenger's p95 may exceed the baseline's by this fraction; default: the rollout command's
+    `--latency-tolerance`, 0.2) hold at every step.
     """
 
     max_shadow_disagreement: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
     max_error_ratio: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
-    latency_tolerance: Annotated[float, Field(ge=1, le=10, allow_inf_nan=False)] = 1.2
+    latency_tolerance: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] | None = None
 
 
 class RolloutConfig(ObjectConfig):

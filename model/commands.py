@@ -33,7 +33,7 @@ def register_train(
         subcommands,
         common,
         _train,
-        "validate data, train, register and gate a version; 'challenger' moves only if it passed",
+        "validate data, train, register and gate a version; 'candidate' moves only if it passed",
     )
     parser.add_argument(
         "--spec",
@@ -206,12 +206,12 @@ def _train(args: argparse.Namespace) -> int:
     )
     metrics = table(["metric", "value"], [[k, f"{v:.4f}"] for k, v in outcome.metrics.items()])
     summary = table(
-        ["model", "version", "challenger", "gate", "dataset hash", "digest", "run"],
+        ["model", "version", "candidate", "gate", "dataset hash", "digest", "run"],
         [
             [
                 outcome.model_name,
                 outcome.version,
-                "moved here" if outcome.challenger else "NOT moved",
+                "moved here" if outcome.candidate else "NOT moved",
                 _verdict_word(outcome.gate),
                 outcome.dataset_hash[:12],
                 outcome.model_digest[:19],
