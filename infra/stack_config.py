@@ -10,53 +10,25 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pulumi
 import yaml
-from pulumi.runtime import config as runtime_config
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
-from infra.alerting.config import CREDENTIAL_KEYS, AlertCredentials, AlertingConfig
-from infra.cert_manager import CertManagerConfig
-from infra.cluster import ClusterConfig
-from infra.deployment_config import (
-    DeploymentConfig,
-    ServingNamespacesConfig,
-    unique_deployments,
-)
-from infra.mesh import MeshConfig
-from infra.mlflow import MlflowConfig
-from infra.model_image import ModelImageConfig
+from infra.alerting.config import CREDENTIAL_KEYS
+from infra.components import COMPONENTS, FLAT_SECTIONS, OBJECT_KEYS
+from infra.deployments.config import DeploymentConfig, unique_deployments
 from infra.model_monitoring.config import MonitoringConfig
-from infra.model_versions import RegistryConfig
-from infra.prometheus_stack import PrometheusStackConfig
-from infra.seldon_operator import SeldonOperatorConfig
-from infra.sizing import SizingConfig
 from infra.stack_rules import stack_problems
 from infra.strict_yaml import load_unique
-from infra.training import TrainingImageConfig
 
 PROJECT = "mlops-platform"
-
-FLAT_SECTIONS: dict[str, type[BaseModel]] = {
-    "cluster": ClusterConfig,
-    "mesh": MeshConfig,
-    "certificates": CertManagerConfig,
-    "seldon": SeldonOperatorConfig,
-    "prometheus": PrometheusStackConfig,
-    "mlflow": MlflowConfig,
-    "image": ModelImageConfig,
-    "sizing": SizingConfig,
-    "registry": RegistryConfig,
-    "training_image": TrainingImageConfig,
-    "serving_namespaces": ServingNamespacesConfig,
-    "alert_credentials": AlertCredentials,
-}
-"""Sections whose fields are top-level stack keys (`mlops-platform:istioVersion`, ...)."""
-
-OBJECT_KEYS = ("deployments", "monitoring", "alerting")
-"""Stack keys holding structured values, validated by `DeploymentConfig`, `MonitoringConfig` and
-`AlertingConfig`."""
 
 NEW_SHAPE = """\
   mlops-platform:deployments:
@@ -94,26 +66,11 @@ KEY_SECTION = {key: name for name, cls in FLAT_SECTIONS.items() for key in _flat
 KNOWN_KEYS = sorted([*KEY_SECTION, *OBJECT_KEYS])
 
 
-class StackConfig(BaseModel):
-    """Every setting of one stack, grouped by the component that uses it."""
+class _Stack(BaseModel):
+    """Every setting of one stack, grouped by the component that uses it; the fields are the
+    sections of `infra.components.COMPONENTS`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-    cluster: ClusterConfig
-    mesh: MeshConfig
-    certificates: CertManagerConfig = CertManagerConfig()
-    seldon: SeldonOperatorConfig
-    prometheus: PrometheusStackConfig
-    mlflow: MlflowConfig
-    image: ModelImageConfig
-    sizing: SizingConfig
-    registry: RegistryConfig
-    training_image: TrainingImageConfig = TrainingImageConfig()
-    serving_namespaces: ServingNamespacesConfig = ServingNamespacesConfig()
-    alert_credentials: AlertCredentials = AlertCredentials()
-    deployments: list[DeploymentConfig]
-    monitoring: MonitoringConfig = MonitoringConfig()
-    alerting: AlertingConfig
 
     @model_validator(mode="before")
     @classmethod
@@ -139,7 +96,7 @@ class StackConfig(BaseModel):
             deployments.append(entry)
         return {**data, "deployments": deployments}
 
-    @field_validator("deployments")
+    @field_validator("deployments", check_fields=False)
     @classmethod
     def _unique(cls, deployments: list[DeploymentConfig]) -> list[DeploymentConfig]:
         return unique_deployments(deployments)
@@ -153,6 +110,15 @@ class StackConfig(BaseModel):
     def deployment_namespaces(self) -> list[str]:
         """Each namespace the deployments run in, once, in order of first use."""
         return list(dict.fromkeys(d.namespace for d in self.deployments))
+
+
+StackConfig = create_model(
+    "StackConfig",
+    __base__=_Stack,
+    __module__=__name__,
+    **{section.name: (section.config, section.default) for section in COMPONENTS},
+)
+"""Every setting of one stack, grouped by the component that uses it."""
 
 
 class StackConfigError(ValueError):
@@ -212,14 +178,14 @@ def parse_stack_config(
             f"{PROJECT}:deployments: is required (the models to serve), e.g.\n{NEW_SHAPE}"
         )
     if problems:
-        raise StackConfigError(_report(source, problems))
+        raise StackConfigError(report(source, problems))
     try:
         config = StackConfig.model_validate({**grouped, **objects})
     except ValidationError as error:
-        raise StackConfigError(_report(source, _describe(error))) from None
+        raise StackConfigError(report(source, _describe(error))) from None
     across = [f"{PROJECT}:{where}: {message}" for where, message in stack_problems(config)]
     if across:
-        raise StackConfigError(_report(source, across))
+        raise StackConfigError(report(source, across))
     return config
 
 
@@ -261,27 +227,6 @@ def readable_values(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def from_pulumi_runtime() -> StackConfig:
-    """The running stack's configuration, as the Pulumi engine hands it to the program."""
-    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    secure = {key.rpartition(":")[2] for key in values if runtime_config.is_config_secret(key)}
-    source = f"Pulumi.{pulumi.get_stack()}.yaml"
-    config = parse_stack_config(values, source=source, secure_keys=secure)
-    missing = config.alerting.missing_credentials(config.alert_credentials)
-    if missing:
-        raise StackConfigError(
-            _report(
-                source,
-                [
-                    f"{PROJECT}:{key}: a receiver of {PROJECT}:alerting needs it; set it with "
-                    f"`pulumi config set --secret {PROJECT}:{key} <value>`"
-                    for key in missing
-                ],
-            )
-        )
-    return config
-
-
 def _decode_object(value: Any) -> Any:
     """Pulumi hands object config to programs JSON-encoded; stack files hold it structured."""
     if isinstance(value, str):
@@ -311,7 +256,7 @@ def _describe(error: ValidationError) -> list[str]:
     return problems
 
 
-def _report(source: str, problems: list[str]) -> str:
+def report(source: str, problems: list[str]) -> str:
     lines = [f"invalid stack configuration in {source}:"]
     lines += [f"  - {problem}" for problem in problems]
     return "\n".join(lines)

@@ -5,7 +5,7 @@ import pulumi
 from infra.alerting.alertmanager import RECEIVER_SECRET, chart_values
 from infra.alerting.config import AlertCredentials, AlertingConfig
 from infra.component import PlatformComponent
-from infra.namespaces import MONITORING
+from infra.prometheus_stack.config import NAMESPACE as MONITORING
 from infra.secrets import credentials_secret
 
 

@@ -10,7 +10,7 @@ FEATURE_DRIFT_ALERT = "ModelFeatureDrift"
 ACCURACY_DROP_ALERT = "ModelAccuracyDrop"
 ERROR_RATIO_ALERT = "ModelErrorRatioHigh"
 BAD_REQUEST_ALERT = "ModelBadRequestSurge"
-"""Alert names other parts route on (the retrain trigger, infra/training.py)."""
+"""Alert names other parts route on (the retrain trigger, infra/training/)."""
 
 
 def runbook_anchor(alert: str) -> str:

@@ -131,7 +131,7 @@ def test_round_trip_train_promote_rollback_history(
     assert champion(tracking_uri, model_name) == "1"
 
     table = run_cli("history", *common)
-    assert "rollback  2     1   committed" in table.stdout
+    assert "rollback   2     1   committed" in table.stdout
     assert "latency regression" in table.stdout
 
 
