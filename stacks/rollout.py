@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from analysis import promql
+from analysis.champion_guard import Baseline
 from analysis.decision import Decision, Policy, decide_sequence
 from analysis.evidence import Arms, read_evidence_file
 from analysis.prometheus import read_look
@@ -170,9 +171,12 @@ def _roll(args, config, deployment, store: Store, now: float) -> dict:
     def commit() -> None:
         if step.action is Action.PROMOTE:
             name, version = _model_version(challenger.model, args.tracking_uri)
+            # The champion guard holds the new champion to what it showed here (stacks/guard.py).
+            baseline = Baseline.of(looks[-1].predictors[challenger.name]).as_dict()
             promotion = promote(
                 name, version, tracking_uri=args.tracking_uri, actor=args.actor,
-                reason=f"rollout of {deployment.name}: {step.reason}", evidence=evidence,
+                reason=f"rollout of {deployment.name}: {step.reason}",
+                evidence={**evidence, "baseline": baseline},
             )  # fmt: skip
             result["promotion"] = promotion.as_dict()
         record(store, entry)
