@@ -268,7 +268,7 @@ def test_python_api_records_caller_evidence(tracking_uri: str, model_name: str, 
         evidence={"abtest": {"p_value": 0.001, "winner": "challenger"}},
     )
 
-    assert promotion.history(model_name, tracking_uri=tracking_uri) == [record]
+    assert promotion.history(model_name, tracking_uri=tracking_uri)[-1] == record
     assert record.evidence["abtest"] == {"p_value": 0.001, "winner": "challenger"}
     with pytest.raises(PromotionError, match="is already the champion"):
         promotion.promote(model_name, 1, tracking_uri=tracking_uri)
