@@ -43,6 +43,7 @@ def render_stack(stack: str, config_file: Path, tracking_uri: str | None = None)
         load_stack_file,
         readable_values,
         secure_keys,
+        unset_secrets,
     )
     from stacks.mock_runtime import declare_under_mocks
 
@@ -50,10 +51,10 @@ def render_stack(stack: str, config_file: Path, tracking_uri: str | None = None)
     raw = yaml.safe_load(config_file.read_text())["config"]
     secure = secure_keys(raw)
     values = readable_values(raw)
-    for key in config.alerting.needed_credentials:
+    for key in unset_secrets(config):
         if key not in secure:
             # A preview without the stack's secrets, like an alias without a registry: `pulumi
-            # up` and `pulumi preview` refuse until the operator sets it (AlertReceivers).
+            # up` and `pulumi preview` refuse until the operator sets it (stacks/runtime_config.py).
             print(
                 f"note: {config_file.name}: mlops-platform:{key} is not set; rendered as "
                 f"{SECRET_PLACEHOLDER!r}. Set it with `pulumi config set --secret "
