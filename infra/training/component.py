@@ -199,6 +199,9 @@ class ContinuousTraining(PlatformComponent):
                         target.registered_model,
                         "--data",
                         target.training.dataset,
+                        # Retrain on new data: a run on the rows the latest version was
+                        # trained on would reproduce it, so it stops there (exit 0).
+                        "--only-new-data",
                         "--json",
                     ],
                     "env": env,
