@@ -123,12 +123,14 @@ $(VENV)-mlserver/.installed: localrun/mlserver-requirements.txt $(BIN)/.installe
 bench: venv $(VENV)-mlserver/.installed ## wrk: the model server vs MLServer 1.7.1, BENCH_SECONDS each; PASS/FAIL per target (needs wrk)
 	$(BIN)/python -m localrun.benchmark --duration $(BENCH_SECONDS) --mlserver-venv $(VENV)-mlserver
 
-.PHONY: abtest-demo rollout
+.PHONY: abtest-demo rollout guard
 abtest-demo: venv ## Two real model servers (weaker challenger), real Prometheus: rollout and A/B decisions per round
 	$(BIN)/python -m localrun.abtest_demo
 
 rollout: venv ## One step of every rollout plan in STACK's file, from PROMETHEUS_URL (the scheduled CI job)
 	$(BIN)/python -m stacks.rollout --stack-file Pulumi.$(STACK).yaml --prometheus-url "$(PROMETHEUS_URL)" --json
+guard: venv ## Champion guard: hold each champion of STACK to its promotion baseline from PROMETHEUS_URL, roll back on a breach (scheduled CI job)
+	$(BIN)/python -m stacks.guard --stack-file Pulumi.$(STACK).yaml --prometheus-url "$(PROMETHEUS_URL)" --json
 
 # Registry restore (docs/operations.md, "Restoring the registry to a point in time"): prints the
 # recovery Cluster and the kubectl steps for STACK; APPLY=1 runs them on the stack's cluster.

@@ -20,6 +20,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from infra.alerting.config import CREDENTIAL_KEYS
 from infra.components import COMPONENTS, FLAT_SECTIONS, OBJECT_KEYS
 from infra.config_types import decode_json_config
 from infra.deployments.config import DeploymentConfig, unique_deployments
@@ -40,7 +41,18 @@ NEW_SHAPE = """\
         - {name: challenger, model: iris@challenger, traffic: 10}"""
 """The `deployments` shape shown to a stack file that still has the old `serving` object."""
 
-SECRET_KEYS = frozenset({"registryPassword", "s3SecretAccessKey"})
+ALERTING_SHAPE = """\
+  mlops-platform:alerting:
+    runbookBaseUrl: https://git.example.com/platform/mlops-platform/-/blob/main/docs/operations.md
+    default: team
+    severityRoutes: {critical: oncall}
+    receivers:
+      - {name: team, slack: {channel: "#mlops-alerts"}}     # secret alertSlackApiUrl
+      - {name: oncall, pagerduty: {}}                      # secret alertPagerdutyRoutingKey"""
+
+SECRET_KEYS = frozenset(
+    {"registryPassword", "s3SecretAccessKey", "modelLedgerKey", *CREDENTIAL_KEYS.values()}
+)
 """Keys that must be set with `pulumi config set --secret`, never as plaintext."""
 
 SECRET_PLACEHOLDER = "[secret]"
@@ -158,19 +170,24 @@ def parse_stack_config(
             problems.append(
                 f"{full_key}: unknown key; {hint}valid keys are {', '.join(KNOWN_KEYS)}"
             )
+    if "alerting" not in objects:
+        problems.append(
+            f"{PROJECT}:alerting: is required (who alerts reach; Alertmanager's default receiver "
+            f"is never 'null'), e.g.\n{ALERTING_SHAPE}"
+        )
     if "deployments" not in objects and f"{PROJECT}:serving" not in values:
         problems.append(
             f"{PROJECT}:deployments: is required (the models to serve), e.g.\n{NEW_SHAPE}"
         )
     if problems:
-        raise StackConfigError(_report(source, problems))
+        raise StackConfigError(report(source, problems))
     try:
         config = StackConfig.model_validate({**grouped, **objects})
     except ValidationError as error:
-        raise StackConfigError(_report(source, _describe(error))) from None
+        raise StackConfigError(report(source, _describe(error))) from None
     across = [f"{PROJECT}:{where}: {message}" for where, message in stack_problems(config)]
     if across:
-        raise StackConfigError(_report(source, across))
+        raise StackConfigError(report(source, across))
     return config
 
 
@@ -231,7 +248,18 @@ def _describe(error: ValidationError) -> list[str]:
     return problems
 
 
-def _report(source: str, problems: list[str]) -> str:
+def report(source: str, problems: list[str]) -> str:
     lines = [f"invalid stack configuration in {source}:"]
     lines += [f"  - {problem}" for problem in problems]
     return "\n".join(lines)
+
+
+def unset_secrets(config: StackConfig) -> list[str]:
+    """Secret stack keys the stack needs but does not set: each alert receiver kind's
+    credential, and the ledger key where a deployment retrains (its runs sign their entries).
+    An offline render shows them as the placeholder; `pulumi up` and `preview` refuse."""
+    missing = config.alerting.missing_credentials(config.alert_credentials)
+    retrains = any(d.training is not None for d in config.deployments)
+    if retrains and config.training_image.model_ledger_key is None:
+        missing.append("modelLedgerKey")
+    return missing

@@ -59,7 +59,10 @@ REQUESTS_PER_ROUND = 300
 PARALLEL_CLIENTS = 4
 MAX_ROUNDS = 40
 SCRAPE_WAIT_S = 2.5
-PLAN = "      rollout: {steps: [10, 50, 100], minStepDuration: 10s}\n"
+PLAN = (
+    "      rollout: {steps: [10, 50, 100], minStepDuration: 10s,"
+    " guardrails: {maxShadowDisagreement: 0.1}}\n"
+)
 FINAL = ("rollback", "promote", "keep", "refused")
 LATENCY_TOLERANCE = "1.0"
 """Both servers share one busy machine here, so p95 latency is mostly noise: the guardrail
@@ -101,6 +104,7 @@ def stack_file(directory: Path, champion: str, challenger: str) -> Path:
     (10 %) pinned, with a 10/50/100 rollout plan of 10 s steps."""
     text = (REPO_ROOT / "Pulumi.dev.yaml").read_text()
     head, _, tail = text.partition("      predictors:\n")
+    head = head.partition("      rollout:\n")[0]  # dev's own plan gives way to the demo's
     tail = tail.replace("model: iris@champion", f"model: iris/{champion}", 1)
     tail = tail.replace("model: iris@challenger", f"model: iris/{challenger}", 1)
     tail = tail.replace("traffic: 50", "traffic: 90", 1).replace("traffic: 50", "traffic: 10", 1)

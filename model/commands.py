@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from model.console import emit, progress, table
-from model.conventions import CHALLENGER, CHAMPION
+from model.conventions import CANDIDATE, CHALLENGER, CHAMPION
 from model.errors import ConfigurationError
 from model.estimators import ESTIMATORS
 from model.locations import tracking_uri_argument
@@ -33,7 +33,7 @@ def register_train(
         subcommands,
         common,
         _train,
-        "validate data, train, register and gate a version; 'challenger' moves only if it passed",
+        "validate data, train, register and gate a version; 'candidate' moves only if it passed",
     )
     parser.add_argument(
         "--spec",
@@ -60,7 +60,29 @@ def register_train(
     )
     parser.add_argument("--seed", type=int, help="default: the spec's, else 42")
     parser.add_argument("--test-size", type=float, help="held-out fraction (default: 0.25)")
+    parser.add_argument(
+        "--only-new-data",
+        action="store_true",
+        help="train only when the data differs from the latest version's (its dataset_hash "
+        "tag); otherwise exit 0 saying so (the scheduled training run: retrain on new data)",
+    )
     _add_gate_options(parser)
+
+
+def _latest_with_same_data(store, model_name: str, dataset) -> dict[str, str] | None:
+    """The latest registered version and the data hash when that version was trained on the
+    same rows (`dataset_hash` tag), else None."""
+    from model.conventions import TAG_DATASET_HASH
+    from model.data import dataset_hash
+
+    versions = store.client.search_model_versions(f"name='{model_name}'")
+    if not versions:
+        return None
+    latest = max(versions, key=lambda v: int(v.version))
+    data = dataset_hash(dataset.frame)
+    if (latest.tags or {}).get(TAG_DATASET_HASH) != data:
+        return None
+    return {"latest_version": str(latest.version), "dataset_hash": data}
 
 
 def register_evaluate(
@@ -69,7 +91,7 @@ def register_evaluate(
     parser = _subcommand(
         subcommands, common, _evaluate, "re-run the quality gate of a version against the champion"
     )
-    _add_version_option(parser, CHALLENGER)
+    _add_version_option(parser, CANDIDATE)
     _add_gate_options(parser)
 
 
@@ -82,7 +104,9 @@ def register_promote(
         _promote,
         "point 'champion' at a version whose gate passed, or copy one to another registry",
     )
-    _add_version_option(parser, f"{CHALLENGER}, or the source {CHAMPION} when copying")
+    _add_version_option(
+        parser, f"{CHALLENGER} (else the {CANDIDATE}), or the source {CHAMPION} when copying"
+    )
     parser.add_argument("--force", action="store_true", help="promote even if the gate failed")
     across = parser.add_argument_group(
         "across registries (dev -> prod): copy the version with its digest, lineage and verdict "
@@ -186,6 +210,13 @@ def _train(args: argparse.Namespace) -> int:
             f"{args.model_name}.yaml"
         )
     dataset = _dataset(args, spec)
+    if args.only_new_data:
+        unchanged = _latest_with_same_data(Store.open(args.tracking_uri), args.model_name, dataset)
+        if unchanged is not None:
+            result = {"model_name": args.model_name, "trained": False, "reason": "no new data"}
+            text = f"no new data: version {unchanged['latest_version']} was trained on it"
+            emit(args.json, {**result, **unchanged}, text)
+            return 0
     estimator = args.estimator or (spec.estimator.name if spec else "logistic_regression")
     spec_params = spec.estimator.params if spec and estimator == spec.estimator.name else {}
     config = TrainingConfig.parse(
@@ -206,12 +237,12 @@ def _train(args: argparse.Namespace) -> int:
     )
     metrics = table(["metric", "value"], [[k, f"{v:.4f}"] for k, v in outcome.metrics.items()])
     summary = table(
-        ["model", "version", "challenger", "gate", "dataset hash", "digest", "run"],
+        ["model", "version", "candidate", "gate", "dataset hash", "digest", "run"],
         [
             [
                 outcome.model_name,
                 outcome.version,
-                "moved here" if outcome.challenger else "NOT moved",
+                "moved here" if outcome.candidate else "NOT moved",
                 _verdict_word(outcome.gate),
                 outcome.dataset_hash[:12],
                 outcome.model_digest[:19],
@@ -243,7 +274,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from model.store import Store
 
     store = Store.open(args.tracking_uri)
-    version = resolve_version(store, args.model_name, args.version, CHALLENGER)
+    version = resolve_version(store, args.model_name, args.version, CANDIDATE)
     progress(f"evaluating {args.model_name} version {version} against the champion")
     defaults = recorded_thresholds(store, args.model_name, version)
     verdict = assess(store, args.model_name, version, _thresholds(args, defaults))

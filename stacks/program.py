@@ -2,6 +2,7 @@
 
 import pulumi
 
+from infra.alerting.component import AlertReceivers
 from infra.batch_scoring.component import BatchScoring
 from infra.cert_manager.component import CertManager
 from infra.cert_manager.sizing import SIZING as CERT_MANAGER_SIZING
@@ -96,6 +97,9 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
         config.prometheus,
         storage_class=storage_class,
         sizing=config.sizing.pick(PROMETHEUS_SIZING),
+        alerting=AlertReceivers(
+            "alert-receivers", config.alerting, config.alert_credentials, opts=in_namespaces
+        ),
         opts=in_namespaces,
     )
     mlflow = MlflowTracking(
@@ -162,6 +166,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             deployment_name=entry.name,
             serving_namespace=entry.namespace,
             predictors=targets,
+            runbook_base_url=config.alerting.runbook_base_url,
             opts=monitoring_opts,
         )
         DeploymentRoute(
@@ -195,6 +200,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             tracking_uri=mlflow.tracking_uri,
             pipeline_login=mlflow.pipeline_login,
             registry=config.image,
+            ledger_key=config.training_image.model_ledger_key.get_secret_value(),
             # AlertmanagerConfig is one of the chart's CRDs.
             opts=monitoring_opts,
         )

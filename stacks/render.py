@@ -38,12 +38,32 @@ PULUMI_DIR = "pulumi"
 def render_stack(stack: str, config_file: Path, tracking_uri: str | None = None) -> Declared:
     """Validate `config_file` and declare the stack under mocks, resolving aliases against
     `tracking_uri` when given (raises StackConfigError, RegistryError)."""
-    from infra.stack_config import load_stack_file, readable_values, secure_keys
+    from infra.stack_config import (
+        SECRET_PLACEHOLDER,
+        load_stack_file,
+        readable_values,
+        secure_keys,
+        unset_secrets,
+    )
     from stacks.mock_runtime import declare_under_mocks
 
-    load_stack_file(config_file)
+    config = load_stack_file(config_file)
     raw = yaml.safe_load(config_file.read_text())["config"]
-    return declare_under_mocks(stack, readable_values(raw), secure_keys(raw), tracking_uri)
+    secure = secure_keys(raw)
+    values = readable_values(raw)
+    for key in unset_secrets(config):
+        if key not in secure:
+            # A preview without the stack's secrets, like an alias without a registry: `pulumi
+            # up` and `pulumi preview` refuse until the operator sets it (stacks/runtime_config.py).
+            print(
+                f"note: {config_file.name}: mlops-platform:{key} is not set; rendered as "
+                f"{SECRET_PLACEHOLDER!r}. Set it with `pulumi config set --secret "
+                f"mlops-platform:{key} <value>` before `pulumi up`",
+                file=sys.stderr,
+            )
+            values[f"mlops-platform:{key}"] = SECRET_PLACEHOLDER
+            secure.add(key)
+    return declare_under_mocks(stack, values, secure, tracking_uri)
 
 
 def documents(declared: Declared) -> dict[str, dict]:

@@ -27,14 +27,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from analysis import promql
+from analysis.champion_guard import Baseline
 from analysis.decision import Decision, Policy, decide_sequence
 from analysis.evidence import Arms, read_evidence_file
 from analysis.policy_options import add_policy_arguments, policy_from
 from analysis.prometheus import read_look
 from analysis.rollout import Action, Plan, Step, next_step
+from analysis.shadow import read_screening
 from model.abtest_command import timestamp
 from model.console import emit
-from model.conventions import CHAMPION
+from model.conventions import CANDIDATE, CHALLENGER, CHAMPION
 from model.errors import ConfigurationError, LifecycleError
 
 if TYPE_CHECKING:
@@ -132,8 +134,7 @@ def _roll(args, config, deployment, store: Store, now: float) -> dict:
     }
     current = ledger[-1] if ledger else None
     if not challenger.traffic:
-        return {**result, "action": Action.WAIT.value, "traffic": 0,
-                "reason": "the challenger has no traffic: no rollout in progress"}  # fmt: skip
+        return _expose(args, deployment, baseline, challenger, plan, now, result)
     if challenger.traffic not in plan.steps:
         raise ConfigurationError(
             f"{where}: the challenger's traffic {challenger.traffic} is not a step of the "
@@ -181,9 +182,12 @@ def _roll(args, config, deployment, store: Store, now: float) -> dict:
     def commit() -> None:
         if step.action is Action.PROMOTE:
             name, version = _model_version(challenger.model, args.tracking_uri)
+            # The champion guard holds the new champion to what it showed here (stacks/guard.py).
+            baseline = Baseline.of(looks[-1].predictors[challenger.name]).as_dict()
             promotion = promote(
                 name, version, tracking_uri=args.tracking_uri, actor=args.actor,
-                reason=f"rollout of {deployment.name}: {step.reason}", evidence=evidence,
+                reason=f"rollout of {deployment.name}: {step.reason}",
+                evidence={**evidence, "baseline": baseline},
             )  # fmt: skip
             result["promotion"] = promotion.as_dict()
         record(store, entry)
@@ -194,13 +198,80 @@ def _roll(args, config, deployment, store: Store, now: float) -> dict:
     return result
 
 
+def _expose(args, deployment, baseline, challenger, plan: Plan, now: float, result: dict) -> dict:
+    """No rollout in progress: start one with a new candidate, if its shadow screening passed.
+
+    The candidate is new when the registry's `candidate` is neither the challenger's nor the
+    baseline's version. The shadow's disagreement with the champion over the last
+    `minStepDuration` must be within `guardrails.maxShadowDisagreement` on at least
+    `--min-samples` rows; then `challenger` moves to it (ledger `expose`) and gets the plan's
+    first step. Otherwise nothing changes and the reason is reported."""
+    from model.promotion import expose
+    from stacks.stack_edit import replace_validated, with_traffic
+
+    idle = {**result, "action": Action.WAIT.value, "traffic": 0}
+    shadow = next((p for p in deployment.predictors if p.shadow), None)
+    if shadow is None or challenger.alias != CHALLENGER:
+        return {**idle, "reason": "no rollout in progress (exposure needs a shadow and a "
+                f"challenger following '@{CHALLENGER}')"}  # fmt: skip
+    name = challenger.registered_model
+    candidate = _alias_version(f"{name}@{CANDIDATE}", args.tracking_uri)
+    live = {_alias_version(p.model, args.tracking_uri) for p in (baseline, challenger)}
+    if candidate is None or candidate in live:
+        return {
+            **idle,
+            "reason": f"no new candidate: {name}@{CANDIDATE} is "
+            f"{candidate or 'unset'}, the live versions {sorted(v or '-' for v in live)}",
+        }
+    if args.prometheus_url is None:
+        return {**idle, "reason": "exposure is screened from Prometheus: pass --prometheus-url"}
+    screening = read_screening(
+        args.prometheus_url,
+        promql.Scope(deployment.namespace, deployment.name),
+        shadow.name,
+        deployment.rollout.min_step_duration,
+        now,
+        bound=deployment.rollout.guardrails.max_shadow_disagreement,
+        minimum_rows=args.min_samples,
+    )
+    screened = {**result, "candidate": candidate, "screening": screening.as_dict()}
+    if not screening.passed:
+        return {**screened, "action": "refused", "traffic": 0, "reason": screening.reason}
+    first = plan.steps[0]
+    split = {challenger.name: first, baseline.name: 100 - first}
+
+    def commit() -> None:
+        exposed = expose(name, tracking_uri=args.tracking_uri, actor=args.actor,
+                         reason=f"rollout of {deployment.name}: {screening.reason}",
+                         evidence={"screening": screening.as_dict(), "traffic": split})  # fmt: skip
+        screened["exposure"] = exposed.as_dict()
+
+    text = with_traffic(args.stack_file, deployment.name, deployment.namespace, split)
+    replace_validated(args.stack_file, text, commit)
+    return {**screened, "action": "expose", "traffic": first, "split": split,
+            "reason": screening.reason}  # fmt: skip
+
+
+def _alias_version(reference: str, tracking_uri: str | None) -> str | None:
+    """The version a stack reference serves, None when its alias points nowhere yet."""
+    try:
+        return _model_version(reference, tracking_uri)[1]
+    except LifecycleError:
+        return None
+
+
 def _policy(args: argparse.Namespace, deployment) -> Policy:
     """The command's rule options, with the deployment's own rollout and monitoring settings."""
     rollout = deployment.rollout
     margin = {} if rollout.margin is None else {"margin": rollout.margin}
+    guardrails = rollout.guardrails
+    latency = {} if guardrails.latency_tolerance is None else {
+        "latency_tolerance": guardrails.latency_tolerance
+    }
     return policy_from(
         args,
-        max_error_ratio=deployment.monitoring.error_ratio_threshold,
+        max_error_ratio=guardrails.max_error_ratio or deployment.monitoring.error_ratio_threshold,
+        **latency,
         promote_when=PROMOTE_WHEN[rollout.promote_when],
         **margin,
     )
@@ -246,7 +317,8 @@ def _summary(decision: Decision) -> dict:
 
 
 def _model_version(reference: str, tracking_uri: str | None) -> tuple[str, str]:
-    """(model name, version) of a stack reference '<name>/<version>' or '<name>@<alias>'."""
+    """(model name, version) of a stack reference '<name>/<version>' or '<name>@<alias>';
+    raises LifecycleError when the alias points nowhere."""
     from model.registry import resolve_version
     from model.store import Store
 

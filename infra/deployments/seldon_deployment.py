@@ -49,7 +49,10 @@ def seldon_deployment(
 ) -> dict:
     """The SeldonDeployment of `config`; `versions` holds what each predictor serves (by
     predictor name), `login_env` the serving user's MLflow login, `executor` the resources of
-    the executor the operator injects."""
+    the executor the operator injects. The shadow also runs the champion's model to count
+    disagreements on the mirrored requests (serving/shadow_comparison.py): the live predictor
+    with the most traffic."""
+    reference = max((p for p in config.predictors if not p.shadow), key=lambda p: p.weight)
     return {
         "apiVersion": "machinelearning.seldon.io/v1",
         "kind": "SeldonDeployment",
@@ -77,7 +80,14 @@ def seldon_deployment(
                     p,
                     versions[p.name],
                     _pod_spec(
-                        p, versions[p.name], config, image, tracking_uri, login_env, pull_secrets
+                        p,
+                        _model_env(versions[p.name])
+                        + (_compare_env(versions[reference.name]) if p.shadow else []),
+                        config,
+                        image,
+                        tracking_uri,
+                        login_env,
+                        pull_secrets,
                     ),
                     executor,
                 )
@@ -136,9 +146,16 @@ def _model_env(version: DeclaredVersion) -> list[dict]:
     return env
 
 
+def _compare_env(version: DeclaredVersion) -> list[dict]:
+    """The champion's model a shadow compares its candidate with, digest-verified the same way."""
+    return [
+        {"name": f"COMPARE_{item['name']}", "value": item["value"]} for item in _model_env(version)
+    ]
+
+
 def _pod_spec(
     predictor: PredictorConfig,
-    version: DeclaredVersion,
+    model_env: list[dict],
     config: DeploymentConfig,
     image: Any,
     tracking_uri: Any,
@@ -155,7 +172,7 @@ def _pod_spec(
                 "name": MODEL_CONTAINER,
                 "image": image,
                 "env": [
-                    *_model_env(version),
+                    *model_env,
                     {"name": "MLFLOW_TRACKING_URI", "value": tracking_uri},
                     *login_env,
                     {"name": "SERVER_WORKERS", "value": str(config.workers)},

@@ -3,6 +3,7 @@
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.alerting.component import AlertReceivers
 from infra.component import PlatformComponent
 from infra.helm import pinned_release
 from infra.prometheus_stack.config import (
@@ -33,6 +34,7 @@ class PrometheusStack(PlatformComponent):
         *,
         storage_class: str | None,
         sizing: PrometheusStackSizing,
+        alerting: AlertReceivers,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:monitoring:PrometheusStack", name, opts)
@@ -51,7 +53,7 @@ class PrometheusStack(PlatformComponent):
             version=config.kube_prometheus_stack_version,
             repository=PROMETHEUS_CHARTS,
             namespace=MONITORING,
-            values=chart_values(config, sizing, storage_class),
-            opts=self.child_opts(depends_on=[admin]),
+            values=chart_values(config, sizing, storage_class, alerting.chart_values),
+            opts=self.child_opts(depends_on=[admin, alerting.secret]),
         )
         self.register_outputs({"release": RELEASE_NAME})

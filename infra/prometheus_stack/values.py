@@ -15,8 +15,13 @@ from infra.prometheus_stack.sizing import PrometheusStackSizing
 
 
 def chart_values(
-    config: PrometheusStackConfig, sizing: PrometheusStackSizing, storage_class: str | None
+    config: PrometheusStackConfig,
+    sizing: PrometheusStackSizing,
+    storage_class: str | None,
+    alerting: dict,
 ) -> dict:
+    """The chart's values; `alerting` is Alertmanager's receivers, routes and mounted
+    credentials (`infra/alerting/alertmanager.py` `chart_values`)."""
     prometheus_spec: dict = {
         "retention": config.prometheus_retention,
         "podMonitorSelectorNilUsesHelmValues": False,
@@ -43,12 +48,15 @@ def chart_values(
         # from any namespace, and keeps the operator's default per-namespace
         # `namespace` matcher (OnNamespace, operator v0.85.0).
         "alertmanager": {
+            # Receivers, routes and the mounted credentials (infra/alerting).
+            "config": alerting["config"],
             "alertmanagerSpec": {
+                **alerting["alertmanagerSpec"],
                 "resources": sizing.alertmanager,
                 "alertmanagerConfigSelector": {"matchLabels": ALERTMANAGER_CONFIG_LABELS},
                 "alertmanagerConfigNamespaceSelector": {},
                 "alertmanagerConfigMatcherStrategy": {"type": "OnNamespace"},
-            }
+            },
         },
         "prometheusOperator": {
             "resources": sizing.prometheus_operator,

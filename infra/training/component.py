@@ -24,6 +24,7 @@ from infra.training import trigger
 from infra.training.admission import retrain_job_policy, retrain_job_policy_binding
 from infra.training.alerts import alertmanager_config
 from infra.training.config import (
+    LEDGER_KEY_KEY,
     TOKEN_KEY,
     TRAINING_SOURCE,
     TRIGGER_NAME,
@@ -78,6 +79,7 @@ class ContinuousTraining(PlatformComponent):
         tracking_uri: pulumi.Input[str],
         pipeline_login: MlflowLogin,
         registry: ModelImageConfig,
+        ledger_key: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:training:ContinuousTraining", name, opts)
@@ -96,6 +98,13 @@ class ContinuousTraining(PlatformComponent):
             mlflow_secret = pipeline_login.secret(
                 f"{namespace}-mlflow-pipeline", namespace=namespace, opts=self.child_opts()
             )
+            # A run records its `candidate` as a signed ledger entry (model/promotion.py).
+            ledger_secret = credentials_secret(
+                f"{namespace}-model-ledger-key",
+                namespace=namespace,
+                data={LEDGER_KEY_KEY: ledger_key},
+                opts=self.child_opts(),
+            ).metadata["name"]
             pull_secret = (
                 credentials_secret(
                     f"{namespace}-training-image-pull",
@@ -115,6 +124,7 @@ class ContinuousTraining(PlatformComponent):
                         image=image,
                         tracking_uri=tracking_uri,
                         login_env=MlflowLogin.env(mlflow_secret),
+                        ledger_secret=ledger_secret,
                         pull_secret=pull_secret,
                     ),
                     opts=self.child_opts(),

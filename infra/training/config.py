@@ -2,13 +2,13 @@
 
 from dataclasses import dataclass
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from infra.config_types import CamelModel, DnsLabel
 from infra.deployments.config import DeploymentConfig, TrainingConfig
 from infra.model_image.config import DIGEST_REFERENCE
 from infra.model_image.source import REPO_ROOT, ImageSource
-from infra.model_monitoring.rules import ERROR_RATIO_ALERT, FEATURE_DRIFT_ALERT
+from infra.model_monitoring.rules import ACCURACY_DROP_ALERT, FEATURE_DRIFT_ALERT
 from infra.prometheus_stack.config import RELEASE_NAME as PROMETHEUS_RELEASE
 from infra.training.admission import TRIGGER_ACCOUNT
 
@@ -36,6 +36,8 @@ TRIGGER_PORT_NAME = "http-webhook"
 """Named by protocol, so Istio treats the Service as HTTP rather than opaque TCP."""
 TRIGGER_NAME = TRIGGER_ACCOUNT
 TOKEN_KEY = "token"
+LEDGER_KEY_KEY = "key"
+"""The key of the ledger key's Secret in each training namespace."""
 TOKEN_DIR = "/var/run/secrets/retrain-webhook"
 TRAIN_CONTAINER = "train"
 RUN_DEADLINE_SECONDS = 3600
@@ -44,8 +46,9 @@ GATE_FAILED_EXIT_CODE = 3
 """`python -m model train` exits 3 when the quality gate fails: a verdict, not a fault to retry."""
 RETRAIN_COOLDOWN_SECONDS = 6 * 3600
 """How long a finished run's Job stays; while it exists the trigger starts no new run."""
-RETRAIN_ALERTS = (FEATURE_DRIFT_ALERT, ERROR_RATIO_ALERT)
-"""The platform's alerts that ask for a retrain: drift, and the predictor failing."""
+RETRAIN_ALERTS = (FEATURE_DRIFT_ALERT, ACCURACY_DROP_ALERT)
+"""The platform's alerts that ask for a retrain: the inputs drifted, or the feedback says the
+model got worse. Never a 5xx (`ModelErrorRatioHigh`): retraining cannot fix a failing server."""
 ALERTMANAGER_PODS = {
     "alertmanager": f"{PROMETHEUS_RELEASE}-alertmanager",
     "app.kubernetes.io/managed-by": "prometheus-operator",
@@ -67,6 +70,9 @@ class TrainingImageConfig(CamelModel):
         default="mlops/model-training", pattern=r"^[a-z0-9._\-/]+$"
     )
     training_image_prebuilt_ref: str = Field(default="", pattern=f"^$|{DIGEST_REFERENCE}")
+    model_ledger_key: SecretStr | None = None
+    """The promotion ledger's signing key (`MODEL_LEDGER_KEY`, the CI secret's value): a training
+    run records its `candidate` as a signed ledger entry. Secret stack key `modelLedgerKey`."""
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,13 @@
 """A deployment's training CronJob as a plain manifest: `python -m model train` reads the
 dataset from its URI, logs its hashes, trains, registers and gates a version, and moves
-`challenger` if it passed."""
+`candidate` if it passed."""
 
 from typing import Any
 
 from infra.training.admission import TRAINING_CRONJOB_LABELS
 from infra.training.config import (
     GATE_FAILED_EXIT_CODE,
+    LEDGER_KEY_KEY,
     RETRAIN_COOLDOWN_SECONDS,
     RUN_DEADLINE_SECONDS,
     TRAIN_CONTAINER,
@@ -19,6 +20,7 @@ from infra.workloads import (
     pod_security_context,
     resources,
     scratch_volume,
+    secret_env,
 )
 
 
@@ -34,14 +36,17 @@ def training_cronjob(
     image: Any,
     tracking_uri: Any,
     login_env: list[dict],
+    ledger_secret: Any,
     pull_secret: Any,
 ) -> dict:
     """The CronJob (`metadata` and `spec`); `login_env` carries the pipeline user's MLflow
-    login from its Secret."""
+    login from its Secret, `ledger_secret` names the Secret of the ledger's signing key: the
+    run records its `candidate` as a signed ledger entry (model/promotion.py)."""
     env = [
         {"name": "MLFLOW_TRACKING_URI", "value": tracking_uri},
         {"name": "HOME", "value": "/tmp"},
         *login_env,
+        secret_env("MODEL_LEDGER_KEY", ledger_secret, LEDGER_KEY_KEY),
     ]
     labels = {**TRAINING_CRONJOB_LABELS, "mlops-platform/deployment": target.deployment}
     pod_spec = {
@@ -60,6 +65,9 @@ def training_cronjob(
                     target.registered_model,
                     "--data",
                     target.training.dataset,
+                    # Retrain on new data: a run on the rows the latest version was trained on
+                    # would reproduce it, so it stops there (exit 0).
+                    "--only-new-data",
                     "--json",
                 ],
                 "env": env,

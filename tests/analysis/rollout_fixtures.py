@@ -1,4 +1,5 @@
-"""A real MLflow registry (iris champion v1, challenger v2) and a stack file with a rollout plan,
+"""A real MLflow registry (iris champion v1, candidate v2 exposed as challenger) and a stack file
+with a rollout plan,
 shared by the rollout command's tests (evidence files and the demo's real Prometheus)."""
 
 import subprocess
@@ -8,10 +9,13 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from model.promotion import promote
+from model.promotion import expose, promote
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ROLLOUT = "      rollout: {steps: [10, 50, 100], minStepDuration: 10m}  # canary plan\n"
+ROLLOUT = (
+    "      rollout: {steps: [10, 50, 100], minStepDuration: 10m,"
+    " guardrails: {maxShadowDisagreement: 0.05}}  # canary plan\n"
+)
 
 
 def _train(tracking_uri: str) -> None:
@@ -26,12 +30,14 @@ def _train(tracking_uri: str) -> None:
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory) -> str:
-    """A tracking URI whose `iris` has champion version 1 and challenger version 2."""
+    """A tracking URI whose `iris` has champion version 1 and challenger version 2 (trained,
+    so the `candidate`, then exposed)."""
     root = tmp_path_factory.mktemp("rollout-registry")
     tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
     _train(tracking_uri)
     promote("iris", "1", tracking_uri=tracking_uri, reason="first champion")
     _train(tracking_uri)
+    expose("iris", tracking_uri=tracking_uri, reason="the rollout tests' challenger")
     return tracking_uri
 
 
@@ -45,6 +51,7 @@ def stack_with_rollout(directory: Path) -> Path:
     text = (REPO_ROOT / "Pulumi.dev.yaml").read_text()
     head, _, tail = text.partition("      predictors:\n")
     assert tail, "Pulumi.dev.yaml no longer has an iris predictors list"
+    head = head.partition("      rollout:\n")[0]  # dev's own plan gives way to this one
     tail = tail.replace("traffic: 50", "traffic: 90", 1).replace("traffic: 50", "traffic: 10", 1)
     path = directory / "Pulumi.dev.yaml"
     path.write_text(head + ROLLOUT + "      predictors:\n" + tail)

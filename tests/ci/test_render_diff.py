@@ -145,7 +145,7 @@ def test_pinning_a_version_shows_as_a_version_change_when_resolved(
     for number in (1, 2):
         digest = "sha256:" + f"{number}" * 64
         client.create_model_version(name, f"s3://models/{number}", tags={"model_digest": digest})
-    for alias in ("champion", "challenger"):
+    for alias in ("champion", "challenger", "candidate"):
         client.set_registered_model_alias(name, alias, "1")
     mlflow_server.serve(name)
     for key, value in mlflow_server.serving_env.items():
