@@ -17,7 +17,7 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 
-from model import commands
+from model import commands, reproduce_command
 from model.console import emit, results_apart
 from model.conventions import DEFAULT_MODEL_NAME
 from model.errors import DataValidationError, LifecycleError
@@ -31,6 +31,8 @@ SUBCOMMANDS: tuple[Register, ...] = (
     commands.register_promote,
     commands.register_rollback,
     commands.register_history,
+    reproduce_command.register_reproduce,
+    reproduce_command.register_rebuild,
 )
 LAZY_SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "abtest": (

@@ -48,6 +48,21 @@ def register_train(
         "--schema", help="YAML/JSON dataset schema (default: the spec's; needed without a spec)"
     )
     parser.add_argument(
+        "--data-rev",
+        help="Git revision of the spec's DVC-tracked dataset to train on (a commit, tag or "
+        "branch; default: the working tree)",
+    )
+    parser.add_argument(
+        "--data-repo",
+        help="Git repository (URL or path) holding that dataset's .dvc file (default: this one)",
+    )
+    parser.add_argument(
+        "--skip-unchanged",
+        action="store_true",
+        help="train only if the data's hash differs from the latest registered version's; "
+        "otherwise say so and exit 0",
+    )
+    parser.add_argument(
         "--estimator", choices=sorted(ESTIMATORS), help="default: the spec's estimator"
     )
     parser.add_argument(
@@ -186,6 +201,11 @@ def _train(args: argparse.Namespace) -> int:
             f"{args.model_name}.yaml"
         )
     dataset = _dataset(args, spec)
+    if args.skip_unchanged:
+        skipped = _unchanged(args, dataset)
+        if skipped is not None:
+            emit(args.json, skipped, skipped["detail"])
+            return 0
     estimator = args.estimator or (spec.estimator.name if spec else "logistic_regression")
     spec_params = spec.estimator.params if spec and estimator == spec.estimator.name else {}
     config = TrainingConfig.parse(
@@ -203,6 +223,7 @@ def _train(args: argparse.Namespace) -> int:
         args.model_name,
         progress,
         drift_bins=spec.drift.bins if spec else 10,
+        spec=spec.name if spec and args.data is None else None,
     )
     metrics = table(["metric", "value"], [[k, f"{v:.4f}"] for k, v in outcome.metrics.items()])
     summary = table(
@@ -232,9 +253,34 @@ def _dataset(args: argparse.Namespace, spec: TrainingSpec | None) -> Any:
     from model.schema import load_schema
 
     if args.data is None:
-        return load_spec_dataset(spec)
+        return load_spec_dataset(spec, args.data_rev, args.data_repo)
+    if args.data_rev or args.data_repo:
+        raise ConfigurationError("--data-rev/--data-repo select the spec's DVC dataset, not --data")
     schema = load_schema(Path(args.schema)) if args.schema else spec.dataset_schema
     return load_file_dataset(args.data, schema, resolve_tracking_uri(args.tracking_uri))
+
+
+def _unchanged(args: argparse.Namespace, dataset: Any) -> dict[str, Any] | None:
+    """The skip notice when the latest registered version trained on the same data, else None."""
+    from model.conventions import TAG_DATASET_HASH
+    from model.data import dataset_hash
+    from model.registry import latest_version
+    from model.store import Store
+
+    latest = latest_version(Store.open(args.tracking_uri), args.model_name)
+    data_hash = dataset_hash(dataset.frame)
+    if latest is None or latest[1].get(TAG_DATASET_HASH) != data_hash:
+        return None
+    version = dataset.data_version
+    named = f"DVC md5 {version.md5} at {version.git_rev}, " if version else ""
+    return {
+        "model_name": args.model_name,
+        "skipped": True,
+        "version": latest[0],
+        "dataset_hash": data_hash,
+        "detail": f"training skipped: the data ({named}dataset hash {data_hash[:12]}) is "
+        f"unchanged since {args.model_name} version {latest[0]}",
+    }
 
 
 def _evaluate(args: argparse.Namespace) -> int:
