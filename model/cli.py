@@ -26,6 +26,7 @@ from model.locations import DEFAULT_TRACKING_URI, resolve_tracking_uri, tracking
 Register = Callable[[argparse._SubParsersAction, argparse.ArgumentParser], None]
 
 SUBCOMMANDS: tuple[Register, ...] = (
+    commands.register_validate,
     commands.register_train,
     commands.register_evaluate,
     commands.register_promote,

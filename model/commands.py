@@ -78,6 +78,16 @@ def register_train(
     _add_gate_options(parser)
 
 
+def register_validate(
+    subcommands: argparse._SubParsersAction, common: argparse.ArgumentParser
+) -> None:
+    parser = _subcommand(
+        subcommands, common, _validate, "check a spec's dataset against its schema, train nothing"
+    )
+    parser.add_argument("--spec", required=True, help=f"one of {spec_names()}")
+    parser.add_argument("--data-rev", help="Git revision of its DVC-tracked dataset")
+
+
 def register_evaluate(
     subcommands: argparse._SubParsersAction, common: argparse.ArgumentParser
 ) -> None:
@@ -85,6 +95,11 @@ def register_evaluate(
         subcommands, common, _evaluate, "re-run the quality gate of a version against the champion"
     )
     _add_version_option(parser, CHALLENGER)
+    parser.add_argument(
+        "--train-report",
+        type=argparse.FileType("r"),
+        help="`train --json` output naming the version (the DVC pipeline's evaluate stage)",
+    )
     _add_gate_options(parser)
 
 
@@ -283,13 +298,36 @@ def _unchanged(args: argparse.Namespace, dataset: Any) -> dict[str, Any] | None:
     }
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from model.data import dataset_hash, load_spec_dataset
+    from model.specs import load_spec
+    from model.validation import validate
+
+    spec = load_spec(args.spec)
+    if spec is None:
+        raise ConfigurationError(f"no training spec {args.spec!r}; specs: {spec_names()}")
+    dataset = load_spec_dataset(spec, args.data_rev)
+    validate(dataset)
+    version = dataset.data_version
+    result = {
+        "spec": spec.name,
+        "valid": True,
+        "rows": len(dataset.frame),
+        "dataset_hash": dataset_hash(dataset.frame),
+        "data_version": version.as_dict() if version else None,
+    }
+    emit(args.json, result, f"{dataset.source}: {len(dataset.frame)} rows valid")
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from model.assessment import assess
     from model.registry import recorded_thresholds, resolve_version
     from model.store import Store
 
     store = Store.open(args.tracking_uri)
-    version = resolve_version(store, args.model_name, args.version, CHALLENGER)
+    requested = json.load(args.train_report)["version"] if args.train_report else args.version
+    version = resolve_version(store, args.model_name, requested, CHALLENGER)
     progress(f"evaluating {args.model_name} version {version} against the champion")
     defaults = recorded_thresholds(store, args.model_name, version)
     verdict = assess(store, args.model_name, version, _thresholds(args, defaults))
