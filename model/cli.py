@@ -34,6 +34,7 @@ SUBCOMMANDS: tuple[Register, ...] = (
     commands.register_history,
     reproduce_command.register_reproduce,
     reproduce_command.register_rebuild,
+    reproduce_command.register_restore_data,
 )
 LAZY_SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "abtest": (

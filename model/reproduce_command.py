@@ -46,6 +46,49 @@ def register_rebuild(
     parser.set_defaults(handler=_rebuild)
 
 
+def register_restore_data(
+    subcommands: argparse._SubParsersAction, common: argparse.ArgumentParser
+) -> None:
+    parser = subcommands.add_parser(
+        "restore-data",
+        parents=[common],
+        help="write specs' DVC-tracked datasets that were exported from scikit-learn's bundled "
+        "copies into the working tree, where their md5 is the committed one (no remote needed)",
+    )
+    parser.add_argument("--spec", action="append", help="default: every spec with such a dataset")
+    parser.set_defaults(handler=_restore_data)
+
+
+def _restore_data(args: argparse.Namespace) -> int:
+    import hashlib
+
+    from model.dataset_export import exported_csv
+    from model.locations import REPO_ROOT
+    from model.specs import load_spec, spec_names
+    from model.versioned_data import committed_version
+
+    restored = {}
+    for name in args.spec or spec_names():
+        spec = load_spec(name)
+        if spec is None:
+            raise ConfigurationError(f"no training spec {name!r}; specs: {spec_names()}")
+        source = spec.dataset
+        if source.dvc is None or source.sklearn is None:
+            continue
+        version = committed_version(source.dvc, None, None)
+        data = exported_csv(spec)
+        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        if version is None or md5 != version.md5:
+            raise ConfigurationError(
+                f"{source.dvc}.dvc records a version ({version.md5 if version else 'none'}) "
+                f"that is not the {source.sklearn} export ({md5}): `dvc pull {source.dvc}`"
+            )
+        (REPO_ROOT / source.dvc).write_bytes(data)
+        restored[source.dvc] = md5
+    emit(args.json, {"restored": restored}, "\n".join(f"{p} {m}" for p, m in restored.items()))
+    return 0
+
+
 def _target(text: str) -> tuple[str, str]:
     name, separator, version = text.rpartition("/")
     if not separator or not name or not version.isdigit():
