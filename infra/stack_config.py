@@ -18,6 +18,7 @@ from pydantic.alias_generators import to_camel
 
 from infra.cert_manager import CertManagerConfig
 from infra.cluster import ClusterConfig
+from infra.data_versioning.config import DataVersioningConfig
 from infra.deployment_config import (
     DeploymentConfig,
     ServingNamespacesConfig,
@@ -48,6 +49,7 @@ FLAT_SECTIONS: dict[str, type[BaseModel]] = {
     "sizing": SizingConfig,
     "registry": RegistryConfig,
     "training_image": TrainingImageConfig,
+    "data_versioning": DataVersioningConfig,
     "serving_namespaces": ServingNamespacesConfig,
 }
 """Sections whose fields are top-level stack keys (`mlops-platform:istioVersion`, ...)."""
@@ -97,6 +99,7 @@ class StackConfig(BaseModel):
     sizing: SizingConfig
     registry: RegistryConfig
     training_image: TrainingImageConfig = TrainingImageConfig()
+    data_versioning: DataVersioningConfig = DataVersioningConfig()
     serving_namespaces: ServingNamespacesConfig = ServingNamespacesConfig()
     deployments: list[DeploymentConfig]
     monitoring: MonitoringConfig = MonitoringConfig()

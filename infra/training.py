@@ -22,6 +22,8 @@ from pydantic import Field
 from infra.cluster import ClusterAccess
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel, DnsLabel
+from infra.data_versioning.builders import REMOTE_URL_ENV, data_version_args, dvc_remote_url
+from infra.data_versioning.config import DataVersioningConfig
 from infra.deployment_config import DeploymentConfig, TrainingConfig
 from infra.model_image import (
     DIGEST_REFERENCE,
@@ -186,11 +188,15 @@ class ContinuousTraining(PlatformComponent):
         tracking_uri: pulumi.Input[str],
         pipeline_login: MlflowLogin,
         registry: ModelImageConfig,
+        data_versioning: DataVersioningConfig,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:training:ContinuousTraining", name, opts)
         self._image = image
         self._tracking_uri = tracking_uri
+        self._dvc_remote = pulumi.Output.from_input(tracking_uri).apply(
+            lambda uri: dvc_remote_url(uri, data_versioning.dvc_remote_path)
+        )
         token = generated_password(f"{name}-webhook-token", self.child_opts())
         login = registry_login(registry)
         self.cronjob_names = {}
@@ -249,10 +255,15 @@ class ContinuousTraining(PlatformComponent):
     def _cronjob(
         self, target: TrainingTarget, secrets: "_NamespaceSecrets"
     ) -> k8s.batch.v1.CronJob:
-        """The deployment's training run: `model train` reads the dataset from its URI, logs
-        its hashes, trains, registers and gates a version, and moves `challenger` if it passed."""
+        """The deployment's training run: `model train` pulls the declared data version with
+        dvc.api (or reads the dataset from its URI), skips it when its hash is unchanged, else
+        logs its version, trains, registers and gates a version, and moves `challenger` if it
+        passed."""
+        data = target.training.data
+        source = data_version_args(data) if data else ["--data", target.training.dataset]
         env = [
             {"name": "MLFLOW_TRACKING_URI", "value": self._tracking_uri},
+            {"name": REMOTE_URL_ENV, "value": self._dvc_remote},
             {"name": "HOME", "value": "/tmp"},
             *MlflowLogin.env(secrets.mlflow),
         ]
@@ -271,8 +282,7 @@ class ContinuousTraining(PlatformComponent):
                     "args": [
                         "--model-name",
                         target.registered_model,
-                        "--data",
-                        target.training.dataset,
+                        *source,
                         "--json",
                     ],
                     "env": env,

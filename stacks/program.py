@@ -170,6 +170,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             tracking_uri=mlflow.tracking_uri,
             pipeline_login=mlflow.pipeline_login,
             registry=config.image,
+            data_versioning=config.data_versioning,
             # AlertmanagerConfig is one of the chart's CRDs.
             opts=monitoring_opts,
         )

@@ -61,7 +61,10 @@ def _job_command(rendered_prod, dataset_uri: str, model_name: str) -> list[str]:
     args = list(container["args"])
     spec = args[args.index("--model-name") + 1]
     args[args.index("--model-name") + 1] = model_name
-    args[args.index("--data") + 1] = dataset_uri
+    # The Job pulls its data version from the stack's Git repository; here the file in the
+    # artifact store stands in for it (tests/model/test_model_versioned_data.py pulls with DVC).
+    start = args.index("--data-repo")
+    args[start : start + 5] = ["--data", dataset_uri]
     return [sys.executable, *container["command"][1:], *args, "--spec", spec]
 
 
