@@ -1,11 +1,14 @@
 """Stack keys of versioned data: where DVC keeps objects, and a deployment's data version.
 
-`dvcRemotePath` is a folder of MLflow's proxied artifact store: every stack's DVC remote is
-`<MLflow URL>/api/2.0/mlflow-artifacts/artifacts/<dvcRemotePath>` (an http remote, basic auth
-with the stack's MLflow logins, uploads as PUT; tested in tests/model/test_model_versioned_data.py).
-MLflow stores it where it stores every artifact: the volume on local and dev, and on prod the
-S3 bucket (`artifactBucket`, under `artifacts/<dvcRemotePath>`, infra/mlflow.py), so prod's
-data lives in S3 and nobody needs a second set of credentials.
+`dvcRemotePath` is a folder of MLflow's proxied artifact store under an experiment id (MLflow's
+basic-auth judges a proxied artifact by the experiment leading its path and refuses non-admins
+a path without one, docs/continuous-training.md; `0` is the Default experiment). Every stack's
+DVC remote is `<MLflow URL>/api/2.0/mlflow-artifacts/artifacts/<dvcRemotePath>`: an http
+remote, basic auth with the stack's MLflow logins, uploads as PUT (tested in
+tests/model/test_model_versioned_data.py). MLflow keeps it where it keeps every artifact: the
+volume on local and dev, and on prod the S3 bucket (`artifactBucket`, under
+`artifacts/<dvcRemotePath>`, infra/mlflow.py), so prod's data lives in S3 and nobody needs a
+second set of credentials.
 """
 
 from typing import Annotated
@@ -14,7 +17,7 @@ from pydantic import Field, StringConstraints
 
 from infra.config_types import CamelModel, ObjectConfig
 
-DVC_REMOTE_PATH_PATTERN = r"^[a-z0-9][a-z0-9_\-]*(/[a-z0-9][a-z0-9_\-]*)*$"
+DVC_REMOTE_PATH_PATTERN = r"^[0-9]+(/[a-z0-9][a-z0-9_\-]*)+$"
 
 GitRevision = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/\-]{0,199}$")]
 """A commit, tag or branch (`git check-ref-format` subset: no spaces, '..', '~', '^', ':')."""
@@ -28,7 +31,7 @@ GitRepository = Annotated[
 class DataVersioningConfig(CamelModel):
     """Top-level stack keys of versioned data."""
 
-    dvc_remote_path: str = Field(default="dvc", pattern=DVC_REMOTE_PATH_PATTERN)
+    dvc_remote_path: str = Field(default="0/dvc", pattern=DVC_REMOTE_PATH_PATTERN)
     """The artifact-store folder holding DVC's objects (`files/md5/..`)."""
 
 

@@ -31,7 +31,10 @@ GIT_IDENTITY = {
     "GIT_COMMITTER_NAME": "data-scientist",
     "GIT_COMMITTER_EMAIL": "ds@example.com",
 }
-MLFLOW_REMOTE_PATH = "/api/2.0/mlflow-artifacts/artifacts/dvc-tests"
+MLFLOW_REMOTE_PATH = "/api/2.0/mlflow-artifacts/artifacts/0/dvc-tests"
+"""Under the Default experiment: MLflow's basic-auth judges a proxied artifact by the
+experiment id leading its path and refuses non-admins a path without one (docs/continuous-
+training.md)."""
 
 
 def run(*command: str, cwd: Path, env: dict[str, str] | None = None) -> str:
@@ -134,8 +137,9 @@ def test_mlflow_artifact_api_is_a_dvc_remote_behind_basic_auth(
     run_cli, mlflow_server, client: MlflowClient, project: Path, original: bytes,
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    """`dvc push` PUTs into MLflow's proxied artifact API, training GETs from it (dvc.api)."""
-    login = mlflow_server.logins["pipeline"]
+    """A data scientist's `dvc push` PUTs into MLflow's proxied artifact API (as the admin
+    here), the pipeline user's training GETs from it through dvc.api."""
+    login = mlflow_server.logins["admin"]
     url = f"{mlflow_server}{MLFLOW_REMOTE_PATH}"
     run(DVC, "remote", "add", "-f", "mlflow", url, cwd=project)
     for key, value in (("method", "PUT"), ("auth", "basic"), ("user", login.username)):

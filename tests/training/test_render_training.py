@@ -66,7 +66,7 @@ def test_a_training_cronjob_per_deployment_on_the_stacks_training_image(rendered
         assert "--skip-unchanged" in train["args"]
         env = {e["name"]: e.get("value") for e in train["env"]}
         assert env["MODEL_DVC_REMOTE_URL"] == (
-            f"{env['MLFLOW_TRACKING_URI']}/api/2.0/mlflow-artifacts/artifacts/dvc"
+            f"{env['MLFLOW_TRACKING_URI']}/api/2.0/mlflow-artifacts/artifacts/0/dvc"
         )
         assert train["args"][train["args"].index("--model-name") + 1] == _models()[deployment]
 
