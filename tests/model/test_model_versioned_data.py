@@ -205,3 +205,28 @@ def test_a_version_missing_from_the_remote_is_a_clear_error_and_nothing_is_regis
     assert f"cannot fetch DVC-tracked data/iris.csv (md5 {md5(unpushed)})" in message
     assert "dvc push" in message
     assert client.search_model_versions(f"name = '{name}'") == []
+
+
+def test_two_fits_of_one_recipe_for_one_run_are_the_same_bytes(tmp_path: Path) -> None:
+    """No seed left out, no clock, no object address in the model files."""
+    from model.data import load_spec_dataset
+    from model.rebuild import rebuild
+
+    spec = load_spec("wine")  # a dataset whose model.skops holds several arrays
+    dataset = load_spec_dataset(spec)
+    recipe = {
+        "estimator": "random_forest", "params": {"n_estimators": 5}, "seed": 3,
+        "test_size": 0.25, "drift_bins": 10,
+    }  # fmt: skip
+
+    first = rebuild(dataset, recipe, "run-1", tmp_path / "first")
+    second = rebuild(dataset, recipe, "run-1", tmp_path / "second")
+    other_seed = rebuild(dataset, {**recipe, "seed": 4}, "run-1", tmp_path / "third")
+
+    assert first == second
+    files = sorted(p.relative_to(tmp_path / "first") for p in (tmp_path / "first").rglob("*"))
+    for relative in files:
+        if (tmp_path / "first" / relative).is_file():
+            original = (tmp_path / "first" / relative).read_bytes()
+            assert original == (tmp_path / "second" / relative).read_bytes(), relative
+    assert other_seed.model_digest != first.model_digest
