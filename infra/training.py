@@ -22,7 +22,12 @@ from pydantic import Field
 from infra.cluster import ClusterAccess
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel, DnsLabel
-from infra.data_versioning.builders import REMOTE_URL_ENV, data_version_args, dvc_remote_url
+from infra.data_versioning.builders import (
+    REMOTE_URL_ENV,
+    data_version_args,
+    dvc_remote_url,
+    git_egress_policy,
+)
 from infra.data_versioning.config import DataVersioningConfig
 from infra.deployment_config import DeploymentConfig, TrainingConfig
 from infra.model_image import (
@@ -229,6 +234,14 @@ class ContinuousTraining(PlatformComponent):
             }
             self.cronjob_names.update(cronjobs)
             service = self._trigger(namespace, cronjobs, secrets)
+            if any(t.training.data for t in in_namespace):
+                policy = git_egress_policy(namespace, TRAINING_CRONJOB_LABELS)
+                k8s.networking.v1.NetworkPolicy(
+                    f"{namespace}-{policy['metadata']['name']}",
+                    metadata=policy["metadata"],
+                    spec=policy["spec"],
+                    opts=self.child_opts(),
+                )
             for target in in_namespace:
                 self._alert_route(target, service, secrets.token)
         if targets:

@@ -17,3 +17,20 @@ def dvc_remote_url(tracking_uri: str, remote_path: str) -> str:
 def data_version_args(data: DataVersion) -> list[str]:
     """`python -m model train` arguments that pull this data version and skip an unchanged one."""
     return ["--data-repo", data.repo, "--data-rev", data.rev, "--skip-unchanged"]
+
+
+GIT_EGRESS_POLICY = "model-training-to-git"
+
+
+def git_egress_policy(namespace: str, training_pods: dict[str, str]) -> dict:
+    """The NetworkPolicy (added to the namespace's default deny) that lets training pods fetch
+    `.dvc` files from the Git host over HTTPS; its address is outside the cluster and unknown at
+    render time, so it is allowed by port alone, as the API server is for the trigger."""
+    return {
+        "metadata": {"name": GIT_EGRESS_POLICY, "namespace": namespace},
+        "spec": {
+            "podSelector": {"matchLabels": training_pods},
+            "policyTypes": ["Egress"],
+            "egress": [{"ports": [{"protocol": "TCP", "port": 443}]}],
+        },
+    }

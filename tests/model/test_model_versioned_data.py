@@ -74,6 +74,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, original: bytes) -> Path:
     run(DVC, "init", "-q", cwd=project)
     run(DVC, "config", "core.analytics", "false", cwd=project)
     run(DVC, "remote", "add", "-d", "storage", str(remote), cwd=project)
+    run("git", "add", ".dvc/config", cwd=project)
     (project / "data").mkdir()
     commit_data(project, original, "iris, first version")
     run(DVC, "push", "-q", cwd=project)
