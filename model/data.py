@@ -188,8 +188,9 @@ def _restored_export(
 
     if spec.dataset.sklearn is None:
         return None
-    version = committed_version(spec.dataset.dvc, repo, rev)
-    if version is None:
+    try:
+        version = committed_version(spec.dataset.dvc, repo, rev)
+    except ConfigurationError:
         return None
     data = exported_csv(spec)
     if hashlib.md5(data, usedforsecurity=False).hexdigest() != version.md5:

@@ -78,9 +78,9 @@ def _restore_data(args: argparse.Namespace) -> int:
         version = committed_version(source.dvc, None, None)
         data = exported_csv(spec)
         md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        if version is None or md5 != version.md5:
+        if md5 != version.md5:
             raise ConfigurationError(
-                f"{source.dvc}.dvc records a version ({version.md5 if version else 'none'}) "
+                f"{source.dvc}.dvc records a version ({version.md5}) "
                 f"that is not the {source.sklearn} export ({md5}): `dvc pull {source.dvc}`"
             )
         (REPO_ROOT / source.dvc).write_bytes(data)

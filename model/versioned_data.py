@@ -80,11 +80,6 @@ def read_versioned(
     location = repo or str(REPO_ROOT)
     settings = remote_settings()
     pointer = committed_version(path, repo, rev)
-    if pointer is None:
-        raise ConfigurationError(
-            f"{path}.dvc is not a DVC file at {rev or 'the working tree'} of {location}: track "
-            f"the dataset with `dvc add {path}` and commit {path}.dvc"
-        )
     try:
         with dvc.api.open(path, repo=location, rev=rev, mode="rb", **settings) as stream:
             data = stream.read()
@@ -103,15 +98,12 @@ def read_versioned(
     return data, DataVersion(path, md5, base + WORKSPACE_SUFFIX, pointer.repo)
 
 
-def committed_version(path: str, repo: str | None, rev: str | None) -> DataVersion | None:
+def committed_version(path: str, repo: str | None, rev: str | None) -> DataVersion:
     """The version ``<path>.dvc`` names at ``rev`` (the working tree when None), data unread;
-    None when there is no such DVC file."""
+    a ConfigurationError, with DVC's reason, when there is no such DVC file."""
     location = repo or str(REPO_ROOT)
     settings = remote_settings()
-    try:
-        md5 = _pointer_md5(path, location, rev, settings)
-    except ConfigurationError:
-        return None
+    md5 = _pointer_md5(path, location, rev, settings)
     commit = _commit(location, rev, settings)
     if rev is None and _pointer_modified(path, location):
         commit += WORKSPACE_SUFFIX

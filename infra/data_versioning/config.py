@@ -7,8 +7,8 @@ DVC remote is `<MLflow URL>/api/2.0/mlflow-artifacts/artifacts/<dvcRemotePath>`:
 remote, basic auth with the stack's MLflow logins, uploads as PUT (tested in
 tests/model/test_model_versioned_data.py). MLflow keeps it where it keeps every artifact: the
 volume on local and dev, and on prod the S3 bucket (`artifactBucket`, under
-`artifacts/<dvcRemotePath>`, infra/mlflow.py), so prod's data lives in S3 and nobody needs a
-second set of credentials.
+`artifacts/<dvcRemotePath>`, infra/mlflow/component.py), so prod's data lives in S3 and nobody
+needs a second set of credentials.
 """
 
 from typing import Annotated
