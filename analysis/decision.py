@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Literal
 
-from analysis.evidence import Arms, Look, PredictorCounts
+from analysis.evidence import Arms
+from analysis.looks import Look, PredictorCounts
 from analysis.statistics import METHOD, Proportion, msprt_p_value
 from model.errors import ConfigurationError
 from model.gate import GateCheck

@@ -16,7 +16,7 @@ import requests
 
 from analysis import promql
 from analysis.consistency import REWARD_RANGE, check_looks
-from analysis.evidence import Look, PredictorCounts
+from analysis.looks import Look, PredictorCounts
 from model.errors import LifecycleError
 
 QUERY_TIMEOUT_S = 30

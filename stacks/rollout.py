@@ -12,15 +12,19 @@ Each action edits only `traffic:` values of the stack file, validated by the rea
 before the file is replaced, and is written to the rollout ledger (`stacks.rollout_ledger`).
 Evidence whose counts contradict each other (`analysis.consistency`) is refused before any
 action: exit 1, nothing edited or recorded. The pipeline's `pulumi up` applies the edited stack.
-This lives in `stacks/` because validating the stack file imports `infra/`; `python -m model
-abtest` only decides and imports neither.
+It edits stack files, so it lives beside them in `stacks/`; like stack validation it imports no
+Pulumi (tests/stacks/test_pulumi_free.py), and `--help` imports nothing of the registry client:
+MLflow, the stack file and the ledger are imported once a run starts.
 """
+
+from __future__ import annotations
 
 import argparse
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analysis import promql
 from analysis.decision import Decision, Policy, decide_sequence
@@ -31,11 +35,10 @@ from model.abtest_command import add_policy_arguments, timestamp
 from model.console import emit
 from model.conventions import CHAMPION
 from model.errors import ConfigurationError, LifecycleError
-from model.promotion import promote
-from model.registry import resolve_version
-from model.store import Store
-from stacks.rollout_ledger import RolloutRecord, history, login_name, record
-from stacks.stack_edit import replace_validated, validated, with_traffic
+
+if TYPE_CHECKING:
+    from model.store import Store
+    from stacks.rollout_ledger import RolloutRecord
 
 STARTS = ("start", "advance")
 PROMOTE_WHEN = {"better": "better", "notWorse": "not-worse"}
@@ -79,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> list[dict]:
     """One step for each selected deployment with a rollout plan; the results in order."""
+    from model.store import Store
+    from stacks.stack_edit import validated
+
     config = validated(args.stack_file)
     selected = [
         d
@@ -97,6 +103,10 @@ def run(args: argparse.Namespace) -> list[dict]:
 
 
 def _roll(args, config, deployment, store: Store, now: float) -> dict:
+    from model.promotion import promote
+    from stacks.rollout_ledger import history, record
+    from stacks.stack_edit import replace_validated, with_traffic
+
     live = [p for p in deployment.predictors if not p.shadow]
     where = f"{args.stack_file}: deployment {deployment.namespace}/{deployment.name}"
     challenger = next((p for p in live if p.name == args.challenger), None)
@@ -217,6 +227,8 @@ def _experiment_start(ledger: list[RolloutRecord]) -> float:
 
 
 def _entry(args, deployment, challenger, action, traffic, now, reason, evidence) -> RolloutRecord:
+    from stacks.rollout_ledger import RolloutRecord, login_name
+
     return RolloutRecord(
         deployment=deployment.name,
         namespace=deployment.namespace,
@@ -238,6 +250,9 @@ def _summary(decision: Decision) -> dict:
 
 def _model_version(reference: str, tracking_uri: str | None) -> tuple[str, str]:
     """(model name, version) of a stack reference '<name>/<version>' or '<name>@<alias>'."""
+    from model.registry import resolve_version
+    from model.store import Store
+
     if "@" in reference:
         name, alias = reference.split("@", 1)
         return name, resolve_version(Store.open(tracking_uri), name, None, alias)

@@ -7,7 +7,8 @@ import pytest
 from simulated_experiments import experiment
 
 from analysis.decision import Policy, decide_sequence
-from analysis.evidence import Arms, Look, PredictorCounts
+from analysis.evidence import Arms
+from analysis.looks import Look, PredictorCounts
 from analysis.rollout import Action, Plan, next_step
 from model.errors import ConfigurationError
 
