@@ -7,7 +7,7 @@ says which arm, which metric and which values disagree; no rollout step follows.
 from collections.abc import Iterable
 
 from analysis.looks import Look
-from model.errors import LifecycleError
+from common.errors import LifecycleError
 
 REWARD_RANGE = (0.0, 1.0)
 """Every feedback's reward: the rule compares success rates of 0/1 rewards."""

@@ -16,7 +16,7 @@ from pydantic import (
 
 from analysis.consistency import check_looks
 from analysis.looks import Look
-from model.errors import ConfigurationError, describe_validation_error
+from common.errors import ConfigurationError, describe_validation_error
 
 
 class EvidenceFile(BaseModel):

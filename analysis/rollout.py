@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from analysis.decision import Decision, Outcome
-from model.errors import ConfigurationError
+from common.errors import ConfigurationError
 
 
 class Action(StrEnum):

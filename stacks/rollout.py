@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING
 from analysis import promql
 from analysis.decision import Decision, Policy, decide_sequence
 from analysis.evidence import Arms, read_evidence_file
+from analysis.policy_options import add_policy_arguments, policy_from
 from analysis.prometheus import read_look
 from analysis.rollout import Action, Plan, Step, next_step
-from model.abtest_command import add_policy_arguments, timestamp
+from model.abtest_command import timestamp
 from model.console import emit
 from model.conventions import CHAMPION
 from model.errors import ConfigurationError, LifecycleError
@@ -197,13 +198,9 @@ def _policy(args: argparse.Namespace, deployment) -> Policy:
     """The command's rule options, with the deployment's own rollout and monitoring settings."""
     rollout = deployment.rollout
     margin = {} if rollout.margin is None else {"margin": rollout.margin}
-    return Policy(
-        alpha=args.alpha,
-        mixing_sd=args.mixing_sd,
-        minimum_samples=args.min_samples,
-        max_samples=args.max_samples,
+    return policy_from(
+        args,
         max_error_ratio=deployment.monitoring.error_ratio_threshold,
-        latency_tolerance=args.latency_tolerance,
         promote_when=PROMOTE_WHEN[rollout.promote_when],
         **margin,
     )

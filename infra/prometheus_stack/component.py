@@ -47,7 +47,7 @@ class PrometheusStack(PlatformComponent):
         )
         self.release = pinned_release(
             RELEASE_NAME,
-            chart="kube-prometheus-stack",
+            chart=RELEASE_NAME,
             version=config.kube_prometheus_stack_version,
             repository=PROMETHEUS_CHARTS,
             namespace=MONITORING,

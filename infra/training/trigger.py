@@ -4,6 +4,7 @@ and the NetworkPolicies that let only Alertmanager reach it and it reach the API
 
 from typing import Any
 
+from infra.labels import APP, PART_OF
 from infra.namespaces.spec import API_SERVER_PORTS
 from infra.prometheus_stack.config import NAMESPACE as MONITORING
 from infra.training.config import (
@@ -24,10 +25,7 @@ from infra.workloads import (
     scratch_volume,
 )
 
-LABELS = {
-    "app.kubernetes.io/name": TRIGGER_NAME,
-    "app.kubernetes.io/part-of": "mlops-platform",
-}
+LABELS = {APP: TRIGGER_NAME, **PART_OF}
 
 
 def metadata(namespace: str) -> dict:
