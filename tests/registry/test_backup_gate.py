@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.mlflow.component import BACKUP_GATE_SCRIPT
+from infra.mlflow.server import BACKUP_GATE_SCRIPT
 from localrun.postgres_server import PostgresServer, bin_dir, hand_over
 from localrun.process_group import free_port
 
