@@ -18,6 +18,7 @@ from infra.cert_manager.config import NAMESPACE as CERT_MANAGER
 from infra.cert_manager.config import CertManagerConfig
 from infra.cert_manager.sizing import SIZING as CERT_MANAGER_SIZING
 from infra.cluster.config import ClusterConfig
+from infra.data_versioning.config import DataVersioningConfig
 from infra.deployments import namespace as deployments_namespace
 from infra.deployments.config import DeploymentConfig, RegistryConfig, ServingNamespacesConfig
 from infra.mesh import namespace as mesh_namespace
@@ -101,6 +102,7 @@ COMPONENTS: tuple[Section, ...] = (
     Section("sizing", SizingConfig),
     Section("registry", RegistryConfig),
     Section("training_image", TrainingImageConfig, default=TrainingImageConfig()),
+    Section("data_versioning", DataVersioningConfig, default=DataVersioningConfig()),
     Section("serving_namespaces", ServingNamespacesConfig, default=ServingNamespacesConfig()),
     Section(
         "deployments", list[DeploymentConfig], keys="object",

@@ -17,7 +17,7 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 
-from model import commands
+from model import commands, reproduce_command
 from model.console import emit, results_apart
 from model.conventions import DEFAULT_MODEL_NAME
 from model.errors import DataValidationError, LifecycleError
@@ -26,11 +26,15 @@ from model.locations import DEFAULT_TRACKING_URI, resolve_tracking_uri, tracking
 Register = Callable[[argparse._SubParsersAction, argparse.ArgumentParser], None]
 
 SUBCOMMANDS: tuple[Register, ...] = (
+    commands.register_validate,
     commands.register_train,
     commands.register_evaluate,
     commands.register_promote,
     commands.register_rollback,
     commands.register_history,
+    reproduce_command.register_reproduce,
+    reproduce_command.register_rebuild,
+    reproduce_command.register_restore_data,
 )
 LAZY_SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "abtest": (

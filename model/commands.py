@@ -48,6 +48,21 @@ def register_train(
         "--schema", help="YAML/JSON dataset schema (default: the spec's; needed without a spec)"
     )
     parser.add_argument(
+        "--data-rev",
+        help="Git revision of the spec's DVC-tracked dataset to train on (a commit, tag or "
+        "branch; default: the working tree)",
+    )
+    parser.add_argument(
+        "--data-repo",
+        help="Git repository (URL or path) holding that dataset's .dvc file (default: this one)",
+    )
+    parser.add_argument(
+        "--skip-unchanged",
+        action="store_true",
+        help="train only if the data's hash differs from the latest registered version's; "
+        "otherwise say so and exit 0",
+    )
+    parser.add_argument(
         "--estimator", choices=sorted(ESTIMATORS), help="default: the spec's estimator"
     )
     parser.add_argument(
@@ -60,29 +75,17 @@ def register_train(
     )
     parser.add_argument("--seed", type=int, help="default: the spec's, else 42")
     parser.add_argument("--test-size", type=float, help="held-out fraction (default: 0.25)")
-    parser.add_argument(
-        "--only-new-data",
-        action="store_true",
-        help="train only when the data differs from the latest version's (its dataset_hash "
-        "tag); otherwise exit 0 saying so (the scheduled training run: retrain on new data)",
-    )
     _add_gate_options(parser)
 
 
-def _latest_with_same_data(store, model_name: str, dataset) -> dict[str, str] | None:
-    """The latest registered version and the data hash when that version was trained on the
-    same rows (`dataset_hash` tag), else None."""
-    from model.conventions import TAG_DATASET_HASH
-    from model.data import dataset_hash
-
-    versions = store.client.search_model_versions(f"name='{model_name}'")
-    if not versions:
-        return None
-    latest = max(versions, key=lambda v: int(v.version))
-    data = dataset_hash(dataset.frame)
-    if (latest.tags or {}).get(TAG_DATASET_HASH) != data:
-        return None
-    return {"latest_version": str(latest.version), "dataset_hash": data}
+def register_validate(
+    subcommands: argparse._SubParsersAction, common: argparse.ArgumentParser
+) -> None:
+    parser = _subcommand(
+        subcommands, common, _validate, "check a spec's dataset against its schema, train nothing"
+    )
+    parser.add_argument("--spec", required=True, help=f"one of {spec_names()}")
+    parser.add_argument("--data-rev", help="Git revision of its DVC-tracked dataset")
 
 
 def register_evaluate(
@@ -92,6 +95,11 @@ def register_evaluate(
         subcommands, common, _evaluate, "re-run the quality gate of a version against the champion"
     )
     _add_version_option(parser, CANDIDATE)
+    parser.add_argument(
+        "--train-report",
+        type=argparse.FileType("r"),
+        help="`train --json` output naming the version (the DVC pipeline's evaluate stage)",
+    )
     _add_gate_options(parser)
 
 
@@ -210,12 +218,10 @@ def _train(args: argparse.Namespace) -> int:
             f"{args.model_name}.yaml"
         )
     dataset = _dataset(args, spec)
-    if args.only_new_data:
-        unchanged = _latest_with_same_data(Store.open(args.tracking_uri), args.model_name, dataset)
-        if unchanged is not None:
-            result = {"model_name": args.model_name, "trained": False, "reason": "no new data"}
-            text = f"no new data: version {unchanged['latest_version']} was trained on it"
-            emit(args.json, {**result, **unchanged}, text)
+    if args.skip_unchanged:
+        skipped = _unchanged(args, dataset)
+        if skipped is not None:
+            emit(args.json, skipped, skipped["detail"])
             return 0
     estimator = args.estimator or (spec.estimator.name if spec else "logistic_regression")
     spec_params = spec.estimator.params if spec and estimator == spec.estimator.name else {}
@@ -234,6 +240,7 @@ def _train(args: argparse.Namespace) -> int:
         args.model_name,
         progress,
         drift_bins=spec.drift.bins if spec else 10,
+        spec=spec.name if spec and args.data is None else None,
     )
     metrics = table(["metric", "value"], [[k, f"{v:.4f}"] for k, v in outcome.metrics.items()])
     summary = table(
@@ -263,9 +270,56 @@ def _dataset(args: argparse.Namespace, spec: TrainingSpec | None) -> Any:
     from model.schema import load_schema
 
     if args.data is None:
-        return load_spec_dataset(spec)
+        return load_spec_dataset(spec, args.data_rev, args.data_repo)
+    if args.data_rev or args.data_repo:
+        raise ConfigurationError("--data-rev/--data-repo select the spec's DVC dataset, not --data")
     schema = load_schema(Path(args.schema)) if args.schema else spec.dataset_schema
     return load_file_dataset(args.data, schema, resolve_tracking_uri(args.tracking_uri))
+
+
+def _unchanged(args: argparse.Namespace, dataset: Any) -> dict[str, Any] | None:
+    """The skip notice when the latest registered version trained on the same data, else None."""
+    from model.conventions import TAG_DATASET_HASH
+    from model.data import dataset_hash
+    from model.registry import latest_version
+    from model.store import Store
+
+    latest = latest_version(Store.open(args.tracking_uri), args.model_name)
+    data_hash = dataset_hash(dataset.frame)
+    if latest is None or latest[1].get(TAG_DATASET_HASH) != data_hash:
+        return None
+    version = dataset.data_version
+    named = f"DVC md5 {version.md5} at {version.git_rev}, " if version else ""
+    return {
+        "model_name": args.model_name,
+        "skipped": True,
+        "version": latest[0],
+        "dataset_hash": data_hash,
+        "detail": f"training skipped: the data ({named}dataset hash {data_hash[:12]}) is "
+        f"unchanged since {args.model_name} version {latest[0]}",
+    }
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from model.data import dataset_hash, load_spec_dataset
+    from model.specs import load_spec
+    from model.validation import validate
+
+    spec = load_spec(args.spec)
+    if spec is None:
+        raise ConfigurationError(f"no training spec {args.spec!r}; specs: {spec_names()}")
+    dataset = load_spec_dataset(spec, args.data_rev)
+    validate(dataset)
+    version = dataset.data_version
+    result = {
+        "spec": spec.name,
+        "valid": True,
+        "rows": len(dataset.frame),
+        "dataset_hash": dataset_hash(dataset.frame),
+        "data_version": version.as_dict() if version else None,
+    }
+    emit(args.json, result, f"{dataset.source}: {len(dataset.frame)} rows valid")
+    return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -274,7 +328,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from model.store import Store
 
     store = Store.open(args.tracking_uri)
-    version = resolve_version(store, args.model_name, args.version, CANDIDATE)
+    requested = json.load(args.train_report)["version"] if args.train_report else args.version
+    version = resolve_version(store, args.model_name, requested, CANDIDATE)
     progress(f"evaluating {args.model_name} version {version} against the champion")
     defaults = recorded_thresholds(store, args.model_name, version)
     verdict = assess(store, args.model_name, version, _thresholds(args, defaults))

@@ -24,7 +24,32 @@ TAG_METRIC_PREFIX = "metric."
 TAG_GATE_PASSED = "gate.passed"
 TAG_GATE_CHAMPION = "gate.champion_version"
 TAG_GATE_VERDICT = "gate.verdict"
+TAG_DATA_MD5 = "data.dvc_md5"
+TAG_DATA_GIT_REV = "data.git_rev"
+TAG_DATA_PATH = "data.path"
+TAG_DATA_REPO = "data.repo"
+"""The data version of a DVC-tracked dataset (model/versioned_data.py)."""
+TAG_SEED = "seed"
+TAG_ENVIRONMENT = "environment.sha256"
+"""SHA-256 of every installed distribution and the Python version (model/provenance.py)."""
+TAG_LOCK = "environment.lock"
+"""``<lock file>:sha256:<hex>`` of the lock the environment was installed from."""
+TAG_TRAINING_CONFIG = "training.config"
+"""JSON: spec, estimator, params, seed, test_size, drift_bins: what ``reproduce`` re-runs."""
 TAG_SOURCE_PREFIX = "source."
 """Tags of a version copied from another registry: ``source.tracking_uri``, ``.version``..."""
 
-LINEAGE_TAGS = (TAG_DATASET_HASH, TAG_DATASET_URI, TAG_DATASET_CONTENT_SHA256, TAG_GIT_COMMIT)
+LINEAGE_TAGS = (
+    TAG_DATASET_HASH,
+    TAG_DATASET_URI,
+    TAG_DATASET_CONTENT_SHA256,
+    TAG_GIT_COMMIT,
+    TAG_DATA_MD5,
+    TAG_DATA_GIT_REV,
+    TAG_DATA_PATH,
+    TAG_DATA_REPO,
+    TAG_SEED,
+    TAG_ENVIRONMENT,
+    TAG_LOCK,
+    TAG_TRAINING_CONFIG,
+)

@@ -2,14 +2,16 @@
 
 A URI (``s3://``, ``mlflow-artifacts:/``, ``runs:/``, ``file://``, ...) is fetched through
 MLflow's artifact repositories, so any store MLflow reads works; the file's SHA-256 is kept
-as ``content_sha256`` so the run records exactly which bytes it trained on.
+as ``content_sha256`` so the run records exactly which bytes it trained on. A spec's
+DVC-tracked file is read through ``dvc.api`` (``model.versioned_data``) and carries its
+``data_version``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from model.digest import file_sha256
 from model.errors import ConfigurationError
 from model.schema import DatasetSchema
 from model.specs import TrainingSpec
+from model.versioned_data import DataVersion, read_versioned
 
 _READERS = {".csv", ".parquet"}
 
@@ -31,6 +34,7 @@ class Dataset:
     schema: DatasetSchema
     source: str
     content_sha256: str | None = None
+    data_version: DataVersion | None = None
 
     @property
     def features(self) -> pd.DataFrame:
@@ -141,11 +145,54 @@ def dataset_hash(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def load_spec_dataset(spec: TrainingSpec) -> Dataset:
-    """The dataset a training spec declares, checked against the spec's schema later."""
+def load_spec_dataset(
+    spec: TrainingSpec, data_rev: str | None = None, data_repo: str | None = None
+) -> Dataset:
+    """The dataset a training spec declares, checked against the spec's schema later.
+
+    A DVC-tracked file is read at Git revision ``data_rev`` of ``data_repo`` (defaults: the
+    working tree of this repository)."""
     source = spec.dataset
     if source.uri is not None:
         return load_file_dataset(source.uri, spec.dataset_schema)
+    if source.dvc is not None:
+        return load_dvc_dataset(spec, data_rev, data_repo)
     return load_bundled_dataset(
         source.sklearn, spec.dataset_schema, source.options, source.label_names
     )
+
+
+def load_dvc_dataset(spec: TrainingSpec, rev: str | None, repo: str | None) -> Dataset:
+    """Read the spec's DVC-tracked file; where DVC has no copy of a version exported from a
+    bundled dataset, the export is regenerated and used if its md5 is the recorded one."""
+    path = spec.dataset.dvc
+    try:
+        data, version = read_versioned(path, repo, rev)
+    except ConfigurationError as missing:
+        restored = _restored_export(spec, repo, rev, missing)
+        if restored is None:
+            raise
+        data, version = restored
+    with tempfile.TemporaryDirectory() as scratch:
+        local = Path(scratch) / Path(path).name
+        local.write_bytes(data)
+        dataset = _read(local, spec.dataset_schema, f"dvc://{version.repo}/{path}@{version.md5}")
+    return replace(dataset, data_version=version)
+
+
+def _restored_export(
+    spec: TrainingSpec, repo: str | None, rev: str | None, missing: ConfigurationError
+) -> tuple[bytes, DataVersion] | None:
+    from model.dataset_export import exported_csv
+    from model.versioned_data import committed_version
+
+    if spec.dataset.sklearn is None:
+        return None
+    try:
+        version = committed_version(spec.dataset.dvc, repo, rev)
+    except ConfigurationError:
+        return None
+    data = exported_csv(spec)
+    if hashlib.md5(data, usedforsecurity=False).hexdigest() != version.md5:
+        return None
+    return data, version

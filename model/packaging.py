@@ -2,8 +2,8 @@
 
 Signature (named ``double`` feature columns in; out: the label as trained for a classifier,
 ``string`` or ``long``, or ``double`` for a regressor), an input example, pinned requirements,
-skops serialization, and in the MLmodel ``metadata`` the drift reference and what kind of model
-it is (shapes in docs/contracts.md).
+skops serialization (byte-stable: ``model.stable_artifact``), and in the MLmodel ``metadata``
+the drift reference and what kind of model it is (shapes in docs/contracts.md).
 """
 
 from __future__ import annotations
@@ -21,8 +21,11 @@ from mlflow.models import Model, infer_signature
 from sklearn.base import is_classifier, is_regressor
 
 from model.drift_reference import DEFAULT_BINS, build_drift_reference
+from model.stable_artifact import CREATED, canonicalize_skops, model_uuid
 
 _INPUT_EXAMPLE_ROWS = 5
+_SKOPS_FILE = "model.skops"
+"""mlflow 3.17.2 ``mlflow/sklearn/__init__.py``: ``_SKOPS_MODEL_DATA_SUBPATH``."""
 
 
 def save_model(
@@ -40,11 +43,17 @@ def save_model(
     file names that run and its artifact path, as a model logged in that run does.
     """
     features = x_train.astype("float64")
+    artifact_path = destination.name if run_id else None
     drift_reference = build_drift_reference(x_train, drift_bins)
     mlflow.sklearn.save_model(
         pipeline,
         str(destination),
-        mlflow_model=Model(run_id=run_id, artifact_path=destination.name if run_id else None),
+        mlflow_model=Model(
+            run_id=run_id,
+            artifact_path=artifact_path,
+            utc_time_created=CREATED,
+            model_uuid=model_uuid(run_id, artifact_path),
+        ),
         signature=infer_signature(features, _output_example(pipeline, features, label)),
         input_example=features.head(_INPUT_EXAMPLE_ROWS),
         metadata={"drift_reference": drift_reference, "model_kind": model_kind(pipeline)},
@@ -52,6 +61,7 @@ def save_model(
         serialization_format="skops",
         skops_trusted_types=_skops_trusted_types(pipeline),
     )
+    canonicalize_skops(destination / _SKOPS_FILE)
     return drift_reference
 
 

@@ -75,6 +75,15 @@ def register_version(
     return str(store.client.create_model_version(model_name, source, run_id, tags=tags).version)
 
 
+def latest_version(store: Store, model_name: str) -> tuple[str, dict[str, str]] | None:
+    """The newest registered version of ``model_name`` and its tags, or None if it has none."""
+    found = store.client.search_model_versions(f"name = '{model_name}'")
+    if not found:
+        return None
+    newest = max(found, key=lambda version: int(version.version))
+    return str(newest.version), dict(newest.tags)
+
+
 def version_tags(store: Store, model_name: str, version: str) -> dict[str, str]:
     return dict(store.client.get_model_version(model_name, version).tags)
 

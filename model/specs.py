@@ -29,11 +29,21 @@ class DatasetSource(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict, description="loader keyword arguments")
     label_names: bool = Field(default=False, description="map target codes to target_names")
     uri: str | None = Field(default=None, description="a CSV/Parquet path or URI")
+    dvc: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_./-]*\.(csv|parquet)$",
+        description="a CSV/Parquet file tracked by DVC (`<path>.dvc`), relative to the "
+        "repository root; with `sklearn`, the bundled loader its first version was exported "
+        "from (model/dataset_export.py)",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> DatasetSource:
-        if (self.sklearn is None) == (self.uri is None):
-            raise ValueError("give exactly one of `sklearn` (a bundled loader) or `uri`")
+        if (self.uri is not None) == (self.sklearn is not None or self.dvc is not None):
+            raise ValueError(
+                "give exactly one of `dvc` (a DVC-tracked file), `sklearn` (a bundled loader) "
+                "or `uri`"
+            )
         return self
 
 

@@ -27,10 +27,6 @@ from model.conventions import (
     DRIFT_REFERENCE_ARTIFACT,
     HOLDOUT_ARTIFACT,
     MODEL_ARTIFACT_PATH,
-    TAG_DATASET_CONTENT_SHA256,
-    TAG_DATASET_HASH,
-    TAG_DATASET_URI,
-    TAG_GIT_COMMIT,
     TAG_METRIC_PREFIX,
     TAG_MODEL_DIGEST,
 )
@@ -39,9 +35,10 @@ from model.digest import model_digest
 from model.drift_reference import DEFAULT_BINS
 from model.evaluation import Evaluation, evaluate
 from model.gate import GateThresholds, GateVerdict
+from model.lineage import lineage_tags
 from model.packaging import save_model
 from model.promotion import record_candidate
-from model.provenance import git_commit, python_environment
+from model.provenance import python_environment
 from model.registry import register_version
 from model.store import Store
 from model.training import Split, TrainingConfig, fit, split
@@ -86,6 +83,7 @@ def train_and_register(
     model_name: str,
     progress: Callable[[str], None],
     drift_bins: int = DEFAULT_BINS,
+    spec: str | None = None,
 ) -> TrainingOutcome:
     """Validate, train, log to MLflow, register a version, gate it; alias it only if it passed."""
     progress(f"validating {dataset.source} against schema {dataset.schema.name!r}")
@@ -96,12 +94,7 @@ def train_and_register(
     pipeline = fit(config, parts.x_train, parts.y_train)
     evaluation = evaluate(pipeline, parts.x_test, parts.y_test, dataset.schema.target.classes)
     progress(f"held-out ({len(parts.x_test)} rows): {evaluation.headline()}")
-    lineage = {
-        TAG_DATASET_HASH: data_hash,
-        TAG_GIT_COMMIT: git_commit(),
-        TAG_DATASET_URI: dataset.source,
-        **({TAG_DATASET_CONTENT_SHA256: dataset.content_sha256} if dataset.content_sha256 else {}),
-    }
+    lineage = lineage_tags(dataset, data_hash, config, spec, drift_bins)
     logged = _log_run(
         store, store.ensure_experiment(model_name), dataset, config, parts, pipeline, evaluation,
         lineage, progress, drift_bins,

@@ -201,6 +201,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             pipeline_login=mlflow.pipeline_login,
             registry=config.image,
             ledger_key=config.training_image.model_ledger_key.get_secret_value(),
+            data_versioning=config.data_versioning,
             # AlertmanagerConfig is one of the chart's CRDs.
             opts=monitoring_opts,
         )

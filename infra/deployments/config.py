@@ -23,6 +23,7 @@ from infra.config_types import (
     ResourceAmounts,
     memory_bytes,
 )
+from infra.data_versioning.config import DataVersion
 from infra.deployments.scaling import MAX_REPLICAS, AutoscalingConfig
 from infra.model_monitoring.config import MonitoringConfig, PromDuration
 from infra.request_logging.config import RequestLoggingConfig
@@ -216,9 +217,21 @@ class TrainingConfig(ObjectConfig):
 
     schedule: CronSchedule
     """Five-field cron expression, e.g. '0 3 * * 0' (Sundays 03:00, the cluster's time zone)."""
-    dataset: DatasetUri
+    data: DataVersion | None = None
+    """The DVC data version to train on (infra/data_versioning/config.py)."""
+    dataset: DatasetUri | None = None
+    """Instead of `data`: a mutable file in the artifact store (no data version recorded)."""
     suspend: bool = False
     """Pause scheduled retraining without removing it."""
+
+    @model_validator(mode="after")
+    def _one_data_source(self) -> Self:
+        if (self.data is None) == (self.dataset is None):
+            raise ValueError(
+                "give exactly one of `data` ({repo, rev}: a DVC data version) or `dataset` (a "
+                "file in the artifact store)"
+            )
+        return self
 
 
 ScoringInputUri = Annotated[

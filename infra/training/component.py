@@ -17,11 +17,17 @@ import pulumi_kubernetes as k8s
 
 from infra.cluster.component import ClusterAccess
 from infra.component import PlatformComponent, custom_resource
+from infra.data_versioning.builders import dvc_remote_url, git_egress_policy
+from infra.data_versioning.config import DataVersioningConfig
 from infra.model_image.component import image_reference, kind_registry, registry_login
 from infra.model_image.config import ModelImageConfig
 from infra.secrets import MlflowLogin, credentials_secret, generated_password
 from infra.training import trigger
-from infra.training.admission import retrain_job_policy, retrain_job_policy_binding
+from infra.training.admission import (
+    TRAINING_CRONJOB_LABELS,
+    retrain_job_policy,
+    retrain_job_policy_binding,
+)
 from infra.training.alerts import alertmanager_config
 from infra.training.config import (
     LEDGER_KEY_KEY,
@@ -80,10 +86,14 @@ class ContinuousTraining(PlatformComponent):
         pipeline_login: MlflowLogin,
         registry: ModelImageConfig,
         ledger_key: pulumi.Input[str],
+        data_versioning: DataVersioningConfig,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:training:ContinuousTraining", name, opts)
         self._image = image
+        dvc_remote = pulumi.Output.from_input(tracking_uri).apply(
+            lambda uri: dvc_remote_url(uri, data_versioning.dvc_remote_path)
+        )
         token = generated_password(f"{name}-webhook-token", self.child_opts())
         login = registry_login(registry)
         self.cronjob_names = {}
@@ -123,6 +133,7 @@ class ContinuousTraining(PlatformComponent):
                         t,
                         image=image,
                         tracking_uri=tracking_uri,
+                        dvc_remote=dvc_remote,
                         login_env=MlflowLogin.env(mlflow_secret),
                         ledger_secret=ledger_secret,
                         pull_secret=pull_secret,
@@ -133,6 +144,14 @@ class ContinuousTraining(PlatformComponent):
             }
             self.cronjob_names.update(cronjobs)
             service = self._trigger(namespace, cronjobs, token_secret, pull_secret)
+            if any(t.training.data for t in in_namespace):
+                policy = git_egress_policy(namespace, TRAINING_CRONJOB_LABELS)
+                k8s.networking.v1.NetworkPolicy(
+                    f"{namespace}-{policy['metadata']['name']}",
+                    metadata=policy["metadata"],
+                    spec=policy["spec"],
+                    opts=self.child_opts(),
+                )
             for target in in_namespace:
                 self._alert_route(target, service, token_secret)
         if targets:

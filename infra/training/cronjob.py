@@ -1,9 +1,11 @@
-"""A deployment's training CronJob as a plain manifest: `python -m model train` reads the
-dataset from its URI, logs its hashes, trains, registers and gates a version, and moves
-`candidate` if it passed."""
+"""A deployment's training CronJob as a plain manifest: `python -m model train` pulls the
+declared data version with dvc.api (or reads the dataset from its URI), skips it when its hash is
+unchanged, else logs its version, trains, registers and gates a version, and moves `candidate`
+if it passed."""
 
 from typing import Any
 
+from infra.data_versioning.builders import REMOTE_URL_ENV, data_version_args
 from infra.training.admission import TRAINING_CRONJOB_LABELS
 from infra.training.config import (
     GATE_FAILED_EXIT_CODE,
@@ -35,15 +37,26 @@ def training_cronjob(
     *,
     image: Any,
     tracking_uri: Any,
+    dvc_remote: Any,
     login_env: list[dict],
     ledger_secret: Any,
     pull_secret: Any,
 ) -> dict:
     """The CronJob (`metadata` and `spec`); `login_env` carries the pipeline user's MLflow
-    login from its Secret, `ledger_secret` names the Secret of the ledger's signing key: the
-    run records its `candidate` as a signed ledger entry (model/promotion.py)."""
+    login from its Secret, which is also the DVC remote's (`dvc_remote`, its URL);
+    `ledger_secret` names the Secret of the ledger's signing key: the run records its
+    `candidate` as a signed ledger entry (model/promotion.py)."""
+    data = target.training.data
+    # Either way the run retrains on new data only: the same rows again would reproduce the
+    # latest version, so it stops there (exit 0) and says so.
+    source = (
+        data_version_args(data)
+        if data
+        else ["--data", target.training.dataset, "--skip-unchanged"]
+    )
     env = [
         {"name": "MLFLOW_TRACKING_URI", "value": tracking_uri},
+        {"name": REMOTE_URL_ENV, "value": dvc_remote},
         {"name": "HOME", "value": "/tmp"},
         *login_env,
         secret_env("MODEL_LEDGER_KEY", ledger_secret, LEDGER_KEY_KEY),
@@ -63,11 +76,7 @@ def training_cronjob(
                 "args": [
                     "--model-name",
                     target.registered_model,
-                    "--data",
-                    target.training.dataset,
-                    # Retrain on new data: a run on the rows the latest version was trained on
-                    # would reproduce it, so it stops there (exit 0).
-                    "--only-new-data",
+                    *source,
                     "--json",
                 ],
                 "env": env,

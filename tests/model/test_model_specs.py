@@ -192,7 +192,7 @@ def test_digest_follows_the_written_contract(tmp_path: Path) -> None:
     [
         ({"estimator": {"name": "ridge"}}, "estimator 'ridge' does not fit a classification"),
         ({"estimator": {"name": "xgboost"}}, "unknown estimator 'xgboost'"),
-        ({"dataset": {}}, "give exactly one of `sklearn` (a bundled loader) or `uri`"),
+        ({"dataset": {}}, "give exactly one of `dvc` (a DVC-tracked file), `sklearn`"),
         ({"drift": {"bins": 0}}, "drift.bins: Input should be greater than or equal to 1"),
         ({"name": "Wine"}, "name: String should match pattern"),
     ],

@@ -60,7 +60,14 @@ def test_a_training_cronjob_per_deployment_on_the_stacks_training_image(rendered
         pod = _pod_specs(cronjob)
         (train,) = pod["containers"]
         assert train["command"] == ["python", "-m", "model", "train"]
-        assert train["args"][train["args"].index("--data") + 1] == training[deployment]["dataset"]
+        data = training[deployment]["data"]
+        assert train["args"][train["args"].index("--data-repo") + 1] == data["repo"]
+        assert train["args"][train["args"].index("--data-rev") + 1] == data["rev"]
+        assert "--skip-unchanged" in train["args"]
+        env = {e["name"]: e.get("value") for e in train["env"]}
+        assert env["MODEL_DVC_REMOTE_URL"] == (
+            f"{env['MLFLOW_TRACKING_URI']}/api/2.0/mlflow-artifacts/artifacts/0/dvc"
+        )
         assert train["args"][train["args"].index("--model-name") + 1] == _models()[deployment]
 
 

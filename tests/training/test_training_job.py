@@ -61,7 +61,10 @@ def _job_command(rendered_prod, dataset_uri: str, model_name: str) -> list[str]:
     args = list(container["args"])
     spec = args[args.index("--model-name") + 1]
     args[args.index("--model-name") + 1] = model_name
-    args[args.index("--data") + 1] = dataset_uri
+    # The Job pulls its data version from the stack's Git repository; here the file in the
+    # artifact store stands in for it (tests/model/test_model_versioned_data.py pulls with DVC).
+    start = args.index("--data-repo")
+    args[start : start + 5] = ["--data", dataset_uri]
     return [sys.executable, *container["command"][1:], *args, "--spec", spec]
 
 
@@ -103,15 +106,17 @@ def test_the_job_registers_a_version_logs_the_dataset_and_moves_candidate_only_p
     # The schedule retrains on new data only: the same rows again register nothing.
     again = _run(command, mlflow_server, tmp_path)
     assert again.returncode == 0, again.stderr
-    assert json.loads(again.stdout) == {
-        "model_name": model_name, "trained": False, "reason": "no new data",
-        "latest_version": trained["version"], "dataset_hash": trained["dataset_hash"],
+    skipped = json.loads(again.stdout)
+    assert {key: skipped[key] for key in ("model_name", "skipped", "version", "dataset_hash")} == {
+        "model_name": model_name, "skipped": True,
+        "version": trained["version"], "dataset_hash": trained["dataset_hash"],
     }  # fmt: skip
+    assert "unchanged" in skipped["detail"]
     assert len(client.search_model_versions(f"name='{model_name}'")) == 1
 
     # A much more regularised model on the same data, forced past the new-data check: the gate
     # fails, the candidate stays.
-    forced = [arg for arg in command if arg != "--only-new-data"]
+    forced = [arg for arg in command if arg != "--skip-unchanged"]
     worse = _run([*forced, "--param", "C=0.001"], mlflow_server, tmp_path)
     assert worse.returncode == GATE_FAILED, worse.stderr
     failed = json.loads(worse.stdout)
