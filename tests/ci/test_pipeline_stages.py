@@ -7,7 +7,7 @@ import re
 import subprocess
 from collections.abc import Iterator
 
-from ci_pipelines import REPO_ROOT
+from tests.ci.ci_pipelines import REPO_ROOT, delivery_jobs, gitlab_jobs
 
 SHA_PINNED_ACTION = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 MAKE_CALL = re.compile(r"(?:^|[;&|(]|\$\()\s*make\s+(?:--?[a-z-]+\s+)*([a-z][a-z0-9-]*)", re.M)
@@ -30,20 +30,6 @@ def strings(node: object) -> Iterator[str]:
 def make_targets(document: dict) -> set[str]:
     """The make targets a pipeline document invokes."""
     return {target for text in strings(document) for target in MAKE_CALL.findall(text)}
-
-
-def gitlab_jobs(gitlab_ci: dict) -> dict[str, dict]:
-    """GitLab jobs with their `extends` template merged in (one level, as used here)."""
-    jobs = {}
-    for name, job in gitlab_ci.items():
-        if isinstance(job, dict) and "stage" in job:
-            template = gitlab_ci.get(job.get("extends", ""), {})
-            jobs[name] = {**template, **job}
-    return jobs
-
-
-def delivery_jobs(workflows: dict[str, dict]) -> dict[str, dict]:
-    return workflows["delivery.yml"]["jobs"]
 
 
 # --- make targets ---------------------------------------------------------------------------

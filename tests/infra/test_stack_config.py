@@ -17,8 +17,8 @@ from infra.stack_config import (
     load_stack_file,
     parse_stack_config,
 )
+from tests.support.stacks import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 P = "mlops-platform:"
 
 

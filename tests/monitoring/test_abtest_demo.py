@@ -17,9 +17,9 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from exact_counts_double import ExactCountsServerDouble
 
 from localrun.abtest_demo import main
+from tests.monitoring.exact_counts_double import ExactCountsServerDouble
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "monitoring.md"
 

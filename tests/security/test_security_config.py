@@ -3,14 +3,12 @@ the stack file, the key and what would be valid."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
 from infra.stack_config import StackConfigError, parse_stack_config, secure_keys
+from tests.support.stacks import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "mlops-platform:"
 
 

@@ -20,8 +20,7 @@ import pytest
 
 from infra.stack_config import load_stack_file
 from stacks.render import documents
-
-from .conftest import STACKS, creates_kind_cluster, stack_file
+from tests.support.stacks import STACKS, creates_kind_cluster, stack_file
 
 CPU_BUDGET = 3.0
 MEMORY_BUDGET_GIB = 6.0

@@ -16,8 +16,7 @@ import pytest
 
 from stacks.preflight import problems, stack_setting
 from stacks.protection import refusal
-
-from .conftest import REPO_ROOT, stack_file
+from tests.support.stacks import REPO_ROOT, stack_file
 
 STACK_FILES = sorted(REPO_ROOT.glob("Pulumi.*.yaml"))
 

@@ -14,8 +14,7 @@ import yaml
 
 from infra.kind_images import DEFAULT_NODE_IMAGE
 from stacks.render import write
-
-from .conftest import REPO_ROOT, STACKS, stack_values
+from tests.support.stacks import REPO_ROOT, STACKS, stack_values
 
 SCHEMAS = REPO_ROOT / "tests" / "schemas"
 KUBERNETES_VERSION = re.search(r":v(\d+\.\d+)\.", DEFAULT_NODE_IMAGE).group(1)

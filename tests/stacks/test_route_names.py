@@ -7,8 +7,7 @@ from pathlib import Path
 import yaml
 
 from stacks.render import documents, render_stack
-
-from .conftest import stack_file, stack_values
+from tests.support.stacks import stack_file, stack_values
 
 VS = "VirtualService"
 SDEP = "SeldonDeployment"
