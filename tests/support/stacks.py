@@ -33,3 +33,7 @@ def stack_values(stack: str) -> dict:
 
 def creates_kind_cluster(stack: str) -> bool:
     return stack_values(stack)["mlops-platform:createKindCluster"] is True
+
+
+SHARED_STACKS = tuple(stack for stack in STACKS if not creates_kind_cluster(stack))
+"""The stacks on a shared cluster: the ones CI renders, previews and deploys."""
