@@ -27,10 +27,10 @@ from tests.support.mlflow_server import (
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
     """A real ``mlflow server --app-name platform-auth`` on localhost, configured as the stack
-    configures it (``infra/mlflow_auth.py``): MLflow's basic-auth app plus the platform's write
+    configures it (``infra/mlflow/auth.py``): MLflow's basic-auth app plus the platform's write
     rules, loaded from the same files the deploy mounts; SQLite stores, proxied local artifacts,
     default permission NO_PERMISSIONS, users and grants created by the deploy's access script."""
-    from infra.mlflow_auth import (
+    from infra.mlflow.auth import (
         ACCESS_SCRIPT,
         AUTH_APP_NAME,
         PASSWORD_ENV,

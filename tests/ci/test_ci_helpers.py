@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.kind_images import DEFAULT_NODE_IMAGE
+from infra.cluster.kind_images import DEFAULT_NODE_IMAGE
 from tests.ci.ci_pipelines import REPO_ROOT
 
 CI = REPO_ROOT / "ci"

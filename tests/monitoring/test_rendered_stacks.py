@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 import yaml
 
+from infra.seldon.routing import route_name
 from infra.stack_config import load_stack_file
-from infra.traffic_routing import route_name
 from tests.support.stacks import REPO_ROOT, STACKS
 
 SCHEMAS = REPO_ROOT / "tests" / "schemas" / "monitoring.coreos.com"

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from infra.prometheus_stack import UNREACHABLE_CONTROL_PLANE
+from infra.prometheus_stack.config import UNREACHABLE_CONTROL_PLANE
 from stacks.render import documents, render_stack
 from tests.security.network_policy import Address, Pod, Policies
 from tests.support.stacks import REPO_ROOT, STACKS

@@ -77,7 +77,7 @@ class MlflowServer(str):
 
 def stack_served_models() -> tuple[str, ...]:
     """The registered models the committed stacks' deployments serve."""
-    from infra.mlflow_auth import served_model_names
+    from infra.mlflow.auth import served_model_names
     from infra.stack_config import load_stack_file
 
     names: set[str] = set()

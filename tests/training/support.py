@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from infra.kind_images import DEFAULT_NODE_IMAGE
+from infra.cluster.kind_images import DEFAULT_NODE_IMAGE
 from tests.support.stacks import REPO_ROOT
 
 KUBERNETES_VERSION = re.search(r":v(\d+\.\d+)\.", DEFAULT_NODE_IMAGE).group(1)

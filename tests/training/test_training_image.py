@@ -6,7 +6,7 @@ import re
 import shutil
 import subprocess
 
-from infra.training import TRAINING_SOURCE
+from infra.training.config import TRAINING_SOURCE
 from tests.support.lockfile import REPOSITORY_LOCK, read_lock
 from tests.training.support import REPO_ROOT
 

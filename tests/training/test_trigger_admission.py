@@ -16,7 +16,7 @@ import kubernetes_validate
 import pytest
 
 from continuous_training.job_from_cronjob import RetrainReason, job_from_cronjob
-from infra.training_admission import POLICY_NAME
+from infra.training.admission import POLICY_NAME
 from tests.training.support import KUBERNETES_VERSION, of_kind
 
 REASON = RetrainReason("ModelFeatureDrift", {"deployment_name": "iris"}, datetime.now(UTC))

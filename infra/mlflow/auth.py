@@ -5,18 +5,17 @@ configured exactly as the deploy configures it. `infra/scripts/mlflow_access.py`
 """
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from infra.stack_config import StackConfig
+from infra.deployments.config import DeploymentConfig
 
 DEFAULT_PERMISSION = "NO_PERMISSIONS"
 """What a logged-in user may do on a resource nobody granted them: nothing."""
 
-ACCESS_SCRIPT = Path(__file__).resolve().parent / "scripts" / "mlflow_access.py"
-AUTH_APP_SCRIPT = Path(__file__).resolve().parent / "scripts" / "mlflow_platform_auth.py"
+ACCESS_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "mlflow_access.py"
+AUTH_APP_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "mlflow_platform_auth.py"
 AUTH_APP_NAME = "platform-auth"
 """`mlflow server --app-name platform-auth`: basic-auth plus the platform's write rules."""
 RELEASE_USERS_ENV = "MLFLOW_PLATFORM_RELEASE_USERS"
@@ -106,6 +105,6 @@ class MlflowUsers:
         return json.dumps(self.access_spec(), indent=2, sort_keys=True)
 
 
-def served_model_names(config: "StackConfig") -> tuple[str, ...]:
+def served_model_names(deployments: Iterable[DeploymentConfig]) -> tuple[str, ...]:
     """The registered models the deployments' predictors load (`iris@champion` -> `iris`)."""
-    return tuple(sorted({p.registered_model for d in config.deployments for p in d.predictors}))
+    return tuple(sorted({p.registered_model for d in deployments for p in d.predictors}))
