@@ -3,11 +3,14 @@ trained by ``model/``."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import secrets
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -106,13 +109,27 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
 
 
 @pytest.fixture(scope="session")
-def trained_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """``python -m model train --json`` against a private SQLite store.
+def trained_model(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> dict[str, Any]:
+    """``python -m model train --json`` against a private SQLite store, once per test run: the
+    xdist workers share it through the run's temporary directory, under a file lock (the
+    suites only read it).
 
     Returns the command's JSON (see docs/contracts.md) plus ``local_model_dir``: the registered
     model downloaded to a local directory, ready for ``MODEL_URI``.
     """
-    root = tmp_path_factory.mktemp("trained-model")
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent
+    root, saved = shared / "trained-model", shared / "trained-model.json"
+    with open(shared / "trained-model.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not saved.exists():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir()
+            saved.write_text(json.dumps(train(root)))
+    return json.loads(saved.read_text())
+
+
+def train(root: Path) -> dict[str, Any]:
     tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
     completed = subprocess.run(
         [sys.executable, "-m", "model", "train", "--json", "--tracking-uri", tracking_uri],
