@@ -5,12 +5,9 @@ says which arm, which metric and which values disagree; no rollout step follows.
 """
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
-from model.errors import LifecycleError
-
-if TYPE_CHECKING:  # evidence.py reads looks and checks them here
-    from analysis.evidence import Look
+from analysis.looks import Look
+from common.errors import LifecycleError
 
 REWARD_RANGE = (0.0, 1.0)
 """Every feedback's reward: the rule compares success rates of 0/1 rewards."""
@@ -27,7 +24,7 @@ class InconsistentEvidence(LifecycleError):
         )
 
 
-def look_problems(look: "Look", reward_range: tuple[float, float] = REWARD_RANGE) -> list[str]:
+def look_problems(look: Look, reward_range: tuple[float, float] = REWARD_RANGE) -> list[str]:
     """Contradictions inside one look, arm by arm."""
     low, high = reward_range
     problems = []
@@ -52,7 +49,7 @@ def look_problems(look: "Look", reward_range: tuple[float, float] = REWARD_RANGE
     return problems
 
 
-def sequence_problems(looks: list["Look"]) -> list[str]:
+def sequence_problems(looks: list[Look]) -> list[str]:
     """Looks out of time order, or a cumulative count that went down from one look to the next."""
     problems = []
     for index in range(1, len(looks)):
@@ -74,7 +71,7 @@ def sequence_problems(looks: list["Look"]) -> list[str]:
     return problems
 
 
-def check_looks(looks: list["Look"], where: str, extra: Iterable[str] = ()) -> None:
+def check_looks(looks: list[Look], where: str, extra: Iterable[str] = ()) -> None:
     """Refuse the looks read from `where` if any contradicts (or `extra` problems were found
     while reading them)."""
     problems = [*extra, *sequence_problems(looks)]

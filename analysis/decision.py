@@ -19,10 +19,11 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Literal
 
-from analysis.evidence import Arms, Look, PredictorCounts
+from analysis.evidence import Arms
+from analysis.looks import Look, PredictorCounts
 from analysis.statistics import METHOD, Proportion, msprt_p_value
-from model.errors import ConfigurationError
-from model.gate import GateCheck
+from common.checks import GateCheck
+from common.errors import ConfigurationError
 
 
 class Outcome(StrEnum):
@@ -39,17 +40,40 @@ PromoteWhen = Literal["better", "not-worse"]
 class Policy:
     """How sure the rule must be, what it is tuned for, and what the candidate may never do."""
 
-    alpha: float = 0.05
-    mixing_sd: float = 0.05
+    alpha: float = field(default=0.05, metadata={"help": "type-I error bound"})
+    mixing_sd: float = field(
+        default=0.05,
+        metadata={
+            "help": "sd of the mSPRT's normal mixture: the rate difference it finds fastest "
+            "(%(default)s)"
+        },
+    )
     """Standard deviation of the normal mixture over the rate difference: the size of effect the
     test is quickest to find (Johari et al. recommend the scale of effects seen before)."""
-    minimum_samples: int = 100
-    max_samples: int | None = None
-    max_error_ratio: float = 0.05
-    latency_tolerance: float = 0.2
+    minimum_samples: int = field(
+        default=100,
+        metadata={
+            "flag": "--min-samples",
+            "help": "feedbacks per arm (and candidate requests for guardrails) before any decision",
+        },
+    )
+    max_samples: int | None = field(
+        default=None,
+        metadata={"help": "feedbacks per arm after which no difference is keep"},
+    )
+    max_error_ratio: float = field(default=0.05, metadata={"help": "5xx guardrail"})
+    latency_tolerance: float = field(
+        default=0.2,
+        metadata={"help": "allowed p95 increase over the baseline, as a fraction (%(default)s)"},
+    )
     latency_slack_seconds: float = 0.005
-    promote_when: PromoteWhen = "better"
-    margin: float = 0.02
+    promote_when: PromoteWhen = field(
+        default="better",
+        metadata={
+            "help": "promote on significantly better, or on not worse by --margin (%(default)s)"
+        },
+    )
+    margin: float = field(default=0.02, metadata={"help": "non-inferiority margin"})
     """For `promote_when="not-worse"`: how much lower the candidate's rate may be."""
 
     def __post_init__(self) -> None:

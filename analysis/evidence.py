@@ -6,54 +6,17 @@ It comes from a recorded evidence file (audits, replays, simulations) or from Pr
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
-    field_validator,
 )
 
 from analysis.consistency import check_looks
-from model.errors import ConfigurationError, describe_validation_error
-
-Count = Annotated[int, Field(ge=0)]
-
-
-class PredictorCounts(BaseModel):
-    """Cumulative counts of one predictor at one look."""
-
-    model_config = ConfigDict(frozen=True)
-
-    requests: Count
-    """Prediction requests answered (any status)."""
-    errors: Count = 0
-    """Of those, answered 5xx."""
-    feedback: Count
-    """Feedback requests answered."""
-    reward: Annotated[float, Field(ge=0)]
-    """Sum of the 0/1 rewards of those feedbacks (`analysis.consistency` checks the range)."""
-    p95_latency_seconds: Annotated[float, Field(ge=0)] | None = None
-    shadow: bool = False
-    """A mirrored predictor: never the baseline or the candidate."""
-
-
-class Look(BaseModel):
-    """Every predictor's cumulative counts at one moment of the experiment."""
-
-    model_config = ConfigDict(frozen=True)
-
-    at: datetime
-    predictors: dict[str, PredictorCounts] = Field(min_length=1)
-
-    @field_validator("at")
-    @classmethod
-    def _utc_unless_stated(cls, at: datetime) -> datetime:
-        return at if at.tzinfo else at.replace(tzinfo=UTC)
+from analysis.looks import Look
+from common.errors import ConfigurationError, describe_validation_error
 
 
 class EvidenceFile(BaseModel):

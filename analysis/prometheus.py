@@ -16,8 +16,8 @@ import requests
 
 from analysis import promql
 from analysis.consistency import REWARD_RANGE, check_looks
-from analysis.evidence import Look, PredictorCounts
-from model.errors import LifecycleError
+from analysis.looks import Look, PredictorCounts
+from common.errors import LifecycleError
 
 QUERY_TIMEOUT_S = 30
 COUNTERS = {

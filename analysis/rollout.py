@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from analysis.decision import Decision, Outcome
-from model.errors import ConfigurationError
+from common.errors import ConfigurationError
 
 
 class Action(StrEnum):
@@ -28,6 +28,21 @@ class Action(StrEnum):
     KEEP = "keep"
 
 
+def steps_problems(steps: list[int] | tuple[int, ...]) -> list[str]:
+    """What is wrong with a plan's traffic steps: the one rule for stack files
+    (`deployments[].rollout.steps`) and for plans built here."""
+    problems = []
+    if not steps:
+        return ["a rollout needs at least one step"]
+    if any(not 1 <= step <= 100 for step in steps):
+        problems.append(f"steps are percents from 1 to 100, got {list(steps)}")
+    if any(later <= earlier for earlier, later in zip(steps, steps[1:], strict=False)):
+        problems.append(f"steps must be strictly increasing percentages, got {list(steps)}")
+    if steps[-1] != 100:
+        problems.append(f"the last step must be 100 (full traffic), got {list(steps)}")
+    return problems
+
+
 @dataclass(frozen=True)
 class Plan:
     """The challenger's traffic steps in percent and the minimum seconds at each."""
@@ -36,11 +51,9 @@ class Plan:
     min_step_seconds: float
 
     def __post_init__(self) -> None:
-        ordered = all(a < b for a, b in zip(self.steps, self.steps[1:], strict=False))
-        if not self.steps or not ordered or not 0 < self.steps[0] or self.steps[-1] > 100:
-            raise ConfigurationError(
-                f"rollout steps {list(self.steps)}: expected increasing percentages in (0, 100]"
-            )
+        problems = steps_problems(self.steps)
+        if problems:
+            raise ConfigurationError(f"rollout steps: {'; '.join(problems)}")
 
 
 @dataclass(frozen=True)

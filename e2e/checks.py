@@ -11,7 +11,8 @@ EXECUTOR_REQUESTS = "seldon_api_executor_server_requests_seconds_count"
 MODEL_PREDICTIONS = "mlops_model_predictions_total"
 """The model server's own counter (serving/accounting.py)."""
 PREDICTOR_TAGS = ("predictor", "predictor_name")
-"""meta.tags keys that may name the predictor that answered (DESIGN 4.3)."""
+"""meta.tags keys that may name the predictor that answered (docs/contracts.md, "Serving
+metrics": `predictor` is the server's PREDICTOR_ID)."""
 
 
 def who_answered(response: dict) -> str:

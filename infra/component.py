@@ -1,6 +1,7 @@
-"""Base class for the platform's components."""
+"""Base class for the platform's components, and how they declare a builder's custom object."""
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 
 class PlatformComponent(pulumi.ComponentResource):
@@ -27,3 +28,17 @@ class PlatformComponent(pulumi.ComponentResource):
         return pulumi.ResourceOptions(
             parent=self, depends_on=[*self._inherited, *(depends_on or [])]
         )
+
+
+def custom_resource(
+    name: str, manifest: dict, opts: pulumi.ResourceOptions
+) -> k8s.apiextensions.CustomResource:
+    """Declare a builder's manifest of a custom kind (`apiVersion`, `kind`, `metadata`, `spec`)."""
+    return k8s.apiextensions.CustomResource(
+        name,
+        api_version=manifest["apiVersion"],
+        kind=manifest["kind"],
+        metadata=manifest["metadata"],
+        spec=manifest["spec"],
+        opts=opts,
+    )

@@ -1,5 +1,6 @@
 """Constrained value types shared by the component config classes."""
 
+import json
 import re
 import types
 from decimal import Decimal
@@ -8,6 +9,7 @@ from typing import Annotated, Any, Self, Union, get_args, get_origin
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     StringConstraints,
     ValidationInfo,
@@ -20,6 +22,20 @@ DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 
 DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL_PATTERN)]
 """A Kubernetes DNS-1123 label: lower-case alphanumerics and '-', at most 63 characters."""
+
+def decode_json_config(value: Any) -> Any:
+    """Pulumi hands array and object config to the program JSON-encoded; stack files hold it
+    structured. A string that is not JSON is left as it is, for the field to refuse."""
+    if isinstance(value, str) and value.lstrip().startswith(("[", "{")):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+JsonList = Annotated[list[str], BeforeValidator(decode_json_config)]
+"""A list of strings from a stack file or, JSON-encoded, from `pulumi up`."""
 
 ChartVersion = Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+$")]
 """An exact Helm chart version (MAJOR.MINOR.PATCH); ranges are refused so renders repeat."""

@@ -6,7 +6,6 @@ a list and `monitoring` an object. Each component's config class owns its keys.
 """
 
 import difflib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from infra.components import COMPONENTS, FLAT_SECTIONS, OBJECT_KEYS
+from infra.config_types import decode_json_config
 from infra.deployments.config import DeploymentConfig, unique_deployments
 from infra.model_monitoring.config import MonitoringConfig
 from infra.stack_rules import stack_problems
@@ -149,7 +149,7 @@ def parse_stack_config(
             )
             continue
         if key in OBJECT_KEYS:
-            objects[key] = _decode_object(value)
+            objects[key] = decode_json_config(value)
         elif key in KEY_SECTION:
             grouped[KEY_SECTION[key]][key] = value
         else:
@@ -210,16 +210,6 @@ def readable_values(config: dict[str, Any]) -> dict[str, Any]:
         key: SECRET_PLACEHOLDER if key.rpartition(":")[2] in secure else value
         for key, value in config.items()
     }
-
-
-def _decode_object(value: Any) -> Any:
-    """Pulumi hands object config to programs JSON-encoded; stack files hold it structured."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
 
 
 def _describe(error: ValidationError) -> list[str]:

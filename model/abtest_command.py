@@ -13,8 +13,9 @@ from pathlib import Path
 from pydantic import TypeAdapter, ValidationError
 
 from analysis import promql
-from analysis.decision import Decision, Policy, decide_sequence
+from analysis.decision import Decision, decide_sequence
 from analysis.evidence import choose_arms, read_evidence_file
+from analysis.policy_options import add_policy_arguments, policy_from
 from analysis.prometheus import read_look
 from model.console import emit, table
 from model.errors import ConfigurationError
@@ -52,59 +53,6 @@ def register(subcommands: argparse._SubParsersAction, common: argparse.ArgumentP
         "--at", type=timestamp, help="time of the look, ISO 8601 or Unix seconds (default: now)"
     )
     parser.set_defaults(handler=run)
-
-
-def add_policy_arguments(parser: argparse.ArgumentParser) -> None:
-    """The decision rule's options, shared with the rollout command."""
-    defaults = Policy()
-    rule = parser.add_argument_group("decision rule")
-    rule.add_argument("--alpha", type=float, default=defaults.alpha, help="type-I error bound")
-    rule.add_argument(
-        "--mixing-sd",
-        type=float,
-        default=defaults.mixing_sd,
-        help="sd of the mSPRT's normal mixture: the rate difference it finds fastest (%(default)s)",
-    )
-    rule.add_argument(
-        "--min-samples",
-        type=int,
-        default=defaults.minimum_samples,
-        help="feedbacks per arm (and candidate requests for guardrails) before any decision",
-    )
-    rule.add_argument(
-        "--max-samples", type=int, help="feedbacks per arm after which no difference is keep"
-    )
-    rule.add_argument(
-        "--max-error-ratio", type=float, default=defaults.max_error_ratio, help="5xx guardrail"
-    )
-    rule.add_argument(
-        "--latency-tolerance",
-        type=float,
-        default=defaults.latency_tolerance,
-        help="allowed p95 increase over the baseline, as a fraction (%(default)s)",
-    )
-    rule.add_argument(
-        "--promote-when",
-        choices=["better", "not-worse"],
-        default=defaults.promote_when,
-        help="promote on significantly better, or on not worse by --margin (%(default)s)",
-    )
-    rule.add_argument(
-        "--margin", type=float, default=defaults.margin, help="non-inferiority margin"
-    )
-
-
-def policy_from(args: argparse.Namespace) -> Policy:
-    return Policy(
-        alpha=args.alpha,
-        mixing_sd=args.mixing_sd,
-        minimum_samples=args.min_samples,
-        max_samples=args.max_samples,
-        max_error_ratio=args.max_error_ratio,
-        latency_tolerance=args.latency_tolerance,
-        promote_when=args.promote_when,
-        margin=args.margin,
-    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,14 +1,15 @@
-"""Errors the lifecycle reports to people: each message says what was wrong and what is expected."""
+"""Errors the lifecycle reports to people: each message says what was wrong and what is expected.
+The base ones live in `common.errors`, shared with `analysis/`."""
 
-from pydantic import ValidationError
+from common.errors import ConfigurationError, LifecycleError, describe_validation_error
 
-
-class LifecycleError(Exception):
-    """A user-facing failure of a lifecycle step (bad input, refused promotion, missing model)."""
-
-
-class ConfigurationError(LifecycleError):
-    """A dataset schema, training configuration or gate threshold is invalid."""
+__all__ = [
+    "ConfigurationError",
+    "DataValidationError",
+    "LifecycleError",
+    "PromotionError",
+    "describe_validation_error",
+]
 
 
 class DataValidationError(LifecycleError):
@@ -26,10 +27,3 @@ class DataValidationError(LifecycleError):
 class PromotionError(LifecycleError):
     """A promotion or rollback was refused; the registry was left unchanged."""
 
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line per pydantic error: the key path and what was expected there."""
-    return "\n".join(
-        f"  - {'.'.join(str(part) for part in error['loc']) or '<root>'}: {error['msg']}"
-        for error in exc.errors()
-    )

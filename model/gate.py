@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from common.checks import GateCheck
 from model.errors import ConfigurationError, describe_validation_error
 
 # Metrics are ratios of counts: differences this small are float rounding, not a real change.
@@ -42,15 +43,6 @@ class GateThresholds(BaseModel):
             raise ConfigurationError(
                 f"invalid gate thresholds:\n{describe_validation_error(exc)}"
             ) from exc
-
-
-@dataclass(frozen=True)
-class GateCheck:
-    """One named comparison and whether the challenger met it."""
-
-    name: str
-    passed: bool
-    detail: str
 
 
 @dataclass(frozen=True)

@@ -12,30 +12,34 @@ Each action edits only `traffic:` values of the stack file, validated by the rea
 before the file is replaced, and is written to the rollout ledger (`stacks.rollout_ledger`).
 Evidence whose counts contradict each other (`analysis.consistency`) is refused before any
 action: exit 1, nothing edited or recorded. The pipeline's `pulumi up` applies the edited stack.
-This lives in `stacks/` because validating the stack file imports `infra/`; `python -m model
-abtest` only decides and imports neither.
+It edits stack files, so it lives beside them in `stacks/`; like stack validation it imports no
+Pulumi (tests/stacks/test_pulumi_free.py), and `--help` imports nothing of the registry client:
+MLflow, the stack file and the ledger are imported once a run starts.
 """
+
+from __future__ import annotations
 
 import argparse
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analysis import promql
 from analysis.decision import Decision, Policy, decide_sequence
 from analysis.evidence import Arms, read_evidence_file
+from analysis.policy_options import add_policy_arguments, policy_from
 from analysis.prometheus import read_look
 from analysis.rollout import Action, Plan, Step, next_step
-from model.abtest_command import add_policy_arguments, timestamp
+from model.abtest_command import timestamp
 from model.console import emit
 from model.conventions import CHAMPION
 from model.errors import ConfigurationError, LifecycleError
-from model.promotion import promote
-from model.registry import resolve_version
-from model.store import Store
-from stacks.rollout_ledger import RolloutRecord, history, login_name, record
-from stacks.stack_edit import replace_validated, validated, with_traffic
+
+if TYPE_CHECKING:
+    from model.store import Store
+    from stacks.rollout_ledger import RolloutRecord
 
 STARTS = ("start", "advance")
 PROMOTE_WHEN = {"better": "better", "notWorse": "not-worse"}
@@ -79,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> list[dict]:
     """One step for each selected deployment with a rollout plan; the results in order."""
+    from model.store import Store
+    from stacks.stack_edit import validated
+
     config = validated(args.stack_file)
     selected = [
         d
@@ -97,6 +104,10 @@ def run(args: argparse.Namespace) -> list[dict]:
 
 
 def _roll(args, config, deployment, store: Store, now: float) -> dict:
+    from model.promotion import promote
+    from stacks.rollout_ledger import history, record
+    from stacks.stack_edit import replace_validated, with_traffic
+
     live = [p for p in deployment.predictors if not p.shadow]
     where = f"{args.stack_file}: deployment {deployment.namespace}/{deployment.name}"
     challenger = next((p for p in live if p.name == args.challenger), None)
@@ -187,13 +198,9 @@ def _policy(args: argparse.Namespace, deployment) -> Policy:
     """The command's rule options, with the deployment's own rollout and monitoring settings."""
     rollout = deployment.rollout
     margin = {} if rollout.margin is None else {"margin": rollout.margin}
-    return Policy(
-        alpha=args.alpha,
-        mixing_sd=args.mixing_sd,
-        minimum_samples=args.min_samples,
-        max_samples=args.max_samples,
+    return policy_from(
+        args,
         max_error_ratio=deployment.monitoring.error_ratio_threshold,
-        latency_tolerance=args.latency_tolerance,
         promote_when=PROMOTE_WHEN[rollout.promote_when],
         **margin,
     )
@@ -217,6 +224,8 @@ def _experiment_start(ledger: list[RolloutRecord]) -> float:
 
 
 def _entry(args, deployment, challenger, action, traffic, now, reason, evidence) -> RolloutRecord:
+    from stacks.rollout_ledger import RolloutRecord, login_name
+
     return RolloutRecord(
         deployment=deployment.name,
         namespace=deployment.namespace,
@@ -238,6 +247,9 @@ def _summary(decision: Decision) -> dict:
 
 def _model_version(reference: str, tracking_uri: str | None) -> tuple[str, str]:
     """(model name, version) of a stack reference '<name>/<version>' or '<name>@<alias>'."""
+    from model.registry import resolve_version
+    from model.store import Store
+
     if "@" in reference:
         name, alias = reference.split("@", 1)
         return name, resolve_version(Store.open(tracking_uri), name, None, alias)

@@ -5,19 +5,20 @@ serving defaults, monitoring overrides, a training schedule and a rollout plan. 
 admission rules are enforced here per deployment, so a bad config never reaches a cluster.
 """
 
-import json
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Literal, Self
 
 from cronsim import CronSim, CronSimError
 from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 
+from analysis.rollout import steps_problems
 from infra.config_types import (
     DNS_LABEL_PATTERN,
     CamelModel,
     ComputeResources,
     DnsLabel,
+    JsonList,
     ObjectConfig,
     ResourceAmounts,
     memory_bytes,
@@ -210,10 +211,9 @@ class RolloutConfig(ObjectConfig):
     @field_validator("steps")
     @classmethod
     def _increasing_to_100(cls, steps: list[int]) -> list[int]:
-        if any(later <= earlier for earlier, later in zip(steps, steps[1:], strict=False)):
-            raise ValueError(f"steps must be strictly increasing percents, got {steps}")
-        if steps[-1] != 100:
-            raise ValueError(f"the last step must be 100 (full traffic), got {steps}")
+        problems = steps_problems(steps)
+        if problems:
+            raise ValueError("; ".join(problems))
         return steps
 
     @model_validator(mode="after")
@@ -367,13 +367,7 @@ class ServingNamespacesConfig(CamelModel):
     them and puts a default-deny policy in each, so a namespace someone else runs
     (`local-path-storage`, `kube-flannel`) is never taken by a typo: it must be declared here."""
 
-    serving_namespaces: list[str] = Field(default=[DEFAULT_NAMESPACE], min_length=1)
-
-    @field_validator("serving_namespaces", mode="before")
-    @classmethod
-    def _decode_list(cls, value: Any) -> Any:
-        """Pulumi hands array config to the program JSON-encoded."""
-        return json.loads(value) if isinstance(value, str) and value.startswith("[") else value
+    serving_namespaces: JsonList = Field(default=[DEFAULT_NAMESPACE], min_length=1)
 
     @field_validator("serving_namespaces")
     @classmethod

@@ -1,11 +1,10 @@
 """Stack keys and names of the service mesh (pydantic only)."""
 
-import json
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from infra.config_types import CamelModel, ChartVersion
+from infra.config_types import CamelModel, ChartVersion, JsonList
 from infra.seldon.routing import GRPC_SERVICE_PREFIXES
 
 NAMESPACE = "istio-system"
@@ -43,7 +42,7 @@ class MeshConfig(CamelModel):
     RequestAuthentication + AuthorizationPolicy); 'none' leaves it open (local/dev only)."""
     jwt_issuer: str = Field(default="", pattern=r"^$|^https://\S+$")
     jwt_jwks_uri: str = Field(default="", pattern=r"^$|^https://\S+$", validate_default=True)
-    jwt_audiences: list[str] = []
+    jwt_audiences: JsonList = []
 
     @field_validator("prediction_auth")
     @classmethod
@@ -58,12 +57,6 @@ class MeshConfig(CamelModel):
                 "for a stack nobody outside can reach"
             )
         return auth
-
-    @field_validator("jwt_audiences", mode="before")
-    @classmethod
-    def _decode_list(cls, value: Any) -> Any:
-        """Pulumi hands array config to the program JSON-encoded."""
-        return json.loads(value) if isinstance(value, str) and value.startswith("[") else value
 
     @field_validator("jwt_jwks_uri")
     @classmethod

@@ -1,10 +1,19 @@
 """Stack keys and names of the MLflow tracking server (pydantic only)."""
 
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
-from infra.config_types import CamelModel, CpuQuantity, DnsLabel, ImageReference, MemoryQuantity
+from infra.config_types import (
+    CamelModel,
+    CpuQuantity,
+    DnsLabel,
+    ImageReference,
+    MemoryQuantity,
+    cpu_cores,
+    memory_bytes,
+)
 
 NAMESPACE = "mlflow"
 MLFLOW = NAMESPACE
@@ -37,17 +46,11 @@ WORKER_MIB = 320
 """Each uvicorn worker measured at ~245 MiB RSS after its first request; 320 leaves room for
 the artifact proxy's buffers."""
 
-_MEBIBYTES = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, "Ti": 1024**2, "k": 1e3 / 2**20,
-              "M": 1e6 / 2**20, "G": 1e9 / 2**20, "T": 1e12 / 2**20, "": 1 / 2**20}  # fmt: skip
+MEBIBYTE = 2**20
 
 
-def _mebibytes(quantity: str) -> float:
-    number = quantity.rstrip("KMGTik")
-    return float(number) * _MEBIBYTES[quantity[len(number) :]]
-
-
-def _cores(quantity: str) -> float:
-    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+def _mebibytes(quantity: str) -> Decimal:
+    return memory_bytes(quantity) / MEBIBYTE
 
 
 class MlflowConfig(CamelModel):
@@ -154,7 +157,7 @@ class MlflowConfig(CamelModel):
     def workers(self) -> int:
         """Uvicorn workers the limits carry: two per core, as many as the memory holds."""
         by_memory = int((_mebibytes(self.mlflow_memory_limit) - SERVER_OVERHEAD_MIB) // WORKER_MIB)
-        return min(max(1, int(2 * _cores(self.mlflow_cpu_limit))), by_memory)
+        return min(max(1, int(2 * cpu_cores(self.mlflow_cpu_limit))), by_memory)
 MLFLOW_PODS = {"matchLabels": {"app.kubernetes.io/name": "mlflow"}}
 POD_IDENTITY_AGENT = [
     {"ipBlock": {"cidr": "169.254.170.23/32"}},

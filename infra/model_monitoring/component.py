@@ -2,10 +2,9 @@
 (dashboards)."""
 
 import pulumi
-from pulumi_kubernetes.apiextensions import CustomResource
 from pulumi_kubernetes.core.v1 import ConfigMap
 
-from infra.component import PlatformComponent
+from infra.component import PlatformComponent, custom_resource
 from infra.model_monitoring.config import MonitoringConfig, PredictorTarget
 from infra.model_monitoring.dashboards import dashboard_config_maps
 from infra.model_monitoring.podmonitor import pod_monitor
@@ -42,12 +41,12 @@ class ModelMonitoring(PlatformComponent):
             )
         super().__init__("mlops:monitoring:ModelMonitoring", name, opts)
         child = self.child_opts()
-        monitor = _custom_resource(
+        monitor = custom_resource(
             f"{name}-pod-monitor",
             pod_monitor(config, deployment_name=deployment_name, namespace=serving_namespace),
             child,
         )
-        rule = _custom_resource(
+        rule = custom_resource(
             f"{name}-rules",
             prometheus_rule(
                 config,
@@ -92,13 +91,3 @@ class MonitoringDashboards(PlatformComponent):
         self.config_map_names = [cm.metadata.name for cm in config_maps]
         self.register_outputs({"config_map_names": self.config_map_names})
 
-
-def _custom_resource(name: str, manifest: dict, opts: pulumi.ResourceOptions) -> CustomResource:
-    return CustomResource(
-        name,
-        api_version=manifest["apiVersion"],
-        kind=manifest["kind"],
-        metadata=manifest["metadata"],
-        spec=manifest["spec"],
-        opts=opts,
-    )

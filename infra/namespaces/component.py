@@ -4,6 +4,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.component import PlatformComponent
+from infra.labels import PART_OF
 from infra.namespaces.policies import network_policies
 from infra.namespaces.spec import NamespaceSpec
 
@@ -30,7 +31,7 @@ class PlatformNamespaces(PlatformComponent):
                         "pod-security.kubernetes.io/enforce": spec.pod_security,
                         "pod-security.kubernetes.io/warn": "restricted",
                         "pod-security.kubernetes.io/audit": "restricted",
-                        "app.kubernetes.io/part-of": "mlops-platform",
+                        **PART_OF,
                     },
                 },
                 opts=self.child_opts(),

@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import Field
 
 from infra.config_types import CamelModel, ChartVersion, MemoryQuantity
+from infra.labels import PART_OF
 
 NAMESPACE = "monitoring"
 PROMETHEUS_CHARTS = "https://prometheus-community.github.io/helm-charts"
@@ -12,7 +13,7 @@ RELEASE_NAME = "kube-prometheus-stack"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 UNREACHABLE_CONTROL_PLANE = ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy")
 """Chart components scraping control-plane endpoints a pod cannot reach (see the values)."""
-ALERTMANAGER_CONFIG_LABELS = {"app.kubernetes.io/part-of": "mlops-platform"}
+ALERTMANAGER_CONFIG_LABELS = PART_OF
 """The label Alertmanager selects AlertmanagerConfigs by, in every namespace (the retrain routes
 live in the deployments' namespaces, infra/training/)."""
 GRAFANA_SEARCH_NAMESPACES = (NAMESPACE,)

@@ -6,7 +6,7 @@ import pulumi_kubernetes as k8s
 
 from infra.cluster.component import ClusterAccess
 from infra.cluster.scripts import script_command
-from infra.component import PlatformComponent
+from infra.component import PlatformComponent, custom_resource
 from infra.helm import pinned_release
 from infra.model_monitoring.config import PredictorTarget
 from infra.seldon.config import NAMESPACE as SELDON_SYSTEM
@@ -20,6 +20,7 @@ from infra.seldon.config import (
 from infra.seldon.executor_hardening import POLICY_NAME, manifests
 from infra.seldon.routing import UNROUTED_GATEWAY, unrouted_gateway, virtual_service
 from infra.seldon.sizing import SeldonSizing
+from infra.seldon.values import operator_values
 
 
 class SeldonOperator(PlatformComponent):
@@ -49,20 +50,7 @@ class SeldonOperator(PlatformComponent):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:seldon:SeldonOperator", name, opts)
-        # Every key below exists in helm-charts/seldon-core-operator/values.yaml@v1.17.1.
-        values = {
-            "istio": {"enabled": True, "gateway": gateway},
-            "ambassador": {"enabled": False},
-            "usageMetrics": {"enabled": False},
-            # Without it the chart signs the webhook with Helm's genCA/genSignedCert, valid
-            # 365 days and renewed only by a re-render (templates/webhook.yaml:3-4), in front of
-            # a `failurePolicy: Fail` webhook. With it: a cert-manager Certificate
-            # (templates/certificate_seldon-serving-cert.yaml) that cert-manager renews, its CA
-            # injected by cainjector (`cert-manager.io/inject-ca-from`, webhook.yaml:10).
-            "certManager": {"enabled": True},
-            "crd": {"create": True},
-            "manager": sizing.seldon_manager_values(),
-        }
+        values = operator_values(gateway, sizing)
         self.release = pinned_release(
             "seldon-core",
             chart="seldon-core-operator",
@@ -113,14 +101,7 @@ class UnroutedGateway(PlatformComponent):
     ) -> None:
         super().__init__("mlops:serving:UnroutedGateway", name, opts)
         manifest = unrouted_gateway(namespace)
-        gateway = k8s.apiextensions.CustomResource(
-            f"{name}-gateway",
-            api_version=manifest["apiVersion"],
-            kind=manifest["kind"],
-            metadata=manifest["metadata"],
-            spec=manifest["spec"],
-            opts=self.child_opts(),
-        )
+        gateway = custom_resource(f"{name}-gateway", manifest, self.child_opts())
         self.ref = f"{namespace}/{UNROUTED_GATEWAY}"
         self.register_outputs({"name": gateway.metadata["name"]})
 
@@ -144,13 +125,6 @@ class DeploymentRoute(PlatformComponent):
         manifest = virtual_service(
             deployment=deployment, namespace=namespace, predictors=predictors, gateway=gateway
         )
-        route = k8s.apiextensions.CustomResource(
-            f"{name}-virtual-service",
-            api_version=manifest["apiVersion"],
-            kind=manifest["kind"],
-            metadata=manifest["metadata"],
-            spec=manifest["spec"],
-            opts=self.child_opts(),
-        )
+        route = custom_resource(f"{name}-virtual-service", manifest, self.child_opts())
         self.name = route.metadata["name"]
         self.register_outputs({"name": self.name})

@@ -18,13 +18,12 @@ pod template with the CronJob's compares like with like.
 """
 
 
-TRAINING_CRONJOB_LABELS = {
-    "app.kubernetes.io/name": "model-training",
-    "app.kubernetes.io/part-of": "mlops-platform",
-}
+from infra.labels import APP, PART_OF
+
+TRAINING_CRONJOB_LABELS = {APP: "model-training", **PART_OF}
 """Labels of every training CronJob (and its Jobs and pods): the policy's param selector."""
 POLICY_NAME = "retrain-trigger-jobs"
-METADATA = {"name": POLICY_NAME, "labels": {"app.kubernetes.io/part-of": "mlops-platform"}}
+METADATA = {"name": POLICY_NAME, "labels": dict(PART_OF)}
 RETRAIN_TRIGGER = "retrain-trigger"
 """The app (`app.kubernetes.io/name`) of the retrain trigger, which creates Jobs: the
 same-namespace allow leaves it out, so only the peers its own policy names (Alertmanager) reach

@@ -11,50 +11,27 @@ error-ratio alerts to the trigger. The loop is described in docs/continuous-trai
 """
 
 import json
-import re
-from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.cluster.component import ClusterAccess
-from infra.component import PlatformComponent
+from infra.component import PlatformComponent, custom_resource
 from infra.model_image.component import image_reference, kind_registry, registry_login
 from infra.model_image.config import ModelImageConfig
-from infra.namespaces.spec import API_SERVER_PORTS
-from infra.prometheus_stack.config import ALERTMANAGER_CONFIG_LABELS
-from infra.prometheus_stack.config import NAMESPACE as MONITORING
 from infra.secrets import MlflowLogin, credentials_secret, generated_password
-from infra.training.admission import (
-    TRAINING_CRONJOB_LABELS,
-    retrain_job_policy,
-    retrain_job_policy_binding,
-)
+from infra.training import trigger
+from infra.training.admission import retrain_job_policy, retrain_job_policy_binding
+from infra.training.alerts import alertmanager_config
 from infra.training.config import (
-    ALERTMANAGER_PODS,
-    GATE_FAILED_EXIT_CODE,
-    RETRAIN_ALERTS,
-    RETRAIN_COOLDOWN_SECONDS,
-    RUN_DEADLINE_SECONDS,
-    TOKEN_DIR,
     TOKEN_KEY,
-    TRAIN_CONTAINER,
     TRAINING_SOURCE,
-    TRAINING_UID,
     TRIGGER_NAME,
-    TRIGGER_PORT,
-    TRIGGER_PORT_NAME,
     TrainingImageConfig,
     TrainingTarget,
     cronjob_name,
 )
-from infra.workloads import (
-    CONTAINER_SECURITY_CONTEXT,
-    http_probe,
-    pod_security_context,
-    resources,
-    scratch_volume,
-)
+from infra.training.cronjob import training_cronjob
 
 
 class TrainingImage(PlatformComponent):
@@ -86,7 +63,8 @@ class TrainingImage(PlatformComponent):
 
 
 class ContinuousTraining(PlatformComponent):
-    """Training CronJobs, retrain triggers and the Alertmanager routes to them."""
+    """Training CronJobs, retrain triggers and the Alertmanager routes to them; the manifests
+    come from `cronjob.py`, `trigger.py`, `alerts.py` and `admission.py` beside this file."""
 
     cronjob_names: dict[str, pulumi.Output[str]]
     """Deployment name -> its training CronJob."""
@@ -104,41 +82,49 @@ class ContinuousTraining(PlatformComponent):
     ) -> None:
         super().__init__("mlops:training:ContinuousTraining", name, opts)
         self._image = image
-        self._tracking_uri = tracking_uri
         token = generated_password(f"{name}-webhook-token", self.child_opts())
         login = registry_login(registry)
         self.cronjob_names = {}
         for namespace in sorted({t.namespace for t in targets}):
             in_namespace = [t for t in targets if t.namespace == namespace]
-            secrets = _NamespaceSecrets(
-                token=credentials_secret(
-                    f"{namespace}-retrain-webhook-token",
+            token_secret = credentials_secret(
+                f"{namespace}-retrain-webhook-token",
+                namespace=namespace,
+                data={TOKEN_KEY: token},
+                opts=self.child_opts(),
+            ).metadata["name"]
+            mlflow_secret = pipeline_login.secret(
+                f"{namespace}-mlflow-pipeline", namespace=namespace, opts=self.child_opts()
+            )
+            pull_secret = (
+                credentials_secret(
+                    f"{namespace}-training-image-pull",
                     namespace=namespace,
-                    data={TOKEN_KEY: token},
+                    data={".dockerconfigjson": login.docker_config()},
                     opts=self.child_opts(),
-                ).metadata["name"],
-                mlflow=pipeline_login.secret(
-                    f"{namespace}-mlflow-pipeline", namespace=namespace, opts=self.child_opts()
-                ),
-                pull=(
-                    credentials_secret(
-                        f"{namespace}-training-image-pull",
-                        namespace=namespace,
-                        data={".dockerconfigjson": login.docker_config()},
-                        opts=self.child_opts(),
-                        secret_type="kubernetes.io/dockerconfigjson",
-                    ).metadata["name"]
-                    if login is not None
-                    else None
-                ),
+                    secret_type="kubernetes.io/dockerconfigjson",
+                ).metadata["name"]
+                if login is not None
+                else None
             )
             cronjobs = {
-                t.deployment: self._cronjob(t, secrets).metadata["name"] for t in in_namespace
+                t.deployment: k8s.batch.v1.CronJob(
+                    f"{t.namespace}-{cronjob_name(t.deployment)}",
+                    **training_cronjob(
+                        t,
+                        image=image,
+                        tracking_uri=tracking_uri,
+                        login_env=MlflowLogin.env(mlflow_secret),
+                        pull_secret=pull_secret,
+                    ),
+                    opts=self.child_opts(),
+                ).metadata["name"]
+                for t in in_namespace
             }
             self.cronjob_names.update(cronjobs)
-            service = self._trigger(namespace, cronjobs, secrets)
+            service = self._trigger(namespace, cronjobs, token_secret, pull_secret)
             for target in in_namespace:
-                self._alert_route(target, service, secrets.token)
+                self._alert_route(target, service, token_secret)
         if targets:
             self._admission_policy(sorted({t.namespace for t in targets}))
         self.register_outputs({"cronjobs": self.cronjob_names})
@@ -160,288 +146,51 @@ class ContinuousTraining(PlatformComponent):
             opts=self.child_opts(),
         )
 
-    def _cronjob(
-        self, target: TrainingTarget, secrets: "_NamespaceSecrets"
-    ) -> k8s.batch.v1.CronJob:
-        """The deployment's training run: `model train` reads the dataset from its URI, logs
-        its hashes, trains, registers and gates a version, and moves `challenger` if it passed."""
-        env = [
-            {"name": "MLFLOW_TRACKING_URI", "value": self._tracking_uri},
-            {"name": "HOME", "value": "/tmp"},
-            *MlflowLogin.env(secrets.mlflow),
-        ]
-        labels = {**TRAINING_CRONJOB_LABELS, "mlops-platform/deployment": target.deployment}
-        pod_spec = {
-            "restartPolicy": "Never",
-            # Training talks to MLflow only, never to the Kubernetes API.
-            "automountServiceAccountToken": False,
-            "securityContext": pod_security_context(TRAINING_UID),
-            **secrets.pull_secrets(),
-            "containers": [
-                {
-                    "name": TRAIN_CONTAINER,
-                    "image": self._image,
-                    "command": ["python", "-m", "model", "train"],
-                    "args": [
-                        "--model-name",
-                        target.registered_model,
-                        "--data",
-                        target.training.dataset,
-                        "--json",
-                    ],
-                    "env": env,
-                    "resources": resources("500m", "1Gi", "2", "2Gi"),
-                    "securityContext": CONTAINER_SECURITY_CONTEXT,
-                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                }
-            ],
-            "volumes": [scratch_volume(size="2Gi")],
-        }
-        return k8s.batch.v1.CronJob(
-            f"{target.namespace}-{cronjob_name(target.deployment)}",
-            metadata={
-                "name": cronjob_name(target.deployment),
-                "namespace": target.namespace,
-                "labels": labels,
-                "annotations": {
-                    "checkov.io/skip1": "CKV_K8S_35=the MLflow client reads its login only from "
-                    "MLFLOW_TRACKING_USERNAME/_PASSWORD, as every platform pod (DESIGN 4.3)"
-                },
-            },
-            spec={
-                "schedule": target.training.schedule,
-                "suspend": target.training.suspend,
-                "concurrencyPolicy": "Forbid",
-                "startingDeadlineSeconds": 3600,
-                "successfulJobsHistoryLimit": 3,
-                "failedJobsHistoryLimit": 3,
-                "jobTemplate": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        # One retry for faults (MLflow unreachable, node lost); a failed gate
-                        # ends the Job at once, since the same data gives the same verdict.
-                        "backoffLimit": 1,
-                        "podFailurePolicy": {
-                            "rules": [
-                                {
-                                    "action": "FailJob",
-                                    "onExitCodes": {
-                                        "containerName": TRAIN_CONTAINER,
-                                        "operator": "In",
-                                        "values": [GATE_FAILED_EXIT_CODE],
-                                    },
-                                }
-                            ]
-                        },
-                        "activeDeadlineSeconds": RUN_DEADLINE_SECONDS,
-                        "ttlSecondsAfterFinished": RETRAIN_COOLDOWN_SECONDS,
-                        "template": {"metadata": {"labels": labels}, "spec": pod_spec},
-                    },
-                },
-            },
-            opts=self.child_opts(),
-        )
-
     def _trigger(
-        self, namespace: str, cronjobs: dict[str, pulumi.Output[str]], secrets: "_NamespaceSecrets"
+        self,
+        namespace: str,
+        cronjobs: dict[str, pulumi.Output[str]],
+        token_secret: pulumi.Output[str],
+        pull_secret: pulumi.Output[str] | None,
     ) -> k8s.core.v1.Service:
-        """The webhook receiver of one namespace and exactly the API access it needs."""
-        labels = {
-            "app.kubernetes.io/name": TRIGGER_NAME,
-            "app.kubernetes.io/part-of": "mlops-platform",
-        }
+        """The webhook receiver of one namespace, its API access and its NetworkPolicies."""
         child = self.child_opts()
-        account = k8s.core.v1.ServiceAccount(
-            f"{namespace}-{TRIGGER_NAME}",
-            metadata={"name": TRIGGER_NAME, "namespace": namespace, "labels": labels},
-            automount_service_account_token=False,
-            opts=child,
-        )
+        name = f"{namespace}-{TRIGGER_NAME}"
+        account = k8s.core.v1.ServiceAccount(name, **trigger.service_account(namespace), opts=child)
         role = k8s.rbac.v1.Role(
-            f"{namespace}-{TRIGGER_NAME}",
-            metadata={"name": TRIGGER_NAME, "namespace": namespace, "labels": labels},
-            rules=[
-                # list: the one-at-a-time check (continuous_training/retrainer.py).
-                {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "list"]},
-                {
-                    "apiGroups": ["batch"],
-                    "resources": ["cronjobs"],
-                    "verbs": ["get"],
-                    "resourceNames": list(cronjobs.values()),
-                },
-            ],
-            opts=child,
+            name, **trigger.role(namespace, list(cronjobs.values())), opts=child
         )
         k8s.rbac.v1.RoleBinding(
-            f"{namespace}-{TRIGGER_NAME}",
-            metadata={"name": TRIGGER_NAME, "namespace": namespace, "labels": labels},
-            role_ref={
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "Role",
-                "name": role.metadata["name"],
-            },
-            subjects=[
-                {"kind": "ServiceAccount", "name": account.metadata["name"], "namespace": namespace}
-            ],
+            name,
+            **trigger.role_binding(
+                namespace, role=role.metadata["name"], account=account.metadata["name"]
+            ),
             opts=child,
         )
         cronjob_map = pulumi.Output.all(**cronjobs).apply(
             lambda names: json.dumps(names, sort_keys=True)
         )
         k8s.apps.v1.Deployment(
-            f"{namespace}-{TRIGGER_NAME}",
-            metadata={
-                "name": TRIGGER_NAME,
-                "namespace": namespace,
-                "labels": labels,
-                "annotations": {
-                    "checkov.io/skip1": "CKV_K8S_38=the trigger creates Jobs through the "
-                    "Kubernetes API with this token, bound to a Role of create jobs/get cronjobs"
-                },
-            },
-            spec={
-                "replicas": 1,
-                "selector": {"matchLabels": labels},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "serviceAccountName": account.metadata["name"],
-                        # The one pod of the platform that calls the Kubernetes API.
-                        "automountServiceAccountToken": True,
-                        "securityContext": pod_security_context(TRAINING_UID),
-                        **secrets.pull_secrets(),
-                        "containers": [
-                            {
-                                "name": TRIGGER_NAME,
-                                "image": self._image,
-                                "command": ["python", "-m", "continuous_training", "serve"],
-                                "env": [
-                                    {
-                                        "name": "RETRAIN_TOKEN_FILE",
-                                        "value": f"{TOKEN_DIR}/{TOKEN_KEY}",
-                                    },
-                                    {
-                                        "name": "RETRAIN_NAMESPACE",
-                                        "valueFrom": {
-                                            "fieldRef": {"fieldPath": "metadata.namespace"}
-                                        },
-                                    },
-                                    {"name": "RETRAIN_CRONJOBS", "value": cronjob_map},
-                                    {"name": "RETRAIN_PORT", "value": str(TRIGGER_PORT)},
-                                ],
-                                "ports": [
-                                    {"name": TRIGGER_PORT_NAME, "containerPort": TRIGGER_PORT}
-                                ],
-                                "resources": resources("20m", "96Mi", "500m", "256Mi"),
-                                "readinessProbe": http_probe("/healthz", TRIGGER_PORT_NAME, 5),
-                                "livenessProbe": http_probe("/healthz", TRIGGER_PORT_NAME, 15),
-                                "securityContext": CONTAINER_SECURITY_CONTEXT,
-                                "volumeMounts": [
-                                    {"name": "tmp", "mountPath": "/tmp"},
-                                    {"name": "token", "mountPath": TOKEN_DIR, "readOnly": True},
-                                ],
-                            }
-                        ],
-                        "volumes": [
-                            scratch_volume(size="64Mi"),
-                            {
-                                "name": "token",
-                                "secret": {"secretName": secrets.token, "defaultMode": 0o400},
-                            },
-                        ],
-                    },
-                },
-            },
+            name,
+            **trigger.deployment(
+                namespace,
+                image=self._image,
+                account=account.metadata["name"],
+                cronjob_map=cronjob_map,
+                token_secret=token_secret,
+                pull_secret=pull_secret,
+            ),
             opts=self.child_opts(depends_on=[role]),
         )
-        service = k8s.core.v1.Service(
-            f"{namespace}-{TRIGGER_NAME}",
-            metadata={"name": TRIGGER_NAME, "namespace": namespace, "labels": labels},
-            spec={
-                "selector": labels,
-                "ports": [
-                    {
-                        "name": TRIGGER_PORT_NAME,
-                        "port": TRIGGER_PORT,
-                        "targetPort": TRIGGER_PORT_NAME,
-                    }
-                ],
-            },
-            opts=child,
-        )
-        self._network_policies(namespace, labels)
-        return service
-
-    def _network_policies(self, namespace: str, labels: dict[str, str]) -> None:
-        """Alertmanager -> trigger, trigger -> API server; added to the namespaces' default deny
-        (NetworkPolicies are additive), so no other pod, model pods of the namespace included,
-        reaches the trigger."""
-        trigger = {"matchLabels": labels}
-        alertmanager = {"matchLabels": ALERTMANAGER_PODS}
-        tcp = [{"protocol": "TCP", "port": TRIGGER_PORT}]
-        policies = [
-            (
-                namespace,
-                "retrain-trigger-from-alertmanager",
-                {
-                    "podSelector": trigger,
-                    "policyTypes": ["Ingress"],
-                    "ingress": [
-                        {
-                            "from": [
-                                {
-                                    "namespaceSelector": {
-                                        "matchLabels": {"kubernetes.io/metadata.name": MONITORING}
-                                    },
-                                    "podSelector": alertmanager,
-                                }
-                            ],
-                            "ports": tcp,
-                        }
-                    ],
-                },
-            ),
-            (
-                namespace,
-                "retrain-trigger-to-api-server",
-                {
-                    "podSelector": trigger,
-                    "policyTypes": ["Egress"],
-                    # The API server is no pod and its address is unknown at render time: allowed
-                    # by port alone, so a serving namespace holds no ipBlock (Cilium does not
-                    # match every API server address with an ipBlock either).
-                    "egress": [{"ports": API_SERVER_PORTS}],
-                },
-            ),
-            (
-                MONITORING,
-                f"alertmanager-to-retrain-trigger-{namespace}",
-                {
-                    "podSelector": alertmanager,
-                    "policyTypes": ["Egress"],
-                    "egress": [
-                        {
-                            "to": [
-                                {
-                                    "namespaceSelector": {
-                                        "matchLabels": {"kubernetes.io/metadata.name": namespace}
-                                    },
-                                    "podSelector": trigger,
-                                }
-                            ],
-                            "ports": tcp,
-                        }
-                    ],
-                },
-            ),
-        ]
-        for policy_namespace, policy_name, spec in policies:
+        service = k8s.core.v1.Service(name, **trigger.service(namespace), opts=child)
+        for policy_namespace, policy_name, spec in trigger.network_policies(namespace):
             k8s.networking.v1.NetworkPolicy(
                 f"{policy_namespace}-{policy_name}",
                 metadata={"name": policy_name, "namespace": policy_namespace},
                 spec=spec,
                 opts=self.child_opts(),
             )
+        return service
 
     def _alert_route(
         self, target: TrainingTarget, service: k8s.core.v1.Service, token: pulumi.Output[str]
@@ -449,86 +198,8 @@ class ContinuousTraining(PlatformComponent):
         """Routes the deployment's retrain alerts to its trigger. The Prometheus operator adds a
         `namespace="<this namespace>"` matcher to the route (see `alertmanager_config`)."""
         url = service.metadata["name"].apply(
-            lambda name: (
-                f"http://{name}.{target.namespace}.svc:{TRIGGER_PORT}"
-                f"/v1/retrain/{target.deployment}"
-            )
+            lambda name: trigger.webhook_url(name, target.namespace, target.deployment)
         )
         manifest = alertmanager_config(target, url=url, token_secret=token)
-        k8s.apiextensions.CustomResource(
-            f"{target.namespace}-{manifest['metadata']['name']}",
-            api_version=manifest["apiVersion"],
-            kind=manifest["kind"],
-            metadata=manifest["metadata"],
-            spec=manifest["spec"],
-            opts=self.child_opts(),
-        )
-
-
-@dataclass(frozen=True)
-class _NamespaceSecrets:
-    """Names of the Secrets a namespace's training pods and trigger read."""
-
-    token: pulumi.Output[str]
-    mlflow: k8s.core.v1.Secret
-    """The pipeline user's MLflow login."""
-    pull: pulumi.Output[str] | None
-
-    def pull_secrets(self) -> dict:
-        """The pod spec's `imagePullSecrets`, when the registry needs a login."""
-        return {"imagePullSecrets": [{"name": self.pull}]} if self.pull is not None else {}
-
-
-def alertmanager_config(
-    target: TrainingTarget, *, url: pulumi.Input[str], token_secret: pulumi.Input[str]
-) -> dict:
-    """The AlertmanagerConfig (monitoring.coreos.com/v1alpha1) sending the deployment's retrain
-    alerts to its trigger with the bearer token from the Secret `token_secret`.
-
-    Prometheus operator v0.85.0 (kube-prometheus-stack 77.10.0), pkg/alertmanager/amcfg.go:
-    `AddAlertmanagerConfigs` prepends each AlertmanagerConfig's route to the top-level routes
-    with `continue: true`, prefixes receiver names with `<namespace>/<name>/`, and the default
-    `namespaceEnforcer` appends the matcher `namespace="<the object's namespace>"`; so this object
-    lives in the deployment's namespace, where the rules' `namespace` label points.
-    """
-    alerts = "|".join(re.escape(name) for name in RETRAIN_ALERTS)
-    return {
-        "apiVersion": "monitoring.coreos.com/v1alpha1",
-        "kind": "AlertmanagerConfig",
-        "metadata": {
-            "name": f"{target.deployment}-retrain",
-            "namespace": target.namespace,
-            "labels": ALERTMANAGER_CONFIG_LABELS,
-        },
-        "spec": {
-            "route": {
-                "receiver": "retrain",
-                "matchers": [
-                    {"name": "alertname", "value": alerts, "matchType": "=~"},
-                    {"name": "deployment_name", "value": target.deployment, "matchType": "="},
-                ],
-                "groupBy": ["namespace", "deployment_name"],
-                "groupWait": "30s",
-                "groupInterval": "5m",
-                "repeatInterval": "1h",
-            },
-            "receivers": [
-                {
-                    "name": "retrain",
-                    "webhookConfigs": [
-                        {
-                            "url": url,
-                            "sendResolved": False,
-                            "maxAlerts": 10,
-                            "httpConfig": {
-                                "authorization": {
-                                    "type": "Bearer",
-                                    "credentials": {"name": token_secret, "key": TOKEN_KEY},
-                                }
-                            },
-                        }
-                    ],
-                }
-            ],
-        },
-    }
+        name = f"{target.namespace}-{manifest['metadata']['name']}"
+        custom_resource(name, manifest, self.child_opts())

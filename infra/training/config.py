@@ -16,13 +16,15 @@ TRAINING_SOURCE = ImageSource(
     context=REPO_ROOT,
     dockerfile=REPO_ROOT / "model" / "Dockerfile",
     content=(
+        REPO_ROOT / "common",
         REPO_ROOT / "model",
         REPO_ROOT / "continuous_training",
         REPO_ROOT / ".dockerignore",
     ),
 )
-"""The training image: `model/` (training, gate, registry) and `continuous_training/` (the retrain
-trigger), built from the repository root (`.dockerignore` keeps the rest out)."""
+"""The training image: `model/` (training, gate, registry) with `common/` (its base errors) and
+`continuous_training/` (the retrain trigger), built from the repository root (`.dockerignore`
+keeps the rest out)."""
 
 TRAINING_UID = 10001
 """The training image's non-root user (model/Dockerfile)."""

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from analysis.evidence import Look, PredictorCounts
+from analysis.looks import Look, PredictorCounts
 
 START = datetime(2026, 11, 23, tzinfo=UTC)
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from analysis.decision import Policy, decide_sequence
-from analysis.evidence import Arms, Look, PredictorCounts
+from analysis.evidence import Arms
+from analysis.looks import Look, PredictorCounts
 from analysis.rollout import Action, Plan, next_step
 from model.errors import ConfigurationError
 from tests.analysis.simulated_experiments import experiment

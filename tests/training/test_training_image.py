@@ -47,17 +47,18 @@ def test_requirements_are_pinned_to_the_repositorys_versions():
     assert installs and all("--require-hashes" in line for line in installs)
 
 
-def test_build_context_is_model_and_continuous_training_only():
+def test_build_context_is_model_common_and_continuous_training_only():
     rules = [
         line.strip()
         for line in (REPO_ROOT / ".dockerignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
     assert rules[0] == "*"
-    assert {r for r in rules if r.startswith("!")} == {"!model/", "!continuous_training/"}
+    kept = {r for r in rules if r.startswith("!")}
+    assert kept == {"!common/", "!model/", "!continuous_training/"}
     assert TRAINING_SOURCE.context == REPO_ROOT
     copied = re.findall(r"^COPY (?!--from)(\S+)", DOCKERFILE.read_text(), re.M)
-    assert copied == ["model/requirements.txt", "model/", "continuous_training/"]
+    assert copied == ["model/requirements.txt", "common/", "model/", "continuous_training/"]
 
 
 def test_continuous_training_imports_nothing_else_from_the_repository():

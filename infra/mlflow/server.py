@@ -1,0 +1,370 @@
+"""The MLflow server and its access Job as plain manifests: `mlflow server --app-name
+platform-auth` behind basic auth, the Job that applies users and grants before any server
+starts, and what both mount. Secret and ConfigMap names come in as arguments (in the program
+they are Pulumi outputs, passed through untouched)."""
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from infra.mlflow.auth import (
+    ACCESS_SCRIPT,
+    AUTH_APP_NAME,
+    RELEASE_USERS_ENV,
+    MlflowUsers,
+    auth_app_files,
+)
+from infra.mlflow.config import (
+    ARTIFACTS_DIR,
+    AUTH_APP_DIR,
+    AUTH_CONFIG,
+    IRSA_ROLE_ANNOTATION,
+    MLFLOW,
+    MLFLOW_PORT,
+    MLFLOW_UID,
+    POSTGRES_TLS_SECRET,
+    SERVER_OVERHEAD_MIB,
+    SERVICE_ACCOUNT,
+    WORKER_MIB,
+    MlflowConfig,
+)
+from infra.workloads import (
+    CONTAINER_SECURITY_CONTEXT,
+    SECRETS_AS_ENV_REASON,
+    checkov_skips,
+    http_probe,
+    pod_security_context,
+    resources,
+    scratch_volume,
+    secret_env,
+)
+
+LABELS = {"app.kubernetes.io/name": "mlflow"}
+ACCESS_LABELS = {"app.kubernetes.io/name": "mlflow-access"}
+CREDENTIALS_DIGEST = "mlops-platform/credentials-digest"
+"""Pod-template annotation carrying a digest of the credentials: a change re-runs the access Job
+and restarts the servers."""
+
+
+@dataclass(frozen=True)
+class Mounts:
+    """Environment, volumes and mounts a pod gets for one purpose."""
+
+    env: list[dict]
+    volumes: list[dict]
+    mounts: list[dict]
+
+
+def workload_skips(image: str) -> dict[str, str]:
+    """checkov skips of MLflow's workloads, with the reason for each."""
+    reasons = {"CKV_K8S_35": SECRETS_AS_ENV_REASON}
+    if "@sha256:" not in image:
+        reasons["CKV_K8S_43"] = (
+            "mlflowImage is pinned by MLflow's release tag (no registry reachable to read its "
+            "digest when it was chosen); set mlflowImage with @sha256:<digest> to pin it"
+        )
+    return checkov_skips(**reasons)
+
+
+def common_mounts(server_secret: Any) -> Mounts:
+    """What the server and the access Job share: the backend store, the admin login, the
+    basic-auth config and the CA the database's certificate is checked against."""
+    return Mounts(
+        env=[
+            secret_env("MLFLOW_BACKEND_STORE_URI", server_secret, "backend-store-uri"),
+            secret_env("MLFLOW_AUTH_ADMIN_PASSWORD", server_secret, "admin-password"),
+            {"name": "MLFLOW_AUTH_CONFIG_PATH", "value": AUTH_CONFIG},
+            {"name": "HOME", "value": "/tmp"},
+        ],
+        volumes=[
+            scratch_volume(),
+            {
+                "name": "auth-config",
+                "secret": {
+                    "secretName": server_secret,
+                    "items": [{"key": "basic_auth.ini", "path": "basic_auth.ini"}],
+                    "defaultMode": 0o440,
+                },
+            },
+            {
+                "name": "postgres-ca",
+                "secret": {
+                    "secretName": POSTGRES_TLS_SECRET,
+                    "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                },
+            },
+        ],
+        mounts=[
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "auth-config", "mountPath": "/etc/mlflow-auth", "readOnly": True},
+            {"name": "postgres-ca", "mountPath": "/etc/postgres-ca", "readOnly": True},
+        ],
+    )
+
+
+def destination(config: MlflowConfig) -> str:
+    """Where the server puts artifacts: the S3 bucket, or its volume."""
+    if config.artifact_store == "s3":
+        return f"s3://{config.artifact_bucket}/artifacts"
+    return ARTIFACTS_DIR
+
+
+def artifact_store(
+    config: MlflowConfig, *, volume: dict | None = None, s3_secret: Any = None
+) -> Mounts:
+    """The server's mounts for its artifact store: `volume` (a claim or scratch volume named
+    `artifacts`) for the volume store; for S3 the region, endpoint and, with a static key, the
+    Secret `s3_secret` holding it."""
+    if config.artifact_store == "volume":
+        assert volume is not None, "the volume store needs its volume"
+        return Mounts([], [volume], [{"name": "artifacts", "mountPath": ARTIFACTS_DIR}])
+    env = [{"name": "AWS_DEFAULT_REGION", "value": config.s3_region}]
+    if config.s3_endpoint_url:
+        env.append({"name": "MLFLOW_S3_ENDPOINT_URL", "value": config.s3_endpoint_url})
+    if s3_secret is not None:
+        env += [
+            secret_env("AWS_ACCESS_KEY_ID", s3_secret, "access-key-id"),
+            secret_env("AWS_SECRET_ACCESS_KEY", s3_secret, "secret-access-key"),
+        ]
+    return Mounts(env, [], [])
+
+
+def artifact_claim(claim_spec: dict) -> dict:
+    """The artifacts' PersistentVolumeClaim (`metadata` and `spec`)."""
+    return {
+        "metadata": {
+            "name": "mlflow-artifacts",
+            "namespace": MLFLOW,
+            # Pulumi would wait for a WaitForFirstConsumer claim to bind, which it only does
+            # once the server that mounts it is scheduled.
+            "annotations": {"pulumi.com/skipAwait": "true"},
+        },
+        "spec": claim_spec,
+    }
+
+
+def service_account(config: MlflowConfig) -> dict:
+    """The server's own identity: what an EKS Pod Identity association names, or what IRSA's
+    role trusts (annotated with the role)."""
+    annotations = {}
+    if config.ambient_credentials == "irsa":
+        annotations[IRSA_ROLE_ANNOTATION] = config.s3_role_arn
+    return {
+        "metadata": {"name": SERVICE_ACCOUNT, "namespace": MLFLOW, "annotations": annotations},
+        "automount_service_account_token": False,
+    }
+
+
+def service(name: str, labels: dict, protocol: str, port: int) -> dict:
+    """A Service in MLflow's namespace whose port name tells Istio the protocol (`http-...`,
+    `tcp-...`)."""
+    return {
+        "metadata": {"name": name, "namespace": MLFLOW, "labels": labels},
+        "spec": {
+            "selector": labels,
+            "ports": [{"name": f"{protocol}-{name}", "port": port, "targetPort": port}],
+        },
+    }
+
+
+def auth_app(config: MlflowConfig) -> tuple[dict, dict]:
+    """The ConfigMap of `auth_app_files()` and the `items` a volume maps them back with:
+    ConfigMap keys cannot hold `/`, so each file gets a flat key and its path back through
+    `items`. Named after the files' digest: a change rolls the servers."""
+    files = auth_app_files()
+    keys = {path: path.replace("/", "__") for path in files}
+    revision = hashlib.sha256("\0".join(files.values()).encode()).hexdigest()[:10]
+    config_map = {
+        "metadata": {
+            "name": f"mlflow-auth-app-{revision}",
+            "namespace": MLFLOW,
+            "labels": {"app.kubernetes.io/name": "mlflow"},
+            "annotations": workload_skips(config.mlflow_image),
+        },
+        "data": {keys[path]: text for path, text in files.items()},
+    }
+    return config_map, [{"key": keys[path], "path": path} for path in files]
+
+
+def auth_app_volume(config_map: Any, items: list[dict]) -> dict:
+    """The server's volume of the auth app; `config_map` names the ConfigMap of `auth_app`."""
+    return {"name": "auth-app", "configMap": {"name": config_map, "items": items}}
+
+
+def access_config_map(config: MlflowConfig, users: MlflowUsers) -> dict:
+    """`infra/scripts/mlflow_access.py` and the access it applies, named after a digest of
+    script, users and image: a change to any replaces the Job, which runs again."""
+    data = {
+        "mlflow_access.py": ACCESS_SCRIPT.read_text(),
+        "access.json": users.access_spec_json(),
+    }
+    revision = hashlib.sha256(
+        "\0".join([*data.values(), config.mlflow_image]).encode()
+    ).hexdigest()[:10]
+    return {
+        "metadata": {
+            "name": f"mlflow-access-{revision}",
+            "namespace": MLFLOW,
+            "labels": ACCESS_LABELS,
+            "annotations": workload_skips(config.mlflow_image),
+        },
+        "data": data,
+    }
+
+
+def access_job(
+    config: MlflowConfig,
+    *,
+    name: str,
+    script: Any,
+    mounts: Mounts,
+    credentials_digest: Any,
+) -> dict:
+    """The Job running the access script in the MLflow image: schemas, admin, users, grants.
+    `script` names the ConfigMap of `access_config_map`; `name` is its revisioned name."""
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": MLFLOW,
+            "labels": ACCESS_LABELS,
+            "annotations": workload_skips(config.mlflow_image),
+        },
+        "spec": {
+            "backoffLimit": 6,
+            "activeDeadlineSeconds": 900,
+            "template": {
+                "metadata": {
+                    "labels": ACCESS_LABELS,
+                    "annotations": {CREDENTIALS_DIGEST: credentials_digest},
+                },
+                "spec": {
+                    "restartPolicy": "OnFailure",
+                    "securityContext": pod_security_context(MLFLOW_UID),
+                    "automountServiceAccountToken": False,
+                    "containers": [
+                        {
+                            "name": "access",
+                            "image": config.mlflow_image,
+                            "imagePullPolicy": "Always",
+                            "command": [
+                                "python",
+                                "/opt/mlflow-access/mlflow_access.py",
+                                "/opt/mlflow-access/access.json",
+                            ],
+                            "env": mounts.env,
+                            "resources": resources("100m", "256Mi", "1", "768Mi"),
+                            "securityContext": CONTAINER_SECURITY_CONTEXT,
+                            "volumeMounts": [
+                                *mounts.mounts,
+                                {
+                                    "name": "access",
+                                    "mountPath": "/opt/mlflow-access",
+                                    "readOnly": True,
+                                },
+                            ],
+                        }
+                    ],
+                    "volumes": [
+                        *mounts.volumes,
+                        {"name": "access", "configMap": {"name": script}},
+                    ],
+                },
+            },
+        },
+    }
+
+
+def server_deployment(
+    config: MlflowConfig,
+    *,
+    server_secret: Any,
+    service_account: Any,
+    common: Mounts,
+    store: Mounts,
+    auth_app: dict,
+    allowed_hosts: list[str],
+    credentials_digest: Any,
+) -> dict:
+    """The MLflow server's Deployment (`metadata` and `spec`)."""
+    return {
+        "metadata": {
+            "name": "mlflow",
+            "namespace": MLFLOW,
+            "labels": LABELS,
+            "annotations": workload_skips(config.mlflow_image),
+        },
+        "spec": {
+            "replicas": config.mlflow_replicas,
+            "selector": {"matchLabels": LABELS},
+            "template": {
+                "metadata": {
+                    "labels": LABELS,
+                    "annotations": {CREDENTIALS_DIGEST: credentials_digest},
+                },
+                "spec": {
+                    "serviceAccountName": service_account,
+                    "securityContext": pod_security_context(MLFLOW_UID),
+                    # The API server is not MLflow's business; EKS's webhook projects its own
+                    # AWS token volume whatever this says (IRSA and Pod Identity alike:
+                    # aws/amazon-eks-pod-identity-webhook v0.6.9 pkg/handler/handler.go:
+                    # 347-360, a projected serviceAccountToken with its own audience).
+                    "automountServiceAccountToken": False,
+                    "containers": [
+                        {
+                            "name": "mlflow",
+                            "image": config.mlflow_image,
+                            "imagePullPolicy": "Always",
+                            "command": ["mlflow", "server"],
+                            "args": [
+                                "--app-name",
+                                AUTH_APP_NAME,
+                                "--host",
+                                "0.0.0.0",
+                                "--port",
+                                str(MLFLOW_PORT),
+                                "--workers",
+                                str(config.workers),
+                                "--serve-artifacts",
+                                "--artifacts-destination",
+                                destination(config),
+                            ],  # fmt: skip
+                            "ports": [{"name": "http", "containerPort": MLFLOW_PORT}],
+                            "env": [
+                                *common.env,
+                                secret_env(
+                                    "MLFLOW_FLASK_SERVER_SECRET_KEY",
+                                    server_secret,
+                                    "flask-secret-key",
+                                ),
+                                {
+                                    "name": "MLFLOW_SERVER_ALLOWED_HOSTS",
+                                    "value": ",".join(allowed_hosts),
+                                },
+                                # GenAI job runners the platform never uses would each take a
+                                # worker's worth of memory.
+                                {"name": "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "value": "false"},
+                                {"name": "PYTHONPATH", "value": AUTH_APP_DIR},
+                                {"name": RELEASE_USERS_ENV, "value": config.mlflow_pipeline_user},
+                                *store.env,
+                            ],
+                            "resources": resources(
+                                "100m",
+                                f"{SERVER_OVERHEAD_MIB + WORKER_MIB * config.workers}Mi",
+                                config.mlflow_cpu_limit,
+                                config.mlflow_memory_limit,
+                            ),
+                            "readinessProbe": http_probe("/health", "http", 10),
+                            "livenessProbe": http_probe("/health", "http", 30),
+                            "securityContext": CONTAINER_SECURITY_CONTEXT,
+                            "volumeMounts": [
+                                *common.mounts,
+                                *store.mounts,
+                                {"name": "auth-app", "mountPath": AUTH_APP_DIR, "readOnly": True},
+                            ],
+                        }
+                    ],
+                    "volumes": [*common.volumes, *store.volumes, auth_app],
+                },
+            },
+        },
+    }
