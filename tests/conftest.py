@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import secrets
 import shutil
 import subprocess
 import sys
@@ -15,14 +14,16 @@ from typing import Any
 
 import pytest
 
-from localrun.process_group import ServerGroup, free_port
+from localrun.process_group import free_port
 from tests.support.mlflow_server import (
-    SERVER_START_TIMEOUT_S,
     TRAIN_TIMEOUT_S,
-    MlflowLogin,
     MlflowServer,
     download_model,
     isolated_env,
+    platform_auth_env,
+    platform_auth_server,
+    platform_logins,
+    run_access_script,
     stack_served_models,
 )
 
@@ -33,79 +34,22 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
     configures it (``infra/mlflow/auth.py``): MLflow's basic-auth app plus the platform's write
     rules, loaded from the same files the deploy mounts; SQLite stores, proxied local artifacts,
     default permission NO_PERMISSIONS, users and grants created by the deploy's access script."""
-    from infra.mlflow.auth import (
-        ACCESS_SCRIPT,
-        AUTH_APP_NAME,
-        PASSWORD_ENV,
-        RELEASE_USERS_ENV,
-        MlflowUsers,
-        basic_auth_ini,
-        write_auth_app,
-    )
-
     root = tmp_path_factory.mktemp("mlflow-server")
     port = free_port()
-    logins = {
-        role: MlflowLogin(f"platform-{role}", secrets.token_urlsafe(24))
-        for role in ("admin", "serving", "pipeline")
-    }
-    auth_ini = root / "basic_auth.ini"
-    auth_ini.write_text(basic_auth_ini(f"sqlite:///{root / 'auth.db'}", logins["admin"].username))
+    logins = platform_logins()
     backend_uri = f"sqlite:///{root / 'mlflow.db'}"
-    env = isolated_env(
-        MLFLOW_AUTH_CONFIG_PATH=str(auth_ini),
-        MLFLOW_AUTH_ADMIN_PASSWORD=logins["admin"].password,
-        MLFLOW_FLASK_SERVER_SECRET_KEY=secrets.token_urlsafe(32),
-        MLFLOW_BACKEND_STORE_URI=backend_uri,
-        **{PASSWORD_ENV[role]: logins[role].password for role in PASSWORD_ENV},
-        # Job execution (GenAI jobs) would spawn a dozen workers the tests never use.
-        MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
-        PYTHONPATH=str(write_auth_app(root / "auth-app")),
-        **{RELEASE_USERS_ENV: logins["pipeline"].username},
-    )
+    # The user store in its own SQLite file, as before the stores shared PostgreSQL.
+    env = platform_auth_env(root, f"sqlite:///{root / 'auth.db'}", logins)
+    env["MLFLOW_BACKEND_STORE_URI"] = backend_uri
     served: set[str] = set(stack_served_models())
 
     def configure(extra_models: tuple[str, ...] = ()) -> None:
         served.update(extra_models)
-        users = MlflowUsers(
-            serving=logins["serving"].username,
-            pipeline=logins["pipeline"].username,
-            served_models=tuple(served),
-        )
-        spec = root / "access.json"
-        spec.write_text(users.access_spec_json())
-        result = subprocess.run(
-            [sys.executable, str(ACCESS_SCRIPT), str(spec)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=SERVER_START_TIMEOUT_S,
-        )
-        if result.returncode != 0:
-            pytest.fail(f"mlflow access script failed:\n{result.stderr}")
+        run_access_script(root, env, logins, tuple(served))
 
     configure()
-    command = [
-        sys.executable, "-m", "mlflow", "server",
-        "--app-name", AUTH_APP_NAME,
-        "--backend-store-uri", backend_uri,
-        "--artifacts-destination", str(root / "artifacts"),
-        "--serve-artifacts",
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--workers", "1",
-    ]  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    server = ServerGroup(
-        command,
-        cwd=root,
-        env=env,
-        ready_urls=[f"{url}/health"],
-        log_path=root / "server.log",
-        startup_timeout=SERVER_START_TIMEOUT_S,
-    )
-    with server:
-        yield MlflowServer(url, logins, configure)
+    with platform_auth_server(root, env, backend_uri, port):
+        yield MlflowServer(f"http://127.0.0.1:{port}", logins, configure)
 
 
 @pytest.fixture(scope="session")

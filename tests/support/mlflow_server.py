@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import pytest
+
+from localrun.process_group import ServerGroup
 from tests.support.stacks import REPO_ROOT
 
 SERVER_START_TIMEOUT_S = 120
@@ -84,6 +89,84 @@ def stack_served_models() -> tuple[str, ...]:
     for stack_file in sorted(REPO_ROOT.glob("Pulumi.*.yaml")):
         names.update(served_model_names(load_stack_file(stack_file).deployments))
     return tuple(sorted(names))
+
+
+def platform_auth_env(root: Path, backend_uri: str, logins: dict[str, MlflowLogin]) -> dict:
+    """The environment of the server and of the deploy's access script, as the stack sets it
+    (``infra/mlflow/auth.py``): the user store shares ``backend_uri`` with the tracking store."""
+    from infra.mlflow.auth import PASSWORD_ENV, RELEASE_USERS_ENV, basic_auth_ini, write_auth_app
+
+    auth_ini = root / "basic_auth.ini"
+    auth_ini.write_text(basic_auth_ini(backend_uri, logins["admin"].username))
+    return isolated_env(
+        MLFLOW_AUTH_CONFIG_PATH=str(auth_ini),
+        MLFLOW_AUTH_ADMIN_PASSWORD=logins["admin"].password,
+        MLFLOW_FLASK_SERVER_SECRET_KEY=secrets.token_urlsafe(32),
+        MLFLOW_BACKEND_STORE_URI=backend_uri,
+        **{PASSWORD_ENV[role]: logins[role].password for role in PASSWORD_ENV},
+        # Job execution (GenAI jobs) would spawn a dozen workers the tests never use.
+        MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
+        PYTHONPATH=str(write_auth_app(root / "auth-app")),
+        **{RELEASE_USERS_ENV: logins["pipeline"].username},
+    )
+
+
+def run_access_script(
+    root: Path, env: dict[str, str], logins: dict[str, MlflowLogin], served: tuple[str, ...]
+) -> None:
+    """The deploy's access script: schemas upgraded, admin, users and grants."""
+    from infra.mlflow.auth import ACCESS_SCRIPT, MlflowUsers
+
+    users = MlflowUsers(
+        serving=logins["serving"].username,
+        pipeline=logins["pipeline"].username,
+        served_models=served,
+    )
+    spec = root / "access.json"
+    spec.write_text(users.access_spec_json())
+    result = subprocess.run(
+        [sys.executable, str(ACCESS_SCRIPT), str(spec)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SERVER_START_TIMEOUT_S,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"mlflow access script failed:\n{result.stderr}")
+
+
+def platform_auth_server(
+    root: Path, env: dict[str, str], backend_uri: str, port: int
+) -> ServerGroup:
+    """``mlflow server --app-name platform-auth`` on 127.0.0.1:``port``, artifacts proxied
+    from ``root/artifacts``; not started."""
+    from infra.mlflow.auth import AUTH_APP_NAME
+
+    command = [
+        sys.executable, "-m", "mlflow", "server",
+        "--app-name", AUTH_APP_NAME,
+        "--backend-store-uri", backend_uri,
+        "--artifacts-destination", str(root / "artifacts"),
+        "--serve-artifacts",
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--workers", "1",
+    ]  # fmt: skip
+    return ServerGroup(
+        command,
+        cwd=root,
+        env=env,
+        ready_urls=[f"http://127.0.0.1:{port}/health"],
+        log_path=root / "server.log",
+        startup_timeout=SERVER_START_TIMEOUT_S,
+    )
+
+
+def platform_logins() -> dict[str, MlflowLogin]:
+    return {
+        role: MlflowLogin(f"platform-{role}", secrets.token_urlsafe(24))
+        for role in ("admin", "serving", "pipeline")
+    }
 
 
 def download_model(tracking_uri: str, result: dict[str, Any], destination: Path) -> Path:
