@@ -9,7 +9,7 @@ A window with too little traffic or feedback judges nothing it cannot support: b
 
 from dataclasses import asdict, dataclass
 
-from analysis.evidence import PredictorCounts
+from analysis.looks import PredictorCounts
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ import pytest
 from mlflow import MlflowClient
 
 from model.promotion import expose, promote
+from tests.support.stacks import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 ROLLOUT = (
     "      rollout: {steps: [10, 50, 100], minStepDuration: 10m,"
     " guardrails: {maxShadowDisagreement: 0.05}}  # canary plan\n"

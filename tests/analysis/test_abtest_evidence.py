@@ -3,15 +3,13 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from simulated_experiments import as_file, experiment
 
 from model.cli import main
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.analysis.simulated_experiments import as_file, experiment
+from tests.support.stacks import REPO_ROOT
 
 
 def _predictor(requests, feedback, reward, errors=0, p95=0.01, **extra) -> dict:

@@ -11,17 +11,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from rollout_fixtures import (
-    champion_version,
-    registry,  # noqa: F401 - module fixture
-    stack_with_rollout,
-    traffic_of,
-)
 
 from model.promotion import history
 from model.store import Store
 from stacks import rollout_ledger
 from stacks.rollout import main
+from tests.analysis.rollout_fixtures import (
+    champion_version,
+    registry,  # noqa: F401 - module fixture
+    stack_with_rollout,
+    traffic_of,
+)
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 CHAMPION = {"requests": 90000, "errors": 0, "feedback": 80000, "reward": 56000}

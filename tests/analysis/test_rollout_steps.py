@@ -4,13 +4,13 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pytest
-from simulated_experiments import experiment
 
 from analysis.decision import Policy, decide_sequence
 from analysis.evidence import Arms
 from analysis.looks import Look, PredictorCounts
 from analysis.rollout import Action, Plan, next_step
 from model.errors import ConfigurationError
+from tests.analysis.simulated_experiments import experiment
 
 PLAN = Plan(steps=(10, 50, 100), min_step_seconds=600)
 ARMS = Arms("champion", "challenger")

@@ -11,10 +11,10 @@ from statistics import NormalDist
 
 import numpy as np
 import pytest
-from simulated_experiments import experiment
 
 from analysis.decision import Outcome, Policy, decide_sequence
 from analysis.evidence import Arms
+from tests.analysis.simulated_experiments import experiment
 
 ARMS = Arms(baseline="champion", candidate="challenger")
 POLICY = Policy()

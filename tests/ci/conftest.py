@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ci_pipelines import CHECKOV_REQUIREMENTS, GITLAB_CI, REPO_ROOT, WORKFLOWS
+
+from tests.ci.ci_pipelines import CHECKOV_REQUIREMENTS, GITLAB_CI, REPO_ROOT, WORKFLOWS
 
 CHECKOV_INSTALL_TIMEOUT_S = 480
 # uv from the test run's own virtualenv (make venv installs it from ci/uv-requirements.txt).

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ci_pipelines import REPO_ROOT
 
 from stacks.render import documents, render_stack, write
+from tests.ci.ci_pipelines import REPO_ROOT
+from tests.support.stacks import STACKS
 
-STACKS = sorted(path.name.split(".")[1] for path in REPO_ROOT.glob("Pulumi.*.yaml"))
 SKIP_PREFIX = "checkov.io/skip"
 
 

@@ -13,9 +13,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
-from ci_pipelines import REPO_ROOT
 
 from infra.cluster.kind_images import DEFAULT_NODE_IMAGE
+from tests.ci.ci_pipelines import REPO_ROOT
 
 CI = REPO_ROOT / "ci"
 DIGEST_REF = "ghcr.io/acme/serving@sha256:" + "a" * 64

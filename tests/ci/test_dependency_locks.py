@@ -9,7 +9,7 @@ import re
 import pytest
 import yaml
 
-from tests.lockfile import (
+from tests.support.lockfile import (
     LOCKS,
     REPO_ROOT,
     REPOSITORY_LOCK,

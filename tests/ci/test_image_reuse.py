@@ -10,7 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from ci_pipelines import REPO_ROOT
+
+from tests.ci.ci_pipelines import REPO_ROOT
 
 REPOSITORY = "ghcr.io/acme/serving"
 FOUND, BUILT = "a" * 64, "b" * 64

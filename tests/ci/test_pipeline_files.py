@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from ci_pipelines import GITLAB_CI, REPO_ROOT, WORKFLOWS, run_checkov
+
+from tests.ci.ci_pipelines import GITLAB_CI, REPO_ROOT, WORKFLOWS, run_checkov
 
 CHECK_JSONSCHEMA = Path(sys.executable).with_name("check-jsonschema")
 SCHEMAS = {"gitlab-ci": [GITLAB_CI], "github-workflows": WORKFLOWS}

@@ -13,7 +13,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from ci_pipelines import REPO_ROOT
+from tests.ci.ci_pipelines import REPO_ROOT
 
 VENV_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
 # The suite already runs inside the project venv: do not let make rebuild it under other users.

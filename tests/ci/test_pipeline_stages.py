@@ -7,7 +7,8 @@ import re
 import subprocess
 from collections.abc import Iterator
 
-from ci_pipelines import REPO_ROOT
+from tests.ci.ci_pipelines import REPO_ROOT, delivery_jobs, gitlab_jobs
+from tests.support.stacks import SHARED_STACKS
 
 SHA_PINNED_ACTION = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 MAKE_CALL = re.compile(r"(?:^|[;&|(]|\$\()\s*make\s+(?:--?[a-z-]+\s+)*([a-z][a-z0-9-]*)", re.M)
@@ -30,20 +31,6 @@ def strings(node: object) -> Iterator[str]:
 def make_targets(document: dict) -> set[str]:
     """The make targets a pipeline document invokes."""
     return {target for text in strings(document) for target in MAKE_CALL.findall(text)}
-
-
-def gitlab_jobs(gitlab_ci: dict) -> dict[str, dict]:
-    """GitLab jobs with their `extends` template merged in (one level, as used here)."""
-    jobs = {}
-    for name, job in gitlab_ci.items():
-        if isinstance(job, dict) and "stage" in job:
-            template = gitlab_ci.get(job.get("extends", ""), {})
-            jobs[name] = {**template, **job}
-    return jobs
-
-
-def delivery_jobs(workflows: dict[str, dict]) -> dict[str, dict]:
-    return workflows["delivery.yml"]["jobs"]
 
 
 # --- make targets ---------------------------------------------------------------------------
@@ -100,23 +87,24 @@ def test_github_trains_and_gates_only_on_main(workflows) -> None:
     assert jobs["promote-challenger"]["environment"] == "model-promotion"
 
 
-def test_github_previews_both_stacks_on_pull_requests_and_comments(workflows) -> None:
-    """A pull request gets both stacks as the offline render diff (no environment, no secret),
-    posted on it; `pulumi preview` runs only on main from the read-only preview environments."""
+def test_github_previews_every_shared_stack_on_pull_requests_and_comments(workflows) -> None:
+    """A pull request gets every shared-cluster stack as the offline render diff (no environment,
+    no secret), posted on it; `pulumi preview` runs only on main from the read-only preview
+    environments."""
     jobs = delivery_jobs(workflows)
     render = jobs["render-diff"]
     assert render["if"] == "github.event_name == 'pull_request'"
-    assert render["strategy"]["matrix"]["stack"] == ["dev", "prod"]
+    assert render["strategy"]["matrix"]["stack"] == list(SHARED_STACKS)
     assert "environment" not in render and "${{ secrets." not in json.dumps(render)
     assert 'make render-diff STACK="$STACK"' in " ".join(s.get("run", "") for s in render["steps"])
     preview = jobs["preview"]
     assert preview["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
-    assert preview["strategy"]["matrix"]["stack"] == ["dev", "prod"]
+    assert preview["strategy"]["matrix"]["stack"] == list(SHARED_STACKS)
     assert preview["with"]["environment"] == "${{ matrix.stack }}-preview"
     assert preview["uses"] == "./.github/workflows/pulumi-stack.yml"
     assert preview["with"]["operation"] == "preview"
     assert jobs["comment"]["needs"] == ["render-diff"]
-    assert jobs["comment"]["strategy"]["matrix"]["stack"] == ["dev", "prod"]
+    assert jobs["comment"]["strategy"]["matrix"]["stack"] == list(SHARED_STACKS)
     stack_steps = workflows["pulumi-stack.yml"]["jobs"]["pulumi"]["steps"]
     preview_runs = " ".join(s.get("run", "") for s in stack_steps if "preview" in s.get("if", ""))
     assert "make preview" in preview_runs and "make render-diff" in preview_runs
@@ -170,7 +158,7 @@ def test_gitlab_jobs_stages_and_triggers(gitlab_ci) -> None:
     assert jobs["train"]["allow_failure"] == {"exit_codes": [3]}, "exit 3 = gate not passed"
     assert jobs["promote-challenger"]["rules"][0]["when"] == "manual"
     assert jobs["render-diff"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
-    assert jobs["render-diff"]["parallel"]["matrix"] == [{"STACK": ["dev", "prod"]}]
+    assert jobs["render-diff"]["parallel"]["matrix"] == [{"STACK": list(SHARED_STACKS)}]
     assert "environment" not in jobs["render-diff"]
     render_script = " ".join(jobs["render-diff"]["script"])
     for command in ("make render-diff", "ci/gitlab_note.py"):
@@ -178,7 +166,7 @@ def test_gitlab_jobs_stages_and_triggers(gitlab_ci) -> None:
     assert jobs["preview"]["rules"] == [
         {"if": '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $CI_COMMIT_REF_PROTECTED == "true"'}
     ]
-    assert jobs["preview"]["parallel"]["matrix"] == [{"STACK": ["dev", "prod"]}]
+    assert jobs["preview"]["parallel"]["matrix"] == [{"STACK": list(SHARED_STACKS)}]
     assert jobs["preview"]["environment"]["name"] == "$STACK-preview"
     assert "make preview" in " ".join(jobs["preview"]["script"])
     assert jobs["chart-check"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ci_pipelines import REPO_ROOT
+
+from tests.ci.ci_pipelines import REPO_ROOT
 
 RENDERED_SOURCES = ("analysis", "infra", "stacks", "serving", "Pulumi.yaml", "Pulumi.dev.yaml")
 GIT_IDENTITY = {

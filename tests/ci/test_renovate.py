@@ -10,7 +10,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.lockfile import LOCKS, REPO_ROOT
+from tests.support.lockfile import LOCKS, REPO_ROOT
 
 CONFIG = json.loads((REPO_ROOT / "renovate.json").read_text())
 TRACKED = subprocess.run(

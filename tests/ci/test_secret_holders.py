@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 import re
 
-from ci_pipelines import REPO_ROOT
-from test_pipeline_stages import delivery_jobs, gitlab_jobs
+from tests.ci.ci_pipelines import REPO_ROOT, delivery_jobs, gitlab_jobs
 
 IMAGE_SCRIPT = REPO_ROOT / "ci" / "image.sh"
 MR = '$CI_PIPELINE_SOURCE == "merge_request_event"'

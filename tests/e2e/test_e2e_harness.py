@@ -13,8 +13,8 @@ from e2e import checks
 from e2e.__main__ import STEPS, TEARDOWN
 from e2e.cluster import StepFailed, run
 from e2e.expectations import Deployment, from_render
+from tests.support.stacks import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 KIND_STACKS = sorted(
     p.name.removeprefix("Pulumi.").removesuffix(".yaml")
     for p in REPO_ROOT.glob("Pulumi.*.yaml")

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.support.stacks import REPO_ROOT
+
 P = "mlops-platform:"
 
 

@@ -11,8 +11,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from infra.config_types import ImageReference, cpu_cores, memory_bytes
 from infra.stack_config import StackConfigError, load_stack_file
+from tests.support.stacks import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 STACK_FILES = sorted(REPO_ROOT.glob("Pulumi.*.yaml"))
 P = "mlops-platform:"
 

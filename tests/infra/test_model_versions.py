@@ -25,10 +25,10 @@ from infra.deployments.versions import (
 )
 from stacks.mock_runtime import Declared
 from stacks.render import render_stack
-from tests.conftest import TRAIN_TIMEOUT_S, isolated_env
 from tests.stacks.test_render import render
+from tests.support.mlflow_server import TRAIN_TIMEOUT_S, isolated_env
+from tests.support.stacks import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SDEP = "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment"
 
 

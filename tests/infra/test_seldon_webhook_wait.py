@@ -12,8 +12,7 @@ import subprocess
 from pathlib import Path
 
 from infra.seldon.config import WEBHOOK_WAIT_SCRIPT
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.support.stacks import REPO_ROOT
 
 REFUSED = (
     "Error from server (InternalError): Internal error occurred: failed calling webhook "

@@ -17,8 +17,8 @@ from infra.stack_config import (
     load_stack_file,
     parse_stack_config,
 )
+from tests.support.stacks import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 P = "mlops-platform:"
 
 
@@ -393,22 +393,29 @@ def test_committed_stacks_are_valid(path: Path) -> None:
     assert config.deployments
 
 
-def test_the_three_stacks_share_structure_and_differ_in_values() -> None:
-    assert [path.name for path in STACK_FILES] == [
-        "Pulumi.dev.yaml",
-        "Pulumi.local.yaml",
-        "Pulumi.prod.yaml",
-    ]
+def test_every_stack_has_the_same_keys() -> None:
+    """Stacks differ in values only (docs/extending.md: copy the nearest stack file)."""
     keys = {path.name: values_of(path).keys() for path in STACK_FILES}
     assert len({frozenset(k) for k in keys.values()}) == 1, keys
+
+
+@pytest.mark.parametrize("path", STACK_FILES, ids=lambda path: path.name)
+def test_a_stack_is_either_a_kind_laptop_or_a_shared_cluster(path: Path) -> None:
+    config = load_stack_file(path)
+    if config.cluster.create_kind_cluster:
+        assert config.image.image_registry.startswith("localhost")
+    else:
+        assert config.cluster.kubeconfig_context
+        assert not config.image.image_registry.startswith("localhost")
+
+
+def test_the_committed_stacks_differ_in_values() -> None:
     local, dev, prod = (
         load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml") for stack in ("local", "dev", "prod")
     )
-    assert local.cluster.create_kind_cluster and local.image.image_registry.startswith("localhost")
-    for shared in (dev, prod):
-        assert not shared.cluster.create_kind_cluster and shared.cluster.kubeconfig_context
-        assert not shared.image.image_registry.startswith("localhost")
-        assert shared.cluster.persistent_storage
+    assert local.cluster.create_kind_cluster
+    assert not dev.cluster.create_kind_cluster and not prod.cluster.create_kind_cluster
+    assert dev.cluster.persistent_storage and prod.cluster.persistent_storage
     for stack in (local, dev):
         (iris,) = stack.deployments
         assert [p.weight for p in iris.predictors] == [50, 50, 100]

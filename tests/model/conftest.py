@@ -1,35 +1,20 @@
-"""Helpers for the model suite: run the real CLI in-process, and private real MLflow servers."""
+"""Fixtures of the model suite: the real CLI in-process, and private real MLflow servers."""
 
 from __future__ import annotations
 
-import json
 import os
-import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from localrun.process_group import ServerGroup, free_port
 from model.cli import main
-from tests.conftest import LEDGER_KEY, LEDGER_KEY_ENV, SERVER_START_TIMEOUT_S, isolated_env
-
-
-@dataclass(frozen=True)
-class CliResult:
-    """Exit code and captured output of one ``python -m model`` invocation."""
-
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-
-CliRunner = Callable[..., CliResult]
+from tests.model.support import CliResult, CliRunner, PrivateMlflowServer
+from tests.support.mlflow_server import (
+    LEDGER_KEY,
+    LEDGER_KEY_ENV,
+    isolated_env,
+)
 
 
 @pytest.fixture
@@ -74,45 +59,6 @@ def subprocess_env() -> dict[str, str]:
 def sqlite_uri(tmp_path: Path) -> str:
     """A private, empty embedded tracking store (SQLite file with artifacts beside it)."""
     return f"sqlite:///{tmp_path / 'mlflow.db'}"
-
-
-@dataclass
-class PrivateMlflowServer:
-    """A real ``mlflow server`` this test owns: it may stop it and start it again (same port,
-    same database), e.g. to kill the registry in the middle of a promotion."""
-
-    root: Path
-    port: int = field(default_factory=free_port)
-    server: ServerGroup | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> str:
-        command = [
-            sys.executable, "-m", "mlflow", "server",
-            "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}",
-            "--artifacts-destination", str(self.root / "artifacts"),
-            "--serve-artifacts",
-            "--host", "127.0.0.1",
-            "--port", str(self.port),
-            "--workers", "1",
-        ]  # fmt: skip
-        self.server = ServerGroup(
-            command,
-            cwd=self.root,
-            env=isolated_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"),
-            ready_urls=[f"{self.url}/health"],
-            log_path=self.root / "server.log",
-            startup_timeout=SERVER_START_TIMEOUT_S,
-        )
-        self.server.start()
-        return self.url
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()
 
 
 @pytest.fixture

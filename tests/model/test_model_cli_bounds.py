@@ -10,7 +10,7 @@ import sys
 
 from model.failfast import RETRY_BOUNDS, bound_mlflow_retries
 from model.locations import REPO_ROOT
-from tests.conftest import LEDGER_KEY, LEDGER_KEY_ENV
+from tests.support.mlflow_server import LEDGER_KEY, LEDGER_KEY_ENV
 
 DEAD_REGISTRY_BOUND_S = 30
 HEAVY = ("mlflow", "sklearn", "pandas", "numpy", "pulumi", "infra", "stacks")

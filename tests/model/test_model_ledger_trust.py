@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 
 from model.promotion import read_ledger
 from model.store import Store
-from tests.conftest import LEDGER_KEY, LEDGER_KEY_ENV
+from tests.support.mlflow_server import LEDGER_KEY, LEDGER_KEY_ENV
 
 
 def client(uri: str) -> MlflowClient:

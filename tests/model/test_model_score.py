@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from localrun.server_process import ModelServerProcess
-from tests.conftest import REPO_ROOT, isolated_env
+from tests.support.mlflow_server import REPO_ROOT, isolated_env
 
 ROWS = 2_345
 CHUNK_ROWS = 1_000

@@ -21,8 +21,8 @@ from localrun.demo import bad_requests, example_rows, good_requests, post, serve
 from localrun.local_model import LocalModel, ensure_model
 from localrun.server_process import ModelServerProcess
 from model.specs import TrainingSpec, load_spec, spec_names
+from tests.support.stacks import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = "test_the_spec_answers_in_its_own_terms"
 CAPTURE = {"cwd": REPO_ROOT, "capture_output": True, "text": True, "timeout": 60, "check": False}
 

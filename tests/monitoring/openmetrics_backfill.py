@@ -4,7 +4,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from promtool_series import EXECUTOR_BUCKETS
+from tests.monitoring.promtool_series import EXECUTOR_BUCKETS
 
 HISTOGRAM = "seldon_api_executor_server_requests_seconds"
 REWARD = "seldon_api_model_feedback_reward"

@@ -22,10 +22,10 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from openmetrics_backfill import Traffic, backfill
-from prometheus_process import running_prometheus
 
 from model.cli import main
+from tests.monitoring.openmetrics_backfill import Traffic, backfill
+from tests.monitoring.prometheus_process import running_prometheus
 
 HOUR = 3600
 

@@ -14,14 +14,15 @@ import time
 
 import pytest
 import yaml
-from openmetrics_backfill import Traffic, backfill
-from prometheus_process import running_prometheus
 
 from analysis.champion_guard import Baseline, GuardPolicy, judge
-from analysis.evidence import PredictorCounts
+from analysis.looks import PredictorCounts
 from model import promotion
 from stacks.guard import main
-from tests.conftest import REPO_ROOT, isolated_env
+from tests.monitoring.openmetrics_backfill import Traffic, backfill
+from tests.monitoring.prometheus_process import running_prometheus
+from tests.support.mlflow_server import isolated_env
+from tests.support.stacks import REPO_ROOT
 
 BASELINE = {"error_ratio": 0.005, "p95_latency_seconds": 0.1, "success_rate": 0.9}
 

@@ -17,15 +17,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from dashboard_queries import deployment_queries
-from deployment_under_test import DEPLOYMENTS, IRIS, DeploymentUnderTest
-from prometheus_process import query, running_prometheus
 from sklearn.datasets import load_iris
 
 from analysis import promql
 from infra.model_monitoring.podmonitor import METRICS_PATH
 from infra.model_monitoring.rules import alert_rules
 from localrun.server_process import ModelServerProcess
+from tests.monitoring.dashboard_queries import deployment_queries
+from tests.monitoring.deployment_under_test import DEPLOYMENTS, IRIS, DeploymentUnderTest
+from tests.monitoring.prometheus_process import query, running_prometheus
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 DRIFTED_FEATURE = "petal_length"

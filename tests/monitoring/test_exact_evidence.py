@@ -24,7 +24,6 @@ import pytest
 import requests
 from mlflow.models import Model
 from prometheus_client.parser import text_string_to_metric_families
-from prometheus_process import query, running_prometheus
 
 from analysis.promql import DRIFT_WINDOW_ROWS as DRIFT_ROWS
 from analysis.promql import FEEDBACK_REWARD_TOTAL as REWARD
@@ -35,6 +34,7 @@ from analysis.promql import REQUEST_ERRORS_TOTAL as ERRORS
 from localrun.image_spec import read_image_spec
 from localrun.server_process import OPERATOR_ENV, ModelServerProcess
 from localrun.traffic_tally import Tally, Target, run_processes
+from tests.monitoring.prometheus_process import query, running_prometheus
 
 PROCESSES, THREADS, REQUESTS_PER_CLIENT, MALFORMED_EVERY = 3, 4, 40, 8
 PREDICTOR = OPERATOR_ENV["PREDICTOR_ID"]

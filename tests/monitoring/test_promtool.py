@@ -11,14 +11,21 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dashboard_queries import deployment_queries
-from deployment_under_test import DEPLOYMENT, IRIS, NAMESPACE, RUNBOOK_BASE_URL, TARGET, WINE
-from promtool_series import executor_requests, wrapper_metric
 
 from analysis import promql
 from analysis.promql import FEEDBACK_REWARD_TOTAL as FEEDBACK_REWARD
 from infra.model_monitoring.config import MonitoringConfig
 from infra.model_monitoring.rules import prometheus_rule
+from tests.monitoring.dashboard_queries import deployment_queries
+from tests.monitoring.deployment_under_test import (
+    DEPLOYMENT,
+    IRIS,
+    NAMESPACE,
+    RUNBOOK_BASE_URL,
+    TARGET,
+    WINE,
+)
+from tests.monitoring.promtool_series import executor_requests, wrapper_metric
 
 WHERE = {"namespace": NAMESPACE, "deployment_name": DEPLOYMENT}
 

@@ -4,7 +4,6 @@ with the deployment's thresholds, and promtool accepts the rendered rules."""
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -12,10 +11,9 @@ import yaml
 
 from infra.seldon.routing import route_name
 from infra.stack_config import load_stack_file
+from tests.support.stacks import REPO_ROOT, STACKS
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = REPO_ROOT / "tests" / "schemas" / "monitoring.coreos.com"
-STACKS = sorted(path.name.split(".")[1] for path in REPO_ROOT.glob("Pulumi.*.yaml"))
 
 
 @pytest.fixture(scope="module", params=STACKS)

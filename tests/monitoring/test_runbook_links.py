@@ -3,10 +3,9 @@
 import re
 from pathlib import Path
 
-from deployment_under_test import DEPLOYMENTS, RUNBOOK_BASE_URL
-
 from infra.model_monitoring.config import MonitoringConfig
 from infra.model_monitoring.rules import alert_rules
+from tests.monitoring.deployment_under_test import DEPLOYMENTS, RUNBOOK_BASE_URL
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,13 +16,14 @@ from datetime import UTC, datetime
 
 import pytest
 import yaml
-from prometheus_process import running_prometheus
 
 from model import promotion
 from model.registry import alias_version
 from model.store import Store
 from stacks.rollout import main
-from tests.conftest import REPO_ROOT, isolated_env
+from tests.monitoring.prometheus_process import running_prometheus
+from tests.support.mlflow_server import isolated_env
+from tests.support.stacks import REPO_ROOT
 
 COMPARED, DISAGREEING = "mlops_model_shadow_compared_rows", "mlops_model_shadow_disagreeing_rows"
 

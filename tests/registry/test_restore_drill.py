@@ -45,7 +45,7 @@ from localrun.postgres_server import PostgresServer, bin_dir
 from localrun.process_group import free_port
 from model.cli import main
 from stacks.registry_restore import base_backup
-from tests.conftest import (
+from tests.support.mlflow_server import (
     LEDGER_KEY,
     LEDGER_KEY_ENV,
     REPO_ROOT,

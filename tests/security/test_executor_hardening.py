@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-from pathlib import Path
 
 import celpy
 import kubernetes_validate
@@ -19,9 +18,8 @@ import pytest
 from infra.cluster.kind_images import DEFAULT_NODE_IMAGE
 from infra.seldon.executor_hardening import EXECUTOR_CONTAINER, HARDENED, POLICY_NAME
 from stacks.render import documents, render_stack
+from tests.support.stacks import REPO_ROOT, STACKS
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-STACKS = sorted(path.name.split(".")[1] for path in REPO_ROOT.glob("Pulumi.*.yaml"))
 KUBERNETES_VERSION = re.search(r":v(\d+\.\d+)\.", DEFAULT_NODE_IMAGE).group(1)
 """The API the objects must fit: the pinned kind node image's (1.36: MutatingAdmissionPolicy v1)."""
 AS_THE_OPERATOR_INJECTS_IT = {

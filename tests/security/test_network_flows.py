@@ -6,16 +6,13 @@ server (tests/security/network_policy.py)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from network_policy import Address, Pod, Policies
 
 from infra.prometheus_stack.config import UNREACHABLE_CONTROL_PLANE
 from stacks.render import documents, render_stack
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-STACKS = sorted(path.name.split(".")[1] for path in REPO_ROOT.glob("Pulumi.*.yaml"))
+from tests.security.network_policy import Address, Pod, Policies
+from tests.support.stacks import REPO_ROOT, STACKS
 
 RETRAIN_TRIGGER = {
     "app.kubernetes.io/name": "retrain-trigger",

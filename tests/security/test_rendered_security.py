@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -16,10 +15,9 @@ from infra.mlflow.auth import AUTH_APP_NAME, RELEASE_USERS_ENV, auth_app_files
 from infra.stack_config import load_stack_file
 from stacks.mock_runtime import FAKE_GENERATED_PASSWORD
 from stacks.render import documents, render_stack
+from tests.support.stacks import REPO_ROOT, STACKS, stack_values
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = REPO_ROOT / "tests" / "schemas"
-STACKS = sorted(path.name.split(".")[1] for path in REPO_ROOT.glob("Pulumi.*.yaml"))
 CREDENTIAL_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|ACCESS_KEY|CREDENTIAL|STORE_URI", re.I)
 
 
@@ -363,7 +361,7 @@ def test_every_public_gateway_asks_predictions_for_a_jwt(rendered) -> None:
     stack, documents, outputs = rendered
     (gateway,) = [r for r in outputs["__releases__"].values() if r["chart"] == "gateway"]
     public = gateway["values"]["service"]["type"] == "LoadBalancer"
-    assert public is (stack in ("dev", "prod"))
+    assert public is (stack_values(stack)["mlops-platform:ingressServiceType"] == "LoadBalancer")
     if public:
         assert [p["metadata"]["name"] for p in of_kind(documents, "AuthorizationPolicy")] == [
             "prediction-requires-jwt"

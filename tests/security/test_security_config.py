@@ -3,14 +3,12 @@ the stack file, the key and what would be valid."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
 from infra.stack_config import StackConfigError, parse_stack_config, secure_keys
+from tests.support.stacks import REPO_ROOT, STACKS
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "mlops-platform:"
 
 
@@ -73,6 +71,6 @@ def test_weakening_settings_are_refused(stack, changes, expected) -> None:
 
 
 def test_committed_stacks_validate() -> None:
-    for stack in ("local", "dev", "prod"):
+    for stack in STACKS:
         values = config_with(stack)
         parse_stack_config(values, source=f"Pulumi.{stack}.yaml", secure_keys=secure_keys(values))

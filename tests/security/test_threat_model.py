@@ -4,9 +4,9 @@ stops them", and each named test exists."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.support.stacks import REPO_ROOT
+
 SECURITY_DOC = REPO_ROOT / "docs" / "security.md"
 COLUMNS = ["actor", "what they hold", "what they can do", "what stops them", "tests"]
 

@@ -2,22 +2,17 @@
 as the deploy sets it up (`mlflow_server`: `--app-name platform-auth`, the access script's users).
 
 A refusal by the platform's rules starts with `DENIED_PREFIX`, so each row tells whether the
-platform or MLflow's own checks decided."""
+platform or MLflow's own checks decided. The admin's row is in test_write_routes_admin.py (a file
+of its own, so xdist's `--dist loadfile` can run it beside this one)."""
 
 from __future__ import annotations
 
 import re
-import sys
-from collections.abc import Iterable
 
 import pytest
-import requests
 
-from infra.mlflow.auth import AUTH_APP_SCRIPT
 from tests.security.mlflow_routes import user_read_routes, write_routes
-
-sys.path.insert(0, str(AUTH_APP_SCRIPT.parent))
-from mlflow_platform_auth import DENIED_PREFIX  # noqa: E402
+from tests.security.route_calls import call, outcomes, platform_denied
 
 ADMIN_ONLY_WORDS = re.compile(r"/(delete|rename|restore)$|/permissions|/users/|/roles|/demo/")
 """What no release user may do, whatever MLflow's ownership says: delete, rename, grant."""
@@ -40,29 +35,7 @@ RELEASE_PATH_ROUTES = (
     ("POST", "/api/2.0/mlflow/registered-models/alias"),
 )
 """The writes `python -m model train/promote/rollback` make (MlflowClient's REST routes)."""
-HEAVY_FOR_ADMIN = re.compile(r"/demo/|/assistant/|/gateway/|/mcp-servers")
-"""Routes an admin's empty request would make the server do real work (generate demo data,
-call an LLM or a provider): left out of the admin's row, which only shows the rules pass
-admins through."""
 
-
-def call(server, role: str | None, method: str, path: str) -> requests.Response:
-    login = server.logins[role] if role else None
-    return requests.request(
-        method,
-        f"{server.url}{path}",
-        json={},
-        auth=(login.username, login.password) if login else None,
-        timeout=30,
-    )
-
-
-def platform_denied(response: requests.Response) -> bool:
-    return response.status_code == 403 and response.text.startswith(DENIED_PREFIX)
-
-
-def outcomes(server, role: str | None, routes: Iterable[tuple[str, str]]) -> dict:
-    return {(method, path): call(server, role, method, path) for method, path in routes}
 
 
 def test_the_route_list_is_mlflows_whole_write_surface() -> None:
@@ -99,16 +72,6 @@ def test_pipeline_writes_only_the_release_path_and_never_deletes_or_grants(mlflo
     assert {route for route in not_denied if not RELEASE_FAMILIES.match(route[1])} == set()
     assert set(RELEASE_PATH_ROUTES) <= not_denied
     assert all(results[route].status_code != 401 for route in results)
-
-
-def test_admin_passes_the_platform_rules(mlflow_server) -> None:
-    routes = [route for route in write_routes() if not HEAVY_FOR_ADMIN.search(route[1])]
-    wrong = {
-        route: response.status_code
-        for route, response in outcomes(mlflow_server, "admin", routes).items()
-        if platform_denied(response) or response.status_code == 401
-    }
-    assert wrong == {}
 
 
 @pytest.mark.parametrize("role", ["serving", "pipeline"])

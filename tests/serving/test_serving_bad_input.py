@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 import requests
-from serving_helpers import FEATURES, predict
 
 from localrun.server_process import ModelServerProcess
+from tests.serving.serving_helpers import FEATURES, predict
 
 ROW = [5.1, 3.5, 1.4, 0.2]
 # (case, JSON body or raw text, expected fragment of the message)

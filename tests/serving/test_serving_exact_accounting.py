@@ -24,10 +24,10 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 from seldon_core.proto import prediction_pb2, prediction_pb2_grpc
 from seldon_core.utils import json_to_seldon_message
-from serving_helpers import FEATURES
 
 from localrun.memory import group_members
 from localrun.server_process import ModelServerProcess
+from tests.serving.serving_helpers import FEATURES
 
 PROCESSES = 3
 THREADS = 4

@@ -10,9 +10,9 @@ import grpc
 import pytest
 from seldon_core.proto import prediction_pb2_grpc
 from seldon_core.utils import json_to_seldon_message
-from serving_helpers import predict
 
 from localrun.server_process import ModelServerProcess
+from tests.serving.serving_helpers import predict
 
 BAD_BODY = {"data": {"ndarray": [[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]]}}
 GOOD_BODY = {"data": {"ndarray": [[5.1, 3.5, 1.4, 0.2]]}}

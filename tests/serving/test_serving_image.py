@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from localrun.image_spec import DOCKERFILE, read_image_spec
-from tests.lockfile import REPOSITORY_LOCK, read_lock
+from tests.support.lockfile import REPOSITORY_LOCK, read_lock
 
 
 def test_hadolint_reports_nothing() -> None:

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
-from serving_helpers import predict, saved_model
 from sklearn.datasets import load_diabetes, load_iris, load_wine
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
@@ -17,6 +16,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from localrun.server_process import ModelServerProcess
+from tests.serving.serving_helpers import predict, saved_model
 
 
 def scaled(estimator: Any) -> Pipeline:

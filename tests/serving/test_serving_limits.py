@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from serving_helpers import predict
 
 from localrun.server_process import ModelServerProcess
+from tests.serving.serving_helpers import predict
 
 LIMIT = 64 * 1024
 ROW = [5.1, 3.5, 1.4, 0.2]

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
-from serving_helpers import FEATURES, predict
 
 from localrun.server_process import OPERATOR_ENV, ModelServerProcess
+from tests.serving.serving_helpers import FEATURES, predict
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "serving.md"
 WINDOW_ROWS = 40  # DRIFT_WINDOW_ROWS of the single_worker_server fixture

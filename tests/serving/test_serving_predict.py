@@ -8,9 +8,9 @@ import pytest
 import requests
 from seldon_core.proto import prediction_pb2_grpc
 from seldon_core.utils import json_to_seldon_message, seldon_message_to_json
-from serving_helpers import FEATURES, predict
 
 from localrun.server_process import OPERATOR_ENV, ModelServerProcess
+from tests.serving.serving_helpers import FEATURES, predict
 
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]]
 CLASSES = ["setosa", "versicolor", "virginica"]

@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from serving_helpers import group_members, sigterm_main_and_wait
 
 from localrun.server_process import ModelServerProcess
+from tests.serving.serving_helpers import group_members, sigterm_main_and_wait
 
 # Well inside Kubernetes' default 30 s grace period, on a loaded 2-core machine.
 EXIT_WITHIN_S = 20

@@ -10,9 +10,9 @@ import threading
 import time
 
 import requests
-from serving_helpers import predict
 
 from localrun.server_process import ModelServerProcess
+from tests.serving.serving_helpers import predict
 
 SLOW_CLIENTS = 6  # three times the image's two HTTP workers
 HEADERS = (

@@ -16,7 +16,6 @@ import cloudpickle
 import pytest
 import skops.io
 import yaml
-from serving_helpers import predict, register, saved_model
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -24,6 +23,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from localrun.server_process import ModelServerProcess
 from model.digest import model_digest
+from tests.serving.serving_helpers import predict, register, saved_model
 
 ROW = [5.1, 3.5, 1.4, 0.2]
 

@@ -5,7 +5,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from serving_helpers import saved_model
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.svm import LinearSVC
@@ -18,6 +17,7 @@ from serving.model_digest import directory_digest
 from serving.model_format import ModelFormatRefused, skops_file
 from serving.model_source import FeatureReference, resolve_model
 from serving.request_payload import RequestParser
+from tests.serving.serving_helpers import saved_model
 
 NAMES = ("a", "b")
 

@@ -16,7 +16,8 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from localrun.server_process import ModelServerProcess
-from tests.conftest import REPO_ROOT, download_model, isolated_env
+from tests.support.mlflow_server import download_model, isolated_env
+from tests.support.stacks import REPO_ROOT
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 RANGES = [(4.3, 7.9), (2.0, 4.4), (1.0, 6.9), (0.1, 2.5)]

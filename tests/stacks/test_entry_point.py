@@ -6,7 +6,7 @@ import subprocess
 import sys
 import textwrap
 
-from .conftest import REPO_ROOT
+from tests.support.stacks import REPO_ROOT
 
 UNDER_MOCKS = textwrap.dedent(
     """

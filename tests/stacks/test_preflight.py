@@ -16,8 +16,7 @@ import pytest
 
 from stacks.preflight import problems, stack_setting
 from stacks.protection import refusal
-
-from .conftest import REPO_ROOT, stack_file
+from tests.support.stacks import REPO_ROOT, stack_file
 
 STACK_FILES = sorted(REPO_ROOT.glob("Pulumi.*.yaml"))
 
@@ -315,8 +314,8 @@ def test_prebuilt_image_needs_no_docker(tmp_path: Path) -> None:
     assert problems(SHARED_STACK, env, root=tmp_path) == []
 
 
-def test_prod_is_the_protected_stack() -> None:
-    assert stacks_where("mlops-platform:protected: true") == ["prod"]
-    assert set(stacks_where("mlops-platform:protected: false")) == {
-        stack_name(p) for p in STACK_FILES
-    } - {"prod"}
+def test_prod_is_protected_and_every_stack_says_whether_it_is() -> None:
+    protected = set(stacks_where("mlops-platform:protected: true"))
+    unprotected = set(stacks_where("mlops-platform:protected: false"))
+    assert "prod" in protected and not protected & unprotected
+    assert protected | unprotected == {stack_name(p) for p in STACK_FILES}

@@ -10,8 +10,7 @@ from infra.batch_scoring.builders import model_arguments
 from infra.deployments.versions import DeclaredVersion
 from infra.stack_config import load_stack_file
 from stacks.render import documents
-
-from .conftest import STACKS, stack_file
+from tests.support.stacks import STACKS, stack_file
 
 
 def _by_kind(files: dict[str, dict], kind: str) -> list[dict]:

@@ -15,8 +15,8 @@ from infra.seldon.config import release_fingerprint
 from infra.stack_config import load_stack_file
 from stacks.mock_runtime import FAKE_GENERATED_PASSWORD, Declared, Registration
 from stacks.render import render_stack
+from tests.support.stacks import STACKS, creates_kind_cluster, stack_file, stack_values
 
-from .conftest import STACKS, creates_kind_cluster, stack_file, stack_values
 from .test_render import KUBERNETES_VERSION, crd_schema, kubernetes_objects, render, unknown_fields
 
 HELM = "kubernetes:helm.sh/v3:Release"

@@ -15,8 +15,7 @@ from infra.registry_database import cluster as manifests
 from infra.stack_config import load_stack_file
 from stacks.registry_restore import cluster_plan, new_server_name, set_server_name
 from stacks.render import documents
-
-from .conftest import REPO_ROOT, STACKS, stack_file, stack_values
+from tests.support.stacks import REPO_ROOT, STACKS, stack_file, stack_values
 
 SCHEMAS = REPO_ROOT / "tests" / "schemas" / "postgresql.cnpg.io"
 P = "mlops-platform:"

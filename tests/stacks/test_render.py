@@ -14,8 +14,7 @@ import yaml
 
 from infra.cluster.kind_images import DEFAULT_NODE_IMAGE
 from stacks.render import write
-
-from .conftest import REPO_ROOT, STACKS, stack_values
+from tests.support.stacks import REPO_ROOT, STACKS, stack_values
 
 SCHEMAS = REPO_ROOT / "tests" / "schemas"
 KUBERNETES_VERSION = re.search(r":v(\d+\.\d+)\.", DEFAULT_NODE_IMAGE).group(1)
@@ -32,16 +31,27 @@ def render(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Each committed stack rendered by the real command line."""
-    out = {}
-    for stack in STACKS:
-        directory = tmp_path_factory.mktemp("render") / stack
+class Renders(dict):
+    """Stack -> directory the real command line rendered it into, rendered on first use (a run
+    that selects one stack's tests renders only that stack)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        self.root = root
+
+    def __missing__(self, stack: str) -> Path:
+        assert stack in STACKS, stack
+        directory = self.root / stack
         result = render("--stack", stack, "--out", str(directory))
         assert result.returncode == 0, result.stderr
-        out[stack] = directory
-    return out
+        self[stack] = directory
+        return directory
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each stack rendered by the real command line."""
+    return Renders(tmp_path_factory.mktemp("render"))
 
 
 def load_documents(directory: Path) -> dict[str, dict]:
@@ -275,8 +285,8 @@ def test_every_seldon_deployment_waits_on_the_webhook_wait(
 
 
 def test_the_kind_image_waits_on_the_cluster(rendered: dict[str, Path]) -> None:
-    for stack, directory in rendered.items():
-        documents = load_documents(directory)
+    for stack in STACKS:
+        documents = load_documents(rendered[stack])
         kind = [
             n
             for n, d in documents.items()
@@ -290,7 +300,7 @@ def test_the_kind_image_waits_on_the_cluster(rendered: dict[str, Path]) -> None:
             continue
         assert images, stack
         for image in images:
-            assert kind[0] in render_dependencies(directory)[image], (stack, image)
+            assert kind[0] in render_dependencies(rendered[stack])[image], (stack, image)
 
 
 @pytest.mark.parametrize("stack", STACKS)

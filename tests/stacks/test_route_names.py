@@ -7,8 +7,7 @@ from pathlib import Path
 import yaml
 
 from stacks.render import documents, render_stack
-
-from .conftest import stack_file, stack_values
+from tests.support.stacks import STACKS, stack_file, stack_values
 
 VS = "VirtualService"
 SDEP = "SeldonDeployment"
@@ -35,7 +34,7 @@ def test_a_deployment_named_like_another_ones_route_takes_no_one_elses_name(tmp_
 
 
 def test_committed_stacks_keep_one_route_per_deployment():
-    for stack in ("local", "dev", "prod"):
+    for stack in STACKS:
         names = [d["name"] for d in stack_values(stack)["mlops-platform:deployments"]]
         objects = documents(render_stack(stack, stack_file(stack))).values()
         routes = [d["metadata"]["name"] for d in objects if d.get("kind") == VS]

@@ -2,42 +2,16 @@
 
 from __future__ import annotations
 
-import re
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from kubernetes_api_double import KubernetesApiDouble, running_api_double
-from trigger_process import TriggerProcess
 
-from infra.cluster.kind_images import DEFAULT_NODE_IMAGE
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-KUBERNETES_VERSION = re.search(r":v(\d+\.\d+)\.", DEFAULT_NODE_IMAGE).group(1)
-"""The API of the pinned kind node, which objects are validated against (as tests/stacks)."""
-
-
-def rendered_objects(stack: str, directory: Path, *extra: str) -> dict[str, dict]:
-    """File name -> Kubernetes object (the render's top level) of `python -m stacks.render`."""
-    result = subprocess.run(
-        [sys.executable, "-m", "stacks.render", "--stack", stack, "--out", str(directory), *extra],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    return {
-        path.name: yaml.safe_load(path.read_text()) for path in sorted(directory.glob("*.yaml"))
-    }
-
-
-def of_kind(objects: dict[str, dict], kind: str) -> list[dict]:
-    return [o for o in objects.values() if o["kind"] == kind]
+from tests.support.tools import required_tool
+from tests.training.kubernetes_api_double import KubernetesApiDouble, running_api_double
+from tests.training.support import of_kind, rendered_objects
+from tests.training.trigger_process import TriggerProcess
 
 
 @pytest.fixture(scope="session")
@@ -55,27 +29,21 @@ def rendered_prod(prod_render: Path) -> dict[str, dict]:
     }
 
 
-def _tool(*names: str) -> str:
-    for name in names:
-        path = shutil.which(name)
-        if path is not None:
-            return path
-    pytest.fail(f"{names[0]} not found on PATH: install Debian's package of it (see .ci/run)")
-
-
 @pytest.fixture(scope="session")
 def alertmanager_binary() -> str:
-    return _tool("prometheus-alertmanager", "alertmanager")
+    return required_tool(
+        "prometheus-alertmanager", "alertmanager", package="prometheus-alertmanager"
+    )
 
 
 @pytest.fixture(scope="session")
 def amtool_binary() -> str:
-    return _tool("amtool")
+    return required_tool("amtool", package="prometheus-alertmanager")
 
 
 @pytest.fixture(scope="session")
 def prometheus_server_binary() -> str:
-    return _tool("prometheus")
+    return required_tool("prometheus", package="prometheus")
 
 
 @pytest.fixture

@@ -16,15 +16,15 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import requests
 import yaml
-from alertmanager_process import running_alertmanager
-from conftest import REPO_ROOT, of_kind, rendered_objects
-from operator_translation import operator_generated_config
 from sklearn.datasets import load_iris
 
 from infra.alerting.alertmanager import alertmanager_config
 from infra.stack_config import load_stack_file
 from localrun.prometheus_server import running_prometheus
 from localrun.server_process import ModelServerProcess
+from tests.training.alertmanager_process import running_alertmanager
+from tests.training.operator_translation import operator_generated_config
+from tests.training.support import REPO_ROOT, of_kind, rendered_objects
 
 TOKEN = "alertmanager-bearer-token"
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]

@@ -11,9 +11,9 @@ from datetime import datetime
 
 import kubernetes_validate
 import pytest
-from conftest import KUBERNETES_VERSION, REPO_ROOT, of_kind
 
 from continuous_training.job_from_cronjob import REASON_PREFIX, RetrainReason, job_from_cronjob
+from tests.training.support import KUBERNETES_VERSION, REPO_ROOT, of_kind
 
 FINISHED = {"conditions": [{"type": "Failed", "status": "True"}]}
 

@@ -7,7 +7,8 @@ import json
 import jsonschema
 import kubernetes_validate
 import yaml
-from conftest import KUBERNETES_VERSION, REPO_ROOT, of_kind
+
+from tests.training.support import KUBERNETES_VERSION, REPO_ROOT, of_kind
 
 SCHEMA = REPO_ROOT / "tests/schemas/monitoring.coreos.com/alertmanagerconfig_v1alpha1.json"
 RESTRICTED_CONTAINER = {

@@ -6,10 +6,9 @@ import re
 import shutil
 import subprocess
 
-from conftest import REPO_ROOT
-
 from infra.training.config import TRAINING_SOURCE
-from tests.lockfile import REPOSITORY_LOCK, read_lock
+from tests.support.lockfile import REPOSITORY_LOCK, read_lock
+from tests.training.support import REPO_ROOT
 
 DOCKERFILE = REPO_ROOT / "model" / "Dockerfile"
 

@@ -16,10 +16,11 @@ import sys
 import uuid
 
 import pytest
-from conftest import REPO_ROOT, of_kind
 from mlflow import MlflowClient
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from sklearn.datasets import load_iris
+
+from tests.training.support import REPO_ROOT, of_kind
 
 GATE_FAILED = 3
 TRAIN_TIMEOUT_S = 300

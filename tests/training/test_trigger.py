@@ -4,45 +4,18 @@ kubernetes_api_double.py). The official client's Job body must validate against 
 OpenAPI and be the CronJob's template as `kubectl create job --from=cronjob/...` makes it."""
 
 import json
-from datetime import UTC, datetime
 
 import kubernetes_validate
 import pytest
-from conftest import KUBERNETES_VERSION, of_kind
 
-TOKEN = "test-webhook-token"
-FINISHED = {"conditions": [{"type": "Complete", "status": "True"}]}
-RETRAIN_IRIS = "/v1/retrain/iris"
-
-
-def drift_webhook(status: str = "firing", deployment: str = "iris", **alert) -> dict:
-    """An Alertmanager webhook notification (version 4) carrying the drift alert's labels, fired
-    now; `alert` overrides fields of the alert (`labels`, `startsAt`, `endsAt`)."""
-    labels = {
-        "alertname": "ModelFeatureDrift",
-        "namespace": "seldon",
-        "deployment_name": deployment,
-        "predictor_name": "challenger",
-        "feature": "petal_length",
-        "severity": "warning",
-    }
-    return {
-        "version": "4",
-        "status": status,
-        "receiver": "seldon/iris-retrain/retrain",
-        "groupLabels": {"namespace": "seldon", "deployment_name": deployment},
-        "commonLabels": labels,
-        "alerts": [
-            {
-                "status": status,
-                "labels": labels,
-                "annotations": {},
-                "startsAt": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                "endsAt": "0001-01-01T00:00:00Z",
-                **alert,
-            }
-        ],
-    }
+from tests.training.support import (
+    FINISHED,
+    KUBERNETES_VERSION,
+    RETRAIN_IRIS,
+    TOKEN,
+    drift_webhook,
+    of_kind,
+)
 
 
 @pytest.fixture

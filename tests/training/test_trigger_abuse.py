@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from test_trigger import RETRAIN_IRIS, TOKEN, drift_webhook
 
 from continuous_training.webhook import MAX_BODY_BYTES, MAX_CONNECTIONS, REQUEST_DEADLINE_S
+from tests.training.support import RETRAIN_IRIS, TOKEN, drift_webhook
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 import celpy
 import kubernetes_validate
 import pytest
-from conftest import KUBERNETES_VERSION, of_kind
 
 from continuous_training.job_from_cronjob import RetrainReason, job_from_cronjob
 from infra.training.admission import POLICY_NAME
+from tests.training.support import KUBERNETES_VERSION, of_kind
 
 REASON = RetrainReason("ModelFeatureDrift", {"deployment_name": "iris"}, datetime.now(UTC))
 TRIGGER_USER = "system:serviceaccount:seldon:retrain-trigger"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.support.stacks import REPO_ROOT
+
 REPOSITORY_LOCK = "requirements.txt"
 # Each lock, the file of direct dependencies it is compiled from, and the lock it is resolved
 # against (`make lock` and Renovate both run the command recorded in the lock's header).

@@ -1,0 +1,184 @@
+"""The real MLflow server the suites share, as a client sees it: its URL and logins, the
+environment each role needs, and the session's promotion-ledger key."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+
+from localrun.process_group import ServerGroup
+from tests.support.stacks import REPO_ROOT
+
+SERVER_START_TIMEOUT_S = 120
+LEDGER_KEY_ENV = "MODEL_LEDGER_KEY"
+LEDGER_KEY = secrets.token_hex(32)
+"""The session's promotion-ledger key: the release path's (the pipeline user's) alone."""
+TRAIN_TIMEOUT_S = 300
+
+
+def isolated_env(**overrides: str) -> dict[str, str]:
+    """The test environment without any ambient MLflow URI, plus ``overrides``."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
+    return {**env, **overrides}
+
+
+class MlflowLogin(NamedTuple):
+    """One basic-auth user of the test server."""
+
+    username: str
+    password: str
+
+
+class MlflowServer(str):
+    """A running ``mlflow server --app-name platform-auth``: its URL (the string itself, so
+    ``f"{mlflow_server}/health"`` works) plus the logins the deploy's access script created.
+
+    ``admin_env``/``pipeline_env``/``serving_env`` are the environment a client needs as that
+    user (``MLFLOW_TRACKING_URI`` and ``MLFLOW_TRACKING_USERNAME``/``_PASSWORD``); the pipeline
+    user, the release path, also holds the promotion ledger's key (``MODEL_LEDGER_KEY``).
+    """
+
+    url: str
+    logins: dict[str, MlflowLogin]
+    _configure: Any
+
+    def __new__(cls, url: str, logins: dict[str, MlflowLogin], configure: Any) -> MlflowServer:
+        server = super().__new__(cls, url)
+        server.url, server.logins, server._configure = url, logins, configure
+        return server
+
+    def env_for(self, role: str) -> dict[str, str]:
+        login = self.logins[role]
+        return {
+            "MLFLOW_TRACKING_URI": self.url,
+            "MLFLOW_TRACKING_USERNAME": login.username,
+            "MLFLOW_TRACKING_PASSWORD": login.password,
+            **({LEDGER_KEY_ENV: LEDGER_KEY} if role == "pipeline" else {}),
+        }
+
+    @property
+    def admin_env(self) -> dict[str, str]:
+        return self.env_for("admin")
+
+    @property
+    def pipeline_env(self) -> dict[str, str]:
+        return self.env_for("pipeline")
+
+    @property
+    def serving_env(self) -> dict[str, str]:
+        return self.env_for("serving")
+
+    def serve(self, *model_names: str) -> None:
+        """Let the serving user read these registered models too, as a stack whose deployments
+        serve them would: the deploy's access script runs again with them declared."""
+        self._configure(model_names)
+
+
+def stack_served_models() -> tuple[str, ...]:
+    """The registered models the committed stacks' deployments serve."""
+    from infra.mlflow.auth import served_model_names
+    from infra.stack_config import load_stack_file
+
+    names: set[str] = set()
+    for stack_file in sorted(REPO_ROOT.glob("Pulumi.*.yaml")):
+        names.update(served_model_names(load_stack_file(stack_file).deployments))
+    return tuple(sorted(names))
+
+
+def platform_auth_env(root: Path, backend_uri: str, logins: dict[str, MlflowLogin]) -> dict:
+    """The environment of the server and of the deploy's access script, as the stack sets it
+    (``infra/mlflow/auth.py``): the user store shares ``backend_uri`` with the tracking store."""
+    from infra.mlflow.auth import PASSWORD_ENV, RELEASE_USERS_ENV, basic_auth_ini, write_auth_app
+
+    auth_ini = root / "basic_auth.ini"
+    auth_ini.write_text(basic_auth_ini(backend_uri, logins["admin"].username))
+    return isolated_env(
+        MLFLOW_AUTH_CONFIG_PATH=str(auth_ini),
+        MLFLOW_AUTH_ADMIN_PASSWORD=logins["admin"].password,
+        MLFLOW_FLASK_SERVER_SECRET_KEY=secrets.token_urlsafe(32),
+        MLFLOW_BACKEND_STORE_URI=backend_uri,
+        **{PASSWORD_ENV[role]: logins[role].password for role in PASSWORD_ENV},
+        # Job execution (GenAI jobs) would spawn a dozen workers the tests never use.
+        MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
+        PYTHONPATH=str(write_auth_app(root / "auth-app")),
+        **{RELEASE_USERS_ENV: logins["pipeline"].username},
+    )
+
+
+def run_access_script(
+    root: Path, env: dict[str, str], logins: dict[str, MlflowLogin], served: tuple[str, ...]
+) -> None:
+    """The deploy's access script: schemas upgraded, admin, users and grants."""
+    from infra.mlflow.auth import ACCESS_SCRIPT, MlflowUsers
+
+    users = MlflowUsers(
+        serving=logins["serving"].username,
+        pipeline=logins["pipeline"].username,
+        served_models=served,
+    )
+    spec = root / "access.json"
+    spec.write_text(users.access_spec_json())
+    result = subprocess.run(
+        [sys.executable, str(ACCESS_SCRIPT), str(spec)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SERVER_START_TIMEOUT_S,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"mlflow access script failed:\n{result.stderr}")
+
+
+def platform_auth_server(
+    root: Path, env: dict[str, str], backend_uri: str, port: int
+) -> ServerGroup:
+    """``mlflow server --app-name platform-auth`` on 127.0.0.1:``port``, artifacts proxied
+    from ``root/artifacts``; not started."""
+    from infra.mlflow.auth import AUTH_APP_NAME
+
+    command = [
+        sys.executable, "-m", "mlflow", "server",
+        "--app-name", AUTH_APP_NAME,
+        "--backend-store-uri", backend_uri,
+        "--artifacts-destination", str(root / "artifacts"),
+        "--serve-artifacts",
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--workers", "1",
+    ]  # fmt: skip
+    return ServerGroup(
+        command,
+        cwd=root,
+        env=env,
+        ready_urls=[f"http://127.0.0.1:{port}/health"],
+        log_path=root / "server.log",
+        startup_timeout=SERVER_START_TIMEOUT_S,
+    )
+
+
+def platform_logins() -> dict[str, MlflowLogin]:
+    return {
+        role: MlflowLogin(f"platform-{role}", secrets.token_urlsafe(24))
+        for role in ("admin", "serving", "pipeline")
+    }
+
+
+def download_model(tracking_uri: str, result: dict[str, Any], destination: Path) -> Path:
+    """Fetch the registered version's files through MLflow alone (no import of ``model/``)."""
+    from mlflow import MlflowClient
+    from mlflow.artifacts import download_artifacts
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    source = client.get_model_version_download_uri(result["model_name"], result["version"])
+    destination.mkdir(parents=True, exist_ok=True)
+    return Path(
+        download_artifacts(
+            artifact_uri=source, dst_path=str(destination), tracking_uri=tracking_uri
+        )
+    )
