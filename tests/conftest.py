@@ -42,9 +42,10 @@ class MlflowServer(str):
     """A running ``mlflow server --app-name platform-auth``: its URL (the string itself, so
     ``f"{mlflow_server}/health"`` works) plus the logins the deploy's access script created.
 
-    ``admin_env``/``pipeline_env``/``serving_env`` are the environment a client needs as that
-    user (``MLFLOW_TRACKING_URI`` and ``MLFLOW_TRACKING_USERNAME``/``_PASSWORD``); the pipeline
-    user, the release path, also holds the promotion ledger's key (``MODEL_LEDGER_KEY``).
+    ``admin_env``/``pipeline_env``/``serving_env``/``reader_env`` are the environment a client
+    needs as that user (``MLFLOW_TRACKING_URI`` and ``MLFLOW_TRACKING_USERNAME``/``_PASSWORD``);
+    the pipeline user, the release path, also holds the promotion ledger's key
+    (``MODEL_LEDGER_KEY``). The serving user reads only the versions ``serve`` declared.
     """
 
     url: str
@@ -77,10 +78,16 @@ class MlflowServer(str):
     def serving_env(self) -> dict[str, str]:
         return self.env_for("serving")
 
-    def serve(self, *model_names: str) -> None:
-        """Let the serving user read these registered models too, as a stack whose deployments
-        serve them would: the deploy's access script runs again with them declared."""
-        self._configure(model_names)
+    @property
+    def reader_env(self) -> dict[str, str]:
+        """The deploy's and the previews' login: reads every model, writes nothing."""
+        return self.env_for("reader")
+
+    def serve(self, *models: str) -> None:
+        """Declare what a stack's deployments serve: `name/version` or `name@alias` joins the
+        served-versions list, and each name's READ grant is applied by the deploy's access
+        script, run again (a bare `name` only grants)."""
+        self._configure(models)
 
 
 def _stack_served_models() -> tuple[str, ...]:
@@ -105,20 +112,25 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
         AUTH_APP_NAME,
         PASSWORD_ENV,
         RELEASE_USERS_ENV,
+        SERVED_VERSIONS_ENV,
+        SERVING_USERS_ENV,
         MlflowUsers,
         basic_auth_ini,
+        served_versions_json,
         write_auth_app,
     )
+    from infra.model_versions import DeclaredVersion
 
     root = tmp_path_factory.mktemp("mlflow-server")
     port = free_port()
     logins = {
         role: MlflowLogin(f"platform-{role}", secrets.token_urlsafe(24))
-        for role in ("admin", "serving", "pipeline")
+        for role in ("admin", "serving", "pipeline", "reader")
     }
     auth_ini = root / "basic_auth.ini"
     auth_ini.write_text(basic_auth_ini(f"sqlite:///{root / 'auth.db'}", logins["admin"].username))
     backend_uri = f"sqlite:///{root / 'mlflow.db'}"
+    served_versions = root / "served-versions.json"
     env = isolated_env(
         MLFLOW_AUTH_CONFIG_PATH=str(auth_ini),
         MLFLOW_AUTH_ADMIN_PASSWORD=logins["admin"].password,
@@ -128,15 +140,27 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
         # Job execution (GenAI jobs) would spawn a dozen workers the tests never use.
         MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
         PYTHONPATH=str(write_auth_app(root / "auth-app")),
-        **{RELEASE_USERS_ENV: logins["pipeline"].username},
+        **{
+            RELEASE_USERS_ENV: logins["pipeline"].username,
+            SERVING_USERS_ENV: logins["serving"].username,
+            SERVED_VERSIONS_ENV: str(served_versions),
+        },
     )
     served: set[str] = set(_stack_served_models())
+    declared: set[DeclaredVersion] = set()
 
-    def configure(extra_models: tuple[str, ...] = ()) -> None:
-        served.update(extra_models)
+    def configure(models: tuple[str, ...] = ()) -> None:
+        for model in models:
+            name, _, version = model.partition("/")
+            name, _, alias = name.partition("@")
+            served.add(name)
+            if version or alias:
+                declared.add(DeclaredVersion(name, version or None, alias or None))
+        served_versions.write_text(served_versions_json(declared))
         users = MlflowUsers(
             serving=logins["serving"].username,
             pipeline=logins["pipeline"].username,
+            reader=logins["reader"].username,
             served_models=tuple(served),
         )
         spec = root / "access.json"
