@@ -19,10 +19,14 @@ from infra.mlflow_auth import (
     AUTH_APP_NAME,
     PASSWORD_ENV,
     RELEASE_USERS_ENV,
+    SERVED_VERSIONS_ENV,
+    SERVING_USERS_ENV,
     MlflowUsers,
     auth_app_files,
     basic_auth_ini,
+    served_versions_json,
 )
+from infra.model_versions import DeclaredVersion
 from infra.namespaces import MLFLOW
 from infra.secrets import MlflowLogin, credentials_secret, generated_password
 from infra.workloads import (
@@ -58,6 +62,8 @@ AUTH_APP_DIR = "/opt/platform-auth"
 """Where the platform's auth app (`infra/scripts/mlflow_platform_auth.py`) is mounted; on
 PYTHONPATH, so `mlflow server --app-name platform-auth` finds its entry point."""
 POSTGRES_CA = "/etc/postgres-ca/ca.crt"
+SERVED_VERSIONS_DIR = "/etc/mlflow-served"
+SERVED_VERSIONS_FILE = "served-versions.json"
 SERVER_OVERHEAD_MIB = 320
 """Measured here with mlflow 3.17.2 (`mlflow server --app-name basic-auth --workers 2`): the
 `mlflow server` parent stays resident at ~245 MiB RSS, uvicorn's supervisor ~27 MiB."""
@@ -92,6 +98,9 @@ class MlflowConfig(CamelModel):
     """Reads the registered models the stack's deployments serve, nothing else."""
     mlflow_pipeline_user: DnsLabel = Field(default="pipeline", validate_default=True)
     """Edits every experiment and registered model: CI and the training Jobs."""
+    mlflow_reader_user: DnsLabel = Field(default="reader", validate_default=True)
+    """Reads every experiment and registered model, writes nothing: the deploy and previews,
+    which resolve aliases to versions not served yet."""
     postgres_image: ImageReference = POSTGRES_IMAGE
     postgres_storage_size: MemoryQuantity = "2Gi"
     artifact_store: Literal["volume", "s3"] = "volume"
@@ -146,6 +155,17 @@ class MlflowConfig(CamelModel):
             )
         return pipeline
 
+    @field_validator("mlflow_reader_user")
+    @classmethod
+    def _reader_distinct(cls, reader: str, info: ValidationInfo) -> str:
+        others = ("mlflow_admin_user", "mlflow_serving_user", "mlflow_pipeline_user")
+        if reader in {info.data.get(key) for key in others}:
+            raise ValueError(
+                "'mlflowReaderUser' must differ from 'mlflowAdminUser', 'mlflowServingUser' and "
+                "'mlflowPipelineUser'"
+            )
+        return reader
+
     @field_validator("s3_secret_access_key")
     @classmethod
     def _static_key_pair(cls, secret: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
@@ -198,12 +218,16 @@ def _mlflow_workload_skips(image: str) -> dict[str, str]:
 class MlflowTracking(PlatformComponent):
     """Everything MLflow needs in the `mlflow` namespace. Every credential is generated (or, for
     an external store, a Pulumi secret) and reaches pods only through Secrets; `serving_login`
-    and `pipeline_login` are handed to the components whose pods log in as those users."""
+    and `pipeline_login` are handed to the components whose pods log in as those users,
+    `reader_login` is exported for the deploy. Predictor pods may download a version only once
+    `served_versions` (the list the auth app reads) holds it."""
 
     tracking_uri: str = TRACKING_URI
     admin_password: pulumi.Output[str]
     serving_login: MlflowLogin
     pipeline_login: MlflowLogin
+    reader_login: MlflowLogin
+    served_versions: k8s.core.v1.ConfigMap
 
     def __init__(
         self,
@@ -211,6 +235,7 @@ class MlflowTracking(PlatformComponent):
         config: MlflowConfig,
         *,
         served_models: list[str],
+        served_versions: list[DeclaredVersion],
         certificates: CertManager,
         persistent: bool,
         storage_class: str | None,
@@ -230,6 +255,10 @@ class MlflowTracking(PlatformComponent):
         self.pipeline_login = MlflowLogin(
             config.mlflow_pipeline_user,
             generated_password("mlflow-pipeline-password", self.child_opts()),
+        )
+        self.reader_login = MlflowLogin(
+            config.mlflow_reader_user,
+            generated_password("mlflow-reader-password", self.child_opts()),
         )
         backend_uri = database_password.apply(
             lambda password: (
@@ -251,6 +280,7 @@ class MlflowTracking(PlatformComponent):
                 "flask-secret-key": generated_password("mlflow-flask-secret", self.child_opts()),
                 PASSWORD_ENV["serving"]: self.serving_login.password,
                 PASSWORD_ENV["pipeline"]: self.pipeline_login.password,
+                PASSWORD_ENV["reader"]: self.reader_login.password,
             },
             opts=self.child_opts(),
         )
@@ -295,11 +325,13 @@ class MlflowTracking(PlatformComponent):
                 self.admin_password,
                 self.serving_login.password,
                 self.pipeline_login.password,
+                self.reader_login.password,
             ).apply(lambda values: hashlib.sha256("\0".join(values).encode()).hexdigest())
         )
         users = MlflowUsers(
             serving=config.mlflow_serving_user,
             pipeline=config.mlflow_pipeline_user,
+            reader=config.mlflow_reader_user,
             served_models=tuple(served_models),
         )
         access = self._access_job(
@@ -317,6 +349,7 @@ class MlflowTracking(PlatformComponent):
         )
         labels = {"app.kubernetes.io/name": "mlflow"}
         auth_app = self._auth_app(config)
+        self.served_versions = self._served_versions(served_versions)
         k8s.apps.v1.Deployment(
             "mlflow",
             metadata={
@@ -383,6 +416,14 @@ class MlflowTracking(PlatformComponent):
                                         "name": RELEASE_USERS_ENV,
                                         "value": config.mlflow_pipeline_user,
                                     },
+                                    {
+                                        "name": SERVING_USERS_ENV,
+                                        "value": config.mlflow_serving_user,
+                                    },
+                                    {
+                                        "name": SERVED_VERSIONS_ENV,
+                                        "value": f"{SERVED_VERSIONS_DIR}/{SERVED_VERSIONS_FILE}",
+                                    },
                                     *store_env,
                                 ],
                                 "resources": resources(
@@ -402,10 +443,23 @@ class MlflowTracking(PlatformComponent):
                                         "mountPath": AUTH_APP_DIR,
                                         "readOnly": True,
                                     },
+                                    {
+                                        "name": "served-versions",
+                                        "mountPath": SERVED_VERSIONS_DIR,
+                                        "readOnly": True,
+                                    },
                                 ],
                             }
                         ],
-                        "volumes": [*common_volumes, *store_volumes, auth_app],
+                        "volumes": [
+                            *common_volumes,
+                            *store_volumes,
+                            auth_app,
+                            {
+                                "name": "served-versions",
+                                "configMap": {"name": self.served_versions.metadata["name"]},
+                            },
+                        ],
                     },
                 },
             },
@@ -413,6 +467,22 @@ class MlflowTracking(PlatformComponent):
         )
         self._service("mlflow", labels, "http", MLFLOW_PORT)
         self.register_outputs({"tracking_uri": self.tracking_uri})
+
+    def _served_versions(self, versions: list[DeclaredVersion]) -> k8s.core.v1.ConfigMap:
+        """The auth app's served-versions list. One name for every revision: the kubelet
+        refreshes the mounted file in place (within its sync period, about a minute) and the
+        app reads it on every request, so a new version is readable without restarting MLflow;
+        a predictor pod that asks before then fails its download and is restarted."""
+        return k8s.core.v1.ConfigMap(
+            "mlflow-served-versions",
+            metadata={
+                "name": "mlflow-served-versions",
+                "namespace": MLFLOW,
+                "labels": {"app.kubernetes.io/name": "mlflow"},
+            },
+            data={SERVED_VERSIONS_FILE: served_versions_json(versions)},
+            opts=self.child_opts(),
+        )
 
     def _auth_app(self, config: MlflowConfig) -> dict:
         """The volume carrying `auth_app_files()` (ConfigMap keys cannot hold `/`, so each

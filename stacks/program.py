@@ -90,6 +90,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
         "mlflow",
         config.mlflow,
         served_models=list(served_model_names(config)),
+        served_versions=[v for declared in versions.versions.values() for v in declared.values()],
         certificates=certificates,
         persistent=config.cluster.persistent_storage,
         storage_class=storage_class,
@@ -131,9 +132,11 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             executor=config.sizing.platform.executor,
             registry_login=image.registry_login,
             annotations=operator_annotations(unrouted.ref),
-            # Predictor pods are admitted only once the executor's hardening policies exist.
+            # Predictor pods are admitted only once the executor's hardening policies exist, and
+            # download their version only once MLflow's served-versions list holds it.
             opts=pulumi.ResourceOptions.merge(
-                in_namespaces, pulumi.ResourceOptions(depends_on=[hardening])
+                in_namespaces,
+                pulumi.ResourceOptions(depends_on=[hardening, mlflow.served_versions]),
             ),
         )
         targets = [
@@ -199,6 +202,8 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
     pulumi.export("mlflowAdminPassword", mlflow.admin_password)
     pulumi.export("mlflowPipelineUser", mlflow.pipeline_login.username)
     pulumi.export("mlflowPipelinePassword", mlflow.pipeline_login.password)
+    pulumi.export("mlflowReaderUser", mlflow.reader_login.username)
+    pulumi.export("mlflowReaderPassword", mlflow.reader_login.password)
     pulumi.export("mlflowUrl", config.mesh.url("mlflow"))
     pulumi.export("mlflowInClusterUrl", mlflow.tracking_uri)
     pulumi.export("image", image.reference)

@@ -12,7 +12,13 @@ import jsonschema
 import pytest
 
 from infra.mesh import GATEWAY_NAME, PREDICTION_PATHS, REDIRECT_GATEWAY_NAME
-from infra.mlflow_auth import AUTH_APP_NAME, RELEASE_USERS_ENV, auth_app_files
+from infra.mlflow_auth import (
+    AUTH_APP_NAME,
+    RELEASE_USERS_ENV,
+    SERVED_VERSIONS_ENV,
+    SERVING_USERS_ENV,
+    auth_app_files,
+)
 from infra.stack_config import load_stack_file
 from stacks.mock_runtime import FAKE_GENERATED_PASSWORD
 from stacks.render import documents, render_stack
@@ -472,6 +478,31 @@ def test_mlflow_loads_the_platform_auth_app_the_tests_run(rendered) -> None:
         item["path"]: config_map["data"][item["key"]] for item in volume["configMap"]["items"]
     }
     assert mounted == auth_app_files()
+
+
+def test_mlflow_reads_the_served_versions_the_predictors_declare(rendered) -> None:
+    """The serving user is narrowed to a list holding exactly what every predictor declares
+    (its alias, in a render that asked no registry), mounted where the auth app reads it."""
+    stack, documents, _ = rendered
+    (server,) = [d for d in of_kind(documents, "Deployment") if d["metadata"]["name"] == "mlflow"]
+    container = server["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    config = load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml")
+    assert env[SERVING_USERS_ENV] == config.mlflow.mlflow_serving_user
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "served-versions"]
+    directory, file_name = env[SERVED_VERSIONS_ENV].rsplit("/", 1)
+    assert mount["mountPath"] == directory
+    (volume,) = [v for v in server["spec"]["template"]["spec"]["volumes"]
+                 if v["name"] == "served-versions"]  # fmt: skip
+    (listed,) = [c for c in of_kind(documents, "ConfigMap")
+                 if c["metadata"]["name"] == volume["configMap"]["name"]]  # fmt: skip
+    entries = json.loads(listed["data"][file_name])["versions"]
+    declared = [
+        {"model": p.registered_model, **({"alias": p.alias} if p.alias else {"version": p.version})}
+        for d in config.deployments
+        for p in d.predictors
+    ]
+    assert sorted(map(json.dumps, entries)) == sorted(set(map(json.dumps, declared)))
 
 
 def test_database_connection_verifies_tls(rendered) -> None:
