@@ -9,6 +9,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -28,6 +29,14 @@ def isolated_env(**overrides: str) -> dict[str, str]:
     """The test environment without any ambient MLflow URI, plus ``overrides``."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
     return {**env, **overrides}
+
+
+class TlsFiles(NamedTuple):
+    """A server's ``tls.crt``/``tls.key`` in ``directory`` (as cert-manager writes them) and the
+    CA that signed them."""
+
+    directory: Path
+    ca_file: Path
 
 
 class MlflowLogin(NamedTuple):
@@ -107,6 +116,15 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
     configures it (``infra/mlflow_auth.py``): MLflow's basic-auth app plus the platform's write
     rules, loaded from the same files the deploy mounts; SQLite stores, proxied local artifacts,
     default permission NO_PERMISSIONS, users and grants created by the deploy's access script."""
+    with running_mlflow(tmp_path_factory.mktemp("mlflow-server")) as server:
+        yield server
+
+
+@contextmanager
+def running_mlflow(root: Path, tls: TlsFiles | None = None) -> Iterator[MlflowServer]:
+    """The ``mlflow_server`` fixture's server, its files under ``root``; with ``tls`` it serves
+    only HTTPS, with the options the deploy gives it (``infra/internal_tls.py``)."""
+    from infra.internal_tls import uvicorn_tls_options
     from infra.mlflow_auth import (
         ACCESS_SCRIPT,
         AUTH_APP_NAME,
@@ -121,7 +139,6 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
     )
     from infra.model_versions import DeclaredVersion
 
-    root = tmp_path_factory.mktemp("mlflow-server")
     port = free_port()
     logins = {
         role: MlflowLogin(f"platform-{role}", secrets.token_urlsafe(24))
@@ -185,8 +202,9 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
         "--host", "127.0.0.1",
         "--port", str(port),
         "--workers", "1",
+        *(["--uvicorn-opts", uvicorn_tls_options(tls.directory)] if tls else []),
     ]  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https' if tls else 'http'}://{'localhost' if tls else '127.0.0.1'}:{port}"
     server = ServerGroup(
         command,
         cwd=root,
@@ -194,6 +212,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
         ready_urls=[f"{url}/health"],
         log_path=root / "server.log",
         startup_timeout=SERVER_START_TIMEOUT_S,
+        ca_file=tls.ca_file if tls else None,
     )
     with server:
         yield MlflowServer(url, logins, configure)
