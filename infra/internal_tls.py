@@ -57,3 +57,16 @@ def uvicorn_tls_options(directory: str = SERVER_TLS_DIR) -> str:
     options are given (`mlflow/server/__init__.py` `_run_server`, `_build_uvicorn_command`
     forwards these), and uvicorn serves only TLS on the port once it has a certificate."""
     return f"--ssl-certfile {directory}/tls.crt --ssl-keyfile {directory}/tls.key"
+
+
+def upstream_tls_policy(host: str, ca_secret: str) -> dict:
+    """DestinationRule spec making a gateway speak TLS to `host`, verifying it against the
+    `ca.crt` of Secret `ca_secret` in the gateway's namespace (istio/api 1.30
+    `networking/v1alpha3/destination_rule.proto` ClientTLSSettings: `credentialName` applies at
+    gateways; for SIMPLE only its CA is used). `sni` is the service's name, which the
+    certificate holds, not the public host the request came for."""
+    return {
+        "host": host,
+        "exportTo": ["."],
+        "trafficPolicy": {"tls": {"mode": "SIMPLE", "credentialName": ca_secret, "sni": host}},
+    }

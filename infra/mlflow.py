@@ -14,6 +14,12 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from infra.cert_manager import CertManager
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel, CpuQuantity, DnsLabel, ImageReference, MemoryQuantity
+from infra.internal_tls import (
+    server_tls_mount,
+    server_tls_volume,
+    service_dns_names,
+    uvicorn_tls_options,
+)
 from infra.mlflow_auth import (
     ACCESS_SCRIPT,
     AUTH_APP_NAME,
@@ -46,7 +52,9 @@ POSTGRES_IMAGE = (
 MLFLOW_PORT = 5000
 POSTGRES_PORT = 5432
 POSTGRES_HOST = f"postgres.{MLFLOW}.svc"
-TRACKING_URI = f"http://mlflow.{MLFLOW}.svc.cluster.local:{MLFLOW_PORT}"
+TRACKING_URI = f"https://mlflow.{MLFLOW}.svc.cluster.local:{MLFLOW_PORT}"
+"""MLflow serves only TLS, with a certificate from the platform CA (`infra/internal_tls.py`)."""
+MLFLOW_TLS_SECRET = "mlflow-tls"
 MLFLOW_UID = 10001
 """Any high UID: MLflow's image has no user of its own and keeps nothing outside /tmp."""
 POSTGRES_UID = 999
@@ -349,6 +357,12 @@ class MlflowTracking(PlatformComponent):
         )
         labels = {"app.kubernetes.io/name": "mlflow"}
         auth_app = self._auth_app(config)
+        certificate = certificates.certificate(
+            "mlflow-server",
+            namespace=MLFLOW,
+            secret_name=MLFLOW_TLS_SECRET,
+            dns_names=service_dns_names("mlflow", MLFLOW),
+        )
         self.served_versions = self._served_versions(served_versions)
         k8s.apps.v1.Deployment(
             "mlflow",
@@ -392,8 +406,10 @@ class MlflowTracking(PlatformComponent):
                                     "--serve-artifacts",
                                     "--artifacts-destination",
                                     self._destination(config),
+                                    "--uvicorn-opts",
+                                    uvicorn_tls_options(),
                                 ],  # fmt: skip
-                                "ports": [{"name": "http", "containerPort": MLFLOW_PORT}],
+                                "ports": [{"name": "https", "containerPort": MLFLOW_PORT}],
                                 "env": [
                                     *common_env,
                                     secret_env(
@@ -432,8 +448,8 @@ class MlflowTracking(PlatformComponent):
                                     config.mlflow_cpu_limit,
                                     config.mlflow_memory_limit,
                                 ),
-                                "readinessProbe": http_probe("/health", "http", 10),
-                                "livenessProbe": http_probe("/health", "http", 30),
+                                "readinessProbe": http_probe("/health", "https", 10, "HTTPS"),
+                                "livenessProbe": http_probe("/health", "https", 30, "HTTPS"),
                                 "securityContext": CONTAINER_SECURITY_CONTEXT,
                                 "volumeMounts": [
                                     *common_mounts,
@@ -448,6 +464,7 @@ class MlflowTracking(PlatformComponent):
                                         "mountPath": SERVED_VERSIONS_DIR,
                                         "readOnly": True,
                                     },
+                                    server_tls_mount(),
                                 ],
                             }
                         ],
@@ -459,13 +476,14 @@ class MlflowTracking(PlatformComponent):
                                 "name": "served-versions",
                                 "configMap": {"name": self.served_versions.metadata["name"]},
                             },
+                            server_tls_volume(MLFLOW_TLS_SECRET),
                         ],
                     },
                 },
             },
-            opts=self.child_opts(depends_on=[access]),
+            opts=self.child_opts(depends_on=[access, certificate]),
         )
-        self._service("mlflow", labels, "http", MLFLOW_PORT)
+        self._service("mlflow", labels, "https", MLFLOW_PORT)
         self.register_outputs({"tracking_uri": self.tracking_uri})
 
     def _served_versions(self, versions: list[DeclaredVersion]) -> k8s.core.v1.ConfigMap:
@@ -613,7 +631,7 @@ class MlflowTracking(PlatformComponent):
         )
 
     def _service(self, name: str, labels: dict, protocol: str, port: int) -> k8s.core.v1.Service:
-        """A Service whose port name tells Istio the protocol (`http-...`, `tcp-...`)."""
+        """A Service whose port name tells Istio the protocol (`https-...`, `tcp-...`)."""
         return k8s.core.v1.Service(
             name,
             metadata={"name": name, "namespace": MLFLOW, "labels": labels},

@@ -5,6 +5,7 @@ import pulumi_kubernetes as k8s
 
 from infra.component import PlatformComponent
 from infra.deployment_config import MODEL_CONTAINER, DeploymentConfig, PredictorConfig
+from infra.internal_tls import ca_mount, ca_volume, mlflow_ca_env
 from infra.model_versions import DeclaredVersion
 from infra.secrets import MlflowLogin, RegistryLogin, credentials_secret
 from infra.workloads import (
@@ -177,6 +178,7 @@ def _pod_spec(
                 "env": [
                     *_model_env(version),
                     {"name": "MLFLOW_TRACKING_URI", "value": tracking_uri},
+                    mlflow_ca_env(),
                     *login_env,
                     {"name": "SERVER_WORKERS", "value": str(config.workers)},
                     {"name": "MAX_BATCH_ROWS", "value": str(config.max_batch_rows)},
@@ -196,8 +198,8 @@ def _pod_spec(
                 "readinessProbe": http_probe("/health/ping", SERVING_HTTP_PORT, initial_delay=10),
                 "livenessProbe": http_probe("/health/ping", SERVING_HTTP_PORT, initial_delay=30),
                 "securityContext": CONTAINER_SECURITY_CONTEXT,
-                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, ca_mount()],
             }
         ],
-        "volumes": [scratch_volume()],
+        "volumes": [scratch_volume(), ca_volume()],
     }

@@ -23,6 +23,7 @@ from infra.cluster import ClusterAccess
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel, DnsLabel
 from infra.deployment_config import DeploymentConfig, TrainingConfig
+from infra.internal_tls import ca_mount, ca_volume, mlflow_ca_env
 from infra.model_image import (
     DIGEST_REFERENCE,
     ImageSource,
@@ -253,6 +254,7 @@ class ContinuousTraining(PlatformComponent):
         its hashes, trains, registers and gates a version, and moves `challenger` if it passed."""
         env = [
             {"name": "MLFLOW_TRACKING_URI", "value": self._tracking_uri},
+            mlflow_ca_env(),
             {"name": "HOME", "value": "/tmp"},
             *MlflowLogin.env(secrets.mlflow),
         ]
@@ -278,10 +280,10 @@ class ContinuousTraining(PlatformComponent):
                     "env": env,
                     "resources": resources("500m", "1Gi", "2", "2Gi"),
                     "securityContext": CONTAINER_SECURITY_CONTEXT,
-                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, ca_mount()],
                 }
             ],
-            "volumes": [scratch_volume(size="2Gi")],
+            "volumes": [scratch_volume(size="2Gi"), ca_volume()],
         }
         return k8s.batch.v1.CronJob(
             f"{target.namespace}-{cronjob_name(target.deployment)}",

@@ -1,11 +1,13 @@
 """The platform program: composes the `infra/` components for one validated stack config."""
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from infra.cert_manager import CertManager
 from infra.cluster import ClusterAccess
 from infra.deployment_config import DeploymentConfig
 from infra.executor_hardening import ExecutorHardening
+from infra.internal_tls import CA_BUNDLE_SECRET, ca_bundle_dns_name, upstream_tls_policy
 from infra.mesh import ServiceMesh, ingress_route
 from infra.mlflow import MLFLOW_PORT, MlflowTracking
 from infra.mlflow_auth import served_model_names
@@ -20,6 +22,9 @@ from infra.seldon_operator import SeldonOperator
 from infra.stack_config import StackConfig
 from infra.traffic_routing import DeploymentRoute, UnroutedGateway, operator_annotations
 from infra.training import ContinuousTraining, TrainingImage, training_targets
+
+MLFLOW_UPSTREAM_CA = "mlflow-upstream-ca"
+"""Secret in istio-system whose `ca.crt` the gateway verifies MLflow's certificate with."""
 
 
 def declare_platform(config: StackConfig, versions: Resolution) -> None:
@@ -113,6 +118,17 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
     MonitoringDashboards(
         "dashboards", config.monitoring, monitoring_namespace=MONITORING, opts=monitoring_opts
     )
+    # Every deployment namespace gets the platform CA, for its pods to verify MLflow and, for
+    # Alertmanager's route, the retrain trigger.
+    ca_bundles = [
+        certificates.certificate(
+            f"{namespace}-platform-ca-bundle",
+            namespace=namespace,
+            secret_name=CA_BUNDLE_SECRET,
+            dns_names=[ca_bundle_dns_name(namespace)],
+        )
+        for namespace in config.deployment_namespaces
+    ]
     served = []
     for waiting in versions.pending.values():
         pulumi.log.warn(waiting)
@@ -136,7 +152,9 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             # download their version only once MLflow's served-versions list holds it.
             opts=pulumi.ResourceOptions.merge(
                 in_namespaces,
-                pulumi.ResourceOptions(depends_on=[hardening, mlflow.served_versions]),
+                pulumi.ResourceOptions(
+                    depends_on=[hardening, mlflow.served_versions, *ca_bundles]
+                ),
             ),
         )
         targets = [
@@ -174,7 +192,9 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             pipeline_login=mlflow.pipeline_login,
             registry=config.image,
             # AlertmanagerConfig is one of the chart's CRDs.
-            opts=monitoring_opts,
+            opts=pulumi.ResourceOptions.merge(
+                monitoring_opts, pulumi.ResourceOptions(depends_on=ca_bundles)
+            ),
         )
         pulumi.export("trainingImage", training_image.reference)
     ingress_route(
@@ -185,6 +205,20 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
         port=MLFLOW_PORT,
         parent=mesh,
         after=[mesh.gateway],
+    )
+    mlflow_upstream_ca = certificates.certificate(
+        "mlflow-upstream-ca",
+        namespace=ISTIO,
+        secret_name=MLFLOW_UPSTREAM_CA,
+        dns_names=[ca_bundle_dns_name(ISTIO)],
+    )
+    k8s.apiextensions.CustomResource(
+        "mlflow-upstream-tls",
+        api_version="networking.istio.io/v1beta1",
+        kind="DestinationRule",
+        metadata={"name": "mlflow-upstream-tls", "namespace": ISTIO},
+        spec=upstream_tls_policy(f"mlflow.{MLFLOW}.svc.cluster.local", MLFLOW_UPSTREAM_CA),
+        opts=pulumi.ResourceOptions(parent=mesh, depends_on=[mesh.gateway, mlflow_upstream_ca]),
     )
     ingress_route(
         "grafana",

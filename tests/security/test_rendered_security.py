@@ -451,7 +451,7 @@ def test_mlflow_runs_basic_auth_at_the_client_version_with_protocol_named_ports(
     assert env["MLFLOW_AUTH_CONFIG_PATH"]["value"].endswith("basic_auth.ini")
     for service in of_kind(documents, "Service"):
         for port in service["spec"]["ports"]:
-            assert re.fullmatch(r"(http|tcp)-[a-z0-9-]+", port["name"]), service["metadata"]
+            assert re.fullmatch(r"(https?|tcp)-[a-z0-9-]+", port["name"]), service["metadata"]
     (access,) = of_kind(documents, "Job")
     assert "mlflow" in [c["image"] for c in access["spec"]["template"]["spec"]["containers"]][0]
     assert server["metadata"]["name"] and access["metadata"]["name"].startswith("mlflow-access-")
