@@ -19,11 +19,21 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import Field
 
+from infra.cert_manager import CertManager
 from infra.cluster import ClusterAccess
 from infra.component import PlatformComponent
 from infra.config_types import CamelModel, DnsLabel
 from infra.deployment_config import DeploymentConfig, TrainingConfig
-from infra.internal_tls import ca_mount, ca_volume, mlflow_ca_env
+from infra.internal_tls import (
+    CA_BUNDLE_SECRET,
+    SERVER_TLS_DIR,
+    ca_mount,
+    ca_volume,
+    mlflow_ca_env,
+    server_tls_mount,
+    server_tls_volume,
+    service_dns_names,
+)
 from infra.model_image import (
     DIGEST_REFERENCE,
     ImageSource,
@@ -67,8 +77,9 @@ trigger), built from the repository root (`.dockerignore` keeps the rest out).""
 TRAINING_UID = 10001
 """The training image's non-root user (model/Dockerfile)."""
 TRIGGER_PORT = 8080
-TRIGGER_PORT_NAME = "http-webhook"
-"""Named by protocol, so Istio treats the Service as HTTP rather than opaque TCP."""
+TRIGGER_PORT_NAME = "https-webhook"
+"""Named by protocol: the trigger serves only TLS (`RETRAIN_TLS_DIR`)."""
+TRIGGER_TLS_SECRET = "retrain-trigger-tls"
 TRIGGER_NAME = TRIGGER_ACCOUNT
 TOKEN_KEY = "token"
 TOKEN_DIR = "/var/run/secrets/retrain-webhook"
@@ -187,9 +198,11 @@ class ContinuousTraining(PlatformComponent):
         tracking_uri: pulumi.Input[str],
         pipeline_login: MlflowLogin,
         registry: ModelImageConfig,
+        certificates: CertManager,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:training:ContinuousTraining", name, opts)
+        self._certificates = certificates
         self._image = image
         self._tracking_uri = tracking_uri
         token = generated_password(f"{name}-webhook-token", self.child_opts())
@@ -333,7 +346,14 @@ class ContinuousTraining(PlatformComponent):
     def _trigger(
         self, namespace: str, cronjobs: dict[str, pulumi.Output[str]], secrets: "_NamespaceSecrets"
     ) -> k8s.core.v1.Service:
-        """The webhook receiver of one namespace and exactly the API access it needs."""
+        """The webhook receiver of one namespace, serving only TLS with a certificate from the
+        platform CA, and exactly the API access it needs."""
+        certificate = self._certificates.certificate(
+            f"{namespace}-{TRIGGER_NAME}",
+            namespace=namespace,
+            secret_name=TRIGGER_TLS_SECRET,
+            dns_names=service_dns_names(TRIGGER_NAME, namespace),
+        )
         labels = {
             "app.kubernetes.io/name": TRIGGER_NAME,
             "app.kubernetes.io/part-of": "mlops-platform",
@@ -416,17 +436,23 @@ class ContinuousTraining(PlatformComponent):
                                     },
                                     {"name": "RETRAIN_CRONJOBS", "value": cronjob_map},
                                     {"name": "RETRAIN_PORT", "value": str(TRIGGER_PORT)},
+                                    {"name": "RETRAIN_TLS_DIR", "value": SERVER_TLS_DIR},
                                 ],
                                 "ports": [
                                     {"name": TRIGGER_PORT_NAME, "containerPort": TRIGGER_PORT}
                                 ],
                                 "resources": resources("20m", "96Mi", "500m", "256Mi"),
-                                "readinessProbe": http_probe("/healthz", TRIGGER_PORT_NAME, 5),
-                                "livenessProbe": http_probe("/healthz", TRIGGER_PORT_NAME, 15),
+                                "readinessProbe": http_probe(
+                                    "/healthz", TRIGGER_PORT_NAME, 5, "HTTPS"
+                                ),
+                                "livenessProbe": http_probe(
+                                    "/healthz", TRIGGER_PORT_NAME, 15, "HTTPS"
+                                ),
                                 "securityContext": CONTAINER_SECURITY_CONTEXT,
                                 "volumeMounts": [
                                     {"name": "tmp", "mountPath": "/tmp"},
                                     {"name": "token", "mountPath": TOKEN_DIR, "readOnly": True},
+                                    server_tls_mount(),
                                 ],
                             }
                         ],
@@ -436,11 +462,12 @@ class ContinuousTraining(PlatformComponent):
                                 "name": "token",
                                 "secret": {"secretName": secrets.token, "defaultMode": 0o400},
                             },
+                            server_tls_volume(TRIGGER_TLS_SECRET),
                         ],
                     },
                 },
             },
-            opts=self.child_opts(depends_on=[role]),
+            opts=self.child_opts(depends_on=[role, certificate]),
         )
         service = k8s.core.v1.Service(
             f"{namespace}-{TRIGGER_NAME}",
@@ -538,7 +565,7 @@ class ContinuousTraining(PlatformComponent):
         `namespace="<this namespace>"` matcher to the route (see `alertmanager_config`)."""
         url = service.metadata["name"].apply(
             lambda name: (
-                f"http://{name}.{target.namespace}.svc:{TRIGGER_PORT}"
+                f"https://{name}.{target.namespace}.svc:{TRIGGER_PORT}"
                 f"/v1/retrain/{target.deployment}"
             )
         )
@@ -612,7 +639,13 @@ def alertmanager_config(
                                 "authorization": {
                                     "type": "Bearer",
                                     "credentials": {"name": token_secret, "key": TOKEN_KEY},
-                                }
+                                },
+                                # The operator mounts it into Alertmanager as `tls_config.ca_file`
+                                # (prometheus-operator v0.85.0 pkg/alertmanager/amcfg.go
+                                # `convertHTTPConfig`); the Secret is in this object's namespace.
+                                "tlsConfig": {
+                                    "ca": {"secret": {"name": CA_BUNDLE_SECRET, "key": "ca.crt"}}
+                                },
                             },
                         }
                     ],

@@ -191,6 +191,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             tracking_uri=mlflow.tracking_uri,
             pipeline_login=mlflow.pipeline_login,
             registry=config.image,
+            certificates=certificates,
             # AlertmanagerConfig is one of the chart's CRDs.
             opts=pulumi.ResourceOptions.merge(
                 monitoring_opts, pulumi.ResourceOptions(depends_on=ca_bundles)

@@ -11,6 +11,7 @@ within the test rather than after the stack's 30 minutes; the routing is the ren
 
 import subprocess
 import time
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -23,6 +24,7 @@ from sklearn.datasets import load_iris
 
 from localrun.prometheus_server import running_prometheus
 from localrun.server_process import ModelServerProcess
+from tests.tls_files import issue_tls_files
 
 TOKEN = "alertmanager-bearer-token"
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -40,7 +42,9 @@ def fast_drift_render(tmp_path_factory) -> dict[str, dict]:
     return rendered_objects("dev", directory / "render", "--config-file", str(stack_file))
 
 
-def _alertmanager_config(objects: dict[str, dict], trigger_url: str) -> dict:
+def _alertmanager_config(objects: dict[str, dict], trigger_url: str, ca_file: Path) -> dict:
+    """What the operator generates from the rendered AlertmanagerConfigs, with the trigger at
+    `trigger_url` verified against `ca_file` (the namespace's platform CA bundle)."""
     (service,) = [
         s for s in of_kind(objects, "Service") if s["metadata"]["name"] == "retrain-trigger"
     ]
@@ -53,12 +57,19 @@ def _alertmanager_config(objects: dict[str, dict], trigger_url: str) -> dict:
         assert parts.port == service["spec"]["ports"][0]["port"]
         return urlunsplit(parts._replace(netloc=local.netloc))
 
-    secrets = {
-        (c["metadata"]["namespace"], reference["name"], reference["key"]): TOKEN
+    webhooks = [
+        (c["metadata"]["namespace"], webhook["httpConfig"])
         for c in of_kind(objects, "AlertmanagerConfig")
         for receiver in c["spec"]["receivers"]
         for webhook in receiver["webhookConfigs"]
-        for reference in [webhook["httpConfig"]["authorization"]["credentials"]]
+    ]
+    secrets = {
+        (namespace, reference["name"], reference["key"]): value
+        for namespace, http in webhooks
+        for reference, value in [
+            (http["authorization"]["credentials"], TOKEN),
+            (http["tlsConfig"]["ca"]["secret"], str(ca_file)),
+        ]
     }
     return operator_generated_config(
         of_kind(objects, "AlertmanagerConfig"), secrets=secrets, resolve=resolve
@@ -80,7 +91,11 @@ def test_routing_checks_with_amtool_and_scopes_by_namespace(
 ):
     config_file = tmp_path / "alertmanager.yml"
     config_file.write_text(
-        yaml.safe_dump(_alertmanager_config(fast_drift_render, "http://127.0.0.1:1"))
+        yaml.safe_dump(
+            _alertmanager_config(
+                fast_drift_render, "https://127.0.0.1:1", issue_tls_files(tmp_path).ca_file
+            )
+        )
     )
     subprocess.run(
         [amtool_binary, "check-config", str(config_file)], check=True, capture_output=True
@@ -114,7 +129,7 @@ def test_drift_alert_sent_to_alertmanager_reaches_the_trigger(
     """What the issue's check does: the drift alert with the labels the rule produces, posted to a
     real Alertmanager holding the rendered routing, reaches the retrain webhook."""
     trigger = trigger_for(fast_drift_render, TOKEN)
-    config = _alertmanager_config(fast_drift_render, trigger.url)
+    config = _alertmanager_config(fast_drift_render, trigger.url, trigger.ca_file)
     labels = {
         "alertname": "ModelFeatureDrift",
         "severity": "warning",
@@ -161,7 +176,7 @@ def test_shifted_inputs_to_a_model_server_start_a_retrain(
     alertmanager_dir, prometheus_dir = tmp_path / "am", tmp_path / "prom"
     alertmanager_dir.mkdir()
     prometheus_dir.mkdir()
-    config = _alertmanager_config(fast_drift_render, trigger.url)
+    config = _alertmanager_config(fast_drift_render, trigger.url, trigger.ca_file)
     with (
         running_alertmanager(alertmanager_binary, alertmanager_dir, config) as alertmanager,
         ModelServerProcess(trained_model["local_model_dir"], env=env) as server,
