@@ -101,8 +101,9 @@ def test_gateway_serves_https_and_redirects_http(rendered) -> None:
             c
             for c in of_kind(documents, "Certificate")
             if c["metadata"]["namespace"] == "istio-system"
+            and c["spec"]["secretName"] == tls["credentialName"]
         ]
-        assert certificate["spec"]["secretName"] == tls["credentialName"]
+        assert certificate["spec"]["dnsNames"]
 
 
 def _bound(service: dict, gateway: dict) -> bool:
