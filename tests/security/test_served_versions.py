@@ -102,21 +102,33 @@ def model_download(server, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.fixture(scope="module")
+def downloads(mlflow_server, registry) -> dict[tuple[str, str], subprocess.CompletedProcess[str]]:
+    """(served|other, version|alias) -> the download's outcome, the four run at once."""
+    name, served, unserved = registry["name"], registry["served"], registry["unserved"]
+    calls = {
+        ("served", "version"): (name, served["version"], ""),
+        ("served", "alias"): (name, "", "champion"),
+        ("other", "version"): (name, unserved["version"], ""),
+        ("other", "alias"): (name, "", "challenger"),
+    }
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        results = pool.map(lambda args: model_download(mlflow_server, *args), calls.values())
+        return dict(zip(calls, results, strict=True))
+
+
 @pytest.mark.parametrize("how", ["version", "alias"])
-def test_serving_user_downloads_its_served_version(mlflow_server, registry, how) -> None:
-    served = registry["served"]["version"]
-    args = (served, "") if how == "version" else ("", "champion")
-    result = model_download(mlflow_server, registry["name"], *args)
+def test_serving_user_downloads_its_served_version(registry, downloads, how) -> None:
+    result = downloads["served", how]
     assert result.returncode == 0, result.stdout + result.stderr
     answer = json.loads(result.stdout)
-    assert answer["version"] == served
+    assert answer["version"] == registry["served"]["version"]
     assert (Path(answer["local_dir"]) / "MLmodel").is_file()
 
 
 @pytest.mark.parametrize("how", ["version", "alias"])
-def test_serving_user_cannot_download_another_version(mlflow_server, registry, how) -> None:
-    args = (registry["unserved"]["version"], "") if how == "version" else ("", "challenger")
-    result = model_download(mlflow_server, registry["name"], *args)
+def test_serving_user_cannot_download_another_version(downloads, how) -> None:
+    result = downloads["other", how]
     assert result.returncode == 2, result.stdout + result.stderr
     assert "not a read of a served version" in json.loads(result.stdout)["error"]
 
