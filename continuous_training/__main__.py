@@ -79,12 +79,12 @@ def _serve() -> int:
 
     token, namespace, cronjobs = _token(), _setting("RETRAIN_NAMESPACE"), _cronjobs()
     port = int(_setting("RETRAIN_PORT", "8080"))
+    tls = _tls()
     if os.environ.get("KUBERNETES_SERVICE_HOST"):
         config.load_incluster_config()
     else:
         config.load_kube_config()
     retrainer = Retrainer(client.ApiClient(), namespace, cronjobs)
-    tls = _tls()
     server = serve(retrainer, token, _setting("RETRAIN_HOST", "0.0.0.0"), port, tls)
     logging.getLogger(__name__).info(
         "retrain trigger on port %d for %s in namespace %s", port, cronjobs, namespace

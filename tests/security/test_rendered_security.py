@@ -63,6 +63,8 @@ def pod_specs(documents: list[dict]) -> list[tuple[str, dict]]:
         name = f"{d.get('kind')}/{d.get('metadata', {}).get('name')}"
         if d.get("kind") in ("Deployment", "StatefulSet", "Job"):
             specs.append((name, d["spec"]["template"]["spec"]))
+        if d.get("kind") == "CronJob":
+            specs.append((name, d["spec"]["jobTemplate"]["spec"]["template"]["spec"]))
         if d.get("kind") == "SeldonDeployment":
             specs += [
                 (f"{name}/{p['name']}", c["spec"])
@@ -610,3 +612,56 @@ def test_cert_manager_chart_is_pinned_with_its_crds(rendered) -> None:
     assert (release["chart"], release["version"]) == ("cert-manager", version)
     assert release["repository"] == "https://charts.jetstack.io"
     assert release["values"]["crds"] == {"enabled": True, "keep": True}
+
+
+def test_mlflow_and_the_trigger_serve_only_tls_with_platform_certificates(rendered) -> None:
+    """Each server mounts a platform-CA certificate for its Service names, probes over HTTPS
+    and is addressed by https://; every pod that calls MLflow verifies it with its namespace's
+    CA bundle; the gateway verifies it by DestinationRule. All schema-valid."""
+    _, documents, outputs = rendered
+    certificates = {
+        (c["metadata"]["namespace"], c["spec"]["secretName"]): c
+        for c in of_kind(documents, "Certificate")
+    }
+    for certificate in certificates.values():
+        validate(certificate)
+    servers = [d for d in of_kind(documents, "Deployment")
+               if d["metadata"]["name"] in ("mlflow", "retrain-trigger")]  # fmt: skip
+    assert "mlflow" in [s["metadata"]["name"] for s in servers]
+    for server in servers:
+        namespace, name = server["metadata"]["namespace"], server["metadata"]["name"]
+        pod = server["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        (volume,) = [v for v in pod["volumes"] if v["name"] == "server-tls"]
+        certificate = certificates[namespace, volume["secret"]["secretName"]]
+        assert f"{name}.{namespace}.svc" in certificate["spec"]["dnsNames"]
+        assert certificate["spec"]["issuerRef"] == {"name": "platform-ca", "kind": "ClusterIssuer"}
+        assert "server-tls" in [m["name"] for m in container["volumeMounts"]]
+        for probe in ("readinessProbe", "livenessProbe"):
+            assert container[probe]["httpGet"]["scheme"] == "HTTPS", (name, probe)
+        (service,) = [
+            s for s in of_kind(documents, "Service")
+            if (s["metadata"]["namespace"], s["metadata"]["name"]) == (namespace, name)
+        ]  # fmt: skip
+        assert [p["name"].split("-")[0] for p in service["spec"]["ports"]] == ["https"]
+    (mlflow,) = [s for s in servers if s["metadata"]["name"] == "mlflow"]
+    args = mlflow["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--ssl-certfile" in args[args.index("--uvicorn-opts") + 1]
+    assert outputs["mlflowInClusterUrl"].startswith("https://")
+    clients = [
+        (where, container)
+        for where, spec in pod_specs(documents)
+        for container in spec["containers"]
+        if any(e["name"] == "MLFLOW_TRACKING_URI" for e in container.get("env", []))
+    ]
+    assert len({where.split("/")[0] for where, _ in clients}) >= 2, clients  # predictors, CronJob
+    for where, container in clients:
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["MLFLOW_TRACKING_URI"].startswith("https://"), where
+        mounted = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        assert env["MLFLOW_TRACKING_SERVER_CERT_PATH"] == f"{mounted['platform-ca']}/ca.crt", where
+    (rule,) = of_kind(documents, "DestinationRule")
+    validate(rule)
+    tls = rule["spec"]["trafficPolicy"]["tls"]
+    assert tls["mode"] == "SIMPLE" and rule["spec"]["host"] == tls["sni"]
+    assert ("istio-system", tls["credentialName"]) in certificates
