@@ -18,9 +18,10 @@ from stacks.preflight import missing_stack_file
 def declare(stack: str) -> None:
     """Declare `stack`; a missing stack file, an invalid config or an unresolvable model
     version is a `pulumi.RunError`, which the engine prints as the message alone."""
-    from infra.model_versions import RegistryError, deploy_time_versions
-    from infra.stack_config import StackConfigError, from_pulumi_runtime
+    from infra.deployments.versions import RegistryError, deploy_time_versions
+    from infra.stack_config import StackConfigError
     from stacks.program import declare_platform
+    from stacks.runtime_config import from_pulumi_runtime
 
     absent = missing_stack_file(stack)
     if absent:

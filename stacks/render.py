@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     if not config_file.is_file():
         print(f"error: stack file {config_file} does not exist", file=sys.stderr)
         return 2
-    from infra.model_versions import RegistryError
+    from infra.deployments.versions import RegistryError
     from infra.stack_config import StackConfigError
 
     try:

@@ -101,7 +101,7 @@ class MlflowServer(str):
 
 def _stack_served_models() -> tuple[str, ...]:
     """The registered models the committed stacks' deployments serve."""
-    from infra.mlflow_auth import served_model_names
+    from infra.mlflow.auth import served_model_names
     from infra.stack_config import load_stack_file
 
     names: set[str] = set()
@@ -113,7 +113,7 @@ def _stack_served_models() -> tuple[str, ...]:
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
     """A real ``mlflow server --app-name platform-auth`` on localhost, configured as the stack
-    configures it (``infra/mlflow_auth.py``): MLflow's basic-auth app plus the platform's write
+    configures it (``infra/mlflow/auth.py``): MLflow's basic-auth app plus the platform's write
     rules, loaded from the same files the deploy mounts; SQLite stores, proxied local artifacts,
     default permission NO_PERMISSIONS, users and grants created by the deploy's access script."""
     with running_mlflow(tmp_path_factory.mktemp("mlflow-server")) as server:
@@ -124,8 +124,9 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
 def running_mlflow(root: Path, tls: TlsFiles | None = None) -> Iterator[MlflowServer]:
     """The ``mlflow_server`` fixture's server, its files under ``root``; with ``tls`` it serves
     only HTTPS, with the options the deploy gives it (``infra/internal_tls.py``)."""
+    from infra.deployments.versions import DeclaredVersion
     from infra.internal_tls import uvicorn_tls_options
-    from infra.mlflow_auth import (
+    from infra.mlflow.auth import (
         ACCESS_SCRIPT,
         AUTH_APP_NAME,
         PASSWORD_ENV,
@@ -137,7 +138,6 @@ def running_mlflow(root: Path, tls: TlsFiles | None = None) -> Iterator[MlflowSe
         served_versions_json,
         write_auth_app,
     )
-    from infra.model_versions import DeclaredVersion
 
     port = free_port()
     logins = {

@@ -15,8 +15,8 @@ import yaml
 from mlflow import MlflowClient
 
 from infra import model_versions
-from infra.deployment_config import DeploymentConfig
-from infra.model_versions import (
+from infra.deployments.config import DeploymentConfig
+from infra.deployments.versions import (
     SKIP_DEPLOYMENTS_ENV,
     ModelRegistry,
     RegistryError,

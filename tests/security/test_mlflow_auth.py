@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from infra.mlflow_auth import ACCESS_SCRIPT, AUTH_APP_SCRIPT
+from infra.mlflow.auth import ACCESS_SCRIPT, AUTH_APP_SCRIPT
 
 sys.path.insert(0, str(AUTH_APP_SCRIPT.parent))
 from mlflow_platform_auth import DENIED_PREFIX  # noqa: E402

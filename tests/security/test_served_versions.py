@@ -21,7 +21,7 @@ from unittest import mock
 import pytest
 import requests
 
-from infra.mlflow_auth import AUTH_APP_SCRIPT
+from infra.mlflow.auth import AUTH_APP_SCRIPT
 from tests.conftest import isolated_env
 
 sys.path.insert(0, str(AUTH_APP_SCRIPT.parent))

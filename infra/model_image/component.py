@@ -1,77 +1,19 @@
 """The model-serving image: built from `serving/`, tagged by content, deployed by digest.
 
 `ImageSource`, `content_tag` and `image_reference` are shared with the training image
-(`infra/training.py`), which is built the same way from another context.
+(`infra/training/`), which is built the same way from another context.
 """
 
-import hashlib
 import os
-from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 import pulumi_docker as docker
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
-from infra.cluster import ClusterAccess
+from infra.cluster.component import ClusterAccess
 from infra.component import PlatformComponent
-from infra.config_types import CamelModel
+from infra.model_image.config import ModelImageConfig
+from infra.model_image.source import SERVING_SOURCE, ImageSource, content_tag
 from infra.secrets import RegistryLogin
-
-SERVING_DIR = Path(__file__).resolve().parent.parent / "serving"
-DIGEST_REFERENCE = r"^[a-z0-9.\-_/:]+@sha256:[0-9a-f]{64}$"
-
-
-class ModelImageConfig(CamelModel):
-    """Stack keys for where the serving image lives and how it is built."""
-
-    image_registry: str = Field(default="localhost:5001", pattern=r"^[a-z0-9.\-]+(:[0-9]+)?$")
-    image_repository: str = Field(default="mlops/model-server", pattern=r"^[a-z0-9._\-/]+$")
-    image_prebuilt_ref: str = Field(default="", pattern=f"^$|{DIGEST_REFERENCE}")
-    image_platform: str = Field(default="", pattern=r"^$|^linux/(amd64|arm64)$")
-    """'' builds for the Docker engine's own platform (pulumi-docker 5.2 `DockerBuildArgs.platform`
-    "defaults to GOOS/GOARCH"): an arm64 laptop gets an arm64 image for its arm64 kind node.
-    Set `linux/amd64` when the engine's platform differs from the cluster's nodes."""
-    registry_username: str = ""
-    registry_password: SecretStr | None = Field(default=None, validate_default=True)
-
-    @field_validator("registry_password")
-    @classmethod
-    def _credentials_in_pairs(cls, password: SecretStr | None, info: ValidationInfo):
-        if bool(info.data.get("registry_username")) != bool(password):
-            raise ValueError(
-                "'registryUsername' and the secret 'registryPassword' go together: set both or "
-                "neither (pulumi config set --secret mlops-platform:registryPassword ...)"
-            )
-        return password
-
-
-@dataclass(frozen=True)
-class ImageSource:
-    """What an image is built from: its build context, its Dockerfile and the files (or
-    directories) whose content names its tag, all under the context."""
-
-    context: Path
-    dockerfile: Path
-    content: tuple[Path, ...]
-
-
-SERVING_SOURCE = ImageSource(SERVING_DIR, SERVING_DIR / "Dockerfile", (SERVING_DIR,))
-
-
-def content_tag(source: ImageSource) -> str:
-    """A tag derived from every file of `source.content`, so an unchanged image is not rebuilt."""
-    files = {
-        path
-        for root in source.content
-        for path in ([root] if root.is_file() else root.rglob("*"))
-        if path.is_file() and "__pycache__" not in path.parts
-    }
-    digest = hashlib.sha256()
-    for path in sorted(files):
-        digest.update(path.relative_to(source.context).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def registry_login(config: ModelImageConfig) -> RegistryLogin | None:

@@ -23,7 +23,6 @@ from infra.config_types import (
     memory_bytes,
 )
 from infra.model_monitoring.config import MonitoringConfig, PromDuration
-from infra.namespaces import PLATFORM_NAMESPACES
 
 MODEL_CONTAINER = "model"
 """Graph node name; Seldon requires the custom container to carry the same name."""
@@ -32,6 +31,9 @@ SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 """Namespaces Kubernetes itself owns; models never run there."""
 
 DEFAULT_NAMESPACE = "seldon"
+MODEL_METRICS_PORT = 6000
+"""The `metrics` port declared on every model container (infra/deployments/component.py), which
+Prometheus scrapes."""
 
 ModelReference = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]+(/[1-9][0-9]*|@[A-Za-z0-9_\-]+)$")
@@ -55,7 +57,7 @@ DatasetUri = Annotated[
     AfterValidator(_plain_path),
 ]
 """A CSV or Parquet file in the platform's artifact store under an experiment's artifact root,
-read through MLflow's proxied artifact API by the training Job (infra/training.py), e.g.
+read through MLflow's proxied artifact API by the training Job (infra/training/), e.g.
 'mlflow-artifacts:/0/datasets/wine.csv' (experiment 0 is MLflow's Default). MLflow's basic-auth
 judges a proxied artifact by the experiment id leading its path and refuses non-admins a path
 that names none (mlflow 3.17 `mlflow/server/auth/__init__.py`,
@@ -264,16 +266,11 @@ class DeploymentConfig(ObjectConfig):
 
     @field_validator("namespace")
     @classmethod
-    def _not_a_system_or_platform_namespace(cls, namespace: str) -> str:
+    def _not_a_system_namespace(cls, namespace: str) -> str:
         if namespace in SYSTEM_NAMESPACES:
             raise ValueError(
                 f"namespace {namespace!r} belongs to Kubernetes; models get their own namespace, "
                 f"e.g. {DEFAULT_NAMESPACE!r}"
-            )
-        if namespace in PLATFORM_NAMESPACES:
-            raise ValueError(
-                f"namespace {namespace!r} is a platform namespace "
-                f"({', '.join(PLATFORM_NAMESPACES)}); use another one, e.g. {DEFAULT_NAMESPACE!r}"
             )
         return namespace
 
@@ -358,6 +355,13 @@ def unique_deployments(deployments: list[DeploymentConfig]) -> list[DeploymentCo
     return deployments
 
 
+class RegistryConfig(CamelModel):
+    """Stack key `registryUri`: the MLflow registry the program resolves aliases against."""
+
+    registry_uri: str = Field(default="", pattern=r"^$|^https?://[^\s/]+(/\S*)?$")
+    """Empty: the stack's own MLflow at its public URL (`mlflowUrl`)."""
+
+
 class ServingNamespacesConfig(CamelModel):
     """Stack key `servingNamespaces`: the namespaces the platform owns for models. It labels
     them and puts a default-deny policy in each, so a namespace someone else runs
@@ -378,11 +382,8 @@ class ServingNamespacesConfig(CamelModel):
         if malformed:
             raise ValueError(f"namespaces {malformed} are not DNS-1123 labels")
         taken = [n for n in namespaces if n in SYSTEM_NAMESPACES or n.startswith("kube-")]
-        platform = [n for n in namespaces if n in PLATFORM_NAMESPACES]
         if taken:
             raise ValueError(f"namespaces {taken} belong to Kubernetes or its add-ons")
-        if platform:
-            raise ValueError(f"namespaces {platform} are the platform's own components'")
         if len(set(namespaces)) != len(namespaces):
             raise ValueError(f"namespaces are listed twice: {namespaces}")
         return namespaces

@@ -4,9 +4,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.component import PlatformComponent
-from infra.deployment_config import MODEL_CONTAINER, DeploymentConfig, PredictorConfig
+from infra.deployments.config import (
+    MODEL_CONTAINER,
+    MODEL_METRICS_PORT,
+    DeploymentConfig,
+    PredictorConfig,
+)
+from infra.deployments.versions import DeclaredVersion
 from infra.internal_tls import ca_mount, ca_volume, mlflow_ca_env
-from infra.model_versions import DeclaredVersion
 from infra.secrets import MlflowLogin, RegistryLogin, credentials_secret
 from infra.workloads import (
     CONTAINER_SECURITY_CONTEXT,
@@ -21,7 +26,7 @@ SERVING_UID = 8888
 """The serving image's non-root user."""
 SERVING_HTTP_PORT = 9000
 """The operator's default REST port for the model container (predictiveUnit.httpPort)."""
-METRICS_PORT = {"name": "metrics", "containerPort": 6000}
+METRICS_PORT = {"name": "metrics", "containerPort": MODEL_METRICS_PORT}
 """Declared on every model container. Seldon 1.17.1 adds a `metrics` port only when the
 container has none, numbering it from one counter across the whole SeldonDeployment (6000 for
 the first predictor, 6001 for the next, ...): operator/apis/machinelearning.seldon.io/v1/

@@ -5,7 +5,7 @@ Per deployment namespace: one trigger (Deployment, Service, ServiceAccount, a Ro
 `create` Jobs and `get` the namespace's training CronJobs and nothing more, the webhook token
 Secret) and the NetworkPolicies that let only Alertmanager reach it and it reach the API server.
 Cluster-wide: the admission policy that lets the trigger create only its CronJobs' Jobs
-(infra/training_admission.py).
+(infra/training/admission.py).
 Per deployment: its training CronJob and an AlertmanagerConfig routing its drift and
 error-ratio alerts to the trigger. The loop is described in docs/continuous-training.md.
 """
@@ -13,17 +13,13 @@ error-ratio alerts to the trigger. The loop is described in docs/continuous-trai
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import Field
 
-from infra.cert_manager import CertManager
-from infra.cluster import ClusterAccess
+from infra.cert_manager.component import CertManager
+from infra.cluster.component import ClusterAccess
 from infra.component import PlatformComponent
-from infra.config_types import CamelModel, DnsLabel
-from infra.deployment_config import DeploymentConfig, TrainingConfig
 from infra.internal_tls import (
     CA_BUNDLE_SECRET,
     SERVER_TLS_DIR,
@@ -34,24 +30,35 @@ from infra.internal_tls import (
     server_tls_volume,
     service_dns_names,
 )
-from infra.model_image import (
-    DIGEST_REFERENCE,
-    ImageSource,
-    ModelImageConfig,
-    image_reference,
-    kind_registry,
-    registry_login,
-)
-from infra.model_monitoring.rules import ERROR_RATIO_ALERT, FEATURE_DRIFT_ALERT
-from infra.namespaces import API_SERVER_PORTS, MONITORING
-from infra.prometheus_stack import ALERTMANAGER_CONFIG_LABELS
-from infra.prometheus_stack import RELEASE_NAME as PROMETHEUS_RELEASE
+from infra.model_image.component import image_reference, kind_registry, registry_login
+from infra.model_image.config import ModelImageConfig
+from infra.namespaces.spec import API_SERVER_PORTS
+from infra.prometheus_stack.config import ALERTMANAGER_CONFIG_LABELS
+from infra.prometheus_stack.config import NAMESPACE as MONITORING
 from infra.secrets import MlflowLogin, credentials_secret, generated_password
-from infra.training_admission import (
+from infra.training.admission import (
     TRAINING_CRONJOB_LABELS,
-    TRIGGER_ACCOUNT,
     retrain_job_policy,
     retrain_job_policy_binding,
+)
+from infra.training.config import (
+    ALERTMANAGER_PODS,
+    GATE_FAILED_EXIT_CODE,
+    RETRAIN_ALERTS,
+    RETRAIN_COOLDOWN_SECONDS,
+    RUN_DEADLINE_SECONDS,
+    TOKEN_DIR,
+    TOKEN_KEY,
+    TRAIN_CONTAINER,
+    TRAINING_SOURCE,
+    TRAINING_UID,
+    TRIGGER_NAME,
+    TRIGGER_PORT,
+    TRIGGER_PORT_NAME,
+    TRIGGER_TLS_SECRET,
+    TrainingImageConfig,
+    TrainingTarget,
+    cronjob_name,
 )
 from infra.workloads import (
     CONTAINER_SECURITY_CONTEXT,
@@ -60,99 +67,6 @@ from infra.workloads import (
     resources,
     scratch_volume,
 )
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-TRAINING_SOURCE = ImageSource(
-    context=REPO_ROOT,
-    dockerfile=REPO_ROOT / "model" / "Dockerfile",
-    content=(
-        REPO_ROOT / "model",
-        REPO_ROOT / "continuous_training",
-        REPO_ROOT / ".dockerignore",
-    ),
-)
-"""The training image: `model/` (training, gate, registry) and `continuous_training/` (the retrain
-trigger), built from the repository root (`.dockerignore` keeps the rest out)."""
-
-TRAINING_UID = 10001
-"""The training image's non-root user (model/Dockerfile)."""
-TRIGGER_PORT = 8080
-TRIGGER_PORT_NAME = "https-webhook"
-"""Named by protocol: the trigger serves only TLS (`RETRAIN_TLS_DIR`)."""
-TRIGGER_TLS_SECRET = "retrain-trigger-tls"
-TRIGGER_NAME = TRIGGER_ACCOUNT
-TOKEN_KEY = "token"
-TOKEN_DIR = "/var/run/secrets/retrain-webhook"
-TRAIN_CONTAINER = "train"
-RUN_DEADLINE_SECONDS = 3600
-"""A training run that takes longer is stopped (and counts as failed)."""
-GATE_FAILED_EXIT_CODE = 3
-"""`python -m model train` exits 3 when the quality gate fails: a verdict, not a fault to retry."""
-RETRAIN_COOLDOWN_SECONDS = 6 * 3600
-"""How long a finished run's Job stays; while it exists the trigger starts no new run."""
-RETRAIN_ALERTS = (FEATURE_DRIFT_ALERT, ERROR_RATIO_ALERT)
-"""The platform's alerts that ask for a retrain: drift, and the predictor failing."""
-ALERTMANAGER_PODS = {
-    "alertmanager": f"{PROMETHEUS_RELEASE}-alertmanager",
-    "app.kubernetes.io/managed-by": "prometheus-operator",
-}
-"""The selector labels the Prometheus operator v0.85.0 puts on the pods of an Alertmanager
-(`pkg/alertmanager/operator.go`, `makeSelectorLabels`: `alertmanager: <CR name>`, managed-by
-`prometheus-operator`); kube-prometheus-stack 77.10.0 names its CR `<fullname>-alertmanager`
-(`templates/_helpers.tpl`, `kube-prometheus-stack.alertmanager.crname`), fullname being the
-release name, which contains the chart's. A pod others may create in `monitoring` with just
-`app.kubernetes.io/name: alertmanager` is not enough."""
-MAX_CRONJOB_NAME = 52
-"""The CronJob controller appends an 11-character suffix to Job names, which must stay <= 63."""
-
-
-class TrainingImageConfig(CamelModel):
-    """Stack keys for where the training image lives (same registry as the serving image)."""
-
-    training_image_repository: str = Field(
-        default="mlops/model-training", pattern=r"^[a-z0-9._\-/]+$"
-    )
-    training_image_prebuilt_ref: str = Field(default="", pattern=f"^$|{DIGEST_REFERENCE}")
-
-
-@dataclass(frozen=True)
-class TrainingTarget:
-    """One deployment that retrains: where it runs and which registered model it trains."""
-
-    deployment: DnsLabel
-    namespace: DnsLabel
-    registered_model: str
-    training: TrainingConfig
-
-
-def training_targets(deployments: list[DeploymentConfig]) -> list[TrainingTarget]:
-    """The deployments with a `training` key; each trains the model of its first live predictor
-    (the champion). Checks the CronJob names before anything is declared."""
-    targets = []
-    for deployment in deployments:
-        if deployment.training is None:
-            continue
-        cronjob_name(deployment.name)
-        live = next(p for p in deployment.predictors if not p.shadow)
-        targets.append(
-            TrainingTarget(
-                deployment=deployment.name,
-                namespace=deployment.namespace,
-                registered_model=live.registered_model,
-                training=deployment.training,
-            )
-        )
-    return targets
-
-
-def cronjob_name(deployment: str) -> str:
-    name = f"{deployment}-training"
-    if len(name) > MAX_CRONJOB_NAME:
-        raise ValueError(
-            f"deployment name {deployment!r} is too long for its training CronJob "
-            f"{name!r}: at most {MAX_CRONJOB_NAME - len('-training')} characters"
-        )
-    return name
 
 
 class TrainingImage(PlatformComponent):
@@ -244,7 +158,7 @@ class ContinuousTraining(PlatformComponent):
         self.register_outputs({"cronjobs": self.cronjob_names})
 
     def _admission_policy(self, namespaces: list[str]) -> None:
-        """Jobs the triggers create must be their CronJobs' (infra/training_admission.py)."""
+        """Jobs the triggers create must be their CronJobs' (infra/training/admission.py)."""
         policy = retrain_job_policy()
         k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
             policy["metadata"]["name"],

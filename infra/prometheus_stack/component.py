@@ -1,37 +1,22 @@
 """kube-prometheus-stack: Prometheus, Alertmanager and Grafana, open to the platform's monitors."""
 
-from typing import Literal
-
 import pulumi
 import pulumi_kubernetes as k8s
-from pydantic import Field
 
 from infra.component import PlatformComponent
-from infra.config_types import CamelModel, ChartVersion, MemoryQuantity
 from infra.helm import pinned_release
-from infra.namespaces import MONITORING
+from infra.prometheus_stack.config import (
+    ALERTMANAGER_CONFIG_LABELS,
+    GRAFANA_ADMIN_SECRET,
+    GRAFANA_SEARCH_NAMESPACES,
+    PROMETHEUS_CHARTS,
+    RELEASE_NAME,
+    UNREACHABLE_CONTROL_PLANE,
+    PrometheusStackConfig,
+)
+from infra.prometheus_stack.config import NAMESPACE as MONITORING
+from infra.prometheus_stack.sizing import PrometheusStackSizing
 from infra.secrets import credentials_secret, generated_password
-from infra.sizing import PlatformSizing
-
-PROMETHEUS_CHARTS = "https://prometheus-community.github.io/helm-charts"
-RELEASE_NAME = "kube-prometheus-stack"
-GRAFANA_ADMIN_SECRET = "grafana-admin"
-UNREACHABLE_CONTROL_PLANE = ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy")
-"""Chart components scraping control-plane endpoints a pod cannot reach (see the values)."""
-ALERTMANAGER_CONFIG_LABELS = {"app.kubernetes.io/part-of": "mlops-platform"}
-"""The label Alertmanager selects AlertmanagerConfigs by, in every namespace (the retrain routes
-live in the deployments' namespaces, infra/training.py)."""
-GRAFANA_SEARCH_NAMESPACES = (MONITORING,)
-"""Where Grafana's sidecar looks for dashboards: exactly the namespaces its Role covers."""
-
-
-class PrometheusStackConfig(CamelModel):
-    """Stack keys for the monitoring stack."""
-
-    kube_prometheus_stack_version: ChartVersion = "77.10.0"
-    prometheus_retention: str = Field(default="7d", pattern=r"^[0-9]+[hdwy]$")
-    prometheus_storage_size: MemoryQuantity | Literal[""] = ""
-    """Size of Prometheus' persistent volume; empty keeps its data on an emptyDir."""
 
 
 class PrometheusStack(PlatformComponent):
@@ -49,7 +34,7 @@ class PrometheusStack(PlatformComponent):
         config: PrometheusStackConfig,
         *,
         storage_class: str | None,
-        sizing: PlatformSizing,
+        sizing: PrometheusStackSizing,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:monitoring:PrometheusStack", name, opts)
@@ -119,7 +104,7 @@ class PrometheusStack(PlatformComponent):
                 # (values.yaml:1834, :2121, :2230, :2336; templates/prometheus/rules-1.14/
                 # kubernetes-system-controller-manager.yaml:7, kubernetes-system-scheduler.yaml:7,
                 # kubernetes-system-kube-proxy.yaml:7, etcd.yaml:7). CoreDNS stays scraped
-                # (infra/namespaces.py opens Prometheus -> kube-system CoreDNS on 9153).
+                # (infra/namespaces/ opens Prometheus -> kube-system CoreDNS on 9153).
                 **{component: {"enabled": False} for component in UNREACHABLE_CONTROL_PLANE},
                 "kube-state-metrics": {"resources": sizing.kube_state_metrics},
                 "prometheus-node-exporter": {"resources": sizing.node_exporter},

@@ -13,11 +13,6 @@ admission runs before validating admission), so a missing or broken mutation fai
 
 import json
 
-import pulumi
-import pulumi_kubernetes as k8s
-
-from infra.component import PlatformComponent
-
 EXECUTOR_CONTAINER = "seldon-container-engine"
 """`EngineContainerName`, seldon-core v1.17.1 operator/controllers/seldondeployment_engine.go:59."""
 SELDON_PODS = {"matchLabels": {"app.kubernetes.io/managed-by": "seldon-core"}}
@@ -150,21 +145,3 @@ def manifests(namespaces: list[str]) -> list[dict]:
             "spec": {"policyName": POLICY_NAME, "validationActions": ["Deny"]},
         },
     ]
-
-
-class ExecutorHardening(PlatformComponent):
-    """The admission policies above; predictor pods must not be created before them."""
-
-    def __init__(
-        self, name: str, *, namespaces: list[str], opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("mlops:seldon:ExecutorHardening", name, opts)
-        for manifest in manifests(namespaces):
-            kind = getattr(k8s.admissionregistration.v1, manifest["kind"])
-            kind(
-                f"{name}-{manifest['kind'].lower()}",
-                metadata=manifest["metadata"],
-                spec=manifest["spec"],
-                opts=self.child_opts(),
-            )
-        self.register_outputs({"policy": POLICY_NAME})

@@ -5,21 +5,18 @@ configured exactly as the deploy configures it. `infra/scripts/mlflow_access.py`
 """
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from collections.abc import Iterable
-
-    from infra.model_versions import DeclaredVersion
-    from infra.stack_config import StackConfig
+from infra.deployments.config import DeploymentConfig
+from infra.deployments.versions import DeclaredVersion
 
 DEFAULT_PERMISSION = "NO_PERMISSIONS"
 """What a logged-in user may do on a resource nobody granted them: nothing."""
 
-ACCESS_SCRIPT = Path(__file__).resolve().parent / "scripts" / "mlflow_access.py"
-AUTH_APP_SCRIPT = Path(__file__).resolve().parent / "scripts" / "mlflow_platform_auth.py"
+ACCESS_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "mlflow_access.py"
+AUTH_APP_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "mlflow_platform_auth.py"
 SERVED_VERSIONS_SCRIPT = AUTH_APP_SCRIPT.with_name("served_versions.py")
 """The auth app's serving-identity rule, a second module beside it."""
 AUTH_APP_NAME = "platform-auth"
@@ -131,7 +128,7 @@ class MlflowUsers:
         return json.dumps(self.access_spec(), indent=2, sort_keys=True)
 
 
-def served_versions_json(versions: "Iterable[DeclaredVersion]") -> str:
+def served_versions_json(versions: Iterable[DeclaredVersion]) -> str:
     """The auth app's served-versions list: each predictor's declared version, or its alias
     where the render asked no registry (`served_versions.py` says how each is read)."""
     entries = {
@@ -144,6 +141,6 @@ def served_versions_json(versions: "Iterable[DeclaredVersion]") -> str:
     )
 
 
-def served_model_names(config: "StackConfig") -> tuple[str, ...]:
+def served_model_names(deployments: Iterable[DeploymentConfig]) -> tuple[str, ...]:
     """The registered models the deployments' predictors load (`iris@champion` -> `iris`)."""
-    return tuple(sorted({p.registered_model for d in config.deployments for p in d.predictors}))
+    return tuple(sorted({p.registered_model for d in deployments for p in d.predictors}))

@@ -17,7 +17,6 @@ containers' image and command (all training CronJobs of a namespace run the same
 pod template with the CronJob's compares like with like.
 """
 
-from infra.namespaces import RETRAIN_TRIGGER
 
 TRAINING_CRONJOB_LABELS = {
     "app.kubernetes.io/name": "model-training",
@@ -26,6 +25,10 @@ TRAINING_CRONJOB_LABELS = {
 """Labels of every training CronJob (and its Jobs and pods): the policy's param selector."""
 POLICY_NAME = "retrain-trigger-jobs"
 METADATA = {"name": POLICY_NAME, "labels": {"app.kubernetes.io/part-of": "mlops-platform"}}
+RETRAIN_TRIGGER = "retrain-trigger"
+"""The app (`app.kubernetes.io/name`) of the retrain trigger, which creates Jobs: the
+same-namespace allow leaves it out, so only the peers its own policy names (Alertmanager) reach
+it, not the model pods beside it."""
 TRIGGER_ACCOUNT = RETRAIN_TRIGGER
 
 _OWNER = "object.metadata.ownerReferences[0]"

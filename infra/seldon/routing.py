@@ -31,10 +31,6 @@ a second VirtualService would win or lose by which object is older. Instead:
 
 import re
 
-import pulumi
-import pulumi_kubernetes as k8s
-
-from infra.component import PlatformComponent
 from infra.model_monitoring.config import PredictorTarget
 
 PREDICTOR_HEADER = "x-mlops-predictor"
@@ -52,7 +48,7 @@ operator/constants/constants.go@v1.17.1, matches `.*tensorflow.*|.*seldon.protos
 GRPC_PATHS = "|".join(f"/{re.escape(prefix)}.*" for prefix in GRPC_SERVICE_PREFIXES)
 """The operator's gRPC match anchored at the start of the path (`/<package>.<Service>/<Method>`;
 Istio's `uri.regex` is a full match), so the prefixes the JWT policy denies cover every path it
-routes (infra/mesh.py PREDICTION_PATHS)."""
+routes (infra/mesh/ PREDICTION_PATHS)."""
 FEEDBACK_PATH = "api/v1.0/feedback"
 
 
@@ -151,56 +147,3 @@ def operator_annotations(unrouted_gateway_ref: str) -> dict[str, str]:
     """SeldonDeployment annotations binding the operator's VirtualService to the unrouted
     Gateway (`<namespace>/<name>`)."""
     return {OPERATOR_GATEWAY_ANNOTATION: unrouted_gateway_ref}
-
-
-class UnroutedGateway(PlatformComponent):
-    """The stack's one unrouted Gateway; `ref` goes into each SeldonDeployment's annotations."""
-
-    ref: str
-
-    def __init__(
-        self, name: str, *, namespace: str, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("mlops:serving:UnroutedGateway", name, opts)
-        manifest = unrouted_gateway(namespace)
-        gateway = k8s.apiextensions.CustomResource(
-            f"{name}-gateway",
-            api_version=manifest["apiVersion"],
-            kind=manifest["kind"],
-            metadata=manifest["metadata"],
-            spec=manifest["spec"],
-            opts=self.child_opts(),
-        )
-        self.ref = f"{namespace}/{UNROUTED_GATEWAY}"
-        self.register_outputs({"name": gateway.metadata["name"]})
-
-
-class DeploymentRoute(PlatformComponent):
-    """The platform-owned public route of one SeldonDeployment (see the module docstring)."""
-
-    name: pulumi.Output[str]
-
-    def __init__(
-        self,
-        name: str,
-        *,
-        deployment: str,
-        namespace: str,
-        predictors: list[PredictorTarget],
-        gateway: str,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("mlops:serving:DeploymentRoute", name, opts)
-        manifest = virtual_service(
-            deployment=deployment, namespace=namespace, predictors=predictors, gateway=gateway
-        )
-        route = k8s.apiextensions.CustomResource(
-            f"{name}-virtual-service",
-            api_version=manifest["apiVersion"],
-            kind=manifest["kind"],
-            metadata=manifest["metadata"],
-            spec=manifest["spec"],
-            opts=self.child_opts(),
-        )
-        self.name = route.metadata["name"]
-        self.register_outputs({"name": self.name})

@@ -1,44 +1,12 @@
 """Cluster access: the Kubernetes provider all components use, optionally on a new kind cluster."""
 
-import os
-from pathlib import Path
-
 import pulumi
 import pulumi_command as command
 import pulumi_kubernetes as k8s
-from pydantic import Field
 
+from infra.cluster.config import ClusterConfig
+from infra.cluster.scripts import KIND_SCRIPT, script_command
 from infra.component import PlatformComponent
-from infra.config_types import CamelModel, DnsLabel, ImageReference
-from infra.kind_images import DEFAULT_NODE_IMAGE
-
-SCRIPTS = Path(__file__).resolve().parent / "scripts"
-KIND_SCRIPT = SCRIPTS / "kind-cluster.sh"
-
-
-def script_command(script: Path, *args: str) -> str:
-    """A shell command running one of `infra/scripts/`, by a path relative to the working
-    directory, so Pulumi state does not depend on where the repository is checked out."""
-    return " ".join(["bash", os.path.relpath(script), *args])
-
-
-class ClusterConfig(CamelModel):
-    """Stack keys that say which cluster to provision onto."""
-
-    kubeconfig_context: str = ""
-    create_kind_cluster: bool = False
-    kind_cluster_name: DnsLabel = "mlops-dev"
-    kind_node_image: ImageReference = DEFAULT_NODE_IMAGE
-    kind_registry_port: int = Field(default=5001, ge=1024, le=65535)
-    ingress_host_port: int = Field(default=8080, ge=1024, le=65535)
-    """Host port (127.0.0.1) of the gateway's HTTP NodePort 30080 on a kind cluster."""
-    ingress_https_host_port: int = Field(default=8443, ge=1024, le=65535)
-    """Host port (127.0.0.1) of the gateway's HTTPS NodePort 30443 on a kind cluster."""
-    persistent_storage: bool = False
-    storage_class: str = ""
-    protected: bool = False
-    """A protected stack (prod): `make up|destroy` refuse a local `file://` state backend and ask
-    for confirmation outside CI (stacks/protection.py)."""
 
 
 class ClusterAccess(PlatformComponent):

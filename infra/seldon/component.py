@@ -1,39 +1,25 @@
 """The Seldon Core v1 operator, routing through Istio."""
 
-import hashlib
-import json
-
 import pulumi
 import pulumi_command as command
 import pulumi_kubernetes as k8s
 
-from infra.cluster import SCRIPTS, ClusterAccess, script_command
+from infra.cluster.component import ClusterAccess
+from infra.cluster.scripts import script_command
 from infra.component import PlatformComponent
-from infra.config_types import CamelModel, ChartVersion
 from infra.helm import pinned_release
-from infra.namespaces import SELDON_SYSTEM
-from infra.sizing import PlatformSizing
-
-SELDON_CHARTS = "https://storage.googleapis.com/seldon-charts"
-WEBHOOK_WAIT_SCRIPT = SCRIPTS / "seldon-webhook-wait.sh"
-WEBHOOK_WAIT_SECONDS = 300
-"""How long the first SeldonDeployment may wait for the admission webhooks to answer."""
-
-
-def release_fingerprint(version: str, values: dict) -> str:
-    """What identifies a release's content: its chart version and values."""
-    canonical = json.dumps({"version": version, "values": values}, sort_keys=True)
-    return f"{version}@sha256:{hashlib.sha256(canonical.encode()).hexdigest()}"
-
-
-class SeldonOperatorConfig(CamelModel):
-    """Stack keys for the operator.
-
-    1.17.1 is the last Apache-2.0 release; 1.18.0 and later are under the Business Source
-    License 1.1 (production use needs a commercial licence from Seldon).
-    """
-
-    seldon_operator_version: ChartVersion = "1.17.1"
+from infra.model_monitoring.config import PredictorTarget
+from infra.seldon.config import NAMESPACE as SELDON_SYSTEM
+from infra.seldon.config import (
+    SELDON_CHARTS,
+    WEBHOOK_WAIT_SCRIPT,
+    WEBHOOK_WAIT_SECONDS,
+    SeldonOperatorConfig,
+    release_fingerprint,
+)
+from infra.seldon.executor_hardening import POLICY_NAME, manifests
+from infra.seldon.routing import UNROUTED_GATEWAY, unrouted_gateway, virtual_service
+from infra.seldon.sizing import SeldonSizing
 
 
 class SeldonOperator(PlatformComponent):
@@ -58,7 +44,7 @@ class SeldonOperator(PlatformComponent):
         gateway: str,
         istio: pulumi.Resource,
         cert_manager: pulumi.Resource,
-        sizing: PlatformSizing,
+        sizing: SeldonSizing,
         cluster: ClusterAccess,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -97,3 +83,74 @@ class SeldonOperator(PlatformComponent):
             opts=self.child_opts(depends_on=[self.release]),
         )
         self.register_outputs({"version": config.seldon_operator_version})
+
+
+class ExecutorHardening(PlatformComponent):
+    """The admission policies above; predictor pods must not be created before them."""
+
+    def __init__(
+        self, name: str, *, namespaces: list[str], opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:seldon:ExecutorHardening", name, opts)
+        for manifest in manifests(namespaces):
+            kind = getattr(k8s.admissionregistration.v1, manifest["kind"])
+            kind(
+                f"{name}-{manifest['kind'].lower()}",
+                metadata=manifest["metadata"],
+                spec=manifest["spec"],
+                opts=self.child_opts(),
+            )
+        self.register_outputs({"policy": POLICY_NAME})
+
+
+class UnroutedGateway(PlatformComponent):
+    """The stack's one unrouted Gateway; `ref` goes into each SeldonDeployment's annotations."""
+
+    ref: str
+
+    def __init__(
+        self, name: str, *, namespace: str, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:serving:UnroutedGateway", name, opts)
+        manifest = unrouted_gateway(namespace)
+        gateway = k8s.apiextensions.CustomResource(
+            f"{name}-gateway",
+            api_version=manifest["apiVersion"],
+            kind=manifest["kind"],
+            metadata=manifest["metadata"],
+            spec=manifest["spec"],
+            opts=self.child_opts(),
+        )
+        self.ref = f"{namespace}/{UNROUTED_GATEWAY}"
+        self.register_outputs({"name": gateway.metadata["name"]})
+
+
+class DeploymentRoute(PlatformComponent):
+    """The platform-owned public route of one SeldonDeployment (see the module docstring)."""
+
+    name: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        deployment: str,
+        namespace: str,
+        predictors: list[PredictorTarget],
+        gateway: str,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("mlops:serving:DeploymentRoute", name, opts)
+        manifest = virtual_service(
+            deployment=deployment, namespace=namespace, predictors=predictors, gateway=gateway
+        )
+        route = k8s.apiextensions.CustomResource(
+            f"{name}-virtual-service",
+            api_version=manifest["apiVersion"],
+            kind=manifest["kind"],
+            metadata=manifest["metadata"],
+            spec=manifest["spec"],
+            opts=self.child_opts(),
+        )
+        self.name = route.metadata["name"]
+        self.register_outputs({"name": self.name})

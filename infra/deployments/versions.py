@@ -22,10 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from pydantic import Field
 
-from infra.config_types import CamelModel
-from infra.deployment_config import DeploymentConfig, PredictorConfig
+from infra.deployments.config import DeploymentConfig, PredictorConfig
 
 DIGEST_TAG = "model_digest"
 """The version tag `model/` writes at registration: 'sha256:<hex>' (docs/contracts.md)."""
@@ -39,13 +37,6 @@ RETRY_PAUSE_S = 1.0
 
 SKIP_DEPLOYMENTS_ENV = "MLOPS_SKIP_DEPLOYMENTS"
 """Set to 1 for a stack's first `pulumi up`, when its own MLflow does not exist yet."""
-
-
-class RegistryConfig(CamelModel):
-    """Stack key `registryUri`: the MLflow registry the program resolves aliases against."""
-
-    registry_uri: str = Field(default="", pattern=r"^$|^https?://[^\s/]+(/\S*)?$")
-    """Empty: the stack's own MLflow at its public URL (`mlflowUrl`)."""
 
 
 class RegistryError(RuntimeError):
