@@ -3,7 +3,8 @@
 `serve` reads its settings from the environment the platform gives its pod:
 `RETRAIN_TOKEN_FILE` (the mounted Secret file holding the bearer token Alertmanager sends),
 `RETRAIN_NAMESPACE` (where the CronJobs are), `RETRAIN_CRONJOBS` (JSON object deployment ->
-CronJob name), `RETRAIN_PORT` (8080) and `RETRAIN_HOST` (0.0.0.0). In a pod it talks to the
+CronJob name), `RETRAIN_TLS_DIR` (the mounted TLS Secret: the port speaks only HTTPS),
+`RETRAIN_PORT` (8080) and `RETRAIN_HOST` (0.0.0.0). In a pod it talks to the
 API server with the pod's service-account token; elsewhere with the kubeconfig (`KUBECONFIG`).
 """
 
@@ -56,6 +57,20 @@ def _cronjobs() -> dict[str, str]:
     return value
 
 
+def _tls():
+    """The server's TLS from `RETRAIN_TLS_DIR` (`tls.crt`, `tls.key`, as cert-manager writes a
+    Secret): required, so the trigger never serves its token's port in clear."""
+    from continuous_training.webhook import tls_context
+
+    directory = Path(_setting("RETRAIN_TLS_DIR"))
+    try:
+        return tls_context(str(directory / "tls.crt"), str(directory / "tls.key"))
+    except (OSError, ValueError) as error:
+        raise SettingsError(
+            f"RETRAIN_TLS_DIR {directory}: expected tls.crt and tls.key (PEM): {error}"
+        ) from None
+
+
 def _serve() -> int:
     from kubernetes import client, config
 
@@ -64,12 +79,13 @@ def _serve() -> int:
 
     token, namespace, cronjobs = _token(), _setting("RETRAIN_NAMESPACE"), _cronjobs()
     port = int(_setting("RETRAIN_PORT", "8080"))
+    tls = _tls()
     if os.environ.get("KUBERNETES_SERVICE_HOST"):
         config.load_incluster_config()
     else:
         config.load_kube_config()
     retrainer = Retrainer(client.ApiClient(), namespace, cronjobs)
-    server = serve(retrainer, token, _setting("RETRAIN_HOST", "0.0.0.0"), port)
+    server = serve(retrainer, token, _setting("RETRAIN_HOST", "0.0.0.0"), port, tls)
     logging.getLogger(__name__).info(
         "retrain trigger on port %d for %s in namespace %s", port, cronjobs, namespace
     )

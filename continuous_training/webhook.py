@@ -1,4 +1,4 @@
-"""The HTTP side of the trigger: Alertmanager's webhook in, one retrain request out.
+"""The HTTPS side of the trigger: Alertmanager's webhook in, one retrain request out.
 
 `POST /v1/retrain/<deployment>` with Alertmanager's webhook body (version 4) and
 `Authorization: Bearer <token>`; `GET /healthz` for probes. Answers: 202 a Job was created,
@@ -6,12 +6,13 @@
 this route or a malformed `Content-Length`, 401 a missing or wrong token, 404 an unknown
 deployment or path, 408 a request not received within `REQUEST_DEADLINE_S`, 411 no
 `Content-Length`, 413 a body over `MAX_BODY_BYTES`, 422 only stale alerts (continuous_training/
-alerts.py), 502 the Kubernetes API failed, 503 over `MAX_CONNECTIONS` (Alertmanager retries a
-5xx notification).
+alerts.py), 502 the Kubernetes API failed. Only over TLS: the port speaks nothing else.
 
 Abuse bounds: at most `MAX_CONNECTIONS` connections (threads) at once, each cut
-`REQUEST_DEADLINE_S` after it was accepted however slowly it sends; the body's length is checked
-before a byte of it is read; bodies are parsed one at a time.
+`REQUEST_DEADLINE_S` after it was accepted however slowly it sends (its TLS handshake included,
+which runs in the connection's own thread, never in the accepting one); the body's length is
+checked before a byte of it is read; bodies are parsed one at a time. A connection over the cap
+is closed at once, before its handshake (Alertmanager retries a failed notification).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import logging
 import re
 import socket
+import ssl
 import threading
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -40,11 +42,6 @@ REQUEST_DEADLINE_S = 5.0
 """From accept to the last byte of the body; Alertmanager sends a notification at once."""
 RETRAIN_PATH = re.compile(r"^/v1/retrain/(?P<deployment>[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)$")
 CONTENT_LENGTH = re.compile(r"^[0-9]{1,10}$", re.ASCII)
-BUSY = (
-    b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-    b"Retry-After: 5\r\nConnection: close\r\n\r\n"
-    b'{"error": "too many connections; retry later"}'
-)
 
 
 class RequestError(Exception):
@@ -79,25 +76,28 @@ def body_length(headers: Any) -> int:
 
 
 class BoundedServer(ThreadingHTTPServer):
-    """A thread per connection, at most `MAX_CONNECTIONS`; the next ones get 503 and are closed."""
+    """A thread per connection, at most `MAX_CONNECTIONS`; the next ones are closed at once.
+    Each accepted connection does its TLS handshake in its own thread."""
 
     request_queue_size = 128
     """The listen backlog: connections over the cap are accepted and refused at once rather than
     left retrying their handshake (socketserver's default is 5)."""
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        tls: ssl.SSLContext,
+    ) -> None:
         self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.tls = tls
         super().__init__(address, handler)
 
     def process_request(self, request: socket.socket, client_address: Any) -> None:
         if not self.slots.acquire(blocking=False):
-            request.setblocking(False)
-            try:
-                request.send(BUSY)
-            except OSError:
-                pass
             self.shutdown_request(request)
             return
+        request = self.tls.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
         try:
             super().process_request(request, client_address)
         except BaseException:
@@ -115,8 +115,19 @@ class BoundedServer(ThreadingHTTPServer):
         LOG.info("connection from %s ended early", client_address[0])
 
 
-def serve(retrainer: Retrainer, token: str, host: str, port: int) -> BoundedServer:
-    """A server bound to (host, port), not yet serving; call `serve_forever` on it."""
+def tls_context(certificate: str, key: str) -> ssl.SSLContext:
+    """The server side of TLS 1.2 and later with `certificate` and its `key` (PEM files)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(certificate, key)
+    return context
+
+
+def serve(
+    retrainer: Retrainer, token: str, host: str, port: int, tls: ssl.SSLContext
+) -> BoundedServer:
+    """A server bound to (host, port) speaking only TLS, not yet serving; call `serve_forever`
+    on it."""
     expected = f"Bearer {token}".encode()
     one_at_a_time = threading.Lock()
 
@@ -125,10 +136,11 @@ def serve(retrainer: Retrainer, token: str, host: str, port: int) -> BoundedServ
         timeout = REQUEST_DEADLINE_S
 
         def setup(self) -> None:
-            super().setup()
             self._deadline = threading.Timer(REQUEST_DEADLINE_S, self._cut)
             self._deadline.daemon = True
             self._deadline.start()
+            super().setup()  # bounds every read, the handshake's too, by `timeout`
+            self.connection.do_handshake()
 
         def finish(self) -> None:
             self._deadline.cancel()
@@ -227,7 +239,7 @@ def serve(retrainer: Retrainer, token: str, host: str, port: int) -> BoundedServ
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             LOG.info("%s %s", self.address_string(), format % args)
 
-    return BoundedServer((host, port), Handler)
+    return BoundedServer((host, port), Handler, tls)
 
 
 def _body_problem(error: Exception) -> str:

@@ -41,9 +41,10 @@ def secret_env(name: str, secret: "pulumi.Input[str]", key: str) -> dict:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
 
-def http_probe(path: str, port: int | str, initial_delay: int) -> dict:
+def http_probe(path: str, port: int | str, initial_delay: int, scheme: str = "HTTP") -> dict:
+    """An HTTP(S) GET probe; with HTTPS the kubelet does not verify the certificate."""
     return {
-        "httpGet": {"path": path, "port": port, "scheme": "HTTP"},
+        "httpGet": {"path": path, "port": port, "scheme": scheme},
         "initialDelaySeconds": initial_delay,
         "periodSeconds": 10,
         "failureThreshold": 3,

@@ -38,7 +38,8 @@ def free_port() -> int:
 
 
 class ServerGroup:
-    """Runs `command` with its output in `log_path`; ready once every URL answers 200.
+    """Runs `command` with its output in `log_path`; ready once every URL answers 200
+    (an https URL verified against `ca_file` when given).
 
     Subclasses set up files in `_prepare` and remove them in `_clean_up`.
     """
@@ -52,8 +53,10 @@ class ServerGroup:
         ready_urls: list[str],
         log_path: Path,
         startup_timeout: float,
+        ca_file: Path | None = None,
     ) -> None:
         self.command = command
+        self.verify: str | bool = str(ca_file) if ca_file else True
         self.cwd = cwd
         self.env = env
         self.ready_urls = ready_urls
@@ -130,7 +133,7 @@ class ServerGroup:
             if time.monotonic() > deadline:
                 self._fail(f"not ready in {self.startup_timeout}s")
             try:
-                if requests.get(pending[0], timeout=2).status_code == 200:
+                if requests.get(pending[0], timeout=2, verify=self.verify).status_code == 200:
                     pending.pop(0)
                     continue
             except (requests.ConnectionError, requests.Timeout):

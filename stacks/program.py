@@ -7,12 +7,15 @@ from infra.batch_scoring.component import BatchScoring
 from infra.cert_manager.component import CertManager
 from infra.cert_manager.sizing import SIZING as CERT_MANAGER_SIZING
 from infra.cluster.component import ClusterAccess
+from infra.component import custom_resource
 from infra.components import platform_namespaces
 from infra.deployments.component import ModelDeployment
 from infra.deployments.config import DeploymentConfig
 from infra.deployments.versions import DeclaredVersion, Resolution
+from infra.internal_tls import CA_BUNDLE_SECRET, ca_bundle_dns_name
 from infra.mesh.component import ServiceMesh, ingress_route
 from infra.mesh.config import NAMESPACE as ISTIO
+from infra.mesh.manifests import upstream_tls_rule
 from infra.mesh.sizing import SIZING as MESH_SIZING
 from infra.mlflow.auth import served_model_names
 from infra.mlflow.component import MlflowTracking
@@ -39,6 +42,9 @@ from infra.seldon.sizing import SIZING as SELDON_SIZING
 from infra.stack_config import StackConfig
 from infra.training.component import ContinuousTraining, TrainingImage
 from infra.training.config import training_targets
+
+MLFLOW_UPSTREAM_CA = "mlflow-upstream-ca"
+"""Secret in istio-system whose `ca.crt` the gateway verifies MLflow's certificate with."""
 
 
 def declare_platform(config: StackConfig, versions: Resolution) -> None:
@@ -106,6 +112,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
         "mlflow",
         config.mlflow,
         served_models=list(served_model_names(config.deployments)),
+        served_versions=[v for declared in versions.versions.values() for v in declared.values()],
         certificates=certificates,
         database_config=config.registry_database,
         database_sizing=config.sizing.pick(REGISTRY_DATABASE_SIZING),
@@ -132,6 +139,17 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
     MonitoringDashboards(
         "dashboards", config.monitoring, monitoring_namespace=MONITORING, opts=monitoring_opts
     )
+    # Every deployment namespace gets the platform CA, for its pods to verify MLflow and, for
+    # Alertmanager's route, the retrain trigger.
+    ca_bundles = [
+        certificates.certificate(
+            f"{namespace}-platform-ca-bundle",
+            namespace=namespace,
+            secret_name=CA_BUNDLE_SECRET,
+            dns_names=[ca_bundle_dns_name(namespace)],
+        )
+        for namespace in config.deployment_namespaces
+    ]
     served = []
     for waiting in versions.pending.values():
         pulumi.log.warn(waiting)
@@ -151,9 +169,13 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             executor=config.sizing.pick(SELDON_SIZING).executor,
             registry_login=image.registry_login,
             annotations=operator_annotations(unrouted.ref),
-            # Predictor pods are admitted only once the executor's hardening policies exist.
+            # Predictor pods are admitted only once the executor's hardening policies exist, and
+            # download their version only once MLflow's served-versions list holds it.
             opts=pulumi.ResourceOptions.merge(
-                in_namespaces, pulumi.ResourceOptions(depends_on=[hardening])
+                in_namespaces,
+                pulumi.ResourceOptions(
+                    depends_on=[hardening, mlflow.served_versions, *ca_bundles]
+                ),
             ),
         )
         targets = [
@@ -202,9 +224,16 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             registry=config.image,
             ledger_key=config.training_image.model_ledger_key.get_secret_value(),
             data_versioning=config.data_versioning,
+            certificates=certificates,
             # AlertmanagerConfig is one of the chart's CRDs.
-            opts=monitoring_opts,
+            opts=pulumi.ResourceOptions.merge(
+                monitoring_opts, pulumi.ResourceOptions(depends_on=ca_bundles)
+            ),
         )
+    # They verify MLflow with their namespace's CA bundle.
+    with_ca = pulumi.ResourceOptions.merge(
+        in_namespaces, pulumi.ResourceOptions(depends_on=ca_bundles)
+    )
     for namespace in dict.fromkeys(d.namespace for d in logged):
         RequestLogSink(
             f"request-log-{namespace}",
@@ -214,7 +243,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             tracking_uri=mlflow.tracking_uri,
             pipeline_login=mlflow.pipeline_login,
             registry_login=registry_login(config.image),
-            opts=in_namespaces,
+            opts=with_ca,
         )
     for entry in scored:
         BatchScoring(
@@ -225,7 +254,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             tracking_uri=mlflow.tracking_uri,
             pipeline_login=mlflow.pipeline_login,
             registry_login=registry_login(config.image),
-            opts=in_namespaces,
+            opts=with_ca,
         )
     ingress_route(
         "mlflow",
@@ -235,6 +264,21 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
         port=MLFLOW_PORT,
         parent=mesh,
         after=[mesh.gateway],
+    )
+    mlflow_upstream_ca = certificates.certificate(
+        "mlflow-upstream-ca",
+        namespace=ISTIO,
+        secret_name=MLFLOW_UPSTREAM_CA,
+        dns_names=[ca_bundle_dns_name(ISTIO)],
+    )
+    custom_resource(
+        "mlflow-upstream-tls",
+        upstream_tls_rule(
+            "mlflow-upstream-tls",
+            host=f"mlflow.{MLFLOW}.svc.cluster.local",
+            ca_secret=MLFLOW_UPSTREAM_CA,
+        ),
+        pulumi.ResourceOptions(parent=mesh, depends_on=[mesh.gateway, mlflow_upstream_ca]),
     )
     ingress_route(
         "grafana",
@@ -252,6 +296,8 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
     pulumi.export("mlflowAdminPassword", mlflow.admin_password)
     pulumi.export("mlflowPipelineUser", mlflow.pipeline_login.username)
     pulumi.export("mlflowPipelinePassword", mlflow.pipeline_login.password)
+    pulumi.export("mlflowReaderUser", mlflow.reader_login.username)
+    pulumi.export("mlflowReaderPassword", mlflow.reader_login.password)
     pulumi.export("mlflowUrl", config.mesh.url("mlflow"))
     pulumi.export("mlflowInClusterUrl", mlflow.tracking_uri)
     pulumi.export("image", image.reference)

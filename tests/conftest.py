@@ -14,17 +14,12 @@ from typing import Any
 
 import pytest
 
-from localrun.process_group import free_port
 from tests.support.mlflow_server import (
     TRAIN_TIMEOUT_S,
     MlflowServer,
     download_model,
     isolated_env,
-    platform_auth_env,
-    platform_auth_server,
-    platform_logins,
-    run_access_script,
-    stack_served_models,
+    running_mlflow,
 )
 
 
@@ -34,22 +29,8 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
     configures it (``infra/mlflow/auth.py``): MLflow's basic-auth app plus the platform's write
     rules, loaded from the same files the deploy mounts; SQLite stores, proxied local artifacts,
     default permission NO_PERMISSIONS, users and grants created by the deploy's access script."""
-    root = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    logins = platform_logins()
-    backend_uri = f"sqlite:///{root / 'mlflow.db'}"
-    # The user store in its own SQLite file, as before the stores shared PostgreSQL.
-    env = platform_auth_env(root, f"sqlite:///{root / 'auth.db'}", logins)
-    env["MLFLOW_BACKEND_STORE_URI"] = backend_uri
-    served: set[str] = set(stack_served_models())
-
-    def configure(extra_models: tuple[str, ...] = ()) -> None:
-        served.update(extra_models)
-        run_access_script(root, env, logins, tuple(served))
-
-    configure()
-    with platform_auth_server(root, env, backend_uri, port):
-        yield MlflowServer(f"http://127.0.0.1:{port}", logins, configure)
+    with running_mlflow(tmp_path_factory.mktemp("mlflow-server")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

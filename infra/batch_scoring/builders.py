@@ -4,6 +4,7 @@ predictor, hardened like the training Job (non-root, read-only root, no API toke
 
 from infra.deployments.config import DeploymentConfig
 from infra.deployments.versions import DeclaredVersion
+from infra.internal_tls import ca_mount, ca_volume, mlflow_ca_env
 from infra.workloads import (
     CONTAINER_SECURITY_CONTEXT,
     checkov_skips,
@@ -70,16 +71,17 @@ def scoring_cronjob(
                 ],
                 "env": [
                     {"name": "MLFLOW_TRACKING_URI", "value": tracking_uri},
+                    mlflow_ca_env(),
                     {"name": "HOME", "value": "/tmp"},
                     *login_env,
                 ],
                 "resources": resources("250m", "1Gi", "2", "2Gi"),
                 "securityContext": CONTAINER_SECURITY_CONTEXT,
-                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, ca_mount()],
             }
         ],
         # The input is downloaded to, and the output written on, this volume.
-        "volumes": [scratch_volume(size="8Gi")],
+        "volumes": [scratch_volume(size="8Gi"), ca_volume()],
     }
     return {
         "metadata": {

@@ -11,6 +11,7 @@ from infra.deployments.config import (
 )
 from infra.deployments.scaling import scaling_fields
 from infra.deployments.versions import DeclaredVersion
+from infra.internal_tls import ca_mount, ca_volume, mlflow_ca_env
 from infra.labels import PART_OF
 from infra.request_logging.builders import logger_spec
 from infra.workloads import (
@@ -174,6 +175,7 @@ def _pod_spec(
                 "env": [
                     *model_env,
                     {"name": "MLFLOW_TRACKING_URI", "value": tracking_uri},
+                    mlflow_ca_env(),
                     *login_env,
                     {"name": "SERVER_WORKERS", "value": str(config.workers)},
                     {"name": "MAX_BATCH_ROWS", "value": str(config.max_batch_rows)},
@@ -193,8 +195,8 @@ def _pod_spec(
                 "readinessProbe": http_probe("/health/ping", SERVING_HTTP_PORT, initial_delay=10),
                 "livenessProbe": http_probe("/health/ping", SERVING_HTTP_PORT, initial_delay=30),
                 "securityContext": CONTAINER_SECURITY_CONTEXT,
-                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, ca_mount()],
             }
         ],
-        "volumes": [scratch_volume()],
+        "volumes": [scratch_volume(), ca_volume()],
     }

@@ -2,6 +2,7 @@
 HTTP Gateway that only redirects, the request-body limit, JWT on the prediction path, host
 routes to platform services, and the Istio charts' values."""
 
+from infra.internal_tls import upstream_tls_policy
 from infra.mesh.config import (
     GATEWAY_NAME,
     GATEWAY_SELECTOR,
@@ -233,4 +234,15 @@ def host_route(name: str, *, host: str, namespace: str, service: str, port: int)
                 }
             ],
         },
+    }
+
+
+def upstream_tls_rule(name: str, *, host: str, ca_secret: str) -> dict:
+    """The DestinationRule in istio-system making the gateway speak TLS to the platform service
+    `host`, verifying it with the `ca.crt` of Secret `ca_secret` (`upstream_tls_policy`)."""
+    return {
+        "apiVersion": NETWORKING,
+        "kind": "DestinationRule",
+        "metadata": {"name": name, "namespace": ISTIO},
+        "spec": upstream_tls_policy(host, ca_secret),
     }

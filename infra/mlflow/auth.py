@@ -10,18 +10,29 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.deployments.config import DeploymentConfig
+from infra.deployments.versions import DeclaredVersion
 
 DEFAULT_PERMISSION = "NO_PERMISSIONS"
 """What a logged-in user may do on a resource nobody granted them: nothing."""
 
 ACCESS_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "mlflow_access.py"
 AUTH_APP_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "mlflow_platform_auth.py"
+SERVED_VERSIONS_SCRIPT = AUTH_APP_SCRIPT.with_name("served_versions.py")
+"""The auth app's serving-identity rule, a second module beside it."""
 AUTH_APP_NAME = "platform-auth"
 """`mlflow server --app-name platform-auth`: basic-auth plus the platform's write rules."""
 RELEASE_USERS_ENV = "MLFLOW_PLATFORM_RELEASE_USERS"
 """The users the rules let write (the pipeline user): read by `mlflow_platform_auth.py`."""
+SERVING_USERS_ENV = "MLFLOW_PLATFORM_SERVING_USERS"
+"""The users that read only the served versions (the serving user)."""
+SERVED_VERSIONS_ENV = "MLFLOW_PLATFORM_SERVED_VERSIONS"
+"""Path of the served-versions list (`served_versions_json`) in the server's container."""
 
-PASSWORD_ENV = {"serving": "MLFLOW_SERVING_PASSWORD", "pipeline": "MLFLOW_PIPELINE_PASSWORD"}
+PASSWORD_ENV = {
+    "serving": "MLFLOW_SERVING_PASSWORD",
+    "pipeline": "MLFLOW_PIPELINE_PASSWORD",
+    "reader": "MLFLOW_READER_PASSWORD",
+}
 """Environment variable carrying each role's password into the access script."""
 
 
@@ -52,6 +63,7 @@ def auth_app_files() -> dict[str, str]:
     dist_info = f"{module}-1.0.dist-info"
     return {
         f"{module}.py": AUTH_APP_SCRIPT.read_text(),
+        SERVED_VERSIONS_SCRIPT.name: SERVED_VERSIONS_SCRIPT.read_text(),
         f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {module}\nVersion: 1.0\n",
         f"{dist_info}/entry_points.txt": f"[mlflow.app]\n{AUTH_APP_NAME} = {module}:create_app\n",
     }
@@ -72,13 +84,16 @@ class MlflowUsers:
 
     serving: str
     pipeline: str
+    reader: str
     served_models: tuple[str, ...]
 
     def access_spec(self) -> dict:
         """The access script's input: serving reads the served models and their training
         experiments (MLflow authorizes an artifact download by the experiment of the run that
-        holds it, mlflow 3.17.2 `_authorize_artifact_proxy_resolved`), nothing else; the
-        pipeline edits every experiment and registered model."""
+        holds it, mlflow 3.17.2 `_authorize_artifact_proxy_resolved`), nothing else (the
+        auth app narrows that to the served versions); the pipeline edits every experiment and
+        registered model; the reader (the deploy and previews, which resolve aliases to versions
+        not served yet) reads them all."""
         return {
             "users": [
                 {
@@ -98,11 +113,32 @@ class MlflowUsers:
                         for resource_type in ("experiment", "registered_model")
                     ],
                 },
+                {
+                    "username": self.reader,
+                    "passwordEnv": PASSWORD_ENV["reader"],
+                    "grants": [
+                        {"resourceType": resource_type, "resource": "*", "permission": "READ"}
+                        for resource_type in ("experiment", "registered_model")
+                    ],
+                },
             ]
         }
 
     def access_spec_json(self) -> str:
         return json.dumps(self.access_spec(), indent=2, sort_keys=True)
+
+
+def served_versions_json(versions: Iterable[DeclaredVersion]) -> str:
+    """The auth app's served-versions list: each predictor's declared version, or its alias
+    where the render asked no registry (`served_versions.py` says how each is read)."""
+    entries = {
+        (v.model, "version", v.version) if v.version is not None else (v.model, "alias", v.alias)
+        for v in versions
+    }
+    return json.dumps(
+        {"versions": [{"model": model, kind: value} for model, kind, value in sorted(entries)]},
+        indent=2,
+    )
 
 
 def served_model_names(deployments: Iterable[DeploymentConfig]) -> tuple[str, ...]:

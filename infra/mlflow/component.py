@@ -11,12 +11,15 @@ import pulumi_kubernetes as k8s
 
 from infra.cert_manager.component import CertManager
 from infra.component import PlatformComponent
+from infra.deployments.versions import DeclaredVersion
 from infra.disruption_budgets import pod_disruption_budget
+from infra.internal_tls import service_dns_names
 from infra.mlflow import server
 from infra.mlflow.auth import PASSWORD_ENV, MlflowUsers, basic_auth_ini
 from infra.mlflow.config import (
     MLFLOW,
     MLFLOW_PORT,
+    MLFLOW_TLS_SECRET,
     POSTGRES_CA,
     TRACKING_URI,
     MlflowConfig,
@@ -33,13 +36,17 @@ from infra.workloads import scratch_volume, secret_env
 class MlflowTracking(PlatformComponent):
     """Everything MLflow needs in the `mlflow` namespace. Every credential is generated (or, for
     an external store, a Pulumi secret) and reaches pods only through Secrets; `serving_login`
-    and `pipeline_login` are handed to the components whose pods log in as those users. The
+    and `pipeline_login` are handed to the components whose pods log in as those users,
+    `reader_login` is exported for the deploy. Predictor pods may download a version only once
+    `served_versions` (the list the auth app reads) holds it. MLflow serves only TLS. The
     manifests come from `infra/mlflow/server.py`; the database is `infra/registry_database/`."""
 
     tracking_uri: str = TRACKING_URI
     admin_password: pulumi.Output[str]
     serving_login: MlflowLogin
     pipeline_login: MlflowLogin
+    reader_login: MlflowLogin
+    served_versions: k8s.core.v1.ConfigMap
 
     def __init__(
         self,
@@ -47,6 +54,7 @@ class MlflowTracking(PlatformComponent):
         config: MlflowConfig,
         *,
         served_models: list[str],
+        served_versions: list[DeclaredVersion],
         certificates: CertManager,
         database_config: RegistryDatabaseConfig,
         database_sizing: RegistryDatabaseSizing,
@@ -81,6 +89,10 @@ class MlflowTracking(PlatformComponent):
             config.mlflow_pipeline_user,
             generated_password("mlflow-pipeline-password", self.child_opts()),
         )
+        self.reader_login = MlflowLogin(
+            config.mlflow_reader_user,
+            generated_password("mlflow-reader-password", self.child_opts()),
+        )
         backend_uri = database_password.apply(
             lambda password: registry_db.database_uri(password, database.host, POSTGRES_CA)
         )
@@ -98,6 +110,7 @@ class MlflowTracking(PlatformComponent):
                 "flask-secret-key": generated_password("mlflow-flask-secret", self.child_opts()),
                 PASSWORD_ENV["serving"]: self.serving_login.password,
                 PASSWORD_ENV["pipeline"]: self.pipeline_login.password,
+                PASSWORD_ENV["reader"]: self.reader_login.password,
             },
             opts=self.child_opts(),
         )
@@ -116,11 +129,13 @@ class MlflowTracking(PlatformComponent):
                 self.admin_password,
                 self.serving_login.password,
                 self.pipeline_login.password,
+                self.reader_login.password,
             ).apply(lambda values: hashlib.sha256("\0".join(values).encode()).hexdigest())
         )
         users = MlflowUsers(
             serving=config.mlflow_serving_user,
             pipeline=config.mlflow_pipeline_user,
+            reader=config.mlflow_reader_user,
             served_models=tuple(served_models),
         )
         access_mounts = server.Mounts(
@@ -144,6 +159,17 @@ class MlflowTracking(PlatformComponent):
         auth_app_map = k8s.core.v1.ConfigMap(
             "mlflow-auth-app", **auth_app, opts=self.child_opts()
         )
+        certificate = certificates.certificate(
+            "mlflow-server",
+            namespace=MLFLOW,
+            secret_name=MLFLOW_TLS_SECRET,
+            dns_names=service_dns_names("mlflow", MLFLOW),
+        )
+        self.served_versions = k8s.core.v1.ConfigMap(
+            server.SERVED_VERSIONS_MAP,
+            **server.served_versions_config_map(served_versions),
+            opts=self.child_opts(),
+        )
         k8s.apps.v1.Deployment(
             "mlflow",
             **server.server_deployment(
@@ -153,12 +179,13 @@ class MlflowTracking(PlatformComponent):
                 common=common,
                 store=store,
                 auth_app=server.auth_app_volume(auth_app_map.metadata["name"], items),
+                served_versions=self.served_versions.metadata["name"],
                 allowed_hosts=allowed_hosts,
                 credentials_digest=credentials_digest,
             ),
-            opts=self.child_opts(depends_on=[access]),
+            opts=self.child_opts(depends_on=[access, certificate]),
         )
-        self._service("mlflow", server.LABELS, "http", MLFLOW_PORT)
+        self._service("mlflow", server.LABELS, "https", MLFLOW_PORT)
         if config.mlflow_replicas > 1:
             budget = pod_disruption_budget("mlflow", MLFLOW, server.LABELS)
             k8s.policy.v1.PodDisruptionBudget(

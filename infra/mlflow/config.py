@@ -18,7 +18,9 @@ from infra.config_types import (
 NAMESPACE = "mlflow"
 MLFLOW = NAMESPACE
 MLFLOW_PORT = 5000
-TRACKING_URI = f"http://mlflow.{MLFLOW}.svc.cluster.local:{MLFLOW_PORT}"
+TRACKING_URI = f"https://mlflow.{MLFLOW}.svc.cluster.local:{MLFLOW_PORT}"
+"""MLflow serves only TLS, with a certificate from the platform CA (`infra/internal_tls.py`)."""
+MLFLOW_TLS_SECRET = "mlflow-tls"
 MLFLOW_UID = 10001
 """Any high UID: MLflow's image has no user of its own and keeps nothing outside /tmp."""
 SERVICE_ACCOUNT = "mlflow"
@@ -31,6 +33,8 @@ AUTH_APP_DIR = "/opt/platform-auth"
 """Where the platform's auth app (`infra/scripts/mlflow_platform_auth.py`) is mounted; on
 PYTHONPATH, so `mlflow server --app-name platform-auth` finds its entry point."""
 POSTGRES_CA = "/etc/postgres-ca/ca.crt"
+SERVED_VERSIONS_DIR = "/etc/mlflow-served"
+SERVED_VERSIONS_FILE = "served-versions.json"
 SERVER_OVERHEAD_MIB = 320
 """Measured here with mlflow 3.17.2 (`mlflow server --app-name basic-auth --workers 2`): the
 `mlflow server` parent stays resident at ~245 MiB RSS, uvicorn's supervisor ~27 MiB."""
@@ -59,6 +63,9 @@ class MlflowConfig(CamelModel):
     """Reads the registered models the stack's deployments serve, nothing else."""
     mlflow_pipeline_user: DnsLabel = Field(default="pipeline", validate_default=True)
     """Edits every experiment and registered model: CI and the training Jobs."""
+    mlflow_reader_user: DnsLabel = Field(default="reader", validate_default=True)
+    """Reads every experiment and registered model, writes nothing: the deploy and previews,
+    which resolve aliases to versions not served yet."""
     artifact_store: Literal["volume", "s3"] = "volume"
     """'volume': the server keeps artifacts on its own volume (one replica); 's3': an external
     S3-compatible bucket."""
@@ -110,6 +117,17 @@ class MlflowConfig(CamelModel):
                 "'mlflowAdminUser', 'mlflowServingUser' and 'mlflowPipelineUser' must differ"
             )
         return pipeline
+
+    @field_validator("mlflow_reader_user")
+    @classmethod
+    def _reader_distinct(cls, reader: str, info: ValidationInfo) -> str:
+        others = ("mlflow_admin_user", "mlflow_serving_user", "mlflow_pipeline_user")
+        if reader in {info.data.get(key) for key in others}:
+            raise ValueError(
+                "'mlflowReaderUser' must differ from 'mlflowAdminUser', 'mlflowServingUser' and "
+                "'mlflowPipelineUser'"
+            )
+        return reader
 
     @field_validator("s3_secret_access_key")
     @classmethod

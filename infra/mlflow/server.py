@@ -8,12 +8,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.deployments.versions import DeclaredVersion
+from infra.internal_tls import server_tls_mount, server_tls_volume, uvicorn_tls_options
 from infra.mlflow.auth import (
     ACCESS_SCRIPT,
     AUTH_APP_NAME,
     RELEASE_USERS_ENV,
+    SERVED_VERSIONS_ENV,
+    SERVING_USERS_ENV,
     MlflowUsers,
     auth_app_files,
+    served_versions_json,
 )
 from infra.mlflow.config import (
     ARTIFACTS_DIR,
@@ -22,7 +27,10 @@ from infra.mlflow.config import (
     IRSA_ROLE_ANNOTATION,
     MLFLOW,
     MLFLOW_PORT,
+    MLFLOW_TLS_SECRET,
     MLFLOW_UID,
+    SERVED_VERSIONS_DIR,
+    SERVED_VERSIONS_FILE,
     SERVER_OVERHEAD_MIB,
     SERVICE_ACCOUNT,
     WORKER_MIB,
@@ -42,6 +50,7 @@ from infra.workloads import (
 
 LABELS = {"app.kubernetes.io/name": "mlflow"}
 ACCESS_LABELS = {"app.kubernetes.io/name": "mlflow-access"}
+SERVED_VERSIONS_MAP = "mlflow-served-versions"
 BACKUP_WAIT_S = 900
 """How long the schema upgrade waits for its pre-upgrade base backup before refusing."""
 BACKUP_GATE_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "registry_backup_gate.py"
@@ -161,7 +170,7 @@ def service_account(config: MlflowConfig) -> dict:
 
 
 def service(name: str, labels: dict, protocol: str, port: int) -> dict:
-    """A Service in MLflow's namespace whose port name tells Istio the protocol (`http-...`,
+    """A Service in MLflow's namespace whose port name tells Istio the protocol (`https-...`,
     `tcp-...`)."""
     return {
         "metadata": {"name": name, "namespace": MLFLOW, "labels": labels},
@@ -189,6 +198,18 @@ def auth_app(config: MlflowConfig) -> tuple[dict, dict]:
         "data": {keys[path]: text for path, text in files.items()},
     }
     return config_map, [{"key": keys[path], "path": path} for path in files]
+
+
+def served_versions_config_map(versions: list[DeclaredVersion]) -> dict:
+    """The auth app's served-versions list (`metadata` and `data`). One name for every
+    revision: the kubelet refreshes the mounted file in place (within its sync period, about a
+    minute) and the app reads it on every request, so a new version is readable without
+    restarting MLflow; a predictor pod that asks before then fails its download and is
+    restarted."""
+    return {
+        "metadata": {"name": SERVED_VERSIONS_MAP, "namespace": MLFLOW, "labels": LABELS},
+        "data": {SERVED_VERSIONS_FILE: served_versions_json(versions)},
+    }
 
 
 def auth_app_volume(config_map: Any, items: list[dict]) -> dict:
@@ -306,10 +327,13 @@ def server_deployment(
     common: Mounts,
     store: Mounts,
     auth_app: dict,
+    served_versions: Any,
     allowed_hosts: list[str],
     credentials_digest: Any,
 ) -> dict:
-    """The MLflow server's Deployment (`metadata` and `spec`)."""
+    """The MLflow server's Deployment (`metadata` and `spec`), serving only TLS with the
+    certificate of Secret `MLFLOW_TLS_SECRET`; `served_versions` names the ConfigMap of
+    `served_versions_config_map`."""
     return {
         "metadata": {
             "name": "mlflow",
@@ -351,8 +375,10 @@ def server_deployment(
                                 "--serve-artifacts",
                                 "--artifacts-destination",
                                 destination(config),
+                                "--uvicorn-opts",
+                                uvicorn_tls_options(),
                             ],  # fmt: skip
-                            "ports": [{"name": "http", "containerPort": MLFLOW_PORT}],
+                            "ports": [{"name": "https", "containerPort": MLFLOW_PORT}],
                             "env": [
                                 *common.env,
                                 secret_env(
@@ -369,6 +395,11 @@ def server_deployment(
                                 {"name": "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "value": "false"},
                                 {"name": "PYTHONPATH", "value": AUTH_APP_DIR},
                                 {"name": RELEASE_USERS_ENV, "value": config.mlflow_pipeline_user},
+                                {"name": SERVING_USERS_ENV, "value": config.mlflow_serving_user},
+                                {
+                                    "name": SERVED_VERSIONS_ENV,
+                                    "value": f"{SERVED_VERSIONS_DIR}/{SERVED_VERSIONS_FILE}",
+                                },
                                 *store.env,
                             ],
                             "resources": resources(
@@ -377,17 +408,29 @@ def server_deployment(
                                 config.mlflow_cpu_limit,
                                 config.mlflow_memory_limit,
                             ),
-                            "readinessProbe": http_probe("/health", "http", 10),
-                            "livenessProbe": http_probe("/health", "http", 30),
+                            "readinessProbe": http_probe("/health", "https", 10, "HTTPS"),
+                            "livenessProbe": http_probe("/health", "https", 30, "HTTPS"),
                             "securityContext": CONTAINER_SECURITY_CONTEXT,
                             "volumeMounts": [
                                 *common.mounts,
                                 *store.mounts,
                                 {"name": "auth-app", "mountPath": AUTH_APP_DIR, "readOnly": True},
+                                {
+                                    "name": "served-versions",
+                                    "mountPath": SERVED_VERSIONS_DIR,
+                                    "readOnly": True,
+                                },
+                                server_tls_mount(),
                             ],
                         }
                     ],
-                    "volumes": [*common.volumes, *store.volumes, auth_app],
+                    "volumes": [
+                        *common.volumes,
+                        *store.volumes,
+                        auth_app,
+                        {"name": "served-versions", "configMap": {"name": served_versions}},
+                        server_tls_volume(MLFLOW_TLS_SECRET),
+                    ],
                 },
             },
         },

@@ -4,6 +4,7 @@ sink (Deployment and Service) of a serving namespace. Config in, plain dicts out
 import json
 
 from infra.deployments.config import DeploymentConfig
+from infra.internal_tls import ca_mount, ca_volume, mlflow_ca_env
 from infra.workloads import (
     CONTAINER_SECURITY_CONTEXT,
     checkov_skips,
@@ -76,6 +77,7 @@ def sink_pod_spec(
                     {"name": "REQUEST_LOG_PORT", "value": str(SINK_PORT)},
                     {"name": "REQUEST_LOG_DATABASE", "value": f"{DATABASE_DIR}/join.sqlite"},
                     {"name": "MLFLOW_TRACKING_URI", "value": tracking_uri},
+                    mlflow_ca_env(),
                     {"name": "HOME", "value": "/tmp"},
                     *login_env,
                 ],
@@ -87,10 +89,15 @@ def sink_pod_spec(
                 "volumeMounts": [
                     {"name": "tmp", "mountPath": "/tmp"},
                     {"name": "joins", "mountPath": DATABASE_DIR},
+                    ca_mount(),
                 ],
             }
         ],
-        "volumes": [scratch_volume(size="256Mi"), scratch_volume("joins", size="2Gi")],
+        "volumes": [
+            scratch_volume(size="256Mi"),
+            scratch_volume("joins", size="2Gi"),
+            ca_volume(),
+        ],
     }
 
 

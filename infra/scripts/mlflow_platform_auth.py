@@ -13,7 +13,10 @@ checks (which still apply) and refuse, for every user but an admin:
 - a release user's writes outside what the release path uses (experiments, runs, logged
   models, registered models, versions, artifacts): no gateway, prompts, webhooks, traces...;
 - deleting or renaming anything, deleting artifacts, and every user, role, grant and demo-data
-  route (`/users/current` excepted), even for a release user.
+  route (`/users/current` excepted), even for a release user;
+- for a serving user (`MLFLOW_PLATFORM_SERVING_USERS`, the login every model pod holds), every
+  read but those of the versions in the served-versions list (`served_versions.py`): MLflow
+  grants READ per registered model, which would let it read every version of a served model.
 
 Loaded by MLflow from the `mlflow.app` entry point this file's package declares
 (`infra.mlflow_auth.auth_app_files`). Imports only MLflow and the standard library, so it runs
@@ -22,6 +25,7 @@ in MLflow's own image.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -36,8 +40,10 @@ from mlflow.server.auth import (
     create_app as create_basic_auth_app,
 )
 from mlflow.server.handlers import STATIC_PREFIX_ENV_VAR
+from served_versions import REGISTERED_MODEL_GET, ServedVersions, serving_denial
 
 RELEASE_USERS_ENV = "MLFLOW_PLATFORM_RELEASE_USERS"
+SERVING_USERS_ENV = "MLFLOW_PLATFORM_SERVING_USERS"
 DENIED_PREFIX = "Permission denied by platform policy: "
 """Start of every refusal's body, so a caller (and a test) can tell it from MLflow's own 403."""
 
@@ -78,10 +84,18 @@ registered version with its tags and aliases, the ledger's experiments."""
 _API_PREFIX = re.compile(r"^/(?:ajax-)?api/\d+\.\d+")
 
 
-def release_users() -> frozenset[str]:
+def _users(variable: str) -> frozenset[str]:
     return frozenset(
-        name.strip() for name in os.environ.get(RELEASE_USERS_ENV, "").split(",") if name.strip()
+        name.strip() for name in os.environ.get(variable, "").split(",") if name.strip()
     )
+
+
+def release_users() -> frozenset[str]:
+    return _users(RELEASE_USERS_ENV)
+
+
+def serving_users() -> frozenset[str]:
+    return _users(SERVING_USERS_ENV)
 
 
 def route_of(path: str) -> str:
@@ -92,9 +106,12 @@ def route_of(path: str) -> str:
     return _API_PREFIX.sub("", path)
 
 
-def denial(username: str, method: str, path: str) -> str | None:
-    """Why a non-admin `username` may not call `method path`, or None when the rules allow it."""
+def denial(username: str, method: str, path: str, params: dict[str, str]) -> str | None:
+    """Why a non-admin `username` may not call `method path` with query `params`, or None when
+    the rules allow it."""
     route = route_of(path)
+    if username in serving_users():
+        return serving_denial(method, route, params)
     if route in OWN_ACCOUNT and method in READ_METHODS:
         return None
     if any(rule.fullmatch(route) for rule in ADMIN_ONLY):
@@ -119,8 +136,29 @@ def _flask_rule() -> Response | None:
     username = getattr(g, "mlflow_authenticated_user", None)
     if username is None or is_unprotected_route(request.path) or sender_is_admin():
         return None
-    reason = denial(username, request.method, request.path)
+    reason = denial(username, request.method, request.path, request.args.to_dict())
     return _forbidden(reason) if reason else None
+
+
+def _narrow_registered_model(response: Response) -> Response:
+    """Flask after-request hook: a serving user's `registered-models/get` (which MLflow's client
+    calls before every version read) shows only the served versions and their aliases."""
+    username = getattr(g, "mlflow_authenticated_user", None)
+    if (
+        username not in serving_users()
+        or route_of(request.path) != REGISTERED_MODEL_GET
+        or response.status_code != 200
+    ):
+        return response
+    body = response.get_json()
+    model = body["registered_model"]
+    served = ServedVersions.load().versions.get(model["name"], frozenset())
+    model["latest_versions"] = [
+        v for v in model.get("latest_versions", []) if v["version"] in served
+    ]
+    model["aliases"] = [a for a in model.get("aliases", []) if a["version"] in served]
+    response.set_data(json.dumps(body))
+    return response
 
 
 def _add_asgi_rule(fastapi_app) -> None:
@@ -128,6 +166,7 @@ def _add_asgi_rule(fastapi_app) -> None:
     never reach Flask's hooks (mlflow 3.17.2 `add_fastapi_permission_middleware`). Added last,
     it runs first; an unauthenticated request passes on to MLflow's 401."""
     from mlflow.server.asgi_utils import get_routed_asgi_path
+    from starlette.concurrency import run_in_threadpool
     from starlette.responses import PlainTextResponse
 
     @fastapi_app.middleware("http")
@@ -137,7 +176,11 @@ def _add_asgi_rule(fastapi_app) -> None:
             return await call_next(asgi_request)
         user = _authenticate_fastapi_request(asgi_request)
         if user is not None and not user.is_admin:
-            reason = denial(user.username, asgi_request.method, path)
+            params = dict(asgi_request.query_params)
+            # The serving rule reads the registry: off the event loop.
+            reason = await run_in_threadpool(
+                denial, user.username, asgi_request.method, path, params
+            )
             if reason:
                 return PlainTextResponse(DENIED_PREFIX + reason, status_code=403)
         return await call_next(asgi_request)
@@ -147,6 +190,7 @@ def create_app(app: Flask = mlflow_app):
     """MLflow's basic-auth app with the platform's rules after its own."""
     served = create_basic_auth_app(app)
     app.before_request(_flask_rule)
+    app.after_request(_narrow_registered_model)
     if served is not app:
         _add_asgi_rule(served)
     return served

@@ -3,6 +3,7 @@
 import re
 from typing import Any
 
+from infra.internal_tls import CA_BUNDLE_SECRET
 from infra.prometheus_stack.config import ALERTMANAGER_CONFIG_LABELS
 from infra.training.config import RETRAIN_ALERTS, TOKEN_KEY, TrainingTarget
 
@@ -52,7 +53,13 @@ def alertmanager_config(
                                 "authorization": {
                                     "type": "Bearer",
                                     "credentials": {"name": token_secret, "key": TOKEN_KEY},
-                                }
+                                },
+                                # The operator mounts it into Alertmanager as `tls_config.ca_file`
+                                # (prometheus-operator v0.85.0 pkg/alertmanager/amcfg.go
+                                # `convertHTTPConfig`); the Secret is in this object's namespace.
+                                "tlsConfig": {
+                                    "ca": {"secret": {"name": CA_BUNDLE_SECRET, "key": "ca.crt"}}
+                                },
                             },
                         }
                     ],

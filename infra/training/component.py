@@ -15,10 +15,12 @@ import json
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.cert_manager.component import CertManager
 from infra.cluster.component import ClusterAccess
 from infra.component import PlatformComponent, custom_resource
 from infra.data_versioning.builders import dvc_remote_url, git_egress_policy
 from infra.data_versioning.config import DataVersioningConfig
+from infra.internal_tls import service_dns_names
 from infra.model_image.component import image_reference, kind_registry, registry_login
 from infra.model_image.config import ModelImageConfig
 from infra.secrets import MlflowLogin, credentials_secret, generated_password
@@ -34,6 +36,7 @@ from infra.training.config import (
     TOKEN_KEY,
     TRAINING_SOURCE,
     TRIGGER_NAME,
+    TRIGGER_TLS_SECRET,
     TrainingImageConfig,
     TrainingTarget,
     cronjob_name,
@@ -87,10 +90,12 @@ class ContinuousTraining(PlatformComponent):
         registry: ModelImageConfig,
         ledger_key: pulumi.Input[str],
         data_versioning: DataVersioningConfig,
+        certificates: CertManager,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:training:ContinuousTraining", name, opts)
         self._image = image
+        self._certificates = certificates
         dvc_remote = pulumi.Output.from_input(tracking_uri).apply(
             lambda uri: dvc_remote_url(uri, data_versioning.dvc_remote_path)
         )
@@ -182,7 +187,14 @@ class ContinuousTraining(PlatformComponent):
         token_secret: pulumi.Output[str],
         pull_secret: pulumi.Output[str] | None,
     ) -> k8s.core.v1.Service:
-        """The webhook receiver of one namespace, its API access and its NetworkPolicies."""
+        """The webhook receiver of one namespace, serving only TLS with a certificate from the
+        platform CA, its API access and its NetworkPolicies."""
+        certificate = self._certificates.certificate(
+            f"{namespace}-{TRIGGER_NAME}",
+            namespace=namespace,
+            secret_name=TRIGGER_TLS_SECRET,
+            dns_names=service_dns_names(TRIGGER_NAME, namespace),
+        )
         child = self.child_opts()
         name = f"{namespace}-{TRIGGER_NAME}"
         account = k8s.core.v1.ServiceAccount(name, **trigger.service_account(namespace), opts=child)
@@ -209,7 +221,7 @@ class ContinuousTraining(PlatformComponent):
                 token_secret=token_secret,
                 pull_secret=pull_secret,
             ),
-            opts=self.child_opts(depends_on=[role]),
+            opts=self.child_opts(depends_on=[role, certificate]),
         )
         service = k8s.core.v1.Service(name, **trigger.service(namespace), opts=child)
         for policy_namespace, policy_name, spec in trigger.network_policies(namespace):

@@ -32,8 +32,9 @@ built from the repository root (`.dockerignore` keeps the rest out)."""
 TRAINING_UID = 10001
 """The training image's non-root user (model/Dockerfile)."""
 TRIGGER_PORT = 8080
-TRIGGER_PORT_NAME = "http-webhook"
-"""Named by protocol, so Istio treats the Service as HTTP rather than opaque TCP."""
+TRIGGER_PORT_NAME = "https-webhook"
+"""Named by protocol: the trigger serves only TLS (`RETRAIN_TLS_DIR`)."""
+TRIGGER_TLS_SECRET = "retrain-trigger-tls"
 TRIGGER_NAME = TRIGGER_ACCOUNT
 TOKEN_KEY = "token"
 LEDGER_KEY_KEY = "key"

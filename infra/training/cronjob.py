@@ -6,6 +6,7 @@ if it passed."""
 from typing import Any
 
 from infra.data_versioning.builders import REMOTE_URL_ENV, data_version_args
+from infra.internal_tls import ca_mount, ca_volume, mlflow_ca_env
 from infra.training.admission import TRAINING_CRONJOB_LABELS
 from infra.training.config import (
     GATE_FAILED_EXIT_CODE,
@@ -56,6 +57,7 @@ def training_cronjob(
     )
     env = [
         {"name": "MLFLOW_TRACKING_URI", "value": tracking_uri},
+        mlflow_ca_env(),
         {"name": REMOTE_URL_ENV, "value": dvc_remote},
         {"name": "HOME", "value": "/tmp"},
         *login_env,
@@ -82,10 +84,10 @@ def training_cronjob(
                 "env": env,
                 "resources": resources("500m", "1Gi", "2", "2Gi"),
                 "securityContext": CONTAINER_SECURITY_CONTEXT,
-                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, ca_mount()],
             }
         ],
-        "volumes": [scratch_volume(size="2Gi")],
+        "volumes": [scratch_volume(size="2Gi"), ca_volume()],
     }
     return {
         "metadata": {

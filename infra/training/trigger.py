@@ -1,9 +1,11 @@
 """The retrain trigger of one namespace as plain manifests: the webhook receiver Alertmanager
 calls, exactly the API access it needs (create Jobs, get its namespace's training CronJobs),
-and the NetworkPolicies that let only Alertmanager reach it and it reach the API server."""
+and the NetworkPolicies that let only Alertmanager reach it and it reach the API server. It serves
+only TLS, with a certificate from the platform CA (Secret `TRIGGER_TLS_SECRET`)."""
 
 from typing import Any
 
+from infra.internal_tls import SERVER_TLS_DIR, server_tls_mount, server_tls_volume
 from infra.labels import APP, PART_OF
 from infra.namespaces.spec import API_SERVER_PORTS
 from infra.prometheus_stack.config import NAMESPACE as MONITORING
@@ -15,6 +17,7 @@ from infra.training.config import (
     TRIGGER_NAME,
     TRIGGER_PORT,
     TRIGGER_PORT_NAME,
+    TRIGGER_TLS_SECRET,
 )
 from infra.training.cronjob import pull_secrets
 from infra.workloads import (
@@ -103,15 +106,17 @@ def deployment(
                                 },
                                 {"name": "RETRAIN_CRONJOBS", "value": cronjob_map},
                                 {"name": "RETRAIN_PORT", "value": str(TRIGGER_PORT)},
+                                {"name": "RETRAIN_TLS_DIR", "value": SERVER_TLS_DIR},
                             ],
                             "ports": [{"name": TRIGGER_PORT_NAME, "containerPort": TRIGGER_PORT}],
                             "resources": resources("20m", "96Mi", "500m", "256Mi"),
-                            "readinessProbe": http_probe("/healthz", TRIGGER_PORT_NAME, 5),
-                            "livenessProbe": http_probe("/healthz", TRIGGER_PORT_NAME, 15),
+                            "readinessProbe": http_probe("/healthz", TRIGGER_PORT_NAME, 5, "HTTPS"),
+                            "livenessProbe": http_probe("/healthz", TRIGGER_PORT_NAME, 15, "HTTPS"),
                             "securityContext": CONTAINER_SECURITY_CONTEXT,
                             "volumeMounts": [
                                 {"name": "tmp", "mountPath": "/tmp"},
                                 {"name": "token", "mountPath": TOKEN_DIR, "readOnly": True},
+                                server_tls_mount(),
                             ],
                         }
                     ],
@@ -121,6 +126,7 @@ def deployment(
                             "name": "token",
                             "secret": {"secretName": token_secret, "defaultMode": 0o400},
                         },
+                        server_tls_volume(TRIGGER_TLS_SECRET),
                     ],
                 },
             },
@@ -207,4 +213,4 @@ def network_policies(namespace: str) -> list[tuple[str, str, dict]]:
 
 def webhook_url(service_name: str, namespace: str, deployment: str) -> str:
     """Where Alertmanager posts `deployment`'s retrain alerts."""
-    return f"http://{service_name}.{namespace}.svc:{TRIGGER_PORT}/v1/retrain/{deployment}"
+    return f"https://{service_name}.{namespace}.svc:{TRIGGER_PORT}/v1/retrain/{deployment}"

@@ -149,7 +149,7 @@ def test_pinning_a_version_shows_as_a_version_change_when_resolved(
     for alias in ("champion", "challenger", "candidate"):
         client.set_registered_model_alias(name, alias, "1")
     mlflow_server.serve(name)
-    for key, value in mlflow_server.serving_env.items():
+    for key, value in mlflow_server.reader_env.items():
         monkeypatch.setenv(key, value)
     repo = tmp_path / "repo"
     for source in RENDERED_SOURCES:

@@ -79,6 +79,7 @@ def test_mlflow_server_follows_its_config() -> None:
         common=server.common_mounts("mlflow-server", "registry-db-server-tls"),
         store=store,
         auth_app=server.auth_app_volume("auth-app", []),
+        served_versions=server.SERVED_VERSIONS_MAP,
         allowed_hosts=["mlflow.example.org"],
         credentials_digest="digest",
     )

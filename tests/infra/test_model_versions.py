@@ -1,5 +1,5 @@
 """Deploy-time model versions: the real program under Pulumi's mocks resolves every alias against
-a real `mlflow server --app-name platform-auth`, as the read-only serving user, and declares the
+a real `mlflow server --app-name platform-auth`, as the read-only reader user, and declares the
 concrete version and its digest."""
 
 import hashlib
@@ -47,14 +47,14 @@ def register(client: MlflowClient, name: str, versions: int, *, digest: bool = T
 
 
 SERVED = ("ab", "pinned", "nodigest", "promoted", "never-trained")
-"""The models these tests' deployments serve; the serving user may read them."""
+"""The models these tests' deployments serve."""
 
 
 @pytest.fixture(scope="module")
 def registry(mlflow_server) -> str:
     """The real server with `ab` (champion 1, challenger 2), `pinned` (1 version), `nodigest`
     (1 version without its tag), `promoted` (champion 1, 2 versions) and `never-trained` (no
-    version), registered by the pipeline user and readable by the serving user."""
+    version), registered by the pipeline user and readable by the reader user."""
     with mock.patch.dict(os.environ, mlflow_server.pipeline_env):
         client = MlflowClient(tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url)
         register(client, "ab", 2)
@@ -74,10 +74,10 @@ def registry(mlflow_server) -> str:
 
 @pytest.fixture(autouse=True)
 def as_serving_user(request, monkeypatch) -> None:
-    """The deploy reads the registry with the serving user's login, from the environment."""
+    """The deploy reads the registry with the reader user's login, from the environment."""
     if "registry" in request.fixturenames:
         server = request.getfixturevalue("registry")
-        for key, value in server.serving_env.items():
+        for key, value in server.reader_env.items():
             monkeypatch.setenv(key, value)
 
 
@@ -218,12 +218,12 @@ def test_a_registered_model_without_versions_leaves_its_deployment_pending(
 TYPO = {"name": "iris", "predictors": [{"name": "champion", "model": "irs@champion"}]}
 
 
-@pytest.mark.parametrize("role", ["serving", "admin"])
+@pytest.mark.parametrize("role", ["reader", "admin"])
 def test_a_model_the_registry_does_not_know_fails_naming_the_registered_ones(
     registry, tmp_path, monkeypatch, role
 ) -> None:
-    """A typo is an error, never a pending deployment: as the serving user (per-model grants,
-    so MLflow answers 403 for the unknown name) and as the admin (404)."""
+    """A typo is an error, never a pending deployment: as the reader user (the deploy's login)
+    and as the admin."""
     for key, value in registry.env_for(role).items():
         monkeypatch.setenv(key, value)
     with pytest.raises(RegistryError) as error:

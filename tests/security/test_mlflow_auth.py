@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from infra.mlflow.auth import ACCESS_SCRIPT
+from infra.mlflow.auth import ACCESS_SCRIPT, AUTH_APP_SCRIPT
+
+sys.path.insert(0, str(AUTH_APP_SCRIPT.parent))
+from mlflow_platform_auth import DENIED_PREFIX  # noqa: E402
 
 TIMEOUT_S = 300
 SEARCH_MODELS = "/api/2.0/mlflow/registered-models/search"
@@ -51,7 +54,9 @@ def served_model(mlflow_server, tmp_path_factory) -> dict:
     assert trained.returncode == 0, trained.stderr
     promoted = cli(env, cwd, "promote", "--json", "--model-name", name, "--actor", "ci")
     assert promoted.returncode == 0, promoted.stderr
-    return {"name": name, **json.loads(trained.stdout)}
+    result = json.loads(trained.stdout)
+    mlflow_server.serve(f"{name}/{result['version']}")
+    return {"name": name, **result}
 
 
 def test_anonymous_requests_get_401(mlflow_server) -> None:
@@ -193,8 +198,9 @@ def _as_admin(server, path: str, body: dict) -> dict:
 
 def test_access_script_removes_a_hand_made_workspace_grant(mlflow_server, served_model) -> None:
     """An admin gives the serving user a workspace-wide grant by hand (the RBAC role API of
-    mlflow 3.17.2, mlflow/server/auth/routes.py:55-76); the deploy's access script, run again,
-    takes it back instead of crashing on it, and the serving user reads only what it serves."""
+    mlflow 3.17.2, mlflow/server/auth/routes.py:55-76): the platform's served-versions rule
+    still refuses it what it does not serve, and the deploy's access script, run again, takes
+    the role back instead of crashing on it."""
     unserved = f"unserved-{uuid.uuid4().hex[:8]}"
     pipeline = mlflow_server.pipeline_env
     response = requests.post(
@@ -219,11 +225,16 @@ def test_access_script_removes_a_hand_made_workspace_grant(mlflow_server, served
     _as_admin(mlflow_server, "/api/3.0/mlflow/roles/assign", {"username": serving,
                                                               "role_id": role["id"]})  # fmt: skip
     get = "/api/2.0/mlflow/registered-models/get"
-    assert _as_serving(mlflow_server, "GET", get, {"name": unserved}).status_code == 200
+    refused = _as_serving(mlflow_server, "GET", get, {"name": unserved})
+    assert refused.status_code == 403 and refused.text.startswith(DENIED_PREFIX)
+    roles = "/api/3.0/mlflow/users/roles/list"
+    held = _as_user(mlflow_server, "admin", "GET", roles, {"username": serving}).json()
+    assert role["id"] in [r["id"] for r in held["roles"]]
 
     mlflow_server.serve()
 
-    assert _as_serving(mlflow_server, "GET", get, {"name": unserved}).status_code == 403
+    held = _as_user(mlflow_server, "admin", "GET", roles, {"username": serving}).json()
+    assert role["id"] not in [r["id"] for r in held.get("roles", [])]
     name = served_model["name"]
     assert _as_serving(mlflow_server, "GET", get, {"name": name}).status_code == 200
 

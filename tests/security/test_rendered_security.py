@@ -11,7 +11,13 @@ import jsonschema
 import pytest
 
 from infra.mesh.config import GATEWAY_NAME, PREDICTION_PATHS, REDIRECT_GATEWAY_NAME
-from infra.mlflow.auth import AUTH_APP_NAME, RELEASE_USERS_ENV, auth_app_files
+from infra.mlflow.auth import (
+    AUTH_APP_NAME,
+    RELEASE_USERS_ENV,
+    SERVED_VERSIONS_ENV,
+    SERVING_USERS_ENV,
+    auth_app_files,
+)
 from infra.stack_config import load_stack_file
 from stacks.mock_runtime import FAKE_GENERATED_PASSWORD
 from stacks.render import documents, render_stack
@@ -55,6 +61,8 @@ def pod_specs(documents: list[dict]) -> list[tuple[str, dict]]:
         name = f"{d.get('kind')}/{d.get('metadata', {}).get('name')}"
         if d.get("kind") in ("Deployment", "StatefulSet", "Job"):
             specs.append((name, d["spec"]["template"]["spec"]))
+        if d.get("kind") == "CronJob":
+            specs.append((name, d["spec"]["jobTemplate"]["spec"]["template"]["spec"]))
         if d.get("kind") == "SeldonDeployment":
             specs += [
                 (f"{name}/{p['name']}", c["spec"])
@@ -93,8 +101,9 @@ def test_gateway_serves_https_and_redirects_http(rendered) -> None:
             c
             for c in of_kind(documents, "Certificate")
             if c["metadata"]["namespace"] == "istio-system"
+            and c["spec"]["secretName"] == tls["credentialName"]
         ]
-        assert certificate["spec"]["secretName"] == tls["credentialName"]
+        assert certificate["spec"]["dnsNames"]
 
 
 def _bound(service: dict, gateway: dict) -> bool:
@@ -445,7 +454,7 @@ def test_mlflow_runs_basic_auth_at_the_client_version_with_protocol_named_ports(
     assert env["MLFLOW_AUTH_CONFIG_PATH"]["value"].endswith("basic_auth.ini")
     for service in of_kind(documents, "Service"):
         for port in service["spec"]["ports"]:
-            assert re.fullmatch(r"(http|tcp)-[a-z0-9-]+", port["name"]), service["metadata"]
+            assert re.fullmatch(r"(https?|tcp)-[a-z0-9-]+", port["name"]), service["metadata"]
     (access,) = of_kind(documents, "Job")
     assert "mlflow" in [c["image"] for c in access["spec"]["template"]["spec"]["containers"]][0]
     assert server["metadata"]["name"] and access["metadata"]["name"].startswith("mlflow-access-")
@@ -472,6 +481,31 @@ def test_mlflow_loads_the_platform_auth_app_the_tests_run(rendered) -> None:
         item["path"]: config_map["data"][item["key"]] for item in volume["configMap"]["items"]
     }
     assert mounted == auth_app_files()
+
+
+def test_mlflow_reads_the_served_versions_the_predictors_declare(rendered) -> None:
+    """The serving user is narrowed to a list holding exactly what every predictor declares
+    (its alias, in a render that asked no registry), mounted where the auth app reads it."""
+    stack, documents, _ = rendered
+    (server,) = [d for d in of_kind(documents, "Deployment") if d["metadata"]["name"] == "mlflow"]
+    container = server["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    config = load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml")
+    assert env[SERVING_USERS_ENV] == config.mlflow.mlflow_serving_user
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "served-versions"]
+    directory, file_name = env[SERVED_VERSIONS_ENV].rsplit("/", 1)
+    assert mount["mountPath"] == directory
+    (volume,) = [v for v in server["spec"]["template"]["spec"]["volumes"]
+                 if v["name"] == "served-versions"]  # fmt: skip
+    (listed,) = [c for c in of_kind(documents, "ConfigMap")
+                 if c["metadata"]["name"] == volume["configMap"]["name"]]  # fmt: skip
+    entries = json.loads(listed["data"][file_name])["versions"]
+    declared = [
+        {"model": p.registered_model, **({"alias": p.alias} if p.alias else {"version": p.version})}
+        for d in config.deployments
+        for p in d.predictors
+    ]
+    assert sorted(map(json.dumps, entries)) == sorted(set(map(json.dumps, declared)))
 
 
 def test_database_connection_verifies_tls(rendered) -> None:
@@ -584,3 +618,56 @@ def test_cert_manager_chart_is_pinned_with_its_crds(rendered) -> None:
     assert (release["chart"], release["version"]) == ("cert-manager", version)
     assert release["repository"] == "https://charts.jetstack.io"
     assert release["values"]["crds"] == {"enabled": True, "keep": True}
+
+
+def test_mlflow_and_the_trigger_serve_only_tls_with_platform_certificates(rendered) -> None:
+    """Each server mounts a platform-CA certificate for its Service names, probes over HTTPS
+    and is addressed by https://; every pod that calls MLflow verifies it with its namespace's
+    CA bundle; the gateway verifies it by DestinationRule. All schema-valid."""
+    _, documents, outputs = rendered
+    certificates = {
+        (c["metadata"]["namespace"], c["spec"]["secretName"]): c
+        for c in of_kind(documents, "Certificate")
+    }
+    for certificate in certificates.values():
+        validate(certificate)
+    servers = [d for d in of_kind(documents, "Deployment")
+               if d["metadata"]["name"] in ("mlflow", "retrain-trigger")]  # fmt: skip
+    assert "mlflow" in [s["metadata"]["name"] for s in servers]
+    for server in servers:
+        namespace, name = server["metadata"]["namespace"], server["metadata"]["name"]
+        pod = server["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        (volume,) = [v for v in pod["volumes"] if v["name"] == "server-tls"]
+        certificate = certificates[namespace, volume["secret"]["secretName"]]
+        assert f"{name}.{namespace}.svc" in certificate["spec"]["dnsNames"]
+        assert certificate["spec"]["issuerRef"] == {"name": "platform-ca", "kind": "ClusterIssuer"}
+        assert "server-tls" in [m["name"] for m in container["volumeMounts"]]
+        for probe in ("readinessProbe", "livenessProbe"):
+            assert container[probe]["httpGet"]["scheme"] == "HTTPS", (name, probe)
+        (service,) = [
+            s for s in of_kind(documents, "Service")
+            if (s["metadata"]["namespace"], s["metadata"]["name"]) == (namespace, name)
+        ]  # fmt: skip
+        assert [p["name"].split("-")[0] for p in service["spec"]["ports"]] == ["https"]
+    (mlflow,) = [s for s in servers if s["metadata"]["name"] == "mlflow"]
+    args = mlflow["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--ssl-certfile" in args[args.index("--uvicorn-opts") + 1]
+    assert outputs["mlflowInClusterUrl"].startswith("https://")
+    clients = [
+        (where, container)
+        for where, spec in pod_specs(documents)
+        for container in spec["containers"]
+        if any(e["name"] == "MLFLOW_TRACKING_URI" for e in container.get("env", []))
+    ]
+    assert len({where.split("/")[0] for where, _ in clients}) >= 2, clients  # predictors, CronJob
+    for where, container in clients:
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["MLFLOW_TRACKING_URI"].startswith("https://"), where
+        mounted = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        assert env["MLFLOW_TRACKING_SERVER_CERT_PATH"] == f"{mounted['platform-ca']}/ca.crt", where
+    (rule,) = of_kind(documents, "DestinationRule")
+    validate(rule)
+    tls = rule["spec"]["trafficPolicy"]["tls"]
+    assert tls["mode"] == "SIMPLE" and rule["spec"]["host"] == tls["sni"]
+    assert ("istio-system", tls["credentialName"]) in certificates

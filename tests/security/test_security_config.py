@@ -45,6 +45,11 @@ def config_with(stack: str, **changes) -> dict:
             {"mlflowServingUser": "platform-admin"},
             ["mlops-platform:mlflowPipelineUser", "must differ"],
         ),
+        (
+            "local",
+            {"mlflowReaderUser": "serving"},
+            ["mlops-platform:mlflowReaderUser", "must differ"],
+        ),
         ("local", {"mlflowMemoryLimit": "512Mi"}, ["mlops-platform:mlflowMemoryLimit", "640Mi"]),
         ("local", {"gatewayMaxRequestBytes": 0}, ["mlops-platform:gatewayMaxRequestBytes"]),
         (

@@ -54,11 +54,13 @@ def test_anonymous_gets_401_on_every_write_route(mlflow_server) -> None:
     assert wrong == {}
 
 
-def test_serving_is_refused_every_write_route_by_the_platform(mlflow_server) -> None:
-    """Refused everything but the POSTs that only search."""
+@pytest.mark.parametrize("role", ["serving", "reader"])
+def test_serving_is_refused_every_write_route_by_the_platform(mlflow_server, role) -> None:
+    """The serving and the reader users are refused everything but the POSTs that only search
+    (which the serving user is refused too, by the served-versions rule)."""
     passed = {
         route
-        for route, response in outcomes(mlflow_server, "serving", write_routes()).items()
+        for route, response in outcomes(mlflow_server, role, write_routes()).items()
         if not platform_denied(response)
     }
     assert {path.rsplit("/", 1)[-1] for _, path in passed} <= {"search"}, passed

@@ -33,8 +33,8 @@ def saved_model(estimator: Any, x_train: pd.DataFrame, y_train: pd.Series, root:
 
 def register(server: Any, model_dir: Path, name: str) -> str:
     """Upload a model directory as a run artifact and register it with the pipeline user's
-    write access, as anyone holding it could, and let the serving user read it; returns the
-    new version. `server` is the session's basic-auth `mlflow_server`."""
+    write access, as anyone holding it could, and declare it served (so the serving user may
+    read it); returns the new version. `server` is the session's basic-auth `mlflow_server`."""
     with mock.patch.dict(os.environ, server.pipeline_env):
         client = MlflowClient(tracking_uri=server.url, registry_uri=server.url)
         # The platform's convention (model/): a model's runs live in the experiment of its name,
@@ -48,7 +48,7 @@ def register(server: Any, model_dir: Path, name: str) -> str:
             client.create_registered_model(name)
         source = f"{run.info.artifact_uri}/model"
         version = client.create_model_version(name, source, run_id=run.info.run_id).version
-    server.serve(name)
+    server.serve(f"{name}/{version}")
     return version
 
 

@@ -22,6 +22,7 @@ from .test_render import KUBERNETES_VERSION, crd_schema, kubernetes_objects, ren
 HELM = "kubernetes:helm.sh/v3:Release"
 SDEP = "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment"
 IMAGE = "docker:index/image:Image"
+CERTIFICATE = "kubernetes:cert-manager.io/v1:Certificate"
 
 PLATFORM_NAMESPACES = 6
 """istio-system, seldon-system, mlflow, monitoring, cert-manager and cnpg-system; deployment
@@ -38,9 +39,12 @@ COMMON_TYPES = {
     # the operator's own VirtualServices bind to.
     "kubernetes:networking.istio.io/v1beta1:Gateway": 3,
     "kubernetes:networking.istio.io/v1alpha3:EnvoyFilter": 1,
-    "kubernetes:cert-manager.io/v1:Certificate": 3,
+    # The CA, the gateway, PostgreSQL, MLflow, and the CA bundle the gateway verifies MLflow with;
+    # each deployment namespace adds its CA bundle, each training namespace its trigger's.
+    CERTIFICATE: 5,
+    "kubernetes:networking.istio.io/v1beta1:DestinationRule": 1,
     IMAGE: 1,
-    "random:index/randomPassword:RandomPassword": 6,
+    "random:index/randomPassword:RandomPassword": 7,
     # The registry database is the operator's Cluster, no longer a StatefulSet of the platform.
     "kubernetes:apps/v1:StatefulSet": 0,
     CLUSTER: 1,
@@ -56,6 +60,7 @@ credentials; each deployment adds its MLflow login."""
 TRAINING_PER_NAMESPACE = {
     # the webhook token, the pipeline user's MLflow login and the ledger key
     "kubernetes:core/v1:Secret": 3,
+    CERTIFICATE: 1,
     "kubernetes:core/v1:ServiceAccount": 1,
     "kubernetes:rbac.authorization.k8s.io/v1:Role": 1,
     "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 1,
@@ -120,6 +125,7 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
         # the Seldon webhook wait, and the kind cluster where the stack creates one
         "command:local:Command": 1 + (1 if creates_kind_cluster(stack) else 0),
         "kubernetes:core/v1:Secret": PLATFORM_SECRETS + deployments,
+        "kubernetes:cert-manager.io/v1:Certificate": COMMON_TYPES[CERTIFICATE] + namespaces,
     }
     training = [d for d in config.deployments if d.training is not None]
     training_namespaces = len({d.namespace for d in training})

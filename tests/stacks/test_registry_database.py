@@ -51,7 +51,9 @@ def test_the_operator_and_the_cluster_are_declared(declared, stack: str) -> None
     assert spec["postgresql"]["pg_hba"] == ["hostnossl all all all reject"]
     assert spec["bootstrap"]["initdb"]["secret"]["name"] == manifests.APP_SECRET
     assert not spec["enableSuperuserAccess"]
-    (certificate,) = [c for c in objects["Certificate"] if c["metadata"]["namespace"] == "mlflow"]
+    (certificate,) = [
+        c for c in objects["Certificate"] if c["metadata"]["name"].startswith(manifests.CLUSTER)
+    ]
     assert f"{manifests.CLUSTER}-rw.mlflow.svc" in certificate["spec"]["dnsNames"]
     (mlflow,) = [d for d in objects["Deployment"] if d["metadata"]["name"] == "mlflow"]
     assert "postgres" not in {s["metadata"]["name"] for s in objects.get("StatefulSet", [])}

@@ -7,13 +7,17 @@ import os
 import secrets
 import subprocess
 import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
 
-from localrun.process_group import ServerGroup
+from infra.deployments.versions import DeclaredVersion
+from localrun.process_group import ServerGroup, free_port
 from tests.support.stacks import REPO_ROOT
+from tests.support.tls_files import TlsFiles
 
 SERVER_START_TIMEOUT_S = 120
 LEDGER_KEY_ENV = "MODEL_LEDGER_KEY"
@@ -39,9 +43,10 @@ class MlflowServer(str):
     """A running ``mlflow server --app-name platform-auth``: its URL (the string itself, so
     ``f"{mlflow_server}/health"`` works) plus the logins the deploy's access script created.
 
-    ``admin_env``/``pipeline_env``/``serving_env`` are the environment a client needs as that
-    user (``MLFLOW_TRACKING_URI`` and ``MLFLOW_TRACKING_USERNAME``/``_PASSWORD``); the pipeline
-    user, the release path, also holds the promotion ledger's key (``MODEL_LEDGER_KEY``).
+    ``admin_env``/``pipeline_env``/``serving_env``/``reader_env`` are the environment a client
+    needs as that user (``MLFLOW_TRACKING_URI`` and ``MLFLOW_TRACKING_USERNAME``/``_PASSWORD``);
+    the pipeline user, the release path, also holds the promotion ledger's key
+    (``MODEL_LEDGER_KEY``). The serving user reads only the versions ``serve`` declared.
     """
 
     url: str
@@ -74,10 +79,16 @@ class MlflowServer(str):
     def serving_env(self) -> dict[str, str]:
         return self.env_for("serving")
 
-    def serve(self, *model_names: str) -> None:
-        """Let the serving user read these registered models too, as a stack whose deployments
-        serve them would: the deploy's access script runs again with them declared."""
-        self._configure(model_names)
+    @property
+    def reader_env(self) -> dict[str, str]:
+        """The deploy's and the previews' login: reads every model, writes nothing."""
+        return self.env_for("reader")
+
+    def serve(self, *models: str) -> None:
+        """Declare what a stack's deployments serve: `name/version` or `name@alias` joins the
+        served-versions list, and each name's READ grant is applied by the deploy's access
+        script, run again (a bare `name` only grants)."""
+        self._configure(models)
 
 
 def stack_served_models() -> tuple[str, ...]:
@@ -93,8 +104,17 @@ def stack_served_models() -> tuple[str, ...]:
 
 def platform_auth_env(root: Path, backend_uri: str, logins: dict[str, MlflowLogin]) -> dict:
     """The environment of the server and of the deploy's access script, as the stack sets it
-    (``infra/mlflow/auth.py``): the user store shares ``backend_uri`` with the tracking store."""
-    from infra.mlflow.auth import PASSWORD_ENV, RELEASE_USERS_ENV, basic_auth_ini, write_auth_app
+    (``infra/mlflow/auth.py``): the user store shares ``backend_uri`` with the tracking store;
+    the served-versions list is ``served_versions_file(root)``, empty until ``run_access_script``
+    writes it."""
+    from infra.mlflow.auth import (
+        PASSWORD_ENV,
+        RELEASE_USERS_ENV,
+        SERVED_VERSIONS_ENV,
+        SERVING_USERS_ENV,
+        basic_auth_ini,
+        write_auth_app,
+    )
 
     auth_ini = root / "basic_auth.ini"
     auth_ini.write_text(basic_auth_ini(backend_uri, logins["admin"].username))
@@ -107,19 +127,34 @@ def platform_auth_env(root: Path, backend_uri: str, logins: dict[str, MlflowLogi
         # Job execution (GenAI jobs) would spawn a dozen workers the tests never use.
         MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
         PYTHONPATH=str(write_auth_app(root / "auth-app")),
-        **{RELEASE_USERS_ENV: logins["pipeline"].username},
+        **{
+            RELEASE_USERS_ENV: logins["pipeline"].username,
+            SERVING_USERS_ENV: logins["serving"].username,
+            SERVED_VERSIONS_ENV: str(served_versions_file(root)),
+        },
     )
 
 
-def run_access_script(
-    root: Path, env: dict[str, str], logins: dict[str, MlflowLogin], served: tuple[str, ...]
-) -> None:
-    """The deploy's access script: schemas upgraded, admin, users and grants."""
-    from infra.mlflow.auth import ACCESS_SCRIPT, MlflowUsers
+def served_versions_file(root: Path) -> Path:
+    return root / "served-versions.json"
 
+
+def run_access_script(
+    root: Path,
+    env: dict[str, str],
+    logins: dict[str, MlflowLogin],
+    served: tuple[str, ...],
+    versions: Iterable[DeclaredVersion] = (),
+) -> None:
+    """The deploy's access script: schemas upgraded, admin, users and grants; and the
+    served-versions list the deploy renders from the predictors' declared `versions`."""
+    from infra.mlflow.auth import ACCESS_SCRIPT, MlflowUsers, served_versions_json
+
+    served_versions_file(root).write_text(served_versions_json(versions))
     users = MlflowUsers(
         serving=logins["serving"].username,
         pipeline=logins["pipeline"].username,
+        reader=logins["reader"].username,
         served_models=served,
     )
     spec = root / "access.json"
@@ -136,10 +171,12 @@ def run_access_script(
 
 
 def platform_auth_server(
-    root: Path, env: dict[str, str], backend_uri: str, port: int
+    root: Path, env: dict[str, str], backend_uri: str, port: int, tls: TlsFiles | None = None
 ) -> ServerGroup:
     """``mlflow server --app-name platform-auth`` on 127.0.0.1:``port``, artifacts proxied
-    from ``root/artifacts``; not started."""
+    from ``root/artifacts``; not started. With ``tls`` it serves only HTTPS, with the options
+    the deploy gives it (``infra/internal_tls.py``), at ``server_url(port, tls)``."""
+    from infra.internal_tls import uvicorn_tls_options
     from infra.mlflow.auth import AUTH_APP_NAME
 
     command = [
@@ -151,21 +188,55 @@ def platform_auth_server(
         "--host", "127.0.0.1",
         "--port", str(port),
         "--workers", "1",
+        *(["--uvicorn-opts", uvicorn_tls_options(str(tls.directory))] if tls else []),
     ]  # fmt: skip
     return ServerGroup(
         command,
         cwd=root,
         env=env,
-        ready_urls=[f"http://127.0.0.1:{port}/health"],
+        ready_urls=[f"{server_url(port, tls)}/health"],
         log_path=root / "server.log",
         startup_timeout=SERVER_START_TIMEOUT_S,
+        ca_file=tls.ca_file if tls else None,
     )
+
+
+def server_url(port: int, tls: TlsFiles | None = None) -> str:
+    """Over TLS by the name the test certificate holds."""
+    return f"https://localhost:{port}" if tls else f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def running_mlflow(root: Path, tls: TlsFiles | None = None) -> Iterator[MlflowServer]:
+    """The ``mlflow_server`` fixture's server, its files under ``root``: SQLite stores (the
+    user store in its own file), the committed stacks' served models granted; with ``tls`` it
+    serves only HTTPS."""
+    port = free_port()
+    logins = platform_logins()
+    backend_uri = f"sqlite:///{root / 'mlflow.db'}"
+    env = platform_auth_env(root, f"sqlite:///{root / 'auth.db'}", logins)
+    env["MLFLOW_BACKEND_STORE_URI"] = backend_uri
+    served: set[str] = set(stack_served_models())
+    declared: set[DeclaredVersion] = set()
+
+    def configure(models: tuple[str, ...] = ()) -> None:
+        for model in models:
+            name, _, version = model.partition("/")
+            name, _, alias = name.partition("@")
+            served.add(name)
+            if version or alias:
+                declared.add(DeclaredVersion(name, version or None, alias or None))
+        run_access_script(root, env, logins, tuple(served), declared)
+
+    configure()
+    with platform_auth_server(root, env, backend_uri, port, tls):
+        yield MlflowServer(server_url(port, tls), logins, configure)
 
 
 def platform_logins() -> dict[str, MlflowLogin]:
     return {
         role: MlflowLogin(f"platform-{role}", secrets.token_urlsafe(24))
-        for role in ("admin", "serving", "pipeline")
+        for role in ("admin", "serving", "pipeline", "reader")
     }
 
 

@@ -10,11 +10,13 @@ What it reproduces, from prometheus-operator v0.85.0 (kube-prometheus-stack 77.1
   (`alertmanagerConfigMatcherStrategy: OnNamespace`) appends `namespace="<object namespace>"`;
 - `convertMatchersV2` writes typed matchers as `Matcher.String()`, `name<op>"value"`;
 - `makeNamespacedString` prefixes receiver names with `<namespace>/<name>/`;
-- `convertWebhookConfig`/`convertHTTPConfig` copy url, send_resolved, max_alerts and read the
-  `authorization.credentials` Secret key (type defaults to Bearer).
+- `convertWebhookConfig`/`convertHTTPConfig` copy url, send_resolved, max_alerts, read the
+  `authorization.credentials` Secret key (type defaults to Bearer) and turn `tlsConfig.ca`'s
+  Secret key into a file Alertmanager reads (`tls_config.ca_file`).
 
-Two cluster services are stood in for by the caller: Secret values (`secrets`) and the Service
-DNS name of the webhook URL (`resolve`, as cluster DNS would).
+Two cluster services are stood in for by the caller: Secret values (`secrets`; a `tlsConfig`
+key's value is the path of a file holding it, as the operator mounts it) and the Service DNS
+name of the webhook URL (`resolve`, as cluster DNS would).
 """
 
 from __future__ import annotations
@@ -63,6 +65,11 @@ def _webhook(
                 "type": authorization.get("type") or "Bearer",
                 "credentials": secrets[(namespace, reference["name"], reference["key"])],
             }
+        }
+    ca = webhook.get("httpConfig", {}).get("tlsConfig", {}).get("ca", {}).get("secret")
+    if ca:
+        out.setdefault("http_config", {})["tls_config"] = {
+            "ca_file": secrets[(namespace, ca["name"], ca["key"])]
         }
     return out
 

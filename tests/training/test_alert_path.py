@@ -11,6 +11,7 @@ within the test rather than after the stack's 30 minutes; the routing is the ren
 
 import subprocess
 import time
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -22,6 +23,7 @@ from infra.alerting.alertmanager import alertmanager_config
 from infra.stack_config import load_stack_file
 from localrun.prometheus_server import running_prometheus
 from localrun.server_process import ModelServerProcess
+from tests.support.tls_files import issue_tls_files
 from tests.training.alertmanager_process import running_alertmanager
 from tests.training.operator_translation import operator_generated_config
 from tests.training.support import REPO_ROOT, of_kind, rendered_objects
@@ -43,8 +45,11 @@ def fast_drift_render(tmp_path_factory) -> dict[str, dict]:
 
 
 def _alertmanager_config(
-    objects: dict[str, dict], trigger_url: str, base: dict | None = None
+    objects: dict[str, dict], trigger_url: str, ca_file: Path, base: dict | None = None
 ) -> dict:
+    """What the operator generates from the rendered AlertmanagerConfigs (under `base`, the
+    stack's own root routing, when given), with the trigger at `trigger_url` verified against
+    `ca_file` (the namespace's platform CA bundle)."""
     (service,) = [
         s for s in of_kind(objects, "Service") if s["metadata"]["name"] == "retrain-trigger"
     ]
@@ -57,12 +62,19 @@ def _alertmanager_config(
         assert parts.port == service["spec"]["ports"][0]["port"]
         return urlunsplit(parts._replace(netloc=local.netloc))
 
-    secrets = {
-        (c["metadata"]["namespace"], reference["name"], reference["key"]): TOKEN
+    webhooks = [
+        (c["metadata"]["namespace"], webhook["httpConfig"])
         for c in of_kind(objects, "AlertmanagerConfig")
         for receiver in c["spec"]["receivers"]
         for webhook in receiver["webhookConfigs"]
-        for reference in [webhook["httpConfig"]["authorization"]["credentials"]]
+    ]
+    secrets = {
+        (namespace, reference["name"], reference["key"]): value
+        for namespace, http in webhooks
+        for reference, value in [
+            (http["authorization"]["credentials"], TOKEN),
+            (http["tlsConfig"]["ca"]["secret"], str(ca_file)),
+        ]
     }
     return operator_generated_config(
         of_kind(objects, "AlertmanagerConfig"), secrets=secrets, resolve=resolve, base=base
@@ -84,7 +96,11 @@ def test_routing_checks_with_amtool_and_scopes_by_namespace(
 ):
     config_file = tmp_path / "alertmanager.yml"
     config_file.write_text(
-        yaml.safe_dump(_alertmanager_config(fast_drift_render, "http://127.0.0.1:1"))
+        yaml.safe_dump(
+            _alertmanager_config(
+                fast_drift_render, "https://127.0.0.1:1", issue_tls_files(tmp_path).ca_file
+            )
+        )
     )
     subprocess.run(
         [amtool_binary, "check-config", str(config_file)], check=True, capture_output=True
@@ -118,7 +134,9 @@ def test_retrain_alerts_also_reach_people_and_5xx_reaches_only_people(
     the retrain webhook and on to the team; a 5xx surge, which retraining cannot fix, goes to
     the team only (critical: dev's e-mail receiver)."""
     base = alertmanager_config(load_stack_file(REPO_ROOT / "Pulumi.dev.yaml").alerting)
-    config = _alertmanager_config(fast_drift_render, "http://127.0.0.1:1", base)
+    config = _alertmanager_config(
+        fast_drift_render, "https://127.0.0.1:1", issue_tls_files(tmp_path).ca_file, base
+    )
     config_file = tmp_path / "alertmanager.yml"
     config_file.write_text(yaml.safe_dump(config))
     subprocess.run(
@@ -151,7 +169,7 @@ def test_drift_alert_sent_to_alertmanager_reaches_the_trigger(
     """What the issue's check does: the drift alert with the labels the rule produces, posted to a
     real Alertmanager holding the rendered routing, reaches the retrain webhook."""
     trigger = trigger_for(fast_drift_render, TOKEN)
-    config = _alertmanager_config(fast_drift_render, trigger.url)
+    config = _alertmanager_config(fast_drift_render, trigger.url, trigger.ca_file)
     labels = {
         "alertname": "ModelFeatureDrift",
         "severity": "warning",
@@ -198,7 +216,7 @@ def test_shifted_inputs_to_a_model_server_start_a_retrain(
     alertmanager_dir, prometheus_dir = tmp_path / "am", tmp_path / "prom"
     alertmanager_dir.mkdir()
     prometheus_dir.mkdir()
-    config = _alertmanager_config(fast_drift_render, trigger.url)
+    config = _alertmanager_config(fast_drift_render, trigger.url, trigger.ca_file)
     with (
         running_alertmanager(alertmanager_binary, alertmanager_dir, config) as alertmanager,
         ModelServerProcess(trained_model["local_model_dir"], env=env) as server,

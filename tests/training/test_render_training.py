@@ -175,7 +175,7 @@ def test_alertmanager_configs_are_valid_and_send_each_deployment_to_the_trigger(
         assert "ModelFeatureDrift" in matchers["alertname"]["value"].split("|")
         (webhook,) = config["spec"]["receivers"][0]["webhookConfigs"]
         assert webhook["url"] == (
-            f"http://retrain-trigger.{namespace}.svc:{port}/v1/retrain/{deployment}"
+            f"https://retrain-trigger.{namespace}.svc:{port}/v1/retrain/{deployment}"
         )
         credentials = webhook["httpConfig"]["authorization"]["credentials"]
         (secret,) = [
@@ -185,6 +185,11 @@ def test_alertmanager_configs_are_valid_and_send_each_deployment_to_the_trigger(
         ]
         assert secret["metadata"]["namespace"] == namespace
         assert credentials["key"] in secret["stringData"]
+        # The trigger serves only TLS; Alertmanager verifies it with the namespace's platform CA.
+        ca = webhook["httpConfig"]["tlsConfig"]["ca"]["secret"]
+        assert ca["key"] == "ca.crt"
+        assert [c["metadata"]["namespace"] for c in of_kind(rendered_prod, "Certificate")
+                if c["spec"]["secretName"] == ca["name"]] == [namespace]  # fmt: skip
 
 
 def test_kube_prometheus_stack_selects_the_platforms_alertmanager_configs(

@@ -1,6 +1,7 @@
 """Runs the retrain trigger as its container does (`python -m continuous_training serve` with
 the rendered Deployment's environment), from a copy of the image's `continuous_training/` so it
-can import nothing else from the repository."""
+can import nothing else from the repository. Its TLS Secret is a test CA's certificate for
+127.0.0.1 (`ca_file`), which every client here verifies."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import requests
 
 from localrun.process_group import ServerGroup, free_port
 from tests.support.stacks import REPO_ROOT
+from tests.support.tls_files import issue_tls_files
 
 START_TIMEOUT_S = 60
 
@@ -36,8 +38,11 @@ class TriggerProcess(ServerGroup):
         token_file.parent.mkdir(parents=True, exist_ok=True)
         token_file.write_text(token)
         env["RETRAIN_TOKEN_FILE"] = str(token_file)
+        tls = issue_tls_files(workdir / "trigger-tls")
+        env["RETRAIN_TLS_DIR"] = str(tls.directory)
+        self.ca_file = tls.ca_file
         port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"https://127.0.0.1:{port}"
         self.app = workdir / "trigger-app"
         self.log = workdir / "trigger.log"
         super().__init__(
@@ -53,6 +58,7 @@ class TriggerProcess(ServerGroup):
             ready_urls=[f"{self.url}/healthz"],
             log_path=self.log,
             startup_timeout=START_TIMEOUT_S,
+            ca_file=tls.ca_file,
         )
 
     def _prepare(self) -> None:
@@ -64,4 +70,6 @@ class TriggerProcess(ServerGroup):
 
     def post(self, path: str, body, token: str | None) -> requests.Response:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-        return requests.post(f"{self.url}{path}", json=body, headers=headers, timeout=30)
+        return requests.post(
+            f"{self.url}{path}", json=body, headers=headers, timeout=30, verify=str(self.ca_file)
+        )
