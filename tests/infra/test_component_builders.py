@@ -95,7 +95,9 @@ def test_mlflow_server_follows_its_config() -> None:
 @pytest.mark.parametrize("backup_first", [True, False])
 def test_the_schema_upgrade_waits_for_a_backup_only_when_backups_are_on(backup_first: bool) -> None:
     config = MlflowConfig()
-    users = MlflowUsers(serving="serving", pipeline="pipeline", served_models=("iris",))
+    users = MlflowUsers(
+        serving="serving", pipeline="pipeline", reader="reader", served_models=("iris",)
+    )
     script = server.access_config_map(config, users, backup_first=backup_first)
     name = script["metadata"]["name"]
     job = server.access_job(

@@ -60,6 +60,7 @@ def registry(mlflow_server) -> str:
         register(client, "ab", 2)
         client.set_registered_model_alias("ab", "champion", "1")
         client.set_registered_model_alias("ab", "challenger", "2")
+        client.set_registered_model_alias("ab", "candidate", "2")
         register(client, "pinned", 1)
         register(client, "nodigest", 1, digest=False)
         client.set_registered_model_alias("nodigest", "champion", "1")
@@ -98,7 +99,8 @@ AB = {
     "predictors": [
         {"name": "champion", "model": "ab@champion", "traffic": 90},
         {"name": "challenger", "model": "ab@challenger", "traffic": 10},
-        {"name": "shadow", "model": "ab@challenger", "shadow": True},
+        # A shadow screens the candidate (stack validation refuses the challenger's alias).
+        {"name": "shadow", "model": "ab@candidate", "shadow": True},
     ],
 }
 
@@ -179,7 +181,13 @@ def test_what_the_registry_cannot_vouch_for_is_refused(registry, tmp_path, model
         assert fragment in message
 
 
-def test_a_model_the_serving_user_may_not_read_is_refused(registry, tmp_path) -> None:
+def test_a_model_the_serving_user_may_not_read_is_refused(
+    registry, tmp_path, monkeypatch
+) -> None:
+    """A login without READ on the model (here the serving user's, which reads only the served
+    models) gets MLflow's 403 as an error naming the login to check."""
+    for key, value in registry.serving_env.items():
+        monkeypatch.setenv(key, value)
     deployment = {
         "name": "unserved",
         "predictors": [{"name": "main", "model": "unserved@champion"}],
