@@ -202,7 +202,11 @@ def test_shifted_inputs_to_a_model_server_start_a_retrain(
     tmp_path,
 ):
     trigger = trigger_for(fast_drift_render, TOKEN)
-    (rule,) = of_kind(fast_drift_render, "PrometheusRule")
+    # The deployment's rules; the registry database's are in mlflow.
+    (rule,) = [
+        r for r in of_kind(fast_drift_render, "PrometheusRule")
+        if r["metadata"]["namespace"] == "seldon"
+    ]
     rules_file = tmp_path / "rules.yml"
     rules_file.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
     env = {
