@@ -130,6 +130,16 @@ abtest-demo: venv ## Two real model servers (weaker challenger), real Prometheus
 rollout: venv ## One step of every rollout plan in STACK's file, from PROMETHEUS_URL (the scheduled CI job)
 	$(BIN)/python -m stacks.rollout --stack-file Pulumi.$(STACK).yaml --prometheus-url "$(PROMETHEUS_URL)" --json
 
+# Registry restore (docs/operations.md, "Restoring the registry to a point in time"): prints the
+# recovery Cluster and the kubectl steps for STACK; APPLY=1 runs them on the stack's cluster.
+TARGET_TIME ?=
+APPLY       ?=
+.PHONY: registry-restore
+registry-restore: venv ## Restore STACK's registry database to TARGET_TIME (RFC 3339) on fresh volumes (APPLY=1 runs it)
+	@test -n "$(TARGET_TIME)" || { echo "usage: make registry-restore STACK=<stack> TARGET_TIME=2026-12-06T21:00:00Z [APPLY=1]" >&2; exit 2; }
+	$(BIN)/python -m stacks.registry_restore cluster --stack $(STACK) --target-time "$(TARGET_TIME)" \
+		$(if $(APPLY),--apply)
+
 # Continuous training (docs/continuous-training.md): one run now, from the deployment's CronJob,
 # refused while another run of it (scheduled, triggered or manual) has not finished.
 DEPLOYMENT   ?=

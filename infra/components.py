@@ -33,6 +33,10 @@ from infra.prometheus_stack import namespace as prometheus_namespace
 from infra.prometheus_stack.config import NAMESPACE as MONITORING
 from infra.prometheus_stack.config import PrometheusStackConfig
 from infra.prometheus_stack.sizing import SIZING as PROMETHEUS_SIZING
+from infra.registry_database import namespace as registry_database_namespace
+from infra.registry_database.config import NAMESPACE as CNPG_SYSTEM
+from infra.registry_database.config import RegistryDatabaseConfig
+from infra.registry_database.sizing import SIZING as REGISTRY_DATABASE_SIZING
 from infra.seldon import namespace as seldon_namespace
 from infra.seldon.config import NAMESPACE as SELDON_SYSTEM
 from infra.seldon.config import SeldonOperatorConfig
@@ -86,6 +90,11 @@ COMPONENTS: tuple[Section, ...] = (
     ),
     Section(
         "mlflow", MlflowConfig, namespace=MLFLOW, namespaces=mlflow_namespace.namespaces
+    ),
+    Section(
+        "registry_database", RegistryDatabaseConfig, default=RegistryDatabaseConfig(),
+        namespace=CNPG_SYSTEM, namespaces=registry_database_namespace.namespaces,
+        sizing=REGISTRY_DATABASE_SIZING,
     ),
     Section("image", ModelImageConfig),
     Section("sizing", SizingConfig),

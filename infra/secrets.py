@@ -34,6 +34,27 @@ def credentials_secret(
     )
 
 
+def image_pull_secrets(
+    name: str,
+    login: "RegistryLogin | None",
+    *,
+    namespace: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> list[dict]:
+    """A pod's `imagePullSecrets`: one dockerconfigjson Secret for a private registry, none
+    without a login."""
+    if login is None:
+        return []
+    secret = credentials_secret(
+        name,
+        namespace=namespace,
+        data={".dockerconfigjson": login.docker_config()},
+        opts=opts,
+        secret_type="kubernetes.io/dockerconfigjson",
+    )
+    return [{"name": secret.metadata.name}]
+
+
 @dataclass(frozen=True)
 class RegistryLogin:
     """Credentials the cluster uses to pull the serving image from a private registry."""

@@ -19,6 +19,8 @@ def stack_problems(config) -> list[tuple[str, str]]:
         *_unique_services(config.deployments),
         *_unique_pulumi_names(config.deployments),
         *_exposure(config),
+        *_champions_survive_a_drain(config),
+        *_registry_durability(config),
     ]
 
 
@@ -39,6 +41,35 @@ def _platform_namespaces(config) -> list[tuple[str, str]]:
         problems.append(
             ("servingNamespaces", f"namespaces {platform} are the platform's own components'")
         )
+    return problems
+
+
+CHAMPION = "champion"
+PROTECTED_MIN_CHAMPION_REPLICAS = 2
+
+
+def _champions_survive_a_drain(config) -> list[tuple[str, str]]:
+    """A protected (production) stack runs at least two pods of every champion (a predictor
+    named `champion` or serving `@champion`), so a node drain or an upgrade, which its
+    disruption budget lets take one pod at a time, never leaves it without one."""
+    if not config.cluster.protected:
+        return []
+    problems = []
+    for index, deployment in enumerate(config.deployments):
+        for position, predictor in enumerate(deployment.predictors):
+            champion = CHAMPION in (predictor.name, predictor.alias)
+            if not champion or predictor.shadow:
+                continue
+            if predictor.min_replicas < PROTECTED_MIN_CHAMPION_REPLICAS:
+                key = "autoscaling.minReplicas" if predictor.autoscaling else "replicas"
+                problems.append(
+                    (
+                        f"deployments[{index}].predictors[{position}].{key}",
+                        f"is {predictor.min_replicas}: a protected stack runs at least "
+                        f"{PROTECTED_MIN_CHAMPION_REPLICAS} pods of the champion, so a node "
+                        "drain never takes it down",
+                    )
+                )
     return problems
 
 
@@ -124,6 +155,32 @@ def _exposure(config) -> list[tuple[str, str]]:
                 "registryUri",
                 "MLflow's login would cross the network in clear: outside the local kind "
                 f"stack the registry must be https://, got {config.registry.registry_uri!r}",
+            )
+        )
+    return problems
+
+
+def _registry_durability(config) -> list[tuple[str, str]]:
+    """What the registry database's backups cannot cover, and what a protected stack needs."""
+    database = config.registry_database
+    problems = []
+    if database.registry_backups and config.mlflow.artifact_store == "volume":
+        problems.append(
+            (
+                "artifactStore",
+                "'volume' keeps the model files on one server's disk, which the registry's "
+                "backups do not cover: with registryBackups true use 's3' with a versioned "
+                "bucket (artifactBucket)",
+            )
+        )
+    if config.cluster.protected and not database.registry_backups:
+        problems.append(("registryBackups", "a protected stack must back up its registry: true"))
+    if config.cluster.protected and database.postgres_instances < 2:
+        problems.append(
+            (
+                "postgresInstances",
+                f"{database.postgres_instances} on a protected stack: at least 2 (a standby "
+                "the operator fails over to)",
             )
         )
     return problems

@@ -37,6 +37,10 @@ LAZY_SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "model.abtest_command",
         "decide an A/B test (always-valid mSPRT) from recorded evidence or Prometheus",
     ),
+    "score": (
+        "model.score_command",
+        "score a CSV file with the version a predictor serves, into Parquet",
+    ),
 }
 """Command name -> (module with ``register``, one-line help)."""
 

@@ -2,6 +2,7 @@
 
 import pulumi
 
+from infra.batch_scoring.component import BatchScoring
 from infra.cert_manager.component import CertManager
 from infra.cert_manager.sizing import SIZING as CERT_MANAGER_SIZING
 from infra.cluster.component import ClusterAccess
@@ -16,7 +17,7 @@ from infra.mlflow.auth import served_model_names
 from infra.mlflow.component import MlflowTracking
 from infra.mlflow.config import MLFLOW_PORT
 from infra.mlflow.config import NAMESPACE as MLFLOW
-from infra.model_image.component import ModelImage
+from infra.model_image.component import ModelImage, registry_login
 from infra.model_monitoring.component import ModelMonitoring, MonitoringDashboards
 from infra.model_monitoring.config import PredictorTarget
 from infra.namespaces.component import PlatformNamespaces
@@ -24,6 +25,8 @@ from infra.prometheus_stack.component import PrometheusStack
 from infra.prometheus_stack.config import NAMESPACE as MONITORING
 from infra.prometheus_stack.config import RELEASE_NAME
 from infra.prometheus_stack.sizing import SIZING as PROMETHEUS_SIZING
+from infra.registry_database.sizing import SIZING as REGISTRY_DATABASE_SIZING
+from infra.request_logging.component import RequestLogSink
 from infra.seldon.component import (
     DeploymentRoute,
     ExecutorHardening,
@@ -100,6 +103,10 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
         config.mlflow,
         served_models=list(served_model_names(config.deployments)),
         certificates=certificates,
+        database_config=config.registry_database,
+        database_sizing=config.sizing.pick(REGISTRY_DATABASE_SIZING),
+        # The PodMonitor and PrometheusRule kinds come with the monitoring chart's CRDs.
+        monitoring_ready=[prometheus.release],
         persistent=config.cluster.persistent_storage,
         storage_class=storage_class,
         allowed_hosts=[
@@ -168,10 +175,19 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             ),
         )
         served.append(_deployment_outputs(config, entry, declared, deployment))
-    if training:
+    logged = [d for d in config.deployments if d.request_logging is not None]
+    scored = [
+        d
+        for d in config.deployments
+        if d.batch_scoring is not None and d.key not in versions.pending
+    ]
+    if training or logged or scored:
+        # The training image also runs the request-log sink and batch scoring.
         training_image = TrainingImage(
             "training-image", config.training_image, registry=config.image, cluster=cluster
         )
+        pulumi.export("trainingImage", training_image.reference)
+    if training:
         ContinuousTraining(
             "continuous-training",
             training,
@@ -182,7 +198,28 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             # AlertmanagerConfig is one of the chart's CRDs.
             opts=monitoring_opts,
         )
-        pulumi.export("trainingImage", training_image.reference)
+    for namespace in dict.fromkeys(d.namespace for d in logged):
+        RequestLogSink(
+            f"request-log-{namespace}",
+            namespace,
+            [d for d in logged if d.namespace == namespace],
+            image=training_image.reference,
+            tracking_uri=mlflow.tracking_uri,
+            pipeline_login=mlflow.pipeline_login,
+            registry_login=registry_login(config.image),
+            opts=in_namespaces,
+        )
+    for entry in scored:
+        BatchScoring(
+            f"scoring-{entry.namespace}-{entry.name}",
+            entry,
+            versions.versions[entry.key][entry.scoring_predictor.name],
+            image=training_image.reference,
+            tracking_uri=mlflow.tracking_uri,
+            pipeline_login=mlflow.pipeline_login,
+            registry_login=registry_login(config.image),
+            opts=in_namespaces,
+        )
     ingress_route(
         "mlflow",
         host=mlflow_host,

@@ -94,32 +94,14 @@ def _stack_served_models() -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
-    """A real ``mlflow server --app-name platform-auth`` on localhost, configured as the stack
-    configures it (``infra/mlflow/auth.py``): MLflow's basic-auth app plus the platform's write
-    rules, loaded from the same files the deploy mounts; SQLite stores, proxied local artifacts,
-    default permission NO_PERMISSIONS, users and grants created by the deploy's access script."""
-    from infra.mlflow.auth import (
-        ACCESS_SCRIPT,
-        AUTH_APP_NAME,
-        PASSWORD_ENV,
-        RELEASE_USERS_ENV,
-        MlflowUsers,
-        basic_auth_ini,
-        write_auth_app,
-    )
+def platform_auth_env(root: Path, backend_uri: str, logins: dict[str, MlflowLogin]) -> dict:
+    """The environment of the server and of the deploy's access script, as the stack sets it
+    (``infra/mlflow/auth.py``): the user store shares ``backend_uri`` with the tracking store."""
+    from infra.mlflow.auth import PASSWORD_ENV, RELEASE_USERS_ENV, basic_auth_ini, write_auth_app
 
-    root = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    logins = {
-        role: MlflowLogin(f"platform-{role}", secrets.token_urlsafe(24))
-        for role in ("admin", "serving", "pipeline")
-    }
     auth_ini = root / "basic_auth.ini"
-    auth_ini.write_text(basic_auth_ini(f"sqlite:///{root / 'auth.db'}", logins["admin"].username))
-    backend_uri = f"sqlite:///{root / 'mlflow.db'}"
-    env = isolated_env(
+    auth_ini.write_text(basic_auth_ini(backend_uri, logins["admin"].username))
+    return isolated_env(
         MLFLOW_AUTH_CONFIG_PATH=str(auth_ini),
         MLFLOW_AUTH_ADMIN_PASSWORD=logins["admin"].password,
         MLFLOW_FLASK_SERVER_SECRET_KEY=secrets.token_urlsafe(32),
@@ -130,28 +112,39 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
         PYTHONPATH=str(write_auth_app(root / "auth-app")),
         **{RELEASE_USERS_ENV: logins["pipeline"].username},
     )
-    served: set[str] = set(_stack_served_models())
 
-    def configure(extra_models: tuple[str, ...] = ()) -> None:
-        served.update(extra_models)
-        users = MlflowUsers(
-            serving=logins["serving"].username,
-            pipeline=logins["pipeline"].username,
-            served_models=tuple(served),
-        )
-        spec = root / "access.json"
-        spec.write_text(users.access_spec_json())
-        result = subprocess.run(
-            [sys.executable, str(ACCESS_SCRIPT), str(spec)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=SERVER_START_TIMEOUT_S,
-        )
-        if result.returncode != 0:
-            pytest.fail(f"mlflow access script failed:\n{result.stderr}")
 
-    configure()
+def run_access_script(
+    root: Path, env: dict[str, str], logins: dict[str, MlflowLogin], served: tuple[str, ...]
+) -> None:
+    """The deploy's access script: schemas upgraded, admin, users and grants."""
+    from infra.mlflow.auth import ACCESS_SCRIPT, MlflowUsers
+
+    users = MlflowUsers(
+        serving=logins["serving"].username,
+        pipeline=logins["pipeline"].username,
+        served_models=served,
+    )
+    spec = root / "access.json"
+    spec.write_text(users.access_spec_json())
+    result = subprocess.run(
+        [sys.executable, str(ACCESS_SCRIPT), str(spec)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SERVER_START_TIMEOUT_S,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"mlflow access script failed:\n{result.stderr}")
+
+
+def platform_auth_server(
+    root: Path, env: dict[str, str], backend_uri: str, port: int
+) -> ServerGroup:
+    """``mlflow server --app-name platform-auth`` on 127.0.0.1:``port``, artifacts proxied
+    from ``root/artifacts``; not started."""
+    from infra.mlflow.auth import AUTH_APP_NAME
+
     command = [
         sys.executable, "-m", "mlflow", "server",
         "--app-name", AUTH_APP_NAME,
@@ -162,17 +155,45 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
         "--port", str(port),
         "--workers", "1",
     ]  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    server = ServerGroup(
+    return ServerGroup(
         command,
         cwd=root,
         env=env,
-        ready_urls=[f"{url}/health"],
+        ready_urls=[f"http://127.0.0.1:{port}/health"],
         log_path=root / "server.log",
         startup_timeout=SERVER_START_TIMEOUT_S,
     )
-    with server:
-        yield MlflowServer(url, logins, configure)
+
+
+def platform_logins() -> dict[str, MlflowLogin]:
+    return {
+        role: MlflowLogin(f"platform-{role}", secrets.token_urlsafe(24))
+        for role in ("admin", "serving", "pipeline")
+    }
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """A real ``mlflow server --app-name platform-auth`` on localhost, configured as the stack
+    configures it (``infra/mlflow/auth.py``): MLflow's basic-auth app plus the platform's write
+    rules, loaded from the same files the deploy mounts; SQLite stores, proxied local artifacts,
+    default permission NO_PERMISSIONS, users and grants created by the deploy's access script."""
+    root = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    logins = platform_logins()
+    backend_uri = f"sqlite:///{root / 'mlflow.db'}"
+    # The user store in its own SQLite file, as before the stores shared PostgreSQL.
+    env = platform_auth_env(root, f"sqlite:///{root / 'auth.db'}", logins)
+    env["MLFLOW_BACKEND_STORE_URI"] = backend_uri
+    served: set[str] = set(_stack_served_models())
+
+    def configure(extra_models: tuple[str, ...] = ()) -> None:
+        served.update(extra_models)
+        run_access_script(root, env, logins, tuple(served))
+
+    configure()
+    with platform_auth_server(root, env, backend_uri, port):
+        yield MlflowServer(f"http://127.0.0.1:{port}", logins, configure)
 
 
 @pytest.fixture(scope="session")

@@ -54,6 +54,8 @@ class CertManagerConfig(CamelModel):
         if info.data.get("gateway_tls") == "acme" and not email:
             raise ValueError("gatewayTls 'acme' needs the ACME account contact here")
         return email
+
+
 CERT_MANAGER_CONTROLLER = {
     "matchLabels": {
         "app.kubernetes.io/name": "cert-manager",

@@ -7,7 +7,7 @@ from infra.component import PlatformComponent, custom_resource
 from infra.deployments.config import DeploymentConfig
 from infra.deployments.seldon_deployment import PULL_SECRET, seldon_deployment
 from infra.deployments.versions import DeclaredVersion
-from infra.secrets import MlflowLogin, RegistryLogin, credentials_secret
+from infra.secrets import MlflowLogin, RegistryLogin, image_pull_secrets
 
 
 class ModelDeployment(PlatformComponent):
@@ -39,16 +39,12 @@ class ModelDeployment(PlatformComponent):
     ) -> None:
         super().__init__("mlops:serving:ModelDeployment", name, opts)
         namespace_name = namespace.metadata.name
-        pull_secrets = []
-        if registry_login is not None:
-            secret = credentials_secret(
-                f"{config.namespace}-{config.name}-{PULL_SECRET}",
-                namespace=namespace_name,
-                data={".dockerconfigjson": registry_login.docker_config()},
-                opts=self.child_opts(),
-                secret_type="kubernetes.io/dockerconfigjson",
-            )
-            pull_secrets = [{"name": secret.metadata.name}]
+        pull_secrets = image_pull_secrets(
+            f"{config.namespace}-{config.name}-{PULL_SECRET}",
+            registry_login,
+            namespace=namespace_name,
+            opts=self.child_opts(),
+        )
         login_env = MlflowLogin.env(
             mlflow_login.secret(
                 f"{config.namespace}-{config.name}-mlflow-login",

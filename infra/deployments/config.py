@@ -23,7 +23,9 @@ from infra.config_types import (
     ResourceAmounts,
     memory_bytes,
 )
+from infra.deployments.scaling import MAX_REPLICAS, AutoscalingConfig
 from infra.model_monitoring.config import MonitoringConfig, PromDuration
+from infra.request_logging.config import RequestLoggingConfig
 
 MODEL_CONTAINER = "model"
 """Graph node name; Seldon requires the custom container to carry the same name."""
@@ -91,16 +93,27 @@ class Resources(ComputeResources):
 class PredictorConfig(ObjectConfig):
     """One predictor of a SeldonDeployment: a model version, its traffic share and capacity.
 
-    `resources` unset takes the deployment's default.
+    `resources` unset takes the deployment's default. `replicas` fixes the pod count;
+    `autoscaling` lets an autoscaler choose it within a range instead (one or the other).
     """
 
     name: DnsLabel
     model: ModelReference
     traffic: int | None = Field(default=None, ge=0, le=100)
-    replicas: int = Field(default=1, ge=1, le=50)
+    replicas: int = Field(default=1, ge=1, le=MAX_REPLICAS)
+    autoscaling: AutoscalingConfig | None = None
     shadow: bool = False
     mirror_percent: int | None = Field(default=None, ge=1, le=100)
     resources: Resources | None = None
+
+    @model_validator(mode="after")
+    def _replicas_or_autoscaling(self) -> Self:
+        if self.autoscaling is not None and "replicas" in self.model_fields_set:
+            raise ValueError(
+                "set either 'replicas' (a fixed count) or 'autoscaling' (minReplicas to "
+                "maxReplicas), not both: the autoscaler owns the count"
+            )
+        return self
 
     @model_validator(mode="after")
     def _shadow_fields(self) -> Self:
@@ -118,6 +131,16 @@ class PredictorConfig(ObjectConfig):
         if self.shadow:
             return self.mirror_percent or 100
         return 100 if self.traffic is None else self.traffic
+
+    @property
+    def min_replicas(self) -> int:
+        """Pods that always run: the fixed count, or the autoscaler's minimum."""
+        return self.autoscaling.min_replicas if self.autoscaling else self.replicas
+
+    @property
+    def max_replicas(self) -> int:
+        """Pods that may run at a peak: the fixed count, or the autoscaler's maximum."""
+        return self.autoscaling.max_replicas if self.autoscaling else self.replicas
 
     @property
     def registered_model(self) -> str:
@@ -177,22 +200,54 @@ def _cron_problem(schedule: str) -> str | None:
     return None
 
 
+def _kubernetes_cron(schedule: str) -> str:
+    problem = _cron_problem(schedule)
+    if problem:
+        raise ValueError(f"{problem} (got {schedule!r})")
+    return schedule
+
+
+CronSchedule = Annotated[str, AfterValidator(_kubernetes_cron)]
+"""A five-field cron expression the CronJob controller accepts and that fires."""
+
+
 class TrainingConfig(ObjectConfig):
     """When and on what the deployment's model retrains in the cluster (a CronJob)."""
 
-    schedule: str
+    schedule: CronSchedule
     """Five-field cron expression, e.g. '0 3 * * 0' (Sundays 03:00, the cluster's time zone)."""
     dataset: DatasetUri
     suspend: bool = False
     """Pause scheduled retraining without removing it."""
 
-    @field_validator("schedule")
-    @classmethod
-    def _five_field_cron(cls, schedule: str) -> str:
-        problem = _cron_problem(schedule)
-        if problem:
-            raise ValueError(f"{problem} (got {schedule!r})")
-        return schedule
+
+ScoringInputUri = Annotated[
+    str,
+    StringConstraints(pattern=r"^mlflow-artifacts:/[0-9]+/(\S*/)?[^/\s]+\.csv$"),
+    AfterValidator(_plain_path),
+]
+"""A CSV file in the artifact store, under an experiment's artifact root (as DatasetUri)."""
+
+ScoringOutputUri = Annotated[
+    str,
+    StringConstraints(pattern=r"^mlflow-artifacts:/[0-9]+/(\S*/)?$"),
+    AfterValidator(lambda uri: _plain_path(uri.removesuffix("/")) + "/"),
+]
+"""A folder in the artifact store (ending in '/'); each run writes a new file into it."""
+
+
+class BatchScoringConfig(ObjectConfig):
+    """A scheduled in-cluster `python -m model score` (a CronJob) with exactly the version and
+    digest the deployment's `predictor` serves."""
+
+    schedule: CronSchedule
+    """Five-field cron expression, e.g. '0 2 * * *' (the cluster's time zone)."""
+    input: ScoringInputUri
+    output: ScoringOutputUri
+    predictor: DnsLabel | None = None
+    """Whose version scores; unset: the live predictor with the most traffic."""
+    chunk_rows: int = Field(default=10_000, ge=1, le=1_000_000)
+    suspend: bool = False
 
 
 class RolloutConfig(ObjectConfig):
@@ -261,6 +316,10 @@ class DeploymentConfig(ObjectConfig):
     """Default resources of the predictors that set none."""
     monitoring: MonitoringConfig = MonitoringConfig()
     training: TrainingConfig | None = None
+    request_logging: RequestLoggingConfig | None = None
+    """Unset: the executor logs nothing."""
+    batch_scoring: BatchScoringConfig | None = None
+    """Unset: no scheduled scoring."""
     rollout: RolloutConfig | None = None
     predictors: list[PredictorConfig] = Field(min_length=1)
 
@@ -320,6 +379,28 @@ class DeploymentConfig(ObjectConfig):
                 "'<deployment>-<predictor>-model' (max 63)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _scoring_predictor_is_live(self) -> Self:
+        scoring = self.batch_scoring
+        if scoring is None or scoring.predictor is None:
+            return self
+        live = [p.name for p in self.predictors if not p.shadow]
+        if scoring.predictor not in live:
+            raise ValueError(
+                f"batchScoring.predictor {scoring.predictor!r} is not a live predictor of this "
+                f"deployment; expected one of {live}"
+            )
+        return self
+
+    @property
+    def scoring_predictor(self) -> PredictorConfig:
+        """The predictor whose version batch scoring uses."""
+        live = [p for p in self.predictors if not p.shadow]
+        named = self.batch_scoring.predictor if self.batch_scoring else None
+        if named is not None:
+            return next(p for p in live if p.name == named)
+        return max(live, key=lambda p: p.weight)
 
     @model_validator(mode="after")
     def _rollout_needs_two_live_predictors(self) -> Self:

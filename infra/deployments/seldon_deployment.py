@@ -9,8 +9,10 @@ from infra.deployments.config import (
     DeploymentConfig,
     PredictorConfig,
 )
+from infra.deployments.scaling import scaling_fields
 from infra.deployments.versions import DeclaredVersion
 from infra.labels import PART_OF
+from infra.request_logging.builders import logger_spec
 from infra.workloads import (
     CONTAINER_SECURITY_CONTEXT,
     SECRETS_AS_ENV_REASON,
@@ -71,6 +73,7 @@ def seldon_deployment(
             "protocol": "seldon",
             "predictors": [
                 _predictor_spec(
+                    config,
                     p,
                     versions[p.name],
                     _pod_spec(
@@ -85,24 +88,36 @@ def seldon_deployment(
 
 
 def _predictor_spec(
-    predictor: PredictorConfig, version: DeclaredVersion, pod_spec: dict, executor: dict
+    config: DeploymentConfig,
+    predictor: PredictorConfig,
+    version: DeclaredVersion,
+    pod_spec: dict,
+    executor: dict,
 ) -> dict:
+    replicas, scaling = scaling_fields(predictor.replicas, predictor.autoscaling)
+    graph: dict = {
+        "name": MODEL_CONTAINER,
+        "type": "MODEL",
+        "endpoint": {"type": "REST"},
+        "children": [],
+    }
+    # Not on the shadow: its answers are dropped, so they are not what callers were told, and
+    # a mirrored request carrying a Seldon-Puid would log a second response under the same id.
+    if config.request_logging is not None and not predictor.shadow:
+        graph["logger"] = logger_spec(config.namespace)
     spec: dict = {
         "name": predictor.name,
-        "replicas": predictor.replicas,
+        **replicas,
         "traffic": predictor.weight,
         # The version as the predictor's label and annotation; the model server's
         # `predictor_version` metric label reads the labels (seldon-core 1.19 Python package,
         # env_utils.get_predictor_version: PREDICTOR_LABELS).
         "labels": {"version": version.label},
         "annotations": {"version": version.label},
-        "graph": {
-            "name": MODEL_CONTAINER,
-            "type": "MODEL",
-            "endpoint": {"type": "REST"},
-            "children": [],
-        },
-        "componentSpecs": [{"spec": pod_spec}],
+        "graph": graph,
+        # hpaSpec/pdbSpec: infra/deployments/scaling.py (the operator's HPA and PDB per
+        # componentSpec).
+        "componentSpecs": [{"spec": pod_spec, **scaling}],
         # The executor container the operator adds to every predictor pod; without this it
         # takes the operator's default 500m/512Mi (seldon-core v1.17.1
         # operator/controllers/seldondeployment_engine.go, SvcOrchSpec.Resources).

@@ -83,5 +83,7 @@ class MeshConfig(CamelModel):
         """The public HTTPS URL of a host behind the ingress gateway."""
         port = "" if self.ingress_https_port == 443 else f":{self.ingress_https_port}"
         return f"https://{self.host(subdomain)}{port}{path}"
+
+
 GATEWAY_PODS = {"matchLabels": GATEWAY_SELECTOR}
 ISTIOD_PODS = {"matchLabels": {"app": "istiod"}}

@@ -5,6 +5,7 @@ within the charts' own autoscaling range of 1 to 5 (istio 1.30.3 istio-discovery
 
 from dataclasses import dataclass
 
+from infra.disruption_budgets import ONE_AT_A_TIME
 from infra.sizing import Profiles, Replicas
 from infra.workloads import resources
 
@@ -30,17 +31,20 @@ class MeshSizing:
 
     def ingress_gateway_scaling_values(self) -> dict:
         """gateway chart keys: its HPA (templates/hpa.yaml) or a fixed `replicaCount`
-        (templates/deployment.yaml:13-15)."""
+        (templates/deployment.yaml:13-15), and a disruption budget once it always runs more
+        than one pod (templates/poddisruptionbudget.yaml renders none below that)."""
         replicas = self.ingress_gateway_replicas
+        budget = {"podDisruptionBudget": dict(ONE_AT_A_TIME)} if replicas.minimum > 1 else {}
         if replicas.autoscaled:
             return {
                 "autoscaling": {
                     "enabled": True,
                     "minReplicas": replicas.minimum,
                     "maxReplicas": replicas.maximum,
-                }
+                },
+                **budget,
             }
-        return {"autoscaling": {"enabled": False}, "replicaCount": replicas.maximum}
+        return {"autoscaling": {"enabled": False}, "replicaCount": replicas.maximum, **budget}
 
 
 SIZING = Profiles(

@@ -1,8 +1,8 @@
 """MLflow 3 tracking server and model registry behind its basic-auth app plus the platform's
 write rules (`--app-name platform-auth`, `infra/scripts/mlflow_platform_auth.py`): PostgreSQL
-(over TLS) for the tracking, registry and user stores, artifacts proxied by the server to a volume
-(local/dev) or an external S3 bucket (prod), users and grants applied by a Job before any
-server starts."""
+over TLS (run by CloudNativePG, `infra/registry_database/`) for the tracking, registry and user
+stores, artifacts proxied by the server to a volume (local) or an external S3 bucket (dev, prod),
+users and grants applied by a Job before any server starts."""
 
 import hashlib
 
@@ -11,18 +11,21 @@ import pulumi_kubernetes as k8s
 
 from infra.cert_manager.component import CertManager
 from infra.component import PlatformComponent
-from infra.mlflow import postgres, server
+from infra.disruption_budgets import pod_disruption_budget
+from infra.mlflow import server
 from infra.mlflow.auth import PASSWORD_ENV, MlflowUsers, basic_auth_ini
 from infra.mlflow.config import (
     MLFLOW,
     MLFLOW_PORT,
     POSTGRES_CA,
-    POSTGRES_HOST,
-    POSTGRES_PORT,
-    POSTGRES_TLS_SECRET,
     TRACKING_URI,
     MlflowConfig,
 )
+from infra.registry_database import cluster as registry_db
+from infra.registry_database.component import RegistryDatabase
+from infra.registry_database.config import NAMESPACE as CNPG_SYSTEM
+from infra.registry_database.config import RegistryDatabaseConfig
+from infra.registry_database.sizing import RegistryDatabaseSizing
 from infra.secrets import MlflowLogin, credentials_secret, generated_password
 from infra.workloads import scratch_volume, secret_env
 
@@ -31,7 +34,7 @@ class MlflowTracking(PlatformComponent):
     """Everything MLflow needs in the `mlflow` namespace. Every credential is generated (or, for
     an external store, a Pulumi secret) and reaches pods only through Secrets; `serving_login`
     and `pipeline_login` are handed to the components whose pods log in as those users. The
-    manifests come from `infra/mlflow/server.py` and `infra/mlflow/postgres.py`."""
+    manifests come from `infra/mlflow/server.py`; the database is `infra/registry_database/`."""
 
     tracking_uri: str = TRACKING_URI
     admin_password: pulumi.Output[str]
@@ -45,6 +48,9 @@ class MlflowTracking(PlatformComponent):
         *,
         served_models: list[str],
         certificates: CertManager,
+        database_config: RegistryDatabaseConfig,
+        database_sizing: RegistryDatabaseSizing,
+        monitoring_ready: list[pulumi.Resource],
         persistent: bool,
         storage_class: str | None,
         allowed_hosts: list[str],
@@ -54,7 +60,18 @@ class MlflowTracking(PlatformComponent):
         self._storage_class = storage_class
         self._persistent = persistent
         database_password = generated_password("mlflow-postgres-password", self.child_opts())
-        database = self._postgres(config, database_password, certificates)
+        database = RegistryDatabase(
+            "registry-database",
+            database_config,
+            namespace=MLFLOW,
+            operator_namespace=CNPG_SYSTEM,
+            password=database_password,
+            certificates=certificates,
+            placement=registry_db.Placement(storage_class, database_sizing.instance),
+            operator_resources=database_sizing.operator,
+            monitoring_ready=monitoring_ready,
+            opts=self.child_opts(),
+        )
         self.admin_password = generated_password("mlflow-admin-password", self.child_opts())
         self.serving_login = MlflowLogin(
             config.mlflow_serving_user,
@@ -65,7 +82,7 @@ class MlflowTracking(PlatformComponent):
             generated_password("mlflow-pipeline-password", self.child_opts()),
         )
         backend_uri = database_password.apply(
-            lambda password: postgres.database_uri(password, POSTGRES_HOST, POSTGRES_CA)
+            lambda password: registry_db.database_uri(password, database.host, POSTGRES_CA)
         )
         server_secret = credentials_secret(
             "mlflow-server",
@@ -89,7 +106,7 @@ class MlflowTracking(PlatformComponent):
         account = k8s.core.v1.ServiceAccount(
             "mlflow-service-account", **server.service_account(config), opts=self.child_opts()
         )
-        common = server.common_mounts(secret_name)
+        common = server.common_mounts(secret_name, database.ca_secret)
         # A credentials change must re-run the access Job and restart the servers: a digest of
         # the secret values in their pod templates does both. It is not secret itself (SHA-256
         # of 32 random characters), and left secret it would hide the whole pod spec.
@@ -116,7 +133,12 @@ class MlflowTracking(PlatformComponent):
             mounts=common.mounts,
         )
         access = self._access_job(
-            config, users, access_mounts, credentials_digest, after=[database]
+            config,
+            users,
+            access_mounts,
+            credentials_digest,
+            backup_first=database_config.registry_backups,
+            after=[database.ready],
         )
         auth_app, items = server.auth_app(config)
         auth_app_map = k8s.core.v1.ConfigMap(
@@ -137,6 +159,11 @@ class MlflowTracking(PlatformComponent):
             opts=self.child_opts(depends_on=[access]),
         )
         self._service("mlflow", server.LABELS, "http", MLFLOW_PORT)
+        if config.mlflow_replicas > 1:
+            budget = pod_disruption_budget("mlflow", MLFLOW, server.LABELS)
+            k8s.policy.v1.PodDisruptionBudget(
+                "mlflow", metadata=budget["metadata"], spec=budget["spec"], opts=self.child_opts()
+            )
         self.register_outputs({"tracking_uri": self.tracking_uri})
 
     def _access_job(
@@ -145,12 +172,15 @@ class MlflowTracking(PlatformComponent):
         users: MlflowUsers,
         mounts: server.Mounts,
         credentials_digest: pulumi.Output[str],
+        backup_first: bool,
         after: list[pulumi.Resource],
     ) -> k8s.batch.v1.Job:
         """`infra/scripts/mlflow_access.py` in the MLflow image, after the database; Pulumi
-        waits for it to complete."""
-        script = server.access_config_map(config, users)
+        waits for it to complete. With `backup_first`, `mlflow db upgrade` runs only after a
+        base backup of this revision completed (`infra/scripts/registry_backup_gate.py`)."""
+        script = server.access_config_map(config, users, backup_first=backup_first)
         config_map = k8s.core.v1.ConfigMap("mlflow-access", **script, opts=self.child_opts())
+        account = self._backup_account() if backup_first else None
         return k8s.batch.v1.Job(
             "mlflow-access",
             **server.access_job(
@@ -159,9 +189,25 @@ class MlflowTracking(PlatformComponent):
                 script=config_map.metadata["name"],
                 mounts=mounts,
                 credentials_digest=credentials_digest,
+                backup_account=account.metadata["name"] if account else None,
             ),
             opts=self.child_opts(depends_on=after),
         )
+
+    def _backup_account(self) -> k8s.core.v1.ServiceAccount:
+        """The schema upgrade's identity: it may create and read the registry's Backups,
+        nothing else."""
+        manifests = server.backup_account()
+        account = k8s.core.v1.ServiceAccount(
+            server.BACKUP_ACCOUNT, **manifests["account"], opts=self.child_opts()
+        )
+        role = k8s.rbac.v1.Role(server.BACKUP_ACCOUNT, **manifests["role"], opts=self.child_opts())
+        k8s.rbac.v1.RoleBinding(
+            server.BACKUP_ACCOUNT,
+            **manifests["binding"],
+            opts=self.child_opts(depends_on=[role]),
+        )
+        return account
 
     def _service(self, name: str, labels: dict, protocol: str, port: int) -> k8s.core.v1.Service:
         return k8s.core.v1.Service(
@@ -176,7 +222,7 @@ class MlflowTracking(PlatformComponent):
                 claim = k8s.core.v1.PersistentVolumeClaim(
                     "mlflow-artifacts",
                     **server.artifact_claim(
-                        postgres.claim_spec(config.artifact_storage_size, self._storage_class)
+                        server.claim_spec(config.artifact_storage_size, self._storage_class)
                     ),
                     opts=self.child_opts(),
                 )
@@ -199,34 +245,3 @@ class MlflowTracking(PlatformComponent):
                 opts=self.child_opts(),
             ).metadata["name"]
         return server.artifact_store(config, s3_secret=s3_secret)
-
-    def _postgres(
-        self, config: MlflowConfig, password: pulumi.Output[str], certificates: CertManager
-    ) -> k8s.apps.v1.StatefulSet:
-        """The database with its password Secret, its certificate from the platform CA, its
-        pg_hba.conf and its Service."""
-        secret = credentials_secret(
-            "mlflow-postgres", namespace=MLFLOW, data={"password": password}, opts=self.child_opts()
-        )
-        certificate = certificates.certificate(
-            "postgres",
-            namespace=MLFLOW,
-            secret_name=POSTGRES_TLS_SECRET,
-            dns_names=[POSTGRES_HOST, f"{POSTGRES_HOST}.cluster.local"],
-        )
-        hba = k8s.core.v1.ConfigMap(
-            "postgres-hba", **postgres.hba_config_map(), opts=self.child_opts()
-        )
-        database = k8s.apps.v1.StatefulSet(
-            "postgres",
-            **postgres.statefulset(
-                config,
-                persistent=self._persistent,
-                storage_class=self._storage_class,
-                password_secret=secret.metadata["name"],
-                hba_config_map=hba.metadata["name"],
-            ),
-            opts=self.child_opts(depends_on=[certificate]),
-        )
-        self._service("postgres", postgres.LABELS, "tcp", POSTGRES_PORT)
-        return database

@@ -17,18 +17,10 @@ from infra.config_types import (
 
 NAMESPACE = "mlflow"
 MLFLOW = NAMESPACE
-POSTGRES_IMAGE = (
-    "postgres:18.1-trixie@sha256:5ec39c188013123927f30a006987c6b0e20f3ef2b54b140dfa96dac6844d883f"  # noqa: E501
-)
 MLFLOW_PORT = 5000
-POSTGRES_PORT = 5432
-POSTGRES_HOST = f"postgres.{MLFLOW}.svc"
 TRACKING_URI = f"http://mlflow.{MLFLOW}.svc.cluster.local:{MLFLOW_PORT}"
 MLFLOW_UID = 10001
 """Any high UID: MLflow's image has no user of its own and keeps nothing outside /tmp."""
-POSTGRES_UID = 999
-"""The `postgres` user of the official image, which owns what its entrypoint creates."""
-POSTGRES_TLS_SECRET = "postgres-tls"
 SERVICE_ACCOUNT = "mlflow"
 IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 """What the EKS Pod Identity Webhook reads to inject the role and a projected token
@@ -67,8 +59,6 @@ class MlflowConfig(CamelModel):
     """Reads the registered models the stack's deployments serve, nothing else."""
     mlflow_pipeline_user: DnsLabel = Field(default="pipeline", validate_default=True)
     """Edits every experiment and registered model: CI and the training Jobs."""
-    postgres_image: ImageReference = POSTGRES_IMAGE
-    postgres_storage_size: MemoryQuantity = "2Gi"
     artifact_store: Literal["volume", "s3"] = "volume"
     """'volume': the server keeps artifacts on its own volume (one replica); 's3': an external
     S3-compatible bucket."""
@@ -158,6 +148,8 @@ class MlflowConfig(CamelModel):
         """Uvicorn workers the limits carry: two per core, as many as the memory holds."""
         by_memory = int((_mebibytes(self.mlflow_memory_limit) - SERVER_OVERHEAD_MIB) // WORKER_MIB)
         return min(max(1, int(2 * cpu_cores(self.mlflow_cpu_limit))), by_memory)
+
+
 MLFLOW_PODS = {"matchLabels": {"app.kubernetes.io/name": "mlflow"}}
 POD_IDENTITY_AGENT = [
     {"ipBlock": {"cidr": "169.254.170.23/32"}},

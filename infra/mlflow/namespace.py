@@ -17,6 +17,7 @@ from infra.namespaces.spec import (
     from_namespaces,
     tcp,
 )
+from infra.registry_database import namespace as registry_database_namespace
 
 
 def namespaces(config: MlflowConfig, serving_namespaces: list[str]) -> list[NamespaceSpec]:
@@ -35,6 +36,7 @@ def namespaces(config: MlflowConfig, serving_namespaces: list[str]) -> list[Name
                 # An external S3 store (artifactStore s3) is outside the cluster.
                 Allow("external-object-store", "egress", ANY_PEER, tcp(443), MLFLOW_PODS),
                 *credential_egress(config.ambient_credentials),
+                *registry_database_namespace.mlflow_allows(),
             ],
         )
     ]

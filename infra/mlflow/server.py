@@ -5,6 +5,7 @@ they are Pulumi outputs, passed through untouched)."""
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from infra.mlflow.auth import (
@@ -22,12 +23,12 @@ from infra.mlflow.config import (
     MLFLOW,
     MLFLOW_PORT,
     MLFLOW_UID,
-    POSTGRES_TLS_SECRET,
     SERVER_OVERHEAD_MIB,
     SERVICE_ACCOUNT,
     WORKER_MIB,
     MlflowConfig,
 )
+from infra.registry_database import cluster as registry_db
 from infra.workloads import (
     CONTAINER_SECURITY_CONTEXT,
     SECRETS_AS_ENV_REASON,
@@ -41,6 +42,10 @@ from infra.workloads import (
 
 LABELS = {"app.kubernetes.io/name": "mlflow"}
 ACCESS_LABELS = {"app.kubernetes.io/name": "mlflow-access"}
+BACKUP_WAIT_S = 900
+"""How long the schema upgrade waits for its pre-upgrade base backup before refusing."""
+BACKUP_GATE_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "registry_backup_gate.py"
+BACKUP_ACCOUNT = "mlflow-schema-upgrade"
 CREDENTIALS_DIGEST = "mlops-platform/credentials-digest"
 """Pod-template annotation carrying a digest of the credentials: a change re-runs the access Job
 and restarts the servers."""
@@ -55,9 +60,9 @@ class Mounts:
     mounts: list[dict]
 
 
-def workload_skips(image: str) -> dict[str, str]:
+def workload_skips(image: str, **more: str) -> dict[str, str]:
     """checkov skips of MLflow's workloads, with the reason for each."""
-    reasons = {"CKV_K8S_35": SECRETS_AS_ENV_REASON}
+    reasons = {"CKV_K8S_35": SECRETS_AS_ENV_REASON, **more}
     if "@sha256:" not in image:
         reasons["CKV_K8S_43"] = (
             "mlflowImage is pinned by MLflow's release tag (no registry reachable to read its "
@@ -66,7 +71,7 @@ def workload_skips(image: str) -> dict[str, str]:
     return checkov_skips(**reasons)
 
 
-def common_mounts(server_secret: Any) -> Mounts:
+def common_mounts(server_secret: Any, database_ca_secret: Any) -> Mounts:
     """What the server and the access Job share: the backend store, the admin login, the
     basic-auth config and the CA the database's certificate is checked against."""
     return Mounts(
@@ -89,7 +94,7 @@ def common_mounts(server_secret: Any) -> Mounts:
             {
                 "name": "postgres-ca",
                 "secret": {
-                    "secretName": POSTGRES_TLS_SECRET,
+                    "secretName": database_ca_secret,
                     "items": [{"key": "ca.crt", "path": "ca.crt"}],
                 },
             },
@@ -191,13 +196,16 @@ def auth_app_volume(config_map: Any, items: list[dict]) -> dict:
     return {"name": "auth-app", "configMap": {"name": config_map, "items": items}}
 
 
-def access_config_map(config: MlflowConfig, users: MlflowUsers) -> dict:
-    """`infra/scripts/mlflow_access.py` and the access it applies, named after a digest of
-    script, users and image: a change to any replaces the Job, which runs again."""
+def access_config_map(config: MlflowConfig, users: MlflowUsers, *, backup_first: bool) -> dict:
+    """`infra/scripts/mlflow_access.py` and the access it applies (and, with `backup_first`,
+    the backup gate), named after a digest of scripts, users and image: a change to any
+    replaces the Job, which runs again."""
     data = {
         "mlflow_access.py": ACCESS_SCRIPT.read_text(),
         "access.json": users.access_spec_json(),
     }
+    if backup_first:
+        data["registry_backup_gate.py"] = BACKUP_GATE_SCRIPT.read_text()
     revision = hashlib.sha256(
         "\0".join([*data.values(), config.mlflow_image]).encode()
     ).hexdigest()[:10]
@@ -219,19 +227,39 @@ def access_job(
     script: Any,
     mounts: Mounts,
     credentials_digest: Any,
+    backup_account: Any = None,
 ) -> dict:
     """The Job running the access script in the MLflow image: schemas, admin, users, grants.
-    `script` names the ConfigMap of `access_config_map`; `name` is its revisioned name."""
+    `script` names the ConfigMap of `access_config_map`; `name` is its revisioned name. With a
+    `backup_account` (the identity of `backup_account()`), the script runs only after an
+    on-demand base backup named after this revision completed, and the Job fails otherwise."""
+    command = ["python", "/opt/mlflow-access/mlflow_access.py", "/opt/mlflow-access/access.json"]
+    pod_identity: dict = {"automountServiceAccountToken": False}
+    skips: dict[str, str] = {}
+    if backup_account is not None:
+        revision = name.removeprefix("mlflow-access-")
+        command = [
+            "python", "/opt/mlflow-access/registry_backup_gate.py",
+            "--cnpg-backup", f"{registry_db.CLUSTER}-pre-upgrade-{revision}",
+            "--timeout", str(BACKUP_WAIT_S),
+            "--", *command,
+        ]  # fmt: skip
+        pod_identity = {"serviceAccountName": backup_account, "automountServiceAccountToken": True}
+        skips["CKV_K8S_38"] = (
+            "the schema upgrade creates and reads its pre-upgrade Backup through the API server "
+            f"(Role {BACKUP_ACCOUNT}, create and get on backups only)"
+        )
     return {
         "metadata": {
             "name": name,
             "namespace": MLFLOW,
             "labels": ACCESS_LABELS,
-            "annotations": workload_skips(config.mlflow_image),
+            "annotations": workload_skips(config.mlflow_image, **skips),
         },
         "spec": {
             "backoffLimit": 6,
-            "activeDeadlineSeconds": 900,
+            # The upgrade's own 15 minutes, plus the backup it waits for first.
+            "activeDeadlineSeconds": 900 + (BACKUP_WAIT_S if backup_account is not None else 0),
             "template": {
                 "metadata": {
                     "labels": ACCESS_LABELS,
@@ -240,17 +268,13 @@ def access_job(
                 "spec": {
                     "restartPolicy": "OnFailure",
                     "securityContext": pod_security_context(MLFLOW_UID),
-                    "automountServiceAccountToken": False,
+                    **pod_identity,
                     "containers": [
                         {
                             "name": "access",
                             "image": config.mlflow_image,
                             "imagePullPolicy": "Always",
-                            "command": [
-                                "python",
-                                "/opt/mlflow-access/mlflow_access.py",
-                                "/opt/mlflow-access/access.json",
-                            ],
+                            "command": command,
                             "env": mounts.env,
                             "resources": resources("100m", "256Mi", "1", "768Mi"),
                             "securityContext": CONTAINER_SECURITY_CONTEXT,
@@ -368,3 +392,42 @@ def server_deployment(
             },
         },
     }
+
+
+def backup_account() -> dict[str, dict]:
+    """The schema upgrade's ServiceAccount, Role and RoleBinding: it may create and read the
+    registry's CloudNativePG Backups, nothing else."""
+    metadata = {"name": BACKUP_ACCOUNT, "namespace": MLFLOW}
+    return {
+        "account": {"metadata": metadata, "automount_service_account_token": False},
+        "role": {
+            "metadata": metadata,
+            "rules": [
+                {
+                    "apiGroups": ["postgresql.cnpg.io"],
+                    "resources": ["backups"],
+                    "verbs": ["create", "get"],
+                }
+            ],
+        },
+        "binding": {
+            "metadata": metadata,
+            "role_ref": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": BACKUP_ACCOUNT,
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": BACKUP_ACCOUNT, "namespace": MLFLOW}],
+        },
+    }
+
+
+def claim_spec(size: str, storage_class: str | None) -> dict:
+    """A ReadWriteOnce claim of `size`, of `storage_class` when the stack names one."""
+    claim: dict = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": size}},
+    }
+    if storage_class:
+        claim["storageClassName"] = storage_class
+    return claim

@@ -17,6 +17,8 @@ COREDNS_PODS = {"matchLabels": {"k8s-app": "kube-dns"}}
 """CoreDNS' pods (kube-prometheus-stack 77.10.0 templates/exporters/core-dns/service.yaml selects
 them by this label; metrics on 9153, values.yaml:1941-1946)."""
 API_SERVER_PORTS = [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]
+
+
 def from_namespace(namespace: str, pods: dict | None = None) -> dict:
     peer: dict = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
     if pods:

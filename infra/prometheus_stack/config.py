@@ -27,6 +27,8 @@ class PrometheusStackConfig(CamelModel):
     prometheus_retention: str = Field(default="7d", pattern=r"^[0-9]+[hdwy]$")
     prometheus_storage_size: MemoryQuantity | Literal[""] = ""
     """Size of Prometheus' persistent volume; empty keeps its data on an emptyDir."""
+
+
 PROMETHEUS_PODS = {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}
 """Label the Prometheus Operator puts on Prometheus server pods (prometheus-operator v0.93.0
 pkg/prometheus/server/statefulset_test.go)."""

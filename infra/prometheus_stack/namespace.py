@@ -21,6 +21,7 @@ from infra.prometheus_stack.config import (
     PROMETHEUS_PODS,
     PrometheusStackConfig,
 )
+from infra.registry_database import namespace as registry_database_namespace
 from infra.seldon.routing import EXECUTOR_HTTP_PORT
 
 
@@ -53,6 +54,7 @@ def namespaces(config: PrometheusStackConfig, serving_namespaces: list[str]) -> 
                     tcp(9153),
                     PROMETHEUS_PODS,
                 ),
+                registry_database_namespace.prometheus_allow(),
                 Allow(
                     "prometheus-to-seldon",
                     "egress",

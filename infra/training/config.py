@@ -19,12 +19,15 @@ TRAINING_SOURCE = ImageSource(
         REPO_ROOT / "common",
         REPO_ROOT / "model",
         REPO_ROOT / "continuous_training",
+        REPO_ROOT / "request_log",
+        REPO_ROOT / "serving",
         REPO_ROOT / ".dockerignore",
     ),
 )
-"""The training image: `model/` (training, gate, registry) with `common/` (its base errors) and
-`continuous_training/` (the retrain trigger), built from the repository root (`.dockerignore`
-keeps the rest out)."""
+"""The training image: `model/` (training, gate, registry, batch scoring) with `common/` (its
+base errors), `continuous_training/` (the retrain trigger), `request_log/` (the request-log sink)
+and `serving/`'s modules (batch scoring loads, checks and predicts with the server's own code),
+built from the repository root (`.dockerignore` keeps the rest out)."""
 
 TRAINING_UID = 10001
 """The training image's non-root user (model/Dockerfile)."""

@@ -12,7 +12,8 @@ from infra.components import COMPONENTS, PLATFORM_NAMESPACES, platform_namespace
 from infra.mesh import manifests as mesh_manifests
 from infra.mesh.config import MeshConfig
 from infra.mesh.sizing import SIZING as MESH_SIZING
-from infra.mlflow import postgres, server
+from infra.mlflow import server
+from infra.mlflow.auth import MlflowUsers
 from infra.mlflow.config import MlflowConfig
 from infra.namespaces.policies import network_policies
 from infra.sizing import SizingConfig
@@ -73,7 +74,7 @@ def test_mlflow_server_follows_its_config() -> None:
         config,
         server_secret="mlflow-server",
         service_account="mlflow",
-        common=server.common_mounts("mlflow-server"),
+        common=server.common_mounts("mlflow-server", "registry-db-server-tls"),
         store=store,
         auth_app=server.auth_app_volume("auth-app", []),
         allowed_hosts=["mlflow.example.org"],
@@ -88,21 +89,30 @@ def test_mlflow_server_follows_its_config() -> None:
     assert env["MLFLOW_SERVER_ALLOWED_HOSTS"]["value"] == "mlflow.example.org"
 
 
-@pytest.mark.parametrize("persistent", [True, False])
-def test_postgres_keeps_data_on_a_claim_only_when_persistent(persistent: bool) -> None:
+@pytest.mark.parametrize("backup_first", [True, False])
+def test_the_schema_upgrade_waits_for_a_backup_only_when_backups_are_on(backup_first: bool) -> None:
     config = MlflowConfig()
-    manifest = postgres.statefulset(
+    users = MlflowUsers(serving="serving", pipeline="pipeline", served_models=("iris",))
+    script = server.access_config_map(config, users, backup_first=backup_first)
+    name = script["metadata"]["name"]
+    job = server.access_job(
         config,
-        persistent=persistent,
-        storage_class="gp3",
-        password_secret="pw",
-        hba_config_map="hba",
+        name=name,
+        script=name,
+        mounts=server.common_mounts("mlflow-server", "registry-db-server-tls"),
+        credentials_digest="digest",
+        backup_account=server.BACKUP_ACCOUNT if backup_first else None,
     )
-    claims = manifest["spec"].get("volumeClaimTemplates", [])
-    volumes = {v["name"] for v in manifest["spec"]["template"]["spec"]["volumes"]}
-    assert bool(claims) is persistent and ("data" in volumes) is not persistent
-    if persistent:
-        assert claims[0]["spec"]["storageClassName"] == "gp3"
+    pod = job["spec"]["template"]["spec"]
+    command = pod["containers"][0]["command"]
+    assert ("registry_backup_gate.py" in script["data"]) is backup_first
+    assert (command[1] == "/opt/mlflow-access/registry_backup_gate.py") is backup_first
+    assert command[-2:] == ["/opt/mlflow-access/mlflow_access.py", "/opt/mlflow-access/access.json"]
+    assert pod["automountServiceAccountToken"] is backup_first
+    if backup_first:
+        revision = name.removeprefix("mlflow-access-")
+        assert command[command.index("--cnpg-backup") + 1] == f"registry-db-pre-upgrade-{revision}"
+        assert pod["serviceAccountName"] == server.BACKUP_ACCOUNT
 
 
 def test_jwt_policies_cover_the_prediction_paths() -> None:

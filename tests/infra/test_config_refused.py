@@ -95,6 +95,18 @@ def wine_predictor(name: str) -> Callable[[dict], None]:
     return mutate
 
 
+def champion(key: str, value, deployment: int = 0) -> Callable[[dict], None]:
+    return lambda values: _deployments(values)[deployment]["predictors"][0].__setitem__(key, value)
+
+
+def logging_option(key: str, value) -> Callable[[dict], None]:
+    return lambda values: _deployments(values)[0]["requestLogging"].__setitem__(key, value)
+
+
+def scoring_option(key: str, value) -> Callable[[dict], None]:
+    return lambda values: _deployments(values)[0]["batchScoring"].__setitem__(key, value)
+
+
 D0, D1 = f"{P}deployments[0]", f"{P}deployments[1]"
 
 # id -> (stack, mutation, key path named, words of the message)
@@ -175,6 +187,14 @@ MORE_OF_THEIR_KIND = {
                                    f"{P}mlflowMemoryLimit", "a unit left out"),
     "postgres-storage-without-unit": ("local", flat("postgresStorageSize", "2"),
                                       f"{P}postgresStorageSize", "a unit left out"),
+    "backups-without-a-bucket": ("dev", flat("backupBucket", ""),
+                                 f"{P}backupBucket", "registryBackups is true"),
+    "backup-retention-in-hours": ("prod", flat("backupRetention", "48h"),
+                                  f"{P}backupRetention", "pattern"),
+    "prod-with-one-database-instance": ("prod", flat("postgresInstances", 1),
+                                        f"{P}postgresInstances", "at least 2"),
+    "backups-with-artifacts-on-a-volume": ("dev", flat("artifactStore", "volume"),
+                                           f"{P}artifactStore", "registry's backups"),
     "kind-node-latest": ("local", flat("kindNodeImage", "kindest/node:latest"),
                          f"{P}kindNodeImage", "':latest' moves"),
     "latest-in-capitals": ("local", flat("mlflowImage", "ghcr.io/mlflow/mlflow:Latest"),
@@ -199,7 +219,42 @@ MORE_OF_THEIR_KIND = {
                               f"{P}registryUri", "in clear"),
 }  # fmt: skip
 
-CASES = {**FOUND_BY_THE_RED_TEAM, **MORE_OF_THEIR_KIND}
+SCALING_AND_LOGGING = {
+    "autoscaling-max-below-min": (
+        "prod", champion("autoscaling", {"minReplicas": 4, "maxReplicas": 3}),
+        f"{D0}.predictors[0].autoscaling", "must be at least minReplicas"),
+    "autoscaling-min-zero": (
+        "dev", champion("autoscaling", {"minReplicas": 0, "maxReplicas": 3}),
+        f"{D0}.predictors[0].autoscaling.minReplicas", "greater than or equal to 1"),
+    "autoscaling-target-101-percent": (
+        "dev", champion("autoscaling", {"maxReplicas": 3, "targetCPUUtilization": 101}),
+        f"{D0}.predictors[0].autoscaling.targetCPUUtilization", "less than or equal to 100"),
+    "autoscaling-target-as-string": (
+        "dev", champion("autoscaling", {"maxReplicas": 3, "targetCPUUtilization": "70%"}),
+        f"{D0}.predictors[0].autoscaling.targetCPUUtilization", "valid integer"),
+    "replicas-and-autoscaling": ("prod", champion("replicas", 3), f"{D0}.predictors[0]",
+                                 "not both"),
+    "prod-champion-one-replica": ("prod", champion("replicas", 1, deployment=1),
+                                  f"{D1}.predictors[0].replicas", "at least 2 pods"),
+    "prod-champion-autoscaled-from-one": (
+        "prod", champion("autoscaling", {"minReplicas": 1, "maxReplicas": 10}),
+        f"{D0}.predictors[0].autoscaling.minReplicas", "at least 2 pods of the champion"),
+    "logging-sample-rate-zero": ("prod", logging_option("sampleRate", 0),
+                                 f"{D0}.requestLogging.sampleRate", "greater than 0"),
+    "logging-retention-zero-days": ("prod", logging_option("retentionDays", 0),
+                                    f"{D0}.requestLogging.retentionDays", "greater than or equal"),
+    "logging-unknown-key": ("local", logging_option("sampling", 0.5),
+                            f"{D0}.requestLogging.sampling", "Extra inputs"),
+    "scoring-with-the-shadow": ("prod", scoring_option("predictor", "shadow"), D0,
+                                "not a live predictor"),
+    "scoring-output-escapes": ("prod", scoring_option("output", "mlflow-artifacts:/0/../1/"),
+                               f"{D0}.batchScoring.output", "'..'"),
+    "scoring-never-fires": ("prod", scoring_option("schedule", "0 2 30 2 *"),
+                            f"{D0}.batchScoring.schedule", "never run it"),
+}  # fmt: skip
+"""Issue 28: autoscaling, the production replica rule, request logging and batch scoring."""
+
+CASES = {**FOUND_BY_THE_RED_TEAM, **MORE_OF_THEIR_KIND, **SCALING_AND_LOGGING}
 
 
 def _render(stack: str, stack_file: Path, out: Path) -> subprocess.CompletedProcess:

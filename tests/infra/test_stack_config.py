@@ -397,7 +397,7 @@ def test_the_three_stacks_share_structure_and_differ_in_values() -> None:
     iris, wine = prod.deployments
     assert [p.weight for p in iris.predictors] == [90, 10, 25]
     assert [p.shadow for p in iris.predictors] == [False, False, True]
-    assert all(p.replicas >= 2 for p in iris.predictors)
+    assert all(p.min_replicas >= 2 for p in iris.predictors)
     assert [(p.model, p.weight) for p in wine.predictors] == [("wine@champion", 100)]
 
 

@@ -341,12 +341,14 @@ def test_mlflow_ambient_s3_credentials_have_an_identity_and_a_way_out(rendered) 
         for d in of_kind(documents, "NetworkPolicy")
         if d["metadata"]["namespace"] == "mlflow" and "Egress" in d["spec"]["policyTypes"]
     ]
-    to_agent = [d for d in egress if _allows(d, 80, "169.254.170.23/32")]
-    assert bool(to_agent) is (config.ambient_credentials == "podIdentity")
-    for policy in to_agent:
-        assert policy["spec"]["podSelector"] == {
-            "matchLabels": {"app.kubernetes.io/name": "mlflow"}
-        }
+    to_agent = [d["spec"]["podSelector"] for d in egress if _allows(d, 80, "169.254.170.23/32")]
+    database = load_stack_file(REPO_ROOT / f"Pulumi.{stack}.yaml").registry_database
+    expected = []
+    if config.ambient_credentials == "podIdentity":
+        expected.append({"matchLabels": {"app.kubernetes.io/name": "mlflow"}})
+    if database.uses_pod_identity:  # the registry database's backups, only its pods
+        expected.append({"matchExpressions": [{"key": "cnpg.io/cluster", "operator": "Exists"}]})
+    assert sorted(map(str, to_agent)) == sorted(map(str, expected))
     assert not [d for d in egress if _allows(d, 80, "169.254.169.254/32")], "no instance metadata"
 
 
@@ -475,15 +477,21 @@ def test_mlflow_loads_the_platform_auth_app_the_tests_run(rendered) -> None:
 
 
 def test_database_connection_verifies_tls(rendered) -> None:
+    """The registry database (CloudNativePG) presents the platform CA's certificate for its
+    read-write Service, refuses every connection without TLS, and MLflow verifies it."""
     _, documents, _ = rendered
-    (postgres,) = of_kind(documents, "StatefulSet")
-    args = postgres["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert "ssl=on" in args
-    (hba,) = [c for c in of_kind(documents, "ConfigMap") if c["metadata"]["name"] == "postgres-hba"]
-    network_rules = [
-        line for line in hba["data"]["pg_hba.conf"].splitlines() if not line.startswith("local")
-    ]
-    assert network_rules == ["hostssl all all all scram-sha-256"]
+    (cluster,) = of_kind(documents, "Cluster")
+    spec = cluster["spec"]
+    assert spec["certificates"]["serverTLSSecret"] == spec["certificates"]["serverCASecret"]
+    (certificate,) = [
+        c for c in of_kind(documents, "Certificate")
+        if c["spec"]["secretName"] == spec["certificates"]["serverTLSSecret"]
+    ]  # fmt: skip
+    assert certificate["spec"]["issuerRef"]["kind"] == "ClusterIssuer"
+    assert "registry-db-rw.mlflow.svc" in certificate["spec"]["dnsNames"]
+    assert spec["postgresql"]["pg_hba"] == ["hostnossl all all all reject"]
+    assert spec["postgresql"]["parameters"]["ssl_min_protocol_version"] == "TLSv1.2"
+    assert not of_kind(documents, "StatefulSet")
 
 
 def _policies(documents: list[dict], namespace: str) -> dict[str, dict]:

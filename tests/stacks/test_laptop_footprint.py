@@ -3,8 +3,10 @@
 Summed over what the offline render writes (docs/sizing.md says how):
 - every Kubernetes workload object (containers, or the largest init container if larger),
   times its replicas; a DaemonSet counts once (kind runs one node);
+- every CloudNativePG Cluster: its `resources` times its instances;
 - every SeldonDeployment predictor: its containers plus the executor the operator adds beside
-  them (`svcOrchSpec.resources`), times the predictor's replicas;
+  them (`svcOrchSpec.resources`), times the predictor's replicas, or its autoscaler's minimum
+  (`hpaSpec.minReplicas`, what always runs; docs/serving.md states the maximum);
 - every Helm release's workloads, read from the values the stack passes, times their replicas;
   an autoscaled one (istiod, the ingress gateway) at its autoscaler's maximum, the chart's
   default of 5 if the stack sets none; a chart workload the stack declares no requests for fails
@@ -67,6 +69,9 @@ CHART_WORKLOADS: dict[str, list[tuple[str, int | Callable[[dict], int]]]] = {
         ("cainjector.resources", 1),
         ("startupapicheck.resources", 1),
     ],
+    # cloudnative-pg/charts cloudnative-pg-v0.29.0 charts/cloudnative-pg/values.yaml:
+    # `replicaCount: 1`, `resources: {}` (the manager's one container).
+    "cloudnative-pg": [("resources", 1)],
     "kube-prometheus-stack": [
         ("prometheus.prometheusSpec.resources", 1),
         ("alertmanager.alertmanagerSpec.resources", 1),
@@ -107,6 +112,17 @@ def pod_requests(pod: dict, where: str) -> tuple[float, float]:
     return cpu, memory
 
 
+def predictor_replicas(predictor: dict) -> int:
+    """Pods a predictor always runs: the HPA's minimum (its default 1) when the componentSpec has
+    an `hpaSpec` (the operator then leaves the Deployment's replicas to the HPA: seldon-core
+    v1.17.1 operator/controllers/seldondeployment_controller.go, `createComponents`), else
+    `replicas`."""
+    hpa = predictor["componentSpecs"][0].get("hpaSpec")
+    if hpa is not None:
+        return hpa.get("minReplicas", 1)
+    return predictor.get("replicas", 1)
+
+
 def lookup(values: dict, path: str) -> dict | None:
     for key in path.split("."):
         values = values.get(key) if isinstance(values, dict) else None
@@ -137,12 +153,18 @@ def stack_requests(files: dict[str, dict]) -> list[tuple[str, float, float]]:
             replicas = 1 if kind in {"DaemonSet", "Job", "Pod"} else spec.get("replicas", 1)
             cpu, memory = pod_requests(pod, name)
             rows.append((name, cpu * replicas, memory * replicas))
+        elif kind == "Cluster" and document["apiVersion"].startswith("postgresql.cnpg.io/"):
+            # One pod per instance, its container (and bootstrap init container) sized by
+            # `spec.resources` (cloudnative-pg v1.30.0 pkg/specs/pods.go).
+            instances = document["spec"]["instances"]
+            cpu, memory = requests_of(document["spec"].get("resources"), name)
+            rows.append((f"{name} x{instances}", cpu * instances, memory * instances))
         elif kind == "CronJob":
             continue  # runs on a schedule, not resident; a laptop stack may suspend it
         elif kind == "SeldonDeployment":
             for predictor in document["spec"]["predictors"]:
                 where = f"{name} predictor {predictor['name']}"
-                replicas = predictor.get("replicas", 1)
+                replicas = predictor_replicas(predictor)
                 for component in predictor["componentSpecs"]:
                     cpu, memory = pod_requests(component["spec"], where)
                     rows.append((where, cpu * replicas, memory * replicas))

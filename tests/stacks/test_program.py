@@ -23,15 +23,17 @@ HELM = "kubernetes:helm.sh/v3:Release"
 SDEP = "kubernetes:machinelearning.seldon.io/v1:SeldonDeployment"
 IMAGE = "docker:index/image:Image"
 
-PLATFORM_NAMESPACES = 5
-"""istio-system, seldon-system, mlflow, monitoring and cert-manager; deployment namespaces come
-on top."""
-PLATFORM_ALLOWS = 21
+PLATFORM_NAMESPACES = 6
+"""istio-system, seldon-system, mlflow, monitoring, cert-manager and cnpg-system; deployment
+namespaces come on top."""
+PLATFORM_ALLOWS = 30
 """NetworkPolicy allows of the platform namespaces; each deployment namespace has 3 more."""
+CLUSTER = "kubernetes:postgresql.cnpg.io/v1:Cluster"
+SCHEDULED_BACKUP = "kubernetes:postgresql.cnpg.io/v1:ScheduledBackup"
 
 COMMON_TYPES = {
     "pulumi:providers:kubernetes": 1,
-    HELM: 6,
+    HELM: 7,
     # The Seldon (HTTPS) gateway, the plain-HTTP one that only redirects, and the unrouted one
     # the operator's own VirtualServices bind to.
     "kubernetes:networking.istio.io/v1beta1:Gateway": 3,
@@ -39,15 +41,18 @@ COMMON_TYPES = {
     "kubernetes:cert-manager.io/v1:Certificate": 3,
     IMAGE: 1,
     "random:index/randomPassword:RandomPassword": 6,
-    "kubernetes:apps/v1:StatefulSet": 1,
+    # The registry database is the operator's Cluster, no longer a StatefulSet of the platform.
+    "kubernetes:apps/v1:StatefulSet": 0,
+    CLUSTER: 1,
     "kubernetes:apps/v1:Deployment": 1,
-    "kubernetes:core/v1:Service": 2,
+    "kubernetes:core/v1:Service": 1,
     # MLflow's own identity (what an EKS Pod Identity association or IRSA role names).
     "kubernetes:core/v1:ServiceAccount": 1,
     "kubernetes:batch/v1:Job": 1,
 }
 PLATFORM_SECRETS = 3
-"""PostgreSQL, the MLflow server's and Grafana's admin; each deployment adds its MLflow login."""
+"""The database owner's, the MLflow server's and Grafana's admin; each deployment adds its MLflow
+login."""
 TRAINING_PER_NAMESPACE = {
     # the webhook token and the pipeline user's MLflow login
     "kubernetes:core/v1:Secret": 2,
@@ -94,14 +99,23 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
     config = load_stack_file(stack_file(stack))
     deployments, namespaces = len(config.deployments), len(config.deployment_namespaces)
     counts = Counter(r.type for r in declared[stack].resources if r.custom)
+    database = config.registry_database
+    backups = int(database.registry_backups)
     expected = {
         **COMMON_TYPES,
         **dict.fromkeys(PER_DEPLOYMENT_TYPES, deployments),
+        # The database's instances are scraped; its backups alert, and the schema upgrade's
+        # own identity may create Backups.
+        "kubernetes:monitoring.coreos.com/v1:PodMonitor": deployments + 1,
+        "kubernetes:monitoring.coreos.com/v1:PrometheusRule": deployments + backups,
+        SCHEDULED_BACKUP: backups,
+        "kubernetes:core/v1:ServiceAccount": 1 + backups,
         ROUTES: 3 + deployments,
         "kubernetes:core/v1:Namespace": PLATFORM_NAMESPACES + namespaces,
         "kubernetes:networking.k8s.io/v1:NetworkPolicy": 3 * (PLATFORM_NAMESPACES + namespaces)
         + PLATFORM_ALLOWS
         + (config.mlflow.ambient_credentials == "podIdentity")
+        + database.uses_pod_identity
         + 3 * namespaces,
         # the Seldon webhook wait, and the kind cluster where the stack creates one
         "command:local:Command": 1 + (1 if creates_kind_cluster(stack) else 0),
@@ -109,12 +123,25 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
     }
     training = [d for d in config.deployments if d.training is not None]
     training_namespaces = len({d.namespace for d in training})
+    for role in ("Role", "RoleBinding"):
+        expected[f"kubernetes:rbac.authorization.k8s.io/v1:{role}"] = backups
     for type_token, per_namespace in TRAINING_PER_NAMESPACE.items():
         expected[type_token] = expected.get(type_token, 0) + per_namespace * training_namespaces
     expected.update(dict.fromkeys(TRAINING_PER_DEPLOYMENT, len(training)))
-    # The training image and the webhook token.
-    expected[IMAGE] += bool(training)
+    # The training image (also the request-log sink's) and the webhook token.
+    logged = {d.namespace for d in config.deployments if d.request_logging is not None}
+    scored = [d for d in config.deployments if d.batch_scoring is not None]
+    expected[IMAGE] += bool(training or logged or scored)
     expected["random:index/randomPassword:RandomPassword"] += bool(training)
+    # The request-log sink of each namespace with logged deployments: Deployment, Service and
+    # its MLflow login (infra/request_logging/); MLflow's budget when it runs several pods.
+    for type_token in ("kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service",
+                       "kubernetes:core/v1:Secret"):  # fmt: skip
+        expected[type_token] = expected.get(type_token, 0) + len(logged)
+    expected["kubernetes:policy/v1:PodDisruptionBudget"] = int(config.mlflow.mlflow_replicas > 1)
+    # Batch scoring: a CronJob and its MLflow login per scored deployment.
+    for type_token in ("kubernetes:batch/v1:CronJob", "kubernetes:core/v1:Secret"):
+        expected[type_token] = expected.get(type_token, 0) + len(scored)
     for type_token, count in expected.items():
         assert counts[type_token] == count, type_token
     dashboards = [
@@ -131,6 +158,7 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
         "seldon-core",
         "kube-prometheus-stack",
         "cert-manager",
+        "cnpg",
     }
     for release in releases.values():
         assert re.fullmatch(r"v?\d+\.\d+\.\d+", release["version"])
@@ -292,7 +320,13 @@ def test_predictors_follow_the_stack_config(declared: dict[str, Declared], stack
         assert spec["name"] == deployment["name"]
         assert [p["name"] for p in spec["predictors"]] == [p["name"] for p in wanted_predictors]
         for predictor, wanted in zip(spec["predictors"], wanted_predictors, strict=True):
-            assert predictor["replicas"] == wanted["replicas"]
+            if "autoscaling" in wanted:
+                hpa = predictor["componentSpecs"][0]["hpaSpec"]
+                assert "replicas" not in predictor
+                assert hpa["minReplicas"] == wanted["autoscaling"]["minReplicas"]
+                assert hpa["maxReplicas"] == wanted["autoscaling"]["maxReplicas"]
+            else:
+                assert predictor["replicas"] == wanted["replicas"]
             assert predictor["labels"]["version"] == predictor["annotations"]["version"]
             container = predictor["componentSpecs"][0]["spec"]["containers"][0]
             assert container["name"] == predictor["graph"]["name"]
@@ -370,7 +404,14 @@ def test_private_registry_gets_a_secret_pull_credential(tmp_path: Path) -> None:
         if s.inputs["type"] == "kubernetes.io/dockerconfigjson"
     ]
     # The training image's pods have their own (tests/training/test_render_training.py).
-    pulls = [s for s in all_pulls if "mlops:training:" not in s.urn]
+    # So has the request-log sink (tests/stacks/test_production_serving.py).
+    pulls = [
+        s
+        for s in all_pulls
+        if not any(
+            owner in s.urn for owner in ("mlops:training:", "RequestLogSink", "BatchScoring")
+        )
+    ]
     seldon_deployments = d.of_type(SDEP)
     assert len(pulls) == len(seldon_deployments) == 2
     registry = d.of_type(IMAGE)[0].inputs["registry"]
@@ -391,9 +432,17 @@ def test_private_registry_gets_a_secret_pull_credential(tmp_path: Path) -> None:
         assert rpc.is_rpc_secret(pull.inputs["stringData"])
     assert not by_name, "every pull secret serves one SeldonDeployment"
     (training,) = [s for s in all_pulls if "mlops:training:" in s.urn]
+    (scoring,) = [s for s in all_pulls if "BatchScoring" in s.urn]
     for cronjob in d.of_type("kubernetes:batch/v1:CronJob"):
         pod = cronjob.inputs["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-        assert pod["imagePullSecrets"] == [{"name": training.inputs["metadata"]["name"]}]
+        owner = scoring if "BatchScoring" in cronjob.urn else training
+        assert pod["imagePullSecrets"] == [{"name": owner.inputs["metadata"]["name"]}]
+    (sink,) = [s for s in all_pulls if "RequestLogSink" in s.urn]
+    (sink_deployment,) = [
+        r for r in d.of_type("kubernetes:apps/v1:Deployment") if "RequestLogSink" in r.urn
+    ]
+    sink_pod = sink_deployment.inputs["spec"]["template"]["spec"]
+    assert sink_pod["imagePullSecrets"] == [{"name": sink.inputs["metadata"]["name"]}]
 
 
 THREE_DEPLOYMENTS = [
@@ -457,6 +506,7 @@ def test_three_deployments_each_get_their_objects_in_their_namespace(three_deplo
         found = {
             (r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"].removesuffix(suffix))
             for r in d.of_type(type_token)
+            if r.inputs["metadata"]["namespace"] != "mlflow"  # the registry database's own
         }
         assert found == wanted, type_token
     dashboards = {
@@ -472,6 +522,7 @@ def test_three_deployments_each_get_their_objects_in_their_namespace(three_deplo
             r.inputs["spec"]["selector"]["matchLabels"]["seldon-deployment-id"],
         )
         for r in d.of_type("kubernetes:monitoring.coreos.com/v1:PodMonitor")
+        if r.inputs["metadata"]["namespace"] != "mlflow"
     }
     assert monitors == wanted
     (wine_rules,) = [
@@ -529,7 +580,11 @@ def test_three_deployments_render_to_schema_valid_objects(three_deployments, tmp
     result = render("--stack", "three", "--config-file", str(path), "--out", str(out))
     assert result.returncode == 0, result.stderr
     objects = kubernetes_objects(out)
-    kinds = Counter(document["kind"] for document in objects.values())
+    kinds = Counter(
+        document["kind"]
+        for document in objects.values()
+        if document["metadata"].get("namespace") != "mlflow"  # the registry database's monitors
+    )
     assert (kinds["SeldonDeployment"], kinds["PodMonitor"], kinds["PrometheusRule"]) == (3, 3, 3)
     for name, document in objects.items():
         schema = crd_schema(document)

@@ -1,5 +1,5 @@
 """The training image definition: linted, non-root, pinned to the repository's versions, built
-from exactly model/ and continuous_training/, whose imports stay inside the image."""
+from exactly model/, continuous_training/ and request_log/, whose imports stay inside the image."""
 
 import ast
 import re
@@ -48,7 +48,7 @@ def test_requirements_are_pinned_to_the_repositorys_versions():
     assert installs and all("--require-hashes" in line for line in installs)
 
 
-def test_build_context_is_model_common_and_continuous_training_only():
+def test_build_context_is_the_training_packages_only():
     rules = [
         line.strip()
         for line in (REPO_ROOT / ".dockerignore").read_text().splitlines()
@@ -56,20 +56,49 @@ def test_build_context_is_model_common_and_continuous_training_only():
     ]
     assert rules[0] == "*"
     kept = {r for r in rules if r.startswith("!")}
-    assert kept == {"!common/", "!model/", "!continuous_training/"}
+    assert kept == {
+        "!common/",
+        "!model/",
+        "!continuous_training/",
+        "!request_log/",
+        "!serving/*.py",
+    }
     assert TRAINING_SOURCE.context == REPO_ROOT
     copied = re.findall(r"^COPY (?!--from)(\S+)", DOCKERFILE.read_text(), re.M)
-    assert copied == ["model/requirements.txt", "common/", "model/", "continuous_training/"]
+    assert copied == [
+        "model/requirements.txt",
+        "common/",
+        "model/",
+        "continuous_training/",
+        "request_log/",
+        "serving/",
+    ]
 
 
-def test_continuous_training_imports_nothing_else_from_the_repository():
-    repo_packages = {"model", "infra", "stacks", "bench", "tests", "analysis", "serving"}
+def _imports(package: str) -> set[str]:
     imported = set()
-    for module in (REPO_ROOT / "continuous_training").glob("*.py"):
+    for module in (REPO_ROOT / package).glob("*.py"):
         for node in ast.walk(ast.parse(module.read_text())):
             if isinstance(node, ast.Import):
                 imported |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 imported.add(node.module.split(".")[0])
+    return imported
+
+
+REPO_PACKAGES = {"model", "infra", "stacks", "bench", "tests", "analysis", "serving", "localrun"}
+
+
+def test_continuous_training_imports_nothing_else_from_the_repository():
+    imported = _imports("continuous_training")
     assert "kubernetes" in imported
-    assert not imported & repo_packages
+    assert not imported & REPO_PACKAGES
+
+
+def test_request_log_imports_only_the_images_packages():
+    """The sink runs in this image: its own package, the standard library, pyarrow and mlflow."""
+    imported = _imports("request_log")
+    image = set(read_lock("model/requirements.txt"))
+    assert {"pyarrow", "mlflow"} <= imported
+    assert not imported & (REPO_PACKAGES | {"continuous_training"})
+    assert {"pyarrow", "mlflow-skinny"} <= image

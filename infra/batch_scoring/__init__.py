@@ -1,0 +1,1 @@
+"""Scheduled batch scoring of a deployment: `python -m model score` as a CronJob."""

@@ -1,0 +1,189 @@
+"""Issue 28 in the rendered stacks: predictors' autoscalers and disruption budgets as the Seldon
+v1.17.1 operator reads them, the replicated platform workloads' budgets, the production replica
+floor of the champion, and the executor logger pointing at a sink the stack declares."""
+
+import json
+
+import pytest
+
+from infra.batch_scoring.builders import model_arguments
+from infra.deployments.versions import DeclaredVersion
+from infra.stack_config import load_stack_file
+from stacks.render import documents
+
+from .conftest import STACKS, stack_file
+
+
+def _by_kind(files: dict[str, dict], kind: str) -> list[dict]:
+    return [doc for doc in files.values() if doc.get("kind") == kind]
+
+
+def _release(files: dict[str, dict], chart: str) -> dict:
+    return next(doc for doc in files.values() if doc.get("chart") == chart)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_predictor_scaling_and_budgets_follow_the_stack_file(declared: dict, stack: str) -> None:
+    config = load_stack_file(stack_file(stack))
+    rendered = {
+        (doc["metadata"]["namespace"], doc["metadata"]["name"]): doc
+        for doc in _by_kind(documents(declared[stack]), "SeldonDeployment")
+    }
+    for deployment in config.deployments:
+        predictors = {
+            p["name"]: p
+            for p in rendered[(deployment.namespace, deployment.name)]["spec"]["predictors"]
+        }
+        for predictor in deployment.predictors:
+            spec = predictors[predictor.name]
+            component = spec["componentSpecs"][0]
+            if predictor.autoscaling:
+                # The operator then leaves the Deployment's replicas to the HPA.
+                assert "replicas" not in spec
+                assert component["hpaSpec"]["minReplicas"] == predictor.autoscaling.min_replicas
+                assert component["hpaSpec"]["maxReplicas"] == predictor.autoscaling.max_replicas
+                (metric,) = component["hpaSpec"]["metricsv2"]
+                assert metric["resource"]["target"] == {
+                    "type": "Utilization",
+                    "averageUtilization": predictor.autoscaling.target_cpu_utilization,
+                }
+            else:
+                assert spec["replicas"] == predictor.replicas
+                assert "hpaSpec" not in component
+            if predictor.max_replicas > 1:
+                assert component["pdbSpec"] == {"maxUnavailable": 1}
+            else:
+                assert "pdbSpec" not in component
+
+
+def test_prod_runs_two_or_more_of_every_champion_with_a_budget(declared: dict) -> None:
+    files = documents(declared["prod"])
+    champions = [
+        p
+        for doc in _by_kind(files, "SeldonDeployment")
+        for p in doc["spec"]["predictors"]
+        if p["name"] == "champion"
+    ]
+    assert len(champions) == 2
+    for predictor in champions:
+        component = predictor["componentSpecs"][0]
+        floor = (
+            component["hpaSpec"]["minReplicas"] if "hpaSpec" in component else predictor["replicas"]
+        )
+        assert floor >= 2
+        assert component["pdbSpec"] == {"maxUnavailable": 1}
+
+
+def test_prod_replicated_platform_workloads_have_budgets(declared: dict) -> None:
+    files = documents(declared["prod"])
+    mlflow = next(d for d in _by_kind(files, "Deployment") if d["metadata"]["name"] == "mlflow")
+    assert mlflow["spec"]["replicas"] == 2
+    (budget,) = [
+        b for b in _by_kind(files, "PodDisruptionBudget") if b["metadata"]["name"] == "mlflow"
+    ]
+    assert budget["spec"]["selector"]["matchLabels"] == mlflow["spec"]["selector"]["matchLabels"]
+    assert budget["spec"]["maxUnavailable"] == 1
+    gateway = _release(files, "gateway")["values"]
+    assert gateway["autoscaling"]["minReplicas"] >= 2
+    assert gateway["podDisruptionBudget"] == {"maxUnavailable": 1}
+    # istiod's chart renders its own budget while autoscaleMin > 1 and the global switch is on
+    # (istio 1.30.3 istio-discovery/templates/poddisruptionbudget.yaml).
+    istiod = _release(files, "istiod")["values"]
+    assert istiod["autoscaleEnabled"] and istiod["autoscaleMin"] >= 2
+    switch = istiod.get("global", {}).get("defaultPodDisruptionBudget", {}).get("enabled", True)
+    assert switch is True
+
+
+@pytest.mark.parametrize("stack", ["local", "dev"])
+def test_single_pod_workloads_get_no_budget_that_would_block_a_drain(
+    declared: dict, stack: str
+) -> None:
+    files = documents(declared[stack])
+    assert not _by_kind(files, "PodDisruptionBudget")
+    assert "podDisruptionBudget" not in _release(files, "gateway")["values"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_logged_deployments_log_to_the_sink_of_their_namespace(declared: dict, stack: str) -> None:
+    config = load_stack_file(stack_file(stack))
+    files = documents(declared[stack])
+    services = {
+        (s["metadata"]["namespace"], s["metadata"]["name"]): s for s in _by_kind(files, "Service")
+    }
+    sinks = {
+        d["metadata"]["namespace"]: d
+        for d in _by_kind(files, "Deployment")
+        if d["metadata"]["name"] == "request-log"
+    }
+    logged_namespaces = {d.namespace for d in config.deployments if d.request_logging}
+    assert set(sinks) == logged_namespaces
+    for doc in _by_kind(files, "SeldonDeployment"):
+        namespace, name = doc["metadata"]["namespace"], doc["metadata"]["name"]
+        entry = next(d for d in config.deployments if (d.namespace, d.name) == (namespace, name))
+        for predictor in doc["spec"]["predictors"]:
+            logger = predictor["graph"].get("logger")
+            if entry.request_logging is None or predictor.get("shadow"):
+                assert logger is None
+                continue
+            port = services[(namespace, "request-log")]["spec"]["ports"][0]["port"]
+            assert logger == {
+                "url": f"http://request-log.{namespace}.svc.cluster.local:{port}/",
+                "mode": "all",
+            }
+    for sink in sinks.values():
+        container = sink["spec"]["template"]["spec"]["containers"][0]
+        assert container["command"] == ["python", "-m", "request_log"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["REQUEST_LOG_DESTINATION"].startswith("mlflow-artifacts:/")
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert sink["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+
+
+def test_prod_logs_a_quarter_of_iris_for_ninety_days(declared: dict) -> None:
+    sink = next(
+        d
+        for d in _by_kind(documents(declared["prod"]), "Deployment")
+        if d["metadata"]["name"] == "request-log"
+    )
+    env = {
+        e["name"]: e.get("value") for e in sink["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    settings = json.loads(env["REQUEST_LOG_DEPLOYMENTS"])
+    assert settings == {
+        "seldon/iris": {
+            "sampleRate": 0.25,
+            "retentionDays": 90,
+            "exportIntervalMinutes": 60,
+            "featureNames": ["sepal_length", "sepal_width", "petal_length", "petal_width"],
+            "labelColumn": "species",
+        }
+    }
+
+
+def test_prod_scores_iris_nightly_with_the_champions_version_hardened(declared: dict) -> None:
+    files = documents(declared["prod"])
+    (cronjob,) = [c for c in _by_kind(files, "CronJob") if c["metadata"]["name"] == "iris-scoring"]
+    assert cronjob["spec"]["schedule"] == "0 2 * * *"
+    pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"] == ["python", "-m", "model", "score"]
+    args = container["args"]
+    # Offline there is no registry: the alias the champion serves, resolved by the Job.
+    assert args[:2] == ["--model", "iris@champion"]
+    assert args[args.index("--output") + 1] == "mlflow-artifacts:/0/scoring/iris/scored/"
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_a_resolved_version_is_scored_by_version_and_digest() -> None:
+    """After `pulumi up` resolved the alias: exactly the version and digest the predictor's
+    MODEL_URI and MODEL_DIGEST carry."""
+    digest = "sha256:" + "ab" * 32
+    resolved = DeclaredVersion("iris", "7", alias="champion", digest=digest)
+    assert model_arguments(resolved) == ["--model", "iris/7", "--digest", digest]
+    assert model_arguments(DeclaredVersion("iris", None, alias="champion")) == [
+        "--model",
+        "iris@champion",
+    ]
