@@ -88,7 +88,7 @@ def scoring_cronjob(
             "labels": labels,
             "annotations": checkov_skips(
                 CKV_K8S_35="the MLflow client reads its login only from "
-                "MLFLOW_TRACKING_USERNAME/_PASSWORD, as every platform pod (DESIGN 4.3)"
+                "MLFLOW_TRACKING_USERNAME/_PASSWORD, as every platform pod (docs/security.md)"
             ),
         },
         "spec": {
