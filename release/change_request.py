@@ -102,7 +102,7 @@ def propose(
     check: Callable[[Path], object] | None = None,
     now: datetime | None = None,
 ) -> ChangeRequest:
-    """Commit `changes` to `Pulumi.<stack>.models.yaml` / `Pulumi.<stack>.yaml` on a new branch
+    """Commit `changes` to `pins.<stack>.yaml` / `Pulumi.<stack>.yaml` on a new branch
     from `origin/<base>`, push it and open the request; `check(stack_file)` (e.g. the
     StackConfig loader) judges the edited stack file before anything is committed.
 

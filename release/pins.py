@@ -1,4 +1,5 @@
-"""The pin lock of a stack: `Pulumi.<stack>.models.yaml` beside the stack file.
+"""The pin lock of a stack: `pins.<stack>.yaml` beside its stack file `Pulumi.<stack>.yaml`
+(not `Pulumi.<stack>.*.yaml`: tools and tests take every `Pulumi.*.yaml` for a stack).
 
 For every predictor of every deployment it holds the registered model, the exact version and its
 `model_digest` (the tag `model/` writes at registration, docs/contracts.md), and where the pin
@@ -66,6 +67,9 @@ class PinLock(_Strict):
     merge: Literal["auto", "approval"]
     deployments: dict[str, dict[str, Pin]] = Field(default_factory=dict)
     """'<namespace>/<name>' -> predictor name -> pin."""
+    pending: dict[str, str] = Field(default_factory=dict)
+    """'<namespace>/<name>' -> why it is not declared yet (its models had no version when
+    pinned) and what to run; the program declares every other deployment."""
 
     def pin(self, deployment: str, predictor: str) -> Pin | None:
         return self.deployments.get(deployment, {}).get(predictor)
@@ -74,15 +78,16 @@ class PinLock(_Strict):
         """A copy with one predictor's pin set."""
         deployments = {key: dict(value) for key, value in self.deployments.items()}
         deployments.setdefault(deployment, {})[predictor] = pin
-        return self.model_copy(update={"deployments": deployments})
+        pending = {key: why for key, why in self.pending.items() if key != deployment}
+        return self.model_copy(update={"deployments": deployments, "pending": pending})
 
 
 def pin_file_for(stack_file: Path) -> Path:
-    """`Pulumi.<stack>.models.yaml` beside `Pulumi.<stack>.yaml`."""
-    match = re.fullmatch(r"(.+)\.ya?ml", stack_file.name)
+    """`pins.<stack>.yaml` beside `Pulumi.<stack>.yaml`."""
+    match = re.fullmatch(r"Pulumi\.(.+)\.yaml", stack_file.name)
     if match is None:
-        raise PinError(f"{stack_file}: a stack file name ends in .yaml")
-    return stack_file.with_name(f"{match.group(1)}.models.yaml")
+        raise PinError(f"{stack_file}: a stack file is named Pulumi.<stack>.yaml")
+    return stack_file.with_name(f"pins.{match.group(1)}.yaml")
 
 
 def read_pins(path: Path) -> PinLock:

@@ -6,12 +6,16 @@ rollout began (Prometheus, or a recorded evidence file), applies the sequential 
 - `advance`: the challenger's traffic goes to the next step, the baseline gets the rest;
 - `rollback` / `keep`: the challenger's traffic goes to 0;
 - `promote` (last step): the registry's `champion` alias moves to the challenger's version
-  (`model.promotion.promote`, promotion ledger) and the predictor that serves it afterwards gets
-  all the live traffic.
-Each action edits only `traffic:` values of the stack file, validated by the real `StackConfig`
-before the file is replaced, and is written to the rollout ledger (`stacks.rollout_ledger`).
-Evidence whose counts contradict each other (`analysis.consistency`) is refused before any
-action: exit 1, nothing edited or recorded. The pipeline's `pulumi up` applies the edited stack.
+  (`model.promotion.promote`, promotion ledger), the pins that follow `champion` move with it
+  and the predictor that serves it afterwards gets all the live traffic.
+The tool never edits the checkout or applies anything: each action is proposed as a reviewed
+change (`release.change_request.propose`: one commit on its own branch with the A/B decision as
+evidence, a merge/pull request on the forge of MLOPS_FORGE), with the stack file's `traffic:`
+values and the pins changed and validated by the real `StackConfig` first. The merge deploys
+it through the deploy job; until then the next run waits. Each proposal is written to the
+rollout ledger (`stacks.rollout_ledger`) with its request. Evidence whose counts contradict
+each other (`analysis.consistency`) is refused before any action: exit 1, nothing proposed or
+recorded.
 This lives in `stacks/` because validating the stack file imports `infra/`; `python -m model
 abtest` only decides and imports neither.
 """
@@ -34,8 +38,12 @@ from model.errors import ConfigurationError, LifecycleError
 from model.promotion import promote
 from model.registry import resolve_version
 from model.store import Store
+from release.change_request import TrafficChange, propose
+from release.forges import Forge
+from release.pinning import following, stack_name
+from release.registry import ModelRegistry
 from stacks.rollout_ledger import RolloutRecord, history, login_name, record
-from stacks.stack_edit import replace_validated, validated, with_traffic
+from stacks.stack_edit import deployable, validated
 
 STARTS = ("start", "advance")
 PROMOTE_WHEN = {"better": "better", "notWorse": "not-worse"}
@@ -77,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run(args: argparse.Namespace) -> list[dict]:
-    """One step for each selected deployment with a rollout plan; the results in order."""
+def run(args: argparse.Namespace, forge: Forge | None = None) -> list[dict]:
+    """One step for each selected deployment with a rollout plan; the results in order. Each
+    action is proposed on `forge` (default: the forge of the environment)."""
     config = validated(args.stack_file)
     selected = [
         d
@@ -93,10 +102,10 @@ def run(args: argparse.Namespace) -> list[dict]:
         )
     now = args.now if args.now is not None else time.time()
     store = Store.open(args.tracking_uri)
-    return [_roll(args, config, deployment, store, now) for deployment in selected]
+    return [_roll(args, deployment, store, now, forge) for deployment in selected]
 
 
-def _roll(args, config, deployment, store: Store, now: float) -> dict:
+def _roll(args, deployment, store: Store, now: float, forge: Forge | None) -> dict:
     live = [p for p in deployment.predictors if not p.shadow]
     where = f"{args.stack_file}: deployment {deployment.namespace}/{deployment.name}"
     challenger = next((p for p in live if p.name == args.challenger), None)
@@ -120,6 +129,10 @@ def _roll(args, config, deployment, store: Store, now: float) -> dict:
         "model": challenger.model,
     }
     current = ledger[-1] if ledger else None
+    proposed = _unmerged(current, challenger)
+    if proposed is not None:
+        return {**result, "action": Action.WAIT.value, "traffic": challenger.traffic,
+                "reason": proposed}  # fmt: skip
     if not challenger.traffic:
         return {**result, "action": Action.WAIT.value, "traffic": 0,
                 "reason": "the challenger has no traffic: no rollout in progress"}  # fmt: skip
@@ -164,23 +177,48 @@ def _roll(args, config, deployment, store: Store, now: float) -> dict:
         "traffic": split,
         "stack_file": str(args.stack_file),
     }
-    entry = _entry(args, deployment, challenger, step.action.value, step.traffic, now,
-                   step.reason, evidence)  # fmt: skip
-
-    def commit() -> None:
-        if step.action is Action.PROMOTE:
-            name, version = _model_version(challenger.model, args.tracking_uri)
-            promotion = promote(
-                name, version, tracking_uri=args.tracking_uri, actor=args.actor,
-                reason=f"rollout of {deployment.name}: {step.reason}", evidence=evidence,
-            )  # fmt: skip
-            result["promotion"] = promotion.as_dict()
-        record(store, entry)
-
-    text = with_traffic(args.stack_file, deployment.name, deployment.namespace, split)
-    replace_validated(args.stack_file, text, commit)
+    key = f"{deployment.namespace}/{deployment.name}"
+    changes: list = [TrafficChange(key, split)]
+    kind = "rollout"
+    if step.action is Action.PROMOTE:
+        name, version = _model_version(challenger.model, args.tracking_uri)
+        promotion = promote(
+            name, version, tracking_uri=args.tracking_uri, actor=args.actor,
+            reason=f"rollout of {deployment.name}: {step.reason}", evidence=evidence,
+        )  # fmt: skip
+        result["promotion"] = promotion.as_dict()
+        registry = ModelRegistry.from_environment(store.tracking_uri)
+        changes += following(args.stack_file, name, CHAMPION, registry)
+        kind = "promotion"
+    title = f"{key}: rollout {step.action.value}, {args.challenger} at {split[challenger.name]}%"
+    request = propose(
+        stack_name(args.stack_file), changes, title,
+        {**evidence, **({"promotion": result["promotion"]} if "promotion" in result else {})},
+        kind=kind, repo=args.stack_file.resolve().parent, forge=forge, check=deployable,
+    )  # fmt: skip
+    evidence["change_request"] = request.as_dict()
+    evidence["proposed_traffic"] = split[challenger.name]
+    record(store, _entry(args, deployment, challenger, step.action.value, step.traffic, now,
+                         step.reason, evidence))  # fmt: skip
     result["split"] = split
+    result["change_request"] = request.as_dict()
     return result
+
+
+def _unmerged(current: RolloutRecord | None, challenger) -> str | None:
+    """Why to wait when the latest action's change request has not reached the stack file."""
+    if current is None or "proposed_traffic" not in current.evidence:
+        return None
+    if (
+        current.model != challenger.model
+        or current.evidence["proposed_traffic"] == challenger.traffic
+    ):
+        return None
+    url = current.evidence["change_request"]["request"]["url"]
+    return (
+        f"the {current.action} proposed at {current.recorded_at:%Y-%m-%d %H:%M} UTC ({url}) is "
+        f"not merged yet: the stack file still gives {challenger.name} {challenger.traffic}%"
+    )
 
 
 def _policy(args: argparse.Namespace, deployment) -> Policy:

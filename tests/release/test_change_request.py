@@ -63,8 +63,8 @@ def test_each_kind_is_one_commit_on_its_own_branch_with_the_evidence(tmp_path, k
     assert message.startswith(f"iris: champion -> 3 ({kind})")
     assert json.loads(message.split("Evidence:\n", 1)[1]) == evidence
     changed = git(bare, "diff", "--name-only", f"main..{request.branch}").split()
-    assert changed == ["Pulumi.prod.models.yaml"]
-    shown = git(bare, "show", f"{request.branch}:Pulumi.prod.models.yaml")
+    assert changed == ["pins.prod.yaml"]
+    shown = git(bare, "show", f"{request.branch}:pins.prod.yaml")
     committed = PinLock.model_validate(__import__("yaml").safe_load(shown))
     assert committed.pin("seldon/iris", "champion") == pin("3")
     assert committed.pin("seldon/iris", "challenger") == pin("2", "challenger")
@@ -112,7 +112,7 @@ def test_a_failed_check_commits_nothing(tmp_path):
 
 
 def test_the_pin_lock_round_trips(tmp_path):
-    path = tmp_path / "Pulumi.x.models.yaml"
+    path = tmp_path / "pins.x.yaml"
     lock = PinLock(stack="x", merge="auto", deployments={"seldon/iris": {"champion": pin("4")}})
     write_pins(path, lock)
     assert read_pins(path) == lock

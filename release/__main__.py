@@ -1,0 +1,116 @@
+"""`python -m release`: pin a stack's models, and promote or roll back as a reviewed change.
+
+    python -m release pin --stack dev --tracking-uri URI       # (re)write pins.dev.yaml
+    python -m release promote --stack dev --model-name iris --reason "..." [--version N]
+    python -m release rollback --stack dev --model-name iris --reason "..."
+
+`promote` / `rollback` move the registry's `champion` alias through the signed ledger
+(model/promotion.py), then propose the pin change of every predictor pinned through
+`<model>@champion` (release/change_request.py) on the forge of the environment
+(MLOPS_FORGE, docs/operations.md). Registry credentials: MLFLOW_TRACKING_USERNAME/_PASSWORD.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from model.console import emit
+from model.errors import LifecycleError
+from release.change_request import REPO_ROOT, ChangeError, Kind, propose
+from release.forges import ForgeError
+from release.pinning import following, pinned_lock
+from release.pins import PinError, dump_pins, pin_file_for, write_pins
+from release.registry import ModelRegistry, RegistryError
+
+CHAMPION = "champion"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m release", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    pin = commands.add_parser("pin", help="write the stack's pin file from the registry")
+    moves = [
+        commands.add_parser("promote", help="promote, then propose the champion's pin change"),
+        commands.add_parser("rollback", help="roll back, then propose the champion's pin change"),
+    ]
+    for command in (pin, *moves):
+        command.add_argument("--stack", required=True, help="stack name, e.g. dev")
+        command.add_argument("--stack-file", type=Path, help="default: Pulumi.<stack>.yaml")
+        command.add_argument(
+            "--tracking-uri",
+            default=os.environ.get("MLFLOW_TRACKING_URI"),
+            help="the stack's MLflow registry (default: $MLFLOW_TRACKING_URI)",
+        )
+        command.add_argument("--json", action="store_true", help="print one JSON object")
+    pin.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if the registry differs"
+    )
+    for command in moves:
+        command.add_argument("--model-name", required=True)
+        command.add_argument("--reason", required=True, help="why; goes into the evidence")
+        command.add_argument("--actor", help="who acts (default: the login name)")
+    moves[0].add_argument("--version", help="default: the challenger alias's version")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not args.tracking_uri:
+        print("error: --tracking-uri (or MLFLOW_TRACKING_URI) names the registry", file=sys.stderr)
+        return 2
+    stack_file = args.stack_file or REPO_ROOT / f"Pulumi.{args.stack}.yaml"
+    if not stack_file.is_file():
+        print(f"error: stack file {stack_file} does not exist", file=sys.stderr)
+        return 2
+    registry = ModelRegistry.from_environment(args.tracking_uri)
+    try:
+        if args.command == "pin":
+            return _pin(args, stack_file, registry)
+        return _move(args, stack_file, registry)
+    except (PinError, RegistryError, ChangeError, ForgeError, LifecycleError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def _pin(args, stack_file: Path, registry: ModelRegistry) -> int:
+    lock = pinned_lock(stack_file, registry)
+    pin_file = pin_file_for(stack_file)
+    current = pin_file.read_text() if pin_file.is_file() else ""
+    differs = current != dump_pins(lock)
+    if not args.check and differs:
+        write_pins(pin_file, lock)
+    verb = ("differs from" if differs else "matches") if args.check else "wrote"
+    emit(args.json, {"pin_file": str(pin_file), "differs": differs, **lock.model_dump()},
+         f"{verb} {pin_file}")  # fmt: skip
+    return 1 if args.check and differs else 0
+
+
+def _move(args, stack_file: Path, registry: ModelRegistry) -> int:
+    from model.promotion import promote, rollback
+
+    kind: Kind = "promotion" if args.command == "promote" else "rollback"
+    if kind == "promotion":
+        record = promote(args.model_name, args.version, tracking_uri=args.tracking_uri,
+                         reason=args.reason, actor=args.actor)  # fmt: skip
+    else:
+        record = rollback(args.model_name, tracking_uri=args.tracking_uri, reason=args.reason,
+                          actor=args.actor)  # fmt: skip
+    changes = following(stack_file, args.model_name, CHAMPION, registry)
+    title = f"{args.model_name}: {kind} of {CHAMPION} {record.from_version} -> {record.to_version}"
+    if not changes:
+        emit(args.json, {"ledger": record.as_dict(), "change_request": None},
+             f"{title}: no predictor of stack {args.stack} is pinned through "
+             f"{args.model_name}@{CHAMPION}")  # fmt: skip
+        return 0
+    request = propose(args.stack, changes, title, {"ledger": record.as_dict()}, kind=kind,
+                      repo=stack_file.resolve().parent)  # fmt: skip
+    emit(args.json, {"ledger": record.as_dict(), "change_request": request.as_dict()},
+         f"{title}: {request.opened.url} ({request.branch})")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

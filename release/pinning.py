@@ -1,0 +1,66 @@
+"""Pins from the registry: the whole lock of a stack (`python -m release pin`), and the pin
+changes that follow an alias move (a promotion, a rollback, a new candidate)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from release.change_request import PinChange
+from release.pins import Pin, PinLock, pin_file_for, read_pins
+from release.registry import ModelRegistry, first_version_steps, pin_of, registered
+from release.stack_refs import PredictorRef, predictor_refs
+
+PROTECTED = re.compile(r"^\s*mlops-platform:protected:\s*true\b", re.M)
+
+
+def stack_name(stack_file: Path) -> str:
+    """'dev' of 'Pulumi.dev.yaml'."""
+    return stack_file.name.removeprefix("Pulumi.").rsplit(".", 1)[0]
+
+
+def pinned_lock(stack_file: Path, registry: ModelRegistry) -> PinLock:
+    """Every predictor of the stack file pinned to what the registry says now. A deployment whose
+    models have no version yet is recorded as pending; the merge policy is kept from the current
+    pin file, else `approval` for a protected stack (`mlops-platform:protected: true`) and
+    `auto` otherwise."""
+    pin_file = pin_file_for(stack_file)
+    if pin_file.is_file():
+        merge = read_pins(pin_file).merge
+    else:
+        merge = "approval" if PROTECTED.search(stack_file.read_text()) else "auto"
+    refs = predictor_refs(stack_file)
+    by_deployment: dict[str, list[PredictorRef]] = {}
+    for ref in refs:
+        by_deployment.setdefault(ref.deployment, []).append(ref)
+    deployments: dict[str, dict[str, Pin]] = {}
+    pending: dict[str, str] = {}
+    for key, members in by_deployment.items():
+        found = {m: registered(members, m, registry) for m in sorted({r.model for r in members})}
+        unversioned = [m for m, model in found.items() if not model.get("latest_versions")]
+        if unversioned:
+            pending[key] = first_version_steps(
+                key, unversioned, registry.uri, stack_name(stack_file)
+            )
+            continue
+        deployments[key] = {r.predictor: pin_of(r, found[r.model], registry) for r in members}
+    return PinLock(stack=stack_name(stack_file), merge=merge, deployments=deployments,
+                   pending=pending)  # fmt: skip
+
+
+def following(stack_file: Path, model: str, alias: str, registry: ModelRegistry) -> list[PinChange]:
+    """The pin changes that make every predictor pinned through `model@alias` serve what the
+    alias points at now (after a promotion, a rollback or a new candidate); none when they
+    already do."""
+    lock = read_pins(pin_file_for(stack_file))
+    refs = [
+        PredictorRef(deployment, predictor, f"{model}@{alias}")
+        for deployment, predictors in lock.deployments.items()
+        for predictor, current in predictors.items()
+        if current.model == model and current.alias == alias
+    ]
+    if not refs:
+        return []
+    found = registered(refs, model, registry)
+    changes = [PinChange(r.deployment, r.predictor, pin_of(r, found, registry)) for r in refs]
+    return [c for c in changes if lock.pin(c.deployment, c.predictor) != c.pin]
