@@ -14,6 +14,7 @@ from infra.seldon_operator import release_fingerprint
 from infra.stack_config import load_stack_file
 from stacks.mock_runtime import FAKE_GENERATED_PASSWORD, Declared, Registration
 from stacks.render import render_stack
+from tests.conftest import pin_test_stack
 
 from .conftest import STACKS, creates_kind_cluster, stack_file, stack_values
 from .test_render import KUBERNETES_VERSION, crd_schema, kubernetes_objects, render, unknown_fields
@@ -261,6 +262,7 @@ def test_prebuilt_image_is_deployed_without_a_build(tmp_path: Path) -> None:
     values["mlops-platform:trainingImagePrebuiltRef"] = training
     stack = tmp_path / "Pulumi.prod.yaml"
     stack.write_text(yaml.safe_dump({"config": values}))
+    pin_test_stack(stack)
     d = render_stack("prod", stack)
     assert not d.of_type(IMAGE)
     for seldon_deployment in d.of_type(SDEP):
@@ -362,6 +364,7 @@ def test_private_registry_gets_a_secret_pull_credential(tmp_path: Path) -> None:
     values["mlops-platform:registryPassword"] = {"secure": "v1:bm9uY2U=:Y2lwaGVy"}
     stack = tmp_path / "Pulumi.prod.yaml"
     stack.write_text(yaml.safe_dump({"config": values}))
+    pin_test_stack(stack)
     d = render_stack("prod", stack)
     all_pulls = [
         s
@@ -430,6 +433,7 @@ def three_deployments(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, D
     values["mlops-platform:servingNamespaces"] = ["seldon", "models"]
     path = tmp_path_factory.mktemp("three") / "Pulumi.three.yaml"
     path.write_text(yaml.safe_dump({"config": values}))
+    pin_test_stack(path)
     return path, render_stack("three", path)
 
 

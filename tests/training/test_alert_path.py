@@ -23,6 +23,7 @@ from sklearn.datasets import load_iris
 
 from localrun.prometheus_server import running_prometheus
 from localrun.server_process import ModelServerProcess
+from tests.conftest import pin_test_stack
 
 TOKEN = "alertmanager-bearer-token"
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -37,6 +38,7 @@ def fast_drift_render(tmp_path_factory) -> dict[str, dict]:
     document["config"]["mlops-platform:monitoring"]["driftFor"] = "1s"
     stack_file = directory / "Pulumi.dev.yaml"
     stack_file.write_text(yaml.safe_dump(document))
+    pin_test_stack(stack_file)
     return rendered_objects("dev", directory / "render", "--config-file", str(stack_file))
 
 
