@@ -12,6 +12,7 @@ from pulumi.runtime import rpc
 
 from infra.seldon_operator import release_fingerprint
 from infra.stack_config import load_stack_file
+from release.pins import pin_file_for, read_pins
 from stacks.mock_runtime import FAKE_GENERATED_PASSWORD, Declared, Registration
 from stacks.render import render_stack
 from tests.conftest import pin_test_stack
@@ -285,6 +286,7 @@ def seldon_deployments(declared: Declared) -> dict[tuple[str, str], dict]:
 @pytest.mark.parametrize("stack", STACKS)
 def test_predictors_follow_the_stack_config(declared: dict[str, Declared], stack: str) -> None:
     configured = stack_values(stack)["mlops-platform:deployments"]
+    pins = read_pins(pin_file_for(stack_file(stack)))
     specs = seldon_deployments(declared[stack])
     assert set(specs) == {(d.get("namespace", "seldon"), d["name"]) for d in configured}
     for deployment in configured:
@@ -298,7 +300,11 @@ def test_predictors_follow_the_stack_config(declared: dict[str, Declared], stack
             container = predictor["componentSpecs"][0]["spec"]["containers"][0]
             assert container["name"] == predictor["graph"]["name"]
             env = {e["name"]: e.get("value") for e in container["env"]}
-            assert env["MODEL_URI"] == f"models:/{wanted['model']}"
+            pin = pins.pin(f"{deployment.get('namespace', 'seldon')}/{deployment['name']}",
+                           wanted["name"])  # fmt: skip
+            assert pin.reference_matches(wanted["model"])
+            assert env["MODEL_URI"] == f"models:/{pin.model}/{pin.version}"
+            assert env["MODEL_DIGEST"] == pin.digest
             assert env["SERVER_WORKERS"] == str(deployment["workers"])
             assert container["resources"] == wanted.get("resources", deployment["resources"])
             assert container["securityContext"]["readOnlyRootFilesystem"] is True
