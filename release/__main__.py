@@ -19,9 +19,10 @@ from pathlib import Path
 
 from model.console import emit
 from model.errors import LifecycleError
+from model.store import Store
 from release.change_request import REPO_ROOT, ChangeError, Kind, propose
 from release.forges import ForgeError
-from release.pinning import following, pinned_lock
+from release.pinning import following, pinned_lock, registered_pin
 from release.pins import PinError, dump_pins, pin_file_for, write_pins
 from release.registry import ModelRegistry, RegistryError
 
@@ -65,11 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     if not stack_file.is_file():
         print(f"error: stack file {stack_file} does not exist", file=sys.stderr)
         return 2
-    registry = ModelRegistry.from_environment(args.tracking_uri)
     try:
         if args.command == "pin":
-            return _pin(args, stack_file, registry)
-        return _move(args, stack_file, registry)
+            return _pin(args, stack_file, ModelRegistry.from_environment(args.tracking_uri))
+        return _move(args, stack_file)
     except (PinError, RegistryError, ChangeError, ForgeError, LifecycleError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -88,7 +88,7 @@ def _pin(args, stack_file: Path, registry: ModelRegistry) -> int:
     return 1 if args.check and differs else 0
 
 
-def _move(args, stack_file: Path, registry: ModelRegistry) -> int:
+def _move(args, stack_file: Path) -> int:
     from model.promotion import promote, rollback
 
     kind: Kind = "promotion" if args.command == "promote" else "rollback"
@@ -98,7 +98,9 @@ def _move(args, stack_file: Path, registry: ModelRegistry) -> int:
     else:
         record = rollback(args.model_name, tracking_uri=args.tracking_uri, reason=args.reason,
                           actor=args.actor)  # fmt: skip
-    changes = following(stack_file, args.model_name, CHAMPION, registry)
+    store = Store.open(args.tracking_uri)
+    pin = registered_pin(store, args.model_name, record.to_version, CHAMPION)
+    changes = following(stack_file, pin)
     title = f"{args.model_name}: {kind} of {CHAMPION} {record.from_version} -> {record.to_version}"
     if not changes:
         emit(args.json, {"ledger": record.as_dict(), "change_request": None},

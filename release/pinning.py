@@ -6,9 +6,19 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from model.registry import version_tags
+from model.store import Store
 from release.change_request import PinChange
 from release.pins import Pin, PinLock, pin_file_for, read_pins
-from release.registry import ModelRegistry, first_version_steps, pin_of, registered
+from release.registry import (
+    DIGEST_PATTERN,
+    DIGEST_TAG,
+    ModelRegistry,
+    RegistryError,
+    first_version_steps,
+    pin_of,
+    registered,
+)
 from release.stack_refs import PredictorRef, predictor_refs
 
 PROTECTED = re.compile(r"^\s*mlops-platform:protected:\s*true\b", re.M)
@@ -48,19 +58,28 @@ def pinned_lock(stack_file: Path, registry: ModelRegistry) -> PinLock:
                    pending=pending)  # fmt: skip
 
 
-def following(stack_file: Path, model: str, alias: str, registry: ModelRegistry) -> list[PinChange]:
-    """The pin changes that make every predictor pinned through `model@alias` serve what the
-    alias points at now (after a promotion, a rollback or a new candidate); none when they
+def following(stack_file: Path, pin: Pin) -> list[PinChange]:
+    """The pin changes that make every predictor pinned through `pin.model@pin.alias` serve
+    `pin` (after the alias moved: a promotion, a rollback, a new candidate); none when they
     already do."""
     lock = read_pins(pin_file_for(stack_file))
-    refs = [
-        PredictorRef(deployment, predictor, f"{model}@{alias}")
+    return [
+        PinChange(deployment, predictor, pin)
         for deployment, predictors in lock.deployments.items()
         for predictor, current in predictors.items()
-        if current.model == model and current.alias == alias
+        if current.model == pin.model and current.alias == pin.alias and current != pin
     ]
-    if not refs:
-        return []
-    found = registered(refs, model, registry)
-    changes = [PinChange(r.deployment, r.predictor, pin_of(r, found, registry)) for r in refs]
-    return [c for c in changes if lock.pin(c.deployment, c.predictor) != c.pin]
+
+
+def registered_pin(store: Store, model: str, version: str, alias: str | None) -> Pin:
+    """The pin of `model` version `version` as the tracking store has it (any MLflow store:
+    SQLite or a server), taken through `alias`; a version without a well-formed digest is a
+    RegistryError."""
+    digest = version_tags(store, model, version).get(DIGEST_TAG, "")
+    if not DIGEST_PATTERN.match(digest):
+        raise RegistryError(
+            f"version {version} of model {model!r} in {store.tracking_uri} has no well-formed "
+            f"{DIGEST_TAG!r} tag ({digest!r}); register it with `python -m model train`"
+        )
+    return Pin(model=model, version=str(version), digest=digest, alias=alias,
+               registry=store.tracking_uri)  # fmt: skip

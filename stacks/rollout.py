@@ -40,8 +40,7 @@ from model.registry import resolve_version
 from model.store import Store
 from release.change_request import TrafficChange, propose
 from release.forges import Forge
-from release.pinning import following, stack_name
-from release.registry import ModelRegistry
+from release.pinning import following, registered_pin, stack_name
 from stacks.rollout_ledger import RolloutRecord, history, login_name, record
 from stacks.stack_edit import deployable, validated
 
@@ -187,8 +186,8 @@ def _roll(args, deployment, store: Store, now: float, forge: Forge | None) -> di
             reason=f"rollout of {deployment.name}: {step.reason}", evidence=evidence,
         )  # fmt: skip
         result["promotion"] = promotion.as_dict()
-        registry = ModelRegistry.from_environment(store.tracking_uri)
-        changes += following(args.stack_file, name, CHAMPION, registry)
+        pin = registered_pin(store, name, str(promotion.to_version), CHAMPION)
+        changes += following(args.stack_file, pin)
         kind = "promotion"
     title = f"{key}: rollout {step.action.value}, {args.challenger} at {split[challenger.name]}%"
     request = propose(
