@@ -99,14 +99,9 @@ BASE ?= origin/main
 image: ## Build and push the serving image once per commit; print <repository>@sha256:<digest>
 	@ci/image.sh "$(IMAGE_REPOSITORY)"
 
-# Registry the render diff resolves model aliases against (merge requests: the dev registry, with
-# MLFLOW_TRACKING_USERNAME/_PASSWORD of its read-only user); empty renders aliases as aliases.
-RENDER_TRACKING_URI ?=
-
 render-diff: venv ## Diff STACK's SeldonDeployments, dashboards and rules between BASE and the work tree
 	@mkdir -p render
-	$(BIN)/python ci/render_diff.py --stack $(STACK) --base $(BASE) --out render/diff-$(STACK).md \
-		$(if $(RENDER_TRACKING_URI),--tracking-uri $(RENDER_TRACKING_URI))
+	$(BIN)/python ci/render_diff.py --stack $(STACK) --base $(BASE) --out render/diff-$(STACK).md
 
 .PHONY: demo bench
 BENCH_SECONDS ?= 10
