@@ -3,11 +3,15 @@
     python -m release pin --stack dev --tracking-uri URI       # (re)write pins.dev.yaml
     python -m release promote --stack dev --model-name iris --reason "..." [--version N]
     python -m release rollback --stack dev --model-name iris --reason "..."
+    python -m release follow --stack dev --alias candidate   # a version that passed its gate
 
 `promote` / `rollback` move the registry's `champion` alias through the signed ledger
 (model/promotion.py), then propose the pin change of every predictor pinned through
 `<model>@champion` (release/change_request.py) on the forge of the environment
-(MLOPS_FORGE, docs/operations.md). Registry credentials: MLFLOW_TRACKING_USERNAME/_PASSWORD.
+(MLOPS_FORGE, docs/operations.md). `follow` proposes, for each model pinned through `--alias`
+whose alias the quality gate has moved since (training moves it only on a passed gate), the
+pin change with the version's gate verdict as evidence: the scheduled CI job runs it.
+Registry credentials: MLFLOW_TRACKING_USERNAME/_PASSWORD.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ from pathlib import Path
 
 from model.console import emit
 from model.errors import LifecycleError
+from model.registry import alias_version
 from model.store import Store
 from release.change_request import REPO_ROOT, ChangeError, Kind, propose
 from release.forges import ForgeError
-from release.pinning import following, pinned_lock, registered_pin
-from release.pins import PinError, dump_pins, pin_file_for, write_pins
+from release.pinning import following, gate_evidence, pinned_lock, registered_pin
+from release.pins import PinError, dump_pins, pin_file_for, read_pins, write_pins
 from release.registry import ModelRegistry, RegistryError
 
 CHAMPION = "champion"
@@ -33,11 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m release", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     pin = commands.add_parser("pin", help="write the stack's pin file from the registry")
-    moves = [
-        commands.add_parser("promote", help="promote, then propose the champion's pin change"),
-        commands.add_parser("rollback", help="roll back, then propose the champion's pin change"),
-    ]
-    for command in (pin, *moves):
+    promote = commands.add_parser("promote", help="promote, then propose the champion's pins")
+    rollback = commands.add_parser("rollback", help="roll back, then propose the champion's pins")
+    follow = commands.add_parser("follow", help="propose the pins behind a gate-moved alias")
+    for command in (pin, promote, rollback, follow):
         command.add_argument("--stack", required=True, help="stack name, e.g. dev")
         command.add_argument("--stack-file", type=Path, help="default: Pulumi.<stack>.yaml")
         command.add_argument(
@@ -49,11 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     pin.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if the registry differs"
     )
-    for command in moves:
+    for command in (promote, rollback):
         command.add_argument("--model-name", required=True)
         command.add_argument("--reason", required=True, help="why; goes into the evidence")
         command.add_argument("--actor", help="who acts (default: the login name)")
-    moves[0].add_argument("--version", help="default: the challenger alias's version")
+    promote.add_argument("--version", help="default: the challenger alias's version")
+    follow.add_argument(
+        "--alias", action="append", required=True, help="an alias the gate moves (repeatable)"
+    )
     return parser
 
 
@@ -69,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "pin":
             return _pin(args, stack_file, ModelRegistry.from_environment(args.tracking_uri))
+        if args.command == "follow":
+            return _follow(args, stack_file)
         return _move(args, stack_file)
     except (PinError, RegistryError, ChangeError, ForgeError, LifecycleError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -111,6 +120,30 @@ def _move(args, stack_file: Path) -> int:
                       repo=stack_file.resolve().parent)  # fmt: skip
     emit(args.json, {"ledger": record.as_dict(), "change_request": request.as_dict()},
          f"{title}: {request.opened.url} ({request.branch})")  # fmt: skip
+    return 0
+
+
+def _follow(args, stack_file: Path) -> int:
+    """One gate change per model and alias whose pins are behind the registry."""
+    store = Store.open(args.tracking_uri)
+    lock = read_pins(pin_file_for(stack_file))
+    followed = sorted({(p.model, p.alias) for d in lock.deployments.values()
+                       for p in d.values() if p.alias in args.alias})  # fmt: skip
+    proposed = []
+    for model, alias in followed:
+        version = alias_version(store, model, alias)
+        if version is None:
+            continue
+        changes = following(stack_file, registered_pin(store, model, version, alias))
+        if not changes:
+            continue
+        evidence = gate_evidence(store, model, version)
+        title = f"{model}: {alias} -> version {version} (quality gate passed)"
+        request = propose(args.stack, changes, title, evidence, kind="gate",
+                          repo=stack_file.resolve().parent)  # fmt: skip
+        proposed.append(request.as_dict())
+    text = "\n".join(f"{r['title']}: {r['request']['url']}" for r in proposed) or "pins follow"
+    emit(args.json, {"change_requests": proposed}, text)
     return 0
 
 

@@ -3,9 +3,11 @@ changes that follow an alias move (a promotion, a rollback, a new candidate)."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+from model.conventions import LINEAGE_TAGS, TAG_GATE_CHAMPION, TAG_GATE_PASSED, TAG_GATE_VERDICT
 from model.registry import version_tags
 from model.store import Store
 from release.change_request import PinChange
@@ -69,6 +71,21 @@ def following(stack_file: Path, pin: Pin) -> list[PinChange]:
         for predictor, current in predictors.items()
         if current.model == pin.model and current.alias == pin.alias and current != pin
     ]
+
+
+def gate_evidence(store: Store, model: str, version: str) -> dict:
+    """What a version's gate and lineage tags say (model/conventions.py): the verdict, the
+    champion it was judged against, its dataset and commit."""
+    tags = version_tags(store, model, version)
+    verdict = tags.get(TAG_GATE_VERDICT)
+    return {
+        "model": model,
+        "version": version,
+        "gate_passed": tags.get(TAG_GATE_PASSED) == "true",
+        "gate_champion_version": tags.get(TAG_GATE_CHAMPION),
+        "gate_verdict": json.loads(verdict) if verdict else None,
+        **{key: tags[key] for key in LINEAGE_TAGS if key in tags},
+    }
 
 
 def registered_pin(store: Store, model: str, version: str, alias: str | None) -> Pin:

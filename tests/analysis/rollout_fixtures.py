@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
+from localrun.local_forge import seeded_forge
 from model.promotion import promote
 from model.store import Store
 from release.pinning import registered_pin
-from release.pins import PinLock, pin_file_for, write_pins
+from release.pins import PinLock, dump_pins
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ROLLOUT = "      rollout: {steps: [10, 50, 100], minStepDuration: 10m}  # canary plan\n"
@@ -57,32 +58,18 @@ def stack_with_rollout(directory: Path) -> Path:
 
 def rollout_checkout(directory: Path, tracking_uri: str) -> Path:
     """`stack_with_rollout` with its pins (champion v1, challenger and shadow v2, digests from
-    the registry) committed to `main` of a bare repository `forge.git`, and a clone of it as the
-    checkout the rollout job runs in; returns the clone's stack file."""
-    seed = directory / "seed"
-    seed.mkdir()
-    stack = stack_with_rollout(seed)
+    the registry) on `main` of the forge double `forge.git`, and the stack file of its clone,
+    the checkout the rollout job runs in."""
+    stack = stack_with_rollout(directory)
     store = Store.open(tracking_uri)
     lock = PinLock(stack="dev", merge="auto", deployments={"seldon/iris": {
         "champion": registered_pin(store, "iris", "1", "champion"),
         "challenger": registered_pin(store, "iris", "2", "challenger"),
         "shadow": registered_pin(store, "iris", "2", "challenger"),
     }})  # fmt: skip
-    write_pins(pin_file_for(stack), lock)
-    git(seed, "init", "-q", "-b", "main")
-    git(seed, "add", ".")
-    git(seed, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "dev stack")
-    subprocess.run(["git", "clone", "-q", "--bare", str(seed), str(directory / "forge.git")],
-                   check=True)  # fmt: skip
-    subprocess.run(["git", "clone", "-q", str(directory / "forge.git"), str(directory / "work")],
-                   check=True)  # fmt: skip
-    return directory / "work" / stack.name
-
-
-def git(where: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(where), *args], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    files = {stack.name: stack.read_text(), "pins.dev.yaml": dump_pins(lock)}
+    work, _ = seeded_forge(directory / "forge", files)
+    return work / stack.name
 
 
 def traffic_of(stack_file: Path) -> dict[str, int]:

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from rollout_fixtures import (
     champion_version,
-    git,
     registry,  # noqa: F401 - module fixture
     rollout_checkout,
     traffic_of,
 )
 
+from localrun.local_forge import git
 from model.promotion import history
 from model.store import Store
 from release.pins import pin_file_for, read_pins

@@ -3,24 +3,17 @@
 with the evidence in the commit message and the request's description."""
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from localrun.local_forge import git, seeded_forge
 from release.change_request import KINDS, ChangeError, PinChange, TrafficChange, propose
 from release.forges import LocalBareRepoForge
-from release.pins import Pin, PinLock, pin_file_for, read_pins, write_pins
+from release.pins import Pin, PinLock, dump_pins, read_pins, write_pins
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DIGEST = "sha256:" + "a" * 64
-
-
-def git(where: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(where), *args], capture_output=True, text=True, check=True
-    ).stdout.strip()
 
 
 def pin(version: str, alias: str | None = "champion", model: str = "iris") -> Pin:
@@ -29,22 +22,16 @@ def pin(version: str, alias: str | None = "champion", model: str = "iris") -> Pi
 
 
 def forge_repo(tmp_path: Path, stack: str, merge: str) -> tuple[Path, LocalBareRepoForge]:
-    """A bare 'forge' repository whose main holds the stack file and its pins, and a clone."""
-    seed = tmp_path / "seed"
-    seed.mkdir()
-    shutil.copy(REPO_ROOT / f"Pulumi.{stack}.yaml", seed)
+    """The forge double whose main holds the stack file and its pins, and a clone."""
     lock = PinLock(stack=stack, merge=merge, deployments={
         "seldon/iris": {"champion": pin("1"), "challenger": pin("2", "challenger"),
                         "shadow": pin("2", "challenger")}})  # fmt: skip
-    write_pins(pin_file_for(seed / f"Pulumi.{stack}.yaml"), lock)
-    git(seed, "init", "-q", "-b", "main")
-    git(seed, "add", ".")
-    git(seed, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "seed")
-    bare = tmp_path / "forge.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(seed), str(bare)], check=True)
-    work = tmp_path / "work"
-    subprocess.run(["git", "clone", "-q", str(bare), str(work)], check=True)
-    return work, LocalBareRepoForge(bare)
+    stack_file = f"Pulumi.{stack}.yaml"
+    files = {
+        stack_file: (REPO_ROOT / stack_file).read_text(),
+        f"pins.{stack}.yaml": dump_pins(lock),
+    }
+    return seeded_forge(tmp_path, files)
 
 
 @pytest.mark.parametrize("kind", KINDS)
