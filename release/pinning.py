@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from model.conventions import LINEAGE_TAGS, TAG_GATE_CHAMPION, TAG_GATE_PASSED, TAG_GATE_VERDICT
-from model.registry import version_tags
+from model.registry import alias_version, version_tags
 from model.store import Store
 from release.change_request import PinChange
 from release.pins import Pin, PinLock, pin_file_for, read_pins
@@ -100,3 +100,17 @@ def registered_pin(store: Store, model: str, version: str, alias: str | None) ->
         )
     return Pin(model=model, version=str(version), digest=digest, alias=alias,
                registry=store.tracking_uri)  # fmt: skip
+
+
+def lock_from_store(stack_file: Path, store: Store, merge: str = "auto") -> PinLock:
+    """Every predictor of the stack file pinned from a tracking store (SQLite or a server,
+    through the MLflow client): for the local demos and tests, whose registries are SQLite."""
+    deployments: dict[str, dict[str, Pin]] = {}
+    for ref in predictor_refs(stack_file):
+        version = ref.version or alias_version(store, ref.model, ref.alias or "")
+        if version is None:
+            raise RegistryError(f"{ref.where}: {store.tracking_uri} has no such alias")
+        deployments.setdefault(ref.deployment, {})[ref.predictor] = registered_pin(
+            store, ref.model, version, ref.alias
+        )
+    return PinLock(stack=stack_name(stack_file), merge=merge, deployments=deployments)

@@ -12,8 +12,8 @@ from mlflow import MlflowClient
 from localrun.local_forge import seeded_forge
 from model.promotion import promote
 from model.store import Store
-from release.pinning import registered_pin
-from release.pins import PinLock, dump_pins
+from release.pinning import lock_from_store
+from release.pins import dump_pins
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ROLLOUT = "      rollout: {steps: [10, 50, 100], minStepDuration: 10m}  # canary plan\n"
@@ -61,12 +61,7 @@ def rollout_checkout(directory: Path, tracking_uri: str) -> Path:
     the registry) on `main` of the forge double `forge.git`, and the stack file of its clone,
     the checkout the rollout job runs in."""
     stack = stack_with_rollout(directory)
-    store = Store.open(tracking_uri)
-    lock = PinLock(stack="dev", merge="auto", deployments={"seldon/iris": {
-        "champion": registered_pin(store, "iris", "1", "champion"),
-        "challenger": registered_pin(store, "iris", "2", "challenger"),
-        "shadow": registered_pin(store, "iris", "2", "challenger"),
-    }})  # fmt: skip
+    lock = lock_from_store(stack, Store.open(tracking_uri))
     files = {stack.name: stack.read_text(), "pins.dev.yaml": dump_pins(lock)}
     work, _ = seeded_forge(directory / "forge", files)
     return work / stack.name

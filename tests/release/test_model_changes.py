@@ -16,8 +16,8 @@ from localrun.local_forge import git, seeded_forge
 from model.promotion import promote
 from model.store import Store
 from release.__main__ import main
-from release.pinning import registered_pin
-from release.pins import PinLock, dump_pins
+from release.pinning import lock_from_store
+from release.pins import dump_pins
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,12 +40,7 @@ def checkout(registry, tmp_path, monkeypatch) -> Path:
     copy = tmp_path / "mlflow.db"
     copy.write_bytes(Path(registry.removeprefix("sqlite:///")).read_bytes())
     uri = f"sqlite:///{copy}"
-    store = Store.open(uri)
-    lock = PinLock(stack="dev", merge="auto", deployments={"seldon/iris": {
-        "champion": registered_pin(store, "iris", "1", "champion"),
-        "challenger": registered_pin(store, "iris", "2", "challenger"),
-        "shadow": registered_pin(store, "iris", "2", "challenger"),
-    }})  # fmt: skip
+    lock = lock_from_store(REPO_ROOT / "Pulumi.dev.yaml", Store.open(uri))
     files = {"Pulumi.dev.yaml": (REPO_ROOT / "Pulumi.dev.yaml").read_text(),
              "pins.dev.yaml": dump_pins(lock)}  # fmt: skip
     work, _ = seeded_forge(tmp_path / "forge", files)
