@@ -122,8 +122,28 @@ bench: venv $(VENV)-mlserver/.installed ## wrk: the model server vs MLServer 1.7
 abtest-demo: venv ## Two real model servers (weaker challenger), real Prometheus: rollout and A/B decisions per round
 	$(BIN)/python -m localrun.abtest_demo
 
-rollout: venv ## One step of every rollout plan in STACK's file, from PROMETHEUS_URL (the scheduled CI job)
+rollout: venv ## One step of every rollout plan in STACK's file, from PROMETHEUS_URL, proposed as a reviewed change (the scheduled CI job)
 	$(BIN)/python -m stacks.rollout --stack-file Pulumi.$(STACK).yaml --prometheus-url "$(PROMETHEUS_URL)" --json
+
+# Model pins (docs/operations.md, "Model pins and reviewed changes"): pins.<stack>.yaml says
+# which version and digest each predictor serves; only reviewed changes move it.
+GATE_ALIAS ?= candidate
+.PHONY: pin follow pins-bootstrap drift-check
+pin: venv ## Write pins.STACK.yaml from the registry at MLFLOW_TRACKING_URI
+	$(BIN)/python -m release pin --stack $(STACK)
+
+follow: venv ## Propose, as a reviewed change, each STACK pin behind the alias the quality gate moves (GATE_ALIAS)
+	$(BIN)/python -m release follow --stack $(STACK) --alias $(GATE_ALIAS) --json
+
+pins-bootstrap: venv ## Train into a real local MLflow and write every stack's pins (the committed bootstrap)
+	$(BIN)/python -m localrun.pin_bootstrap
+
+drift-check: venv ## pulumi refresh, then fail naming every resource where STACK's cluster differs from Git
+	pulumi login $(PULUMI_BACKEND_URL)
+	pulumi refresh --stack $(STACK) --yes --skip-preview
+	@mkdir -p render
+	pulumi preview --stack $(STACK) --expect-no-changes --json > render/preview-$(STACK).json || true
+	$(BIN)/python ci/drift_check.py --stack $(STACK) render/preview-$(STACK).json
 
 # Continuous training (docs/continuous-training.md): one run now, from the deployment's CronJob,
 # refused while another run of it (scheduled, triggered or manual) has not finished.

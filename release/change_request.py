@@ -38,7 +38,11 @@ AUTHOR = ("mlops-release", "mlops-release@invalid")
 
 
 class ChangeError(RuntimeError):
-    """The change cannot be proposed (nothing changes, a git step failed); nothing was opened."""
+    """The change cannot be proposed (a git step failed); nothing was opened."""
+
+
+class NoChange(ChangeError):
+    """The pins and stack file already say this; nothing was committed or opened."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,7 @@ def propose(
                 check(stack_file)
             _git(tree, "add", "--", stack_file.name, pin_file_for(stack_file).name)
             if _git(tree, "diff", "--cached", "--name-only") == "":
-                raise ChangeError(f"{title}: the pins of stack {stack} already say this")
+                raise NoChange(f"{title}: the pins of stack {stack} already say this")
             _git(tree, *_author(), "commit", "--quiet", "-F", "-", stdin=message)
             commit = _git(tree, "rev-parse", "HEAD")
             _git(tree, "push", "--quiet", "origin", f"HEAD:refs/heads/{branch}")

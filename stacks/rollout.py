@@ -38,7 +38,7 @@ from model.errors import ConfigurationError, LifecycleError
 from model.promotion import promote
 from model.registry import resolve_version
 from model.store import Store
-from release.change_request import TrafficChange, propose
+from release.change_request import NoChange, TrafficChange, propose
 from release.forges import Forge
 from release.pinning import following, registered_pin, stack_name
 from stacks.rollout_ledger import RolloutRecord, history, login_name, record
@@ -190,17 +190,20 @@ def _roll(args, deployment, store: Store, now: float, forge: Forge | None) -> di
         changes += following(args.stack_file, pin)
         kind = "promotion"
     title = f"{key}: rollout {step.action.value}, {args.challenger} at {split[challenger.name]}%"
-    request = propose(
-        stack_name(args.stack_file), changes, title,
-        {**evidence, **({"promotion": result["promotion"]} if "promotion" in result else {})},
-        kind=kind, repo=args.stack_file.resolve().parent, forge=forge, check=deployable,
-    )  # fmt: skip
-    evidence["change_request"] = request.as_dict()
-    evidence["proposed_traffic"] = split[challenger.name]
+    result["split"] = split
+    try:
+        request = propose(
+            stack_name(args.stack_file), changes, title,
+            {**evidence, **({"promotion": result["promotion"]} if "promotion" in result else {})},
+            kind=kind, repo=args.stack_file.resolve().parent, forge=forge, check=deployable,
+        )  # fmt: skip
+    except NoChange:
+        result["change_request"] = None  # e.g. a promotion of predictors pinned by number
+    else:
+        result["change_request"] = evidence["change_request"] = request.as_dict()
+        evidence["proposed_traffic"] = split[challenger.name]
     record(store, _entry(args, deployment, challenger, step.action.value, step.traffic, now,
                          step.reason, evidence))  # fmt: skip
-    result["split"] = split
-    result["change_request"] = request.as_dict()
     return result
 
 
