@@ -6,7 +6,7 @@
 set -euo pipefail
 
 dest="${1:?usage: ci/install-kubectl.sh <install-dir>}"
-version="v1.36.1"  # the Kubernetes of the pinned kind node image (infra/kind_images.py)
+version="v1.36.1"  # the Kubernetes of the pinned kind node image (infra/cluster/kind_images.py)
 
 base="https://dl.k8s.io/release/${version}/bin/linux/amd64"
 work="$(mktemp -d)"

@@ -23,7 +23,7 @@ from continuous_training.job_from_cronjob import (
 )
 
 CRONJOB_SUFFIX = "-training"
-"""A deployment's CronJob is `<deployment>-training` (`cronjob_name` in infra/training.py)."""
+"""A deployment's CronJob is `<deployment>-training` (`cronjob_name` in infra/training/)."""
 MANUAL_ALERT = "make retrain"
 """The `retrain.mlops-platform/alert` annotation of a manual run (no alert asked for it)."""
 

@@ -1,4 +1,5 @@
-"""Requests and limits of the platform's own charts and of the Seldon executor, per profile.
+"""Sizing profiles: a stack picks one (`platformSizing`), each component sizes its own workloads
+for it in its `sizing.py`.
 
 `small` is for the kind laptop stack and dev: everything the local stack asks for fits in 3 CPU
 and 6 GiB of requests (tests/stacks/test_laptop_footprint.py), autoscalers at their maxima.
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from infra.config_types import CamelModel
-from infra.workloads import resources
+
+Profile = Literal["small", "ha"]
 
 
 @dataclass(frozen=True)
@@ -30,124 +32,18 @@ class Replicas:
 
 
 @dataclass(frozen=True)
-class PlatformSizing:
-    """One container's `resources` for every platform workload the stack's charts run, and the
-    replica range of the two the Istio charts autoscale by default (1 to 5: istio 1.30.3
-    istio-discovery/values.yaml:4-6 `autoscaleMin`/`autoscaleMax`, gateway/values.yaml:82-85
-    `autoscaling`)."""
+class Profiles[T]:
+    """One component's sizing under each profile."""
 
-    istiod: dict
-    ingress_gateway: dict
-    istiod_replicas: Replicas
-    ingress_gateway_replicas: Replicas
-    seldon_manager: dict
-    executor: dict
-    prometheus: dict
-    alertmanager: dict
-    prometheus_operator: dict
-    config_reloader: dict
-    webhook_patch_job: dict
-    grafana: dict
-    grafana_sidecar: dict
-    kube_state_metrics: dict
-    node_exporter: dict
-    cert_manager: dict
-    cert_manager_webhook: dict
-    cert_manager_cainjector: dict
-    cert_manager_startupapicheck: dict
-
-    def istiod_scaling_values(self) -> dict:
-        """istiod chart keys: its HPA (templates/autoscale.yaml) or a fixed `replicaCount`
-        (templates/deployment.yaml:26-28)."""
-        replicas = self.istiod_replicas
-        if replicas.autoscaled:
-            return {
-                "autoscaleEnabled": True,
-                "autoscaleMin": replicas.minimum,
-                "autoscaleMax": replicas.maximum,
-            }
-        return {"autoscaleEnabled": False, "replicaCount": replicas.maximum}
-
-    def ingress_gateway_scaling_values(self) -> dict:
-        """gateway chart keys: its HPA (templates/hpa.yaml) or a fixed `replicaCount`
-        (templates/deployment.yaml:13-15)."""
-        replicas = self.ingress_gateway_replicas
-        if replicas.autoscaled:
-            return {
-                "autoscaling": {
-                    "enabled": True,
-                    "minReplicas": replicas.minimum,
-                    "maxReplicas": replicas.maximum,
-                }
-            }
-        return {"autoscaling": {"enabled": False}, "replicaCount": replicas.maximum}
-
-    def seldon_manager_values(self) -> dict:
-        """The operator chart takes flat keys (seldon-core v1.17.1 seldon-core-operator values)."""
-        return {
-            "cpuRequest": self.seldon_manager["requests"]["cpu"],
-            "memoryRequest": self.seldon_manager["requests"]["memory"],
-            "cpuLimit": self.seldon_manager["limits"]["cpu"],
-            "memoryLimit": self.seldon_manager["limits"]["memory"],
-        }
-
-
-SMALL = PlatformSizing(
-    istiod=resources("100m", "256Mi", "1", "1Gi"),
-    ingress_gateway=resources("100m", "128Mi", "1", "512Mi"),
-    # One of each on a laptop or a dev cluster: an HPA there would only spend the budget.
-    istiod_replicas=Replicas(1, 1),
-    ingress_gateway_replicas=Replicas(1, 1),
-    seldon_manager=resources("100m", "128Mi", "500m", "512Mi"),
-    # The executor is Seldon's Go request router (seldonio/seldon-core-executor); not measured
-    # here (no cluster), sized like a small Go proxy instead of the operator's 500m/512Mi default.
-    executor=resources("50m", "64Mi", "500m", "256Mi"),
-    prometheus=resources("100m", "384Mi", "1", "1Gi"),
-    alertmanager=resources("25m", "64Mi", "200m", "128Mi"),
-    prometheus_operator=resources("50m", "96Mi", "200m", "256Mi"),
-    config_reloader=resources("10m", "32Mi", "100m", "64Mi"),
-    webhook_patch_job=resources("10m", "32Mi", "100m", "64Mi"),
-    grafana=resources("50m", "192Mi", "500m", "512Mi"),
-    grafana_sidecar=resources("10m", "64Mi", "100m", "128Mi"),
-    kube_state_metrics=resources("10m", "64Mi", "100m", "128Mi"),
-    node_exporter=resources("10m", "32Mi", "100m", "64Mi"),
-    cert_manager=resources("20m", "64Mi", "200m", "256Mi"),
-    cert_manager_webhook=resources("10m", "32Mi", "100m", "128Mi"),
-    cert_manager_cainjector=resources("10m", "64Mi", "100m", "256Mi"),
-    cert_manager_startupapicheck=resources("10m", "32Mi", "100m", "64Mi"),
-)
-
-HA = PlatformSizing(
-    istiod=resources("500m", "2Gi", "2", "4Gi"),
-    ingress_gateway=resources("100m", "128Mi", "2", "1Gi"),
-    # Two of each survive a node; istiod's load grows with the mesh, the gateway's with traffic.
-    istiod_replicas=Replicas(2, 3),
-    ingress_gateway_replicas=Replicas(2, 5),
-    seldon_manager=resources("100m", "200Mi", "500m", "512Mi"),
-    executor=resources("100m", "128Mi", "1", "512Mi"),
-    prometheus=resources("500m", "2Gi", "2", "4Gi"),
-    alertmanager=resources("50m", "128Mi", "500m", "256Mi"),
-    prometheus_operator=resources("100m", "256Mi", "500m", "512Mi"),
-    config_reloader=resources("10m", "50Mi", "200m", "128Mi"),
-    webhook_patch_job=resources("10m", "32Mi", "100m", "64Mi"),
-    grafana=resources("100m", "256Mi", "1", "1Gi"),
-    grafana_sidecar=resources("20m", "96Mi", "200m", "256Mi"),
-    kube_state_metrics=resources("20m", "128Mi", "200m", "256Mi"),
-    node_exporter=resources("20m", "48Mi", "200m", "128Mi"),
-    cert_manager=resources("50m", "128Mi", "500m", "256Mi"),
-    cert_manager_webhook=resources("20m", "64Mi", "200m", "128Mi"),
-    cert_manager_cainjector=resources("20m", "128Mi", "200m", "256Mi"),
-    cert_manager_startupapicheck=resources("10m", "32Mi", "100m", "64Mi"),
-)
-
-PROFILES = {"small": SMALL, "ha": HA}
+    small: T
+    ha: T
 
 
 class SizingConfig(CamelModel):
     """Stack key choosing the profile: `small` (laptop, dev) or `ha` (production)."""
 
-    platform_sizing: Literal["small", "ha"] = "ha"
+    platform_sizing: Profile = "ha"
 
-    @property
-    def platform(self) -> PlatformSizing:
-        return PROFILES[self.platform_sizing]
+    def pick[T](self, profiles: Profiles[T]) -> T:
+        """The component's sizing under this stack's profile."""
+        return getattr(profiles, self.platform_sizing)

@@ -10,50 +10,24 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pulumi
 import yaml
-from pulumi.runtime import config as runtime_config
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
-from infra.cert_manager import CertManagerConfig
-from infra.cluster import ClusterConfig
-from infra.deployment_config import (
-    DeploymentConfig,
-    ServingNamespacesConfig,
-    unique_deployments,
-)
-from infra.mesh import MeshConfig
-from infra.mlflow import MlflowConfig
-from infra.model_image import ModelImageConfig
+from infra.components import COMPONENTS, FLAT_SECTIONS, OBJECT_KEYS
+from infra.deployments.config import DeploymentConfig, unique_deployments
 from infra.model_monitoring.config import MonitoringConfig
-from infra.model_versions import RegistryConfig
-from infra.prometheus_stack import PrometheusStackConfig
-from infra.seldon_operator import SeldonOperatorConfig
-from infra.sizing import SizingConfig
 from infra.stack_rules import stack_problems
 from infra.strict_yaml import load_unique
-from infra.training import TrainingImageConfig
 
 PROJECT = "mlops-platform"
-
-FLAT_SECTIONS: dict[str, type[BaseModel]] = {
-    "cluster": ClusterConfig,
-    "mesh": MeshConfig,
-    "certificates": CertManagerConfig,
-    "seldon": SeldonOperatorConfig,
-    "prometheus": PrometheusStackConfig,
-    "mlflow": MlflowConfig,
-    "image": ModelImageConfig,
-    "sizing": SizingConfig,
-    "registry": RegistryConfig,
-    "training_image": TrainingImageConfig,
-    "serving_namespaces": ServingNamespacesConfig,
-}
-"""Sections whose fields are top-level stack keys (`mlops-platform:istioVersion`, ...)."""
-
-OBJECT_KEYS = ("deployments", "monitoring")
-"""Stack keys holding structured values, validated by `DeploymentConfig` and `MonitoringConfig`."""
 
 NEW_SHAPE = """\
   mlops-platform:deployments:
@@ -82,24 +56,11 @@ KEY_SECTION = {key: name for name, cls in FLAT_SECTIONS.items() for key in _flat
 KNOWN_KEYS = sorted([*KEY_SECTION, *OBJECT_KEYS])
 
 
-class StackConfig(BaseModel):
-    """Every setting of one stack, grouped by the component that uses it."""
+class _Stack(BaseModel):
+    """Every setting of one stack, grouped by the component that uses it; the fields are the
+    sections of `infra.components.COMPONENTS`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-    cluster: ClusterConfig
-    mesh: MeshConfig
-    certificates: CertManagerConfig = CertManagerConfig()
-    seldon: SeldonOperatorConfig
-    prometheus: PrometheusStackConfig
-    mlflow: MlflowConfig
-    image: ModelImageConfig
-    sizing: SizingConfig
-    registry: RegistryConfig
-    training_image: TrainingImageConfig = TrainingImageConfig()
-    serving_namespaces: ServingNamespacesConfig = ServingNamespacesConfig()
-    deployments: list[DeploymentConfig]
-    monitoring: MonitoringConfig = MonitoringConfig()
 
     @model_validator(mode="before")
     @classmethod
@@ -125,20 +86,29 @@ class StackConfig(BaseModel):
             deployments.append(entry)
         return {**data, "deployments": deployments}
 
-    @field_validator("deployments")
+    @field_validator("deployments", check_fields=False)
     @classmethod
     def _unique(cls, deployments: list[DeploymentConfig]) -> list[DeploymentConfig]:
         return unique_deployments(deployments)
 
     @property
     def registry_uri(self) -> str:
-        """The registry aliases are resolved against: `registryUri`, else the stack's MLflow."""
+        """The registry the stack's pins come from: `registryUri`, else the stack's MLflow."""
         return self.registry.registry_uri or self.mesh.url("mlflow")
 
     @property
     def deployment_namespaces(self) -> list[str]:
         """Each namespace the deployments run in, once, in order of first use."""
         return list(dict.fromkeys(d.namespace for d in self.deployments))
+
+
+StackConfig = create_model(
+    "StackConfig",
+    __base__=_Stack,
+    __module__=__name__,
+    **{section.name: (section.config, section.default) for section in COMPONENTS},
+)
+"""Every setting of one stack, grouped by the component that uses it."""
 
 
 class StackConfigError(ValueError):
@@ -240,15 +210,6 @@ def readable_values(config: dict[str, Any]) -> dict[str, Any]:
         key: SECRET_PLACEHOLDER if key.rpartition(":")[2] in secure else value
         for key, value in config.items()
     }
-
-
-def from_pulumi_runtime() -> StackConfig:
-    """The running stack's configuration, as the Pulumi engine hands it to the program."""
-    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    secure = {key.rpartition(":")[2] for key in values if runtime_config.is_config_secret(key)}
-    return parse_stack_config(
-        values, source=f"Pulumi.{pulumi.get_stack()}.yaml", secure_keys=secure
-    )
 
 
 def _decode_object(value: Any) -> Any:

@@ -2,8 +2,9 @@
 unique in the cluster or in Pulumi's state, namespaces the platform was told to own, and what a
 protected or shared stack may not expose. Each problem names its key path."""
 
-from infra.deployment_config import DeploymentConfig
-from infra.namespaces import RETRAIN_TRIGGER
+from infra.components import PLATFORM_NAMESPACES
+from infra.deployments.config import DEFAULT_NAMESPACE, DeploymentConfig
+from infra.training.admission import RETRAIN_TRIGGER
 
 PLATFORM_SERVICES = (RETRAIN_TRIGGER,)
 """Services the platform itself declares in a serving namespace."""
@@ -13,11 +14,32 @@ def stack_problems(config) -> list[tuple[str, str]]:
     """(key path without the project prefix, message) for every rule `config` (a StackConfig)
     breaks."""
     return [
+        *_platform_namespaces(config),
         *_declared_namespaces(config),
         *_unique_services(config.deployments),
         *_unique_pulumi_names(config.deployments),
         *_exposure(config),
     ]
+
+
+def _platform_namespaces(config) -> list[tuple[str, str]]:
+    """Namespaces the platform's own components run in (infra/components.py) host no models."""
+    problems = [
+        (
+            f"deployments[{index}].namespace",
+            f"namespace {deployment.namespace!r} is a platform namespace "
+            f"({', '.join(PLATFORM_NAMESPACES)}); use another one, e.g. {DEFAULT_NAMESPACE!r}",
+        )
+        for index, deployment in enumerate(config.deployments)
+        if deployment.namespace in PLATFORM_NAMESPACES
+    ]
+    declared = config.serving_namespaces.serving_namespaces
+    platform = [n for n in declared if n in PLATFORM_NAMESPACES]
+    if platform:
+        problems.append(
+            ("servingNamespaces", f"namespaces {platform} are the platform's own components'")
+        )
+    return problems
 
 
 def _declared_namespaces(config) -> list[tuple[str, str]]:
@@ -29,7 +51,7 @@ def _declared_namespaces(config) -> list[tuple[str, str]]:
             f"mlops-platform:servingNamespaces (now {declared}) if it is yours to take over",
         )
         for index, deployment in enumerate(config.deployments)
-        if deployment.namespace not in declared
+        if deployment.namespace not in declared and deployment.namespace not in PLATFORM_NAMESPACES
     ]
 
 

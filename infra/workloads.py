@@ -1,6 +1,9 @@
 """Hardened building blocks for the platform's own pods (Pod Security Standard "restricted")."""
 
-import pulumi
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pulumi
 
 
 def pod_security_context(uid: int) -> dict:
@@ -33,7 +36,7 @@ def resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> dict:
     }
 
 
-def secret_env(name: str, secret: pulumi.Input[str], key: str) -> dict:
+def secret_env(name: str, secret: "pulumi.Input[str]", key: str) -> dict:
     """An environment variable read from a Kubernetes Secret key."""
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 

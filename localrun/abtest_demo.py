@@ -44,8 +44,8 @@ from sklearn.datasets import load_iris
 
 from analysis.consistency import InconsistentEvidence
 from infra.model_monitoring.config import PredictorTarget
+from infra.seldon.routing import PREDICTOR_HEADER, predictor_host, virtual_service
 from infra.stack_config import load_stack_file
-from infra.traffic_routing import PREDICTOR_HEADER, predictor_host, virtual_service
 from localrun.gateway_stand_in import GatewayStandIn
 from localrun.local_forge import git, seeded_forge
 from localrun.prometheus_server import running_prometheus, wait_for_first_scrapes

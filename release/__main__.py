@@ -30,6 +30,7 @@ from release.forges import ForgeError
 from release.pinning import following, gate_evidence, pinned_lock, registered_pin
 from release.pins import PinError, dump_pins, pin_file_for, read_pins, write_pins
 from release.registry import ModelRegistry, RegistryError
+from release.stack_refs import stack_setting
 
 CHAMPION = "champion"
 
@@ -66,12 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not args.tracking_uri:
-        print("error: --tracking-uri (or MLFLOW_TRACKING_URI) names the registry", file=sys.stderr)
-        return 2
     stack_file = args.stack_file or REPO_ROOT / f"Pulumi.{args.stack}.yaml"
     if not stack_file.is_file():
         print(f"error: stack file {stack_file} does not exist", file=sys.stderr)
+        return 2
+    args.tracking_uri = args.tracking_uri or stack_setting(stack_file, "registryUri")
+    if not args.tracking_uri:
+        print(
+            f"error: no registry: pass --tracking-uri, set MLFLOW_TRACKING_URI or set "
+            f"mlops-platform:registryUri in {stack_file}",
+            file=sys.stderr,
+        )
         return 2
     try:
         if args.command == "pin":

@@ -5,8 +5,8 @@ For every predictor of every deployment it holds the registered model, the exact
 `model_digest` (the tag `model/` writes at registration, docs/contracts.md), and where the pin
 came from: the alias it was read through (None for a '<name>/<version>' reference) and the
 registry. `pulumi up`, `pulumi preview` and the offline render declare the pinned version and
-digest only (infra/pinned_versions.py), so they need no registry and a moving alias changes
-nothing until a reviewed change moves the pin (release/change_request.py).
+digest only (infra/deployments/pinned_versions.py), so they need no registry and a moving alias
+changes nothing until a reviewed change moves the pin (release/change_request.py).
 
 `merge` says how a change to this file lands: `auto` (merged once its checks pass, dev and
 local) or `approval` (a reviewer from CODEOWNERS must approve, prod).

@@ -57,3 +57,10 @@ def predictor_refs(stack_file: Path) -> list[PredictorRef]:
             f"{stack_file}: cannot read config.'{DEPLOYMENTS_KEY}' (each deployment needs "
             f"'name' and 'predictors', each predictor 'name' and 'model'): {error!r}"
         ) from None
+
+
+def stack_setting(stack_file: Path, key: str) -> str:
+    """The plain value of `mlops-platform:<key>` in the stack file, '' when unset or empty."""
+    config = yaml.safe_load(stack_file.read_text()).get("config") or {}
+    value = config.get(f"mlops-platform:{key}")
+    return value if isinstance(value, str) else ""

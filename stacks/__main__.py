@@ -19,10 +19,11 @@ from stacks.preflight import missing_stack_file
 def declare(stack: str) -> None:
     """Declare `stack`; a missing stack file, an invalid config or a predictor without its pin
     is a `pulumi.RunError`, which the engine prints as the message alone."""
-    from infra.pinned_versions import pinned_versions
-    from infra.stack_config import StackConfigError, from_pulumi_runtime
+    from infra.deployments.pinned_versions import pinned_versions
+    from infra.stack_config import StackConfigError
     from stacks.preflight import REPO_ROOT
     from stacks.program import declare_platform
+    from stacks.runtime_config import from_pulumi_runtime
 
     absent = missing_stack_file(stack)
     if absent:

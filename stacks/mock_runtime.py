@@ -15,10 +15,11 @@ import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
-from infra.model_versions import Resolution
-from infra.pinned_versions import pinned_versions
-from infra.stack_config import PROJECT, SECRET_PLACEHOLDER, StackConfig, from_pulumi_runtime
+from infra.deployments.pinned_versions import pinned_versions
+from infra.deployments.versions import Resolution
+from infra.stack_config import PROJECT, SECRET_PLACEHOLDER, StackConfig
 from stacks.program import declare_platform
+from stacks.runtime_config import from_pulumi_runtime
 
 FAKE_KUBECONFIG = "[kubeconfig of the kind cluster]"
 FAKE_GENERATED_PASSWORD = "fake-random-password"

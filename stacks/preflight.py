@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infra.kind_images import DEFAULT_NODE_IMAGE, KIND_VERSION_FOR_NODE_IMAGE
+from infra.cluster.kind_images import DEFAULT_NODE_IMAGE, KIND_VERSION_FOR_NODE_IMAGE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = {

@@ -2,24 +2,39 @@
 
 import pulumi
 
-from infra.cert_manager import CertManager
-from infra.cluster import ClusterAccess
-from infra.deployment_config import DeploymentConfig
-from infra.executor_hardening import ExecutorHardening
-from infra.mesh import ServiceMesh, ingress_route
-from infra.mlflow import MLFLOW_PORT, MlflowTracking
-from infra.mlflow_auth import served_model_names
-from infra.model_deployment import ModelDeployment
-from infra.model_image import ModelImage
+from infra.cert_manager.component import CertManager
+from infra.cert_manager.sizing import SIZING as CERT_MANAGER_SIZING
+from infra.cluster.component import ClusterAccess
+from infra.components import platform_namespaces
+from infra.deployments.component import ModelDeployment
+from infra.deployments.config import DeploymentConfig
+from infra.deployments.versions import DeclaredVersion, Resolution
+from infra.mesh.component import ServiceMesh, ingress_route
+from infra.mesh.config import NAMESPACE as ISTIO
+from infra.mesh.sizing import SIZING as MESH_SIZING
+from infra.mlflow.auth import served_model_names
+from infra.mlflow.component import MlflowTracking
+from infra.mlflow.config import MLFLOW_PORT
+from infra.mlflow.config import NAMESPACE as MLFLOW
+from infra.model_image.component import ModelImage
 from infra.model_monitoring.component import ModelMonitoring, MonitoringDashboards
 from infra.model_monitoring.config import PredictorTarget
-from infra.model_versions import DeclaredVersion, Resolution
-from infra.namespaces import ISTIO, MLFLOW, MONITORING, PlatformNamespaces, platform_namespaces
-from infra.prometheus_stack import RELEASE_NAME, PrometheusStack
-from infra.seldon_operator import SeldonOperator
+from infra.namespaces.component import PlatformNamespaces
+from infra.prometheus_stack.component import PrometheusStack
+from infra.prometheus_stack.config import NAMESPACE as MONITORING
+from infra.prometheus_stack.config import RELEASE_NAME
+from infra.prometheus_stack.sizing import SIZING as PROMETHEUS_SIZING
+from infra.seldon.component import (
+    DeploymentRoute,
+    ExecutorHardening,
+    SeldonOperator,
+    UnroutedGateway,
+)
+from infra.seldon.routing import operator_annotations
+from infra.seldon.sizing import SIZING as SELDON_SIZING
 from infra.stack_config import StackConfig
-from infra.traffic_routing import DeploymentRoute, UnroutedGateway, operator_annotations
-from infra.training import ContinuousTraining, TrainingImage, training_targets
+from infra.training.component import ContinuousTraining, TrainingImage
+from infra.training.config import training_targets
 
 
 def declare_platform(config: StackConfig, versions: Resolution) -> None:
@@ -32,13 +47,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
     training = training_targets(config.deployments)
     cluster = ClusterAccess("cluster", config.cluster)
     on_cluster = pulumi.ResourceOptions(providers=[cluster.provider])
-    namespaces = PlatformNamespaces(
-        "namespaces",
-        platform_namespaces(
-            config.deployment_namespaces, mlflow_credentials=config.mlflow.ambient_credentials
-        ),
-        opts=on_cluster,
-    )
+    namespaces = PlatformNamespaces("namespaces", platform_namespaces(config), opts=on_cluster)
     in_namespaces = pulumi.ResourceOptions.merge(
         on_cluster, pulumi.ResourceOptions(depends_on=[namespaces])
     )
@@ -48,7 +57,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
         "cert-manager",
         config.certificates,
         gateway_hosts=config.mesh.gateway_hosts,
-        sizing=config.sizing.platform,
+        sizing=config.sizing.pick(CERT_MANAGER_SIZING),
         opts=in_namespaces,
     )
     mlflow_host = config.mesh.host("mlflow")
@@ -58,7 +67,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
         tls_secret=certificates.gateway_secret,
         certificate=certificates.gateway_certificate,
         unbuffered_hosts=[mlflow_host],
-        sizing=config.sizing.platform,
+        sizing=config.sizing.pick(MESH_SIZING),
         opts=in_namespaces,
     )
     after_gateway = pulumi.ResourceOptions.merge(
@@ -73,7 +82,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
         istio=mesh.control_plane,
         cert_manager=certificates.release,
         cluster=cluster,
-        sizing=config.sizing.platform,
+        sizing=config.sizing.pick(SELDON_SIZING),
         opts=in_namespaces,
     )
     hardening = ExecutorHardening(
@@ -83,13 +92,13 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
         "monitoring",
         config.prometheus,
         storage_class=storage_class,
-        sizing=config.sizing.platform,
+        sizing=config.sizing.pick(PROMETHEUS_SIZING),
         opts=in_namespaces,
     )
     mlflow = MlflowTracking(
         "mlflow",
         config.mlflow,
-        served_models=list(served_model_names(config)),
+        served_models=list(served_model_names(config.deployments)),
         certificates=certificates,
         persistent=config.cluster.persistent_storage,
         storage_class=storage_class,
@@ -128,7 +137,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             tracking_uri=mlflow.tracking_uri,
             operator=operator.webhook_ready,
             mlflow_login=mlflow.serving_login,
-            executor=config.sizing.platform.executor,
+            executor=config.sizing.pick(SELDON_SIZING).executor,
             registry_login=image.registry_login,
             annotations=operator_annotations(unrouted.ref),
             # Predictor pods are admitted only once the executor's hardening policies exist.

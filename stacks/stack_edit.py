@@ -4,7 +4,7 @@ loader and the pin reader of the Pulumi program before the change is committed."
 
 from pathlib import Path
 
-from infra.pinned_versions import pinned_versions
+from infra.deployments.pinned_versions import pinned_versions
 from infra.stack_config import StackConfig, StackConfigError, load_stack_file
 from release.stack_text import StackEditError
 

@@ -85,7 +85,7 @@ class MlflowServer(str):
 
 def _stack_served_models() -> tuple[str, ...]:
     """The registered models the committed stacks' deployments serve."""
-    from infra.mlflow_auth import served_model_names
+    from infra.mlflow.auth import served_model_names
     from infra.stack_config import load_stack_file
 
     names: set[str] = set()
@@ -97,10 +97,10 @@ def _stack_served_models() -> tuple[str, ...]:
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
     """A real ``mlflow server --app-name platform-auth`` on localhost, configured as the stack
-    configures it (``infra/mlflow_auth.py``): MLflow's basic-auth app plus the platform's write
+    configures it (``infra/mlflow/auth.py``): MLflow's basic-auth app plus the platform's write
     rules, loaded from the same files the deploy mounts; SQLite stores, proxied local artifacts,
     default permission NO_PERMISSIONS, users and grants created by the deploy's access script."""
-    from infra.mlflow_auth import (
+    from infra.mlflow.auth import (
         ACCESS_SCRIPT,
         AUTH_APP_NAME,
         PASSWORD_ENV,

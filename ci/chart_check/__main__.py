@@ -33,7 +33,7 @@ LAPTOP_BUDGET = Footprint(cpu=3.0, memory_gib=6.0)
 
 def kube_version() -> str:
     """The Kubernetes version of the pinned kind node image, as `helm --kube-version` wants it."""
-    from infra.kind_images import DEFAULT_NODE_IMAGE
+    from infra.cluster.kind_images import DEFAULT_NODE_IMAGE
 
     return re.search(r":v(\d+\.\d+\.\d+)@", DEFAULT_NODE_IMAGE)[1]
 

@@ -17,7 +17,7 @@ URL = re.compile(
 SERVICE_HOST = re.compile(r"^([a-z0-9-]+)\.([a-z0-9-]+)\.svc(?:\.cluster\.local)?$")
 ISTIO_ROOT_NAMESPACE = "istio-system"
 UNROUTED = {"seldon-operator-unrouted"}
-"""Gateways that select no proxy on purpose (infra/traffic_routing.py UnroutedGateway)."""
+"""Gateways that select no proxy on purpose (infra/seldon/routing.py UnroutedGateway)."""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from infra.model_monitoring.manifests import PROMETHEUS_RELEASE_LABELS, metadata
 RUNBOOK = "docs/monitoring.md#"
 FEATURE_DRIFT_ALERT = "ModelFeatureDrift"
 ERROR_RATIO_ALERT = "ModelErrorRatioHigh"
-"""Alert names other parts route on (the retrain trigger, infra/training.py)."""
+"""Alert names other parts route on (the retrain trigger, infra/training/)."""
 
 
 def _alert(

@@ -32,7 +32,7 @@ containerdConfigPatches:
       config_path = "/etc/containerd/certs.d"
 nodes:
   - role: control-plane
-    # The gateway's NodePorts (infra/mesh.py): 30080 HTTP (redirects), 30443 HTTPS.
+    # The gateway's NodePorts (infra/mesh/): 30080 HTTP (redirects), 30443 HTTPS.
     extraPortMappings:
       - containerPort: 30080
         hostPort: ${INGRESS_HOST_PORT}

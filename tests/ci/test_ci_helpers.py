@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from ci_pipelines import REPO_ROOT
 
-from infra.kind_images import DEFAULT_NODE_IMAGE
+from infra.cluster.kind_images import DEFAULT_NODE_IMAGE
 
 CI = REPO_ROOT / "ci"
 DIGEST_REF = "ghcr.io/acme/serving@sha256:" + "a" * 64

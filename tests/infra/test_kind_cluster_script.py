@@ -7,7 +7,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from infra.cluster import KIND_SCRIPT
+from infra.cluster.scripts import KIND_SCRIPT
 
 LOGGER = 'echo "$(basename "$0") $*" >> "{log}"; if [ ! -t 0 ]; then cat >> "{log}.stdin"; fi\n'
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra.model_versions import SKIP_DEPLOYMENTS_ENV
-from infra.pinned_versions import pinned_versions
+from infra.deployments.pinned_versions import pinned_versions
+from infra.deployments.versions import SKIP_DEPLOYMENTS_ENV
 from infra.stack_config import StackConfigError, load_stack_file
 from release.pins import pin_file_for, read_pins, write_pins
 from stacks.render import documents, render_stack

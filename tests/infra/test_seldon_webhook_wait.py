@@ -11,7 +11,7 @@ import stat
 import subprocess
 from pathlib import Path
 
-from infra.seldon_operator import WEBHOOK_WAIT_SCRIPT
+from infra.seldon.config import WEBHOOK_WAIT_SCRIPT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

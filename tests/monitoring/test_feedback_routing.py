@@ -20,12 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from infra.model_monitoring.config import PredictorTarget
 from infra.model_monitoring.podmonitor import METRICS_PATH
-from infra.traffic_routing import (
-    PREDICTOR_HEADER,
-    predictor_host,
-    unrouted_gateway,
-    virtual_service,
-)
+from infra.seldon.routing import PREDICTOR_HEADER, predictor_host, unrouted_gateway, virtual_service
 from localrun.gateway_stand_in import GatewayStandIn
 from localrun.server_process import ModelServerProcess
 

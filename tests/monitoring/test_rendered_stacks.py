@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 import yaml
 
+from infra.seldon.routing import route_name
 from infra.stack_config import load_stack_file
-from infra.traffic_routing import route_name
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = REPO_ROOT / "tests" / "schemas" / "monitoring.coreos.com"

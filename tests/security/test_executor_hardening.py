@@ -16,8 +16,8 @@ import celpy
 import kubernetes_validate
 import pytest
 
-from infra.executor_hardening import EXECUTOR_CONTAINER, HARDENED, POLICY_NAME
-from infra.kind_images import DEFAULT_NODE_IMAGE
+from infra.cluster.kind_images import DEFAULT_NODE_IMAGE
+from infra.seldon.executor_hardening import EXECUTOR_CONTAINER, HARDENED, POLICY_NAME
 from stacks.render import documents, render_stack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from infra.mlflow_auth import ACCESS_SCRIPT
+from infra.mlflow.auth import ACCESS_SCRIPT
 
 TIMEOUT_S = 300
 SEARCH_MODELS = "/api/2.0/mlflow/registered-models/search"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from network_policy import Address, Pod, Policies
 
-from infra.prometheus_stack import UNREACHABLE_CONTROL_PLANE
+from infra.prometheus_stack.config import UNREACHABLE_CONTROL_PLANE
 from stacks.render import documents, render_stack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -11,8 +11,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from infra.mesh import GATEWAY_NAME, PREDICTION_PATHS, REDIRECT_GATEWAY_NAME
-from infra.mlflow_auth import AUTH_APP_NAME, RELEASE_USERS_ENV, auth_app_files
+from infra.mesh.config import GATEWAY_NAME, PREDICTION_PATHS, REDIRECT_GATEWAY_NAME
+from infra.mlflow.auth import AUTH_APP_NAME, RELEASE_USERS_ENV, auth_app_files
 from infra.stack_config import load_stack_file
 from stacks.mock_runtime import FAKE_GENERATED_PASSWORD
 from stacks.render import documents, render_stack
@@ -309,7 +309,7 @@ def test_operator_routes_are_on_no_public_gateway(rendered) -> None:
 
 def _allows(policy: dict, port: int, cidr: str) -> bool:
     """Whether an egress rule admits `cidr` on `port`: named in an ipBlock, or a rule with no
-    `to` at all (any peer, infra/namespaces.py ANY_PEER)."""
+    `to` at all (any peer, infra/namespaces/ ANY_PEER)."""
     return any(
         ("to" not in rule or {"ipBlock": {"cidr": cidr}} in rule["to"])
         and {"protocol": "TCP", "port": port} in rule["ports"]

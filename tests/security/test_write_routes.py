@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import pytest
 import requests
 
-from infra.mlflow_auth import AUTH_APP_SCRIPT
+from infra.mlflow.auth import AUTH_APP_SCRIPT
 from tests.security.mlflow_routes import user_read_routes, write_routes
 
 sys.path.insert(0, str(AUTH_APP_SCRIPT.parent))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.mesh.sizing import SIZING as MESH_SIZING
 from infra.stack_config import load_stack_file
 from stacks.render import documents
 
@@ -186,7 +187,7 @@ def test_istio_autoscalers_count_at_their_maxima(declared: dict, stack: str) -> 
     """istiod's and the gateway's pods count as many times as their autoscalers may run them,
     and a stack that sets no range counts the charts' 5."""
     files = documents(declared[stack])
-    sizing = load_stack_file(stack_file(stack)).sizing.platform
+    sizing = load_stack_file(stack_file(stack)).sizing.pick(MESH_SIZING)
     rows = {
         what.split()[1]: (what, cpu)
         for what, cpu, _ in stack_requests(files)

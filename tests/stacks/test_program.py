@@ -10,7 +10,8 @@ import pytest
 import yaml
 from pulumi.runtime import rpc
 
-from infra.seldon_operator import release_fingerprint
+from infra.mesh.sizing import SIZING as MESH_SIZING
+from infra.seldon.config import release_fingerprint
 from infra.stack_config import load_stack_file
 from release.pins import pin_file_for, read_pins
 from stacks.mock_runtime import FAKE_GENERATED_PASSWORD, Declared, Registration
@@ -59,7 +60,7 @@ TRAINING_PER_NAMESPACE = {
     "kubernetes:core/v1:Service": 1,
     "kubernetes:networking.k8s.io/v1:NetworkPolicy": 3,
 }
-"""The retrain trigger of each namespace with training deployments (infra/training.py)."""
+"""The retrain trigger of each namespace with training deployments (infra/training/)."""
 TRAINING_PER_DEPLOYMENT = (
     "kubernetes:batch/v1:CronJob",
     "kubernetes:monitoring.coreos.com/v1alpha1:AlertmanagerConfig",
@@ -183,7 +184,7 @@ def test_mesh_autoscalers_are_capped_by_the_sizing_profile(
     manifests/charts/gateway/values.yaml:85 `autoscaling.maxReplicas`); the footprint counts
     them at that maximum."""
     d = declared[stack]
-    profile = load_stack_file(stack_file(stack)).sizing.platform
+    profile = load_stack_file(stack_file(stack)).sizing.pick(MESH_SIZING)
     istiod = named(d, HELM, "istiod").inputs["values"]
     gateway = named(d, HELM, "istio-ingressgateway").inputs["values"]
     assert istiod.items() >= profile.istiod_scaling_values().items()

@@ -12,7 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from infra.kind_images import DEFAULT_NODE_IMAGE
+from infra.cluster.kind_images import DEFAULT_NODE_IMAGE
 from stacks.render import write
 
 from .conftest import REPO_ROOT, STACKS, stack_values

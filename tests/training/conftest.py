@@ -14,7 +14,7 @@ import yaml
 from kubernetes_api_double import KubernetesApiDouble, running_api_double
 from trigger_process import TriggerProcess
 
-from infra.kind_images import DEFAULT_NODE_IMAGE
+from infra.cluster.kind_images import DEFAULT_NODE_IMAGE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES_VERSION = re.search(r":v(\d+\.\d+)\.", DEFAULT_NODE_IMAGE).group(1)

@@ -8,7 +8,7 @@ import subprocess
 
 from conftest import REPO_ROOT
 
-from infra.training import TRAINING_SOURCE
+from infra.training.config import TRAINING_SOURCE
 from tests.lockfile import REPOSITORY_LOCK, read_lock
 
 DOCKERFILE = REPO_ROOT / "model" / "Dockerfile"

@@ -17,7 +17,7 @@ import pytest
 from conftest import KUBERNETES_VERSION, of_kind
 
 from continuous_training.job_from_cronjob import RetrainReason, job_from_cronjob
-from infra.training_admission import POLICY_NAME
+from infra.training.admission import POLICY_NAME
 
 REASON = RetrainReason("ModelFeatureDrift", {"deployment_name": "iris"}, datetime.now(UTC))
 TRIGGER_USER = "system:serviceaccount:seldon:retrain-trigger"

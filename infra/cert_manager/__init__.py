@@ -1,0 +1,1 @@
+"""cert-manager, the platform's internal CA, and the gateway's certificate source."""

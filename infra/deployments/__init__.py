@@ -1,0 +1,2 @@
+"""Model deployments: the stack's `deployments`, the model versions they serve, and their
+SeldonDeployments."""

@@ -1,0 +1,208 @@
+"""The SeldonDeployment that serves registered model versions with an A/B split and a shadow."""
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.component import PlatformComponent
+from infra.deployments.config import (
+    MODEL_CONTAINER,
+    MODEL_METRICS_PORT,
+    DeploymentConfig,
+    PredictorConfig,
+)
+from infra.deployments.versions import DeclaredVersion
+from infra.secrets import MlflowLogin, RegistryLogin, credentials_secret
+from infra.workloads import (
+    CONTAINER_SECURITY_CONTEXT,
+    SECRETS_AS_ENV_REASON,
+    checkov_skips,
+    http_probe,
+    pod_security_context,
+    scratch_volume,
+)
+
+SERVING_UID = 8888
+"""The serving image's non-root user."""
+SERVING_HTTP_PORT = 9000
+"""The operator's default REST port for the model container (predictiveUnit.httpPort)."""
+METRICS_PORT = {"name": "metrics", "containerPort": MODEL_METRICS_PORT}
+"""Declared on every model container. Seldon 1.17.1 adds a `metrics` port only when the
+container has none, numbering it from one counter across the whole SeldonDeployment (6000 for
+the first predictor, 6001 for the next, ...): operator/apis/machinelearning.seldon.io/v1/
+defaults.go@v1.17.1, `addMetricsPortAndIncrement`. The NetworkPolicy admits Prometheus on 6000."""
+PULL_SECRET = "model-image-pull"
+"""Name of the image pull Secret in each deployment's namespace."""
+
+
+class ModelDeployment(PlatformComponent):
+    """One entry of `deployments`: a SeldonDeployment with one predictor per model version.
+
+    `versions` holds what each predictor serves (by predictor name): the concrete version and
+    its digest as resolved at deploy time, so a promotion is a change of this object.
+    Non-shadow predictors share traffic by weight through Istio; the shadow predictor receives
+    a mirrored copy of `mirrorPercent` of the requests and its answers are dropped.
+    """
+
+    resource: k8s.apiextensions.CustomResource
+
+    def __init__(
+        self,
+        name: str,
+        config: DeploymentConfig,
+        *,
+        versions: dict[str, DeclaredVersion],
+        namespace: k8s.core.v1.Namespace,
+        image: pulumi.Input[str],
+        tracking_uri: pulumi.Input[str],
+        operator: pulumi.Resource,
+        executor: dict,
+        mlflow_login: MlflowLogin,
+        registry_login: RegistryLogin | None = None,
+        annotations: dict[str, str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("mlops:serving:ModelDeployment", name, opts)
+        namespace_name = namespace.metadata.name
+        pull_secrets = []
+        if registry_login is not None:
+            secret = credentials_secret(
+                f"{config.namespace}-{config.name}-{PULL_SECRET}",
+                namespace=namespace_name,
+                data={".dockerconfigjson": registry_login.docker_config()},
+                opts=self.child_opts(),
+                secret_type="kubernetes.io/dockerconfigjson",
+            )
+            pull_secrets = [{"name": secret.metadata.name}]
+        login_env = MlflowLogin.env(
+            mlflow_login.secret(
+                f"{config.namespace}-{config.name}-mlflow-login",
+                namespace=namespace_name,
+                opts=self.child_opts(),
+            )
+        )
+        self.resource = k8s.apiextensions.CustomResource(
+            name,
+            api_version="machinelearning.seldon.io/v1",
+            kind="SeldonDeployment",
+            metadata={
+                "name": config.name,
+                "namespace": namespace_name,
+                "labels": {"app.kubernetes.io/part-of": "mlops-platform"},
+                # checkov cannot see into a SeldonDeployment; tests/ci applies its checks to the
+                # predictor pod specs with these skips.
+                "annotations": {
+                    **(annotations or {}),
+                    **checkov_skips(
+                        CKV_K8S_35=SECRETS_AS_ENV_REASON,
+                        CKV_K8S_40="uid 8888 is Seldon Core's serving user, shared by the image "
+                        "(serving/Dockerfile USER) and the operator-injected executor; non-root",
+                    ),
+                },
+            },
+            spec={
+                "name": config.name,
+                "protocol": "seldon",
+                "predictors": [
+                    _predictor_spec(
+                        p,
+                        versions[p.name],
+                        _pod_spec(
+                            p,
+                            versions[p.name],
+                            config,
+                            image,
+                            tracking_uri,
+                            login_env,
+                            pull_secrets,
+                        ),
+                        executor,
+                    )
+                    for p in config.predictors
+                ],
+            },
+            # `operator` is SeldonOperator.webhook_ready: the admission webhooks answer.
+            opts=self.child_opts(depends_on=[operator]),
+        )
+        self.register_outputs({"name": self.resource.metadata["name"]})
+
+
+def _predictor_spec(
+    predictor: PredictorConfig, version: DeclaredVersion, pod_spec: dict, executor: dict
+) -> dict:
+    spec: dict = {
+        "name": predictor.name,
+        "replicas": predictor.replicas,
+        "traffic": predictor.weight,
+        # The executor reads the label, the Python wrapper the annotation (DESIGN 4.3).
+        "labels": {"version": version.label},
+        "annotations": {"version": version.label},
+        "graph": {
+            "name": MODEL_CONTAINER,
+            "type": "MODEL",
+            "endpoint": {"type": "REST"},
+            "children": [],
+        },
+        "componentSpecs": [{"spec": pod_spec}],
+        # The executor container the operator adds to every predictor pod; without this it
+        # takes the operator's default 500m/512Mi (seldon-core v1.17.1
+        # operator/controllers/seldondeployment_engine.go, SvcOrchSpec.Resources).
+        "svcOrchSpec": {"resources": executor},
+    }
+    if predictor.shadow:
+        spec["shadow"] = True
+    return spec
+
+
+def _model_env(version: DeclaredVersion) -> list[dict]:
+    """Which model the container loads, and the digest it must verify before loading it."""
+    return [
+        {"name": "MODEL_URI", "value": version.uri},
+        {"name": "MODEL_DIGEST", "value": version.digest},
+    ]
+
+
+def _pod_spec(
+    predictor: PredictorConfig,
+    version: DeclaredVersion,
+    config: DeploymentConfig,
+    image: pulumi.Input[str],
+    tracking_uri: pulumi.Input[str],
+    login_env: list[dict],
+    pull_secrets: list[dict],
+) -> dict:
+    return {
+        "imagePullSecrets": pull_secrets,
+        # The model server talks to MLflow only; it has no business with the Kubernetes API.
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security_context(SERVING_UID),
+        "containers": [
+            {
+                "name": MODEL_CONTAINER,
+                "image": image,
+                "env": [
+                    *_model_env(version),
+                    {"name": "MLFLOW_TRACKING_URI", "value": tracking_uri},
+                    *login_env,
+                    {"name": "SERVER_WORKERS", "value": str(config.workers)},
+                    {"name": "MAX_BATCH_ROWS", "value": str(config.max_batch_rows)},
+                    {"name": "FEEDBACK_REWARD_MIN", "value": repr(config.feedback.reward_min)},
+                    {"name": "FEEDBACK_REWARD_MAX", "value": repr(config.feedback.reward_max)},
+                ],
+                "ports": [METRICS_PORT],
+                "resources": config.resources_of(predictor).model_dump(),
+                # The server either answers or exits with its reason within ~15 s (MLflow calls
+                # bounded in serving/Dockerfile); 24 x 5 s covers a slow model load on top, and
+                # liveness only starts counting once this has passed.
+                "startupProbe": {
+                    **http_probe("/health/ping", SERVING_HTTP_PORT, initial_delay=0),
+                    "periodSeconds": 5,
+                    "failureThreshold": 24,
+                },
+                "readinessProbe": http_probe("/health/ping", SERVING_HTTP_PORT, initial_delay=10),
+                "livenessProbe": http_probe("/health/ping", SERVING_HTTP_PORT, initial_delay=30),
+                "securityContext": CONTAINER_SECURITY_CONTEXT,
+                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+            }
+        ],
+        "volumes": [scratch_volume()],
+    }

@@ -1,0 +1,110 @@
+"""Who may do what in MLflow: the basic-auth app's configuration and the declared users.
+
+Pure data (no Pulumi), shared by the MLflow component and the tests, so the test server is
+configured exactly as the deploy configures it. `infra/scripts/mlflow_access.py` applies it.
+"""
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.deployments.config import DeploymentConfig
+
+DEFAULT_PERMISSION = "NO_PERMISSIONS"
+"""What a logged-in user may do on a resource nobody granted them: nothing."""
+
+ACCESS_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "mlflow_access.py"
+AUTH_APP_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "mlflow_platform_auth.py"
+AUTH_APP_NAME = "platform-auth"
+"""`mlflow server --app-name platform-auth`: basic-auth plus the platform's write rules."""
+RELEASE_USERS_ENV = "MLFLOW_PLATFORM_RELEASE_USERS"
+"""The users the rules let write (the pipeline user): read by `mlflow_platform_auth.py`."""
+
+PASSWORD_ENV = {"serving": "MLFLOW_SERVING_PASSWORD", "pipeline": "MLFLOW_PIPELINE_PASSWORD"}
+"""Environment variable carrying each role's password into the access script."""
+
+
+def basic_auth_ini(database_uri: str, admin_username: str) -> str:
+    """The `basic_auth.ini` of `mlflow server --app-name basic-auth` (MLFLOW_AUTH_CONFIG_PATH).
+
+    Keys as read by mlflow 3.17.2 `mlflow/server/auth/config.py` (`read_auth_config`). No
+    `admin_password`: the admin's password comes from MLFLOW_AUTH_ADMIN_PASSWORD, so the file
+    holds only the database URI's secret. MLflow 3.17 ships no default admin password and
+    refuses `password1234` for an admin (`_is_disabled_legacy_admin_login`).
+    """
+    return (
+        "[mlflow]\n"
+        f"default_permission = {DEFAULT_PERMISSION}\n"
+        f"database_uri = {database_uri.replace('%', '%%')}\n"
+        f"admin_username = {admin_username}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        "grant_default_workspace_access = false\n"
+    )
+
+
+def auth_app_files() -> dict[str, str]:
+    """The auth app as a package MLflow finds on PYTHONPATH: its module and a `.dist-info`
+    declaring the `mlflow.app` entry point (`mlflow server` looks `--app-name` up among the
+    `mlflow.app` entry points, mlflow 3.17.2 `mlflow/server/__init__.py` `_find_app`), so it
+    runs in MLflow's own image from a mounted ConfigMap. Keys are paths under that directory."""
+    module = AUTH_APP_SCRIPT.stem
+    dist_info = f"{module}-1.0.dist-info"
+    return {
+        f"{module}.py": AUTH_APP_SCRIPT.read_text(),
+        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {module}\nVersion: 1.0\n",
+        f"{dist_info}/entry_points.txt": f"[mlflow.app]\n{AUTH_APP_NAME} = {module}:create_app\n",
+    }
+
+
+def write_auth_app(directory: Path) -> Path:
+    """Write `auth_app_files()` under `directory` (the tests' PYTHONPATH entry)."""
+    for relative, text in auth_app_files().items():
+        target = directory / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    return directory
+
+
+@dataclass(frozen=True)
+class MlflowUsers:
+    """The non-admin users the platform declares and the registered models served."""
+
+    serving: str
+    pipeline: str
+    served_models: tuple[str, ...]
+
+    def access_spec(self) -> dict:
+        """The access script's input: serving reads the served models and their training
+        experiments (MLflow authorizes an artifact download by the experiment of the run that
+        holds it, mlflow 3.17.2 `_authorize_artifact_proxy_resolved`), nothing else; the
+        pipeline edits every experiment and registered model."""
+        return {
+            "users": [
+                {
+                    "username": self.serving,
+                    "passwordEnv": PASSWORD_ENV["serving"],
+                    "grants": [
+                        {"resourceType": resource_type, "resource": name, "permission": "READ"}
+                        for name in sorted(set(self.served_models))
+                        for resource_type in ("registered_model", "experiment")
+                    ],
+                },
+                {
+                    "username": self.pipeline,
+                    "passwordEnv": PASSWORD_ENV["pipeline"],
+                    "grants": [
+                        {"resourceType": resource_type, "resource": "*", "permission": "EDIT"}
+                        for resource_type in ("experiment", "registered_model")
+                    ],
+                },
+            ]
+        }
+
+    def access_spec_json(self) -> str:
+        return json.dumps(self.access_spec(), indent=2, sort_keys=True)
+
+
+def served_model_names(deployments: Iterable[DeploymentConfig]) -> tuple[str, ...]:
+    """The registered models the deployments' predictors load (`iris@champion` -> `iris`)."""
+    return tuple(sorted({p.registered_model for d in deployments for p in d.predictors}))

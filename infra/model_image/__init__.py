@@ -1,0 +1,1 @@
+"""The model-serving image: built from `serving/`, tagged by content, deployed by digest."""

@@ -1,0 +1,1 @@
+"""Platform namespaces: Pod Security labels, default-deny NetworkPolicies and named allows."""

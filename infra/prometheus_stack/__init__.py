@@ -1,0 +1,1 @@
+"""kube-prometheus-stack: Prometheus, Alertmanager and Grafana for the platform's monitors."""

@@ -1,0 +1,1 @@
+"""Continuous training: the training image, CronJobs, and the retrain trigger Alertmanager calls."""
