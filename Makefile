@@ -118,7 +118,10 @@ $(VENV)-mlserver/.installed: localrun/mlserver-requirements.txt $(BIN)/.installe
 bench: venv $(VENV)-mlserver/.installed ## wrk: the model server vs MLServer 1.7.1, BENCH_SECONDS each; PASS/FAIL per target (needs wrk)
 	$(BIN)/python -m localrun.benchmark --duration $(BENCH_SECONDS) --mlserver-venv $(VENV)-mlserver
 
-.PHONY: abtest-demo rollout
+.PHONY: abtest-demo rollout loop-demo
+loop-demo: venv ## The whole loop with real processes: drift, retrain, candidate, shadow, canary, promotion, guard rollback; prints a timeline
+	$(BIN)/python -m localrun.loop_demo
+
 abtest-demo: venv ## Two real model servers (weaker challenger), real Prometheus: rollout and A/B decisions per round
 	$(BIN)/python -m localrun.abtest_demo
 

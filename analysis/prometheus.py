@@ -139,6 +139,11 @@ def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
 
 
+def query_by_predictor(prometheus_url: str, query: str, at: float) -> dict[str, float]:
+    """Value per `predictor_name` of an instant vector `query` evaluated at `at`."""
+    return _Client(prometheus_url, at).by_predictor(query)
+
+
 class _Client:
     """Instant queries against one Prometheus at one evaluation time."""
 

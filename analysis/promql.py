@@ -23,6 +23,9 @@ FEEDBACK_REWARD_TOTAL = "seldon_api_model_feedback_reward_total"
 FEEDBACK_TOTAL = "seldon_api_model_feedback_total"
 REQUEST_ERRORS_TOTAL = "mlops_model_request_errors_total"
 DRIFT_WINDOW_ROWS = "mlops_model_drift_window_rows"
+# A shadow's comparison with the champion on the mirrored rows (serving/shadow_comparison.py).
+SHADOW_COMPARED_TOTAL = "mlops_model_shadow_compared_rows_total"
+SHADOW_DISAGREEING_TOTAL = "mlops_model_shadow_disagreeing_rows_total"
 
 EXECUTOR_METRICS = (EXECUTOR_SERVER_SECONDS,)
 MODEL_SERVER_METRICS = (
@@ -148,6 +151,17 @@ def error_ratio(scope: Scope, window: str, by: tuple[str, ...] = (PREDICTOR,)) -
     return f"{error_rate(scope, window, by)} / {request_rate(scope, window, by)}"
 
 
+BAD_REQUEST = 'code=~"4.."'
+
+
+def bad_request_ratio(scope: Scope, window: str, by: tuple[str, ...] = (PREDICTOR,)) -> str:
+    """Share of prediction requests answered 4xx (the caller's input refused: a schema break
+    upstream turns every request into a 400); 0 where none were refused."""
+    refused = counter_sum(scope, EXECUTOR_COUNT, window, PREDICTIONS_SERVICE, BAD_REQUEST, by=by)
+    total = request_rate(scope, window, by)
+    return f"({refused} or {total} * 0) / {total}"
+
+
 def latency_quantile(
     scope: Scope, quantile: float, window: str, by: tuple[str, ...] = (PREDICTOR,)
 ) -> str:
@@ -179,6 +193,11 @@ def feedback_requests(scope: Scope, window: str) -> str:
 def feedback_success_rate(scope: Scope, window: str) -> str:
     """Mean feedback reward per feedback request (the success rate for 0/1 rewards)."""
     return f"{feedback_rewards(scope, window)} / {feedback_requests(scope, window)}"
+
+
+def feedback_count(scope: Scope, window: str) -> str:
+    """Feedback requests answered 2xx in `window`, per predictor (exact, `counted`)."""
+    return counted(scope, EXECUTOR_COUNT, window, FEEDBACK_SERVICE, ANSWERED)
 
 
 def class_share(scope: Scope, window: str, by: tuple[str, ...] = (PREDICTOR,)) -> str:

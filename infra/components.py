@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from infra.alerting.config import AlertCredentials, AlertingConfig
 from infra.cert_manager import namespace as cert_manager_namespace
 from infra.cert_manager.config import NAMESPACE as CERT_MANAGER
 from infra.cert_manager.config import CertManagerConfig
@@ -97,6 +98,8 @@ COMPONENTS: tuple[Section, ...] = (
         namespaces=deployments_namespace.namespaces,
     ),
     Section("monitoring", MonitoringConfig, keys="object", default=MonitoringConfig()),
+    Section("alert_credentials", AlertCredentials, default=AlertCredentials()),
+    Section("alerting", AlertingConfig, keys="object"),
 )  # fmt: skip
 """Every section of a stack, in the order `StackConfig` lists them."""
 

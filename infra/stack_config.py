@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from infra.alerting.config import CREDENTIAL_KEYS
 from infra.components import COMPONENTS, FLAT_SECTIONS, OBJECT_KEYS
 from infra.deployments.config import DeploymentConfig, unique_deployments
 from infra.model_monitoring.config import MonitoringConfig
@@ -40,7 +41,16 @@ NEW_SHAPE = """\
         - {name: challenger, model: iris@challenger, traffic: 10}"""
 """The `deployments` shape shown to a stack file that still has the old `serving` object."""
 
-SECRET_KEYS = frozenset({"registryPassword", "s3SecretAccessKey"})
+ALERTING_SHAPE = """\
+  mlops-platform:alerting:
+    runbookBaseUrl: https://git.example.com/platform/mlops-platform/-/blob/main/docs/operations.md
+    default: team
+    severityRoutes: {critical: oncall}
+    receivers:
+      - {name: team, slack: {channel: "#mlops-alerts"}}     # secret alertSlackApiUrl
+      - {name: oncall, pagerduty: {}}                      # secret alertPagerdutyRoutingKey"""
+
+SECRET_KEYS = frozenset({"registryPassword", "s3SecretAccessKey", *CREDENTIAL_KEYS.values()})
 """Keys that must be set with `pulumi config set --secret`, never as plaintext."""
 
 SECRET_PLACEHOLDER = "[secret]"
@@ -158,19 +168,24 @@ def parse_stack_config(
             problems.append(
                 f"{full_key}: unknown key; {hint}valid keys are {', '.join(KNOWN_KEYS)}"
             )
+    if "alerting" not in objects:
+        problems.append(
+            f"{PROJECT}:alerting: is required (who alerts reach; Alertmanager's default receiver "
+            f"is never 'null'), e.g.\n{ALERTING_SHAPE}"
+        )
     if "deployments" not in objects and f"{PROJECT}:serving" not in values:
         problems.append(
             f"{PROJECT}:deployments: is required (the models to serve), e.g.\n{NEW_SHAPE}"
         )
     if problems:
-        raise StackConfigError(_report(source, problems))
+        raise StackConfigError(report(source, problems))
     try:
         config = StackConfig.model_validate({**grouped, **objects})
     except ValidationError as error:
-        raise StackConfigError(_report(source, _describe(error))) from None
+        raise StackConfigError(report(source, _describe(error))) from None
     across = [f"{PROJECT}:{where}: {message}" for where, message in stack_problems(config)]
     if across:
-        raise StackConfigError(_report(source, across))
+        raise StackConfigError(report(source, across))
     return config
 
 
@@ -241,7 +256,7 @@ def _describe(error: ValidationError) -> list[str]:
     return problems
 
 
-def _report(source: str, problems: list[str]) -> str:
+def report(source: str, problems: list[str]) -> str:
     lines = [f"invalid stack configuration in {source}:"]
     lines += [f"  - {problem}" for problem in problems]
     return "\n".join(lines)

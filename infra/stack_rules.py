@@ -19,6 +19,7 @@ def stack_problems(config) -> list[tuple[str, str]]:
         *_unique_services(config.deployments),
         *_unique_pulumi_names(config.deployments),
         *_exposure(config),
+        *_shadows_screen_candidates(config.deployments),
     ]
 
 
@@ -111,6 +112,40 @@ def _unique_pulumi_names(deployments: list[DeploymentConfig]) -> list[tuple[str,
                 )
             )
         seen.setdefault(prefix, index)
+    return problems
+
+
+LIVE_ALIASES = ("champion", "challenger")
+"""Aliases that serve live traffic (docs/contracts.md): a shadow on one of them screens nothing."""
+
+
+def _shadows_screen_candidates(deployments: list[DeploymentConfig]) -> list[tuple[str, str]]:
+    """A shadow exists to screen a version before any exposure: its model is the `candidate`
+    (or a pinned version), never the model reference a live predictor already serves."""
+    problems = []
+    for index, deployment in enumerate(deployments):
+        live = {p.model: p.name for p in deployment.predictors if not p.shadow}
+        for position, shadow in enumerate(deployment.predictors):
+            if not shadow.shadow:
+                continue
+            path = f"deployments[{index}].predictors[{position}].model"
+            if shadow.model in live:
+                problems.append(
+                    (
+                        path,
+                        f"the shadow serves {shadow.model!r}, which the live predictor "
+                        f"{live[shadow.model]!r} already serves; a shadow screens the candidate: "
+                        f"use '{shadow.registered_model}@candidate' or its pinned version",
+                    )
+                )
+            elif shadow.alias in LIVE_ALIASES:
+                problems.append(
+                    (
+                        path,
+                        f"the shadow follows the live alias {shadow.alias!r}; a shadow screens "
+                        f"the candidate: use '{shadow.registered_model}@candidate'",
+                    )
+                )
     return problems
 
 

@@ -67,7 +67,10 @@ REQUESTS_PER_ROUND = 300
 PARALLEL_CLIENTS = 4
 MAX_ROUNDS = 40
 SCRAPE_WAIT_S = 2.5
-PLAN = "      rollout: {steps: [10, 50, 100], minStepDuration: 10s}\n"
+PLAN = (
+    "      rollout: {steps: [10, 50, 100], minStepDuration: 10s,"
+    " guardrails: {maxShadowDisagreement: 0.1}}\n"
+)
 FINAL = ("rollback", "promote", "keep", "refused")
 LATENCY_TOLERANCE = "1.0"
 """Both servers share one busy machine here, so p95 latency is mostly noise: the guardrail

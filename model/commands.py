@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from model.console import emit, progress, table
-from model.conventions import CHALLENGER, CHAMPION
+from model.conventions import CANDIDATE, CHALLENGER, CHAMPION
 from model.errors import ConfigurationError
 from model.estimators import ESTIMATORS
 from model.locations import tracking_uri_argument
@@ -33,7 +33,7 @@ def register_train(
         subcommands,
         common,
         _train,
-        "validate data, train, register and gate a version; 'challenger' moves only if it passed",
+        "validate data, train, register and gate a version; 'candidate' moves only if it passed",
     )
     parser.add_argument(
         "--spec",
@@ -69,7 +69,7 @@ def register_evaluate(
     parser = _subcommand(
         subcommands, common, _evaluate, "re-run the quality gate of a version against the champion"
     )
-    _add_version_option(parser, CHALLENGER)
+    _add_version_option(parser, CANDIDATE)
     _add_gate_options(parser)
 
 
@@ -82,7 +82,9 @@ def register_promote(
         _promote,
         "point 'champion' at a version whose gate passed, or copy one to another registry",
     )
-    _add_version_option(parser, f"{CHALLENGER}, or the source {CHAMPION} when copying")
+    _add_version_option(
+        parser, f"{CHALLENGER} (else the {CANDIDATE}), or the source {CHAMPION} when copying"
+    )
     parser.add_argument("--force", action="store_true", help="promote even if the gate failed")
     across = parser.add_argument_group(
         "across registries (dev -> prod): copy the version with its digest, lineage and verdict "
@@ -206,12 +208,12 @@ def _train(args: argparse.Namespace) -> int:
     )
     metrics = table(["metric", "value"], [[k, f"{v:.4f}"] for k, v in outcome.metrics.items()])
     summary = table(
-        ["model", "version", "challenger", "gate", "dataset hash", "digest", "run"],
+        ["model", "version", "candidate", "gate", "dataset hash", "digest", "run"],
         [
             [
                 outcome.model_name,
                 outcome.version,
-                "moved here" if outcome.challenger else "NOT moved",
+                "moved here" if outcome.candidate else "NOT moved",
                 _verdict_word(outcome.gate),
                 outcome.dataset_hash[:12],
                 outcome.model_digest[:19],
@@ -243,7 +245,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from model.store import Store
 
     store = Store.open(args.tracking_uri)
-    version = resolve_version(store, args.model_name, args.version, CHALLENGER)
+    version = resolve_version(store, args.model_name, args.version, CANDIDATE)
     progress(f"evaluating {args.model_name} version {version} against the champion")
     defaults = recorded_thresholds(store, args.model_name, version)
     verdict = assess(store, args.model_name, version, _thresholds(args, defaults))

@@ -5,7 +5,11 @@ Plain constants, importable without MLflow, so argument parsing stays fast.
 
 DEFAULT_MODEL_NAME = "iris"
 CHAMPION = "champion"
+"""Serves most live traffic."""
 CHALLENGER = "challenger"
+"""In a declared rollout: the live canary the rollout plan steps."""
+CANDIDATE = "candidate"
+"""Passed its gate, not yet exposed: the shadow serves it, no caller sees its answers."""
 HOLDOUT_ARTIFACT = "evaluation/holdout.parquet"
 DRIFT_REFERENCE_ARTIFACT = "drift_reference.json"
 MODEL_ARTIFACT_PATH = "model"

@@ -41,6 +41,7 @@ from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 from model.assessment import assess
 from model.console import progress
 from model.conventions import (
+    CANDIDATE,
     CHALLENGER,
     CHAMPION,
     DEFAULT_MODEL_NAME,
@@ -65,6 +66,14 @@ a live step finishes far inside it; only a step that died leaves its entry pendi
 PENDING, COMMITTED, ABORTED = "pending", "committed", "aborted"
 ALIAS_MOVING_ACTIONS = frozenset({"promote", "rollback", "import"})
 """Actions that move ``champion``; ``export`` only records a copy to another registry."""
+ALIAS_OF_ACTION = {
+    **dict.fromkeys(ALIAS_MOVING_ACTIONS, CHAMPION),
+    "candidate": CANDIDATE,
+    "expose": CHALLENGER,
+}
+"""The alias each alias-moving action compare-and-sets: a version that passed its gate becomes
+the ``candidate`` (training), a candidate that passed the shadow is exposed as ``challenger``
+(the rollout's start), the rollout's end promotes it to ``champion``."""
 
 _TAG = "ledger."
 _MAX_EVIDENCE_CHARS = 7000
@@ -116,7 +125,8 @@ def promote(
     actor: str | None = None,
     evidence: dict[str, Any] | None = None,
 ) -> PromotionRecord:
-    """Point ``champion`` at ``version`` (default: the ``challenger``) if its gate passed.
+    """Point ``champion`` at ``version`` (default: the ``challenger``, else the ``candidate``
+    where no rollout exposed one) if its gate passed.
 
     A failed gate refuses unless ``force`` is set with a ``reason``. ``evidence`` (JSON-able)
     is stored in the ledger beside the gate verdict.
@@ -125,8 +135,9 @@ def promote(
         raise PromotionError("--force needs a --reason saying why the gate is overridden")
     store = Store.open(tracking_uri)
     ledger = settled_history(store, model_name, actor)
+    default_alias = CHALLENGER if alias_version(store, model_name, CHALLENGER) else CANDIDATE
     target = resolve_version(
-        store, model_name, None if version is None else str(version), CHALLENGER
+        store, model_name, None if version is None else str(version), default_alias
     )
     current = alias_version(store, model_name, CHAMPION)
     if current == target:
@@ -200,6 +211,56 @@ def rollback(
     )
 
 
+def record_candidate(
+    store: Store, model_name: str, version: str, evidence: dict[str, Any], actor: str | None = None
+) -> PromotionRecord:
+    """Make ``version``, which passed its gate, the ``candidate``: one signed ledger entry
+    (compare-and-set on the alias like every move)."""
+    ledger = settled_history(store, model_name, actor)
+    return record_step(
+        store,
+        ledger,
+        action="candidate",
+        model_name=model_name,
+        from_version=alias_version(store, model_name, CANDIDATE),
+        to_version=version,
+        actor=actor,
+        reason="passed its quality gate",
+        forced=False,
+        evidence=evidence,
+    )
+
+
+def expose(
+    model_name: str = DEFAULT_MODEL_NAME,
+    *,
+    tracking_uri: str | None = None,
+    actor: str | None = None,
+    reason: str = "",
+    evidence: dict[str, Any] | None = None,
+) -> PromotionRecord:
+    """Point ``challenger`` at the current ``candidate``: the start of a rollout, after the
+    shadow's screening (``evidence`` holds it)."""
+    store = Store.open(tracking_uri)
+    ledger = settled_history(store, model_name, actor)
+    target = resolve_version(store, model_name, None, CANDIDATE)
+    current = alias_version(store, model_name, CHALLENGER)
+    if current == target:
+        raise PromotionError(f"{model_name} version {target} is already the {CHALLENGER}")
+    return record_step(
+        store,
+        ledger,
+        action="expose",
+        model_name=model_name,
+        from_version=current,
+        to_version=target,
+        actor=actor,
+        reason=reason,
+        forced=False,
+        evidence=evidence or {},
+    )
+
+
 def history(
     model_name: str = DEFAULT_MODEL_NAME, *, tracking_uri: str | None = None
 ) -> list[PromotionRecord]:
@@ -239,13 +300,13 @@ def settled_history(store: Store, model_name: str, actor: str | None) -> Ledger:
             f"flight until {lease_until.isoformat(timespec='seconds')}; nothing changed, retry "
             "after that (`python -m model history` shows it)"
         )
-    moved = last.action in ALIAS_MOVING_ACTIONS
-    current = alias_version(store, model_name, CHAMPION) if moved else None
-    applied = not moved or current == last.to_version
+    alias = ALIAS_OF_ACTION.get(last.action)
+    current = alias_version(store, model_name, alias) if alias else None
+    applied = alias is None or current == last.to_version
     state = COMMITTED if applied else ABORTED
     note = (
         f"settled {state} by {actor or _login_name()} at {_now()}: the step stopped part-way; "
-        f"the {CHAMPION} alias was found at {current or NO_VERSION}"
+        f"the {alias or CHAMPION} alias was found at {current or NO_VERSION}"
     )
     _set_status(store, last.entry_id, state, note)
     return replace(ledger, records=[*records[:-1], replace(last, state=state, note=note)])
@@ -293,21 +354,22 @@ def record_step(
     status = _status(key, signature, PENDING, "")
     entry_id = _reserve(store, model_name, sequence, {**tags, STATUS: status})
     record = _record_from_tags(entry_id, {**fixed, "state": PENDING, "note": ""})
-    if action not in ALIAS_MOVING_ACTIONS:
+    alias = ALIAS_OF_ACTION.get(action)
+    if alias is None:
         return _commit(store, record)
-    found = alias_version(store, model_name, CHAMPION)
+    found = alias_version(store, model_name, alias)
     if found != from_version:
-        note = f"compare-and-set failed: {CHAMPION} was {found or NO_VERSION}, not {from_version}"
+        note = f"compare-and-set failed: {alias} was {found or NO_VERSION}, not {from_version}"
         _set_status(store, entry_id, ABORTED, note)
         raise PromotionError(
-            f"the {CHAMPION} alias of {model_name} moved from {from_version or NO_VERSION} to "
+            f"the {alias} alias of {model_name} moved from {from_version or NO_VERSION} to "
             f"{found or NO_VERSION} while this {action} ran; nothing changed (ledger entry "
             f"#{sequence} aborted): re-read `python -m model history` and retry"
         )
     if datetime.now(UTC) >= datetime.fromisoformat(fixed["recorded_at"]) + _lease():
         _set_status(store, entry_id, ABORTED, "lease ran out")
         raise PromotionError(f"ledger entry #{sequence} outlived its lease; nothing changed")
-    store.client.set_registered_model_alias(model_name, CHAMPION, to_version)
+    store.client.set_registered_model_alias(model_name, alias, to_version)
     _after_alias_move()
     return _commit(store, record)
 

@@ -1,6 +1,6 @@
 """One training run: validate, fit, evaluate, log to MLflow, register, gate, then maybe alias.
 
-``challenger`` moves only to a version that passed data validation, the schema check and its
+``candidate`` moves only to a version that passed data validation, the schema check and its
 gate; a failing version stays registered, tagged with its verdict, and unaliased.
 """
 
@@ -23,7 +23,7 @@ from sklearn.pipeline import Pipeline
 
 from model.assessment import assess
 from model.conventions import (
-    CHALLENGER,
+    CANDIDATE,
     DRIFT_REFERENCE_ARTIFACT,
     HOLDOUT_ARTIFACT,
     MODEL_ARTIFACT_PATH,
@@ -40,6 +40,7 @@ from model.drift_reference import DEFAULT_BINS
 from model.evaluation import Evaluation, evaluate
 from model.gate import GateThresholds, GateVerdict
 from model.packaging import save_model
+from model.promotion import record_candidate
 from model.provenance import git_commit, python_environment
 from model.registry import register_version
 from model.store import Store
@@ -59,8 +60,8 @@ class TrainingOutcome:
     gate: GateVerdict
     dataset_hash: str
     model_digest: str
-    challenger: bool
-    """Whether ``challenger`` now points at this version (only if the gate passed)."""
+    candidate: bool
+    """Whether ``candidate`` now points at this version (only if the gate passed)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -73,7 +74,7 @@ class TrainingOutcome:
             "gate": self.gate.as_dict(),
             "dataset_hash": self.dataset_hash,
             "model_digest": self.model_digest,
-            "challenger": self.challenger,
+            "candidate": self.candidate,
         }
 
 
@@ -119,11 +120,13 @@ def train_and_register(
     progress(f"registered {model_name} version {version} ({logged.digest}); gating it")
     verdict = assess(store, model_name, version, thresholds)
     if verdict.passed:
-        store.client.set_registered_model_alias(model_name, CHALLENGER, version)
-        progress(f"gate passed; alias {CHALLENGER!r} -> {version}")
+        evidence = {"gate": verdict.summary(), "model_digest": logged.digest,
+                    "dataset_hash": data_hash, "run_id": logged.run_id}  # fmt: skip
+        entry = record_candidate(store, model_name, version, evidence)
+        progress(f"gate passed; alias {CANDIDATE!r} -> {version} (ledger #{entry.sequence})")
     else:
         progress(
-            f"gate FAILED; version {version} is tagged with its verdict, {CHALLENGER!r} unmoved"
+            f"gate FAILED; version {version} is tagged with its verdict, {CANDIDATE!r} unmoved"
         )
     return TrainingOutcome(
         model_name=model_name,
@@ -134,7 +137,7 @@ def train_and_register(
         gate=verdict,
         dataset_hash=data_hash,
         model_digest=logged.digest,
-        challenger=verdict.passed,
+        candidate=verdict.passed,
     )
 
 

@@ -36,6 +36,10 @@ FEEDBACK_REWARD = "seldon_api_model_feedback_reward"
 WINDOW_ROWS = "mlops_model_drift_window_rows"
 DRIFT_PSI = "mlops_model_feature_drift_psi"
 PREDICTION_MEAN = "mlops_model_prediction_mean"
+SHADOW_COMPARED = "mlops_model_shadow_compared_rows"
+SHADOW_DISAGREEING = "mlops_model_shadow_disagreeing_rows"
+"""Rows a shadow also ran through the champion's model, and those the two answered differently
+(serving/shadow_comparison.py); labelled with the champion's `reference_version`."""
 # Internal: summed over live workers, turned into PSI and the mean at scrape time.
 WINDOW_BINS = "mlops_model_drift_window_bin_rows"
 WINDOW_VALUE_SUM = "mlops_model_drift_window_value_sum"
@@ -68,6 +72,7 @@ class Accounting:
         feature_names: Sequence[str],
         references: Sequence[FeatureReference],
         window_rows: int,
+        reference_version: str | None = None,
     ) -> None:
         labels = seldon_labels()
         names = [*labels, "method"]
@@ -102,6 +107,17 @@ class Accounting:
         self._reward = Counter(FEEDBACK_REWARD, "", names, registry=None).labels(*feedback)
         self._errors = Counter(ERRORS, "", [*names, "code"], registry=None)
         self._label_values = list(labels.values())
+        self._compared = self._disagreeing = None
+        if reference_version is not None:
+            compare = [*names, "reference_version"]
+            self._compared = Counter(SHADOW_COMPARED, "", compare, registry=None).labels(
+                *predict, reference_version
+            )
+            self._disagreeing = Counter(SHADOW_DISAGREEING, "", compare, registry=None).labels(
+                *predict, reference_version
+            )
+            self._compared.inc(0)
+            self._disagreeing.inc(0)
         for child in (*self._predictions, *self._out_of_range, self._feedback, self._reward):
             child.inc(0)  # every series exists from the start
 
@@ -130,6 +146,11 @@ class Accounting:
             gone = self._values[slots[len(slots) - len(dropped) :]]
             self._values[slots] = kept
             self._value_sum.inc(float(np.sum(kept)) - float(np.sum(gone)))
+
+    def comparison(self, rows: int, disagreeing: int) -> None:
+        """Count one mirrored batch the shadow also ran through the champion's model."""
+        self._compared.inc(rows)
+        self._disagreeing.inc(disagreeing)
 
     def feedback(self, reward: float) -> None:
         """Count one accepted feedback and add its reward."""

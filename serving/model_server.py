@@ -23,6 +23,7 @@ from serving.model_kinds import ModelRuntime, Prediction
 from serving.model_source import MLFLOW_TO_TENSOR_TYPE, ModelArtifact, resolve_model
 from serving.request_payload import RequestParser, type_name
 from serving.settings import ServerSettings
+from serving.shadow_comparison import ReferenceModel
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,15 @@ class ModelServer:
             self.artifact.local_dir,
         )
         self.runtime: ModelRuntime = model_kinds.load(self.artifact)
+        self.reference = (
+            None
+            if settings.compare_model_uri is None
+            else ReferenceModel(
+                settings.compare_model_uri,
+                settings.compare_model_digest,
+                list(self.artifact.feature_names),
+            )
+        )
         self.accounting: Accounting | None = None
         model_name = get_model_name()
         # Seldon's `meta.requestPath` (seldon_core/utils.py, get_request_path).
@@ -68,6 +78,7 @@ class ModelServer:
             self.artifact.feature_names,
             self.artifact.references,
             window_rows=max(1, self.settings.drift_window_rows // self.settings.workers),
+            reference_version=None if self.reference is None else self.reference.version,
         )
 
     def predict(self, body: Any) -> dict[str, Any]:
@@ -75,6 +86,9 @@ class ModelServer:
         parsed = self.parser.parse(body)
         prediction = self.runtime.predict(parsed.features)
         self.accounting.prediction(parsed.features, prediction.winners)
+        if self.reference is not None:
+            disagreeing = self.reference.disagreements(parsed.features, self.runtime, prediction)
+            self.accounting.comparison(len(parsed.features), disagreeing)
         meta: dict[str, Any] = {}
         puid = (body.get("meta") or {}).get("puid")
         if puid:

@@ -26,11 +26,11 @@ def _positive_number(name: str, default: str, kind: type[int] | type[float]) -> 
     return value
 
 
-def _model_digest() -> str | None:
-    raw = os.environ.get("MODEL_DIGEST", "").strip()
+def _model_digest(name: str = "MODEL_DIGEST") -> str | None:
+    raw = os.environ.get(name, "").strip()
     if raw and not DIGEST.match(raw):
         raise SettingsError(
-            f"MODEL_DIGEST={raw!r}: expected sha256:<64 lowercase hex digits>, the version's "
+            f"{name}={raw!r}: expected sha256:<64 lowercase hex digits>, the version's "
             "model_digest tag"
         )
     return raw or None
@@ -44,6 +44,9 @@ class ServerSettings:
     deployment: str
     predictor: str
     model_digest: str | None
+    compare_model_uri: str | None
+    """A shadow's champion model (serving/shadow_comparison.py); None elsewhere."""
+    compare_model_digest: str | None
     max_batch_rows: int
     max_request_bytes: int
     drift_window_rows: int
@@ -70,6 +73,8 @@ class ServerSettings:
             deployment=os.environ.get("SELDON_DEPLOYMENT_ID", ""),
             predictor=os.environ.get("PREDICTOR_ID", ""),
             model_digest=_model_digest(),
+            compare_model_uri=os.environ.get("COMPARE_MODEL_URI", "").strip() or None,
+            compare_model_digest=_model_digest("COMPARE_MODEL_DIGEST"),
             max_batch_rows=_positive_number("MAX_BATCH_ROWS", "1000", int),
             max_request_bytes=_positive_number("MAX_REQUEST_BYTES", "1048576", int),
             drift_window_rows=_positive_number("DRIFT_WINDOW_ROWS", "1000", int),

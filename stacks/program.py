@@ -2,6 +2,7 @@
 
 import pulumi
 
+from infra.alerting.component import AlertReceivers
 from infra.cert_manager.component import CertManager
 from infra.cert_manager.sizing import SIZING as CERT_MANAGER_SIZING
 from infra.cluster.component import ClusterAccess
@@ -93,6 +94,9 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
         config.prometheus,
         storage_class=storage_class,
         sizing=config.sizing.pick(PROMETHEUS_SIZING),
+        alerting=AlertReceivers(
+            "alert-receivers", config.alerting, config.alert_credentials, opts=in_namespaces
+        ),
         opts=in_namespaces,
     )
     mlflow = MlflowTracking(
@@ -155,6 +159,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             deployment_name=entry.name,
             serving_namespace=entry.namespace,
             predictors=targets,
+            runbook_base_url=config.alerting.runbook_base_url,
             opts=monitoring_opts,
         )
         DeploymentRoute(

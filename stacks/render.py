@@ -36,12 +36,31 @@ PULUMI_DIR = "pulumi"
 def render_stack(stack: str, config_file: Path) -> Declared:
     """Validate `config_file` and declare the stack under mocks with the versions of its pin
     file (raises StackConfigError)."""
-    from infra.stack_config import load_stack_file, readable_values, secure_keys
+    from infra.stack_config import (
+        SECRET_PLACEHOLDER,
+        load_stack_file,
+        readable_values,
+        secure_keys,
+    )
     from stacks.mock_runtime import declare_under_mocks
 
-    load_stack_file(config_file)
+    config = load_stack_file(config_file)
     raw = yaml.safe_load(config_file.read_text())["config"]
-    return declare_under_mocks(stack, readable_values(raw), secure_keys(raw), config_file)
+    secure = secure_keys(raw)
+    values = readable_values(raw)
+    for key in config.alerting.needed_credentials:
+        if key not in secure:
+            # A preview without the stack's secrets: `pulumi
+            # up` and `pulumi preview` refuse until the operator sets it (AlertReceivers).
+            print(
+                f"note: {config_file.name}: mlops-platform:{key} is not set; rendered as "
+                f"{SECRET_PLACEHOLDER!r}. Set it with `pulumi config set --secret "
+                f"mlops-platform:{key} <value>` before `pulumi up`",
+                file=sys.stderr,
+            )
+            values[f"mlops-platform:{key}"] = SECRET_PLACEHOLDER
+            secure.add(key)
+    return declare_under_mocks(stack, values, secure, config_file)
 
 
 def documents(declared: Declared) -> dict[str, dict]:

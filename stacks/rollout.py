@@ -27,15 +27,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from analysis import promql
+from analysis.champion_guard import Baseline
 from analysis.decision import Decision, Policy, decide_sequence
 from analysis.evidence import Arms, read_evidence_file
 from analysis.prometheus import read_look
 from analysis.rollout import Action, Plan, Step, next_step
+from analysis.shadow import read_screening
 from model.abtest_command import add_policy_arguments, timestamp
 from model.console import emit
-from model.conventions import CHAMPION
+from model.conventions import CANDIDATE, CHALLENGER, CHAMPION
 from model.errors import ConfigurationError, LifecycleError
-from model.promotion import promote
+from model.promotion import expose, promote
 from model.registry import resolve_version
 from model.store import Store
 from release.change_request import NoChange, TrafficChange, propose
@@ -133,8 +135,7 @@ def _roll(args, deployment, store: Store, now: float, forge: Forge | None) -> di
         return {**result, "action": Action.WAIT.value, "traffic": challenger.traffic,
                 "reason": proposed}  # fmt: skip
     if not challenger.traffic:
-        return {**result, "action": Action.WAIT.value, "traffic": 0,
-                "reason": "the challenger has no traffic: no rollout in progress"}  # fmt: skip
+        return _expose(args, deployment, baseline, challenger, plan, now, result, forge)
     if challenger.traffic not in plan.steps:
         raise ConfigurationError(
             f"{where}: the challenger's traffic {challenger.traffic} is not a step of the "
@@ -181,9 +182,12 @@ def _roll(args, deployment, store: Store, now: float, forge: Forge | None) -> di
     kind = "rollout"
     if step.action is Action.PROMOTE:
         name, version = _model_version(challenger.model, args.tracking_uri)
+        # The champion guard holds the new champion to what it showed here (stacks/guard.py).
+        baseline = Baseline.of(looks[-1].predictors[challenger.name]).as_dict()
         promotion = promote(
             name, version, tracking_uri=args.tracking_uri, actor=args.actor,
-            reason=f"rollout of {deployment.name}: {step.reason}", evidence=evidence,
+            reason=f"rollout of {deployment.name}: {step.reason}",
+            evidence={**evidence, "baseline": baseline},
         )  # fmt: skip
         result["promotion"] = promotion.as_dict()
         pin = registered_pin(store, name, str(promotion.to_version), CHAMPION)
@@ -223,17 +227,83 @@ def _unmerged(current: RolloutRecord | None, challenger) -> str | None:
     )
 
 
+def _expose(args, deployment, baseline, challenger, plan, now: float, result: dict, forge) -> dict:
+    """No rollout in progress: start one with a new candidate, if its shadow screening passed.
+
+    The candidate is new when the registry's `candidate` is neither the challenger's nor the
+    baseline's version. The shadow's disagreement with the champion over the last
+    `minStepDuration` must be within `guardrails.maxShadowDisagreement` on at least
+    `--min-samples` rows; then `challenger` moves to it (ledger `expose`) and a reviewed change
+    pins the challenger to it at the plan's first step. Otherwise nothing changes and the
+    reason is reported."""
+    idle = {**result, "action": Action.WAIT.value, "traffic": 0}
+    shadow = next((p for p in deployment.predictors if p.shadow), None)
+    if shadow is None or challenger.alias != CHALLENGER:
+        return {**idle, "reason": "no rollout in progress (exposure needs a shadow and a "
+                f"challenger following '@{CHALLENGER}')"}  # fmt: skip
+    name, candidate = _model_version(
+        f"{challenger.registered_model}@{CANDIDATE}", args.tracking_uri
+    )
+    live = {_alias_version(p.model, args.tracking_uri) for p in (baseline, challenger)}
+    if candidate in live:
+        return {**idle, "reason": f"no new candidate: {name} version {candidate} already serves"}
+    if args.prometheus_url is None:
+        return {**idle, "reason": "exposure is screened from Prometheus: pass --prometheus-url"}
+    screening = read_screening(
+        args.prometheus_url,
+        promql.Scope(deployment.namespace, deployment.name),
+        shadow.name,
+        deployment.rollout.min_step_duration,
+        now,
+        bound=deployment.rollout.guardrails.max_shadow_disagreement,
+        minimum_rows=args.min_samples,
+    )
+    screened = {**result, "candidate": candidate, "screening": screening.as_dict()}
+    if not screening.passed:
+        return {**screened, "action": "refused", "traffic": 0, "reason": screening.reason}
+    first = plan.steps[0]
+    split = {challenger.name: first, baseline.name: 100 - first}
+    exposed = expose(name, tracking_uri=args.tracking_uri, actor=args.actor,
+                     reason=f"rollout of {deployment.name}: {screening.reason}",
+                     evidence={"screening": screening.as_dict(), "traffic": split})  # fmt: skip
+    screened["exposure"] = exposed.as_dict()
+    key = f"{deployment.namespace}/{deployment.name}"
+    pin = registered_pin(Store.open(args.tracking_uri), name, candidate, CHALLENGER)
+    request = propose(
+        stack_name(args.stack_file),
+        [TrafficChange(key, split), *following(args.stack_file, pin)],
+        f"{key}: expose candidate {name} version {candidate} as {challenger.name} at {first}%",
+        {"screening": screening.as_dict(), "exposure": exposed.as_dict(), "traffic": split},
+        kind="rollout", repo=args.stack_file.resolve().parent, forge=forge, check=deployable,
+    )  # fmt: skip
+    return {**screened, "action": "expose", "traffic": first, "split": split,
+            "change_request": request.as_dict(), "reason": screening.reason}  # fmt: skip
+
+
+def _alias_version(reference: str, tracking_uri: str | None) -> str | None:
+    """The version a stack reference serves, None when its alias points nowhere yet."""
+    try:
+        return _model_version(reference, tracking_uri)[1]
+    except LifecycleError:
+        return None
+
+
 def _policy(args: argparse.Namespace, deployment) -> Policy:
     """The command's rule options, with the deployment's own rollout and monitoring settings."""
     rollout = deployment.rollout
     margin = {} if rollout.margin is None else {"margin": rollout.margin}
+    guardrails = rollout.guardrails
     return Policy(
         alpha=args.alpha,
         mixing_sd=args.mixing_sd,
         minimum_samples=args.min_samples,
         max_samples=args.max_samples,
-        max_error_ratio=deployment.monitoring.error_ratio_threshold,
-        latency_tolerance=args.latency_tolerance,
+        max_error_ratio=guardrails.max_error_ratio or deployment.monitoring.error_ratio_threshold,
+        latency_tolerance=(
+            args.latency_tolerance
+            if guardrails.latency_tolerance is None
+            else guardrails.latency_tolerance
+        ),
         promote_when=PROMOTE_WHEN[rollout.promote_when],
         **margin,
     )
@@ -277,7 +347,8 @@ def _summary(decision: Decision) -> dict:
 
 
 def _model_version(reference: str, tracking_uri: str | None) -> tuple[str, str]:
-    """(model name, version) of a stack reference '<name>/<version>' or '<name>@<alias>'."""
+    """(model name, version) of a stack reference '<name>/<version>' or '<name>@<alias>';
+    raises LifecycleError when the alias points nowhere."""
     if "@" in reference:
         name, alias = reference.split("@", 1)
         return name, resolve_version(Store.open(tracking_uri), name, None, alias)

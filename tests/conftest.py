@@ -90,7 +90,7 @@ def _stack_served_models() -> tuple[str, ...]:
 
     names: set[str] = set()
     for stack_file in sorted(REPO_ROOT.glob("Pulumi.*.yaml")):
-        names.update(served_model_names(load_stack_file(stack_file)))
+        names.update(served_model_names(load_stack_file(stack_file).deployments))
     return tuple(sorted(names))
 
 

@@ -80,6 +80,9 @@ class ModelDeployment(PlatformComponent):
                 opts=self.child_opts(),
             )
         )
+        # The shadow also runs the champion's model to count disagreements on the mirrored
+        # requests (serving/shadow_comparison.py): the live predictor with the most traffic.
+        reference = max((p for p in config.predictors if not p.shadow), key=lambda p: p.weight)
         self.resource = k8s.apiextensions.CustomResource(
             name,
             api_version="machinelearning.seldon.io/v1",
@@ -108,7 +111,8 @@ class ModelDeployment(PlatformComponent):
                         versions[p.name],
                         _pod_spec(
                             p,
-                            versions[p.name],
+                            _model_env(versions[p.name])
+                            + (_compare_env(versions[reference.name]) if p.shadow else []),
                             config,
                             image,
                             tracking_uri,
@@ -161,9 +165,16 @@ def _model_env(version: DeclaredVersion) -> list[dict]:
     ]
 
 
+def _compare_env(version: DeclaredVersion) -> list[dict]:
+    """The champion's model a shadow compares its candidate with, digest-verified the same way."""
+    return [
+        {"name": f"COMPARE_{item['name']}", "value": item["value"]} for item in _model_env(version)
+    ]
+
+
 def _pod_spec(
     predictor: PredictorConfig,
-    version: DeclaredVersion,
+    model_env: list[dict],
     config: DeploymentConfig,
     image: pulumi.Input[str],
     tracking_uri: pulumi.Input[str],
@@ -180,7 +191,7 @@ def _pod_spec(
                 "name": MODEL_CONTAINER,
                 "image": image,
                 "env": [
-                    *_model_env(version),
+                    *model_env,
                     {"name": "MLFLOW_TRACKING_URI", "value": tracking_uri},
                     *login_env,
                     {"name": "SERVER_WORKERS", "value": str(config.workers)},

@@ -194,6 +194,21 @@ class TrainingConfig(ObjectConfig):
         return schedule
 
 
+class RolloutGuardrails(ObjectConfig):
+    """Limits that stop a rollout whatever the A/B test says.
+
+    `maxShadowDisagreement`: the share of mirrored rows on which the shadow (the candidate)
+    answers differently from the champion; above it the canary does not start. `maxErrorRatio`
+    (default: the deployment's `monitoring.errorRatioThreshold`) and `latencyTolerance` (the
+    challenger's p95 may exceed the baseline's by this fraction; default: the rollout command's
+    `--latency-tolerance`, 0.2) hold at every step.
+    """
+
+    max_shadow_disagreement: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+    max_error_ratio: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
+    latency_tolerance: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] | None = None
+
+
 class RolloutConfig(ObjectConfig):
     """A progressive rollout plan: the challenger's traffic percent at each step.
 
@@ -206,6 +221,7 @@ class RolloutConfig(ObjectConfig):
     min_step_duration: PromDuration
     promote_when: Literal["better", "notWorse"] = "better"
     margin: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
+    guardrails: RolloutGuardrails
 
     @field_validator("steps")
     @classmethod

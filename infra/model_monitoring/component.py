@@ -33,6 +33,7 @@ class ModelMonitoring(PlatformComponent):
         deployment_name: str,
         serving_namespace: str,
         predictors: list[PredictorTarget],
+        runbook_base_url: str,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         if not predictors:
@@ -54,6 +55,7 @@ class ModelMonitoring(PlatformComponent):
                 deployment_name=deployment_name,
                 namespace=serving_namespace,
                 predictors=predictors,
+                runbook_base_url=runbook_base_url,
             ),
             child,
         )

@@ -50,6 +50,37 @@ class MonitoringConfig(ObjectConfig):
     drift_for: PromDuration = "30m"
     """How long the drift must be sustained before the alert fires."""
 
+    bad_request_ratio_threshold: Ratio = 0.2
+    """Share of prediction requests answered 4xx above which callers' input broke (a schema
+    change upstream): the model server is fine, nobody gets an answer."""
+
+    bad_request_for: PromDuration = "5m"
+    """How long the 4xx share must stay above the threshold."""
+
+    accuracy_window: PromDuration = "1h"
+    """Recent feedback whose success rate is compared with `accuracyBaselineWindow`'s."""
+
+    accuracy_baseline_window: PromDuration = "7d"
+    """Longer feedback history a predictor's recent success rate is judged against."""
+
+    accuracy_drop: Ratio = 0.05
+    """Drop of the feedback success rate (absolute, e.g. 0.05 = 5 points) that means the model
+    no longer fits the world: the alert retrains."""
+
+    accuracy_min_feedback: int = Field(default=50, ge=1, strict=True)
+    """Feedbacks the recent window needs before a drop is believed."""
+
+    @model_validator(mode="after")
+    def _baseline_longer_than_recent(self) -> "MonitoringConfig":
+        if duration_seconds(self.accuracy_baseline_window) <= duration_seconds(
+            self.accuracy_window
+        ):
+            raise ValueError(
+                f"accuracyBaselineWindow {self.accuracy_baseline_window!r} must be longer than "
+                f"accuracyWindow {self.accuracy_window!r}"
+            )
+        return self
+
     @model_validator(mode="after")
     def _rate_window_covers_scrapes(self) -> "MonitoringConfig":
         if duration_seconds(self.rate_window) < 4 * duration_seconds(self.scrape_interval):

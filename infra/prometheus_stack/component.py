@@ -3,6 +3,7 @@
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.alerting.component import AlertReceivers
 from infra.component import PlatformComponent
 from infra.helm import pinned_release
 from infra.prometheus_stack.config import (
@@ -35,6 +36,7 @@ class PrometheusStack(PlatformComponent):
         *,
         storage_class: str | None,
         sizing: PrometheusStackSizing,
+        alerting: AlertReceivers,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:monitoring:PrometheusStack", name, opts)
@@ -81,12 +83,15 @@ class PrometheusStack(PlatformComponent):
                 # from any namespace, and keeps the operator's default per-namespace
                 # `namespace` matcher (OnNamespace, operator v0.85.0).
                 "alertmanager": {
+                    # Receivers, routes and the mounted credentials (infra/alerting).
+                    "config": alerting.chart_values["config"],
                     "alertmanagerSpec": {
+                        **alerting.chart_values["alertmanagerSpec"],
                         "resources": sizing.alertmanager,
                         "alertmanagerConfigSelector": {"matchLabels": ALERTMANAGER_CONFIG_LABELS},
                         "alertmanagerConfigNamespaceSelector": {},
                         "alertmanagerConfigMatcherStrategy": {"type": "OnNamespace"},
-                    }
+                    },
                 },
                 "prometheusOperator": {
                     "resources": sizing.prometheus_operator,
@@ -137,6 +142,6 @@ class PrometheusStack(PlatformComponent):
                     },
                 },
             },
-            opts=self.child_opts(depends_on=[admin]),
+            opts=self.child_opts(depends_on=[admin, alerting.secret]),
         )
         self.register_outputs({"release": RELEASE_NAME})

@@ -8,7 +8,7 @@ from infra.config_types import CamelModel, DnsLabel
 from infra.deployments.config import DeploymentConfig, TrainingConfig
 from infra.model_image.config import DIGEST_REFERENCE
 from infra.model_image.source import REPO_ROOT, ImageSource
-from infra.model_monitoring.rules import ERROR_RATIO_ALERT, FEATURE_DRIFT_ALERT
+from infra.model_monitoring.rules import ACCURACY_DROP_ALERT, FEATURE_DRIFT_ALERT
 from infra.prometheus_stack.config import RELEASE_NAME as PROMETHEUS_RELEASE
 from infra.training.admission import TRIGGER_ACCOUNT
 
@@ -39,8 +39,9 @@ GATE_FAILED_EXIT_CODE = 3
 """`python -m model train` exits 3 when the quality gate fails: a verdict, not a fault to retry."""
 RETRAIN_COOLDOWN_SECONDS = 6 * 3600
 """How long a finished run's Job stays; while it exists the trigger starts no new run."""
-RETRAIN_ALERTS = (FEATURE_DRIFT_ALERT, ERROR_RATIO_ALERT)
-"""The platform's alerts that ask for a retrain: drift, and the predictor failing."""
+RETRAIN_ALERTS = (FEATURE_DRIFT_ALERT, ACCURACY_DROP_ALERT)
+"""The platform's alerts that ask for a retrain: the inputs drifted, or the feedback says the
+model got worse. Never a 5xx (`ModelErrorRatioHigh`): retraining cannot fix a failing server."""
 ALERTMANAGER_PODS = {
     "alertmanager": f"{PROMETHEUS_RELEASE}-alertmanager",
     "app.kubernetes.io/managed-by": "prometheus-operator",

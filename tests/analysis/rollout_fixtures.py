@@ -16,7 +16,10 @@ from release.pinning import lock_from_store
 from release.pins import dump_pins
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ROLLOUT = "      rollout: {steps: [10, 50, 100], minStepDuration: 10m}  # canary plan\n"
+ROLLOUT = (
+    "      rollout: {steps: [10, 50, 100], minStepDuration: 10m,"
+    " guardrails: {maxShadowDisagreement: 0.05}}  # canary plan\n"
+)
 
 
 def _train(tracking_uri: str) -> None:

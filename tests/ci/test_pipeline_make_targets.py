@@ -73,7 +73,7 @@ def test_model_stage_trains_gates_and_promotes_like_the_pipelines(
     model_name = f"iris-ci-{uuid.uuid4().hex[:8]}"  # the MLflow server is shared by other suites
     trained = run([*MAKE, "train", f"ARGS=--model-name {model_name} --spec iris"], env, tmp_path)
     assert trained.returncode == 0, trained.stderr
-    assert "challenger" in trained.stdout
+    assert "candidate" in trained.stdout
 
     status, verdict = gate(env, tmp_path, model_name)
     assert status == GATE_PASSED, "a first model has no champion to beat"

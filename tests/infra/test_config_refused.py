@@ -64,7 +64,8 @@ def rename(old: str, new: str) -> Callable[[dict], None]:
 
 
 def rollout(**fields) -> dict:
-    return {"steps": [50, 100], "minStepDuration": "1h", **fields}
+    return {"steps": [50, 100], "minStepDuration": "1h",
+            "guardrails": {"maxShadowDisagreement": 0.05}, **fields}  # fmt: skip
 
 
 def rollout_on_wine(values: dict) -> None:
@@ -76,6 +77,18 @@ def single_live_predictor(values: dict) -> None:
     iris["predictors"] = [p for p in iris["predictors"] if p["name"] != "challenger"]
     iris["predictors"][0]["traffic"] = 100
     iris["rollout"] = rollout()
+
+
+def shadow_model(model: str) -> Callable[[dict], None]:
+    def mutate(values: dict) -> None:
+        iris = _deployments(values)[0]
+        next(p for p in iris["predictors"] if p.get("shadow"))["model"] = model
+
+    return mutate
+
+
+def rollout_guardrails(**guardrails) -> Callable[[dict], None]:
+    return lambda values: _deployments(values)[0]["rollout"].__setitem__("guardrails", guardrails)
 
 
 def predictor_resources(limits_memory: str) -> Callable[[dict], None]:
@@ -195,6 +208,24 @@ MORE_OF_THEIR_KIND = {
     "project-with-underscore": ("dev", rename(f"{P}protected", "mlops_platform:protected"),
                                 "mlops_platform:protected",
                                 "did you mean 'mlops-platform:protected'"),
+    "shadow-serves-a-live-version": ("prod", shadow_model("iris@champion"),
+                                     f"{D0}.predictors[2].model", "already serves"),
+    "shadow-follows-the-challenger": ("dev", shadow_model("iris@challenger"),
+                                      f"{D0}.predictors[2].model", "already serves"),
+    "shadow-pinned-to-a-live-pin": (
+        "prod",
+        both(first("predictors", [{"name": "champion", "model": "iris/3", "traffic": 90},
+                                  {"name": "challenger", "model": "iris/4", "traffic": 10},
+                                  {"name": "shadow", "model": "iris/4", "shadow": True}]),
+             lambda values: _deployments(values)[0].pop("rollout")),
+        f"{D0}.predictors[2].model", "'challenger' already serves"),
+    "shadow-on-a-live-alias-of-another-model": ("dev", shadow_model("wine@champion"),
+                                                f"{D0}.predictors[2].model", "live alias"),
+    "rollout-without-guardrails": ("prod", lambda values: _deployments(values)[0]["rollout"].pop(
+        "guardrails"), f"{D0}.rollout.guardrails", "Field required"),
+    "rollout-disagreement-above-one": ("dev", rollout_guardrails(maxShadowDisagreement=1.5),
+                                       f"{D0}.rollout.guardrails.maxShadowDisagreement",
+                                       "less than or equal to 1"),
     "http-registry-on-prod": ("prod", flat("registryUri", "http://10.0.0.5:5000"),
                               f"{P}registryUri", "in clear"),
 }  # fmt: skip

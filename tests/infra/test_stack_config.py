@@ -23,6 +23,7 @@ P = "mlops-platform:"
 
 
 STACK_FILES = sorted(REPO_ROOT.glob("Pulumi.*.yaml"))
+GUARDRAILS = {"maxShadowDisagreement": 0.05}
 """Every committed stack file."""
 
 
@@ -290,29 +291,47 @@ INVALID = [
     ),
     (
         "rollout steps not increasing",
-        set_deployment(rollout={"steps": [10, 10, 100], "minStepDuration": "10m"}),
+        set_deployment(
+            rollout={"steps": [10, 10, 100], "minStepDuration": "10m", "guardrails": GUARDRAILS}
+        ),
         ["mlops-platform:deployments[0].rollout.steps", "strictly increasing"],
     ),
     (
         "rollout not ending at 100",
-        set_deployment(rollout={"steps": [10, 50], "minStepDuration": "10m"}),
+        set_deployment(
+            rollout={"steps": [10, 50], "minStepDuration": "10m", "guardrails": GUARDRAILS}
+        ),
         ["mlops-platform:deployments[0].rollout.steps", "last step must be 100"],
     ),
     (
         "rollout step duration not a Prometheus duration",
-        set_deployment(rollout={"steps": [100], "minStepDuration": "10 minutes"}),
+        set_deployment(
+            rollout={"steps": [100], "minStepDuration": "10 minutes", "guardrails": GUARDRAILS}
+        ),
         ["mlops-platform:deployments[0].rollout.minStepDuration", "'10 minutes'"],
     ),
     (
         "rollout notWorse without margin",
         set_deployment(
-            rollout={"steps": [100], "minStepDuration": "1h", "promoteWhen": "notWorse"}
+            rollout={
+                "steps": [100],
+                "minStepDuration": "1h",
+                "guardrails": GUARDRAILS,
+                "promoteWhen": "notWorse",
+            }
         ),
         ["mlops-platform:deployments[0].rollout", "'notWorse' needs a 'margin'"],
     ),
     (
         "rollout promote choice unknown",
-        set_deployment(rollout={"steps": [100], "minStepDuration": "1h", "promoteWhen": "always"}),
+        set_deployment(
+            rollout={
+                "steps": [100],
+                "minStepDuration": "1h",
+                "guardrails": GUARDRAILS,
+                "promoteWhen": "always",
+            }
+        ),
         ["mlops-platform:deployments[0].rollout.promoteWhen", "'better' or 'notWorse'"],
     ),
     (
@@ -409,7 +428,7 @@ THREE_DEPLOYMENTS = [
             {"name": "challenger", "model": "iris/7", "traffic": 20},
         ],
         "monitoring": {"latencySloSeconds": 0.1},
-        "rollout": {"steps": [10, 50, 100], "minStepDuration": "10m"},
+        "rollout": {"steps": [10, 50, 100], "minStepDuration": "10m", "guardrails": GUARDRAILS},
     },
     {
         "name": "wine",
@@ -420,8 +439,8 @@ THREE_DEPLOYMENTS = [
         "predictors": [{"name": "champion", "model": "wine@champion", "traffic": 90},
                        {"name": "challenger", "model": "wine@challenger", "traffic": 10}],
         "training": {"schedule": "0 3 * * 0", "dataset": "mlflow-artifacts:/0/datasets/wine.csv"},
-        "rollout": {"steps": [25, 100], "minStepDuration": "1h", "promoteWhen": "notWorse",
-                    "margin": 0.02},
+        "rollout": {"steps": [25, 100], "minStepDuration": "1h", "guardrails": GUARDRAILS,
+                    "promoteWhen": "notWorse", "margin": 0.02},
     },
     {
         "name": "iris",
@@ -499,3 +518,26 @@ def test_project_file_declares_every_scalar_key_with_the_model_default() -> None
             default = "" if field.default is None else field.default
             assert declaration["default"] == default, field.alias
     assert not set(OBJECT_KEYS) & set(declared)
+
+
+@pytest.mark.parametrize("stack_file", STACK_FILES, ids=lambda path: path.name)
+def test_every_committed_shadow_screens_the_candidate(stack_file: Path) -> None:
+    values = yaml.safe_load(stack_file.read_text())["config"]
+    config = parse_stack_config(values, source=stack_file.name)
+    shadows = [(d.name, p) for d in config.deployments for p in d.predictors if p.shadow]
+    assert shadows, f"{stack_file.name} declares no shadow"
+    for name, shadow in shadows:
+        live = [p.model for d in config.deployments if d.name == name for p in d.predictors
+                if not p.shadow]  # fmt: skip
+        assert shadow.alias == "candidate" and shadow.model not in live, (name, shadow.model)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_dev_and_prod_declare_a_guarded_rollout_plan(stack: str) -> None:
+    values = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    config = parse_stack_config(values, source=f"Pulumi.{stack}.yaml")
+    iris = next(d for d in config.deployments if d.name == "iris")
+    challenger = next(p for p in iris.predictors if p.name == "challenger")
+    assert iris.rollout is not None and iris.rollout.steps[-1] == 100
+    assert challenger.traffic in iris.rollout.steps, "the committed split is a step of the plan"
+    assert 0 < iris.rollout.guardrails.max_shadow_disagreement < 1

@@ -34,7 +34,7 @@ TRAIN_JSON_KEYS = {
     "gate",
     "dataset_hash",
     "model_digest",
-    "challenger",
+    "candidate",
 }
 
 
@@ -77,7 +77,7 @@ def test_round_trip_train_promote_rollback_history(
     assert (first["version"], first["model_uri"]) == ("1", f"models:/{model_name}/1")
     assert first["gate"]["passed"] and first["gate"]["champion_version"] is None
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    assert str(client.get_model_version_by_alias(model_name, "challenger").version) == "1"
+    assert str(client.get_model_version_by_alias(model_name, "candidate").version) == "1"
     tags = client.get_model_version(model_name, "1").tags
     assert tags["dataset_hash"] == first["dataset_hash"]
     assert tags["gate.passed"] == "true"
@@ -110,15 +110,19 @@ def test_round_trip_train_promote_rollback_history(
 
     ledger = cli_json(run_cli, "history", *common)["history"]
     assert [(r["action"], r["from_version"], r["to_version"]) for r in ledger] == [
+        ("candidate", None, "1"),
         ("promote", None, "1"),
+        ("candidate", "1", "2"),
         ("promote", "1", "2"),
         ("rollback", "2", "1"),
     ]
-    assert [r["sequence"] for r in ledger] == [1, 2, 3]
+    assert [r["sequence"] for r in ledger] == [1, 2, 3, 4, 5]
     assert {r["state"] for r in ledger} == {"committed"}
-    assert ledger[1]["actor"] == "alice"
-    assert ledger[1]["reason"] == "same quality, newer code"
-    assert ledger[1]["evidence"]["gate"]["passed"] is True
+    assert ledger[2]["evidence"]["model_digest"] == second["model_digest"]
+    assert ledger[2]["evidence"]["gate"]["passed"] is True
+    assert ledger[3]["actor"] == "alice"
+    assert ledger[3]["reason"] == "same quality, newer code"
+    assert ledger[3]["evidence"]["gate"]["passed"] is True
     assert all(record["recorded_at"].endswith("+00:00") for record in ledger)
 
     again = run_cli("rollback", *common)
@@ -127,11 +131,11 @@ def test_round_trip_train_promote_rollback_history(
     assert champion(tracking_uri, model_name) == "1"
 
     table = run_cli("history", *common)
-    assert "rollback  2     1   committed" in table.stdout
+    assert "rollback   2     1   committed" in table.stdout
     assert "latency regression" in table.stdout
 
 
-def test_gate_failure_is_registered_and_tagged_but_leaves_challenger_untouched(
+def test_gate_failure_is_registered_and_tagged_but_leaves_candidate_untouched(
     run_cli, tracking_uri: str, model_name: str
 ) -> None:
     common = ("--tracking-uri", tracking_uri, "--model-name", model_name)
@@ -142,16 +146,16 @@ def test_gate_failure_is_registered_and_tagged_but_leaves_challenger_untouched(
 
     assert weaker.code == 3, weaker.stderr
     result = weaker.json()
-    assert (result["version"], result["challenger"], result["gate"]["passed"]) == (
+    assert (result["version"], result["candidate"], result["gate"]["passed"]) == (
         "2",
         False,
         False,
     )
     assert (
-        "gate FAILED; version 2 is tagged with its verdict, 'challenger' unmoved" in weaker.stderr
+        "gate FAILED; version 2 is tagged with its verdict, 'candidate' unmoved" in weaker.stderr
     )
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    assert str(client.get_model_version_by_alias(model_name, "challenger").version) == "1"
+    assert str(client.get_model_version_by_alias(model_name, "candidate").version) == "1"
     assert client.get_model_version(model_name, "2").aliases == []
     tags = client.get_model_version(model_name, "2").tags
     assert (tags["gate.passed"], tags["gate.champion_version"]) == ("false", "1")
@@ -188,7 +192,7 @@ def test_schema_mismatch_fails_the_gate_before_any_alias_moves(
         in (check["detail"])
     )
     client = MlflowClient(tracking_uri=sqlite_uri, registry_uri=sqlite_uri)
-    assert str(client.get_model_version_by_alias("flowers", "challenger").version) == "1"
+    assert str(client.get_model_version_by_alias("flowers", "candidate").version) == "1"
     assert str(client.get_model_version_by_alias("flowers", "champion").version) == "1"
 
 
@@ -264,7 +268,7 @@ def test_python_api_records_caller_evidence(tracking_uri: str, model_name: str, 
         evidence={"abtest": {"p_value": 0.001, "winner": "challenger"}},
     )
 
-    assert promotion.history(model_name, tracking_uri=tracking_uri) == [record]
+    assert promotion.history(model_name, tracking_uri=tracking_uri)[-1] == record
     assert record.evidence["abtest"] == {"p_value": 0.001, "winner": "challenger"}
     with pytest.raises(PromotionError, match="is already the champion"):
         promotion.promote(model_name, 1, tracking_uri=tracking_uri)
@@ -315,7 +319,7 @@ print(json.dumps({{
 def test_nothing_to_promote_or_roll_back_is_explained(run_cli, sqlite_uri: str) -> None:
     promoted = run_cli("promote", "--tracking-uri", sqlite_uri)
     assert promoted.code == 1
-    assert "registered model 'iris' has no 'challenger' alias" in promoted.stderr
+    assert "registered model 'iris' has no 'candidate' alias" in promoted.stderr
     rolled = run_cli("rollback", "--tracking-uri", sqlite_uri, "--json")
     assert rolled.code == 1
     assert rolled.json()["error"]["message"] == (

@@ -65,7 +65,7 @@ def test_wine_trains_and_registers_with_its_own_spec(
 
     assert result.code == 0, result.stderr
     trained = result.json()
-    assert trained["challenger"] is True and trained["gate"]["passed"] is True
+    assert trained["candidate"] is True and trained["gate"]["passed"] is True
     assert trained["metrics"]["accuracy"] > 0.9
     assert {"precision_0", "recall_1", "precision_2"} <= set(trained["metrics"])
     assert "accuracy" in trained["gate"]["thresholds"]["guarded_metrics"]

@@ -52,11 +52,11 @@ def served_spec(
         yield Served(load_spec(request.param), model, server)
 
 
-def test_the_first_version_passes_its_gate_and_becomes_the_challenger(served_spec: Served) -> None:
+def test_the_first_version_passes_its_gate_and_becomes_the_candidate(served_spec: Served) -> None:
     uri = served_spec.model.tracking_uri
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    challenger = client.get_model_version_by_alias(served_spec.spec.name, "challenger")
-    assert str(challenger.version) == served_spec.model.version
+    candidate = client.get_model_version_by_alias(served_spec.spec.name, "candidate")
+    assert str(candidate.version) == served_spec.model.version
 
 
 def test_the_spec_answers_in_its_own_terms(served_spec: Served) -> None:

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 from infra.model_monitoring.config import PredictorTarget
 
+RUNBOOK_BASE_URL = "https://git.example.com/mlops-platform/-/blob/main/docs/operations.md"
+
 
 @dataclass(frozen=True)
 class DeploymentUnderTest:
@@ -19,6 +21,7 @@ class DeploymentUnderTest:
             "deployment_name": self.name,
             "namespace": self.namespace,
             "predictors": self.predictors,
+            "runbook_base_url": RUNBOOK_BASE_URL,
         }
 
     @property

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 from dashboard_queries import deployment_queries
-from deployment_under_test import DEPLOYMENT, IRIS, NAMESPACE, TARGET, WINE
+from deployment_under_test import DEPLOYMENT, IRIS, NAMESPACE, RUNBOOK_BASE_URL, TARGET, WINE
 from promtool_series import executor_requests, wrapper_metric
 
 from analysis import promql
+from analysis.promql import FEEDBACK_REWARD_TOTAL as FEEDBACK_REWARD
 from infra.model_monitoring.config import MonitoringConfig
 from infra.model_monitoring.rules import prometheus_rule
 
@@ -56,7 +57,7 @@ def test_promtool_check_rules_accepts_generated_rules(promtool, tmp_path, monito
         [promtool, "check", "rules", str(rules)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 6 rules found" in result.stdout
+    assert "SUCCESS: 8 rules found" in result.stdout
 
 
 def _traffic() -> list[dict]:
@@ -68,7 +69,7 @@ def _traffic() -> list[dict]:
 
 
 def _alert(name: str, predictor: str, summary: str, **labels: str) -> dict:
-    severity = "critical" if name == "ModelErrorRatioHigh" else "warning"
+    severity = "critical" if name in ("ModelErrorRatioHigh", "ModelBadRequestSurge") else "warning"
     return {
         "exp_labels": {
             "alertname": name,
@@ -77,7 +78,10 @@ def _alert(name: str, predictor: str, summary: str, **labels: str) -> dict:
             "predictor_name": predictor,
             **labels,
         },
-        "exp_annotations": {"summary": summary, "runbook": f"docs/monitoring.md#{name.lower()}"},
+        "exp_annotations": {
+            "summary": summary,
+            "runbook_url": f"{RUNBOOK_BASE_URL}#{name.lower()}",
+        },
     }
 
 
@@ -359,3 +363,66 @@ def test_two_deployments_alert_on_their_own_series_with_their_own_thresholds(pro
     ]
     assert {group["name"] for group in groups} == {"mlops-seldon-iris", "mlops-models-wine"}
     _run_promtool(promtool, tmp_path, MonitoringConfig(), tests, groups)
+
+
+def test_a_surge_of_400s_pages_for_the_predictor_whose_callers_broke(
+    promtool, tmp_path, monitoring_config
+):
+    """A schema break upstream: the challenger's callers get 400 for 30 of every 50 requests
+    (60 %); the champion's 6 in 66 (9 %) stay under the 20 % threshold."""
+    surge = _alert(
+        "ModelBadRequestSurge",
+        "challenger",
+        "60% of prediction requests to predictor challenger are refused as bad input (4xx), "
+        "threshold 20.0%: did the callers' schema change?",
+    )
+    series = [
+        *executor_requests("champion", {"200": 60, "400": 6}, 0.1),
+        *executor_requests("challenger", {"200": 20, "400": 30}, 0.1),
+    ]
+    tests = [
+        {
+            "interval": "1m",
+            "input_series": series,
+            "alert_rule_test": [
+                {"eval_time": "4m", "alertname": "ModelBadRequestSurge", "exp_alerts": []},
+                {"eval_time": "15m", "alertname": "ModelBadRequestSurge", "exp_alerts": [surge]},
+            ],
+        }
+    ]
+    _run_promtool(promtool, tmp_path, monitoring_config, tests)
+
+
+def test_an_accuracy_drop_in_feedback_fires_for_that_predictor_once_enough_feedback_came(
+    promtool, tmp_path
+):
+    """10 feedbacks a minute each; the champion's rewards fall from 9 to 5 a minute at minute 60
+    (success 0.9 -> 0.5), the challenger's stay at 9. At minute 80 the champion's last 10
+    minutes score 0.5 against 0.7667 over the last hour (40 min at 0.9, 20 at 0.5): a drop
+    above 0.05 with 100 >= 50 feedbacks. The shadow gets no feedback and no rule."""
+    config = MonitoringConfig(accuracy_window="10m", accuracy_baseline_window="1h")
+    feedback = [
+        *executor_requests("champion", {"200": 10}, 0.1, service="feedback", values="0+10x80"),
+        *executor_requests("challenger", {"200": 10}, 0.1, service="feedback", values="0+10x80"),
+    ]
+    rewards = [
+        wrapper_metric(FEEDBACK_REWARD, "champion", "1", "0+9x60 545+5x19"),
+        wrapper_metric(FEEDBACK_REWARD, "challenger", "1", "0+9x80"),
+    ]
+    drop = _alert(
+        "ModelAccuracyDrop",
+        "champion",
+        "feedback success rate of predictor champion over 10m is 50%, more than 0.05 below "
+        "its 1h rate",
+    )
+    tests = [
+        {
+            "interval": "1m",
+            "input_series": [*feedback, *rewards],
+            "alert_rule_test": [
+                {"eval_time": "50m", "alertname": "ModelAccuracyDrop", "exp_alerts": []},
+                {"eval_time": "80m", "alertname": "ModelAccuracyDrop", "exp_alerts": [drop]},
+            ],
+        }
+    ]
+    _run_promtool(promtool, tmp_path, config, tests)

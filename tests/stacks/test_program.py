@@ -411,7 +411,7 @@ THREE_DEPLOYMENTS = [
         "predictors": [
             {"name": "champion", "model": "iris@champion", "traffic": 90},
             {"name": "challenger", "model": "iris@challenger", "traffic": 10},
-            {"name": "shadow", "model": "iris@challenger", "shadow": True, "mirrorPercent": 20},
+            {"name": "shadow", "model": "iris@candidate", "shadow": True, "mirrorPercent": 20},
         ],
     },
     {

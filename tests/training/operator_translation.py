@@ -72,9 +72,11 @@ def operator_generated_config(
     *,
     secrets: dict[tuple[str, str, str], str],
     resolve: Callable[[str], str],
+    base: dict | None = None,
 ) -> dict:
-    """The Alertmanager configuration for the chart's defaults plus `alertmanager_configs`."""
-    routes, receivers = [], [{"name": "null"}]
+    """The Alertmanager configuration for `base` (the chart's `alertmanager.config`; default:
+    the chart's own defaults) plus `alertmanager_configs`, whose routes come first."""
+    routes, receivers = [], [{"name": "null"}] if base is None else list(base["receivers"])
     for config in sorted(
         alertmanager_configs, key=lambda c: (c["metadata"]["namespace"], c["metadata"]["name"])
     ):
@@ -91,6 +93,10 @@ def operator_generated_config(
                     ],
                 }
             )
+    if base is not None:
+        root = base["route"]
+        return {**base, "route": {**root, "routes": [*routes, *root["routes"]]},
+                "receivers": receivers}  # fmt: skip
     return {
         "global": {"resolve_timeout": "5m"},
         "route": {

@@ -21,6 +21,8 @@ from conftest import REPO_ROOT, of_kind, rendered_objects
 from operator_translation import operator_generated_config
 from sklearn.datasets import load_iris
 
+from infra.alerting.alertmanager import alertmanager_config
+from infra.stack_config import load_stack_file
 from localrun.prometheus_server import running_prometheus
 from localrun.server_process import ModelServerProcess
 from tests.conftest import pin_test_stack
@@ -42,7 +44,9 @@ def fast_drift_render(tmp_path_factory) -> dict[str, dict]:
     return rendered_objects("dev", directory / "render", "--config-file", str(stack_file))
 
 
-def _alertmanager_config(objects: dict[str, dict], trigger_url: str) -> dict:
+def _alertmanager_config(
+    objects: dict[str, dict], trigger_url: str, base: dict | None = None
+) -> dict:
     (service,) = [
         s for s in of_kind(objects, "Service") if s["metadata"]["name"] == "retrain-trigger"
     ]
@@ -63,7 +67,7 @@ def _alertmanager_config(objects: dict[str, dict], trigger_url: str) -> dict:
         for reference in [webhook["httpConfig"]["authorization"]["credentials"]]
     }
     return operator_generated_config(
-        of_kind(objects, "AlertmanagerConfig"), secrets=secrets, resolve=resolve
+        of_kind(objects, "AlertmanagerConfig"), secrets=secrets, resolve=resolve, base=base
     )
 
 
@@ -101,13 +105,46 @@ def test_routing_checks_with_amtool_and_scopes_by_namespace(
     assert receiver(*drift, "namespace=seldon") == "seldon/iris-retrain/retrain"
     assert receiver(*drift, "namespace=other") == "null"
     assert (
-        receiver("alertname=ModelErrorRatioHigh", "deployment_name=iris", "namespace=seldon")
+        receiver("alertname=ModelAccuracyDrop", "deployment_name=iris", "namespace=seldon")
         == "seldon/iris-retrain/retrain"
     )
-    assert (
-        receiver("alertname=ModelLatencySLOBreach", "deployment_name=iris", "namespace=seldon")
-        == "null"
+    for never in ("ModelErrorRatioHigh", "ModelBadRequestSurge", "ModelLatencySLOBreach"):
+        assert receiver(f"alertname={never}", "deployment_name=iris", "namespace=seldon") == "null"
+
+
+def test_retrain_alerts_also_reach_people_and_5xx_reaches_only_people(
+    fast_drift_render, amtool_binary, tmp_path
+):
+    """With the stack's own root routing (mlops-platform:alerting of dev) under the operator's
+    AlertmanagerConfig routes, as the operator assembles them: drift and an accuracy drop go to
+    the retrain webhook and on to the team; a 5xx surge, which retraining cannot fix, goes to
+    the team only (critical: dev's e-mail receiver)."""
+    base = alertmanager_config(load_stack_file(REPO_ROOT / "Pulumi.dev.yaml").alerting)
+    config = _alertmanager_config(fast_drift_render, "http://127.0.0.1:1", base)
+    config_file = tmp_path / "alertmanager.yml"
+    config_file.write_text(yaml.safe_dump(config))
+    subprocess.run(
+        [amtool_binary, "check-config", str(config_file)], check=True, capture_output=True
     )
+
+    def receivers(*labels: str) -> str:
+        result = subprocess.run(
+            [amtool_binary, "config", "routes", "test", f"--config.file={config_file}", *labels],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return result.stdout.strip()
+
+    where = ["deployment_name=iris", "namespace=seldon"]
+    retrain = "seldon/iris-retrain/retrain"
+    assert receivers("alertname=ModelFeatureDrift", "severity=warning", *where) == (
+        f"{retrain},team-slack"
+    )
+    assert receivers("alertname=ModelAccuracyDrop", "severity=warning", *where) == (
+        f"{retrain},team-slack"
+    )
+    assert receivers("alertname=ModelErrorRatioHigh", "severity=critical", *where) == ("team-email")
 
 
 def test_drift_alert_sent_to_alertmanager_reaches_the_trigger(

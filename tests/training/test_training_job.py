@@ -77,7 +77,7 @@ def _run(command: list[str], mlflow_server, tmp_path) -> subprocess.CompletedPro
     )
 
 
-def test_the_job_registers_a_version_logs_the_dataset_and_moves_challenger_only_past_the_gate(
+def test_the_job_registers_a_version_logs_the_dataset_and_moves_candidate_only_past_the_gate(
     rendered_prod, mlflow_server, dataset, tmp_path
 ):
     uri, sha256 = dataset
@@ -86,7 +86,7 @@ def test_the_job_registers_a_version_logs_the_dataset_and_moves_challenger_only_
     first = _run(command, mlflow_server, tmp_path)
     assert first.returncode == 0, first.stderr
     trained = json.loads(first.stdout)
-    assert trained["gate"]["passed"] is True and trained["challenger"] is True
+    assert trained["gate"]["passed"] is True and trained["candidate"] is True
     client = MlflowClient(tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url)
     version = client.get_model_version(model_name, trained["version"])
     assert version.tags["dataset_hash"] == trained["dataset_hash"]
@@ -94,7 +94,7 @@ def test_the_job_registers_a_version_logs_the_dataset_and_moves_challenger_only_
     assert version.tags["dataset_content_sha256"] == sha256
     run = client.get_run(trained["run_id"])
     assert run.data.tags["dataset_content_sha256"] == sha256
-    assert client.get_model_version_by_alias(model_name, "challenger").version == trained["version"]
+    assert client.get_model_version_by_alias(model_name, "candidate").version == trained["version"]
 
     promote = [sys.executable, "-m", "model", "promote", "--model-name", model_name, "--json"]
     promoted = _run(promote, mlflow_server, tmp_path)
@@ -104,6 +104,6 @@ def test_the_job_registers_a_version_logs_the_dataset_and_moves_challenger_only_
     worse = _run([*command, "--param", "C=0.001"], mlflow_server, tmp_path)
     assert worse.returncode == GATE_FAILED, worse.stderr
     failed = json.loads(worse.stdout)
-    assert failed["gate"]["passed"] is False and failed["challenger"] is False
+    assert failed["gate"]["passed"] is False and failed["candidate"] is False
     assert int(failed["version"]) > int(trained["version"])
-    assert client.get_model_version_by_alias(model_name, "challenger").version == trained["version"]
+    assert client.get_model_version_by_alias(model_name, "candidate").version == trained["version"]

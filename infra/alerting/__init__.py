@@ -1,0 +1,1 @@
+"""Who the platform's alerts reach: Alertmanager receivers, routing by severity, runbook links."""
