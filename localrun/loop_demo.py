@@ -45,6 +45,7 @@ from sklearn.datasets import load_iris
 
 from infra.model_monitoring.config import PredictorTarget
 from infra.seldon.routing import PREDICTOR_HEADER, predictor_host, virtual_service
+from infra.stack_config import load_stack_file
 from localrun.gateway_stand_in import GatewayStandIn
 from localrun.local_forge import git, seeded_forge
 from localrun.mlflow_registry import LocalMlflowServer
@@ -103,6 +104,7 @@ def loop_stack(directory: Path) -> Path:
     config = document["config"]
     (iris,) = config["mlops-platform:deployments"]
     iris["rollout"].update(steps=[10, 50, 100], minStepDuration="5s", promoteWhen="better")
+    iris["rollout"].pop("margin", None)
     iris["rollout"]["guardrails"]["maxShadowDisagreement"] = 0.3
     iris["rollout"]["guardrails"]["latencyTolerance"] = 1.0
     for predictor in iris["predictors"]:
@@ -111,6 +113,7 @@ def loop_stack(directory: Path) -> Path:
     config["mlops-platform:monitoring"]["driftFor"] = "1s"
     path = directory / f"Pulumi.{STACK}.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
+    load_stack_file(path)
     return path
 
 
@@ -281,12 +284,12 @@ def run_loop(workdir: Path, prometheus_binary: str) -> tuple[Timeline, Path]:
         stack_file = work / draft.name
         timeline.add("bootstrap", f"champion, challenger and candidate: iris version {first}")
 
-        cluster = Cluster(stack_file, uri, exits)
-        cluster.apply()
         (rule,) = [d for d in documents(render_stack(STACK, stack_file)).values()
                    if d.get("kind") == "PrometheusRule"]  # fmt: skip
         rules = workdir / "rules.yml"
         rules.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+        cluster = Cluster(stack_file, uri, exits)
+        cluster.apply()
         (workdir / "prometheus").mkdir()
         prometheus = exits.enter_context(running_prometheus(
             prometheus_binary, workdir / "prometheus", cluster.scrape_configs(),
