@@ -29,6 +29,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -49,6 +50,7 @@ from infra.stack_config import load_stack_file
 from localrun.gateway_stand_in import GatewayStandIn
 from localrun.local_forge import git, seeded_forge
 from localrun.mlflow_registry import LocalMlflowServer
+from localrun.process_group import free_port
 from localrun.prometheus_server import running_prometheus, wait_for_first_scrapes
 from localrun.server_process import ModelServerProcess
 from model.ledger_signing import LEDGER_KEY_ENV
@@ -118,13 +120,15 @@ def loop_stack(directory: Path) -> Path:
 
 
 def train(tracking_uri: str, *extra: str) -> str:
-    """`python -m model train` (the retrain Job's command); the registered version."""
+    """`python -m model train` (the retrain Job's command); the registered version, which
+    passed its quality gate (exit 3, a failed gate, stops the demo)."""
     done = subprocess.run(
         [sys.executable, "-m", "model", "train", "--json", "--tracking-uri", tracking_uri, *extra],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
-    if done.returncode not in (0, 3):
-        raise RuntimeError(f"training failed:\n{done.stderr}")
+    if done.returncode != 0:
+        raise RuntimeError(f"training failed or its gate did (exit {done.returncode}):\n"
+                           f"{done.stderr[-2000:]}")  # fmt: skip
     return str(json.loads(done.stdout)["version"])
 
 
@@ -136,6 +140,8 @@ class Cluster:
         self.stack_file, self.tracking_uri, self.exits = stack_file, tracking_uri, exits
         self.servers: dict[str, ModelServerProcess] = {}
         self.serving: dict[str, Pin] = {}
+        self.metrics_ports: dict[str, int] = {}
+        """Per predictor, kept across restarts: Prometheus's targets stay the same."""
         self.gateway: GatewayStandIn | None = None
 
     def predictors(self) -> list[dict]:
@@ -190,7 +196,8 @@ class Cluster:
         if name == "shadow":  # compares each mirrored row with the champion's answer
             env.update(COMPARE_MODEL_URI=f"models:/{champion.model}/{champion.version}",
                        COMPARE_MODEL_DIGEST=champion.digest)  # fmt: skip
-        return ModelServerProcess(f"models:/{pin.model}/{pin.version}", env=env)
+        port = self.metrics_ports.setdefault(name, free_port())
+        return ModelServerProcess(f"models:/{pin.model}/{pin.version}", env=env, metrics_port=port)
 
     def scrape_configs(self) -> list[dict]:
         """Every predictor's server by its fixed metrics port, and the gateway's executors."""
@@ -313,6 +320,7 @@ def run_loop(workdir: Path, prometheus_binary: str) -> tuple[Timeline, Path]:
         for _ in range(MAX_ROUNDS):
             send(cluster, rng)
             step = rollout_step(stack_file, prometheus, uri)
+            print(f"           rollout: {step['action']} ({step['reason']})", flush=True)
             if step["action"] == "expose":
                 exposed = step
                 break
@@ -326,6 +334,7 @@ def run_loop(workdir: Path, prometheus_binary: str) -> tuple[Timeline, Path]:
         for _ in range(MAX_ROUNDS):
             sent = send(cluster, rng)
             step = rollout_step(stack_file, prometheus, uri)
+            print(f"           rollout: {step['action']} ({step['reason']})", flush=True)
             if step["action"] in ("start", "wait"):
                 continue
             cluster.apply()
@@ -371,4 +380,6 @@ def main(prometheus_binary: str | None = None) -> tuple[Timeline, Path]:
 
 
 if __name__ == "__main__":
+    # SIGTERM unwinds like Ctrl-C, so every server started here is stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     main()
