@@ -355,7 +355,7 @@ def run_loop(workdir: Path, prometheus_binary: str) -> tuple[Timeline, Path]:
         checks = guard.run(guard.build_parser().parse_args(
             ["--stack-file", str(stack_file), "--prometheus-url", prometheus,
              "--tracking-uri", uri, "--window", "30s", "--actor", "loop-demo",
-             "--min-requests", "50", "--min-feedback", "0"]))  # fmt: skip
+             "--min-requests", "50"]))  # fmt: skip
         (check,) = checks
         if check["action"] != "rollback":
             raise RuntimeError(f"the guard did not roll back: {check}")
