@@ -118,7 +118,7 @@ $(VENV)-mlserver/.installed: localrun/mlserver-requirements.txt $(BIN)/.installe
 bench: venv $(VENV)-mlserver/.installed ## wrk: the model server vs MLServer 1.7.1, BENCH_SECONDS each; PASS/FAIL per target (needs wrk)
 	$(BIN)/python -m localrun.benchmark --duration $(BENCH_SECONDS) --mlserver-venv $(VENV)-mlserver
 
-.PHONY: abtest-demo rollout loop-demo
+.PHONY: abtest-demo rollout guard loop-demo
 loop-demo: venv ## The whole loop with real processes: drift, retrain, candidate, shadow, canary, promotion, guard rollback; prints a timeline
 	$(BIN)/python -m localrun.loop_demo
 
@@ -127,6 +127,8 @@ abtest-demo: venv ## Two real model servers (weaker challenger), real Prometheus
 
 rollout: venv ## One step of every rollout plan in STACK's file, from PROMETHEUS_URL, proposed as a reviewed change (the scheduled CI job)
 	$(BIN)/python -m stacks.rollout --stack-file Pulumi.$(STACK).yaml --prometheus-url "$(PROMETHEUS_URL)" --json
+guard: venv ## Champion guard: hold each champion of STACK to its promotion baseline from PROMETHEUS_URL, roll back on a breach (scheduled CI job)
+	$(BIN)/python -m stacks.guard --stack-file Pulumi.$(STACK).yaml --prometheus-url "$(PROMETHEUS_URL)" --json
 
 # Model pins (docs/operations.md, "Model pins and reviewed changes"): pins.<stack>.yaml says
 # which version and digest each predictor serves; only reviewed changes move it.

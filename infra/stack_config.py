@@ -50,7 +50,9 @@ ALERTING_SHAPE = """\
       - {name: team, slack: {channel: "#mlops-alerts"}}     # secret alertSlackApiUrl
       - {name: oncall, pagerduty: {}}                      # secret alertPagerdutyRoutingKey"""
 
-SECRET_KEYS = frozenset({"registryPassword", "s3SecretAccessKey", *CREDENTIAL_KEYS.values()})
+SECRET_KEYS = frozenset(
+    {"registryPassword", "s3SecretAccessKey", "modelLedgerKey", *CREDENTIAL_KEYS.values()}
+)
 """Keys that must be set with `pulumi config set --secret`, never as plaintext."""
 
 SECRET_PLACEHOLDER = "[secret]"
@@ -260,3 +262,14 @@ def report(source: str, problems: list[str]) -> str:
     lines = [f"invalid stack configuration in {source}:"]
     lines += [f"  - {problem}" for problem in problems]
     return "\n".join(lines)
+
+
+def unset_secrets(config: StackConfig) -> list[str]:
+    """Secret stack keys the stack needs but does not set: each alert receiver kind's
+    credential, and the ledger key where a deployment retrains (its runs sign their entries).
+    An offline render shows them as the placeholder; `pulumi up` and `preview` refuse."""
+    missing = config.alerting.missing_credentials(config.alert_credentials)
+    retrains = any(d.training is not None for d in config.deployments)
+    if retrains and config.training_image.model_ledger_key is None:
+        missing.append("modelLedgerKey")
+    return missing

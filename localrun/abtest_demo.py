@@ -113,6 +113,7 @@ def stack_file(directory: Path, champion: str, challenger: str, tracking_uri: st
     the forge double; returns the stack file of its clone."""
     text = (REPO_ROOT / "Pulumi.dev.yaml").read_text()
     head, _, tail = text.partition("      predictors:\n")
+    head = head.partition("      rollout:\n")[0]  # dev's own plan gives way to the demo's
     tail = tail.replace("model: iris@champion", f"model: iris/{champion}", 1)
     tail = tail.replace("model: iris@challenger", f"model: iris/{challenger}", 1)
     tail = tail.replace("traffic: 50", "traffic: 90", 1).replace("traffic: 50", "traffic: 10", 1)

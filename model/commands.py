@@ -60,7 +60,29 @@ def register_train(
     )
     parser.add_argument("--seed", type=int, help="default: the spec's, else 42")
     parser.add_argument("--test-size", type=float, help="held-out fraction (default: 0.25)")
+    parser.add_argument(
+        "--only-new-data",
+        action="store_true",
+        help="train only when the data differs from the latest version's (its dataset_hash "
+        "tag); otherwise exit 0 saying so (the scheduled training run: retrain on new data)",
+    )
     _add_gate_options(parser)
+
+
+def _latest_with_same_data(store, model_name: str, dataset) -> dict[str, str] | None:
+    """The latest registered version and the data hash when that version was trained on the
+    same rows (`dataset_hash` tag), else None."""
+    from model.conventions import TAG_DATASET_HASH
+    from model.data import dataset_hash
+
+    versions = store.client.search_model_versions(f"name='{model_name}'")
+    if not versions:
+        return None
+    latest = max(versions, key=lambda v: int(v.version))
+    data = dataset_hash(dataset.frame)
+    if (latest.tags or {}).get(TAG_DATASET_HASH) != data:
+        return None
+    return {"latest_version": str(latest.version), "dataset_hash": data}
 
 
 def register_evaluate(
@@ -188,6 +210,13 @@ def _train(args: argparse.Namespace) -> int:
             f"{args.model_name}.yaml"
         )
     dataset = _dataset(args, spec)
+    if args.only_new_data:
+        unchanged = _latest_with_same_data(Store.open(args.tracking_uri), args.model_name, dataset)
+        if unchanged is not None:
+            result = {"model_name": args.model_name, "trained": False, "reason": "no new data"}
+            text = f"no new data: version {unchanged['latest_version']} was trained on it"
+            emit(args.json, {**result, **unchanged}, text)
+            return 0
     estimator = args.estimator or (spec.estimator.name if spec else "logistic_regression")
     spec_params = spec.estimator.params if spec and estimator == spec.estimator.name else {}
     config = TrainingConfig.parse(

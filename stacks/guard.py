@@ -141,11 +141,14 @@ def _guard(args, config, deployment, policy: GuardPolicy, now: float) -> dict:
 
 def _propose_pins(args, config, name: str, record, verdict: dict, baseline: Baseline) -> dict:
     """The pin change back to the previous champion, as a reviewed change of kind `guard`:
-    urgent on a protected stack, where it waits for an approval."""
+    urgent on a protected stack, where it waits for an approval. A stack without a pin file
+    (`pins.<stack>.yaml`, release/pins.py) serves the alias itself: nothing in Git changes."""
+    stack = args.stack_file.name.removeprefix(STACK_NAME_PREFIX).removesuffix(".yaml")
+    if not args.stack_file.with_name(f"pins.{stack}.yaml").is_file():
+        return {}
     from release.change_request import propose
     from release.pinning import following, registered_pin
 
-    stack = args.stack_file.name.removeprefix(STACK_NAME_PREFIX).removesuffix(".yaml")
     pin = registered_pin(Store.open(args.tracking_uri), name, record.to_version, CHAMPION)
     changes = following(args.stack_file, pin)
     if not changes:

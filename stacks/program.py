@@ -184,6 +184,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             tracking_uri=mlflow.tracking_uri,
             pipeline_login=mlflow.pipeline_login,
             registry=config.image,
+            ledger_key=config.training_image.model_ledger_key.get_secret_value(),
             # AlertmanagerConfig is one of the chart's CRDs.
             opts=monitoring_opts,
         )

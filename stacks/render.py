@@ -41,6 +41,7 @@ def render_stack(stack: str, config_file: Path) -> Declared:
         load_stack_file,
         readable_values,
         secure_keys,
+        unset_secrets,
     )
     from stacks.mock_runtime import declare_under_mocks
 
@@ -48,10 +49,10 @@ def render_stack(stack: str, config_file: Path) -> Declared:
     raw = yaml.safe_load(config_file.read_text())["config"]
     secure = secure_keys(raw)
     values = readable_values(raw)
-    for key in config.alerting.needed_credentials:
+    for key in unset_secrets(config):
         if key not in secure:
-            # A preview without the stack's secrets: `pulumi
-            # up` and `pulumi preview` refuse until the operator sets it (AlertReceivers).
+            # A preview without the stack's secrets: `pulumi up` and `pulumi preview` refuse
+            # until the operator sets it (stacks/runtime_config.py).
             print(
                 f"note: {config_file.name}: mlops-platform:{key} is not set; rendered as "
                 f"{SECRET_PLACEHOLDER!r}. Set it with `pulumi config set --secret "

@@ -241,12 +241,15 @@ def _expose(args, deployment, baseline, challenger, plan, now: float, result: di
     if shadow is None or challenger.alias != CHALLENGER:
         return {**idle, "reason": "no rollout in progress (exposure needs a shadow and a "
                 f"challenger following '@{CHALLENGER}')"}  # fmt: skip
-    name, candidate = _model_version(
-        f"{challenger.registered_model}@{CANDIDATE}", args.tracking_uri
-    )
+    name = challenger.registered_model
+    candidate = _alias_version(f"{name}@{CANDIDATE}", args.tracking_uri)
     live = {_alias_version(p.model, args.tracking_uri) for p in (baseline, challenger)}
-    if candidate in live:
-        return {**idle, "reason": f"no new candidate: {name} version {candidate} already serves"}
+    if candidate is None or candidate in live:
+        return {
+            **idle,
+            "reason": f"no new candidate: {name}@{CANDIDATE} is "
+            f"{candidate or 'unset'}, the live versions {sorted(v or '-' for v in live)}",
+        }
     if args.prometheus_url is None:
         return {**idle, "reason": "exposure is screened from Prometheus: pass --prometheus-url"}
     screening = read_screening(

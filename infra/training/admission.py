@@ -17,7 +17,6 @@ containers' image and command (all training CronJobs of a namespace run the same
 pod template with the CronJob's compares like with like.
 """
 
-
 TRAINING_CRONJOB_LABELS = {
     "app.kubernetes.io/name": "model-training",
     "app.kubernetes.io/part-of": "mlops-platform",

@@ -33,6 +33,7 @@ from infra.training.admission import (
 from infra.training.config import (
     ALERTMANAGER_PODS,
     GATE_FAILED_EXIT_CODE,
+    LEDGER_KEY_KEY,
     RETRAIN_ALERTS,
     RETRAIN_COOLDOWN_SECONDS,
     RUN_DEADLINE_SECONDS,
@@ -54,6 +55,7 @@ from infra.workloads import (
     pod_security_context,
     resources,
     scratch_volume,
+    secret_env,
 )
 
 
@@ -100,9 +102,11 @@ class ContinuousTraining(PlatformComponent):
         tracking_uri: pulumi.Input[str],
         pipeline_login: MlflowLogin,
         registry: ModelImageConfig,
+        ledger_key: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:training:ContinuousTraining", name, opts)
+        self._ledger_key = ledger_key
         self._image = image
         self._tracking_uri = tracking_uri
         token = generated_password(f"{name}-webhook-token", self.child_opts())
@@ -120,6 +124,12 @@ class ContinuousTraining(PlatformComponent):
                 mlflow=pipeline_login.secret(
                     f"{namespace}-mlflow-pipeline", namespace=namespace, opts=self.child_opts()
                 ),
+                ledger=credentials_secret(
+                    f"{namespace}-model-ledger-key",
+                    namespace=namespace,
+                    data={LEDGER_KEY_KEY: self._ledger_key},
+                    opts=self.child_opts(),
+                ).metadata["name"],
                 pull=(
                     credentials_secret(
                         f"{namespace}-training-image-pull",
@@ -164,11 +174,13 @@ class ContinuousTraining(PlatformComponent):
         self, target: TrainingTarget, secrets: "_NamespaceSecrets"
     ) -> k8s.batch.v1.CronJob:
         """The deployment's training run: `model train` reads the dataset from its URI, logs
-        its hashes, trains, registers and gates a version, and moves `challenger` if it passed."""
+        its hashes, trains, registers and gates a version, and moves `candidate` if it passed."""
         env = [
             {"name": "MLFLOW_TRACKING_URI", "value": self._tracking_uri},
             {"name": "HOME", "value": "/tmp"},
             *MlflowLogin.env(secrets.mlflow),
+            # The run records its `candidate` as a signed ledger entry (model/promotion.py).
+            secret_env("MODEL_LEDGER_KEY", secrets.ledger, LEDGER_KEY_KEY),
         ]
         labels = {**TRAINING_CRONJOB_LABELS, "mlops-platform/deployment": target.deployment}
         pod_spec = {
@@ -187,6 +199,9 @@ class ContinuousTraining(PlatformComponent):
                         target.registered_model,
                         "--data",
                         target.training.dataset,
+                        # Retrain on new data: a run on the rows the latest version was
+                        # trained on would reproduce it, so it stops there (exit 0).
+                        "--only-new-data",
                         "--json",
                     ],
                     "env": env,
@@ -472,6 +487,8 @@ class _NamespaceSecrets:
     token: pulumi.Output[str]
     mlflow: k8s.core.v1.Secret
     """The pipeline user's MLflow login."""
+    ledger: pulumi.Output[str]
+    """The promotion ledger's signing key."""
     pull: pulumi.Output[str] | None
 
     def pull_secrets(self) -> dict:

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from infra.config_types import CamelModel, DnsLabel
 from infra.deployments.config import DeploymentConfig, TrainingConfig
@@ -31,6 +31,8 @@ TRIGGER_PORT_NAME = "http-webhook"
 """Named by protocol, so Istio treats the Service as HTTP rather than opaque TCP."""
 TRIGGER_NAME = TRIGGER_ACCOUNT
 TOKEN_KEY = "token"
+LEDGER_KEY_KEY = "key"
+"""The key of the ledger key's Secret in each training namespace."""
 TOKEN_DIR = "/var/run/secrets/retrain-webhook"
 TRAIN_CONTAINER = "train"
 RUN_DEADLINE_SECONDS = 3600
@@ -63,6 +65,9 @@ class TrainingImageConfig(CamelModel):
         default="mlops/model-training", pattern=r"^[a-z0-9._\-/]+$"
     )
     training_image_prebuilt_ref: str = Field(default="", pattern=f"^$|{DIGEST_REFERENCE}")
+    model_ledger_key: SecretStr | None = None
+    """The promotion ledger's signing key (`MODEL_LEDGER_KEY`, the CI secret's value): a training
+    run records its `candidate` as a signed ledger entry. Secret stack key `modelLedgerKey`."""
 
 
 @dataclass(frozen=True)

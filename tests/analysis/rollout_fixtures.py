@@ -1,6 +1,6 @@
-"""A real MLflow registry (iris champion v1, challenger v2) and a stack file with a rollout plan
-in a clone of a local bare Git repository, the forge double (`LocalBareRepoForge`) the rollout
-command proposes its changes to."""
+"""A real MLflow registry (iris champion v1, candidate v2 exposed as challenger) and a stack file
+with a rollout plan in a clone of a local bare Git repository, the forge double
+(`LocalBareRepoForge`) the rollout command proposes its changes to."""
 
 import subprocess
 import sys
@@ -10,7 +10,7 @@ import pytest
 from mlflow import MlflowClient
 
 from localrun.local_forge import seeded_forge
-from model.promotion import promote
+from model.promotion import expose, promote
 from model.store import Store
 from release.pinning import lock_from_store
 from release.pins import dump_pins
@@ -34,12 +34,14 @@ def _train(tracking_uri: str) -> None:
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory) -> str:
-    """A tracking URI whose `iris` has champion version 1 and challenger version 2."""
+    """A tracking URI whose `iris` has champion version 1 and challenger version 2 (trained,
+    so the `candidate`, then exposed)."""
     root = tmp_path_factory.mktemp("rollout-registry")
     tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
     _train(tracking_uri)
     promote("iris", "1", tracking_uri=tracking_uri, reason="first champion")
     _train(tracking_uri)
+    expose("iris", tracking_uri=tracking_uri, reason="the rollout tests' challenger")
     return tracking_uri
 
 
@@ -53,6 +55,7 @@ def stack_with_rollout(directory: Path) -> Path:
     text = (REPO_ROOT / "Pulumi.dev.yaml").read_text()
     head, _, tail = text.partition("      predictors:\n")
     assert tail, "Pulumi.dev.yaml no longer has an iris predictors list"
+    head = head.partition("      rollout:\n")[0]  # dev's own plan gives way to this one
     tail = tail.replace("traffic: 50", "traffic: 90", 1).replace("traffic: 50", "traffic: 10", 1)
     path = directory / "Pulumi.dev.yaml"
     path.write_text(head + ROLLOUT + "      predictors:\n" + tail)

@@ -95,6 +95,7 @@ def test_a_degraded_champion_is_rolled_back_through_the_ledger(
     assert (last.action, last.from_version, last.to_version, last.state) == (
         "rollback", "2", "1", "committed")  # fmt: skip
     assert last.reason.startswith("champion guard: error_ratio: 4.76% of 12600 requests")
+    assert check["change_request"] == {}, "the stack has no pin file: nothing in Git to change"
 
 
 def test_the_verdict_is_exact_on_counts() -> None:

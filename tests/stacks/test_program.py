@@ -48,11 +48,12 @@ COMMON_TYPES = {
     "kubernetes:core/v1:ServiceAccount": 1,
     "kubernetes:batch/v1:Job": 1,
 }
-PLATFORM_SECRETS = 3
-"""PostgreSQL, the MLflow server's and Grafana's admin; each deployment adds its MLflow login."""
+PLATFORM_SECRETS = 4
+"""PostgreSQL, the MLflow server's and Grafana's admin, the alert receivers' credentials; each
+deployment adds its MLflow login."""
 TRAINING_PER_NAMESPACE = {
-    # the webhook token and the pipeline user's MLflow login
-    "kubernetes:core/v1:Secret": 2,
+    # the webhook token, the pipeline user's MLflow login and the ledger key
+    "kubernetes:core/v1:Secret": 3,
     "kubernetes:core/v1:ServiceAccount": 1,
     "kubernetes:rbac.authorization.k8s.io/v1:Role": 1,
     "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 1,

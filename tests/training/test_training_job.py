@@ -100,8 +100,19 @@ def test_the_job_registers_a_version_logs_the_dataset_and_moves_candidate_only_p
     promoted = _run(promote, mlflow_server, tmp_path)
     assert promoted.returncode == 0, promoted.stderr
 
-    # A much more regularised model on the same data: the gate fails, challenger stays.
-    worse = _run([*command, "--param", "C=0.001"], mlflow_server, tmp_path)
+    # The schedule retrains on new data only: the same rows again register nothing.
+    again = _run(command, mlflow_server, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout) == {
+        "model_name": model_name, "trained": False, "reason": "no new data",
+        "latest_version": trained["version"], "dataset_hash": trained["dataset_hash"],
+    }  # fmt: skip
+    assert len(client.search_model_versions(f"name='{model_name}'")) == 1
+
+    # A much more regularised model on the same data, forced past the new-data check: the gate
+    # fails, the candidate stays.
+    forced = [arg for arg in command if arg != "--only-new-data"]
+    worse = _run([*forced, "--param", "C=0.001"], mlflow_server, tmp_path)
     assert worse.returncode == GATE_FAILED, worse.stderr
     failed = json.loads(worse.stdout)
     assert failed["gate"]["passed"] is False and failed["candidate"] is False
