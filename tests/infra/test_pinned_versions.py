@@ -62,19 +62,19 @@ def test_a_predictor_without_a_pin_names_file_key_and_command(copied: Path) -> N
         pinned_versions(load_stack_file(copied).deployments, copied)
     message = str(error.value)
     assert str(pin_file_for(copied)) in message
-    assert "deployments.seldon/iris.shadow: no pin for 'shadow' (iris@challenger)" in message
+    assert "deployments.seldon/iris.shadow: no pin for 'shadow' (iris@candidate)" in message
     assert "`python -m release pin --stack dev`" in message
 
 
 def test_a_pin_taken_through_another_alias_is_refused(copied: Path) -> None:
     text = copied.read_text()
-    copied.write_text(text.replace("model: iris@challenger\n          shadow",
-                                   "model: iris@candidate\n          shadow"))  # fmt: skip
+    copied.write_text(text.replace("model: iris@candidate\n          shadow",
+                                   "model: iris@nightly\n          shadow"))  # fmt: skip
     with pytest.raises(StackConfigError) as error:
         pinned_versions(load_stack_file(copied).deployments, copied)
     assert (
-        "deployments.seldon/iris.shadow: pinned through iris@challenger, but the stack file "
-        "serves iris@candidate" in str(error.value)
+        "deployments.seldon/iris.shadow: pinned through iris@candidate, but the stack file "
+        "serves iris@nightly" in str(error.value)
     )
 
 
