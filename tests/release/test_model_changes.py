@@ -13,7 +13,7 @@ import yaml
 from mlflow import MlflowClient
 
 from localrun.local_forge import git, seeded_forge
-from model.promotion import promote
+from model.promotion import expose, promote
 from model.store import Store
 from release.__main__ import main
 from release.pinning import lock_from_store
@@ -24,19 +24,22 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory) -> str:
-    """iris version 1 (champion) and 2 (challenger), trained by `python -m model train`."""
+    """iris version 1 (champion) and 2 (the candidate, exposed as challenger), trained by
+    `python -m model train`."""
     uri = f"sqlite:///{tmp_path_factory.mktemp('registry') / 'mlflow.db'}"
     for _ in range(2):
         subprocess.run([sys.executable, "-m", "model", "train", "--json", "--tracking-uri", uri],
                        cwd=REPO_ROOT, check=True, capture_output=True, timeout=600)  # fmt: skip
         if _ == 0:
             promote("iris", "1", tracking_uri=uri, reason="first champion")
+    expose("iris", tracking_uri=uri, reason="the tests' challenger")
     return uri
 
 
 @pytest.fixture
 def checkout(registry, tmp_path, monkeypatch) -> Path:
-    """The dev stack and its pins (champion 1, challenger and shadow 2) at the forge double."""
+    """The dev stack and its pins (champion 1, challenger 2, shadow on the candidate 2) at the
+    forge double."""
     copy = tmp_path / "mlflow.db"
     copy.write_bytes(Path(registry.removeprefix("sqlite:///")).read_bytes())
     uri = f"sqlite:///{copy}"
@@ -96,13 +99,13 @@ def test_promotion_then_rollback_are_one_reviewed_commit_each(capsys, checkout) 
 
 def test_follow_proposes_a_gate_moved_alias_once(capsys, checkout) -> None:
     client = MlflowClient(tracking_uri=Store.open().tracking_uri)
-    assert release(capsys, checkout, "follow", "--alias", "challenger")["change_requests"] == []
-    client.set_registered_model_alias("iris", "challenger", "1")
-    (request,) = release(capsys, checkout, "follow", "--alias", "challenger")["change_requests"]
+    assert release(capsys, checkout, "follow", "--alias", "candidate")["change_requests"] == []
+    client.set_registered_model_alias("iris", "candidate", "1")
+    (request,) = release(capsys, checkout, "follow", "--alias", "candidate")["change_requests"]
     assert request["kind"] == "gate"
-    assert served(checkout) == {"champion": "1", "challenger": "1", "shadow": "1"}
+    assert served(checkout) == {"champion": "1", "challenger": "2", "shadow": "1"}
     (message,) = main_log(checkout)
-    assert message.startswith("iris: challenger -> version 1 (quality gate passed)")
+    assert message.startswith("iris: candidate -> version 1 (quality gate passed)")
     evidence = json.loads(message.split("Evidence:\n", 1)[1])
     assert evidence["gate_passed"] is True and evidence["dataset_hash"]
-    assert release(capsys, checkout, "follow", "--alias", "challenger")["change_requests"] == []
+    assert release(capsys, checkout, "follow", "--alias", "candidate")["change_requests"] == []

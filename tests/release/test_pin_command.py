@@ -47,14 +47,16 @@ SERVED = ("ab", "pinned", "nodigest", "promoted", "never-trained")
 
 @pytest.fixture(scope="module")
 def registry(mlflow_server) -> str:
-    """The real server with `ab` (champion 1, challenger 2), `pinned` (1 version), `nodigest`
-    (1 version without its tag), `promoted` (champion 1, 2 versions) and `never-trained` (no
-    version), registered by the pipeline user and readable by the serving user."""
+    """The real server with `ab` (champion 1, challenger 2, candidate 3), `pinned` (1 version),
+    `nodigest` (1 version without its tag), `promoted` (champion 1, 2 versions) and
+    `never-trained` (no version), registered by the pipeline user and readable by the serving
+    user."""
     with mock.patch.dict(os.environ, mlflow_server.pipeline_env):
         client = MlflowClient(tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url)
-        register(client, "ab", 2)
+        register(client, "ab", 3)
         client.set_registered_model_alias("ab", "champion", "1")
         client.set_registered_model_alias("ab", "challenger", "2")
+        client.set_registered_model_alias("ab", "candidate", "3")
         register(client, "pinned", 1)
         register(client, "nodigest", 1, digest=False)
         client.set_registered_model_alias("nodigest", "champion", "1")
@@ -99,7 +101,7 @@ AB = {
     "predictors": [
         {"name": "champion", "model": "ab@champion", "traffic": 90},
         {"name": "challenger", "model": "ab@challenger", "traffic": 10},
-        {"name": "shadow", "model": "ab@challenger", "shadow": True},
+        {"name": "shadow", "model": "ab@candidate", "shadow": True},
     ],
 }
 
@@ -123,7 +125,7 @@ def test_champion_and_challenger_are_pinned_and_declared_at_their_versions(regis
     assert (champion.version, champion.alias, champion.registry) == ("1", "champion", registry)
     declared = render_stack("versions", path)
     served = predictors(declared, "ab")
-    for name, version in (("champion", "1"), ("challenger", "2"), ("shadow", "2")):
+    for name, version in (("champion", "1"), ("challenger", "2"), ("shadow", "3")):
         env = env_of(served[name])
         assert env["MODEL_URI"] == f"models:/ab/{version}", name
         assert env["MODEL_DIGEST"] == digest_of("ab", version), name
