@@ -62,20 +62,46 @@ class Forge(Protocol):
     def open(self, opening: Opening) -> Opened: ...
 
 
-class GitLabForge:
+class _ApiForge:
+    """Opens a request with the first call of `payloads`, then makes the others with what the
+    forge answered (`follow_up`)."""
+
+    name: str
+    NUMBER: str
+    URL: str
+
+    def __init__(self, api_url: str, token_headers: dict[str, str], session=None):
+        self.api_url = api_url.rstrip("/")
+        self._session = session or requests.Session()
+        self._session.headers.update(token_headers)
+
+    def payloads(self, opening: Opening) -> list[tuple[str, str, dict[str, Any]]]:
+        raise NotImplementedError
+
+    def follow_up(self, created: dict[str, Any], method: str, path: str, body: dict) -> None:
+        raise NotImplementedError
+
+    def open(self, opening: Opening) -> Opened:
+        calls = self.payloads(opening)
+        method, path, body = calls[0]
+        created = _call(self._session, method, self.api_url + path, body)
+        for method, path, body in calls[1:]:
+            self.follow_up(created, method, path, body)
+        return Opened(self.name, created[self.NUMBER], created[self.URL], opening.auto_merge)
+
+
+class GitLabForge(_ApiForge):
     """Merge Requests API (docs.gitlab.com/api/merge_requests/): `POST /projects/:id/
     merge_requests` with source_branch, target_branch, title, description, labels and
     remove_source_branch; then, for auto-merge, `PUT /projects/:id/merge_requests/:iid/merge`
     with `merge_when_pipeline_succeeds: true` ("Merge a merge request": the merge happens when
     the pipeline succeeds; GitLab 17.11+ also accepts `auto_merge`, the same flag renamed)."""
 
-    name = "gitlab"
+    name, NUMBER, URL = "gitlab", "iid", "web_url"
 
     def __init__(self, api_url: str, project: str, token: str, session=None):
-        self.api_url = api_url.rstrip("/")
+        super().__init__(api_url, {"PRIVATE-TOKEN": token}, session)
         self.project = quote(project, safe="")
-        self._session = session or requests.Session()
-        self._session.headers["PRIVATE-TOKEN"] = token
 
     def payloads(self, opening: Opening) -> list[tuple[str, str, dict[str, Any]]]:
         """(method, path, JSON body) of each call, in order; the merge path takes the iid."""
@@ -93,16 +119,11 @@ class GitLabForge:
             calls.append(("PUT", f"/projects/{self.project}/merge_requests/{{iid}}/merge", merge))
         return calls
 
-    def open(self, opening: Opening) -> Opened:
-        calls = self.payloads(opening)
-        method, path, body = calls[0]
-        created = _call(self._session, method, self.api_url + path, body)
-        for method, path, body in calls[1:]:
-            _call(self._session, method, self.api_url + path.format(iid=created["iid"]), body)
-        return Opened(self.name, created["iid"], created["web_url"], opening.auto_merge)
+    def follow_up(self, created: dict[str, Any], method: str, path: str, body: dict) -> None:
+        _call(self._session, method, self.api_url + path.format(iid=created["iid"]), body)
 
 
-class GitHubForge:
+class GitHubForge(_ApiForge):
     """Pulls API (docs.github.com/en/rest/pulls/pulls#create-a-pull-request): `POST /repos/
     {owner}/{repo}/pulls` with title, head, base and body; labels through the Issues API
     (`POST /repos/{owner}/{repo}/issues/{number}/labels`, "labels": [...]); auto-merge has no
@@ -111,23 +132,20 @@ class GitHubForge:
     reference/mutations#enablepullrequestautomerge), which needs "Allow auto-merge" on the
     repository and a protected base branch with required checks."""
 
-    name = "github"
+    name, NUMBER, URL = "github", "number", "html_url"
     AUTO_MERGE = (
         "mutation($id: ID!) { enablePullRequestAutoMerge(input: {pullRequestId: $id, "
         "mergeMethod: MERGE}) { pullRequest { number autoMergeRequest { enabledAt } } } }"
     )
 
     def __init__(self, api_url: str, repository: str, token: str, session=None):
-        self.api_url = api_url.rstrip("/")
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+        }
+        super().__init__(api_url, headers, session)
         self.repository = repository
-        self._session = session or requests.Session()
-        self._session.headers.update(
-            {
-                "Authorization": f"Bearer {token}",
-                "Accept": "application/vnd.github+json",
-                "X-GitHub-Api-Version": "2022-11-28",
-            }
-        )
 
     def payloads(self, opening: Opening) -> list[tuple[str, str, dict[str, Any]]]:
         """(method, path, JSON body) of each call; `{number}` and `{node_id}` come from the
@@ -154,19 +172,14 @@ class GitHubForge:
             calls.append(("POST", "/graphql", body))
         return calls
 
-    def open(self, opening: Opening) -> Opened:
-        calls = self.payloads(opening)
-        method, path, body = calls[0]
-        created = _call(self._session, method, self.api_url + path, body)
-        for method, path, body in calls[1:]:
-            if path == "/graphql":
-                body = {**body, "variables": {"id": created["node_id"]}}
-                answer = _call(self._session, method, self.api_url + path, body)
-                if answer.get("errors"):
-                    raise ForgeError(f"GitHub refused auto-merge: {answer['errors']}")
-            else:
-                _call(self._session, method, self.api_url + path.format(**created), body)
-        return Opened(self.name, created["number"], created["html_url"], opening.auto_merge)
+    def follow_up(self, created: dict[str, Any], method: str, path: str, body: dict) -> None:
+        if path == "/graphql":
+            body = {**body, "variables": {"id": created["node_id"]}}
+            answer = _call(self._session, method, self.api_url + path, body)
+            if answer.get("errors"):
+                raise ForgeError(f"GitHub refused auto-merge: {answer['errors']}")
+        else:
+            _call(self._session, method, self.api_url + path.format(**created), body)
 
 
 class LocalBareRepoForge:
