@@ -116,7 +116,7 @@ def judge(baseline: Baseline, observed: PredictorCounts, policy: GuardPolicy) ->
                 f"{baseline.p95_latency_seconds:.4g}s)",
             )
         )
-    if baseline.success_rate is not None and observed.feedback >= policy.min_feedback:
+    if baseline.success_rate is not None and observed.feedback >= max(1, policy.min_feedback):
         rate = observed.reward / observed.feedback
         limit = baseline.success_rate - policy.accuracy_drop
         checks.append(

@@ -109,3 +109,7 @@ def test_the_verdict_is_exact_on_counts() -> None:
     ]
     quiet = PredictorCounts(requests=99, errors=99, feedback=0, reward=0)
     assert not judge(Baseline.from_dict(BASELINE), quiet, GuardPolicy()).judged
+    no_feedback = PredictorCounts(requests=100, errors=0, feedback=0, reward=0)
+    lenient = GuardPolicy(min_feedback=0)
+    checks = judge(Baseline.from_dict(BASELINE), no_feedback, lenient).checks
+    assert [c.name for c in checks] == ["error_ratio"], "no feedback: accuracy is not judged"
