@@ -13,8 +13,10 @@ from pulumi.runtime import rpc
 from infra.mesh.sizing import SIZING as MESH_SIZING
 from infra.seldon.config import release_fingerprint
 from infra.stack_config import load_stack_file
+from release.pins import pin_file_for, read_pins
 from stacks.mock_runtime import FAKE_GENERATED_PASSWORD, Declared, Registration
 from stacks.render import render_stack
+from tests.support.pins import pin_test_stack
 from tests.support.stacks import STACKS, creates_kind_cluster, stack_file, stack_values
 
 from .test_render import KUBERNETES_VERSION, crd_schema, kubernetes_objects, render, unknown_fields
@@ -290,6 +292,7 @@ def test_prebuilt_image_is_deployed_without_a_build(tmp_path: Path) -> None:
     values["mlops-platform:trainingImagePrebuiltRef"] = training
     stack = tmp_path / "Pulumi.prod.yaml"
     stack.write_text(yaml.safe_dump({"config": values}))
+    pin_test_stack(stack)
     d = render_stack("prod", stack)
     assert not d.of_type(IMAGE)
     for seldon_deployment in d.of_type(SDEP):
@@ -312,6 +315,7 @@ def seldon_deployments(declared: Declared) -> dict[tuple[str, str], dict]:
 @pytest.mark.parametrize("stack", STACKS)
 def test_predictors_follow_the_stack_config(declared: dict[str, Declared], stack: str) -> None:
     configured = stack_values(stack)["mlops-platform:deployments"]
+    pins = read_pins(pin_file_for(stack_file(stack)))
     specs = seldon_deployments(declared[stack])
     assert set(specs) == {(d.get("namespace", "seldon"), d["name"]) for d in configured}
     for deployment in configured:
@@ -331,7 +335,11 @@ def test_predictors_follow_the_stack_config(declared: dict[str, Declared], stack
             container = predictor["componentSpecs"][0]["spec"]["containers"][0]
             assert container["name"] == predictor["graph"]["name"]
             env = {e["name"]: e.get("value") for e in container["env"]}
-            assert env["MODEL_URI"] == f"models:/{wanted['model']}"
+            pin = pins.pin(f"{deployment.get('namespace', 'seldon')}/{deployment['name']}",
+                           wanted["name"])  # fmt: skip
+            assert pin.reference_matches(wanted["model"])
+            assert env["MODEL_URI"] == f"models:/{pin.model}/{pin.version}"
+            assert env["MODEL_DIGEST"] == pin.digest
             assert env["SERVER_WORKERS"] == str(deployment["workers"])
             assert container["resources"] == wanted.get("resources", deployment["resources"])
             assert container["securityContext"]["readOnlyRootFilesystem"] is True
@@ -397,6 +405,7 @@ def test_private_registry_gets_a_secret_pull_credential(tmp_path: Path) -> None:
     values["mlops-platform:registryPassword"] = {"secure": "v1:bm9uY2U=:Y2lwaGVy"}
     stack = tmp_path / "Pulumi.prod.yaml"
     stack.write_text(yaml.safe_dump({"config": values}))
+    pin_test_stack(stack)
     d = render_stack("prod", stack)
     all_pulls = [
         s
@@ -480,6 +489,7 @@ def three_deployments(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, D
     values["mlops-platform:servingNamespaces"] = ["seldon", "models"]
     path = tmp_path_factory.mktemp("three") / "Pulumi.three.yaml"
     path.write_text(yaml.safe_dump({"config": values}))
+    pin_test_stack(path)
     return path, render_stack("three", path)
 
 

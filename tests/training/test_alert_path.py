@@ -22,6 +22,7 @@ from infra.alerting.alertmanager import alertmanager_config
 from infra.stack_config import load_stack_file
 from localrun.prometheus_server import running_prometheus
 from localrun.server_process import ModelServerProcess
+from tests.support.pins import pin_test_stack
 from tests.training.alertmanager_process import running_alertmanager
 from tests.training.operator_translation import operator_generated_config
 from tests.training.support import REPO_ROOT, of_kind, rendered_objects
@@ -39,6 +40,7 @@ def fast_drift_render(tmp_path_factory) -> dict[str, dict]:
     document["config"]["mlops-platform:monitoring"]["driftFor"] = "1s"
     stack_file = directory / "Pulumi.dev.yaml"
     stack_file.write_text(yaml.safe_dump(document))
+    pin_test_stack(stack_file)
     return rendered_objects("dev", directory / "render", "--config-file", str(stack_file))
 
 
