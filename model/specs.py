@@ -34,7 +34,7 @@ class DatasetSource(BaseModel):
         pattern=r"^[A-Za-z0-9_][A-Za-z0-9_./-]*\.(csv|parquet)$",
         description="a CSV/Parquet file tracked by DVC (`<path>.dvc`), relative to the "
         "repository root; with `sklearn`, the bundled loader its first version was exported "
-        "from (model/dataset_export.py)",
+        "from (`exported_csv` in model/data.py)",
     )
 
     @model_validator(mode="after")

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from model.dataset_export import exported_csv
+from model.data import exported_csv
 from model.provenance import git_commit
 from model.specs import load_spec
 from model.versioned_data import REMOTE_URL_ENV

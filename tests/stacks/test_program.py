@@ -130,6 +130,10 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
     for type_token, per_namespace in TRAINING_PER_NAMESPACE.items():
         expected[type_token] = expected.get(type_token, 0) + per_namespace * training_namespaces
     expected.update(dict.fromkeys(TRAINING_PER_DEPLOYMENT, len(training)))
+    # Training on a DVC data version fetches its `.dvc` files from the Git host.
+    expected["kubernetes:networking.k8s.io/v1:NetworkPolicy"] += len(
+        {d.namespace for d in training if d.training.data is not None}
+    )
     # The training image (also the request-log sink's) and the webhook token.
     logged = {d.namespace for d in config.deployments if d.request_logging is not None}
     scored = [d for d in config.deployments if d.batch_scoring is not None]
