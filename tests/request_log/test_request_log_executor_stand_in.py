@@ -93,7 +93,7 @@ def _run_clients(executor: ExecutorStandIn, feedback: bool = True) -> list[dict[
     return [record for client in results for record in client]
 
 
-def test_rows_logged_equal_rows_written_and_feedback_joined_executorstand_in(
+def test_rows_logged_equal_rows_written_and_feedback_joined_executor_stand_in(
     model_server: ModelServerProcess, sink: RequestLogSinkProcess, store: Path
 ) -> None:
     with stand_in(model_server, f"{sink.url}/", "iris") as executor:
@@ -131,7 +131,7 @@ def test_rows_logged_equal_rows_written_and_feedback_joined_executorstand_in(
     assert current.column_names[-1] == LABEL
 
 
-def test_sampling_keeps_a_request_with_its_response_and_feedback_executorstand_in(
+def test_sampling_keeps_a_request_with_its_response_and_feedback_executor_stand_in(
     model_server: ModelServerProcess, sink: RequestLogSinkProcess, store: Path
 ) -> None:
     with stand_in(model_server, f"{sink.url}/", "iris-sampled") as executor:
@@ -152,7 +152,7 @@ def test_sampling_keeps_a_request_with_its_response_and_feedback_executorstand_i
     assert len(logged) == sum(len(r["rows"]) for r in seen if r["puid"] in kept)
 
 
-def test_a_hung_sink_never_holds_a_prediction_executorstand_in(
+def test_a_hung_sink_never_holds_a_prediction_executor_stand_in(
     model_server: ModelServerProcess,
 ) -> None:
     """A sink that accepts connections and never answers: every prediction is answered while
