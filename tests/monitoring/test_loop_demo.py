@@ -1,10 +1,12 @@
 """`make loop-demo` for real: drift -> retraining -> candidate -> shadow agreement -> canary ->
 promotion -> degraded champion -> guard rollback, with every pin change a commit at the forge.
 
-Real parts: MLflow server, `python -m model train`, model servers, Prometheus, the rollout tool,
-the champion guard, Git. Stand-ins (named in localrun/loop_demo.py): the gateway stand-in for
-Istio and the executors, a local bare repository for the forge, the clone's pull and server
-restarts for `pulumi up`, and the retrain Job run as a local process.
+Real parts: MLflow server, `python -m model train`, model servers, Prometheus, Alertmanager with
+the rendered retrain routes, the retrain trigger (`python -m continuous_training serve`), the
+rollout tool, the champion guard, Git. Stand-ins (named in localrun/loop_demo.py): the gateway
+stand-in for Istio and the executors, the Kubernetes API double with `LocalJobRunner` running
+the triggered Job's container command as a local process, a local bare repository for the
+forge, the clone's pull and server restarts for `pulumi up`.
 """
 
 import json
@@ -16,7 +18,8 @@ import pytest
 from localrun.local_forge import git
 from localrun.loop_demo import main
 
-SEQUENCE = ["bootstrap", "drift injected", "drift alert", "retrained", "candidate pinned",
+SEQUENCE = ["bootstrap", "new data", "drift injected", "drift alert", "alert delivered",
+            "trigger accepted", "training started", "retrained", "candidate pinned",
             "shadow agreement", "exposed", "canary step", "promotion", "champion degraded",
             "guard rollback"]  # fmt: skip
 CHANGES = {"candidate pinned": "gate", "exposed": "rollout", "canary step": "rollout",
