@@ -481,7 +481,11 @@ def main(
     binary = prometheus_binary or shutil.which("prometheus")
     if binary is None:
         raise SystemExit("prometheus not found on PATH: install Debian's 'prometheus' package")
-    alertmanager = alertmanager_binary or shutil.which("alertmanager")
+    alertmanager = (
+        alertmanager_binary
+        or shutil.which("prometheus-alertmanager")  # Debian's name
+        or shutil.which("alertmanager")
+    )
     if alertmanager is None:
         raise SystemExit(
             "alertmanager not found on PATH: install Debian's 'prometheus-alertmanager' package"
