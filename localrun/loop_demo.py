@@ -380,9 +380,10 @@ def run_loop(
         timeline.add("bootstrap", f"champion, challenger and candidate: iris version {first}")
 
         objects = documents(render_stack(STACK, stack_file))
-        (rule,) = [d for d in objects.values() if d.get("kind") == "PrometheusRule"]
+        groups = [group for d in objects.values() if d.get("kind") == "PrometheusRule"
+                  for group in d["spec"]["groups"]]  # fmt: skip
         rules = workdir / "rules.yml"
-        rules.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+        rules.write_text(yaml.safe_dump({"groups": groups}))
         api = exits.enter_context(running_api_double())
         api.on_create = jobs = LocalJobRunner()
         token = secrets.token_urlsafe(32)

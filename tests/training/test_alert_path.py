@@ -166,9 +166,9 @@ def test_shifted_inputs_to_a_model_server_start_a_retrain(
     tmp_path,
 ):
     trigger = trigger_for(fast_drift_render, TOKEN)
-    (rule,) = of_kind(fast_drift_render, "PrometheusRule")
+    groups = [g for r in of_kind(fast_drift_render, "PrometheusRule") for g in r["spec"]["groups"]]
     rules_file = tmp_path / "rules.yml"
-    rules_file.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    rules_file.write_text(yaml.safe_dump({"groups": groups}))
     env = {
         "SELDON_DEPLOYMENT_ID": "iris",
         "PREDICTOR_ID": "challenger",
