@@ -338,9 +338,9 @@ def wait_for_trigger(trigger: TriggerProcess) -> dict:
 def start_trigger(objects: dict, workdir: Path, api: KubernetesApiDouble, token: str):
     """The real trigger as its rendered Deployment runs it, the rendered CronJobs served by the
     API double."""
-    for cronjob in (o for o in objects.values() if o["kind"] == "CronJob"):
+    for cronjob in (o for o in objects.values() if o.get("kind") == "CronJob"):
         api.add_cronjob(cronjob)
-    (deployment,) = [o for o in objects.values() if o["kind"] == "Deployment"
+    (deployment,) = [o for o in objects.values() if o.get("kind") == "Deployment"
                      and o["metadata"]["name"] == "retrain-trigger"]  # fmt: skip
     kubeconfig = api.kubeconfig(workdir, secrets.token_urlsafe(16))
     return TriggerProcess(deployment, token=token, kubeconfig=kubeconfig, workdir=workdir)

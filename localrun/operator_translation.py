@@ -121,7 +121,7 @@ def rendered_alertmanager_config(
     (service,) = [
         o
         for o in objects.values()
-        if o["kind"] == "Service" and o["metadata"]["name"] == "retrain-trigger"
+        if o.get("kind") == "Service" and o["metadata"]["name"] == "retrain-trigger"
     ]
     service_host = f"{service['metadata']['name']}.{service['metadata']['namespace']}.svc"
     local = urlsplit(trigger_url)
@@ -132,7 +132,7 @@ def rendered_alertmanager_config(
             raise ValueError(f"{url} does not name the trigger Service {service_host}")
         return urlunsplit(parts._replace(netloc=local.netloc))
 
-    configs = [o for o in objects.values() if o["kind"] == "AlertmanagerConfig"]
+    configs = [o for o in objects.values() if o.get("kind") == "AlertmanagerConfig"]
     secrets = {
         (c["metadata"]["namespace"], reference["name"], reference["key"]): token
         for c in configs
