@@ -45,6 +45,15 @@ def test_the_loop_runs_in_order(loop) -> None:
              if i == 0 or step != timeline.steps()[i - 1]]  # fmt: skip
     assert steps == SEQUENCE
     assert timeline.steps().count("canary step") >= 1
+    details = {e.step: e.detail for e in timeline.events}
+    assert "ModelFeatureDrift" in details["drift alert"]
+    assert (
+        "created Job iris-training-retrain from CronJob iris-training"
+        in details["trigger accepted"]
+    )
+    # The rendered CronJob's command, started by the trigger's Job (LocalJobRunner).
+    assert "-m model train --model-name iris --data " in details["training started"]
+    assert "--skip-unchanged" in details["training started"]
 
 
 def test_every_pin_change_is_one_commit_with_its_evidence(loop) -> None:
