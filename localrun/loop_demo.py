@@ -92,6 +92,7 @@ GATEWAY = "istio-system/seldon-gateway"
 NEW_DATA = "mlflow-artifacts:/0/datasets/iris-snapshot-2.csv"
 """The stack's training dataset; published (a new snapshot) before the drift."""
 DELIVERY_TIMEOUT_S = 180
+GUARD_WINDOW_S = 30
 
 
 @dataclass
@@ -457,6 +458,11 @@ def run_loop(
             break
         if timeline.steps()[-1] != "promotion":
             raise RuntimeError(f"the canary did not end in a promotion: {step}")
+        # The promotion restarted the servers: their counters start again. The guard's window
+        # must begin after that, or Prometheus extrapolates the new series back to the edge.
+        promoted = time.monotonic()
+        while time.monotonic() - promoted < GUARD_WINDOW_S + 5:
+            send(cluster, rng)
 
         cluster.servers["champion"].stop()
         send(cluster, rng)
@@ -464,7 +470,7 @@ def run_loop(
         timeline.add("champion degraded", "the champion's server stopped: its requests fail (5xx)")
         checks = guard.run(guard.build_parser().parse_args(
             ["--stack-file", str(stack_file), "--prometheus-url", prometheus,
-             "--tracking-uri", uri, "--window", "30s", "--actor", "loop-demo",
+             "--tracking-uri", uri, "--window", f"{GUARD_WINDOW_S}s", "--actor", "loop-demo",
              "--min-requests", "50"]))  # fmt: skip
         (check,) = checks
         if check["action"] != "rollback":
