@@ -5,22 +5,32 @@ Real parts: an `mlflow server` (the registry and the signed ledgers), `python -m
 model servers (`python -m serving`, as the image starts them) for the champion, the challenger
 and the shadow, a real Prometheus evaluating the stack's rendered PrometheusRule and scraping
 the servers and the gateway stand-in, the rollout tool, the champion guard and `python -m
-release`. Stand-ins, for what cannot run here: the gateway stand-in (`localrun.gateway_stand_in`)
-for Istio and the Seldon executors; a local bare Git repository for the forge
-(`localrun.local_forge`), which merges the stack's changes at once (`merge: auto`, dev's
-auto-merge); the clone pulling `main` and restarting the servers whose pin changed stands in
-for the deploy job's `pulumi up`; and the retrain trigger's Job runs here as the local process
-it would start (`python -m model train`) once Prometheus fires the drift alert.
+release`, a real Alertmanager holding the routes the stack renders (its AlertmanagerConfig as
+the Prometheus operator translates it, localrun/operator_translation.py) and the real retrain
+trigger (`python -m continuous_training serve`, as its rendered Deployment runs it), which
+receives the drift alert with its bearer token and creates the training Job from the rendered
+CronJob through the Kubernetes API. Stand-ins, for what cannot run here: the gateway stand-in
+(`localrun.gateway_stand_in`) for Istio and the Seldon executors; the Kubernetes API double
+(`localrun.kubernetes_api_double`) serving the rendered CronJobs, with `LocalJobRunner`
+(`localrun.local_job_runner`) for the Job controller: it runs the Job's container command (`python
+-m model train --model-name iris --data ... --skip-unchanged --json`) as a local process; a
+local bare Git repository for the forge (`localrun.local_forge`), which merges the stack's
+changes at once (`merge: auto`, dev's auto-merge); and the clone pulling `main` and restarting
+the servers whose pin changed for the deploy job's `pulumi up`.
 
 The stack is a copy of Pulumi.dev.yaml (stack `loop`) with short steps (rollout
-`minStepDuration` 5 s, `driftFor` 1 s). The first champion is deliberately weak (C=0.003,
-about 0.8 accuracy), so the retrained version wins its canary quickly; its shadow disagreement
-bound is 0.3 because the weak champion disagrees with the stronger candidate on about a fifth
-of the rows.
+`minStepDuration` 5 s, `driftFor` 1 s), training from a dataset in the artifact store rather
+than the Git repository's DVC data (no forge holds the data here): a new snapshot of it is
+published before the drift, so the triggered run's `--skip-unchanged` trains. The first
+champion is deliberately weak (C=0.003, about 0.8 accuracy), so the retrained version wins its
+canary quickly; its shadow disagreement bound is 0.3 because the weak champion disagrees with
+the stronger candidate on about a fifth of the rows.
 
-Timeline: drift injected -> drift alert -> retrained (gate) -> candidate pinned on the shadow
-(commit) -> shadow agreement screened -> exposed as challenger (commit) -> canary steps
-(commits) -> promotion (commit) -> champion degraded -> guard rollback (commit).
+Timeline: new data -> drift injected -> drift alert (Prometheus) -> alert delivered
+(Alertmanager) -> trigger accepted (its log) -> training started (the Job) -> retrained (gate)
+-> candidate pinned on the shadow (commit) -> shadow agreement screened -> exposed as
+challenger (commit) -> canary steps (commits) -> promotion (commit) -> champion degraded ->
+guard rollback (commit).
 """
 
 from __future__ import annotations
@@ -47,12 +57,17 @@ from sklearn.datasets import load_iris
 from infra.model_monitoring.config import PredictorTarget
 from infra.seldon.routing import PREDICTOR_HEADER, predictor_host, virtual_service
 from infra.stack_config import load_stack_file
+from localrun.alertmanager_process import running_alertmanager
 from localrun.gateway_stand_in import GatewayStandIn
+from localrun.kubernetes_api_double import KubernetesApiDouble, running_api_double
 from localrun.local_forge import git, seeded_forge
+from localrun.local_job_runner import LocalJobRunner, LocalRun
 from localrun.mlflow_registry import LocalMlflowServer
+from localrun.operator_translation import rendered_alertmanager_config
 from localrun.process_group import free_port
 from localrun.prometheus_server import running_prometheus, wait_for_first_scrapes
 from localrun.server_process import ModelServerProcess
+from localrun.trigger_process import TriggerProcess
 from model.ledger_signing import LEDGER_KEY_ENV
 from model.promotion import expose, promote
 from model.store import Store
@@ -74,6 +89,10 @@ SCRAPE_WAIT_S = 2.5
 MAX_ROUNDS = 30
 ALERT_TIMEOUT_S = 180
 GATEWAY = "istio-system/seldon-gateway"
+NEW_DATA = "mlflow-artifacts:/0/datasets/iris-snapshot-2.csv"
+"""The stack's training dataset; published (a new snapshot) before the drift."""
+DELIVERY_TIMEOUT_S = 180
+GUARD_WINDOW_S = 30
 
 
 @dataclass
@@ -112,6 +131,8 @@ def loop_stack(directory: Path) -> Path:
     for predictor in iris["predictors"]:
         if not predictor.get("shadow"):
             predictor["traffic"] = 100 if predictor["name"] == "champion" else 0
+    iris["training"].pop("data", None)
+    iris["training"]["dataset"] = NEW_DATA
     config["mlops-platform:monitoring"]["driftFor"] = "1s"
     path = directory / f"Pulumi.{STACK}.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
@@ -120,8 +141,7 @@ def loop_stack(directory: Path) -> Path:
 
 
 def train(tracking_uri: str, *extra: str) -> str:
-    """`python -m model train` (the retrain Job's command); the registered version, which
-    passed its quality gate (exit 3, a failed gate, stops the demo)."""
+    """`python -m model train` of the bootstrap champion; the registered version."""
     done = subprocess.run(
         [sys.executable, "-m", "model", "train", "--json", "--tracking-uri", tracking_uri, *extra],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=900,
@@ -130,6 +150,33 @@ def train(tracking_uri: str, *extra: str) -> str:
         raise RuntimeError(f"training failed or its gate did (exit {done.returncode}):\n"
                            f"{done.stderr[-2000:]}")  # fmt: skip
     return str(json.loads(done.stdout)["version"])
+
+
+def publish_new_data(directory: Path) -> None:
+    """A new snapshot of iris (the same rows in a new order, so its hash differs) at NEW_DATA,
+    as an operator would upload it."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    bunch = load_iris(as_frame=True)
+    frame = bunch.data.copy()
+    frame.columns = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    frame["species"] = [str(bunch.target_names[code]) for code in bunch.target]
+    path = directory / NEW_DATA.rsplit("/", 1)[1]
+    frame.sample(frac=1.0, random_state=7).to_csv(path, index=False)
+    get_artifact_repository(NEW_DATA.rsplit("/", 1)[0]).log_artifact(str(path))
+
+
+def retrained_version(run: LocalRun) -> str:
+    """The version the triggered run registered (it passed its gate); else why the demo stops."""
+    if not run.done.wait(900):
+        raise RuntimeError(f"the training Job {run.job} did not finish")
+    if run.returncode != 0:
+        raise RuntimeError(f"the training Job failed or its gate did (exit {run.returncode}):\n"
+                           f"{run.stderr[-2000:]}")  # fmt: skip
+    result = json.loads(run.stdout)
+    if "version" not in result:
+        raise RuntimeError(f"the training Job registered nothing: {result}")
+    return str(result["version"])
 
 
 class Cluster:
@@ -260,6 +307,46 @@ def wait_for_alert(prometheus: str, name: str) -> dict:
     raise RuntimeError(f"{name} did not fire within {ALERT_TIMEOUT_S}s")
 
 
+def wait_for_delivery(alertmanager: str) -> int:
+    """Alertmanager's count of successful webhook notifications, once there is one."""
+    deadline = time.monotonic() + DELIVERY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        sent = failed = 0.0
+        for line in requests.get(f"{alertmanager}/metrics", timeout=10).text.splitlines():
+            if 'integration="webhook"' in line and not line.startswith("#"):
+                if line.startswith("alertmanager_notifications_total"):
+                    sent += float(line.rsplit(" ", 1)[1])
+                elif line.startswith("alertmanager_notifications_failed_total"):
+                    failed += float(line.rsplit(" ", 1)[1])
+        if sent - failed >= 1:
+            return int(sent - failed)
+        time.sleep(1)
+    raise RuntimeError(f"Alertmanager delivered no webhook within {DELIVERY_TIMEOUT_S}s")
+
+
+def wait_for_trigger(trigger: TriggerProcess) -> dict:
+    """The trigger's log record of the retrain it started."""
+    deadline = time.monotonic() + DELIVERY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        for line in trigger.log.read_text().splitlines():
+            if '"event": "retrain started"' in line:
+                return json.loads(line[line.index("{") :])
+        time.sleep(0.5)
+    raise RuntimeError(f"the trigger started no retrain within {DELIVERY_TIMEOUT_S}s; "
+                       f"its log: {trigger.log}")  # fmt: skip
+
+
+def start_trigger(objects: dict, workdir: Path, api: KubernetesApiDouble, token: str):
+    """The real trigger as its rendered Deployment runs it, the rendered CronJobs served by the
+    API double."""
+    for cronjob in (o for o in objects.values() if o.get("kind") == "CronJob"):
+        api.add_cronjob(cronjob)
+    (deployment,) = [o for o in objects.values() if o.get("kind") == "Deployment"
+                     and o["metadata"]["name"] == "retrain-trigger"]  # fmt: skip
+    kubeconfig = api.kubeconfig(workdir, secrets.token_urlsafe(16))
+    return TriggerProcess(deployment, token=token, kubeconfig=kubeconfig, workdir=workdir)
+
+
 def head_commit(forge_git: Path) -> str:
     return git(forge_git, "rev-parse", "main")
 
@@ -274,7 +361,9 @@ def rollout_step(stack_file: Path, prometheus: str, tracking_uri: str) -> dict:
     return step
 
 
-def run_loop(workdir: Path, prometheus_binary: str) -> tuple[Timeline, Path]:
+def run_loop(
+    workdir: Path, prometheus_binary: str, alertmanager_binary: str
+) -> tuple[Timeline, Path]:
     timeline = Timeline()
     rng = np.random.default_rng(11)
     with ExitStack() as exits:
@@ -291,24 +380,46 @@ def run_loop(workdir: Path, prometheus_binary: str) -> tuple[Timeline, Path]:
         stack_file = work / draft.name
         timeline.add("bootstrap", f"champion, challenger and candidate: iris version {first}")
 
-        (rule,) = [d for d in documents(render_stack(STACK, stack_file)).values()
-                   if d.get("kind") == "PrometheusRule"]  # fmt: skip
+        objects = documents(render_stack(STACK, stack_file))
+        groups = [group for d in objects.values() if d.get("kind") == "PrometheusRule"
+                  for group in d["spec"]["groups"]]  # fmt: skip
         rules = workdir / "rules.yml"
-        rules.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+        rules.write_text(yaml.safe_dump({"groups": groups}))
+        api = exits.enter_context(running_api_double())
+        api.on_create = jobs = LocalJobRunner()
+        token = secrets.token_urlsafe(32)
+        (workdir / "trigger").mkdir()
+        trigger = exits.enter_context(start_trigger(objects, workdir / "trigger", api, token))
+        (workdir / "alertmanager").mkdir()
+        alertmanager = exits.enter_context(running_alertmanager(
+            alertmanager_binary, workdir / "alertmanager",
+            rendered_alertmanager_config(objects, trigger.url, token)))  # fmt: skip
         cluster = Cluster(stack_file, uri, exits)
         cluster.apply()
         (workdir / "prometheus").mkdir()
+        alerting = {"alertmanagers": [{"static_configs": [
+            {"targets": [alertmanager.removeprefix("http://")]}]}]}  # fmt: skip
         prometheus = exits.enter_context(running_prometheus(
             prometheus_binary, workdir / "prometheus", cluster.scrape_configs(),
-            extra_config={"rule_files": [str(rules)]}))  # fmt: skip
+            extra_config={"rule_files": [str(rules)], "alerting": alerting}))  # fmt: skip
         wait_for_first_scrapes(prometheus, len(cluster.servers) + 1)
 
+        publish_new_data(workdir)
+        timeline.add("new data", f"a new snapshot of iris at {NEW_DATA}")
         send(cluster, rng, drifted=True)
         timeline.add("drift injected", f"{ROUND} requests with petal_length +5 cm")
         alert = wait_for_alert(prometheus, "ModelFeatureDrift")
-        timeline.add("drift alert", f"ModelFeatureDrift firing ({alert['labels'].get('feature')})")
-
-        retrained = train(uri)
+        timeline.add("drift alert", f"Prometheus: ModelFeatureDrift firing "
+                     f"({alert['labels'].get('feature')})")  # fmt: skip
+        delivered = wait_for_delivery(alertmanager)
+        timeline.add("alert delivered", f"Alertmanager: {delivered} webhook notification(s) "
+                     "to the retrain trigger")  # fmt: skip
+        accepted = wait_for_trigger(trigger)
+        timeline.add("trigger accepted", f"retrain trigger: {accepted['detail']} "
+                     f"(alert {accepted['alert']})")  # fmt: skip
+        run = jobs.wait_for_run(DELIVERY_TIMEOUT_S)
+        timeline.add("training started", f"Job {run.job}: {' '.join(run.command[1:])}")
+        retrained = retrained_version(run)
         timeline.add("retrained", f"iris version {retrained} passed its gate -> candidate")
         assert release_main(["follow", "--stack", STACK, "--stack-file", str(stack_file),
                              "--alias", "candidate", "--tracking-uri", uri]) == 0  # fmt: skip
@@ -347,6 +458,11 @@ def run_loop(workdir: Path, prometheus_binary: str) -> tuple[Timeline, Path]:
             break
         if timeline.steps()[-1] != "promotion":
             raise RuntimeError(f"the canary did not end in a promotion: {step}")
+        # The promotion restarted the servers: their counters start again. The guard's window
+        # must begin after that, or Prometheus extrapolates the new series back to the edge.
+        promoted = time.monotonic()
+        while time.monotonic() - promoted < GUARD_WINDOW_S + 5:
+            send(cluster, rng)
 
         cluster.servers["champion"].stop()
         send(cluster, rng)
@@ -354,7 +470,7 @@ def run_loop(workdir: Path, prometheus_binary: str) -> tuple[Timeline, Path]:
         timeline.add("champion degraded", "the champion's server stopped: its requests fail (5xx)")
         checks = guard.run(guard.build_parser().parse_args(
             ["--stack-file", str(stack_file), "--prometheus-url", prometheus,
-             "--tracking-uri", uri, "--window", "30s", "--actor", "loop-demo",
+             "--tracking-uri", uri, "--window", f"{GUARD_WINDOW_S}s", "--actor", "loop-demo",
              "--min-requests", "50"]))  # fmt: skip
         (check,) = checks
         if check["action"] != "rollback":
@@ -364,16 +480,27 @@ def run_loop(workdir: Path, prometheus_binary: str) -> tuple[Timeline, Path]:
     return timeline, forge.bare
 
 
-def main(prometheus_binary: str | None = None) -> tuple[Timeline, Path]:
+def main(
+    prometheus_binary: str | None = None, alertmanager_binary: str | None = None
+) -> tuple[Timeline, Path]:
     """Run the loop in a fresh directory; returns the timeline and the forge's bare repository
     (kept for reading its history; the directory is printed)."""
     binary = prometheus_binary or shutil.which("prometheus")
     if binary is None:
         raise SystemExit("prometheus not found on PATH: install Debian's 'prometheus' package")
+    alertmanager = (
+        alertmanager_binary
+        or shutil.which("prometheus-alertmanager")  # Debian's name
+        or shutil.which("alertmanager")
+    )
+    if alertmanager is None:
+        raise SystemExit(
+            "alertmanager not found on PATH: install Debian's 'prometheus-alertmanager' package"
+        )
     workdir = Path(tempfile.mkdtemp(prefix="loop-demo-"))
     os.environ.setdefault(LEDGER_KEY_ENV, secrets.token_urlsafe(32))
     os.environ["MLOPS_FORGE"] = "local"
-    timeline, bare = run_loop(workdir, binary)
+    timeline, bare = run_loop(workdir, binary, alertmanager)
     print(f"\nthe forge's history ({bare}):")
     print(git(bare, "log", "--format=%h %s", "main"))
     return timeline, bare

@@ -277,7 +277,7 @@ def _expose(args, deployment, baseline, challenger, plan, now: float, result: di
         deployment.rollout.min_step_duration,
         now,
         bound=deployment.rollout.guardrails.max_shadow_disagreement,
-        minimum_rows=args.min_samples,
+        minimum_rows=args.minimum_samples,
     )
     screened = {**result, "candidate": candidate, "screening": screening.as_dict()}
     if not screening.passed:

@@ -1,10 +1,12 @@
 """`make loop-demo` for real: drift -> retraining -> candidate -> shadow agreement -> canary ->
 promotion -> degraded champion -> guard rollback, with every pin change a commit at the forge.
 
-Real parts: MLflow server, `python -m model train`, model servers, Prometheus, the rollout tool,
-the champion guard, Git. Stand-ins (named in localrun/loop_demo.py): the gateway stand-in for
-Istio and the executors, a local bare repository for the forge, the clone's pull and server
-restarts for `pulumi up`, and the retrain Job run as a local process.
+Real parts: MLflow server, `python -m model train`, model servers, Prometheus, Alertmanager with
+the rendered retrain routes, the retrain trigger (`python -m continuous_training serve`), the
+rollout tool, the champion guard, Git. Stand-ins (named in localrun/loop_demo.py): the gateway
+stand-in for Istio and the executors, the Kubernetes API double with `LocalJobRunner` running
+the triggered Job's container command as a local process, a local bare repository for the
+forge, the clone's pull and server restarts for `pulumi up`.
 """
 
 import json
@@ -16,7 +18,8 @@ import pytest
 from localrun.local_forge import git
 from localrun.loop_demo import main
 
-SEQUENCE = ["bootstrap", "drift injected", "drift alert", "retrained", "candidate pinned",
+SEQUENCE = ["bootstrap", "new data", "drift injected", "drift alert", "alert delivered",
+            "trigger accepted", "training started", "retrained", "candidate pinned",
             "shadow agreement", "exposed", "canary step", "promotion", "champion degraded",
             "guard rollback"]  # fmt: skip
 CHANGES = {"candidate pinned": "gate", "exposed": "rollout", "canary step": "rollout",
@@ -42,6 +45,15 @@ def test_the_loop_runs_in_order(loop) -> None:
              if i == 0 or step != timeline.steps()[i - 1]]  # fmt: skip
     assert steps == SEQUENCE
     assert timeline.steps().count("canary step") >= 1
+    details = {e.step: e.detail for e in timeline.events}
+    assert "ModelFeatureDrift" in details["drift alert"]
+    assert (
+        "created Job iris-training-retrain from CronJob iris-training"
+        in details["trigger accepted"]
+    )
+    # The rendered CronJob's command, started by the trigger's Job (LocalJobRunner).
+    assert "-m model train --model-name iris --data " in details["training started"]
+    assert "--skip-unchanged" in details["training started"]
 
 
 def test_every_pin_change_is_one_commit_with_its_evidence(loop) -> None:

@@ -3,15 +3,16 @@ scraping it and evaluating the rendered PrometheusRule, a real Alertmanager load
 routing the rendered AlertmanagerConfig becomes, and the real trigger receiving the webhook.
 
 Doubles, each at a boundary that cannot run here: the Prometheus operator's translation of the
-AlertmanagerConfig (operator_translation.py, which also resolves the trigger Service's DNS name
-to the trigger's local address and supplies the token Secret's value), and the Kubernetes API
-(kubernetes_api_double.py). The stack rendered is dev's with `driftFor: 1s`, so the alert fires
-within the test rather than after the stack's 30 minutes; the routing is the render's as is.
+AlertmanagerConfig (localrun/operator_translation.py, which also resolves the trigger Service's
+DNS name to the trigger's local address and supplies the token Secret's value), and the
+Kubernetes API (localrun/kubernetes_api_double.py). The stack rendered is dev's with
+`driftFor: 1s`, so the alert fires within the test rather than after the stack's 30 minutes; the
+routing is the render's as is.
 """
 
 import subprocess
 import time
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -20,11 +21,11 @@ from sklearn.datasets import load_iris
 
 from infra.alerting.alertmanager import alertmanager_config
 from infra.stack_config import load_stack_file
+from localrun.alertmanager_process import running_alertmanager
+from localrun.operator_translation import rendered_alertmanager_config
 from localrun.prometheus_server import running_prometheus
 from localrun.server_process import ModelServerProcess
 from tests.support.pins import pin_test_stack
-from tests.training.alertmanager_process import running_alertmanager
-from tests.training.operator_translation import operator_generated_config
 from tests.training.support import REPO_ROOT, of_kind, rendered_objects
 
 TOKEN = "alertmanager-bearer-token"
@@ -47,28 +48,7 @@ def fast_drift_render(tmp_path_factory) -> dict[str, dict]:
 def _alertmanager_config(
     objects: dict[str, dict], trigger_url: str, base: dict | None = None
 ) -> dict:
-    (service,) = [
-        s for s in of_kind(objects, "Service") if s["metadata"]["name"] == "retrain-trigger"
-    ]
-    service_host = f"{service['metadata']['name']}.{service['metadata']['namespace']}.svc"
-    local = urlsplit(trigger_url)
-
-    def resolve(url: str) -> str:
-        parts = urlsplit(url)
-        assert parts.hostname == service_host, f"{url} does not name the trigger Service"
-        assert parts.port == service["spec"]["ports"][0]["port"]
-        return urlunsplit(parts._replace(netloc=local.netloc))
-
-    secrets = {
-        (c["metadata"]["namespace"], reference["name"], reference["key"]): TOKEN
-        for c in of_kind(objects, "AlertmanagerConfig")
-        for receiver in c["spec"]["receivers"]
-        for webhook in receiver["webhookConfigs"]
-        for reference in [webhook["httpConfig"]["authorization"]["credentials"]]
-    }
-    return operator_generated_config(
-        of_kind(objects, "AlertmanagerConfig"), secrets=secrets, resolve=resolve, base=base
-    )
+    return rendered_alertmanager_config(objects, trigger_url, TOKEN, base)
 
 
 def _wait_for_job(api_double) -> dict:
@@ -186,9 +166,9 @@ def test_shifted_inputs_to_a_model_server_start_a_retrain(
     tmp_path,
 ):
     trigger = trigger_for(fast_drift_render, TOKEN)
-    (rule,) = of_kind(fast_drift_render, "PrometheusRule")
+    groups = [g for r in of_kind(fast_drift_render, "PrometheusRule") for g in r["spec"]["groups"]]
     rules_file = tmp_path / "rules.yml"
-    rules_file.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    rules_file.write_text(yaml.safe_dump({"groups": groups}))
     env = {
         "SELDON_DEPLOYMENT_ID": "iris",
         "PREDICTOR_ID": "challenger",

@@ -12,7 +12,8 @@ from pathlib import Path
 import requests
 
 from localrun.process_group import ServerGroup, free_port
-from tests.support.stacks import REPO_ROOT
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 START_TIMEOUT_S = 60
 

@@ -20,6 +20,7 @@ DNS name of the webhook URL (`resolve`, as cluster DNS would).
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlsplit, urlunsplit
 
 
 def _escape(value: str) -> str:
@@ -109,3 +110,34 @@ def operator_generated_config(
         },
         "receivers": receivers,
     }
+
+
+def rendered_alertmanager_config(
+    objects: dict[str, dict], trigger_url: str, token: str, base: dict | None = None
+) -> dict:
+    """The Alertmanager configuration for a render's AlertmanagerConfig objects, with cluster DNS
+    stood in for: the retrain-trigger Service's URL resolves to `trigger_url` (a local trigger),
+    and every webhook's token Secret holds `token`."""
+    (service,) = [
+        o
+        for o in objects.values()
+        if o.get("kind") == "Service" and o["metadata"]["name"] == "retrain-trigger"
+    ]
+    service_host = f"{service['metadata']['name']}.{service['metadata']['namespace']}.svc"
+    local = urlsplit(trigger_url)
+
+    def resolve(url: str) -> str:
+        parts = urlsplit(url)
+        if (parts.hostname, parts.port) != (service_host, service["spec"]["ports"][0]["port"]):
+            raise ValueError(f"{url} does not name the trigger Service {service_host}")
+        return urlunsplit(parts._replace(netloc=local.netloc))
+
+    configs = [o for o in objects.values() if o.get("kind") == "AlertmanagerConfig"]
+    secrets = {
+        (c["metadata"]["namespace"], reference["name"], reference["key"]): token
+        for c in configs
+        for receiver in c["spec"]["receivers"]
+        for webhook in receiver["webhookConfigs"]
+        for reference in [webhook["httpConfig"]["authorization"]["credentials"]]
+    }
+    return operator_generated_config(configs, secrets=secrets, resolve=resolve, base=base)
