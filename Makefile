@@ -99,14 +99,9 @@ BASE ?= origin/main
 image: ## Build and push the serving image once per commit; print <repository>@sha256:<digest>
 	@ci/image.sh "$(IMAGE_REPOSITORY)"
 
-# Registry the render diff resolves model aliases against (merge requests: the dev registry, with
-# MLFLOW_TRACKING_USERNAME/_PASSWORD of its read-only user); empty renders aliases as aliases.
-RENDER_TRACKING_URI ?=
-
 render-diff: venv ## Diff STACK's SeldonDeployments, dashboards and rules between BASE and the work tree
 	@mkdir -p render
-	$(BIN)/python ci/render_diff.py --stack $(STACK) --base $(BASE) --out render/diff-$(STACK).md \
-		$(if $(RENDER_TRACKING_URI),--tracking-uri $(RENDER_TRACKING_URI))
+	$(BIN)/python ci/render_diff.py --stack $(STACK) --base $(BASE) --out render/diff-$(STACK).md
 
 .PHONY: demo bench
 BENCH_SECONDS ?= 10
@@ -123,11 +118,14 @@ $(VENV)-mlserver/.installed: localrun/mlserver-requirements.txt $(BIN)/.installe
 bench: venv $(VENV)-mlserver/.installed ## wrk: the model server vs MLServer 1.7.1, BENCH_SECONDS each; PASS/FAIL per target (needs wrk)
 	$(BIN)/python -m localrun.benchmark --duration $(BENCH_SECONDS) --mlserver-venv $(VENV)-mlserver
 
-.PHONY: abtest-demo rollout guard
+.PHONY: abtest-demo rollout guard loop-demo
+loop-demo: venv ## The whole loop with real processes: drift, retrain, candidate, shadow, canary, promotion, guard rollback; prints a timeline
+	$(BIN)/python -m localrun.loop_demo
+
 abtest-demo: venv ## Two real model servers (weaker challenger), real Prometheus: rollout and A/B decisions per round
 	$(BIN)/python -m localrun.abtest_demo
 
-rollout: venv ## One step of every rollout plan in STACK's file, from PROMETHEUS_URL (the scheduled CI job)
+rollout: venv ## One step of every rollout plan in STACK's file, from PROMETHEUS_URL, proposed as a reviewed change (the scheduled CI job)
 	$(BIN)/python -m stacks.rollout --stack-file Pulumi.$(STACK).yaml --prometheus-url "$(PROMETHEUS_URL)" --json
 guard: venv ## Champion guard: hold each champion of STACK to its promotion baseline from PROMETHEUS_URL, roll back on a breach (scheduled CI job)
 	$(BIN)/python -m stacks.guard --stack-file Pulumi.$(STACK).yaml --prometheus-url "$(PROMETHEUS_URL)" --json
@@ -141,6 +139,25 @@ registry-restore: venv ## Restore STACK's registry database to TARGET_TIME (RFC 
 	@test -n "$(TARGET_TIME)" || { echo "usage: make registry-restore STACK=<stack> TARGET_TIME=2026-12-06T21:00:00Z [APPLY=1]" >&2; exit 2; }
 	$(BIN)/python -m stacks.registry_restore cluster --stack $(STACK) --target-time "$(TARGET_TIME)" \
 		$(if $(APPLY),--apply)
+# Model pins (docs/operations.md, "Model pins and reviewed changes"): pins.<stack>.yaml says
+# which version and digest each predictor serves; only reviewed changes move it.
+GATE_ALIAS ?= candidate
+.PHONY: pin follow pins-bootstrap drift-check
+pin: venv ## Write pins.STACK.yaml from the registry at MLFLOW_TRACKING_URI
+	$(BIN)/python -m release pin --stack $(STACK)
+
+follow: venv ## Propose, as a reviewed change, each STACK pin behind the alias the quality gate moves (GATE_ALIAS)
+	$(BIN)/python -m release follow --stack $(STACK) --alias $(GATE_ALIAS) --json
+
+pins-bootstrap: venv ## Train into a real local MLflow and write every stack's pins (the committed bootstrap)
+	$(BIN)/python -m localrun.pin_bootstrap
+
+drift-check: venv ## pulumi refresh, then fail naming every resource where STACK's cluster differs from Git
+	pulumi login $(PULUMI_BACKEND_URL)
+	pulumi refresh --stack $(STACK) --yes --skip-preview
+	@mkdir -p render
+	pulumi preview --stack $(STACK) --expect-no-changes --json > render/preview-$(STACK).json || true
+	$(BIN)/python ci/drift_check.py --stack $(STACK) render/preview-$(STACK).json
 
 # Continuous training (docs/continuous-training.md): one run now, from the deployment's CronJob,
 # refused while another run of it (scheduled, triggered or manual) has not finished.

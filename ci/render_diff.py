@@ -1,9 +1,10 @@
 """Review diff of what a change does to the model-facing resources of one stack.
 
 Renders the stack offline (`python -m stacks.render`) at a base git ref and in the work tree
-(both resolving model aliases against `--tracking-uri` when given, so a promotion shows as a
-version change), keeps the SeldonDeployments, Grafana dashboard ConfigMaps and PrometheusRules,
-and writes a Markdown unified diff fit for a merge-request or pull-request comment.
+(both from the stack's pin file, so a pin change from a promotion, rollback or rollout step
+shows as a version and digest change like any other change), keeps the SeldonDeployments,
+Grafana dashboard ConfigMaps and PrometheusRules, and writes a Markdown unified diff fit for a
+merge-request or pull-request comment.
 """
 
 from __future__ import annotations
@@ -82,11 +83,10 @@ def diff_renders(base: dict[ResourceKey, str], head: dict[ResourceKey, str]) -> 
     return lines
 
 
-def render(source: Path, stack: str, out: Path, tracking_uri: str | None = None) -> None:
+def render(source: Path, stack: str, out: Path) -> None:
     """Run the offline renderer of the checkout in `source` for `stack` into `out`."""
-    resolve = ["--tracking-uri", tracking_uri] if tracking_uri else []
     result = subprocess.run(
-        [sys.executable, "-m", "stacks.render", "--stack", stack, *resolve, "--out", str(out)],
+        [sys.executable, "-m", "stacks.render", "--stack", stack, "--out", str(out)],
         cwd=source,
         env={**os.environ, "PYTHONPATH": str(source)},
         capture_output=True,
@@ -97,9 +97,7 @@ def render(source: Path, stack: str, out: Path, tracking_uri: str | None = None)
         raise RenderError(f"rendering stack '{stack}' in {source} failed:\n{result.stderr.strip()}")
 
 
-def render_at_ref(
-    repo: Path, ref: str, stack: str, out: Path, tracking_uri: str | None = None
-) -> None:
+def render_at_ref(repo: Path, ref: str, stack: str, out: Path) -> None:
     """Render `stack` as it is at git `ref`, in a temporary worktree removed afterwards."""
     tree = out.parent / "base-tree"
     added = subprocess.run(
@@ -111,7 +109,7 @@ def render_at_ref(
     if added.returncode != 0:
         raise RenderError(f"cannot check out base ref '{ref}': {added.stderr.strip()}")
     try:
-        render(tree, stack, out, tracking_uri)
+        render(tree, stack, out)
     finally:
         subprocess.run(
             ["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)],
@@ -135,17 +133,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", required=True, help="git ref to compare against")
     parser.add_argument("--out", required=True, type=Path, help="Markdown file to write")
     parser.add_argument("--repo", type=Path, default=Path.cwd(), help="repository root")
-    parser.add_argument(
-        "--tracking-uri", help="registry to resolve model aliases against (both renders)"
-    )
     args = parser.parse_args(argv)
 
     repo = args.repo.resolve()
     with tempfile.TemporaryDirectory(prefix="render-diff-") as scratch:
         base_dir, head_dir = Path(scratch, "base"), Path(scratch, "head")
         try:
-            render_at_ref(repo, args.base, args.stack, base_dir, args.tracking_uri)
-            render(repo, args.stack, head_dir, args.tracking_uri)
+            render_at_ref(repo, args.base, args.stack, base_dir)
+            render(repo, args.stack, head_dir)
         except RenderError as error:
             print(f"render-diff: {error}", file=sys.stderr)
             return 1

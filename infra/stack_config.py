@@ -105,7 +105,7 @@ class _Stack(BaseModel):
 
     @property
     def registry_uri(self) -> str:
-        """The registry aliases are resolved against: `registryUri`, else the stack's MLflow."""
+        """The registry the stack's pins come from: `registryUri`, else the stack's MLflow."""
         return self.registry.registry_uri or self.mesh.url("mlflow")
 
     @property

@@ -4,7 +4,9 @@ protected or shared stack may not expose. Each problem names its key path."""
 
 from infra.components import PLATFORM_NAMESPACES
 from infra.deployments.config import DEFAULT_NAMESPACE, DeploymentConfig
+from infra.request_logging.builders import DESTINATION as REQUEST_LOGS
 from infra.training.admission import RETRAIN_TRIGGER
+from model.specs import load_spec
 
 PLATFORM_SERVICES = (RETRAIN_TRIGGER,)
 """Services the platform itself declares in a serving namespace."""
@@ -22,6 +24,7 @@ def stack_problems(config) -> list[tuple[str, str]]:
         *_champions_survive_a_drain(config),
         *_registry_durability(config),
         *_shadows_screen_candidates(config.deployments),
+        *_training_on_request_logs(config.deployments),
     ]
 
 
@@ -216,6 +219,91 @@ def _registry_durability(config) -> list[tuple[str, str]]:
                 "postgresInstances",
                 f"{database.postgres_instances} on a protected stack: at least 2 (a standby "
                 "the operator fails over to)",
+            )
+        )
+    return problems
+
+
+LABELLED_EXPORT = "labelled.parquet"
+"""The file of the sink's export that holds the features and the label (request_log/export.py)."""
+
+
+def _training_on_request_logs(deployments: list[DeploymentConfig]) -> list[tuple[str, str]]:
+    """A `training.dataset` under the request-log sink's exports (`<namespace>/<deployment>/`)
+    trains on what that deployment logs: it must log (`requestLogging`), and its columns must be
+    the trained model's spec's (model/specs/<model>.yaml): `featureNames` its features in order,
+    `labelColumn` its target. Otherwise every scheduled run fails on the data's columns."""
+    by_key = {deployment.key: index for index, deployment in enumerate(deployments)}
+    problems = []
+    for index, deployment in enumerate(deployments):
+        dataset = deployment.training.dataset if deployment.training else None
+        if dataset is None or not dataset.startswith(f"{REQUEST_LOGS}/"):
+            continue
+        path = f"deployments[{index}].training.dataset"
+        parts = dataset.removeprefix(f"{REQUEST_LOGS}/").split("/")
+        logged = "/".join(parts[:2])
+        if len(parts) < 3 or parts[-1] != LABELLED_EXPORT:
+            problems.append(
+                (
+                    path,
+                    f"{dataset!r}: train on the sink's labelled rows, "
+                    f"'{REQUEST_LOGS}/<namespace>/<deployment>/{LABELLED_EXPORT}'",
+                )
+            )
+            continue
+        source = by_key.get(logged)
+        if source is None or deployments[source].request_logging is None:
+            where = f"deployments[{source}].requestLogging" if source is not None else path
+            problems.append(
+                (
+                    where,
+                    f"{path} ({dataset!r}) trains on the request logs of "
+                    f"{logged!r}, which no deployment with requestLogging writes: "
+                    f"enable requestLogging on {logged!r}",
+                )
+            )
+            continue
+        model = next(p for p in deployment.predictors if not p.shadow).registered_model
+        problems += _logged_columns(deployments[source], source, model, path)
+    return problems
+
+
+def _logged_columns(
+    source: DeploymentConfig, index: int, model: str, trained_by: str
+) -> list[tuple[str, str]]:
+    """The source's logged columns against the spec of the model `trained_by` trains."""
+    spec = load_spec(model)
+    spec_file = f"model/specs/{model}.yaml"
+    if spec is None:
+        return [
+            (
+                trained_by,
+                f"trains {model!r} on request logs, but there is no spec "
+                f"{spec_file} to check their columns against",
+            )
+        ]
+    logging = source.request_logging
+    schema = spec.dataset_schema
+    where = f"deployments[{index}].requestLogging"
+    problems = []
+    if logging.label_column != schema.target.name:
+        problems.append(
+            (
+                f"{where}.labelColumn",
+                f"is {logging.label_column!r}, but "
+                f"{trained_by} trains {model!r} on these logs and {spec_file} names "
+                f"its target {schema.target.name!r}: set labelColumn: "
+                f"{schema.target.name}",
+            )
+        )
+    if list(logging.feature_names or []) != schema.feature_names:
+        problems.append(
+            (
+                f"{where}.featureNames",
+                f"is {logging.feature_names}, but "
+                f"{trained_by} trains {model!r} on these logs and {spec_file} declares "
+                f"the features {schema.feature_names}, in this order: set featureNames: "
+                f"{schema.feature_names}",
             )
         )
     return problems

@@ -7,10 +7,13 @@ and the Seldon executor), which routes by the VirtualService the platform render
 file. Each round sends prediction traffic at the stack file's split, then feedback with the
 reward from the true labels (1 when the predicted species is right), echoing the predictor
 header; then `python -m model abtest` and `python -m stacks.rollout` run against that Prometheus
-and their decisions are printed. A rollout edit of the stack file is applied to the gateway
-before the next round, as the pipeline's `pulumi up` would apply it. After each scenario the
-A/B table (`python -m model abtest` since the scenario began) is printed beside what the clients
-sent per predictor; evidence the rule refuses as inconsistent ends the scenario as `refused`.
+and their decisions are printed. The stack file and its pins live in a clone of a local bare
+Git repository standing in for the forge (`localrun.local_forge`): each rollout step is a
+reviewed change the double merges at once (dev's auto-merge); the clone pulls it and the
+gateway applies it before the next round, as the deploy job's `pulumi up` would. After each
+scenario the A/B table (`python -m model abtest` since the scenario began) is printed beside
+what the clients sent per predictor; evidence the rule refuses as inconsistent ends the
+scenario as `refused`.
 
 Scenario 1: the weaker model is the challenger at 10 %: it is rolled back.
 Scenario 2: the weaker model is the champion: the stronger challenger advances 10 -> 50 -> 100
@@ -44,11 +47,16 @@ from infra.model_monitoring.config import PredictorTarget
 from infra.seldon.routing import PREDICTOR_HEADER, predictor_host, virtual_service
 from infra.stack_config import load_stack_file
 from localrun.gateway_stand_in import GatewayStandIn
+from localrun.local_forge import git, seeded_forge
 from localrun.prometheus_server import running_prometheus, wait_for_first_scrapes
 from localrun.server_process import ModelServerProcess
 from model.cli import main as model_cli
 from model.console import table
 from model.promotion import promote
+from model.store import Store
+from release.forges import LocalBareRepoForge
+from release.pinning import lock_from_store
+from release.pins import dump_pins
 from stacks.rollout import build_parser, run
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -99,18 +107,23 @@ def train_versions(tracking_uri: str) -> tuple[str, str]:
     return versions[0], versions[1]
 
 
-def stack_file(directory: Path, champion: str, challenger: str) -> Path:
+def stack_file(directory: Path, champion: str, challenger: str, tracking_uri: str) -> Path:
     """A copy of Pulumi.dev.yaml serving iris versions `champion` (90 %) and `challenger`
-    (10 %) pinned, with a 10/50/100 rollout plan of 10 s steps."""
+    (10 %) by number, with a 10/50/100 rollout plan of 10 s steps, and its pins, on `main` of
+    the forge double; returns the stack file of its clone."""
     text = (REPO_ROOT / "Pulumi.dev.yaml").read_text()
     head, _, tail = text.partition("      predictors:\n")
     head = head.partition("      rollout:\n")[0]  # dev's own plan gives way to the demo's
     tail = tail.replace("model: iris@champion", f"model: iris/{champion}", 1)
     tail = tail.replace("model: iris@challenger", f"model: iris/{challenger}", 1)
     tail = tail.replace("traffic: 50", "traffic: 90", 1).replace("traffic: 50", "traffic: 10", 1)
-    path = directory / "Pulumi.demo.yaml"
-    path.write_text(head + PLAN + "      predictors:\n" + tail)
-    return path
+    draft = directory / "Pulumi.demo.yaml"
+    draft.write_text(head + PLAN + "      predictors:\n" + tail)
+    pins = dump_pins(lock_from_store(draft, Store.open(tracking_uri)))
+    work, _ = seeded_forge(
+        directory / "forge", {draft.name: draft.read_text(), "pins.demo.yaml": pins}
+    )
+    return work / draft.name
 
 
 def live_targets(path: Path) -> list[PredictorTarget]:
@@ -190,13 +203,15 @@ def _send_round(
     }
 
 
-def _rollout_step(args, traffic: int) -> dict:
-    """One run of `python -m stacks.rollout`; evidence it refuses is a step of its own, which
-    leaves the challenger's `traffic` as it was."""
+def _rollout_step(args, traffic: int, forge: LocalBareRepoForge) -> dict:
+    """One run of `python -m stacks.rollout`, whose change the forge double merges, then the
+    checkout pulls it (the deploy job's checkout); evidence it refuses is a step of its own,
+    which leaves the challenger's `traffic` as it was."""
     try:
-        (step,) = run(args)
+        (step,) = run(args, forge)
     except InconsistentEvidence as refused:
         return {"action": "refused", "traffic": traffic, "reason": str(refused)}
+    git(args.stack_file.parent, "pull", "-q", "--ff-only")
     return step
 
 
@@ -238,7 +253,9 @@ def run_scenario(
     """Serve, send rounds of traffic, decide and act until the rollout ends."""
     print(f"\n=== {scenario.title}")
     workdir.mkdir(parents=True)
-    stack = stack_file(workdir, scenario.champion_version, scenario.challenger_version)
+    stack = stack_file(workdir, scenario.champion_version, scenario.challenger_version,
+                       tracking_uri)  # fmt: skip
+    forge = LocalBareRepoForge(stack.parent.parent / "forge.git")
     servers = {
         "champion": serve(tracking_uri, "champion", scenario.champion_version),
         "challenger": serve(tracking_uri, "challenger", scenario.challenger_version),
@@ -280,7 +297,7 @@ def run_scenario(
                  "--tracking-uri", tracking_uri, "--actor", "abtest-demo",
                  "--latency-tolerance", LATENCY_TOLERANCE]
             )  # fmt: skip
-            step = _rollout_step(args, split["challenger"])
+            step = _rollout_step(args, split["challenger"], forge)
             scenario.decisions.append(step)
             print(f"round {number:2d} at split {split}: {sent} -> rollout {step['action']} "
                   f"({step['traffic']}%): {step['reason']}")  # fmt: skip

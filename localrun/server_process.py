@@ -27,9 +27,15 @@ class ModelServerProcess(ServerGroup):
     """The model server (`python -m serving`); use as a context manager so it always stops."""
 
     def __init__(
-        self, model_uri: str, env: dict[str, str] | None = None, startup_timeout: float = 120.0
+        self,
+        model_uri: str,
+        env: dict[str, str] | None = None,
+        startup_timeout: float = 120.0,
+        metrics_port: int | None = None,
     ) -> None:
-        self.http_port, self.metrics_port, self.grpc_port = free_port(), free_port(), free_port()
+        """`metrics_port` fixed: a restarted server keeps its Prometheus target."""
+        self.http_port, self.grpc_port = free_port(), free_port()
+        self.metrics_port = metrics_port or free_port()
         self.workdir = Path(tempfile.mkdtemp(prefix="model-server-"))
         spec = read_image_spec()
         process_env = {

@@ -226,7 +226,7 @@ def _train(args: argparse.Namespace) -> int:
     estimator = args.estimator or (spec.estimator.name if spec else "logistic_regression")
     spec_params = spec.estimator.params if spec and estimator == spec.estimator.name else {}
     config = TrainingConfig.parse(
-        task=dataset.schema.target.task,
+        kind=dataset.schema.target.kind,
         estimator=estimator,
         params={**spec_params, **_parse_params(args.param)},
         seed=args.seed if args.seed is not None else (spec.seed if spec else 42),

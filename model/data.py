@@ -183,7 +183,6 @@ def load_dvc_dataset(spec: TrainingSpec, rev: str | None, repo: str | None) -> D
 def _restored_export(
     spec: TrainingSpec, repo: str | None, rev: str | None, missing: ConfigurationError
 ) -> tuple[bytes, DataVersion] | None:
-    from model.dataset_export import exported_csv
     from model.versioned_data import committed_version
 
     if spec.dataset.sklearn is None:
@@ -196,3 +195,16 @@ def _restored_export(
     if hashlib.md5(data, usedforsecurity=False).hexdigest() != version.md5:
         return None
     return data, version
+
+
+def exported_csv(spec: TrainingSpec) -> bytes:
+    """The first version of the spec's DVC-tracked dataset: its bundled scikit-learn copy as CSV,
+    columns named and ordered as its schema declares. The bytes are stable (same columns, `\n`
+    line ends, pandas' shortest float repr), so a checkout without the DVC cache or remote can
+    still train on the committed version: they are used only when their md5 equals the `.dvc`
+    file's."""
+    source = spec.dataset
+    dataset = load_bundled_dataset(
+        source.sklearn, spec.dataset_schema, source.options, source.label_names
+    )
+    return dataset.frame.to_csv(index=False, lineterminator="\n").encode()

@@ -66,7 +66,8 @@ def save_model(
 
 
 def model_kind(estimator: Any) -> dict[str, Any]:
-    """``{"type": "classifier", "predict_proba": bool, "classes": [...]}`` or a regressor's.
+    """``{"type": "classifier", "predict_proba": bool, "classes": [...]}`` or a regressor's; the
+    type is a ``ModelKind`` (``model/estimators.py``), the vocabulary of specs and runs too.
 
     Class names are strings whatever the label type, in ``classes_`` order (the order of
     ``predict_proba``'s columns).

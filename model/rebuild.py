@@ -28,7 +28,7 @@ def rebuild(dataset: Dataset, recipe: dict[str, Any], run_id: str, out: Path) ->
     file names the run and that path); digest the directory."""
     validate(dataset)
     config = TrainingConfig.parse(
-        task=dataset.schema.target.task,
+        kind=dataset.schema.target.kind,
         estimator=recipe["estimator"],
         params=recipe["params"],
         seed=recipe["seed"],

@@ -62,7 +62,7 @@ def register_restore_data(
 def _restore_data(args: argparse.Namespace) -> int:
     import hashlib
 
-    from model.dataset_export import exported_csv
+    from model.data import exported_csv
     from model.locations import REPO_ROOT
     from model.specs import load_spec, spec_names
     from model.versioned_data import committed_version

@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from model.errors import ConfigurationError, describe_validation_error
-from model.estimators import Task
+from model.estimators import ModelKind
 
 
 class FeatureSpec(BaseModel):
@@ -83,8 +83,8 @@ class TargetSpec(BaseModel):
         return self
 
     @property
-    def task(self) -> Task:
-        return "regression" if self.classes is None else "classification"
+    def kind(self) -> ModelKind:
+        return "regressor" if self.classes is None else "classifier"
 
 
 class QualityLimits(BaseModel):

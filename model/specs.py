@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from model.errors import ConfigurationError, describe_validation_error
-from model.estimators import ESTIMATORS, estimator_task
+from model.estimators import ESTIMATORS, estimator_kind
 from model.schema import DatasetSchema
 
 SPECS_DIR = Path(__file__).resolve().parent / "specs"
@@ -34,7 +34,7 @@ class DatasetSource(BaseModel):
         pattern=r"^[A-Za-z0-9_][A-Za-z0-9_./-]*\.(csv|parquet)$",
         description="a CSV/Parquet file tracked by DVC (`<path>.dvc`), relative to the "
         "repository root; with `sklearn`, the bundled loader its first version was exported "
-        "from (model/dataset_export.py)",
+        "from (`exported_csv` in model/data.py)",
     )
 
     @model_validator(mode="after")
@@ -87,12 +87,12 @@ class TrainingSpec(BaseModel):
     test_size: float = Field(default=0.25, gt=0.0, lt=1.0)
 
     @model_validator(mode="after")
-    def _estimator_fits_the_task(self) -> TrainingSpec:
-        name, task = self.estimator.name, self.dataset_schema.target.task
+    def _estimator_fits_the_kind(self) -> TrainingSpec:
+        name, kind = self.estimator.name, self.dataset_schema.target.kind
         if name not in ESTIMATORS:
             raise ValueError(f"unknown estimator {name!r}; choose one of {sorted(ESTIMATORS)}")
-        if estimator_task(name) != task:
-            raise ValueError(f"estimator {name!r} does not fit a {task} target")
+        if estimator_kind(name) != kind:
+            raise ValueError(f"estimator {name!r} does not fit a {kind} target")
         return self
 
 

@@ -12,7 +12,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from model.errors import ConfigurationError, describe_validation_error
-from model.estimators import ESTIMATORS, Task, estimator_class, estimator_names, estimator_task
+from model.estimators import (
+    ESTIMATORS,
+    ModelKind,
+    estimator_class,
+    estimator_kind,
+    estimator_names,
+)
 
 
 class TrainingConfig(BaseModel):
@@ -20,7 +26,7 @@ class TrainingConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    task: Task = "classification"
+    kind: ModelKind = "classifier"
     estimator: str = "logistic_regression"
     params: dict[str, Any] = Field(default_factory=dict)
     seed: int = 42
@@ -35,10 +41,10 @@ class TrainingConfig(BaseModel):
 
     @model_validator(mode="after")
     def _estimator_fits(self) -> TrainingConfig:
-        if estimator_task(self.estimator) != self.task:
+        if estimator_kind(self.estimator) != self.kind:
             raise ValueError(
-                f"{self.estimator} is not a {self.task} estimator; for this target choose one "
-                f"of {estimator_names(self.task)}"
+                f"{self.estimator} is not a {self.kind} estimator; for this target choose one "
+                f"of {estimator_names(self.kind)}"
             )
         valid = estimator_class(self.estimator)().get_params()
         unknown = sorted(set(self.params) - set(valid))
@@ -77,7 +83,7 @@ class Split:
 
 def split(features: pd.DataFrame, target: pd.Series, config: TrainingConfig) -> Split:
     """A seeded train/held-out split, stratified by class for a classifier."""
-    stratify = target if config.task == "classification" else None
+    stratify = target if config.kind == "classifier" else None
     try:
         x_train, x_test, y_train, y_test = train_test_split(
             features,

@@ -204,7 +204,7 @@ def _params(dataset: Dataset, config: TrainingConfig) -> dict[str, Any]:
         "dataset.name": dataset.schema.name,
         "dataset.source": dataset.source,
         "dataset.rows": len(dataset.frame),
-        "task": config.task,
+        "model_kind": config.kind,
     }
 
 

@@ -1,5 +1,6 @@
-"""The Pulumi program (`main: stacks/` in Pulumi.yaml): validate the stack config, resolve the
-model versions against the stack's registry, then declare the platform.
+"""The Pulumi program (`main: stacks/` in Pulumi.yaml): validate the stack config, read the
+model versions from the stack's pin file (`pins.<stack>.yaml`, never the registry), then
+declare the platform.
 
 `pulumi up` and `pulumi preview` run it (`make up STACK=<stack>`, `make preview STACK=<stack>`);
 to see what a stack declares without a cluster, Docker or the Pulumi CLI, run
@@ -16,10 +17,11 @@ from stacks.preflight import missing_stack_file
 
 
 def declare(stack: str) -> None:
-    """Declare `stack`; a missing stack file, an invalid config or an unresolvable model
-    version is a `pulumi.RunError`, which the engine prints as the message alone."""
-    from infra.deployments.versions import RegistryError, deploy_time_versions
+    """Declare `stack`; a missing stack file, an invalid config or a predictor without its pin
+    is a `pulumi.RunError`, which the engine prints as the message alone."""
+    from infra.deployments.pinned_versions import pinned_versions
     from infra.stack_config import StackConfigError
+    from stacks.preflight import REPO_ROOT
     from stacks.program import declare_platform
     from stacks.runtime_config import from_pulumi_runtime
 
@@ -28,8 +30,9 @@ def declare(stack: str) -> None:
         raise pulumi.RunError(f"{absent}; create it from the nearest one (docs/extending.md)")
     try:
         config = from_pulumi_runtime()
-        declare_platform(config, deploy_time_versions(config.deployments, config.registry_uri))
-    except (StackConfigError, RegistryError) as error:
+        stack_file = REPO_ROOT / f"Pulumi.{stack}.yaml"
+        declare_platform(config, pinned_versions(config.deployments, stack_file))
+    except StackConfigError as error:
         raise pulumi.RunError(str(error)) from None
 
 

@@ -8,13 +8,15 @@ import asyncio
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
-from infra.deployments.versions import ModelRegistry, Resolution, offline_versions, resolve_versions
+from infra.deployments.pinned_versions import pinned_versions
+from infra.deployments.versions import Resolution
 from infra.stack_config import PROJECT, SECRET_PLACEHOLDER, StackConfig
 from stacks.program import declare_platform
 from stacks.runtime_config import from_pulumi_runtime
@@ -96,14 +98,13 @@ def declare_under_mocks(
     stack: str,
     raw_config: dict[str, Any],
     secret_keys: set[str],
-    tracking_uri: str | None = None,
+    stack_file: Path,
 ) -> Declared:
     """Run the platform program for `stack` with the given `mlops-platform:*` values.
 
     `raw_config` holds stack-file values (objects as structures); `secret_keys` names the keys
-    set with `--secret`. The program validates the config itself, exactly as under `pulumi up`.
-    With `tracking_uri` every alias is resolved against that registry as `pulumi up` does
-    (raises `RegistryError`); without it predictors keep the references of the stack file.
+    set with `--secret`. The program validates the config itself and reads the versions from
+    the pin file beside `stack_file`, exactly as under `pulumi up`.
     """
     declared = Declared()
     asyncio.set_event_loop(asyncio.new_event_loop())
@@ -119,12 +120,7 @@ def declare_under_mocks(
         monitor=_RecordingMonitor(declared),
     )
     config = from_pulumi_runtime()
-    if tracking_uri is None:
-        versions = offline_versions(config.deployments)
-    else:
-        versions = resolve_versions(
-            config.deployments, ModelRegistry.from_environment(tracking_uri)
-        )
+    versions = pinned_versions(config.deployments, stack_file)
     _run_program(declared, config, versions)
     return declared
 

@@ -1,14 +1,12 @@
-"""Offline preview: `python -m stacks.render --stack NAME [--config-file PATH]
-[--tracking-uri URI] --out DIR`.
+"""Offline preview: `python -m stacks.render --stack NAME [--config-file PATH] --out DIR`.
 
 Runs the real program under Pulumi's mock runtime and writes every declared resource as YAML:
 Kubernetes objects as they would be applied, Helm releases with chart, version and values,
 other resources with their inputs. Secrets appear as a fixed placeholder, so the output is
-deterministic, needs no passphrase and is safe to post in a merge request. With
-`--tracking-uri` every alias is resolved against that registry exactly as `pulumi up` does
-(credentials from MLFLOW_TRACKING_USERNAME/_PASSWORD); without it aliases stay aliases. An
-invalid config or an alias the registry cannot resolve exits 2 with the message and writes
-nothing.
+deterministic, needs no passphrase and is safe to post in a merge request. Model versions and
+digests come from the pin file beside the stack file (`pins.<stack>.yaml`), as under
+`pulumi up`: no registry is asked. An invalid config or a predictor without its pin exits 2
+with the message and writes nothing.
 
 Pulumi and the infra package are imported only once a render starts, so `--help` and argument
 errors answer at once.
@@ -35,9 +33,9 @@ HELM_DIR = "helm-releases"
 PULUMI_DIR = "pulumi"
 
 
-def render_stack(stack: str, config_file: Path, tracking_uri: str | None = None) -> Declared:
-    """Validate `config_file` and declare the stack under mocks, resolving aliases against
-    `tracking_uri` when given (raises StackConfigError, RegistryError)."""
+def render_stack(stack: str, config_file: Path) -> Declared:
+    """Validate `config_file` and declare the stack under mocks with the versions of its pin
+    file (raises StackConfigError)."""
     from infra.stack_config import (
         SECRET_PLACEHOLDER,
         load_stack_file,
@@ -53,8 +51,8 @@ def render_stack(stack: str, config_file: Path, tracking_uri: str | None = None)
     values = readable_values(raw)
     for key in unset_secrets(config):
         if key not in secure:
-            # A preview without the stack's secrets, like an alias without a registry: `pulumi
-            # up` and `pulumi preview` refuse until the operator sets it (stacks/runtime_config.py).
+            # A preview without the stack's secrets: `pulumi up` and `pulumi preview` refuse
+            # until the operator sets it (stacks/runtime_config.py).
             print(
                 f"note: {config_file.name}: mlops-platform:{key} is not set; rendered as "
                 f"{SECRET_PLACEHOLDER!r}. Set it with `pulumi config set --secret "
@@ -63,7 +61,7 @@ def render_stack(stack: str, config_file: Path, tracking_uri: str | None = None)
             )
             values[f"mlops-platform:{key}"] = SECRET_PLACEHOLDER
             secure.add(key)
-    return declare_under_mocks(stack, values, secure, tracking_uri)
+    return declare_under_mocks(stack, values, secure, config_file)
 
 
 def documents(declared: Declared) -> dict[str, dict]:
@@ -199,31 +197,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--config-file", type=Path, help="stack file to render (default: Pulumi.<stack>.yaml)"
     )
-    parser.add_argument(
-        "--tracking-uri",
-        help="MLflow registry to resolve every <model>@<alias> against, as `pulumi up` does "
-        "(credentials from MLFLOW_TRACKING_USERNAME/_PASSWORD); default: aliases stay aliases",
-    )
     parser.add_argument("--out", type=Path, required=True, help="directory to write YAML into")
     args = parser.parse_args(argv)
     config_file = args.config_file or REPO_ROOT / f"Pulumi.{args.stack}.yaml"
     if not config_file.is_file():
         print(f"error: stack file {config_file} does not exist", file=sys.stderr)
         return 2
-    from infra.deployments.versions import RegistryError
     from infra.stack_config import StackConfigError
 
     try:
-        declared = render_stack(args.stack, config_file, args.tracking_uri)
-    except (StackConfigError, RegistryError) as error:
+        declared = render_stack(args.stack, config_file)
+    except StackConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if args.tracking_uri is None:
-        print(
-            "note: no --tracking-uri, so predictors keep their aliases (models:/<name>@<alias>) "
-            "and carry no MODEL_DIGEST; `pulumi up` declares the resolved versions",
-            file=sys.stderr,
-        )
     for waiting in declared.outputs.get("pendingDeployments", {}).values():
         print(f"warning: {waiting}", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -6,15 +6,18 @@ rollout began (Prometheus, or a recorded evidence file), applies the sequential 
 - `advance`: the challenger's traffic goes to the next step, the baseline gets the rest;
 - `rollback` / `keep`: the challenger's traffic goes to 0;
 - `promote` (last step): the registry's `champion` alias moves to the challenger's version
-  (`model.promotion.promote`, promotion ledger) and the predictor that serves it afterwards gets
-  all the live traffic.
-Each action edits only `traffic:` values of the stack file, validated by the real `StackConfig`
-before the file is replaced, and is written to the rollout ledger (`stacks.rollout_ledger`).
-Evidence whose counts contradict each other (`analysis.consistency`) is refused before any
-action: exit 1, nothing edited or recorded. The pipeline's `pulumi up` applies the edited stack.
-It edits stack files, so it lives beside them in `stacks/`; like stack validation it imports no
-Pulumi (tests/stacks/test_pulumi_free.py), and `--help` imports nothing of the registry client:
-MLflow, the stack file and the ledger are imported once a run starts.
+  (`model.promotion.promote`, promotion ledger), the pins that follow `champion` move with it
+  and the predictor that serves it afterwards gets all the live traffic.
+The tool never edits the checkout or applies anything: each action is proposed as a reviewed
+change (`release.change_request.propose`: one commit on its own branch with the A/B decision as
+evidence, a merge/pull request on the forge of MLOPS_FORGE), with the stack file's `traffic:`
+values and the pins changed and validated by the real `StackConfig` first. The merge deploys
+it through the deploy job; until then the next run waits. Each proposal is written to the
+rollout ledger (`stacks.rollout_ledger`) with its request. Evidence whose counts contradict
+each other (`analysis.consistency`) is refused before any action: exit 1, nothing proposed or
+recorded.
+This lives in `stacks/` because validating the stack file imports `infra/`; `python -m model
+abtest` only decides and imports neither.
 """
 
 from __future__ import annotations
@@ -40,7 +43,10 @@ from model.conventions import CANDIDATE, CHALLENGER, CHAMPION
 from model.errors import ConfigurationError, LifecycleError
 
 if TYPE_CHECKING:
+    # MLflow, the registry and the forge load only when a run starts: `--help` and the stack
+    # checks stay fast and Pulumi-free (tests/stacks/test_pulumi_free.py).
     from model.store import Store
+    from release.forges import Forge
     from stacks.rollout_ledger import RolloutRecord
 
 STARTS = ("start", "advance")
@@ -83,8 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run(args: argparse.Namespace) -> list[dict]:
-    """One step for each selected deployment with a rollout plan; the results in order."""
+def run(args: argparse.Namespace, forge: Forge | None = None) -> list[dict]:
+    """One step for each selected deployment with a rollout plan; the results in order. Each
+    action is proposed on `forge` (default: the forge of the environment)."""
     from model.store import Store
     from stacks.stack_edit import validated
 
@@ -102,13 +109,15 @@ def run(args: argparse.Namespace) -> list[dict]:
         )
     now = args.now if args.now is not None else time.time()
     store = Store.open(args.tracking_uri)
-    return [_roll(args, config, deployment, store, now) for deployment in selected]
+    return [_roll(args, deployment, store, now, forge) for deployment in selected]
 
 
-def _roll(args, config, deployment, store: Store, now: float) -> dict:
+def _roll(args, deployment, store: Store, now: float, forge: Forge | None) -> dict:
     from model.promotion import promote
+    from release.change_request import NoChange, TrafficChange, propose
+    from release.pinning import following, registered_pin, stack_name
     from stacks.rollout_ledger import history, record
-    from stacks.stack_edit import replace_validated, with_traffic
+    from stacks.stack_edit import deployable
 
     live = [p for p in deployment.predictors if not p.shadow]
     where = f"{args.stack_file}: deployment {deployment.namespace}/{deployment.name}"
@@ -133,8 +142,12 @@ def _roll(args, config, deployment, store: Store, now: float) -> dict:
         "model": challenger.model,
     }
     current = ledger[-1] if ledger else None
+    proposed = _unmerged(current, challenger)
+    if proposed is not None:
+        return {**result, "action": Action.WAIT.value, "traffic": challenger.traffic,
+                "reason": proposed}  # fmt: skip
     if not challenger.traffic:
-        return _expose(args, deployment, baseline, challenger, plan, now, result)
+        return _expose(args, deployment, baseline, challenger, plan, now, result, forge)
     if challenger.traffic not in plan.steps:
         raise ConfigurationError(
             f"{where}: the challenger's traffic {challenger.traffic} is not a step of the "
@@ -176,38 +189,70 @@ def _roll(args, config, deployment, store: Store, now: float) -> dict:
         "traffic": split,
         "stack_file": str(args.stack_file),
     }
-    entry = _entry(args, deployment, challenger, step.action.value, step.traffic, now,
-                   step.reason, evidence)  # fmt: skip
-
-    def commit() -> None:
-        if step.action is Action.PROMOTE:
-            name, version = _model_version(challenger.model, args.tracking_uri)
-            # The champion guard holds the new champion to what it showed here (stacks/guard.py).
-            baseline = Baseline.of(looks[-1].predictors[challenger.name]).as_dict()
-            promotion = promote(
-                name, version, tracking_uri=args.tracking_uri, actor=args.actor,
-                reason=f"rollout of {deployment.name}: {step.reason}",
-                evidence={**evidence, "baseline": baseline},
-            )  # fmt: skip
-            result["promotion"] = promotion.as_dict()
-        record(store, entry)
-
-    text = with_traffic(args.stack_file, deployment.name, deployment.namespace, split)
-    replace_validated(args.stack_file, text, commit)
+    key = f"{deployment.namespace}/{deployment.name}"
+    changes: list = [TrafficChange(key, split)]
+    kind = "rollout"
+    if step.action is Action.PROMOTE:
+        name, version = _model_version(challenger.model, args.tracking_uri)
+        # The champion guard holds the new champion to what it showed here (stacks/guard.py).
+        baseline = Baseline.of(looks[-1].predictors[challenger.name]).as_dict()
+        promotion = promote(
+            name, version, tracking_uri=args.tracking_uri, actor=args.actor,
+            reason=f"rollout of {deployment.name}: {step.reason}",
+            evidence={**evidence, "baseline": baseline},
+        )  # fmt: skip
+        result["promotion"] = promotion.as_dict()
+        pin = registered_pin(store, name, str(promotion.to_version), CHAMPION)
+        changes += following(args.stack_file, pin)
+        kind = "promotion"
+    title = f"{key}: rollout {step.action.value}, {args.challenger} at {split[challenger.name]}%"
     result["split"] = split
+    try:
+        request = propose(
+            stack_name(args.stack_file), changes, title,
+            {**evidence, **({"promotion": result["promotion"]} if "promotion" in result else {})},
+            kind=kind, repo=args.stack_file.resolve().parent, forge=forge, check=deployable,
+        )  # fmt: skip
+    except NoChange:
+        result["change_request"] = None  # e.g. a promotion of predictors pinned by number
+    else:
+        result["change_request"] = evidence["change_request"] = request.as_dict()
+        evidence["proposed_traffic"] = split[challenger.name]
+    record(store, _entry(args, deployment, challenger, step.action.value, step.traffic, now,
+                         step.reason, evidence))  # fmt: skip
     return result
 
 
-def _expose(args, deployment, baseline, challenger, plan: Plan, now: float, result: dict) -> dict:
+def _unmerged(current: RolloutRecord | None, challenger) -> str | None:
+    """Why to wait when the latest action's change request has not reached the stack file."""
+    if current is None or "proposed_traffic" not in current.evidence:
+        return None
+    if (
+        current.model != challenger.model
+        or current.evidence["proposed_traffic"] == challenger.traffic
+    ):
+        return None
+    url = current.evidence["change_request"]["request"]["url"]
+    return (
+        f"the {current.action} proposed at {current.recorded_at:%Y-%m-%d %H:%M} UTC ({url}) is "
+        f"not merged yet: the stack file still gives {challenger.name} {challenger.traffic}%"
+    )
+
+
+def _expose(args, deployment, baseline, challenger, plan, now: float, result: dict, forge) -> dict:
     """No rollout in progress: start one with a new candidate, if its shadow screening passed.
 
     The candidate is new when the registry's `candidate` is neither the challenger's nor the
     baseline's version. The shadow's disagreement with the champion over the last
     `minStepDuration` must be within `guardrails.maxShadowDisagreement` on at least
-    `--min-samples` rows; then `challenger` moves to it (ledger `expose`) and gets the plan's
-    first step. Otherwise nothing changes and the reason is reported."""
+    `--min-samples` rows; then `challenger` moves to it (ledger `expose`) and a reviewed change
+    pins the challenger to it at the plan's first step. Otherwise nothing changes and the
+    reason is reported."""
     from model.promotion import expose
-    from stacks.stack_edit import replace_validated, with_traffic
+    from model.store import Store
+    from release.change_request import TrafficChange, propose
+    from release.pinning import following, registered_pin, stack_name
+    from stacks.stack_edit import deployable
 
     idle = {**result, "action": Action.WAIT.value, "traffic": 0}
     shadow = next((p for p in deployment.predictors if p.shadow), None)
@@ -232,24 +277,28 @@ def _expose(args, deployment, baseline, challenger, plan: Plan, now: float, resu
         deployment.rollout.min_step_duration,
         now,
         bound=deployment.rollout.guardrails.max_shadow_disagreement,
-        minimum_rows=args.min_samples,
+        minimum_rows=args.minimum_samples,
     )
     screened = {**result, "candidate": candidate, "screening": screening.as_dict()}
     if not screening.passed:
         return {**screened, "action": "refused", "traffic": 0, "reason": screening.reason}
     first = plan.steps[0]
     split = {challenger.name: first, baseline.name: 100 - first}
-
-    def commit() -> None:
-        exposed = expose(name, tracking_uri=args.tracking_uri, actor=args.actor,
-                         reason=f"rollout of {deployment.name}: {screening.reason}",
-                         evidence={"screening": screening.as_dict(), "traffic": split})  # fmt: skip
-        screened["exposure"] = exposed.as_dict()
-
-    text = with_traffic(args.stack_file, deployment.name, deployment.namespace, split)
-    replace_validated(args.stack_file, text, commit)
+    exposed = expose(name, tracking_uri=args.tracking_uri, actor=args.actor,
+                     reason=f"rollout of {deployment.name}: {screening.reason}",
+                     evidence={"screening": screening.as_dict(), "traffic": split})  # fmt: skip
+    screened["exposure"] = exposed.as_dict()
+    key = f"{deployment.namespace}/{deployment.name}"
+    pin = registered_pin(Store.open(args.tracking_uri), name, candidate, CHALLENGER)
+    request = propose(
+        stack_name(args.stack_file),
+        [TrafficChange(key, split), *following(args.stack_file, pin)],
+        f"{key}: expose candidate {name} version {candidate} as {challenger.name} at {first}%",
+        {"screening": screening.as_dict(), "exposure": exposed.as_dict(), "traffic": split},
+        kind="rollout", repo=args.stack_file.resolve().parent, forge=forge, check=deployable,
+    )  # fmt: skip
     return {**screened, "action": "expose", "traffic": first, "split": split,
-            "reason": screening.reason}  # fmt: skip
+            "change_request": request.as_dict(), "reason": screening.reason}  # fmt: skip
 
 
 def _alias_version(reference: str, tracking_uri: str | None) -> str | None:
@@ -261,18 +310,21 @@ def _alias_version(reference: str, tracking_uri: str | None) -> str | None:
 
 
 def _policy(args: argparse.Namespace, deployment) -> Policy:
-    """The command's rule options, with the deployment's own rollout and monitoring settings."""
+    """The command's rule options, with the deployment's own rollout guardrails and monitoring
+    settings."""
     rollout = deployment.rollout
     margin = {} if rollout.margin is None else {"margin": rollout.margin}
     guardrails = rollout.guardrails
-    latency = {} if guardrails.latency_tolerance is None else {
-        "latency_tolerance": guardrails.latency_tolerance
-    }
+    latency = (
+        {}
+        if guardrails.latency_tolerance is None
+        else {"latency_tolerance": guardrails.latency_tolerance}
+    )
     return policy_from(
         args,
         max_error_ratio=guardrails.max_error_ratio or deployment.monitoring.error_ratio_threshold,
-        **latency,
         promote_when=PROMOTE_WHEN[rollout.promote_when],
+        **latency,
         **margin,
     )
 

@@ -26,14 +26,9 @@ def cronjob_name(deployment: str) -> str:
 
 
 def model_arguments(version: DeclaredVersion) -> list[str]:
-    """`--model` (and `--digest`) naming exactly what the predictor serves: the resolved version
-    and digest after `pulumi up` resolved them, the alias in an offline render."""
-    if version.version is None:
-        return ["--model", f"{version.model}@{version.alias}"]
-    arguments = ["--model", f"{version.model}/{version.version}"]
-    if version.digest is not None:
-        arguments += ["--digest", version.digest]
-    return arguments
+    """`--model` and `--digest` naming exactly what the predictor serves: its pinned version and
+    digest (`pins.<stack>.yaml`), the same MODEL_URI and MODEL_DIGEST its pods verify."""
+    return ["--model", f"{version.model}/{version.version}", "--digest", version.digest]
 
 
 def scoring_cronjob(
@@ -90,7 +85,7 @@ def scoring_cronjob(
             "labels": labels,
             "annotations": checkov_skips(
                 CKV_K8S_35="the MLflow client reads its login only from "
-                "MLFLOW_TRACKING_USERNAME/_PASSWORD, as every platform pod (DESIGN 4.3)"
+                "MLFLOW_TRACKING_USERNAME/_PASSWORD, as every platform pod (docs/security.md)"
             ),
         },
         "spec": {

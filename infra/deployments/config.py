@@ -466,10 +466,12 @@ def unique_deployments(deployments: list[DeploymentConfig]) -> list[DeploymentCo
 
 
 class RegistryConfig(CamelModel):
-    """Stack key `registryUri`: the MLflow registry the program resolves aliases against."""
+    """Stack key `registryUri`: the MLflow registry `python -m release pin` reads this stack's
+    pins from when neither --tracking-uri nor MLFLOW_TRACKING_URI names one. The program itself
+    never asks a registry: it serves the pin file (infra/deployments/pinned_versions.py)."""
 
     registry_uri: str = Field(default="", pattern=r"^$|^https?://[^\s/]+(/\S*)?$")
-    """Empty: the stack's own MLflow at its public URL (`mlflowUrl`)."""
+    """Empty: the stack's own MLflow at its public URL (`mlflowUrl`), given to the pin command."""
 
 
 class ServingNamespacesConfig(CamelModel):

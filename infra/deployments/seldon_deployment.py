@@ -141,10 +141,10 @@ def _predictor_spec(
 
 def _model_env(version: DeclaredVersion) -> list[dict]:
     """Which model the container loads, and the digest it must verify before loading it."""
-    env = [{"name": "MODEL_URI", "value": version.uri}]
-    if version.digest is not None:
-        env.append({"name": "MODEL_DIGEST", "value": version.digest})
-    return env
+    return [
+        {"name": "MODEL_URI", "value": version.uri},
+        {"name": "MODEL_DIGEST", "value": version.digest},
+    ]
 
 
 def _compare_env(version: DeclaredVersion) -> list[dict]:

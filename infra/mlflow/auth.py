@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.deployments.config import DeploymentConfig
-from infra.deployments.versions import DeclaredVersion
 
 DEFAULT_PERMISSION = "NO_PERMISSIONS"
 """What a logged-in user may do on a resource nobody granted them: nothing."""
@@ -128,15 +127,12 @@ class MlflowUsers:
         return json.dumps(self.access_spec(), indent=2, sort_keys=True)
 
 
-def served_versions_json(versions: Iterable[DeclaredVersion]) -> str:
-    """The auth app's served-versions list: each predictor's declared version, or its alias
-    where the render asked no registry (`served_versions.py` says how each is read)."""
-    entries = {
-        (v.model, "version", v.version) if v.version is not None else (v.model, "alias", v.alias)
-        for v in versions
-    }
+def served_versions_json(versions: Iterable[tuple[str, str]]) -> str:
+    """The auth app's served-versions list from (registered model, version) pairs: the versions
+    the stack's pin file declares (`served_versions.py` says how it is read)."""
+    entries = sorted(set(versions))
     return json.dumps(
-        {"versions": [{"model": model, kind: value} for model, kind, value in sorted(entries)]},
+        {"versions": [{"model": model, "version": version} for model, version in entries]},
         indent=2,
     )
 

@@ -4,6 +4,7 @@ starts, and what both mount. Secret and ConfigMap names come in as arguments (in
 they are Pulumi outputs, passed through untouched)."""
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -200,15 +201,17 @@ def auth_app(config: MlflowConfig) -> tuple[dict, dict]:
     return config_map, [{"key": keys[path], "path": path} for path in files]
 
 
-def served_versions_config_map(versions: list[DeclaredVersion]) -> dict:
-    """The auth app's served-versions list (`metadata` and `data`). One name for every
+def served_versions_config_map(versions: Iterable[DeclaredVersion]) -> dict:
+    """The auth app's served-versions list (`metadata` and `data`): the pinned version of every
+    predictor, the shadows' compare models and batch scoring included. One name for every
     revision: the kubelet refreshes the mounted file in place (within its sync period, about a
     minute) and the app reads it on every request, so a new version is readable without
     restarting MLflow; a predictor pod that asks before then fails its download and is
     restarted."""
+    listed = served_versions_json((v.model, v.version) for v in versions)
     return {
         "metadata": {"name": SERVED_VERSIONS_MAP, "namespace": MLFLOW, "labels": LABELS},
-        "data": {SERVED_VERSIONS_FILE: served_versions_json(versions)},
+        "data": {SERVED_VERSIONS_FILE: listed},
     }
 
 

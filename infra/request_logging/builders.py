@@ -111,7 +111,7 @@ def sink_deployment(namespace: str, pod_spec: dict) -> dict:
             "labels": LABELS,
             "annotations": checkov_skips(
                 CKV_K8S_35="the MLflow client reads its login only from "
-                "MLFLOW_TRACKING_USERNAME/_PASSWORD, as every platform pod (DESIGN 4.3)"
+                "MLFLOW_TRACKING_USERNAME/_PASSWORD, as every platform pod (docs/security.md)"
             ),
         },
         "spec": {

@@ -96,7 +96,7 @@ def training_cronjob(
             "labels": labels,
             "annotations": {
                 "checkov.io/skip1": "CKV_K8S_35=the MLflow client reads its login only from "
-                "MLFLOW_TRACKING_USERNAME/_PASSWORD, as every platform pod (DESIGN 4.3)"
+                "MLFLOW_TRACKING_USERNAME/_PASSWORD, as every platform pod (docs/security.md)"
             },
         },
         "spec": {

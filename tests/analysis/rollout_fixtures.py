@@ -1,6 +1,6 @@
 """A real MLflow registry (iris champion v1, candidate v2 exposed as challenger) and a stack file
-with a rollout plan,
-shared by the rollout command's tests (evidence files and the demo's real Prometheus)."""
+with a rollout plan in a clone of a local bare Git repository, the forge double
+(`LocalBareRepoForge`) the rollout command proposes its changes to."""
 
 import subprocess
 import sys
@@ -9,7 +9,11 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
+from localrun.local_forge import seeded_forge
 from model.promotion import expose, promote
+from model.store import Store
+from release.pinning import lock_from_store
+from release.pins import dump_pins
 from tests.support.stacks import REPO_ROOT
 
 ROLLOUT = (
@@ -56,6 +60,17 @@ def stack_with_rollout(directory: Path) -> Path:
     path = directory / "Pulumi.dev.yaml"
     path.write_text(head + ROLLOUT + "      predictors:\n" + tail)
     return path
+
+
+def rollout_checkout(directory: Path, tracking_uri: str) -> Path:
+    """`stack_with_rollout` with its pins (champion v1, challenger and shadow v2, digests from
+    the registry) on `main` of the forge double `forge.git`, and the stack file of its clone,
+    the checkout the rollout job runs in."""
+    stack = stack_with_rollout(directory)
+    lock = lock_from_store(stack, Store.open(tracking_uri))
+    files = {stack.name: stack.read_text(), "pins.dev.yaml": dump_pins(lock)}
+    work, _ = seeded_forge(directory / "forge", files)
+    return work / stack.name
 
 
 def traffic_of(stack_file: Path) -> dict[str, int]:

@@ -1,9 +1,11 @@
 """`python -m stacks.rollout` driven by evidence files: steps, rollback, promotion at the last step.
 
 Real parts: the MLflow registry and ledgers (sqlite), the stack file validated by the real
-`StackConfig`. Time is passed with `--now`, so the minimum step duration is exercised without
-waiting; the evidence is a recorded file (the same counts Prometheus gives, see
-tests/monitoring/test_abtest_demo.py for the live source).
+`StackConfig`, Git. Each step is proposed to a local bare repository standing in for the forge
+(`LocalBareRepoForge`, MLOPS_FORGE=local), which merges dev's changes at once; the test then
+pulls `main`, as the next job's checkout would. Time is passed with `--now`, so the minimum
+step duration is exercised without waiting; the evidence is a recorded file (the same counts
+Prometheus gives, see tests/monitoring/test_abtest_demo.py for the live source).
 """
 
 import json
@@ -12,14 +14,16 @@ from pathlib import Path
 
 import pytest
 
+from localrun.local_forge import git
 from model.promotion import history
 from model.store import Store
+from release.pins import pin_file_for, read_pins
 from stacks import rollout_ledger
 from stacks.rollout import main
 from tests.analysis.rollout_fixtures import (
     champion_version,
     registry,  # noqa: F401 - module fixture
-    stack_with_rollout,
+    rollout_checkout,
     traffic_of,
 )
 
@@ -47,6 +51,7 @@ def _rollout(capsys, stack_file, tracking_uri, evidence: str, minutes: float) ->
     captured = capsys.readouterr()
     assert code == 0, captured.err
     (step,) = json.loads(captured.out)["rollouts"]
+    git(Path(stack_file).parent, "pull", "-q", "--ff-only")
     return step
 
 
@@ -59,18 +64,26 @@ def _changed_lines(before: str, after: str) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def isolated_registry(registry, tmp_path):  # noqa: F811 - the module fixture, copied per test
-    """A copy of the module's registry, so each test starts from champion 1, challenger 2."""
+def isolated_registry(registry, tmp_path, monkeypatch):  # noqa: F811 - the module fixture
+    """A copy of the module's registry, so each test starts from champion 1, challenger 2; the
+    forge is the local bare repository of the test's checkout."""
     source = registry.removeprefix("sqlite:///")
     copy = tmp_path / "mlflow.db"
     copy.write_bytes(Path(source).read_bytes())
+    monkeypatch.setenv("MLOPS_FORGE", "local")
     return f"sqlite:///{copy}"
+
+
+def commits_on_main(stack: Path) -> list[str]:
+    """Subjects of main's commits at the forge after the seed, oldest first."""
+    forge = stack.parent.parent / "forge.git"
+    return git(forge, "log", "--reverse", "--format=%s", "main").splitlines()[1:]
 
 
 def test_steps_advance_after_the_minimum_time_and_promote_at_the_last(
     capsys, tmp_path, isolated_registry
 ):
-    stack = stack_with_rollout(tmp_path)
+    stack = rollout_checkout(tmp_path, isolated_registry)
     original = stack.read_text()
     healthy = _evidence(tmp_path, HEALTHY)
     first = _rollout(capsys, stack, isolated_registry, healthy, 0)
@@ -112,12 +125,23 @@ def test_steps_advance_after_the_minimum_time_and_promote_at_the_last(
         )
     ]
     assert actions == [("start", 10), ("advance", 50), ("advance", 100), ("promote", 100)]
+    assert commits_on_main(stack) == [
+        "seldon/iris: rollout advance, challenger at 50%",
+        "seldon/iris: rollout advance, challenger at 100%",
+        "seldon/iris: rollout promote, challenger at 0%",
+    ]
+    forge = stack.parent.parent / "forge.git"
+    message = git(forge, "log", "-1", "--format=%B", "main")
+    assert '"decision": "promote"' in message and '"to_version": "2"' in message
+    pins = read_pins(pin_file_for(stack))
+    assert pins.pin("seldon/iris", "champion").version == "2"
+    assert pins.pin("seldon/iris", "challenger").version == "2"
 
 
 def test_a_breached_guardrail_rolls_the_challenger_back_to_zero(
     capsys, tmp_path, isolated_registry
 ):
-    stack = stack_with_rollout(tmp_path)
+    stack = rollout_checkout(tmp_path, isolated_registry)
     _rollout(capsys, stack, isolated_registry, _evidence(tmp_path, HEALTHY), 0)
     step = _rollout(capsys, stack, isolated_registry, _evidence(tmp_path, FAILING), 1)
     assert (step["action"], step["traffic"]) == ("rollback", 0)
@@ -130,10 +154,11 @@ def test_a_breached_guardrail_rolls_the_challenger_back_to_zero(
     assert (last.action, last.traffic, last.actor) == ("rollback", 0, "rollout-bot")
     after = _rollout(capsys, stack, isolated_registry, _evidence(tmp_path, FAILING), 30)
     assert (after["action"], after["traffic"]) == ("wait", 0)
+    assert commits_on_main(stack) == ["seldon/iris: rollout rollback, challenger at 0%"]
 
 
 def test_traffic_off_the_plan_is_refused_and_nothing_changes(capsys, tmp_path, isolated_registry):
-    stack = stack_with_rollout(tmp_path)
+    stack = rollout_checkout(tmp_path, isolated_registry)
     text = stack.read_text().replace("traffic: 90", "traffic: 70", 1)
     text = text.replace("traffic: 10", "traffic: 30", 1)
     stack.write_text(text)
@@ -172,7 +197,7 @@ def test_traffic_off_the_plan_is_refused_and_nothing_changes(capsys, tmp_path, i
 def test_inconsistent_evidence_takes_no_step(
     capsys, tmp_path, isolated_registry, challenger, message
 ):
-    stack = stack_with_rollout(tmp_path)
+    stack = rollout_checkout(tmp_path, isolated_registry)
     _rollout(capsys, stack, isolated_registry, _evidence(tmp_path, HEALTHY), 0)
     started = stack.read_text()
     code = main(

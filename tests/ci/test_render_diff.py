@@ -6,15 +6,16 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from release.pins import read_pins, write_pins
 from tests.ci.ci_pipelines import REPO_ROOT
 
-RENDERED_SOURCES = ("analysis", "infra", "stacks", "serving", "Pulumi.yaml", "Pulumi.dev.yaml")
+RENDERED_SOURCES = ("analysis", "infra", "stacks", "serving", "release", "model", "Pulumi.yaml",
+                    "Pulumi.dev.yaml", "pins.dev.yaml")  # fmt: skip
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "ci-test",
     "GIT_AUTHOR_EMAIL": "ci-test@example.invalid",
@@ -67,8 +68,19 @@ def render_diff(
     repo: Path, out: Path, base: str = "HEAD", *extra: str
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(REPO_ROOT / "ci" / "render_diff.py"), "--stack", "dev",
-         "--base", base, "--out", str(out), "--repo", str(repo), *extra],
+        [
+            sys.executable,
+            str(REPO_ROOT / "ci" / "render_diff.py"),
+            "--stack",
+            "dev",
+            "--base",
+            base,
+            "--out",
+            str(out),
+            "--repo",
+            str(repo),
+            *extra,
+        ],
         capture_output=True,
         text=True,
         timeout=180,
@@ -130,49 +142,20 @@ def test_unknown_base_ref_is_named(work_tree: Path, tmp_path: Path) -> None:
     assert "cannot check out base ref 'no-such-ref'" in result.stderr
 
 
-def test_pinning_a_version_shows_as_a_version_change_when_resolved(
-    mlflow_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With `--tracking-uri` both sides are resolved against the registry (as the serving
-    user): a change from an alias to another version shows as MODEL_URI and MODEL_DIGEST
-    changes."""
-    from mlflow import MlflowClient
-
-    name = f"render-diff-{uuid.uuid4().hex[:8]}"  # the MLflow server is shared by other suites
-    for key, value in mlflow_server.pipeline_env.items():
-        monkeypatch.setenv(key, value)
-    client = MlflowClient(tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url)
-    client.create_registered_model(name)
-    for number in (1, 2):
-        digest = "sha256:" + f"{number}" * 64
-        client.create_model_version(name, f"s3://models/{number}", tags={"model_digest": digest})
-    for alias in ("champion", "challenger", "candidate"):
-        client.set_registered_model_alias(name, alias, "1")
-    mlflow_server.serve(name)
-    for key, value in mlflow_server.reader_env.items():
-        monkeypatch.setenv(key, value)
-    repo = tmp_path / "repo"
-    for source in RENDERED_SOURCES:
-        if (REPO_ROOT / source).is_dir():
-            shutil.copytree(
-                REPO_ROOT / source, repo / source, ignore=shutil.ignore_patterns("__pycache__")
-            )
-        else:
-            shutil.copy(REPO_ROOT / source, repo / source)
-    stack = repo / "Pulumi.dev.yaml"
-    stack.write_text(stack.read_text().replace("model: iris@", f"model: {name}@"))
-    git(repo, "init", "--quiet")
-    git(repo, "add", ".")
-    git(repo, "commit", "--quiet", "-m", "base")
-    edit_stack_file(repo, f"model: {name}@champion", f"model: {name}/2")
+def test_a_pin_change_shows_as_a_version_and_digest_change(work_tree: Path, tmp_path: Path):
+    """A reviewed model change moves the pin: the diff shows MODEL_URI, MODEL_DIGEST and the
+    version label of that predictor, and nothing asks a registry."""
+    lock = read_pins(work_tree / "pins.dev.yaml")
+    before = lock.pin("seldon/iris", "champion")
+    after = before.model_copy(update={"version": "7", "digest": "sha256:" + "7" * 64})
+    write_pins(work_tree / "pins.dev.yaml", lock.with_pin("seldon/iris", "champion", after))
     out = tmp_path / "diff.md"
-    result = render_diff(repo, out, "HEAD", "--tracking-uri", mlflow_server.url)
+    result = render_diff(work_tree, out, "HEAD")
     assert result.returncode == 0, result.stderr
-    diff = out.read_text()
-    changed = {line for line in diff.splitlines() if line[:1] in "+-"}
+    changed = {line for line in out.read_text().splitlines() if line[:1] in "+-"}
     assert {line.split()[-1] for line in changed if "models:/" in line} == {
-        f"models:/{name}/1",
-        f"models:/{name}/2",
+        f"models:/iris/{before.version}",
+        "models:/iris/7",
     }
-    assert any(line.startswith("+") and "sha256:" + "2" * 64 in line for line in changed)
-    assert {"-      version: '1'", "+      version: '2'"} <= changed
+    assert any(line.startswith("+") and "sha256:" + "7" * 64 in line for line in changed)
+    assert {f"-      version: '{before.version}'", "+      version: '7'"} <= changed

@@ -3,6 +3,7 @@ each is refused by the real CLI (`python -m stacks.render --config-file`) with e
 message names the file and the key path, and nothing is written."""
 
 import math
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -12,6 +13,7 @@ import pytest
 import yaml
 
 from tests.support.stacks import REPO_ROOT
+from tests.training.support import of_kind, rendered_objects
 
 P = "mlops-platform:"
 
@@ -120,6 +122,20 @@ def logging_option(key: str, value) -> Callable[[dict], None]:
 def scoring_option(key: str, value) -> Callable[[dict], None]:
     return lambda values: _deployments(values)[0]["batchScoring"].__setitem__(key, value)
 
+
+def train_on(uri: str, deployment: int = 0) -> Callable[[dict], None]:
+    """The deployment's training reads `uri` (a file in the artifact store) instead of DVC."""
+
+    def mutate(values: dict) -> None:
+        training = _deployments(values)[deployment]["training"]
+        training.pop("data", None)
+        training["dataset"] = uri
+
+    return mutate
+
+
+REQUEST_LOGS = "mlflow-artifacts:/0/request-logs/seldon"
+IRIS_LABELLED = f"{REQUEST_LOGS}/iris/labelled.parquet"
 
 D0, D1 = f"{P}deployments[0]", f"{P}deployments[1]"
 
@@ -286,7 +302,37 @@ SCALING_AND_LOGGING = {
 }  # fmt: skip
 """Issue 28: autoscaling, the production replica rule, request logging and batch scoring."""
 
-CASES = {**FOUND_BY_THE_RED_TEAM, **MORE_OF_THEIR_KIND, **SCALING_AND_LOGGING}
+TRAINING_ON_REQUEST_LOGS = {
+    "trains-on-logs-of-a-deployment-that-does-not-log": (
+        "prod", train_on(f"{REQUEST_LOGS}/wine/labelled.parquet", deployment=1),
+        f"{D1}.requestLogging", "no deployment with requestLogging writes"),
+    "trains-on-logs-of-no-deployment": (
+        "prod", train_on(f"{REQUEST_LOGS}/iris-old/labelled.parquet"),
+        f"{D0}.training.dataset", "no deployment with requestLogging writes"),
+    "trains-on-the-unlabelled-log": (
+        "prod", train_on(f"{REQUEST_LOGS}/iris/versions/20260101T000000000000Z/logged.parquet"),
+        f"{D0}.training.dataset", "labelled rows"),
+    "logged-label-is-not-the-specs-target": (
+        "prod", both(train_on(IRIS_LABELLED), logging_option("labelColumn", "label")),
+        f"{D0}.requestLogging.labelColumn", "names its target 'species'"),
+    "logged-features-in-another-order": (
+        "prod", both(train_on(IRIS_LABELLED), logging_option(
+            "featureNames", ["sepal_width", "sepal_length", "petal_length", "petal_width"])),
+        f"{D0}.requestLogging.featureNames", "in this order"),
+    "logged-features-unset": (
+        "prod", both(train_on(IRIS_LABELLED),
+                     lambda values: _deployments(values)[0]["requestLogging"].pop("featureNames")),
+        f"{D0}.requestLogging.featureNames",
+        "declares the features ['sepal_length', 'sepal_width', 'petal_length', 'petal_width']"),
+}  # fmt: skip
+"""Issue 28: training on request logs, whose columns must be the trained model's spec's."""
+
+CASES = {
+    **FOUND_BY_THE_RED_TEAM,
+    **MORE_OF_THEIR_KIND,
+    **SCALING_AND_LOGGING,
+    **TRAINING_ON_REQUEST_LOGS,
+}
 
 
 def _render(stack: str, stack_file: Path, out: Path) -> subprocess.CompletedProcess:
@@ -351,3 +397,18 @@ def test_every_rule_across_keys_is_reported_at_once(tmp_path: Path) -> None:
     for key in (f"{P}registryUri: ", f"{D0}.namespace: ",
                 f"{P}deployments[2].predictors[0].name: "):  # fmt: skip
         assert key in result.stderr, result.stderr
+
+
+def test_training_on_the_matching_request_logs_is_accepted(tmp_path: Path) -> None:
+    """The declaration docs/serving.md gives renders, and the training CronJob reads the export."""
+    document = yaml.safe_load((REPO_ROOT / "Pulumi.prod.yaml").read_text())
+    train_on(IRIS_LABELLED)(document["config"])
+    stack_file = tmp_path / "Pulumi.prod.yaml"
+    stack_file.write_text(yaml.safe_dump(document))
+    shutil.copy(REPO_ROOT / "pins.prod.yaml", tmp_path)  # the pins beside the stack file
+    objects = rendered_objects("prod", tmp_path / "render", "--config-file", str(stack_file))
+    (cronjob,) = [
+        c for c in of_kind(objects, "CronJob") if c["metadata"]["name"] == "iris-training"
+    ]
+    (container,) = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["args"][container["args"].index("--data") + 1] == IRIS_LABELLED

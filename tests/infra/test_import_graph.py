@@ -18,6 +18,7 @@ PACKAGES = (
     "infra",
     "stacks",
     "continuous_training",
+    "request_log",
     "localrun",
     "e2e",
     "ci",
@@ -30,6 +31,7 @@ FORBIDDEN = {
     "analysis": ("infra", "stacks", "model"),
     "serving": ("infra", "stacks"),
     "continuous_training": ("infra", "stacks"),
+    "request_log": ("infra", "stacks"),
 }
 """Package -> the packages it must not import (upward arrows)."""
 

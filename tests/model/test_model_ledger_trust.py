@@ -59,22 +59,29 @@ def test_forged_squatted_and_malformed_entries_are_skipped_never_trusted(
     assert run_cli("promote", *common, "--version", second, "--force", "--reason", "t").code == 0
     client(mlflow_server).set_model_version_tag(name, first, "gate.passed", "true")
 
-    forge(mlflow_server, name, 3, forged_entry(name, 3, "99", "committed", "2026-01-01T00:00"))
-    forge(mlflow_server, name, 4, forged_entry(name, 4, "98", "pending", "2099-01-01T00:00"))
-    forge(mlflow_server, name, 5, {"sequence": "five", "status": "{"})
-    forge(mlflow_server, name, 6, {})
+    # The genuine entries: the trainings' candidates and the two promotions.
+    history = run_cli("history", *common, "--json").json()["history"]
+    genuine = [entry["sequence"] for entry in history]
+    n = len(genuine)
+    assert genuine == list(range(1, n + 1))
+    squat = forged_entry(name, n + 1, "99", "committed", "2026-01-01T00:00")
+    forge(mlflow_server, name, n + 1, squat)
+    jam = forged_entry(name, n + 2, "98", "pending", "2099-01-01T00:00")
+    forge(mlflow_server, name, n + 2, jam)
+    forge(mlflow_server, name, n + 3, {"sequence": "five", "status": "{"})
+    forge(mlflow_server, name, n + 4, {})
 
     result = run_cli("history", *common, "--json")
     assert result.code == 0, result.stderr
     shown = result.json()
-    assert [entry["sequence"] for entry in shown["history"]] == [1, 2]
+    assert [entry["sequence"] for entry in shown["history"]] == genuine
     assert len(shown["rejected"]) == 4
     assert all("not signed" in line or "malformed" in line for line in shown["rejected"])
 
     rolled = run_cli("rollback", *common, "--reason", "drill", "--json")
     assert rolled.code == 0, rolled.stderr
     assert rolled.json()["to_version"] == first
-    assert rolled.json()["sequence"] == 7
+    assert rolled.json()["sequence"] == n + 5
     assert rolled.stderr.count("ledger entry skipped, not trusted") == 4
 
 
@@ -102,8 +109,9 @@ def test_an_entry_signed_with_another_key_is_refused(
     assert run_cli("promote", "--tracking-uri", mlflow_server, "--model-name", name).code == 0
     monkeypatch.setenv(LEDGER_KEY_ENV, LEDGER_KEY)
     ledger = read_ledger(Store.open(mlflow_server), name)
-    assert ledger.records == []
-    assert ledger.last_sequence == 1
+    # Only the training's candidate entry, signed with the release path's key, is trusted.
+    assert [record.action for record in ledger.records] == ["candidate"]
+    assert ledger.last_sequence == 2
     assert "not signed with the release path's ledger key" in ledger.rejected[0]
 
 

@@ -83,7 +83,8 @@ def test_round_trip_train_promote_rollback_history(
     assert tags["gate.passed"] == "true"
     assert tags["model_digest"] == first["model_digest"]
     assert first["model_digest"].startswith("sha256:") and len(first["model_digest"]) == 71
-    assert tags["dataset_uri"] == "sklearn.datasets.load_iris"
+    # The spec's DVC-tracked file at its recorded content hash (model/specs/iris.yaml).
+    assert tags["dataset_uri"] == f"dvc://./data/iris.csv@{tags['data.dvc_md5']}"
     assert tags["metric.accuracy"] == f"{first['metrics']['accuracy']:.6f}"
     assert len(tags["git_commit"]) >= 40 or tags["git_commit"] == "unknown"
 

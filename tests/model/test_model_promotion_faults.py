@@ -113,12 +113,15 @@ def test_two_racing_promotions_leave_one_winner_and_a_consistent_ledger(
         assert (won["to_version"], won["state"]) == (challenger, "committed")
         assert champion(mlflow_server, model_name) == challenger
 
-    ledger = history(model_name, tracking_uri=mlflow_server)
-    sequences = [record.sequence for record in ledger]
-    assert sequences == list(range(1, RACE_ROUNDS + 2))  # no duplicate, no gap
-    assert all(record.state == "committed" for record in ledger)
+    entries = history(model_name, tracking_uri=mlflow_server)
+    sequences = [record.sequence for record in entries]
+    assert sequences == list(range(1, len(entries) + 1))  # no duplicate, no gap
+    assert all(record.state == "committed" for record in entries)
+    # Each training records its candidate too; the promotions alone form the champion's chain.
+    ledger = [record for record in entries if record.action == "promote"]
+    assert len(ledger) == RACE_ROUNDS + 1
     assert [record.from_version for record in ledger[1:]] == [r.to_version for r in ledger[:-1]]
-    assert champion_lineage(ledger)[-1] == champion(mlflow_server, model_name)
+    assert champion_lineage(entries)[-1] == champion(mlflow_server, model_name)
     # At least one round was decided by the ledger lock itself, not by one racer being late.
     assert set(losses) & {"lost the race", "is in flight until"}, losses
 
@@ -136,23 +139,26 @@ def test_registry_killed_between_alias_move_and_ledger_commit(
     failed = run_cli("promote", *common)
 
     assert failed.code == 1
-    assert "ledger entry #2 of iris (promote 1 -> 2) could not be committed" in failed.stderr
+    # Entries 1 and 3 are the trainings' candidates, 2 the first promotion.
+    assert "ledger entry #4 of iris (promote 1 -> 2) could not be committed" in failed.stderr
     assert "the champion alias already points at 2" in failed.stderr
     monkeypatch.undo()
     private_mlflow_server.start()
     monkeypatch.setenv(promotion.LEASE_ENV, "3600")
     shown = run_cli("history", *common, "--json").json()["history"]
     assert [(r["sequence"], r["to_version"], r["state"]) for r in shown] == [
-        (1, "1", "committed"),
-        (2, "2", "pending"),
+        (1, "1", "committed"),  # the first training's candidate
+        (2, "1", "committed"),
+        (3, "2", "committed"),  # the second training's candidate
+        (4, "2", "pending"),
     ]
-    assert "#2 is pending: it stopped part-way" in run_cli("history", *common).stdout
+    assert "#4 is pending: it stopped part-way" in run_cli("history", *common).stdout
     in_flight = run_cli("rollback", *common)
     assert in_flight.code == 1 and "is in flight until" in in_flight.stderr
     assert champion(uri, "iris") == "2"
 
     monkeypatch.setenv(promotion.LEASE_ENV, "5")
-    lease_end = datetime.fromisoformat(shown[1]["recorded_at"]) + timedelta(seconds=5)
+    lease_end = datetime.fromisoformat(shown[3]["recorded_at"]) + timedelta(seconds=5)
     time.sleep(max(0.0, (lease_end - datetime.now(UTC)).total_seconds()))  # let the lease lapse
     rolled = run_cli("rollback", *common, "--reason", "registry died mid-promotion", "--json")
 
@@ -161,11 +167,13 @@ def test_registry_killed_between_alias_move_and_ledger_commit(
     assert champion(uri, "iris") == "1"
     after = history("iris", tracking_uri=uri)
     assert [(r.sequence, r.action, r.state) for r in after] == [
-        (1, "promote", "committed"),
+        (1, "candidate", "committed"),
         (2, "promote", "committed"),
-        (3, "rollback", "committed"),
+        (3, "candidate", "committed"),
+        (4, "promote", "committed"),
+        (5, "rollback", "committed"),
     ]
-    assert "the champion alias was found at 2" in after[1].note
+    assert "the champion alias was found at 2" in after[3].note
 
 
 def test_alias_moved_behind_the_ledger_aborts_the_step(
@@ -194,5 +202,6 @@ def test_alias_moved_behind_the_ledger_aborts_the_step(
     )
     assert champion(mlflow_server, model_name) == "2"
     last = history(model_name, tracking_uri=mlflow_server)[-1]
-    assert (last.sequence, last.state) == (2, "aborted")
+    # Entries 1, 3 and 4 are the trainings' candidates, 2 the first promotion.
+    assert (last.sequence, last.state) == (5, "aborted")
     assert "compare-and-set failed: champion was 2, not 1" in last.note

@@ -37,7 +37,7 @@ def digest(trained_model: dict[str, Any]) -> str:
 def served(trained_model: dict[str, Any], digest: str) -> Iterator[ModelServerProcess]:
     """The server as a predictor runs it: the alias, with the digest the stack declares."""
     with ModelServerProcess(
-        model_uri=f"models:/{trained_model['model_name']}@challenger",
+        model_uri=f"models:/{trained_model['model_name']}@candidate",
         env={"MLFLOW_TRACKING_URI": trained_model["tracking_uri"], "MODEL_DIGEST": digest},
     ) as server:
         yield server
@@ -71,7 +71,7 @@ def test_a_file_larger_than_a_chunk_scores_as_the_server_answers(
     _write_rows(source, shuffled, [list(reversed(row)) for row in rows])
     output = tmp_path / "scored.parquet"
 
-    result = _score(trained_model, "--model", f"{trained_model['model_name']}@challenger",
+    result = _score(trained_model, "--model", f"{trained_model['model_name']}@candidate",
                     "--input", str(source), "--output", str(output),
                     "--chunk-rows", str(CHUNK_ROWS), "--json")  # fmt: skip
 
@@ -118,7 +118,7 @@ def test_a_bad_cell_is_refused_naming_its_line_and_column(
     _write_rows(source, names, rows)
     output = tmp_path / "bad.parquet"
 
-    result = _score(trained_model, "--model", f"{trained_model['model_name']}@challenger",
+    result = _score(trained_model, "--model", f"{trained_model['model_name']}@candidate",
                     "--input", str(source), "--output", str(output),
                     "--chunk-rows", "10")  # fmt: skip
 
@@ -137,7 +137,7 @@ def test_files_that_differ_from_the_declared_digest_are_not_scored(
     source = tmp_path / "rows.csv"
     _write_rows(source, ["a"], [[1.0]])
     wrong = "sha256:" + "0" * 64
-    result = _score(trained_model, "--model", f"{trained_model['model_name']}@challenger",
+    result = _score(trained_model, "--model", f"{trained_model['model_name']}@candidate",
                     "--input", str(source), "--output", str(tmp_path / "x.parquet"),
                     "--digest", wrong)  # fmt: skip
     assert result.returncode != 0

@@ -190,7 +190,7 @@ def test_digest_follows_the_written_contract(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"estimator": {"name": "ridge"}}, "estimator 'ridge' does not fit a classification"),
+        ({"estimator": {"name": "ridge"}}, "estimator 'ridge' does not fit a classifier"),
         ({"estimator": {"name": "xgboost"}}, "unknown estimator 'xgboost'"),
         ({"dataset": {}}, "give exactly one of `dvc` (a DVC-tracked file), `sklearn`"),
         ({"drift": {"bins": 0}}, "drift.bins: Input should be greater than or equal to 1"),
@@ -214,6 +214,6 @@ def test_estimator_of_the_wrong_task_is_refused(run_cli, sqlite_uri: str) -> Non
         "--estimator", "random_forest",
     )  # fmt: skip
     assert result.code == 1
-    assert "random_forest is not a regression estimator; for this target choose one of" in (
+    assert "random_forest is not a regressor estimator; for this target choose one of" in (
         result.stderr
     )

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from model.dataset_export import exported_csv
+from model.data import exported_csv
 from model.provenance import git_commit
 from model.specs import load_spec
 from model.versioned_data import REMOTE_URL_ENV
@@ -146,7 +146,13 @@ def test_mlflow_artifact_api_is_a_dvc_remote_behind_basic_auth(
     for key, value in (("method", "PUT"), ("auth", "basic"), ("user", login.username)):
         run(DVC, "remote", "modify", "mlflow", key, value, cwd=project)
     run(DVC, "remote", "modify", "--local", "mlflow", "password", login.password, cwd=project)
-    run(DVC, "push", "-q", "-r", "mlflow", cwd=project)
+    try:
+        run(DVC, "push", "-q", "-r", "mlflow", cwd=project)
+    finally:
+        # The project is the module's: leave its configuration as the other tests found it (a
+        # password-only `mlflow` section in config.local breaks DVC at any other commit).
+        run(DVC, "remote", "remove", "--local", "mlflow", cwd=project)
+        run(DVC, "remote", "remove", "mlflow", cwd=project)
     clone = tmp_path / "clone"
     run("git", "clone", "-q", str(project), str(clone), cwd=tmp_path)
     monkeypatch.setenv(REMOTE_URL_ENV, url)

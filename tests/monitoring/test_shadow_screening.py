@@ -5,7 +5,9 @@ the model server exports them) and a real MLflow registry with its signed ledger
 Series over the 60 minutes before END, per minute: the shadow compared 100 mirrored rows with
 the champion; it disagreed on 30 of them for the first 30 minutes, on none for the last 30. The
 stack's plan has `minStepDuration: 30m` and `maxShadowDisagreement: 0.1`: judged at END - 30m
-the shadow disagreed on 900 of 3000 rows (30 %), refused; at END on 0 of 3000, exposed.
+the shadow disagreed on 900 of 3000 rows (30 %), refused; at END on 0 of 3000, exposed. The
+exposure is a reviewed change proposed to a local bare repository standing in for the forge
+(`LocalBareRepoForge`, MLOPS_FORGE=local), which merges it at once; the checkout then pulls it.
 """
 
 import json
@@ -17,9 +19,12 @@ from datetime import UTC, datetime
 import pytest
 import yaml
 
+from localrun.local_forge import git, seeded_forge
 from model import promotion
 from model.registry import alias_version
 from model.store import Store
+from release.pinning import registered_pin
+from release.pins import PinLock, dump_pins, pin_file_for, read_pins
 from stacks.rollout import main
 from tests.monitoring.prometheus_process import running_prometheus
 from tests.support.mlflow_server import isolated_env
@@ -66,17 +71,26 @@ def registry(tmp_path_factory) -> str:
 
 
 @pytest.fixture()
-def stack_file(tmp_path):
-    """dev's stack file between rollouts: the champion takes all live traffic, 30 m steps."""
+def stack_file(tmp_path, registry, monkeypatch):
+    """dev's stack file between rollouts (the champion takes all live traffic, 30 m steps) and
+    its pins (champion and challenger at version 1, the shadow at the candidate 2), in a clone
+    of the forge double."""
     document = yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text())
     (iris,) = document["config"]["mlops-platform:deployments"]
     iris["rollout"]["minStepDuration"] = "30m"
     for predictor in iris["predictors"]:
         if not predictor.get("shadow"):
             predictor["traffic"] = 100 if predictor["name"] == "champion" else 0
-    path = tmp_path / "Pulumi.dev.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return path
+    store = Store.open(registry)
+    pins = PinLock(stack="dev", merge="auto", deployments={"seldon/iris": {
+        "champion": registered_pin(store, "iris", "1", "champion"),
+        "challenger": registered_pin(store, "iris", "1", "challenger"),
+        "shadow": registered_pin(store, "iris", "2", "candidate"),
+    }})  # fmt: skip
+    files = {"Pulumi.dev.yaml": yaml.safe_dump(document), "pins.dev.yaml": dump_pins(pins)}
+    work, _ = seeded_forge(tmp_path / "forge", files)
+    monkeypatch.setenv("MLOPS_FORGE", "local")
+    return work / "Pulumi.dev.yaml"
 
 
 def _step(capsys, prometheus, registry, stack_file, at: int) -> dict:
@@ -111,6 +125,9 @@ def test_the_canary_waits_for_a_screening_within_the_bound_then_starts(
     assert (last.action, last.from_version, last.to_version, last.state) == (
         "expose", None, "2", "committed")  # fmt: skip
     assert last.evidence["screening"]["disagreeing"] == 0
+    assert exposed["change_request"]["kind"] == "rollout"
+    git(stack_file.parent, "pull", "-q", "--ff-only")
+    assert read_pins(pin_file_for(stack_file)).pin("seldon/iris", "challenger").version == "2"
 
     again = _step(capsys, prometheus, registry, stack_file, end)
     assert again["action"] == "start", "the next run records the rollout's start at 10 %"

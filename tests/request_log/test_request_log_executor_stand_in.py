@@ -19,25 +19,12 @@ from localrun.executor_stand_in import ExecutorStandIn
 from localrun.request_log_process import RequestLogSinkProcess
 from localrun.server_process import ModelServerProcess
 from request_log.events import sampled
+from tests.request_log.support import stand_in
 
 CLIENTS = 6
 REQUESTS_PER_CLIENT = 20
 SAMPLED_RATE = 0.5
 LABEL = "species"
-
-
-@pytest.fixture(scope="module")
-def model_server(trained_model: dict[str, Any]) -> Iterator[ModelServerProcess]:
-    with ModelServerProcess(
-        model_uri=trained_model["local_model_dir"], env={"SERVER_WORKERS": "2"}
-    ) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def features(model_server: ModelServerProcess) -> list[str]:
-    metadata = requests.get(f"{model_server.url}/metadata", timeout=10).json()
-    return [column["name"] for column in metadata["inputs"]]
 
 
 @pytest.fixture(scope="module")
@@ -106,16 +93,10 @@ def _run_clients(executor: ExecutorStandIn, feedback: bool = True) -> list[dict[
     return [record for client in results for record in client]
 
 
-def _stand_in(model_server, sink_url: str, deployment: str) -> ExecutorStandIn:
-    return ExecutorStandIn(
-        model_server.url, sink_url, deployment=deployment, namespace="seldon", predictor="main"
-    )
-
-
 def test_rows_logged_equal_rows_written_and_feedback_joined_executor_stand_in(
     model_server: ModelServerProcess, sink: RequestLogSinkProcess, store: Path
 ) -> None:
-    with _stand_in(model_server, f"{sink.url}/", "iris") as executor:
+    with stand_in(model_server, f"{sink.url}/", "iris") as executor:
         seen = _run_clients(executor)
         assert executor.drained(timeout=60)
     assert (executor.failed, executor.dropped) == (0, 0)
@@ -153,7 +134,7 @@ def test_rows_logged_equal_rows_written_and_feedback_joined_executor_stand_in(
 def test_sampling_keeps_a_request_with_its_response_and_feedback_executor_stand_in(
     model_server: ModelServerProcess, sink: RequestLogSinkProcess, store: Path
 ) -> None:
-    with _stand_in(model_server, f"{sink.url}/", "iris-sampled") as executor:
+    with stand_in(model_server, f"{sink.url}/", "iris-sampled") as executor:
         seen = _run_clients(executor)
         assert executor.drained(timeout=60)
     kept = {r["puid"] for r in seen if sampled(r["puid"], SAMPLED_RATE)}
@@ -181,7 +162,7 @@ def test_a_hung_sink_never_holds_a_prediction_executor_stand_in(
     hung.listen(1024)
     try:
         url = f"http://127.0.0.1:{hung.getsockname()[1]}/"
-        with _stand_in(model_server, url, "iris") as executor:
+        with stand_in(model_server, url, "iris") as executor:
             seen = _run_clients(executor, feedback=False)
             assert len(seen) == CLIENTS * REQUESTS_PER_CLIENT
             assert executor.sent == 0

@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from infra.internal_tls import MLFLOW_CA_ENV
+from localrun.tls_files import issue_tls_files
 from tests.support.mlflow_server import MlflowServer, running_mlflow
-from tests.support.tls_files import issue_tls_files
 
 
 @pytest.fixture(scope="module")

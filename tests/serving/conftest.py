@@ -12,7 +12,7 @@ from localrun.server_process import ModelServerProcess
 def registry_server(trained_model: dict[str, Any]) -> Iterator[ModelServerProcess]:
     """The image's defaults, model resolved through the registry alias `challenger`."""
     server = ModelServerProcess(
-        model_uri=f"models:/{trained_model['model_name']}@challenger",
+        model_uri=f"models:/{trained_model['model_name']}@candidate",
         env={"MLFLOW_TRACKING_URI": trained_model["tracking_uri"]},
     )
     with server:

@@ -12,7 +12,10 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-COPIED = ("analysis", "common", "continuous_training", "infra", "model", "serving", "stacks")
+COPIED = (
+    "analysis", "common", "continuous_training", "infra", "model", "release", "request_log",
+    "serving", "stacks",
+)  # fmt: skip
 
 FILES = {
     "__init__.py": '"""A cache: the recipe\'s example component."""\n',
@@ -115,7 +118,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("recipe")
     for name in COPIED:
         shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for path in REPO.glob("Pulumi*.yaml"):
+    for path in [*REPO.glob("Pulumi*.yaml"), *REPO.glob("pins.*.yaml")]:
         shutil.copy(path, root / path.name)
     shutil.copy(REPO / ".dockerignore", root / ".dockerignore")
     follow_the_recipe(root)

@@ -39,9 +39,9 @@ NOT_COPIED = shutil.ignore_patterns(
 
 
 def follow_the_recipe(root: Path) -> None:
-    """Step 1: copy the nearest stack file, change values only (cluster, ingress); step 3: the
-    stack name in the pipeline matrices. (Step 2, secrets, has nothing to set: the committed
-    stacks hold no secret value; step 4 needs a cluster.)"""
+    """Step 1: copy the nearest stack file, change values only (cluster, ingress); step 2: its
+    pins; step 4: the stack name in the pipeline matrices. (Step 3, secrets, has nothing to set:
+    the committed stacks hold no secret value; step 5 needs a cluster.)"""
     text = (root / f"Pulumi.{NEAREST}.yaml").read_text()
     for key, value in {
         "kubeconfigContext": NEW_STACK,
@@ -51,6 +51,11 @@ def follow_the_recipe(root: Path) -> None:
         text, count = re.subn(rf"(?m)^(  mlops-platform:{key}:) .*$", rf"\1 {value}", text)
         assert count == 1, key
     (root / f"Pulumi.{NEW_STACK}.yaml").write_text(text)
+    # Step 2: the nearest stack's pins, renamed (the sed command of the recipe).
+    pins = (root / f"pins.{NEAREST}.yaml").read_text()
+    pins, count = re.subn(rf"(?m)^stack: {NEAREST}$", f"stack: {NEW_STACK}", pins)
+    assert count == 1
+    (root / f"pins.{NEW_STACK}.yaml").write_text(pins)
     matrices = {
         ".gitlab-ci.yml": "STACK: [dev, prod]",
         ".github/workflows/delivery.yml": "stack: [dev, prod]",

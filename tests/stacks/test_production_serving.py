@@ -167,8 +167,15 @@ def test_prod_scores_iris_nightly_with_the_champions_version_hardened(declared: 
     (container,) = pod["containers"]
     assert container["command"] == ["python", "-m", "model", "score"]
     args = container["args"]
-    # Offline there is no registry: the alias the champion serves, resolved by the Job.
-    assert args[:2] == ["--model", "iris@champion"]
+    # The champion's pinned version and digest: what its predictor's pods load and verify.
+    (deployment,) = [
+        d for d in _by_kind(files, "SeldonDeployment") if d["metadata"]["name"] == "iris"
+    ]
+    (champion,) = [p for p in deployment["spec"]["predictors"] if p["name"] == "champion"]
+    (model,) = champion["componentSpecs"][0]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in model["env"]}
+    served = env["MODEL_URI"].removeprefix("models:/")
+    assert args[:4] == ["--model", served, "--digest", env["MODEL_DIGEST"]]
     assert args[args.index("--output") + 1] == "mlflow-artifacts:/0/scoring/iris/scored/"
     assert pod["automountServiceAccountToken"] is False
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -176,13 +183,8 @@ def test_prod_scores_iris_nightly_with_the_champions_version_hardened(declared: 
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
 
 
-def test_a_resolved_version_is_scored_by_version_and_digest() -> None:
-    """After `pulumi up` resolved the alias: exactly the version and digest the predictor's
-    MODEL_URI and MODEL_DIGEST carry."""
+def test_a_pinned_version_is_scored_by_version_and_digest() -> None:
+    """Exactly the version and digest the predictor's MODEL_URI and MODEL_DIGEST carry."""
     digest = "sha256:" + "ab" * 32
-    resolved = DeclaredVersion("iris", "7", alias="champion", digest=digest)
-    assert model_arguments(resolved) == ["--model", "iris/7", "--digest", digest]
-    assert model_arguments(DeclaredVersion("iris", None, alias="champion")) == [
-        "--model",
-        "iris@champion",
-    ]
+    pinned = DeclaredVersion("iris", "7", digest, alias="champion")
+    assert model_arguments(pinned) == ["--model", "iris/7", "--digest", digest]

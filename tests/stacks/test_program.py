@@ -13,8 +13,10 @@ from pulumi.runtime import rpc
 from infra.mesh.sizing import SIZING as MESH_SIZING
 from infra.seldon.config import release_fingerprint
 from infra.stack_config import load_stack_file
+from release.pins import pin_file_for, read_pins
 from stacks.mock_runtime import FAKE_GENERATED_PASSWORD, Declared, Registration
 from stacks.render import render_stack
+from tests.support.pins import pin_test_stack
 from tests.support.stacks import STACKS, creates_kind_cluster, stack_file, stack_values
 
 from .test_render import KUBERNETES_VERSION, crd_schema, kubernetes_objects, render, unknown_fields
@@ -136,6 +138,10 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
     for type_token, per_namespace in TRAINING_PER_NAMESPACE.items():
         expected[type_token] = expected.get(type_token, 0) + per_namespace * training_namespaces
     expected.update(dict.fromkeys(TRAINING_PER_DEPLOYMENT, len(training)))
+    # Training on a DVC data version fetches its `.dvc` files from the Git host.
+    expected["kubernetes:networking.k8s.io/v1:NetworkPolicy"] += len(
+        {d.namespace for d in training if d.training.data is not None}
+    )
     # The training image (also the request-log sink's) and the webhook token.
     logged = {d.namespace for d in config.deployments if d.request_logging is not None}
     scored = [d for d in config.deployments if d.batch_scoring is not None]
@@ -298,6 +304,7 @@ def test_prebuilt_image_is_deployed_without_a_build(tmp_path: Path) -> None:
     values["mlops-platform:trainingImagePrebuiltRef"] = training
     stack = tmp_path / "Pulumi.prod.yaml"
     stack.write_text(yaml.safe_dump({"config": values}))
+    pin_test_stack(stack)
     d = render_stack("prod", stack)
     assert not d.of_type(IMAGE)
     for seldon_deployment in d.of_type(SDEP):
@@ -320,6 +327,7 @@ def seldon_deployments(declared: Declared) -> dict[tuple[str, str], dict]:
 @pytest.mark.parametrize("stack", STACKS)
 def test_predictors_follow_the_stack_config(declared: dict[str, Declared], stack: str) -> None:
     configured = stack_values(stack)["mlops-platform:deployments"]
+    pins = read_pins(pin_file_for(stack_file(stack)))
     specs = seldon_deployments(declared[stack])
     assert set(specs) == {(d.get("namespace", "seldon"), d["name"]) for d in configured}
     for deployment in configured:
@@ -339,7 +347,11 @@ def test_predictors_follow_the_stack_config(declared: dict[str, Declared], stack
             container = predictor["componentSpecs"][0]["spec"]["containers"][0]
             assert container["name"] == predictor["graph"]["name"]
             env = {e["name"]: e.get("value") for e in container["env"]}
-            assert env["MODEL_URI"] == f"models:/{wanted['model']}"
+            pin = pins.pin(f"{deployment.get('namespace', 'seldon')}/{deployment['name']}",
+                           wanted["name"])  # fmt: skip
+            assert pin.reference_matches(wanted["model"])
+            assert env["MODEL_URI"] == f"models:/{pin.model}/{pin.version}"
+            assert env["MODEL_DIGEST"] == pin.digest
             assert env["SERVER_WORKERS"] == str(deployment["workers"])
             assert container["resources"] == wanted.get("resources", deployment["resources"])
             assert container["securityContext"]["readOnlyRootFilesystem"] is True
@@ -405,6 +417,7 @@ def test_private_registry_gets_a_secret_pull_credential(tmp_path: Path) -> None:
     values["mlops-platform:registryPassword"] = {"secure": "v1:bm9uY2U=:Y2lwaGVy"}
     stack = tmp_path / "Pulumi.prod.yaml"
     stack.write_text(yaml.safe_dump({"config": values}))
+    pin_test_stack(stack)
     d = render_stack("prod", stack)
     all_pulls = [
         s
@@ -488,6 +501,7 @@ def three_deployments(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, D
     values["mlops-platform:servingNamespaces"] = ["seldon", "models"]
     path = tmp_path_factory.mktemp("three") / "Pulumi.three.yaml"
     path.write_text(yaml.safe_dump({"config": values}))
+    pin_test_stack(path)
     return path, render_stack("three", path)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from stacks.render import documents, render_stack
+from tests.support.pins import pin_test_stack
 from tests.support.stacks import STACKS, stack_file, stack_values
 
 VS = "VirtualService"
@@ -19,6 +20,7 @@ def test_a_deployment_named_like_another_ones_route_takes_no_one_elses_name(tmp_
     values["mlops-platform:deployments"] = [iris, {**iris, "name": "iris-route"}]
     config = tmp_path / "Pulumi.local.yaml"
     config.write_text(yaml.safe_dump({"config": values}))
+    pin_test_stack(config)
 
     objects = [d for d in documents(render_stack("local", config)).values() if "kind" in d]
     routes = {

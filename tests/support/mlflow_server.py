@@ -14,10 +14,9 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from infra.deployments.versions import DeclaredVersion
 from localrun.process_group import ServerGroup, free_port
+from localrun.tls_files import TlsFiles
 from tests.support.stacks import REPO_ROOT
-from tests.support.tls_files import TlsFiles
 
 SERVER_START_TIMEOUT_S = 120
 LEDGER_KEY_ENV = "MODEL_LEDGER_KEY"
@@ -85,8 +84,8 @@ class MlflowServer(str):
         return self.env_for("reader")
 
     def serve(self, *models: str) -> None:
-        """Declare what a stack's deployments serve: `name/version` or `name@alias` joins the
-        served-versions list, and each name's READ grant is applied by the deploy's access
+        """Declare what a stack's deployments serve: `name/version` (a pinned version) joins
+        the served-versions list, and each name's READ grant is applied by the deploy's access
         script, run again (a bare `name` only grants)."""
         self._configure(models)
 
@@ -144,10 +143,10 @@ def run_access_script(
     env: dict[str, str],
     logins: dict[str, MlflowLogin],
     served: tuple[str, ...],
-    versions: Iterable[DeclaredVersion] = (),
+    versions: Iterable[tuple[str, str]] = (),
 ) -> None:
     """The deploy's access script: schemas upgraded, admin, users and grants; and the
-    served-versions list the deploy renders from the predictors' declared `versions`."""
+    served-versions list the deploy renders from the pinned (model, version) `versions`."""
     from infra.mlflow.auth import ACCESS_SCRIPT, MlflowUsers, served_versions_json
 
     served_versions_file(root).write_text(served_versions_json(versions))
@@ -217,15 +216,14 @@ def running_mlflow(root: Path, tls: TlsFiles | None = None) -> Iterator[MlflowSe
     env = platform_auth_env(root, f"sqlite:///{root / 'auth.db'}", logins)
     env["MLFLOW_BACKEND_STORE_URI"] = backend_uri
     served: set[str] = set(stack_served_models())
-    declared: set[DeclaredVersion] = set()
+    declared: set[tuple[str, str]] = set()
 
     def configure(models: tuple[str, ...] = ()) -> None:
         for model in models:
             name, _, version = model.partition("/")
-            name, _, alias = name.partition("@")
             served.add(name)
-            if version or alias:
-                declared.add(DeclaredVersion(name, version or None, alias or None))
+            if version:
+                declared.add((name, version))
         run_access_script(root, env, logins, tuple(served), declared)
 
     configure()

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from localrun.kubernetes_api_double import KubernetesApiDouble, running_api_double
+from localrun.trigger_process import TriggerProcess
 from tests.support.tools import required_tool
-from tests.training.kubernetes_api_double import KubernetesApiDouble, running_api_double
 from tests.training.support import of_kind, rendered_objects
-from tests.training.trigger_process import TriggerProcess
 
 
 @pytest.fixture(scope="session")

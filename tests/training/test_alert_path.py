@@ -3,16 +3,17 @@ scraping it and evaluating the rendered PrometheusRule, a real Alertmanager load
 routing the rendered AlertmanagerConfig becomes, and the real trigger receiving the webhook.
 
 Doubles, each at a boundary that cannot run here: the Prometheus operator's translation of the
-AlertmanagerConfig (operator_translation.py, which also resolves the trigger Service's DNS name
-to the trigger's local address and supplies the token Secret's value), and the Kubernetes API
-(kubernetes_api_double.py). The stack rendered is dev's with `driftFor: 1s`, so the alert fires
-within the test rather than after the stack's 30 minutes; the routing is the render's as is.
+AlertmanagerConfig (localrun/operator_translation.py, which also resolves the trigger Service's
+DNS name to the trigger's local address and supplies the token Secret's value), and the
+Kubernetes API (localrun/kubernetes_api_double.py). The stack rendered is dev's with
+`driftFor: 1s`, so the alert fires within the test rather than after the stack's 30 minutes; the
+routing is the render's as is.
 """
 
 import subprocess
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -21,11 +22,12 @@ from sklearn.datasets import load_iris
 
 from infra.alerting.alertmanager import alertmanager_config
 from infra.stack_config import load_stack_file
+from localrun.alertmanager_process import running_alertmanager
+from localrun.operator_translation import rendered_alertmanager_config
 from localrun.prometheus_server import running_prometheus
 from localrun.server_process import ModelServerProcess
-from tests.support.tls_files import issue_tls_files
-from tests.training.alertmanager_process import running_alertmanager
-from tests.training.operator_translation import operator_generated_config
+from localrun.tls_files import issue_tls_files
+from tests.support.pins import pin_test_stack
 from tests.training.support import REPO_ROOT, of_kind, rendered_objects
 
 TOKEN = "alertmanager-bearer-token"
@@ -41,6 +43,7 @@ def fast_drift_render(tmp_path_factory) -> dict[str, dict]:
     document["config"]["mlops-platform:monitoring"]["driftFor"] = "1s"
     stack_file = directory / "Pulumi.dev.yaml"
     stack_file.write_text(yaml.safe_dump(document))
+    pin_test_stack(stack_file)
     return rendered_objects("dev", directory / "render", "--config-file", str(stack_file))
 
 
@@ -50,35 +53,7 @@ def _alertmanager_config(
     """What the operator generates from the rendered AlertmanagerConfigs (under `base`, the
     stack's own root routing, when given), with the trigger at `trigger_url` verified against
     `ca_file` (the namespace's platform CA bundle)."""
-    (service,) = [
-        s for s in of_kind(objects, "Service") if s["metadata"]["name"] == "retrain-trigger"
-    ]
-    service_host = f"{service['metadata']['name']}.{service['metadata']['namespace']}.svc"
-    local = urlsplit(trigger_url)
-
-    def resolve(url: str) -> str:
-        parts = urlsplit(url)
-        assert parts.hostname == service_host, f"{url} does not name the trigger Service"
-        assert parts.port == service["spec"]["ports"][0]["port"]
-        return urlunsplit(parts._replace(netloc=local.netloc))
-
-    webhooks = [
-        (c["metadata"]["namespace"], webhook["httpConfig"])
-        for c in of_kind(objects, "AlertmanagerConfig")
-        for receiver in c["spec"]["receivers"]
-        for webhook in receiver["webhookConfigs"]
-    ]
-    secrets = {
-        (namespace, reference["name"], reference["key"]): value
-        for namespace, http in webhooks
-        for reference, value in [
-            (http["authorization"]["credentials"], TOKEN),
-            (http["tlsConfig"]["ca"]["secret"], str(ca_file)),
-        ]
-    }
-    return operator_generated_config(
-        of_kind(objects, "AlertmanagerConfig"), secrets=secrets, resolve=resolve, base=base
-    )
+    return rendered_alertmanager_config(objects, trigger_url, TOKEN, ca_file, base)
 
 
 def _wait_for_job(api_double) -> dict:
@@ -202,13 +177,9 @@ def test_shifted_inputs_to_a_model_server_start_a_retrain(
     tmp_path,
 ):
     trigger = trigger_for(fast_drift_render, TOKEN)
-    # The deployment's rules; the registry database's are in mlflow.
-    (rule,) = [
-        r for r in of_kind(fast_drift_render, "PrometheusRule")
-        if r["metadata"]["namespace"] == "seldon"
-    ]
+    groups = [g for r in of_kind(fast_drift_render, "PrometheusRule") for g in r["spec"]["groups"]]
     rules_file = tmp_path / "rules.yml"
-    rules_file.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    rules_file.write_text(yaml.safe_dump({"groups": groups}))
     env = {
         "SELDON_DEPLOYMENT_ID": "iris",
         "PREDICTOR_ID": "challenger",

@@ -65,7 +65,8 @@ def _job_command(rendered_prod, dataset_uri: str, model_name: str) -> list[str]:
     # The Job pulls its data version from the stack's Git repository; here the file in the
     # artifact store stands in for it (tests/model/test_model_versioned_data.py pulls with DVC).
     start = args.index("--data-repo")
-    args[start : start + 5] = ["--data", dataset_uri]
+    assert args[start + 4] == "--skip-unchanged", args
+    args[start : start + 4] = ["--data", dataset_uri]
     return [sys.executable, *container["command"][1:], *args, "--spec", spec]
 
 

@@ -1,7 +1,8 @@
 """The real retrain trigger (`python -m continuous_training serve`, configured as the prod render
 declares it) in front of a recording stand-in for the Kubernetes API (no cluster here: see
-kubernetes_api_double.py). The official client's Job body must validate against the Kubernetes
-OpenAPI and be the CronJob's template as `kubectl create job --from=cronjob/...` makes it."""
+localrun/kubernetes_api_double.py). The official client's Job body must validate against the
+Kubernetes OpenAPI and be the CronJob's template as `kubectl create job --from=cronjob/...`
+makes it."""
 
 import json
 

@@ -22,6 +22,8 @@ name of the webhook URL (`resolve`, as cluster DNS would).
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 
 def _escape(value: str) -> str:
@@ -116,3 +118,38 @@ def operator_generated_config(
         },
         "receivers": receivers,
     }
+
+
+def rendered_alertmanager_config(
+    objects: dict[str, dict], trigger_url: str, token: str, ca_file: Path, base: dict | None = None
+) -> dict:
+    """The Alertmanager configuration for a render's AlertmanagerConfig objects, with cluster DNS
+    stood in for: the retrain-trigger Service's URL resolves to `trigger_url` (a local trigger),
+    every webhook's token Secret holds `token`, and its CA Secret (the namespace's platform CA
+    bundle) is the file `ca_file`, which the local trigger's certificate is verified with."""
+    (service,) = [
+        o
+        for o in objects.values()
+        if o.get("kind") == "Service" and o["metadata"]["name"] == "retrain-trigger"
+    ]
+    service_host = f"{service['metadata']['name']}.{service['metadata']['namespace']}.svc"
+    local = urlsplit(trigger_url)
+
+    def resolve(url: str) -> str:
+        parts = urlsplit(url)
+        if (parts.hostname, parts.port) != (service_host, service["spec"]["ports"][0]["port"]):
+            raise ValueError(f"{url} does not name the trigger Service {service_host}")
+        return urlunsplit(parts._replace(netloc=local.netloc))
+
+    configs = [o for o in objects.values() if o.get("kind") == "AlertmanagerConfig"]
+    secrets = {
+        (c["metadata"]["namespace"], reference["name"], reference["key"]): value
+        for c in configs
+        for receiver in c["spec"]["receivers"]
+        for webhook in receiver["webhookConfigs"]
+        for reference, value in [
+            (webhook["httpConfig"]["authorization"]["credentials"], token),
+            (webhook["httpConfig"]["tlsConfig"]["ca"]["secret"], str(ca_file)),
+        ]
+    }
+    return operator_generated_config(configs, secrets=secrets, resolve=resolve, base=base)

@@ -1,7 +1,7 @@
 """Runs the retrain trigger as its container does (`python -m continuous_training serve` with
 the rendered Deployment's environment), from a copy of the image's `continuous_training/` so it
-can import nothing else from the repository. Its TLS Secret is a test CA's certificate for
-127.0.0.1 (`ca_file`), which every client here verifies."""
+can import nothing else from the repository. Its TLS Secret is a throwaway CA's certificate
+for 127.0.0.1 (`ca_file`), which every client here verifies."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from pathlib import Path
 import requests
 
 from localrun.process_group import ServerGroup, free_port
-from tests.support.stacks import REPO_ROOT
-from tests.support.tls_files import issue_tls_files
+from localrun.tls_files import issue_tls_files
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 START_TIMEOUT_S = 60
 

@@ -1,5 +1,6 @@
 """A throwaway CA and a server certificate it signs, written as cert-manager writes a TLS Secret
-(`tls.crt`, `tls.key`, `ca.crt`): what the tests' TLS servers and their clients use."""
+(`tls.crt`, `tls.key`, `ca.crt`): what the local TLS servers (tests, the loop demo) and their
+clients use."""
 
 from __future__ import annotations
 

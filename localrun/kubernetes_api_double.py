@@ -9,7 +9,8 @@ answers them, and records every request:
   test sets;
 - `POST /apis/batch/v1/namespaces/<ns>/jobs`: stores the Job and answers 201, or a 409
   `AlreadyExists` Status when a Job of that name exists (the API server's name uniqueness,
-  which the trigger's debounce relies on);
+  which the trigger's debounce relies on); a stored Job is handed to `on_create` (if set),
+  which stands in for the Job controller (localrun/local_job_runner.py);
 - legacy discovery (`/api`, `/apis`, `/api/v1`, `/apis/batch/v1`) for kubectl, listing only
   `batch/v1` jobs and cronjobs.
 """
@@ -22,7 +23,7 @@ import re
 import threading
 import urllib.parse
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -75,6 +76,8 @@ class KubernetesApiDouble:
     cronjobs: dict[tuple[str, str], dict] = field(default_factory=dict)
     jobs: dict[tuple[str, str], dict] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
+    on_create: Callable[[dict], None] | None = None
+    """Called with each Job stored (the stored object: setting its `status` shows in lists)."""
 
     def add_cronjob(self, cronjob: dict) -> dict:
         stored = copy.deepcopy(cronjob)
@@ -181,8 +184,10 @@ def running_api_double() -> Iterator[KubernetesApiDouble]:
             if exists:
                 message = f'jobs.batch "{key[1]}" already exists'
                 self._answer(409, _status(409, "AlreadyExists", message))
-            else:
-                self._answer(201, double.jobs[key])
+                return
+            self._answer(201, double.jobs[key])
+            if double.on_create is not None:
+                double.on_create(double.jobs[key])
 
         def _answer(self, code: int, body: dict) -> None:
             payload = json.dumps(body).encode()

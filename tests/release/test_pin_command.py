@@ -1,6 +1,6 @@
-"""Deploy-time model versions: the real program under Pulumi's mocks resolves every alias against
-a real `mlflow server --app-name platform-auth`, as the read-only reader user, and declares the
-concrete version and its digest."""
+"""`python -m release pin`: every predictor's alias resolved against a real
+`mlflow server --app-name platform-auth`, as the read-only reader user, into the pin file
+beside the stack file; the render then declares exactly those versions and digests."""
 
 import hashlib
 import os
@@ -14,18 +14,13 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from infra.deployments import versions as model_versions
-from infra.deployments.config import DeploymentConfig
-from infra.deployments.versions import (
-    SKIP_DEPLOYMENTS_ENV,
-    ModelRegistry,
-    RegistryError,
-    deploy_time_versions,
-    resolve_versions,
-)
+from release import registry as registry_module
+from release.__main__ import main as release_main
+from release.pinning import pinned_lock
+from release.pins import pin_file_for, read_pins
+from release.registry import ModelRegistry, RegistryError
 from stacks.mock_runtime import Declared
 from stacks.render import render_stack
-from tests.stacks.test_render import render
 from tests.support.mlflow_server import TRAIN_TIMEOUT_S, isolated_env
 from tests.support.stacks import REPO_ROOT
 
@@ -39,7 +34,7 @@ def digest_of(name: str, version: str) -> str:
 
 def register(client: MlflowClient, name: str, versions: int, *, digest: bool = True) -> None:
     """`versions` versions of `name`, each tagged with its digest (the registry alone is under
-    test; the program never downloads them)."""
+    test; nothing downloads them)."""
     client.create_registered_model(name)
     for number in range(1, versions + 1):
         tags = {"model_digest": digest_of(name, str(number))} if digest else {}
@@ -52,15 +47,16 @@ SERVED = ("ab", "pinned", "nodigest", "promoted", "never-trained")
 
 @pytest.fixture(scope="module")
 def registry(mlflow_server) -> str:
-    """The real server with `ab` (champion 1, challenger 2), `pinned` (1 version), `nodigest`
-    (1 version without its tag), `promoted` (champion 1, 2 versions) and `never-trained` (no
-    version), registered by the pipeline user and readable by the reader user."""
+    """The real server with `ab` (champion 1, challenger 2, candidate 3), `pinned` (1 version),
+    `nodigest` (1 version without its tag), `promoted` (champion 1, 2 versions) and
+    `never-trained` (no version), registered by the pipeline user and readable by the reader
+    user."""
     with mock.patch.dict(os.environ, mlflow_server.pipeline_env):
         client = MlflowClient(tracking_uri=mlflow_server.url, registry_uri=mlflow_server.url)
-        register(client, "ab", 2)
+        register(client, "ab", 3)
         client.set_registered_model_alias("ab", "champion", "1")
         client.set_registered_model_alias("ab", "challenger", "2")
-        client.set_registered_model_alias("ab", "candidate", "2")
+        client.set_registered_model_alias("ab", "candidate", "3")
         register(client, "pinned", 1)
         register(client, "nodigest", 1, digest=False)
         client.set_registered_model_alias("nodigest", "champion", "1")
@@ -74,8 +70,8 @@ def registry(mlflow_server) -> str:
 
 
 @pytest.fixture(autouse=True)
-def as_serving_user(request, monkeypatch) -> None:
-    """The deploy reads the registry with the reader user's login, from the environment."""
+def as_reader_user(request, monkeypatch) -> None:
+    """The pin command reads the registry with the reader user's login, from the environment."""
     if "registry" in request.fixturenames:
         server = request.getfixturevalue("registry")
         for key, value in server.reader_env.items():
@@ -94,12 +90,17 @@ def stack_file(tmp_path: Path, deployments: list[dict]) -> Path:
     return path
 
 
+def pin(path: Path, uri: str) -> None:
+    """`python -m release pin` on `path`, failing the test with its message."""
+    assert release_main(["pin", "--stack", "versions", "--stack-file", str(path),
+                         "--tracking-uri", uri]) == 0  # fmt: skip
+
+
 AB = {
     "name": "ab",
     "predictors": [
         {"name": "champion", "model": "ab@champion", "traffic": 90},
         {"name": "challenger", "model": "ab@challenger", "traffic": 10},
-        # A shadow screens the candidate (stack validation refuses the challenger's alias).
         {"name": "shadow", "model": "ab@candidate", "shadow": True},
     ],
 }
@@ -115,44 +116,50 @@ def env_of(predictor: dict) -> dict[str, str]:
     return {e["name"]: e.get("value") for e in container["env"]}
 
 
-def test_champion_and_challenger_are_declared_at_their_versions(registry, tmp_path) -> None:
-    declared = render_stack("versions", stack_file(tmp_path, [AB]), registry)
+def test_champion_and_challenger_are_pinned_and_declared_at_their_versions(registry, tmp_path):
+    path = stack_file(tmp_path, [AB])
+    pin(path, registry)
+    lock = read_pins(pin_file_for(path))
+    assert lock.merge == "auto" and lock.stack == "versions"
+    champion = lock.pin("seldon/ab", "champion")
+    assert (champion.version, champion.alias, champion.registry) == ("1", "champion", registry)
+    declared = render_stack("versions", path)
     served = predictors(declared, "ab")
-    for name, version in (("champion", "1"), ("challenger", "2"), ("shadow", "2")):
+    for name, version in (("champion", "1"), ("challenger", "2"), ("shadow", "3")):
         env = env_of(served[name])
         assert env["MODEL_URI"] == f"models:/ab/{version}", name
         assert env["MODEL_DIGEST"] == digest_of("ab", version), name
         assert served[name]["labels"]["version"] == version
-        assert served[name]["annotations"]["version"] == version
-    (output,) = declared.outputs["deployments"]
-    assert [(p["name"], p["version"], p["modelUri"]) for p in output["predictors"]] == [
-        ("champion", "1", "models:/ab/1"),
-        ("challenger", "2", "models:/ab/2"),
-        ("shadow", "2", "models:/ab/2"),
-    ]
     assert declared.outputs["pendingDeployments"] == {}
 
 
-def test_a_promotion_shows_as_a_version_change(registry, tmp_path) -> None:
+def test_an_alias_move_changes_nothing_served_until_pinned_again(registry, tmp_path) -> None:
     deployment = {
         "name": "promoted",
         "predictors": [{"name": "main", "model": "promoted@champion"}],
     }
     path = stack_file(tmp_path, [deployment])
-    before = env_of(predictors(render_stack("versions", path, registry), "promoted")["main"])
+    pin(path, registry)
+    before = env_of(predictors(render_stack("versions", path), "promoted")["main"])
     with mock.patch.dict(os.environ, registry.pipeline_env):
         client = MlflowClient(tracking_uri=registry.url, registry_uri=registry.url)
         client.set_registered_model_alias("promoted", "champion", "2")
-    after = env_of(predictors(render_stack("versions", path, registry), "promoted")["main"])
+    unchanged = env_of(predictors(render_stack("versions", path), "promoted")["main"])
+    assert unchanged == before
+    assert release_main(["pin", "--check", "--stack", "versions", "--stack-file", str(path),
+                         "--tracking-uri", registry]) == 1  # fmt: skip
+    pin(path, registry)
+    after = env_of(predictors(render_stack("versions", path), "promoted")["main"])
     assert (before["MODEL_URI"], after["MODEL_URI"]) == ("models:/promoted/1", "models:/promoted/2")
     assert after["MODEL_DIGEST"] == digest_of("promoted", "2") != before["MODEL_DIGEST"]
 
 
-def test_a_pinned_version_is_looked_up_for_its_digest(registry, tmp_path) -> None:
+def test_a_version_reference_is_pinned_with_its_digest(registry, tmp_path) -> None:
     deployment = {"name": "pinned", "predictors": [{"name": "main", "model": "pinned/1"}]}
-    declared = render_stack("versions", stack_file(tmp_path, [deployment]), registry)
-    env = env_of(predictors(declared, "pinned")["main"])
-    assert (env["MODEL_URI"], env["MODEL_DIGEST"]) == ("models:/pinned/1", digest_of("pinned", "1"))
+    path = stack_file(tmp_path, [deployment])
+    pin(path, registry)
+    pinned = read_pins(pin_file_for(path)).pin("seldon/pinned", "main")
+    assert (pinned.version, pinned.alias, pinned.digest) == ("1", None, digest_of("pinned", "1"))
 
 
 @pytest.mark.parametrize(
@@ -172,13 +179,15 @@ def test_what_the_registry_cannot_vouch_for_is_refused(registry, tmp_path, model
             {"name": "challenger", "model": model, "traffic": 50},
         ],
     }
+    path = stack_file(tmp_path, [deployment])
     with pytest.raises(RegistryError) as error:
-        render_stack("versions", stack_file(tmp_path, [deployment]), registry)
+        pinned_lock(path, ModelRegistry.from_environment(registry))
     message = str(error.value)
     assert f"deployment models/broken, predictor 'challenger' ({model})" in message
     assert registry in message
     for fragment in expected:
         assert fragment in message
+    assert not pin_file_for(path).exists()
 
 
 def test_a_model_the_serving_user_may_not_read_is_refused(
@@ -193,35 +202,28 @@ def test_a_model_the_serving_user_may_not_read_is_refused(
         "predictors": [{"name": "main", "model": "unserved@champion"}],
     }
     with pytest.raises(RegistryError) as error:
-        render_stack("versions", stack_file(tmp_path, [deployment]), registry)
+        pinned_lock(stack_file(tmp_path, [deployment]), ModelRegistry.from_environment(registry))
     message = str(error.value)
     assert f"model registry {registry} refused the request (HTTP 403)" in message
     assert "MLFLOW_TRACKING_USERNAME" in message
 
 
-def test_a_registered_model_without_versions_leaves_its_deployment_pending(
-    registry, tmp_path
-) -> None:
+def test_a_registered_model_without_versions_leaves_its_deployment_pending(registry, tmp_path):
     unregistered = {
         "name": "wine",
         "predictors": [{"name": "main", "model": "never-trained@champion"}],
     }
-    declared = render_stack("versions", stack_file(tmp_path, [AB, unregistered]), registry)
+    path = stack_file(tmp_path, [AB, unregistered])
+    pin(path, registry)
+    declared = render_stack("versions", path)
     assert [r.inputs["metadata"]["name"] for r in declared.of_type(SDEP)] == ["ab"]
-    monitored = {
-        r.inputs["metadata"]["name"]
-        for r in declared.of_type("kubernetes:monitoring.coreos.com/v1:PodMonitor")
-        if r.inputs["metadata"]["namespace"] != "mlflow"  # the registry database's
-    }
-    assert monitored == {"ab-seldon-pods"}
     assert [d["name"] for d in declared.outputs["deployments"]] == ["ab"]
     waiting = declared.outputs["pendingDeployments"]["seldon/wine"]
     assert "no version of 'never-trained'" in waiting
     assert (
         f"`python -m model train --model-name never-trained --tracking-uri {registry}`" in waiting
     )
-    assert "`python -m model promote --model-name never-trained" in waiting
-    assert "then `pulumi up` again" in waiting
+    assert f"`python -m release pin --stack versions --tracking-uri {registry}`" in waiting
 
 
 TYPO = {"name": "iris", "predictors": [{"name": "champion", "model": "irs@champion"}]}
@@ -236,7 +238,7 @@ def test_a_model_the_registry_does_not_know_fails_naming_the_registered_ones(
     for key, value in registry.env_for(role).items():
         monkeypatch.setenv(key, value)
     with pytest.raises(RegistryError) as error:
-        render_stack("versions", stack_file(tmp_path, [AB, TYPO]), registry)
+        pinned_lock(stack_file(tmp_path, [AB, TYPO]), ModelRegistry.from_environment(registry))
     message = str(error.value)
     assert "deployment seldon/iris, predictor 'champion' (irs@champion)" in message
     assert f"registered model 'irs' does not exist in {registry}" in message
@@ -245,14 +247,13 @@ def test_a_model_the_registry_does_not_know_fails_naming_the_registered_ones(
     assert "Fix the model name in the stack file" in message
 
 
-def test_render_of_a_model_typo_exits_2_and_writes_nothing(registry, tmp_path) -> None:
-    out = tmp_path / "out"
-    result = render("--stack", "versions", "--config-file", str(stack_file(tmp_path, [TYPO])),
-                        "--tracking-uri", registry, "--out", str(out))  # fmt: skip
-    assert result.returncode == 2
-    assert "registered model 'irs' does not exist" in result.stderr
-    assert "'ab'" in result.stderr
-    assert not out.exists()
+def test_the_pin_command_of_a_typo_exits_1_and_writes_nothing(registry, tmp_path, capsys):
+    path = stack_file(tmp_path, [TYPO])
+    code = release_main(["pin", "--stack", "versions", "--stack-file", str(path),
+                         "--tracking-uri", registry])  # fmt: skip
+    assert code == 1
+    assert "registered model 'irs' does not exist" in capsys.readouterr().err
+    assert not pin_file_for(path).exists()
 
 
 def closed_port_uri() -> str:
@@ -263,78 +264,31 @@ def closed_port_uri() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def test_an_unreachable_registry_fails_naming_its_uri(monkeypatch) -> None:
-    monkeypatch.setattr(model_versions, "REGISTRY_DEADLINE_S", 2.0)
+def test_an_unreachable_registry_fails_naming_its_uri(monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(registry_module, "REGISTRY_DEADLINE_S", 2.0)
     uri = closed_port_uri()
-    deployment = DeploymentConfig.model_validate(AB)
     with pytest.raises(RegistryError) as error:
-        resolve_versions([deployment], ModelRegistry(uri))
+        pinned_lock(stack_file(tmp_path, [AB]), ModelRegistry(uri))
     message = str(error.value)
     assert f"model registry {uri} is unreachable (ConnectionError" in message
-    assert f"{SKIP_DEPLOYMENTS_ENV}=1 pulumi up" in message
+    assert "the committed pins stay as they are" in message
 
 
-def test_a_registry_that_never_answers_fails_naming_its_uri(monkeypatch) -> None:
+def test_a_registry_that_never_answers_fails_naming_its_uri(monkeypatch, tmp_path) -> None:
     """A listener that accepts connections and sends nothing: each request's timeout is cut to
-    what is left of the deadline, so the resolution gives up instead of hanging."""
-    monkeypatch.setattr(model_versions, "REGISTRY_DEADLINE_S", 2.0)
+    what is left of the deadline, so the pin gives up instead of hanging."""
+    monkeypatch.setattr(registry_module, "REGISTRY_DEADLINE_S", 2.0)
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         uri = f"http://127.0.0.1:{silent.getsockname()[1]}"
         with pytest.raises(RegistryError) as error:
-            resolve_versions([DeploymentConfig.model_validate(AB)], ModelRegistry(uri))
+            pinned_lock(stack_file(tmp_path, [AB]), ModelRegistry(uri))
     assert f"model registry {uri} is unreachable (ReadTimeout" in str(error.value)
 
 
-def test_first_up_without_registry_declares_no_deployment(monkeypatch) -> None:
-    """The bootstrap switch never calls the registry: a closed port does not fail it."""
-    monkeypatch.setenv(SKIP_DEPLOYMENTS_ENV, "1")
-    uri = closed_port_uri()
-    resolution = deploy_time_versions([DeploymentConfig.model_validate(AB)], uri)
-    assert resolution.versions == {}
-    assert f"Once MLflow answers at {uri}" in resolution.pending["seldon/ab"]
-
-
-def test_render_resolves_with_tracking_uri_and_repeats_exactly(registry, tmp_path) -> None:
-    path = stack_file(tmp_path, [AB])
-    outs = [tmp_path / "first", tmp_path / "second"]
-    for out in outs:
-        result = render("--stack", "versions", "--config-file", str(path),
-                            "--tracking-uri", registry, "--out", str(out))  # fmt: skip
-        assert result.returncode == 0, result.stderr
-        assert "no --tracking-uri" not in result.stderr
-    texts = [{p.name: p.read_text() for p in out.rglob("*.yaml")} for out in outs]
-    assert texts[0] == texts[1]
-    document = yaml.safe_load(texts[0]["seldondeployment-seldon-ab.yaml"])
-    assert [p["labels"]["version"] for p in document["spec"]["predictors"]] == ["1", "2", "2"]
-
-
-def test_render_without_tracking_uri_keeps_aliases_and_says_so(tmp_path) -> None:
-    out = tmp_path / "out"
-    result = render("--stack", "versions", "--config-file", str(stack_file(tmp_path, [AB])),
-                        "--out", str(out))  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert "note: no --tracking-uri, so predictors keep their aliases" in result.stderr
-    document = yaml.safe_load((out / "seldondeployment-seldon-ab.yaml").read_text())
-    env = env_of(document["spec"]["predictors"][0])
-    assert env["MODEL_URI"] == "models:/ab@champion" and "MODEL_DIGEST" not in env
-
-
-def test_render_of_an_unknown_alias_exits_2_and_writes_nothing(registry, tmp_path) -> None:
-    broken = {"name": "ab", "predictors": [{"name": "main", "model": "ab@stable"}]}
-    out = tmp_path / "out"
-    result = render("--stack", "versions", "--config-file", str(stack_file(tmp_path, [broken])),
-                        "--tracking-uri", registry, "--out", str(out))  # fmt: skip
-    assert result.returncode == 2
-    assert "alias 'stable' of model 'ab' does not exist" in result.stderr
-    assert not out.exists()
-
-
-def test_a_model_trained_and_promoted_by_model_is_declared_with_its_own_digest(
-    registry, tmp_path
-) -> None:
-    """`python -m model train` / `promote` as the pipeline user, then the render as the serving
+def test_a_model_trained_and_promoted_by_model_is_pinned_with_its_own_digest(registry, tmp_path):
+    """`python -m model train` / `promote` as the pipeline user, then the pin as the reader
     user: champion is `models:/<name>/<that version>` with the version's own `model_digest`."""
     name = "declared-iris"
     env = isolated_env(**registry.pipeline_env)
@@ -353,7 +307,8 @@ def test_a_model_trained_and_promoted_by_model_is_declared_with_its_own_digest(
         client = MlflowClient(tracking_uri=registry.url, registry_uri=registry.url)
         champion = client.get_model_version_by_alias(name, "champion")
     deployment = {"name": "declared", "predictors": [{"name": "main", "model": f"{name}@champion"}]}
-    declared = render_stack("versions", stack_file(tmp_path, [deployment]), registry)
-    env_declared = env_of(predictors(declared, "declared")["main"])
+    path = stack_file(tmp_path, [deployment])
+    pin(path, registry)
+    env_declared = env_of(predictors(render_stack("versions", path), "declared")["main"])
     assert env_declared["MODEL_URI"] == f"models:/{name}/{champion.version}"
     assert env_declared["MODEL_DIGEST"] == champion.tags["model_digest"]
