@@ -1,22 +1,25 @@
 """`make loop-demo`: the whole model loop on this machine, with real processes, printing a
 timeline.
 
-Real parts: an `mlflow server` (the registry and the signed ledgers), `python -m model train`,
-model servers (`python -m serving`, as the image starts them) for the champion, the challenger
-and the shadow, a real Prometheus evaluating the stack's rendered PrometheusRule and scraping
-the servers and the gateway stand-in, the rollout tool, the champion guard and `python -m
-release`, a real Alertmanager holding the routes the stack renders (its AlertmanagerConfig as
-the Prometheus operator translates it, localrun/operator_translation.py) and the real retrain
-trigger (`python -m continuous_training serve`, as its rendered Deployment runs it), which
-receives the drift alert with its bearer token and creates the training Job from the rendered
-CronJob through the Kubernetes API. Stand-ins, for what cannot run here: the gateway stand-in
+Real parts: an `mlflow server` (the registry and the signed ledgers), `python -m model train`, model
+servers (`python -m serving`, as the image starts them) for the champion, the challenger and the
+shadow, a real Prometheus evaluating the stack's rendered PrometheusRule and scraping the servers
+and the gateway stand-in, the rollout tool, the champion guard and `python -m release`, a real
+Alertmanager holding the routes the stack renders (its AlertmanagerConfig as the Prometheus operator
+translates it, localrun/operator_translation.py) and the real retrain trigger (`python -m
+continuous_training serve`, as its rendered Deployment runs it), which serves only TLS, as in the
+cluster: its certificate is signed by a throwaway CA the demo makes (`localrun.tls_files`, standing
+in for cert-manager's platform CA), given to the trigger by `RETRAIN_TLS_DIR` and to Alertmanager as
+the webhook's `tls_config.ca_file` (the rendered AlertmanagerConfig's `tlsConfig.ca`). It receives
+the drift alert with its bearer token and creates the training Job from the rendered CronJob through
+the Kubernetes API. Stand-ins, for what cannot run here: the gateway stand-in
 (`localrun.gateway_stand_in`) for Istio and the Seldon executors; the Kubernetes API double
 (`localrun.kubernetes_api_double`) serving the rendered CronJobs, with `LocalJobRunner`
 (`localrun.local_job_runner`) for the Job controller: it runs the Job's container command (`python
--m model train --model-name iris --data ... --skip-unchanged --json`) as a local process; a
-local bare Git repository for the forge (`localrun.local_forge`), which merges the stack's
-changes at once (`merge: auto`, dev's auto-merge); and the clone pulling `main` and restarting
-the servers whose pin changed for the deploy job's `pulumi up`.
+-m model train --model-name iris --data ... --skip-unchanged --json`) as a local process; a local
+bare Git repository for the forge (`localrun.local_forge`), which merges the stack's changes at once
+(`merge: auto`, dev's auto-merge); and the clone pulling `main` and restarting the servers whose pin
+changed for the deploy job's `pulumi up`.
 
 The stack is a copy of Pulumi.dev.yaml (stack `loop`) with short steps (rollout
 `minStepDuration` 5 s, `driftFor` 1 s), training from a dataset in the artifact store rather
@@ -393,7 +396,8 @@ def run_loop(
         (workdir / "alertmanager").mkdir()
         alertmanager = exits.enter_context(running_alertmanager(
             alertmanager_binary, workdir / "alertmanager",
-            rendered_alertmanager_config(objects, trigger.url, token)))  # fmt: skip
+            rendered_alertmanager_config(
+                objects, trigger.url, token, trigger.ca_file)))  # fmt: skip
         cluster = Cluster(stack_file, uri, exits)
         cluster.apply()
         (workdir / "prometheus").mkdir()
@@ -413,7 +417,8 @@ def run_loop(
                      f"({alert['labels'].get('feature')})")  # fmt: skip
         delivered = wait_for_delivery(alertmanager)
         timeline.add("alert delivered", f"Alertmanager: {delivered} webhook notification(s) "
-                     "to the retrain trigger")  # fmt: skip
+                     f"to the retrain trigger at {trigger.url}, its certificate verified with "
+                     "the demo CA")  # fmt: skip
         accepted = wait_for_trigger(trigger)
         timeline.add("trigger accepted", f"retrain trigger: {accepted['detail']} "
                      f"(alert {accepted['alert']})")  # fmt: skip

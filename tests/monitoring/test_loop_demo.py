@@ -1,12 +1,12 @@
 """`make loop-demo` for real: drift -> retraining -> candidate -> shadow agreement -> canary ->
 promotion -> degraded champion -> guard rollback, with every pin change a commit at the forge.
 
-Real parts: MLflow server, `python -m model train`, model servers, Prometheus, Alertmanager with
-the rendered retrain routes, the retrain trigger (`python -m continuous_training serve`), the
-rollout tool, the champion guard, Git. Stand-ins (named in localrun/loop_demo.py): the gateway
-stand-in for Istio and the executors, the Kubernetes API double with `LocalJobRunner` running
-the triggered Job's container command as a local process, a local bare repository for the
-forge, the clone's pull and server restarts for `pulumi up`.
+Real parts: MLflow server, `python -m model train`, model servers, Prometheus, Alertmanager with the
+rendered retrain routes, the retrain trigger (`python -m continuous_training serve`, TLS only,
+verified by Alertmanager with a throwaway CA), the rollout tool, the champion guard, Git. Stand-ins
+(named in localrun/loop_demo.py): the gateway stand-in for Istio and the executors, the Kubernetes
+API double with `LocalJobRunner` running the triggered Job's container command as a local process, a
+local bare repository for the forge, the clone's pull and server restarts for `pulumi up`.
 """
 
 import json
@@ -47,6 +47,8 @@ def test_the_loop_runs_in_order(loop) -> None:
     assert timeline.steps().count("canary step") >= 1
     details = {e.step: e.detail for e in timeline.events}
     assert "ModelFeatureDrift" in details["drift alert"]
+    # The trigger serves only TLS; Alertmanager verified it with the CA the render points at.
+    assert "to the retrain trigger at https://127.0.0.1:" in details["alert delivered"]
     assert (
         "created Job iris-training-retrain from CronJob iris-training"
         in details["trigger accepted"]

@@ -1,5 +1,5 @@
 """The retrain trigger's port speaks only TLS: the real process (`python -m continuous_training
-serve` with prod's rendered environment) serving a test CA's certificate. Alertmanager's side
+serve` with prod's rendered environment) serving a throwaway CA's certificate. Alertmanager's side
 (verifying that CA from the AlertmanagerConfig's `tlsConfig`) runs in test_alert_path.py."""
 
 import subprocess
@@ -8,8 +8,8 @@ import sys
 import pytest
 import requests
 
+from tests.support.stacks import REPO_ROOT
 from tests.training.test_trigger import TOKEN
-from tests.training.trigger_process import REPO_ROOT
 
 
 @pytest.fixture
