@@ -1,16 +1,18 @@
 """What the serving identity may read: the registered-model versions the stack serves and their
 artifacts, nothing else. Part of the platform auth app (`mlflow_platform_auth.py`).
 
-The list is a JSON file the platform renders from the deployments' declared versions (a
-ConfigMap mounted into MLflow; `MLFLOW_PLATFORM_SERVED_VERSIONS` names it), read on every
-request so a new list applies without a restart:
+The list is a JSON file the platform renders from the stack's pin file (`pins.<stack>.yaml`:
+every predictor's pinned version, so the shadow's and the champion it compares with, which the
+batch scoring CronJob also loads), a ConfigMap mounted into MLflow
+(`MLFLOW_PLATFORM_SERVED_VERSIONS` names it), read on every request so a new list applies
+without a restart:
 
-  {"versions": [{"model": "iris", "version": "3"}, {"model": "wine", "alias": "champion"}]}
+  {"versions": [{"model": "iris", "version": "3"}, {"model": "wine", "version": "1"}]}
 
-A `version` entry is what `pulumi up` declares once it has resolved a predictor's alias. An
-`alias` entry comes from a render that asked no registry (`iris@champion` stays an alias, and the
-model server resolves it when its pod starts): it stands for the version the alias points to at
-the time of the request, which is the version such a pod downloads.
+It holds versions, never aliases: a pod loads `models:/<name>/<pinned version>`, and an alias the
+gate moves (a new `candidate`) opens nothing until a reviewed change pins its version. An alias
+read (`registered-models/alias`) is answered only when the alias points, at that moment, at a
+listed version.
 
 A version's artifacts are found at request time through MLflow's own registry store (the
 version's download URI, `mlflow-artifacts:/<path>` when the server proxies artifacts), so the
@@ -50,25 +52,24 @@ class ServedVersionsError(RuntimeError):
 
 @dataclass(frozen=True)
 class ServedVersions:
-    """Registered model name -> the versions served now (aliases resolved)."""
+    """Registered model name -> the versions served now."""
 
     versions: dict[str, frozenset[str]]
 
     @classmethod
     def load(cls) -> ServedVersions:
-        """The list named by `MLFLOW_PLATFORM_SERVED_VERSIONS`, aliases resolved now."""
+        """The list named by `MLFLOW_PLATFORM_SERVED_VERSIONS`."""
         path = os.environ.get(SERVED_VERSIONS_ENV, "")
         if not path:
             raise ServedVersionsError(f"{SERVED_VERSIONS_ENV} is unset")
         try:
             entries = json.loads(Path(path).read_text())["versions"]
-            pairs = [(entry["model"], _version_of(entry)) for entry in entries]
+            pairs = [(str(entry["model"]), str(entry["version"])) for entry in entries]
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise ServedVersionsError(f"served-versions list {path}: {error!r}") from error
         versions: dict[str, set[str]] = {}
         for name, version in pairs:
-            if version is not None:
-                versions.setdefault(name, set()).add(version)
+            versions.setdefault(name, set()).add(version)
         return cls({name: frozenset(found) for name, found in versions.items()})
 
     def serves(self, name: str | None, version: str | None) -> bool:
@@ -102,15 +103,12 @@ def _registry():
     return _get_model_registry_store()
 
 
-def _version_of(entry: dict) -> str | None:
-    """An entry's version; an alias entry's is the one the alias points to now (None when the
-    alias or the model does not exist)."""
-    if "version" in entry:
-        return str(entry["version"])
+def _alias_target(name: str | None, alias: str | None) -> str | None:
+    """The version `alias` of `name` points to now, None when either does not exist."""
     from mlflow.exceptions import MlflowException
 
     try:
-        return str(_registry().get_model_version_by_alias(entry["model"], entry["alias"]).version)
+        return str(_registry().get_model_version_by_alias(name, alias).version)
     except MlflowException:
         return None
 
@@ -129,7 +127,7 @@ def serving_denial(method: str, route: str, params: dict[str, str]) -> str | Non
     if route in VERSION_READS:
         allowed = served.serves(name, params.get("version"))
     elif route == ALIAS_READ:
-        allowed = served.serves(name, _version_of({"model": name, "alias": params.get("alias")}))
+        allowed = served.serves(name, _alias_target(name, params.get("alias")))
     elif route == REGISTERED_MODEL_GET:
         allowed = name in served.versions
     elif route == ARTIFACT_LIST:

@@ -19,6 +19,7 @@ from infra.mlflow.auth import (
     auth_app_files,
 )
 from infra.stack_config import load_stack_file
+from release.pins import pin_file_for, read_pins
 from stacks.mock_runtime import FAKE_GENERATED_PASSWORD
 from stacks.render import documents, render_stack
 from tests.support.stacks import REPO_ROOT, STACKS, stack_values
@@ -483,9 +484,28 @@ def test_mlflow_loads_the_platform_auth_app_the_tests_run(rendered) -> None:
     assert mounted == auth_app_files()
 
 
-def test_mlflow_reads_the_served_versions_the_predictors_declare(rendered) -> None:
-    """The serving user is narrowed to a list holding exactly what every predictor declares
-    (its alias, in a render that asked no registry), mounted where the auth app reads it."""
+def models_loaded_by_pods(documents: list[dict]) -> set[tuple[str, str]]:
+    """(model, version) of every model a pod of the render loads: each predictor's MODEL_URI,
+    a shadow's COMPARE_MODEL_URI, a batch scoring CronJob's `--model name/version`."""
+    loaded = set()
+    for where, spec in pod_specs(documents):
+        for container in spec.get("containers", []):
+            env = {e["name"]: e.get("value") for e in container.get("env", [])}
+            uris = [env.get(name) for name in ("MODEL_URI", "COMPARE_MODEL_URI")]
+            args = [*container.get("command", []), *container.get("args", [])]
+            if "--model" in args:
+                uris.append("models:/" + args[args.index("--model") + 1])
+            for uri in filter(None, uris):
+                name, version = uri.removeprefix("models:/").split("/")
+                assert version.isdigit(), f"{where}: {uri} is not a pinned version"
+                loaded.add((name, version))
+    return loaded
+
+
+def test_mlflow_reads_the_served_versions_the_pods_load(rendered) -> None:
+    """The serving user is narrowed to a list, mounted where the auth app reads it, holding
+    exactly the versions the stack's pods load: champion, challenger, the shadow and the
+    champion it compares with, batch scoring; all of them the pin file's versions."""
     stack, documents, _ = rendered
     (server,) = [d for d in of_kind(documents, "Deployment") if d["metadata"]["name"] == "mlflow"]
     container = server["spec"]["template"]["spec"]["containers"][0]
@@ -500,12 +520,13 @@ def test_mlflow_reads_the_served_versions_the_predictors_declare(rendered) -> No
     (listed,) = [c for c in of_kind(documents, "ConfigMap")
                  if c["metadata"]["name"] == volume["configMap"]["name"]]  # fmt: skip
     entries = json.loads(listed["data"][file_name])["versions"]
-    declared = [
-        {"model": p.registered_model, **({"alias": p.alias} if p.alias else {"version": p.version})}
-        for d in config.deployments
-        for p in d.predictors
-    ]
-    assert sorted(map(json.dumps, entries)) == sorted(set(map(json.dumps, declared)))
+    assert all(set(entry) == {"model", "version"} for entry in entries), entries
+    listed_versions = {(entry["model"], entry["version"]) for entry in entries}
+    assert listed_versions == models_loaded_by_pods(documents)
+    pins = read_pins(pin_file_for(REPO_ROOT / f"Pulumi.{stack}.yaml"))
+    pinned = {(p.model, p.version) for predictors in pins.deployments.values()
+              for p in predictors.values()}  # fmt: skip
+    assert listed_versions == pinned
 
 
 def test_database_connection_verifies_tls(rendered) -> None:
@@ -624,7 +645,7 @@ def test_mlflow_and_the_trigger_serve_only_tls_with_platform_certificates(render
     """Each server mounts a platform-CA certificate for its Service names, probes over HTTPS
     and is addressed by https://; every pod that calls MLflow verifies it with its namespace's
     CA bundle; the gateway verifies it by DestinationRule. All schema-valid."""
-    _, documents, outputs = rendered
+    stack, documents, outputs = rendered
     certificates = {
         (c["metadata"]["namespace"], c["spec"]["secretName"]): c
         for c in of_kind(documents, "Certificate")
@@ -661,6 +682,11 @@ def test_mlflow_and_the_trigger_serve_only_tls_with_platform_certificates(render
         if any(e["name"] == "MLFLOW_TRACKING_URI" for e in container.get("env", []))
     ]
     assert len({where.split("/")[0] for where, _ in clients}) >= 2, clients  # predictors, CronJob
+    # Request-log sinks and batch scoring CronJobs are among them (prod has both).
+    sinks_and_scoring = {where for where, _ in pod_specs(documents)
+                         if where.endswith(("/request-log", "-scoring"))}  # fmt: skip
+    assert sinks_and_scoring <= {where for where, _ in clients}, sinks_and_scoring
+    assert stack != "prod" or len(sinks_and_scoring) == 2
     for where, container in clients:
         env = {e["name"]: e.get("value") for e in container["env"]}
         assert env["MLFLOW_TRACKING_URI"].startswith("https://"), where

@@ -201,3 +201,47 @@ def test_serving_user_reads_its_versions_files_one_by_one(mlflow_server, registr
             pool.map(lambda n: as_serving(mlflow_server, "GET", f"{ARTIFACTS}/{root}/{n}"), names)
         )
     assert [answer.status_code for answer in answers] == [200] * len(names)
+
+
+def test_a_moved_candidate_is_readable_only_once_its_version_is_pinned(
+    mlflow_server, trained_model
+) -> None:
+    """The list holds pinned versions, not aliases: a shadow pinned at `candidate`'s version
+    keeps reading that version when the gate moves `candidate` on, and the new candidate is
+    refused (by number and by alias) until a reviewed change pins it and the list holds it."""
+    name = f"shadowed-{uuid.uuid4().hex[:8]}"
+    model_dir = trained_model["local_model_dir"]
+    pinned, moved = (_register(mlflow_server, model_dir, name) for _ in range(2))
+    pipeline = tuple(mlflow_server.logins["pipeline"])
+
+    def point_candidate_at(version: dict) -> None:
+        response = requests.post(
+            f"{mlflow_server.url}{API}/registered-models/alias",
+            json={"name": name, "alias": "candidate", "version": version["version"]},
+            auth=pipeline,
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+
+    def readable() -> dict[str, int]:
+        calls = {
+            "pinned": {"name": name, "version": pinned["version"]},
+            "moved": {"name": name, "version": moved["version"]},
+        }
+        answers = {
+            what: as_serving(mlflow_server, "GET", f"{API}/model-versions/get-download-uri", p)
+            for what, p in calls.items()
+        }
+        answers["candidate"] = as_serving(
+            mlflow_server, "GET", f"{API}/registered-models/alias",
+            {"name": name, "alias": "candidate"},
+        )  # fmt: skip
+        return {what: answer.status_code for what, answer in answers.items()}
+
+    point_candidate_at(pinned)
+    mlflow_server.serve(f"{name}/{pinned['version']}")  # the shadow's pin
+    assert readable() == {"pinned": 200, "moved": 403, "candidate": 200}
+    point_candidate_at(moved)  # the gate moved the alias; nothing was pinned
+    assert readable() == {"pinned": 200, "moved": 403, "candidate": 403}
+    mlflow_server.serve(f"{name}/{moved['version']}")  # the reviewed change pinned it
+    assert readable() == {"pinned": 200, "moved": 200, "candidate": 200}
