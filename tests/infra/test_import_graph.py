@@ -165,3 +165,18 @@ def test_dependencies_point_one_way(graph: dict[str, set[str]], package: str) ->
         if target.partition(".")[0] in FORBIDDEN[package]
     )
     assert upward == [], f"{package} must not import {FORBIDDEN[package]}"
+
+
+def test_no_package_imports_the_tests() -> None:
+    """The demos (`localrun/`) and everything else run without the test tree: helpers both need
+    (the throwaway CA of `localrun/tls_files.py`, the trigger process) live outside `tests/`."""
+    modules = repo_modules()
+    test_modules = {module_name(path) for path in (REPO / "tests").rglob("*.py")}
+    known = set(modules) | test_modules
+    into_tests = sorted(
+        f"{name} -> {target}"
+        for name, path in modules.items()
+        for target in imported_modules(name, path, known)
+        if target in test_modules
+    )
+    assert into_tests == []
