@@ -123,9 +123,7 @@ def test_resource_set(declared: dict[str, Declared], stack: str) -> None:
         + PLATFORM_ALLOWS
         + (config.mlflow.ambient_credentials == "podIdentity")
         + database.uses_pod_identity
-        + 3 * namespaces
-        # training Jobs that pull a DVC data version reach its Git remote
-        + len({d.namespace for d in config.deployments if d.training and d.training.data}),
+        + 3 * namespaces,
         # the Seldon webhook wait, and the kind cluster where the stack creates one
         "command:local:Command": 1 + (1 if creates_kind_cluster(stack) else 0),
         "kubernetes:core/v1:Secret": PLATFORM_SECRETS + deployments,
