@@ -91,8 +91,8 @@ class MlflowUsers:
         experiments (MLflow authorizes an artifact download by the experiment of the run that
         holds it, mlflow 3.17.2 `_authorize_artifact_proxy_resolved`), nothing else (the
         auth app narrows that to the served versions); the pipeline edits every experiment and
-        registered model; the reader (the deploy and previews, which resolve aliases to versions
-        not served yet) reads them all."""
+        registered model; the reader (the pin command, which pins aliases to versions not served
+        yet) reads them all."""
         return {
             "users": [
                 {

@@ -37,7 +37,7 @@ class MlflowTracking(PlatformComponent):
     """Everything MLflow needs in the `mlflow` namespace. Every credential is generated (or, for
     an external store, a Pulumi secret) and reaches pods only through Secrets; `serving_login`
     and `pipeline_login` are handed to the components whose pods log in as those users,
-    `reader_login` is exported for the deploy. Predictor pods may download a version only once
+    `reader_login` is exported for the pin command. Predictor pods may download a version only once
     `served_versions` (the list the auth app reads) holds it. MLflow serves only TLS. The
     manifests come from `infra/mlflow/server.py`; the database is `infra/registry_database/`."""
 

@@ -60,12 +60,12 @@ class MlflowConfig(CamelModel):
     mlflow_memory_limit: MemoryQuantity = "1536Mi"
     mlflow_admin_user: DnsLabel = "platform-admin"
     mlflow_serving_user: DnsLabel = "serving"
-    """Reads the registered models the stack's deployments serve, nothing else."""
+    """Reads the versions the stack's pin file serves, nothing else."""
     mlflow_pipeline_user: DnsLabel = Field(default="pipeline", validate_default=True)
     """Edits every experiment and registered model: CI and the training Jobs."""
     mlflow_reader_user: DnsLabel = Field(default="reader", validate_default=True)
-    """Reads every experiment and registered model, writes nothing: the deploy and previews,
-    which resolve aliases to versions not served yet."""
+    """Reads every experiment and registered model, writes nothing: the pin command (`make
+    pin`), which pins aliases to versions not served yet."""
     artifact_store: Literal["volume", "s3"] = "volume"
     """'volume': the server keeps artifacts on its own volume (one replica); 's3': an external
     S3-compatible bucket."""

@@ -80,7 +80,7 @@ class MlflowServer(str):
 
     @property
     def reader_env(self) -> dict[str, str]:
-        """The deploy's and the previews' login: reads every model, writes nothing."""
+        """The pin command's login (`make pin`): reads every model, writes nothing."""
         return self.env_for("reader")
 
     def serve(self, *models: str) -> None:
