@@ -173,9 +173,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             # download their version only once MLflow's served-versions list holds it.
             opts=pulumi.ResourceOptions.merge(
                 in_namespaces,
-                pulumi.ResourceOptions(
-                    depends_on=[hardening, mlflow.served_versions, *ca_bundles]
-                ),
+                pulumi.ResourceOptions(depends_on=[hardening, mlflow.served_versions, *ca_bundles]),
             ),
         )
         targets = [

@@ -190,9 +190,7 @@ def test_what_the_registry_cannot_vouch_for_is_refused(registry, tmp_path, model
     assert not pin_file_for(path).exists()
 
 
-def test_a_model_the_serving_user_may_not_read_is_refused(
-    registry, tmp_path, monkeypatch
-) -> None:
+def test_a_model_the_serving_user_may_not_read_is_refused(registry, tmp_path, monkeypatch) -> None:
     """A login without READ on the model (here the serving user's, which reads only the served
     models) gets MLflow's 403 as an error naming the login to check."""
     for key, value in registry.serving_env.items():
