@@ -13,6 +13,15 @@ from infra.deployments.config import DeploymentConfig
 
 DEFAULT_PERMISSION = "NO_PERMISSIONS"
 """What a logged-in user may do on a resource nobody granted them: nothing."""
+AUTH_CACHE_TTL_S = 60
+"""How long MLflow's basic-auth app remembers a verified login (mlflow 3.17.2
+`auth/__init__.py` `_authenticate_cached`; off by default). Without it every request pays the
+password hash (werkzeug's scrypt, 74 ms of CPU here) several times: `sender_is_admin` and the
+permission checks authenticate again. The cache holds an HMAC of the password under a per-process
+key, so only a correct password hits it, and a wrong one always pays the hash. What the cache
+costs: a user deleted or re-passworded through MLflow's API by the admin keeps working for at
+most this long on the server processes that did not handle the change. Rotating a platform
+login changes the pod-template checksum, so the servers restart with an empty cache."""
 
 ACCESS_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "mlflow_access.py"
 AUTH_APP_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "mlflow_platform_auth.py"
@@ -50,6 +59,7 @@ def basic_auth_ini(database_uri: str, admin_username: str) -> str:
         f"admin_username = {admin_username}\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
         "grant_default_workspace_access = false\n"
+        f"auth_cache_ttl_seconds = {AUTH_CACHE_TTL_S}\n"
     )
 
 
