@@ -18,7 +18,12 @@ EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
 def _below_ephemeral() -> range:
     low = int(EPHEMERAL_RANGE.read_text().split()[0]) if EPHEMERAL_RANGE.exists() else 32768
-    return range(max(1024, low - 12000), low)
+    return range(1024, low)
+
+
+_handed_out: set[int] = set()
+"""Ports this process already returned: a server may not have bound the last one yet (a model
+server takes three in a row), so the probe alone could hand the same port out twice."""
 
 
 def free_port() -> int:
@@ -28,11 +33,14 @@ def free_port() -> int:
     ports = _below_ephemeral()
     for _ in range(100):
         port = random.randrange(ports.start, ports.stop)
+        if port in _handed_out:
+            continue
         with socket.socket() as probe:
             try:
                 probe.bind(("0.0.0.0", port))
             except OSError:
                 continue
+        _handed_out.add(port)
         return port
     raise RuntimeError(f"no free TCP port in {ports.start}-{ports.stop - 1} after 100 tries")
 

@@ -41,6 +41,7 @@ import psycopg
 import pytest
 import requests
 
+from infra.mlflow.auth import served_versions_json
 from localrun.postgres_server import PostgresServer, bin_dir
 from localrun.process_group import free_port
 from model.cli import main
@@ -54,6 +55,7 @@ from tests.support.mlflow_server import (
     platform_auth_server,
     platform_logins,
     run_access_script,
+    served_versions_file,
 )
 
 pytestmark = pytest.mark.timeout(1500)
@@ -243,12 +245,15 @@ def drill() -> Iterator[Drill]:
             time.sleep(0.1)
         with platform_auth_server(mlflow_root, env, backend_uri, drill.port):
             drill.after_restore = _snapshot(drill, ("auditor", "latecomer"))
+            champion = drill.after_restore.aliases["champion"]
+            # The deploy pins the restored champion: its served-versions list names it.
+            served_versions_file(mlflow_root).write_text(served_versions_json([(MODEL, champion)]))
             serving = drill.logins["serving"]
             with _logged_in(MLFLOW_TRACKING_USERNAME=serving.username,
                             MLFLOW_TRACKING_PASSWORD=serving.password):  # fmt: skip
                 drill.bad_change["download"] = download_model(
                     drill.url,
-                    {"model_name": MODEL, "version": drill.after_restore.aliases["champion"]},
+                    {"model_name": MODEL, "version": champion},
                     root / "downloaded",
                 )
             yield drill
