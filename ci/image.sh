@@ -2,10 +2,13 @@
 # Build the serving image once per commit, push it, sign it, and print its immutable reference
 # <repository>@sha256:<digest> on stdout (the only line on stdout), for every stack to deploy.
 #
+# Every signature carries the commit it was built from as the annotation `revision=<commit>`.
 # An image already under the commit's tag is reused only if `cosign verify` proves a protected
 # ref of this project signed that digest (keyless: the CI's OIDC identity, matched by
-# IMAGE_SIGNER_IDENTITY_REGEXP and IMAGE_SIGNER_ISSUER). Anything else found under the tag (a
-# branch's push, say) is not trusted: the image is rebuilt, pushed over the tag and signed.
+# IMAGE_SIGNER_IDENTITY_REGEXP and IMAGE_SIGNER_ISSUER) for this very commit (`-a
+# revision=<commit>`): an older signed image moved under a newer commit's tag is not reused.
+# Anything else found under the tag (a branch's push, say) is not trusted: the image is rebuilt,
+# pushed over the tag and signed.
 #
 # IMAGE_PUSH=false (merge requests): build only, no registry login, nothing pushed or signed;
 # prints the local reference.
@@ -46,16 +49,16 @@ digest_of() {
 
 if docker pull --quiet "$ref" >/dev/null 2>&1 && found="$(digest_of)" \
   && cosign verify --certificate-identity-regexp "$IMAGE_SIGNER_IDENTITY_REGEXP" \
-       --certificate-oidc-issuer "$IMAGE_SIGNER_ISSUER" "$found" >/dev/null 2>&1; then
-  echo "make image: $found is signed by a protected ref; reusing it" >&2
+       --certificate-oidc-issuer "$IMAGE_SIGNER_ISSUER" -a "revision=$tag" "$found" >/dev/null 2>&1; then
+  echo "make image: $found is signed by a protected ref for commit $tag; reusing it" >&2
   echo "$found"
   exit 0
 fi
 if [ -n "${found:-}" ]; then
-  echo "make image: $found under $ref carries no signature of a protected ref; rebuilding" >&2
+  echo "make image: $found under $ref carries no signature of a protected ref for commit $tag; rebuilding" >&2
 fi
 build
 docker push --quiet "$ref" >&2
 digest_ref="$(digest_of)" || fail "the registry returned no digest for $ref"
-cosign sign --yes "$digest_ref" >&2
+cosign sign --yes -a "revision=$tag" "$digest_ref" >&2
 echo "$digest_ref"

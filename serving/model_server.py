@@ -120,9 +120,17 @@ class ModelServer:
         )
         if type(reward) not in (int, float):
             raise InvalidRequest(f"feedback 'reward' is {type_name(reward)}; {expected}")
-        if not math.isfinite(reward) or not low <= reward <= high:
+        try:
+            value = float(reward)
+        except OverflowError:  # an integer beyond a float's range: far outside any range
+            digits = len(str(abs(reward)))
+            raise InvalidRequest(
+                f"feedback 'reward' is an integer of {digits} digits, too large for a number; "
+                f"{expected}"
+            ) from None
+        if not math.isfinite(value) or not low <= value <= high:
             raise InvalidRequest(f"feedback 'reward' is {reward}; {expected}")
-        return float(reward)
+        return value
 
     def health_status(self) -> dict[str, Any]:
         """Run the model on the training-range midpoint: proves the worker can predict."""

@@ -239,7 +239,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             [d for d in logged if d.namespace == namespace],
             image=training_image.reference,
             tracking_uri=mlflow.tracking_uri,
-            pipeline_login=mlflow.pipeline_login,
+            request_log_login=mlflow.request_log_login,
             registry_login=registry_login(config.image),
             opts=with_ca,
         )

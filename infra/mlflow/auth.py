@@ -12,6 +12,8 @@ from pathlib import Path
 from infra.deployments.config import DeploymentConfig
 
 DEFAULT_PERMISSION = "NO_PERMISSIONS"
+REQUEST_LOG_EXPERIMENT = "Default"
+"""The experiment (id 0, MLflow's own) whose artifact root holds the request logs."""
 """What a logged-in user may do on a resource nobody granted them: nothing."""
 AUTH_CACHE_TTL_S = 60
 """How long MLflow's basic-auth app remembers a verified login (mlflow 3.17.2
@@ -27,12 +29,16 @@ ACCESS_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "mlflow_acc
 AUTH_APP_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "mlflow_platform_auth.py"
 SERVED_VERSIONS_SCRIPT = AUTH_APP_SCRIPT.with_name("served_versions.py")
 """The auth app's serving-identity rule, a second module beside it."""
+ARTIFACT_WRITES_SCRIPT = AUTH_APP_SCRIPT.with_name("artifact_writes.py")
+"""The auth app's artifact-write rules (the request-log identity, no overwrite), a third."""
 AUTH_APP_NAME = "platform-auth"
 """`mlflow server --app-name platform-auth`: basic-auth plus the platform's write rules."""
 RELEASE_USERS_ENV = "MLFLOW_PLATFORM_RELEASE_USERS"
 """The users the rules let write (the pipeline user): read by `mlflow_platform_auth.py`."""
 SERVING_USERS_ENV = "MLFLOW_PLATFORM_SERVING_USERS"
 """The users that read only the served versions (the serving user)."""
+REQUEST_LOG_USERS_ENV = "MLFLOW_PLATFORM_REQUEST_LOG_USERS"
+"""The users that only write the request logs under `0/request-logs/` (the request-log user)."""
 SERVED_VERSIONS_ENV = "MLFLOW_PLATFORM_SERVED_VERSIONS"
 """Path of the served-versions list (`served_versions_json`) in the server's container."""
 
@@ -40,6 +46,7 @@ PASSWORD_ENV = {
     "serving": "MLFLOW_SERVING_PASSWORD",
     "pipeline": "MLFLOW_PIPELINE_PASSWORD",
     "reader": "MLFLOW_READER_PASSWORD",
+    "request-log": "MLFLOW_REQUEST_LOG_PASSWORD",
 }
 """Environment variable carrying each role's password into the access script."""
 
@@ -73,6 +80,7 @@ def auth_app_files() -> dict[str, str]:
     return {
         f"{module}.py": AUTH_APP_SCRIPT.read_text(),
         SERVED_VERSIONS_SCRIPT.name: SERVED_VERSIONS_SCRIPT.read_text(),
+        ARTIFACT_WRITES_SCRIPT.name: ARTIFACT_WRITES_SCRIPT.read_text(),
         f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {module}\nVersion: 1.0\n",
         f"{dist_info}/entry_points.txt": f"[mlflow.app]\n{AUTH_APP_NAME} = {module}:create_app\n",
     }
@@ -94,6 +102,7 @@ class MlflowUsers:
     serving: str
     pipeline: str
     reader: str
+    request_log: str
     served_models: tuple[str, ...]
 
     def access_spec(self) -> dict:
@@ -102,7 +111,11 @@ class MlflowUsers:
         holds it, mlflow 3.17.2 `_authorize_artifact_proxy_resolved`), nothing else (the
         auth app narrows that to the served versions); the pipeline edits every experiment and
         registered model; the reader (the pin command, which pins aliases to versions not served
-        yet) reads them all."""
+        yet) reads them all; the request-log user (the sinks) manages the Default experiment,
+        where the request logs are (`0/request-logs/`): MLflow judges an artifact under an
+        experiment by the experiment's grant, and deleting an expired version takes MANAGE
+        (mlflow 3.17.2 `validate_can_delete_experiment_artifact_proxy`). The auth app lets it
+        touch nothing but those files (`artifact_writes.py`)."""
         return {
             "users": [
                 {
@@ -128,6 +141,17 @@ class MlflowUsers:
                     "grants": [
                         {"resourceType": resource_type, "resource": "*", "permission": "READ"}
                         for resource_type in ("experiment", "registered_model")
+                    ],
+                },
+                {
+                    "username": self.request_log,
+                    "passwordEnv": PASSWORD_ENV["request-log"],
+                    "grants": [
+                        {
+                            "resourceType": "experiment",
+                            "resource": REQUEST_LOG_EXPERIMENT,
+                            "permission": "MANAGE",
+                        }
                     ],
                 },
             ]

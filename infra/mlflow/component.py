@@ -37,7 +37,8 @@ class MlflowTracking(PlatformComponent):
     """Everything MLflow needs in the `mlflow` namespace. Every credential is generated (or, for
     an external store, a Pulumi secret) and reaches pods only through Secrets; `serving_login`
     and `pipeline_login` are handed to the components whose pods log in as those users,
-    `reader_login` is exported for the pin command. Predictor pods may download a version only once
+    `reader_login` is exported for the pin command, `request_log_login` goes to the request-log
+    sinks. Predictor pods may download a version only once
     `served_versions` (the list the auth app reads) holds it. MLflow serves only TLS. The
     manifests come from `infra/mlflow/server.py`; the database is `infra/registry_database/`."""
 
@@ -46,6 +47,7 @@ class MlflowTracking(PlatformComponent):
     serving_login: MlflowLogin
     pipeline_login: MlflowLogin
     reader_login: MlflowLogin
+    request_log_login: MlflowLogin
     served_versions: k8s.core.v1.ConfigMap
 
     def __init__(
@@ -93,6 +95,10 @@ class MlflowTracking(PlatformComponent):
             config.mlflow_reader_user,
             generated_password("mlflow-reader-password", self.child_opts()),
         )
+        self.request_log_login = MlflowLogin(
+            config.mlflow_request_log_user,
+            generated_password("mlflow-request-log-password", self.child_opts()),
+        )
         backend_uri = database_password.apply(
             lambda password: registry_db.database_uri(password, database.host, POSTGRES_CA)
         )
@@ -111,6 +117,7 @@ class MlflowTracking(PlatformComponent):
                 PASSWORD_ENV["serving"]: self.serving_login.password,
                 PASSWORD_ENV["pipeline"]: self.pipeline_login.password,
                 PASSWORD_ENV["reader"]: self.reader_login.password,
+                PASSWORD_ENV["request-log"]: self.request_log_login.password,
             },
             opts=self.child_opts(),
         )
@@ -130,12 +137,14 @@ class MlflowTracking(PlatformComponent):
                 self.serving_login.password,
                 self.pipeline_login.password,
                 self.reader_login.password,
+                self.request_log_login.password,
             ).apply(lambda values: hashlib.sha256("\0".join(values).encode()).hexdigest())
         )
         users = MlflowUsers(
             serving=config.mlflow_serving_user,
             pipeline=config.mlflow_pipeline_user,
             reader=config.mlflow_reader_user,
+            request_log=config.mlflow_request_log_user,
             served_models=tuple(served_models),
         )
         access_mounts = server.Mounts(

@@ -66,6 +66,9 @@ class MlflowConfig(CamelModel):
     mlflow_reader_user: DnsLabel = Field(default="reader", validate_default=True)
     """Reads every experiment and registered model, writes nothing: the pin command (`make
     pin`), which pins aliases to versions not served yet."""
+    mlflow_request_log_user: DnsLabel = Field(default="request-log", validate_default=True)
+    """Writes the request logs under `0/request-logs/`, nothing else: the request-log sinks of
+    the serving namespaces."""
     artifact_store: Literal["volume", "s3"] = "volume"
     """'volume': the server keeps artifacts on its own volume (one replica); 's3': an external
     S3-compatible bucket."""
@@ -128,6 +131,19 @@ class MlflowConfig(CamelModel):
                 "'mlflowPipelineUser'"
             )
         return reader
+
+    @field_validator("mlflow_request_log_user")
+    @classmethod
+    def _request_log_distinct(cls, user: str, info: ValidationInfo) -> str:
+        others = (
+            "mlflow_admin_user", "mlflow_serving_user", "mlflow_pipeline_user", "mlflow_reader_user"
+        )  # fmt: skip
+        if user in {info.data.get(key) for key in others}:
+            raise ValueError(
+                "'mlflowRequestLogUser' must differ from 'mlflowAdminUser', 'mlflowServingUser', "
+                "'mlflowPipelineUser' and 'mlflowReaderUser'"
+            )
+        return user
 
     @field_validator("s3_secret_access_key")
     @classmethod

@@ -15,6 +15,7 @@ from infra.mlflow.auth import (
     ACCESS_SCRIPT,
     AUTH_APP_NAME,
     RELEASE_USERS_ENV,
+    REQUEST_LOG_USERS_ENV,
     SERVED_VERSIONS_ENV,
     SERVING_USERS_ENV,
     MlflowUsers,
@@ -399,6 +400,10 @@ def server_deployment(
                                 {"name": "PYTHONPATH", "value": AUTH_APP_DIR},
                                 {"name": RELEASE_USERS_ENV, "value": config.mlflow_pipeline_user},
                                 {"name": SERVING_USERS_ENV, "value": config.mlflow_serving_user},
+                                {
+                                    "name": REQUEST_LOG_USERS_ENV,
+                                    "value": config.mlflow_request_log_user,
+                                },
                                 {
                                     "name": SERVED_VERSIONS_ENV,
                                     "value": f"{SERVED_VERSIONS_DIR}/{SERVED_VERSIONS_FILE}",

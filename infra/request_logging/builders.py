@@ -22,8 +22,8 @@ SINK_UID = 10001
 """The training image's non-root user (model/Dockerfile); the sink runs in that image."""
 DESTINATION = "mlflow-artifacts:/0/request-logs"
 """Where the versions go: MLflow's proxied artifact store, under the Default experiment (0),
-which the pipeline user may edit (infra/mlflow/auth.py); per deployment
-`<namespace>/<deployment>/labelled.parquet` and `versions/<stamp>/`."""
+where the request-log user writes and the pipeline user reads (infra/mlflow/auth.py); per
+deployment `<namespace>/<deployment>/labelled.parquet` and `versions/<stamp>/`."""
 DATABASE_DIR = "/var/lib/request-log"
 LABELS = {"app.kubernetes.io/name": SINK_NAME, "app.kubernetes.io/part-of": "mlops-platform"}
 

@@ -17,7 +17,8 @@ from infra.secrets import MlflowLogin, RegistryLogin, image_pull_secrets
 
 class RequestLogSink(PlatformComponent):
     """Deployment and Service of `python -m request_log` for the logged deployments of
-    `namespace`; it writes to the artifact store as the MLflow pipeline user."""
+    `namespace`; it writes to the artifact store as the MLflow request-log user, which may
+    touch nothing but the request logs (`infra/scripts/artifact_writes.py`)."""
 
     def __init__(
         self,
@@ -27,12 +28,12 @@ class RequestLogSink(PlatformComponent):
         *,
         image: pulumi.Input[str],
         tracking_uri: pulumi.Input[str],
-        pipeline_login: MlflowLogin,
+        request_log_login: MlflowLogin,
         registry_login: RegistryLogin | None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:serving:RequestLogSink", name, opts)
-        login = pipeline_login.secret(
+        login = request_log_login.secret(
             f"{namespace}-{SINK_NAME}-mlflow", namespace=namespace, opts=self.child_opts()
         )
         pull_secrets = image_pull_secrets(

@@ -16,7 +16,10 @@ checks (which still apply) and refuse, for every user but an admin:
   route (`/users/current` excepted), even for a release user;
 - for a serving user (`MLFLOW_PLATFORM_SERVING_USERS`, the login every model pod holds), every
   read but those of the versions in the served-versions list (`served_versions.py`): MLflow
-  grants READ per registered model, which would let it read every version of a served model.
+  grants READ per registered model, which would let it read every version of a served model;
+- for a request-log user (`MLFLOW_PLATFORM_REQUEST_LOG_USERS`, the login of the request-log
+  sinks), everything but its uploads, listings and expiries under `0/request-logs/`, and for
+  every user an upload over a file that exists outside `0/request-logs/` (`artifact_writes.py`).
 
 Loaded by MLflow from the `mlflow.app` entry point this file's package declares
 (`infra.mlflow_auth.auth_app_files`). Imports only MLflow and the standard library, so it runs
@@ -29,6 +32,7 @@ import json
 import os
 import re
 
+from artifact_writes import overwrite_denial, request_log_denial
 from flask import Flask, Response, g, request
 from mlflow.server import app as mlflow_app
 from mlflow.server.auth import (
@@ -44,6 +48,7 @@ from served_versions import REGISTERED_MODEL_GET, ServedVersions, serving_denial
 
 RELEASE_USERS_ENV = "MLFLOW_PLATFORM_RELEASE_USERS"
 SERVING_USERS_ENV = "MLFLOW_PLATFORM_SERVING_USERS"
+REQUEST_LOG_USERS_ENV = "MLFLOW_PLATFORM_REQUEST_LOG_USERS"
 DENIED_PREFIX = "Permission denied by platform policy: "
 """Start of every refusal's body, so a caller (and a test) can tell it from MLflow's own 403."""
 
@@ -77,10 +82,12 @@ ADMIN_ONLY_DELETES_EXCEPT = frozenset(
 """DELETE-method routes a release user may still call: they move or drop labels, not data."""
 RELEASE_WRITES = re.compile(
     r"/mlflow/(experiments|runs|logged-models|registered-models|model-versions)(/.*)?"
-    r"|/mlflow-artifacts/.*|/mlflow/upload-artifact"
+    r"|/mlflow-artifacts/.*"
 )
 """What `python -m model` writes: training runs with their logged model and artifacts, the
-registered version with its tags and aliases, the ledger's experiments."""
+registered version with its tags and aliases, the ledger's experiments. Not the UI's
+`/mlflow/upload-artifact`, which writes into a run's artifacts by run id and which no platform
+command calls."""
 _API_PREFIX = re.compile(r"^/(?:ajax-)?api/\d+\.\d+")
 
 
@@ -98,6 +105,10 @@ def serving_users() -> frozenset[str]:
     return _users(SERVING_USERS_ENV)
 
 
+def request_log_users() -> frozenset[str]:
+    return _users(REQUEST_LOG_USERS_ENV)
+
+
 def route_of(path: str) -> str:
     """`path` without the static prefix and the `/api/2.0`-style prefix."""
     prefix = os.environ.get(STATIC_PREFIX_ENV_VAR, "").rstrip("/")
@@ -112,6 +123,8 @@ def denial(username: str, method: str, path: str, params: dict[str, str]) -> str
     route = route_of(path)
     if username in serving_users():
         return serving_denial(method, route, params)
+    if username in request_log_users():
+        return request_log_denial(method, route, params)
     if route in OWN_ACCOUNT and method in READ_METHODS:
         return None
     if any(rule.fullmatch(route) for rule in ADMIN_ONLY):
@@ -124,7 +137,7 @@ def denial(username: str, method: str, path: str, params: dict[str, str]) -> str
         return f"{username!r} is read-only; only the release identity writes ({method} {route})"
     if not RELEASE_WRITES.fullmatch(route):
         return f"{method} {route} is not part of the release path; admins only"
-    return None
+    return overwrite_denial(method, route)
 
 
 def _forbidden(reason: str) -> Response:
@@ -177,7 +190,7 @@ def _add_asgi_rule(fastapi_app) -> None:
         user = _authenticate_fastapi_request(asgi_request)
         if user is not None and not user.is_admin:
             params = dict(asgi_request.query_params)
-            # The serving rule reads the registry: off the event loop.
+            # The serving and overwrite rules read the registry and the store: off the loop.
             reason = await run_in_threadpool(
                 denial, user.username, asgi_request.method, path, params
             )

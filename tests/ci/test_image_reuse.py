@@ -1,6 +1,7 @@
 """`ci/image.sh`'s decisions, with stand-in `docker` and `cosign` commands (no engine, registry
 or Sigstore here) that log every call: a tagged image is reused only when `cosign verify`
-accepts it; otherwise it is rebuilt, pushed and signed; `IMAGE_PUSH=false` only builds."""
+accepts it for this commit (the stand-in accepts only the annotation `revision=$FAKE_SIGNED_FOR`);
+otherwise it is rebuilt, pushed and signed for the commit; `IMAGE_PUSH=false` only builds."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ esac
 FAKE_COSIGN = """#!/usr/bin/env bash
 echo "cosign $*" >> "$CALLS"
 case "$1" in
-  verify) [ "$FAKE_SIGNED" = yes ] ;;
+  verify) [[ " $* " == *" -a revision=$FAKE_SIGNED_FOR "* ]] ;;
   sign) exit 0 ;;
   *) exit 2 ;;
 esac
@@ -67,24 +68,37 @@ def image(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[str],
 
 
 def test_a_signed_image_under_the_tag_is_reused_by_digest(tmp_path: Path) -> None:
-    result, calls = image(tmp_path, FAKE_PULL="found", FAKE_SIGNED="yes")
+    result, calls = image(tmp_path, FAKE_PULL="found", FAKE_SIGNED_FOR="c0ffee")
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"{REPOSITORY}@sha256:{FOUND}\n"
     verify = next(call for call in calls if call.startswith("cosign verify"))
     assert "--certificate-identity-regexp ^https://ci/main$" in verify
+    assert "--certificate-oidc-issuer https://issuer" in verify
+    assert " -a revision=c0ffee " in verify
     assert verify.endswith(f"{REPOSITORY}@sha256:{FOUND}")
     writes = ("docker build", "docker push", "cosign sign")
     assert not any(call.startswith(writes) for call in calls)
 
 
 def test_an_unsigned_image_under_the_tag_is_rebuilt_pushed_and_signed(tmp_path: Path) -> None:
-    result, calls = image(tmp_path, FAKE_PULL="found", FAKE_SIGNED="no")
+    result, calls = image(tmp_path, FAKE_PULL="found", FAKE_SIGNED_FOR="none")
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"{REPOSITORY}@sha256:{BUILT}\n"
-    assert "carries no signature of a protected ref; rebuilding" in result.stderr
+    assert "carries no signature of a protected ref for commit c0ffee; rebuilding" in result.stderr
     order = [call.split()[1] for call in calls if call.split()[1] in ("build", "push", "sign")]
     assert order == ["build", "push", "sign"]
-    assert f"cosign sign --yes {REPOSITORY}@sha256:{BUILT}" in calls
+    assert f"cosign sign --yes -a revision=c0ffee {REPOSITORY}@sha256:{BUILT}" in calls
+
+
+def test_an_image_signed_for_another_commit_is_not_reused(tmp_path: Path) -> None:
+    """A protected ref's signed image of an older commit, put under this commit's tag: its
+    signature names the older revision, so it is rebuilt and signed for this one."""
+    result, calls = image(tmp_path, FAKE_PULL="found", FAKE_SIGNED_FOR="0ld")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{REPOSITORY}@sha256:{BUILT}\n"
+    verify = next(call for call in calls if call.startswith("cosign verify"))
+    assert verify.endswith(f"-a revision=c0ffee {REPOSITORY}@sha256:{FOUND}")
+    assert f"cosign sign --yes -a revision=c0ffee {REPOSITORY}@sha256:{BUILT}" in calls
 
 
 def test_merge_requests_build_without_pushing_signing_or_pulling(tmp_path: Path) -> None:

@@ -103,5 +103,6 @@ def test_image_script_verifies_before_reusing_and_signs_what_it_pushes() -> None
     verify = script.index("cosign verify --certificate-identity-regexp")
     assert verify < reuse
     assert "--certificate-oidc-issuer" in script
+    assert '-a "revision=$tag" "$found"' in script[verify:reuse]
     push = script.index('docker push --quiet "$ref"')
-    assert push < script.index('cosign sign --yes "$digest_ref"')
+    assert push < script.index('cosign sign --yes -a "revision=$tag" "$digest_ref"')

@@ -96,7 +96,11 @@ def test_mlflow_server_follows_its_config() -> None:
 def test_the_schema_upgrade_waits_for_a_backup_only_when_backups_are_on(backup_first: bool) -> None:
     config = MlflowConfig()
     users = MlflowUsers(
-        serving="serving", pipeline="pipeline", reader="reader", served_models=("iris",)
+        serving="serving",
+        pipeline="pipeline",
+        reader="reader",
+        request_log="request-log",
+        served_models=("iris",),
     )
     script = server.access_config_map(config, users, backup_first=backup_first)
     name = script["metadata"]["name"]

@@ -2,7 +2,8 @@
 model server answers iris rows through the executor stand-in (localrun/executor_stand_in.py, the
 v1.17.1 logger payloads; no Go executor here), feedback sends each row's true species, the real
 sink (`python -m request_log`) writes `labelled.parquet` into the real MLflow server's artifact
-store as the pipeline user, and the training CronJob's own command, built by
+store as the request-log user (its own login, which writes nothing else), and the training
+CronJob's own command, run as the pipeline user, built by
 infra/training/cronjob.py from `training.dataset: mlflow-artifacts:/0/request-logs/...`, trains
 on it and registers a version recording that export.
 
@@ -46,16 +47,20 @@ UNNAMED = f"{DEPLOYMENT}-unnamed"
 
 @pytest.fixture(scope="module")
 def sink(mlflow_server) -> Iterator[RequestLogSinkProcess]:
-    """The sink writing to the artifact store as the pipeline user, as the stack runs it; the
-    module's MLflow clients read the export and the registry as that user too."""
+    """The sink writing to the artifact store as the request-log user, as the stack runs it;
+    the module's MLflow clients read the export and the registry as the pipeline user, as the
+    training does."""
     columns = {"featureNames": SPEC.dataset_schema.feature_names,
                "labelColumn": SPEC.dataset_schema.target.name}  # fmt: skip
     with pytest.MonkeyPatch.context() as patch:
+        for key, value in mlflow_server.request_log_env.items():
+            patch.setenv(key, value)
+        process = RequestLogSinkProcess(
+            {f"seldon/{DEPLOYMENT}": columns, f"seldon/{UNNAMED}": {}}, destination=DESTINATION
+        )
         for key, value in mlflow_server.pipeline_env.items():
             patch.setenv(key, value)
-        with RequestLogSinkProcess(
-            {f"seldon/{DEPLOYMENT}": columns, f"seldon/{UNNAMED}": {}}, destination=DESTINATION
-        ) as process:
+        with process:
             yield process
 
 

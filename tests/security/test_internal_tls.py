@@ -4,7 +4,7 @@ certificate. A client holding the CA (`MLFLOW_TRACKING_SERVER_CERT_PATH`, as eve
 is given) logs in and works; one without it fails verification before sending its login; plain
 HTTP on the same port gets no answer. The clients themselves, each with the environment the
 render gives its pod: the model download of predictors and shadows (serving user), the pin
-command (reader user) and the request-log sink's artifact export (pipeline user)."""
+command (reader user) and the request-log sink's artifact export (request-log user)."""
 
 from __future__ import annotations
 
@@ -125,12 +125,12 @@ def test_the_pin_command_reads_the_registry_over_tls_as_the_reader(
 
 def test_the_request_log_sinks_export_reaches_mlflow_over_tls(tls_mlflow, tmp_path) -> None:
     """The sink's artifact repository (`request_log/publish.py`) at the rendered destination
-    `mlflow-artifacts:/0/request-logs`, as the pipeline user with the CA bundle."""
+    `mlflow-artifacts:/0/request-logs`, as the request-log user with the CA bundle."""
     from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
     export = tmp_path / "labelled.parquet"
     export.write_bytes(b"joined rows")
-    with mock.patch.dict(os.environ, _as(tls_mlflow, "pipeline")):
+    with mock.patch.dict(os.environ, _as(tls_mlflow, "request-log")):
         repository = get_artifact_repository("mlflow-artifacts:/0/request-logs/seldon/iris")
         repository.log_artifact(str(export))
         listed = {Path(entry.path).name for entry in repository.list_artifacts()}

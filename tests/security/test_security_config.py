@@ -50,6 +50,11 @@ def config_with(stack: str, **changes) -> dict:
             {"mlflowReaderUser": "serving"},
             ["mlops-platform:mlflowReaderUser", "must differ"],
         ),
+        (
+            "local",
+            {"mlflowRequestLogUser": "pipeline"},
+            ["mlops-platform:mlflowRequestLogUser", "must differ"],
+        ),
         ("local", {"mlflowMemoryLimit": "512Mi"}, ["mlops-platform:mlflowMemoryLimit", "640Mi"]),
         ("local", {"gatewayMaxRequestBytes": 0}, ["mlops-platform:gatewayMaxRequestBytes"]),
         (

@@ -2,7 +2,8 @@
 
 The same request answers the same over both transports, with the predictor's tags; feedback is
 accepted and counted; bad input fails the way each transport reports a client error; rewards
-outside [FEEDBACK_REWARD_MIN, FEEDBACK_REWARD_MAX], NaN or infinite, are a 400 naming the range.
+outside [FEEDBACK_REWARD_MIN, FEEDBACK_REWARD_MAX], NaN, infinite or an integer too large for a
+float, are a 400 naming the range, and the server keeps serving.
 """
 
 import math
@@ -105,6 +106,7 @@ def test_bad_input_is_a_client_error_on_both_transports(server: ModelServerProce
         ('{"reward": 0.25}', "0.25"),
         ('{"reward": -3}', "-3"),
         ('{"reward": 1e30}', "1e+30"),
+        ('{"reward": 1' + "0" * 400 + "}", "an integer of 401 digits, too large for a number"),
         ('{"reward": NaN}', "nan"),
         ('{"reward": Infinity}', "inf"),
         ('{"reward": "1"}', "string"),
@@ -127,6 +129,10 @@ def test_rewards_outside_the_declared_range_are_a_400_naming_it(
     assert f"feedback 'reward' is {shown}" in info
     assert "expected a number in [0.5, 2] (FEEDBACK_REWARD_MIN, FEEDBACK_REWARD_MAX)" in info
     assert reward_total(server) == before
+    # The refusal left the server serving: the next reward in range is counted.
+    accepted = requests.post(f"{server.url}/api/v1.0/feedback", json={"reward": 1}, timeout=10)
+    assert accepted.status_code == 200, accepted.text
+    assert reward_total(server) == (before[0] + 1, before[1] + 1.0)
 
 
 def test_out_of_range_reward_over_grpc_is_invalid_argument(server: ModelServerProcess) -> None:

@@ -138,6 +138,40 @@ def test_logged_deployments_log_to_the_sink_of_their_namespace(declared: dict, s
         assert sink["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_request_log_sinks_log_in_as_the_request_log_user_never_the_pipeline(
+    declared: dict, stack: str
+) -> None:
+    """The sink's Secret holds the request-log login, which the MLflow server's auth app confines
+    to the request logs (`MLFLOW_PLATFORM_REQUEST_LOG_USERS`)."""
+    config = load_stack_file(stack_file(stack)).mlflow
+    d = declared[stack]
+    logins = {
+        (s.inputs["metadata"]["namespace"], s.inputs["metadata"]["name"]): s.inputs["stringData"]
+        for s in d.of_type("kubernetes:core/v1:Secret")
+    }
+    files = documents(d)
+    sinks = [x for x in _by_kind(files, "Deployment") if x["metadata"]["name"] == "request-log"]
+    for sink in sinks:
+        (container,) = sink["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        refs = {
+            env[name]["valueFrom"]["secretKeyRef"]["name"]
+            for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+        }
+        (secret,) = refs
+        login = logins[(sink["metadata"]["namespace"], secret)]["value"]
+        assert login["username"] == config.mlflow_request_log_user == "request-log"
+        assert login["username"] != config.mlflow_pipeline_user
+    (server,) = [x for x in _by_kind(files, "Deployment") if x["metadata"]["name"] == "mlflow"]
+    env = {
+        e["name"]: e.get("value")
+        for e in server["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["MLFLOW_PLATFORM_REQUEST_LOG_USERS"] == "request-log"
+    assert env["MLFLOW_PLATFORM_RELEASE_USERS"] == config.mlflow_pipeline_user
+
+
 def test_prod_logs_a_quarter_of_iris_for_ninety_days(declared: dict) -> None:
     sink = next(
         d

@@ -46,7 +46,9 @@ COMMON_TYPES = {
     CERTIFICATE: 5,
     "kubernetes:networking.istio.io/v1beta1:DestinationRule": 1,
     IMAGE: 1,
-    "random:index/randomPassword:RandomPassword": 7,
+    # MLflow's database, admin and Flask key, its serving, pipeline, reader and request-log
+    # users; Grafana's admin.
+    "random:index/randomPassword:RandomPassword": 8,
     # The registry database is the operator's Cluster, no longer a StatefulSet of the platform.
     "kubernetes:apps/v1:StatefulSet": 0,
     CLUSTER: 1,

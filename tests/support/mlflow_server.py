@@ -42,10 +42,11 @@ class MlflowServer(str):
     """A running ``mlflow server --app-name platform-auth``: its URL (the string itself, so
     ``f"{mlflow_server}/health"`` works) plus the logins the deploy's access script created.
 
-    ``admin_env``/``pipeline_env``/``serving_env``/``reader_env`` are the environment a client
-    needs as that user (``MLFLOW_TRACKING_URI`` and ``MLFLOW_TRACKING_USERNAME``/``_PASSWORD``);
-    the pipeline user, the release path, also holds the promotion ledger's key
-    (``MODEL_LEDGER_KEY``). The serving user reads only the versions ``serve`` declared.
+    ``admin_env``/``pipeline_env``/``serving_env``/``reader_env``/``request_log_env`` are the
+    environment a client needs as that user (``MLFLOW_TRACKING_URI`` and
+    ``MLFLOW_TRACKING_USERNAME``/``_PASSWORD``); the pipeline user, the release path, also holds
+    the promotion ledger's key (``MODEL_LEDGER_KEY``). The serving user reads only the versions
+    ``serve`` declared.
     """
 
     url: str
@@ -83,6 +84,11 @@ class MlflowServer(str):
         """The pin command's login (`make pin`): reads every model, writes nothing."""
         return self.env_for("reader")
 
+    @property
+    def request_log_env(self) -> dict[str, str]:
+        """The request-log sinks' login: writes only under `0/request-logs/`."""
+        return self.env_for("request-log")
+
     def serve(self, *models: str) -> None:
         """Declare what a stack's deployments serve: `name/version` (a pinned version) joins
         the served-versions list, and each name's READ grant is applied by the deploy's access
@@ -109,6 +115,7 @@ def platform_auth_env(root: Path, backend_uri: str, logins: dict[str, MlflowLogi
     from infra.mlflow.auth import (
         PASSWORD_ENV,
         RELEASE_USERS_ENV,
+        REQUEST_LOG_USERS_ENV,
         SERVED_VERSIONS_ENV,
         SERVING_USERS_ENV,
         basic_auth_ini,
@@ -129,6 +136,7 @@ def platform_auth_env(root: Path, backend_uri: str, logins: dict[str, MlflowLogi
         **{
             RELEASE_USERS_ENV: logins["pipeline"].username,
             SERVING_USERS_ENV: logins["serving"].username,
+            REQUEST_LOG_USERS_ENV: logins["request-log"].username,
             SERVED_VERSIONS_ENV: str(served_versions_file(root)),
         },
     )
@@ -154,6 +162,7 @@ def run_access_script(
         serving=logins["serving"].username,
         pipeline=logins["pipeline"].username,
         reader=logins["reader"].username,
+        request_log=logins["request-log"].username,
         served_models=served,
     )
     spec = root / "access.json"
@@ -234,7 +243,7 @@ def running_mlflow(root: Path, tls: TlsFiles | None = None) -> Iterator[MlflowSe
 def platform_logins() -> dict[str, MlflowLogin]:
     return {
         role: MlflowLogin(f"platform-{role}", secrets.token_urlsafe(24))
-        for role in ("admin", "serving", "pipeline", "reader")
+        for role in ("admin", "serving", "pipeline", "reader", "request-log")
     }
 
 

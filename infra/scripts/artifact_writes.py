@@ -1,0 +1,103 @@
+"""Which artifact writes the platform allows beyond MLflow's grants. Part of the platform auth
+app (`mlflow_platform_auth.py`).
+
+- The request-log identity (`MLFLOW_PLATFORM_REQUEST_LOG_USERS`, the login of every serving
+  namespace's sink, `python -m request_log`) calls only what the sink calls
+  (`request_log/publish.py`): it uploads files under `0/request-logs/`, lists there, and deletes
+  an expired `<namespace>/<deployment>/versions/<stamp>` directory. Nothing else: no other read,
+  no registry, no run, no other artifact.
+- Nobody but an admin uploads over a file that exists (a served version's model, the gate's
+  evidence): a release user writes each artifact once. Existence is asked of MLflow's own
+  artifact repository (`--artifacts-destination`) at request time. Only under
+  `0/request-logs/` may a file be rewritten: the sink replaces `labelled.parquet`, its newest
+  export, on every export. The check runs before the upload, so two concurrent first uploads of
+  one new path both pass it; a file that exists is never replaced.
+
+Paths are judged as MLflow's handlers resolve them (`validate_path_is_safe`, which decodes once
+more, then `posixpath.normpath`), so an encoded or dotted path cannot slip past the prefix.
+Workspaces are off on the platform, so a path is not workspace-scoped. Imports only MLflow and
+the standard library: it runs in MLflow's image.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+REQUEST_LOGS = "0/request-logs"
+"""Where the sink writes (`infra/request_logging/builders.py` DESTINATION, under the Default
+experiment 0)."""
+ARTIFACT_FILE_PREFIX = "/mlflow-artifacts/artifacts/"
+ARTIFACT_LIST = "/mlflow-artifacts/artifacts"
+MULTIPART_WRITES = ("/mlflow-artifacts/mpu/create/", "/mlflow-artifacts/mpu/complete/")
+"""Multipart uploads (an S3 store, files over MLflow's multipart threshold) also write a file."""
+EXPIRED_VERSION = re.compile(re.escape(REQUEST_LOGS) + r"/[^/]+/[^/]+/versions/[^/]+")
+"""What the sink deletes: one written version of one deployment (`publish.py` retention)."""
+
+
+def canonical_path(path: str) -> str | None:
+    """`path` as MLflow's artifact handlers resolve it, None when MLflow would refuse it."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.uri import validate_path_is_safe
+
+    try:
+        safe = validate_path_is_safe(path)
+    except MlflowException:
+        return None
+    return posixpath.normpath(safe).strip("/") if safe.strip("/") else None
+
+
+def _under_request_logs(path: str | None) -> bool:
+    return path is not None and path.startswith(REQUEST_LOGS + "/")
+
+
+def request_log_denial(method: str, route: str, params: dict[str, str]) -> str | None:
+    """Why the request-log identity may not call `method route` with query `params`, or None."""
+    refused = f"the request-log identity only writes, lists and expires files under {REQUEST_LOGS}/"
+    if route.startswith(ARTIFACT_FILE_PREFIX) and method in ("PUT", "DELETE"):
+        path = canonical_path(route[len(ARTIFACT_FILE_PREFIX) :])
+        if method == "DELETE" and not (path and EXPIRED_VERSION.fullmatch(path)):
+            expired = f"{REQUEST_LOGS}/<namespace>/<deployment>/versions/<stamp>"
+            return f"{refused}; it deletes only {expired}, not {path!r}"
+    elif route == ARTIFACT_LIST and method == "GET":
+        path = canonical_path(params.get("path", ""))
+    else:
+        return f"{refused} ({method} {route})"
+    return None if _under_request_logs(path) else f"{refused}, not {path!r}"
+
+
+def _written_path(method: str, route: str) -> str | None:
+    """The artifact file `method route` writes, None when it writes no artifact file."""
+    if method == "PUT" and route.startswith(ARTIFACT_FILE_PREFIX):
+        return route[len(ARTIFACT_FILE_PREFIX) :]
+    if method == "POST":
+        for prefix in MULTIPART_WRITES:
+            if route.startswith(prefix):
+                return route[len(prefix) :]
+    return None
+
+
+def _exists(path: str) -> bool:
+    """Whether the server's artifact store holds a file at `path`."""
+    from mlflow.server.handlers import _get_artifact_repo_mlflow_artifacts
+
+    head, tail = posixpath.split(path)
+    listing = _get_artifact_repo_mlflow_artifacts().list_artifacts(head or None)
+    return any(not entry.is_dir and posixpath.basename(entry.path) == tail for entry in listing)
+
+
+def overwrite_denial(method: str, route: str) -> str | None:
+    """Why `method route` may not write, or None: it would replace a file that exists outside
+    `0/request-logs/`."""
+    written = _written_path(method, route)
+    if written is None:
+        return None
+    path = canonical_path(written)
+    if path is None or _under_request_logs(path):  # an unsafe path: MLflow refuses it itself
+        return None
+    if _exists(path):
+        return (
+            f"artifact {path} exists and is never overwritten (a served version or its evidence "
+            f"could be replaced); write a new path. Only files under {REQUEST_LOGS}/ are rewritten"
+        )
+    return None
