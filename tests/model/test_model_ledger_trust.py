@@ -111,7 +111,8 @@ def test_an_entry_signed_with_another_key_is_refused(
     ledger = read_ledger(Store.open(mlflow_server), name)
     # Only the training's candidate entry, signed with the release path's key, is trusted.
     assert [record.action for record in ledger.records] == ["candidate"]
-    assert ledger.last_sequence == 2
+    # Only trusted entries decide the next number; the foreign one's name is still skipped.
+    assert (ledger.last_sequence, ledger.taken) == (1, {1, 2})
     assert "not signed with the release path's ledger key" in ledger.rejected[0]
 
 
