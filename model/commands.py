@@ -416,14 +416,16 @@ def _history(args: argparse.Namespace) -> int:
         if r.state == "pending"
     ]
     rejected = [f"skipped, not trusted: {line}" for line in ledger.rejected]
+    broken = [f"BROKEN CHAIN: {ledger.broken}"] if ledger.broken else []
     emit(
         args.json,
         {
             "model_name": args.model_name,
             "history": [r.as_dict() for r in records],
             "rejected": ledger.rejected,
+            "broken": ledger.broken,
         },
-        "\n".join([text, *notes, *pending, *rejected]),
+        "\n".join([text, *notes, *pending, *rejected, *broken]),
     )
     return 0
 

@@ -22,7 +22,20 @@ ledger. This is also the Python API the A/B analysis calls for its ``--apply`` s
 
 Entries are signed with the release path's key (``model.ledger_signing``) and verified on every
 read: an entry that is unsigned, signed with another key, malformed or misnamed is reported and
-skipped, never trusted and never a lock; the next entry's number hops over its name.
+skipped, never trusted and never a lock. Only names ``model-promotions/<model>/`` + six ASCII
+digits count; only trusted entries decide the next number, which hops over any name taken by an
+untrusted entry (also one squatted between the read and the write).
+
+The trusted entries form a chain: each signs (tag ``ledger.previous``) the status signature of
+the trusted entry before it, which covers that entry's own signature and final state. Altering,
+removing or re-signing-as-pending a genuine entry breaks the chain at the next one; the reader
+then names the entry and every step that moves an alias refuses (``Ledger.broken``) instead of
+deciding on a ledger with a hole. Entries written before chaining (no ``ledger.previous``) are
+read as before; they are not checked for a predecessor.
+
+A version counts as gate-passed only if a trusted, committed entry records it (``gate_entry``):
+training's ``candidate`` (written only on a passed gate), or an unforced ``promote`` or
+``import``. The ``gate.passed`` tag alone, writable by any pipeline login, never does.
 """
 
 from __future__ import annotations
@@ -30,6 +43,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -76,6 +90,9 @@ the ``candidate`` (training), a candidate that passed the shadow is exposed as `
 (the rollout's start), the rollout's end promotes it to ``champion``."""
 
 _TAG = "ledger."
+_NO_LINK = "none"
+_SEQUENCE_NAME = re.compile(r"[0-9]{6}")
+_MAX_SQUATS_SKIPPED = 100
 _MAX_EVIDENCE_CHARS = 7000
 STATUS = "status"
 """The one tag (``ledger.status``, JSON) a later step rewrites: state, note and their signature;
@@ -106,13 +123,17 @@ class PromotionRecord:
 
 @dataclass(frozen=True)
 class Ledger:
-    """The entries readers trust, oldest first; the ones they refused, each with why; and the
-    highest sequence any entry's name takes (the next step reserves the one after it, so an
-    entry squatted under the ledger's name never blocks it)."""
+    """The entries readers trust, oldest first; the ones they refused, each with why; the
+    highest trusted sequence and every sequence a well-formed name takes (the next step reserves
+    the first free number after the trusted ones, so a squatted name never blocks it); the link
+    the next entry signs (``head``); and why the chain is broken, naming the entry, if it is."""
 
     records: list[PromotionRecord]
     rejected: list[str]
     last_sequence: int
+    taken: frozenset[int] = frozenset()
+    head: str = ""
+    broken: str | None = None
 
 
 def promote(
@@ -142,7 +163,7 @@ def promote(
     current = alias_version(store, model_name, CHAMPION)
     if current == target:
         raise PromotionError(f"{model_name} version {target} is already the {CHAMPION}")
-    verdict = _current_verdict(store, model_name, target, current)
+    verdict = _current_verdict(store, ledger, model_name, target, current)
     if not verdict.passed and not force:
         failed = "; ".join(f"{c.name}: {c.detail}" for c in verdict.checks if not c.passed)
         raise PromotionError(
@@ -190,12 +211,14 @@ def rollback(
             "the alias was moved outside `python -m model promote`: promote explicitly instead"
         )
     target = lineage[-2]
-    gate_passed = version_tags(store, model_name, target).get(TAG_GATE_PASSED) == "true"
+    gate = gate_entry(ledger.records, target)
+    gate_passed = gate is not None
     if not gate_passed and not force:
         raise PromotionError(
             f"{model_name} version {target}, the previous {CHAMPION}, has no passed quality "
-            f"gate ({TAG_GATE_PASSED} is not true); pass --force with --reason to roll back to "
-            "it anyway, or promote a version whose gate passed"
+            "gate in the signed ledger (no trusted candidate, unforced promote or import entry "
+            f"records it; the {TAG_GATE_PASSED} tag alone does not count); pass --force with "
+            "--reason to roll back to it anyway, or promote a version whose gate passed"
         )
     return record_step(
         store,
@@ -207,7 +230,11 @@ def rollback(
         actor=actor,
         reason=reason,
         forced=not gate_passed,
-        evidence={"rolled_back_version": current, "gate_passed": gate_passed},
+        evidence={
+            "rolled_back_version": current,
+            "gate_passed": gate_passed,
+            "gate_entry": gate.sequence if gate else None,
+        },
     )
 
 
@@ -269,6 +296,29 @@ def history(
     return read_ledger(Store.open(tracking_uri), model_name).records
 
 
+def gate_entry(records: list[PromotionRecord], version: str) -> PromotionRecord | None:
+    """The latest trusted entry recording that ``version`` passed its quality gate: a committed
+    ``candidate`` (training writes it only on a passed gate) or unforced ``promote``/``import``."""
+    for record in reversed(records):
+        vouches = record.action == "candidate" or (
+            record.action in ("promote", "import") and not record.forced
+        )
+        if vouches and record.state == COMMITTED and record.to_version == version:
+            return record
+    return None
+
+
+def ledger_alias(records: list[PromotionRecord], alias: str) -> str | None:
+    """The version the trusted ledger says ``alias`` points at (None: no entry moved it)."""
+    if alias == CHAMPION:
+        lineage = champion_lineage(records)
+        return lineage[-1] if lineage else None
+    moved = [
+        r for r in records if r.state == COMMITTED and ALIAS_OF_ACTION.get(r.action) == alias
+    ]
+    return moved[-1].to_version if moved else None
+
+
 def champion_lineage(records: list[PromotionRecord]) -> list[str]:
     """The stack of champions the committed entries imply: promotions push, rollbacks pop."""
     lineage: list[str] = []
@@ -285,9 +335,16 @@ def champion_lineage(records: list[PromotionRecord]) -> list[str]:
 
 def settled_history(store: Store, model_name: str, actor: str | None) -> Ledger:
     """The trusted ledger with a dead step's pending entry settled; refused while a live step
-    holds it. Refused entries are reported on stderr and play no part."""
+    holds it, or while its chain is broken. Refused entries are reported on stderr and play no
+    part."""
     ledger = read_ledger(store, model_name)
     _report(ledger)
+    if ledger.broken:
+        raise PromotionError(
+            f"the promotion ledger of {model_name} is broken: {ledger.broken}. Nothing changed; "
+            "`python -m model history` lists the refused entries. An admin restores the "
+            "altered entry's tags from the registry's backup before anything moves"
+        )
     records = ledger.records
     if not records or records[-1].state != PENDING:
         return ledger
@@ -308,8 +365,9 @@ def settled_history(store: Store, model_name: str, actor: str | None) -> Ledger:
         f"settled {state} by {actor or _login_name()} at {_now()}: the step stopped part-way; "
         f"the {alias or CHAMPION} alias was found at {current or NO_VERSION}"
     )
-    _set_status(store, last.entry_id, state, note)
-    return replace(ledger, records=[*records[:-1], replace(last, state=state, note=note)])
+    head = _set_status(store, last.entry_id, state, note)
+    settled = [*records[:-1], replace(last, state=state, note=note)]
+    return replace(ledger, records=settled, head=head)
 
 
 def record_step(
@@ -335,8 +393,7 @@ def record_step(
         raise PromotionError(
             f"evidence is {len(evidence_json)} characters of JSON; at most {_MAX_EVIDENCE_CHARS}"
         )
-    sequence = ledger.last_sequence + 1
-    fixed = {
+    base = {
         "model_name": model_name,
         "action": action,
         "from_version": from_version or NO_VERSION,
@@ -345,14 +402,12 @@ def record_step(
         "recorded_at": _now(),
         "reason": reason,
         "forced": str(forced).lower(),
-        "sequence": str(sequence),
         "evidence": evidence_json,
+        "previous": ledger.head or _NO_LINK,
     }
     key = signing_key(store.tracking_uri)
-    signature = sign(key, fixed) if key else None
-    tags = {**fixed, **({"signature": signature} if signature else {})}
-    status = _status(key, signature, PENDING, "")
-    entry_id = _reserve(store, model_name, sequence, {**tags, STATUS: status})
+    entry_id, fixed = _reserve(store, ledger, base, key)
+    sequence = int(fixed["sequence"])
     record = _record_from_tags(entry_id, {**fixed, "state": PENDING, "note": ""})
     alias = ALIAS_OF_ACTION.get(action)
     if alias is None:
@@ -379,22 +434,50 @@ def _after_alias_move() -> None:
     to kill the MLflow server between the alias move and the ledger commit."""
 
 
-def _reserve(store: Store, model_name: str, sequence: int, tags: dict[str, str]) -> str:
-    """Create ledger entry ``sequence``; its unique experiment name makes this the lock."""
-    name = _entry_name(model_name, sequence)
-    try:
-        return store.client.create_experiment(
-            name,
-            artifact_location=artifact_location(store.tracking_uri, name),
-            tags={f"{_TAG}{key}": value for key, value in tags.items()},
-        )
-    except MlflowException as exc:
-        if exc.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
-            raise
+def _reserve(
+    store: Store, ledger: Ledger, base: dict[str, str], key: bytes | None
+) -> tuple[str, dict[str, str]]:
+    """Create the next free ledger entry, signed, pending; its unique experiment name makes
+    this the lock. A name taken by a trusted entry means another step won the race; one taken
+    by an untrusted entry (a squat) is skipped for the next number."""
+    model_name = base["model_name"]
+    sequence = ledger.last_sequence + 1
+    for _ in range(_MAX_SQUATS_SKIPPED):
+        while sequence in ledger.taken:
+            sequence += 1
+        fixed = {**base, "sequence": str(sequence)}
+        signature = sign(key, fixed) if key else None
+        tags = {**fixed, **({"signature": signature} if signature else {})}
+        tags[STATUS] = _status(key, signature, PENDING, "")
+        name = _entry_name(model_name, sequence)
+        try:
+            entry_id = store.client.create_experiment(
+                name,
+                artifact_location=artifact_location(store.tracking_uri, name),
+                tags={f"{_TAG}{k}": value for k, value in tags.items()},
+            )
+            return entry_id, fixed
+        except MlflowException as exc:
+            if exc.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
+                raise
+        try:
+            found = store.client.get_experiment_by_name(name)
+            if found is None:
+                raise _Refused("gone again")
+            _checked_entry(found, model_name, f"{sequence:06d}", key)
+        except _Refused as refused:
+            progress(f"ledger entry name {name} is squatted by an untrusted entry ({refused}); "
+                     "taking the next number")  # fmt: skip
+            sequence += 1
+            continue
         raise PromotionError(
             f"another promotion of {model_name} took ledger entry #{sequence} first (lost the "
             "race); nothing changed: re-read `python -m model history` and retry"
-        ) from None
+        )
+    raise PromotionError(
+        f"{_MAX_SQUATS_SKIPPED} ledger entry names of {model_name} after #{ledger.last_sequence} "
+        "were squatted while this step ran; nothing changed: retry"
+    )
 
 
 def _commit(store: Store, record: PromotionRecord) -> PromotionRecord:
@@ -421,20 +504,26 @@ def _status(key: bytes | None, signature: str | None, state: str, note: str) -> 
     return json.dumps(status, separators=(",", ":"), sort_keys=True)
 
 
-def _set_status(store: Store, entry_id: str, state: str, note: str) -> None:
+def _set_status(store: Store, entry_id: str, state: str, note: str) -> str:
+    """Rewrite the entry's status; returns its new link (what the next entry signs)."""
     key = signing_key(store.tracking_uri)
     signature = store.client.get_experiment(entry_id).tags.get(f"{_TAG}signature")
     status = _status(key, signature, state, note)
     store.client.set_experiment_tag(entry_id, f"{_TAG}{STATUS}", status)
+    return json.loads(status).get("signature") or ""
 
 
 def read_ledger(store: Store, model_name: str) -> Ledger:
-    """Every entry named ``model-promotions/<model>/<N>``, checked: an entry that is malformed,
-    unsigned or signed with another key is refused (listed in ``rejected``), never trusted."""
+    """Every entry named ``model-promotions/<model>/<NNNNNN>``, checked: an entry that is
+    malformed, misnamed, unsigned or signed with another key is refused (listed in
+    ``rejected``), never trusted; then the trusted entries' chain is checked."""
     key = signing_key(store.tracking_uri)
     prefix = f"{LEDGER_EXPERIMENT}/{model_name}/"
     pattern = prefix.replace("\\", "\\\\").replace("'", "\\'")
-    records, rejected, last_sequence, token = [], [], 0, None
+    entries: list[_Entry] = []
+    rejected: list[str] = []
+    taken: set[int] = set()
+    token = None
     while True:
         page = store.client.search_experiments(
             view_type=ViewType.ALL,
@@ -445,29 +534,73 @@ def read_ledger(store: Store, model_name: str) -> Ledger:
         # LIKE treats "_" and "%" in model names as wildcards: keep exact prefixes only.
         for entry in (e for e in page if e.name.startswith(prefix)):
             suffix = entry.name.removeprefix(prefix)
-            if suffix.isdigit():
-                last_sequence = max(last_sequence, int(suffix))
+            where = f"{entry.name[:120]} (experiment {entry.experiment_id})"
+            if not _SEQUENCE_NAME.fullmatch(suffix):
+                rejected.append(f"{where}: misnamed (a ledger entry ends in six ASCII digits)")
+                continue
+            taken.add(int(suffix))
             try:
-                records.append(_checked_record(entry, model_name, suffix, key))
+                entries.append(_checked_entry(entry, model_name, suffix, key))
             except _Refused as refused:
-                rejected.append(f"{entry.name} (experiment {entry.experiment_id}): {refused}")
+                rejected.append(f"{where}: {refused}")
         token = page.token
         if not token:
             break
-    return Ledger(sorted(records, key=lambda r: r.sequence), rejected, last_sequence)
+    entries.sort(key=lambda e: e.record.sequence)
+    records = [e.record for e in entries]
+    return Ledger(
+        records,
+        rejected,
+        records[-1].sequence if records else 0,
+        frozenset(taken),
+        entries[-1].link if entries else "",
+        _chain_break(entries) if key else None,
+    )
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A trusted entry with its chain fields: the link it signed (None: written before
+    chaining) and its own link, the signature of its status."""
+
+    record: PromotionRecord
+    previous: str | None
+    link: str
+
+
+def _chain_break(entries: list[_Entry]) -> str | None:
+    """Why the trusted entries do not form one chain, naming the entry; None if they do."""
+    head, before = _NO_LINK, "none (it is the first)"
+    for index, entry in enumerate(entries):
+        record = entry.record
+        if entry.previous is not None and entry.previous != head:
+            return (
+                f"entry #{record.sequence} ({record.action} -> {record.to_version}) does not "
+                f"follow the trusted entry before it ({before}): an entry between them was "
+                "altered or removed"
+            )
+        if record.state == PENDING and index < len(entries) - 1:
+            return (
+                f"entry #{record.sequence} ({record.action} -> {record.to_version}) is pending "
+                "although later entries follow it: its state was set back"
+            )
+        head, before = entry.link, f"#{record.sequence}"
+    return None
 
 
 class _Refused(Exception):
     """Why one ledger entry is not trusted."""
 
 
-def _checked_record(entry: Any, model_name: str, suffix: str, key: bytes | None) -> PromotionRecord:
+def _checked_entry(entry: Any, model_name: str, suffix: str, key: bytes | None) -> _Entry:
     tags = {k.removeprefix(_TAG): v for k, v in entry.tags.items() if k.startswith(_TAG)}
     try:
         status = json.loads(tags.pop(STATUS))
         signature = tags.pop("signature", None)
+        previous = tags.pop("previous", None)
         if key is not None:
-            if not verify(key, tags, signature):
+            signed = tags if previous is None else {**tags, "previous": previous}
+            if not verify(key, signed, signature):
                 raise _Refused("not signed with the release path's ledger key")
             state = {"entry": signature, "state": status["state"], "note": status["note"]}
             if not verify(key, state, status.get("signature")):
@@ -479,7 +612,7 @@ def _checked_record(entry: Any, model_name: str, suffix: str, key: bytes | None)
         raise _Refused(f"records {record.model_name} #{record.sequence}, not its own name")
     if record.state not in (PENDING, COMMITTED, ABORTED) or not isinstance(record.evidence, dict):
         raise _Refused(f"malformed (state {record.state!r})")
-    return record
+    return _Entry(record, previous, status.get("signature") or "")
 
 
 def _report(ledger: Ledger) -> None:
@@ -488,15 +621,18 @@ def _report(ledger: Ledger) -> None:
 
 
 def _entry_name(model_name: str, sequence: int) -> str:
+    """``model-promotions/<model>/<NNNNNN>``."""
     return f"{LEDGER_EXPERIMENT}/{model_name}/{sequence:06d}"
 
 
 def _current_verdict(
-    store: Store, model_name: str, target: str, champion: str | None
+    store: Store, ledger: Ledger, model_name: str, target: str, champion: str | None
 ) -> GateVerdict:
-    """The recorded verdict if it was taken against today's champion, else a fresh one."""
+    """The recorded verdict if it was taken against today's champion and the signed ledger
+    records the version's passed gate, else a fresh one (the tags alone are not trusted)."""
     tags = version_tags(store, model_name, target)
-    if TAG_GATE_VERDICT in tags and tags.get(TAG_GATE_CHAMPION) == (champion or NO_VERSION):
+    recorded = TAG_GATE_VERDICT in tags and gate_entry(ledger.records, target) is not None
+    if recorded and tags.get(TAG_GATE_CHAMPION) == (champion or NO_VERSION):
         return GateVerdict.from_dict(json.loads(tags[TAG_GATE_VERDICT]))
     recorded = recorded_thresholds(store, model_name, target)
     return assess(store, model_name, target, GateThresholds.parse(**recorded))

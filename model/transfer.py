@@ -1,20 +1,25 @@
 """Promotion across environments: copy a version, byte for byte, into another stack's registry.
 
-The source version (default: its ``champion``) is downloaded and checked against its
-``model_digest`` tag, uploaded to the target as a new run and version with the same digest,
-lineage tags (data hash, dataset, git commit), metrics, gate verdict and ``source.*`` tags, and
-read back to check the digest again. The target's ``champion`` then moves to it as an ``import``
-ledger entry (compare-and-set, like ``promote``), and the source ledger records an ``export``.
+The source version (default: its ``champion``, which the source's signed ledger must show as
+champion) is downloaded and checked against its ``model_digest`` tag; it counts as gate-passed
+only if the source's signed ledger records it (``model.promotion.gate_entry``, with the same
+digest), never by its ``gate.passed`` tag. It is uploaded to the target as a new run and version
+with the same digest, lineage tags (data hash, dataset, git commit), metrics, gate verdict and
+``source.*`` tags, and read back to check the digest again (a version already in the target with
+that digest tag is downloaded and checked the same way before it is reused). The target's
+``champion`` then moves to it as an ``import`` ledger entry (compare-and-set, like ``promote``),
+and the source ledger records an ``export``.
 
 Each side may use its own credentials: ``MLFLOW_FROM_TRACKING_USERNAME`` / ``..._PASSWORD`` /
 ``..._TOKEN`` / ``..._SERVER_CERT_PATH`` and ``MLFLOW_TO_TRACKING_...`` stand in for MLflow's
 ``MLFLOW_TRACKING_*`` while that side is talked to, and ``MODEL_FROM_LEDGER_KEY`` /
 ``MODEL_TO_LEDGER_KEY`` for ``MODEL_LEDGER_KEY``; without them the ambient values apply to both.
+The source's ledger is verified with the source's key: the copy trusts the source's release
+path to vouch for a passed gate (docs/security.md, "Promotion ledger").
 """
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -30,15 +35,19 @@ from model.conventions import (
     DRIFT_REFERENCE_ARTIFACT,
     HOLDOUT_ARTIFACT,
     MODEL_ARTIFACT_PATH,
-    TAG_GATE_PASSED,
-    TAG_GATE_VERDICT,
     TAG_MODEL_DIGEST,
     TAG_SOURCE_PREFIX,
 )
 from model.digest import model_digest
 from model.errors import LifecycleError, PromotionError
 from model.ledger_signing import LEDGER_KEY_ENV
-from model.promotion import PromotionRecord, record_step, settled_history
+from model.promotion import (
+    PromotionRecord,
+    champion_lineage,
+    gate_entry,
+    record_step,
+    settled_history,
+)
 from model.registry import alias_version, register_version, resolve_version, version_tags
 from model.store import Store
 
@@ -96,8 +105,9 @@ def copy_version(
 ) -> TransferOutcome:
     """Copy ``version`` (default: the source champion) and make it the target's champion.
 
-    The version's recorded gate verdict must have passed (``force`` with a ``reason``
-    overrides, and the import entry says ``forced``), and its files must match its digest.
+    The source's signed ledger must record the version's passed gate and, for the default,
+    show it as champion (``force`` with a ``reason`` overrides, and the import entry says
+    ``forced``); its files must match its digest.
     """
     if from_tracking_uri == to_tracking_uri:
         raise LifecycleError("--from-tracking-uri and --to-tracking-uri name the same registry")
@@ -107,21 +117,27 @@ def copy_version(
         workdir = Path(scratch)
         with side_credentials("FROM"):
             source = Store.open(from_tracking_uri)
-            settled_history(source, model_name, actor)
+            source_ledger = settled_history(source, model_name, actor)
+            asked = version
             version = resolve_version(source, model_name, version, CHAMPION)
             tags, run_id, model_dir = _fetch(source, model_name, version, workdir, progress)
-        gate_passed = _gate_passed(tags)
-        if not gate_passed and not force:
-            raise PromotionError(
-                f"{model_name} version {version} at {from_tracking_uri} has no passed quality "
-                f"gate ({TAG_GATE_PASSED}={tags.get(TAG_GATE_PASSED)!r}); nothing copied: pass "
-                "--force with --reason to copy it anyway"
-            )
         digest = tags[TAG_MODEL_DIGEST]
+        lineage = champion_lineage(source_ledger.records)
+        unvouched = [
+            *_champion_problem(model_name, version, lineage, from_tracking_uri, asked),
+            *_gate_problem(model_name, version, digest, source_ledger.records, from_tracking_uri),
+        ]
+        if unvouched and not force:
+            raise PromotionError(
+                f"{'; '.join(unvouched)}; nothing copied: pass --force with --reason to copy it "
+                "anyway"
+            )
+        gate = None if unvouched else gate_entry(source_ledger.records, version)
+        gate_passed = gate is not None
         with side_credentials("TO"):
             target = Store.open(to_tracking_uri)
             ledger = settled_history(target, model_name, actor)
-            copied = _find_copy(target, model_name, digest)
+            copied = _find_copy(target, model_name, digest, workdir)
             if copied is None:
                 copied = _upload(
                     target, model_name, version, tags, run_id, source, model_dir, workdir
@@ -149,6 +165,8 @@ def copy_version(
                     "from_version": version,
                     "model_digest": digest,
                     "gate_passed": gate_passed,
+                    "gate_entry": gate.sequence if gate else None,
+                    "refused_unforced": unvouched,
                 },
             )
         with side_credentials("FROM"):
@@ -203,14 +221,38 @@ def _fetch(
     return tags, run_id, model_dir
 
 
-def _gate_passed(tags: dict[str, str]) -> bool:
-    """Whether the version's gate tag and its recorded verdict both say it passed."""
-    try:
-        verdict = json.loads(tags.get(TAG_GATE_VERDICT, ""))
-    except json.JSONDecodeError:
-        return False
-    passed = isinstance(verdict, dict) and verdict.get("passed") is True
-    return passed and tags.get(TAG_GATE_PASSED) == "true"
+def _champion_problem(
+    model_name: str, version: str, lineage: list[str], uri: str, asked: str | None
+) -> list[str]:
+    """Why the source's champion alias is not to be trusted (copying the default only)."""
+    if asked is not None or (lineage and lineage[-1] == version):
+        return []
+    return [
+        f"the champion alias of {model_name} at {uri} points at version {version} but the "
+        f"source's signed ledger says the champion is {lineage[-1] if lineage else 'none'} "
+        "(the alias was moved outside the release path)"
+    ]
+
+
+def _gate_problem(
+    model_name: str, version: str, digest: str, records: list[PromotionRecord], uri: str
+) -> list[str]:
+    """Why the version does not count as gate-passed: no trusted entry of the source's ledger
+    records its passed gate, or the one that does names other files."""
+    entry = gate_entry(records, version)
+    if entry is None:
+        return [
+            f"{model_name} version {version} at {uri} has no passed quality gate in the "
+            "source's signed ledger (no trusted candidate, unforced promote or import entry; "
+            "its gate.passed tag alone does not count)"
+        ]
+    signed = entry.evidence.get("model_digest")
+    if signed is not None and signed != digest:
+        return [
+            f"{model_name} version {version} at {uri} has digest {digest}, but ledger entry "
+            f"#{entry.sequence} recorded its passed gate for {signed}"
+        ]
+    return []
 
 
 def _upload(
@@ -253,11 +295,18 @@ def _upload(
     return copied
 
 
-def _find_copy(target: Store, model_name: str, digest: str) -> str | None:
-    """A version of the target with this digest already (a re-run copies nothing twice)."""
+def _find_copy(target: Store, model_name: str, digest: str, workdir: Path) -> str | None:
+    """A version of the target with this digest already (a re-run copies nothing twice); its
+    files are downloaded and hashed first, as the read-back of a fresh copy is, since the tag
+    alone is anybody's to write."""
     versions = target.client.search_model_versions(f"name = '{model_name}'")
     matching = [v for v in versions if v.tags.get(TAG_MODEL_DIGEST) == digest]
-    return str(max(int(v.version) for v in matching)) if matching else None
+    if not matching:
+        return None
+    found = str(max(int(v.version) for v in matching))
+    existing = _download_model(target, model_name, found, workdir / f"existing-{found}")
+    _check_digest(existing, digest, f"version {found} already at {target.tracking_uri}")
+    return found
 
 
 def _download_model(store: Store, model_name: str, version: str, destination: Path) -> Path:
@@ -271,8 +320,8 @@ def _check_digest(directory: Path, expected: str, what: str) -> None:
     actual = model_digest(directory)
     if actual != expected:
         raise LifecycleError(
-            f"model digest mismatch for {what}: the files hash to {actual}, the version's "
-            f"{TAG_MODEL_DIGEST} tag says {expected}; refusing to copy"
+            f"model digest mismatch for {what}: the files hash to {actual}, the "
+            f"{TAG_MODEL_DIGEST} tag says {expected}; refusing to copy or reuse it"
         )
 
 

@@ -10,7 +10,9 @@
 `<model>@champion` (release/change_request.py) on the forge of the environment
 (MLOPS_FORGE, docs/operations.md). `follow` proposes, for each model pinned through `--alias`
 whose alias the quality gate has moved since (training moves it only on a passed gate), the
-pin change with the version's gate verdict as evidence: the scheduled CI job runs it.
+pin change with the version's gate verdict as evidence: the scheduled CI job runs it. It follows
+an alias only where the registry's signed ledger (MODEL_LEDGER_KEY) shows that move and the
+version's passed gate; anything else is refused, named, and proposes nothing (exit 1).
 Registry credentials: MLFLOW_TRACKING_USERNAME/_PASSWORD.
 """
 
@@ -27,7 +29,13 @@ from model.registry import alias_version
 from model.store import Store
 from release.change_request import REPO_ROOT, ChangeError, Kind, propose
 from release.forges import ForgeError
-from release.pinning import following, gate_evidence, pinned_lock, registered_pin
+from release.pinning import (
+    following,
+    gate_evidence,
+    pinned_lock,
+    registered_pin,
+    vouched_move,
+)
 from release.pins import PinError, dump_pins, pin_file_for, read_pins, write_pins
 from release.registry import ModelRegistry, RegistryError
 from release.stack_refs import stack_setting
@@ -130,12 +138,13 @@ def _move(args, stack_file: Path) -> int:
 
 
 def _follow(args, stack_file: Path) -> int:
-    """One gate change per model and alias whose pins are behind the registry."""
+    """One gate change per model and alias whose pins are behind the registry, for alias moves
+    the signed ledger vouches for."""
     store = Store.open(args.tracking_uri)
     lock = read_pins(pin_file_for(stack_file))
     followed = sorted({(p.model, p.alias) for d in lock.deployments.values()
                        for p in d.values() if p.alias in args.alias})  # fmt: skip
-    proposed = []
+    proposed, refused = [], []
     for model, alias in followed:
         version = alias_version(store, model, alias)
         if version is None:
@@ -143,14 +152,19 @@ def _follow(args, stack_file: Path) -> int:
         changes = following(stack_file, registered_pin(store, model, version, alias))
         if not changes:
             continue
-        evidence = gate_evidence(store, model, version)
+        entry, problem = vouched_move(store, model, alias, version)
+        if entry is None:
+            print(f"error: not proposed: {problem}", file=sys.stderr)
+            refused.append(problem)
+            continue
+        evidence = gate_evidence(store, model, version, entry)
         title = f"{model}: {alias} -> version {version} (quality gate passed)"
         request = propose(args.stack, changes, title, evidence, kind="gate",
                           repo=stack_file.resolve().parent)  # fmt: skip
         proposed.append(request.as_dict())
     text = "\n".join(f"{r['title']}: {r['request']['url']}" for r in proposed) or "pins follow"
-    emit(args.json, {"change_requests": proposed}, text)
-    return 0
+    emit(args.json, {"change_requests": proposed, "refused": refused}, text)
+    return 1 if refused else 0
 
 
 if __name__ == "__main__":

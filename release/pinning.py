@@ -7,7 +7,9 @@ import json
 import re
 from pathlib import Path
 
-from model.conventions import LINEAGE_TAGS, TAG_GATE_CHAMPION, TAG_GATE_PASSED, TAG_GATE_VERDICT
+from model.conventions import LINEAGE_TAGS, TAG_GATE_CHAMPION, TAG_GATE_VERDICT
+from model.errors import PromotionError
+from model.promotion import PromotionRecord, gate_entry, ledger_alias, read_ledger
 from model.registry import alias_version, version_tags
 from model.store import Store
 from release.change_request import PinChange
@@ -73,15 +75,44 @@ def following(stack_file: Path, pin: Pin) -> list[PinChange]:
     ]
 
 
-def gate_evidence(store: Store, model: str, version: str) -> dict:
-    """What a version's gate and lineage tags say (model/conventions.py): the verdict, the
-    champion it was judged against, its dataset and commit."""
+def vouched_move(
+    store: Store, model: str, alias: str, version: str
+) -> tuple[PromotionRecord | None, str]:
+    """The signed ledger entry recording ``version``'s passed gate, if the trusted ledger also
+    shows ``alias`` at ``version``; else None and why (the alias or gate tags alone, writable
+    by any pipeline login, never vouch for a version)."""
+    try:
+        ledger = read_ledger(store, model)
+    except PromotionError as error:
+        return None, f"{model}@{alias} -> {version}: {error}"
+    if ledger.broken:
+        return None, f"{model}@{alias} -> {version}: the ledger is broken: {ledger.broken}"
+    said = ledger_alias(ledger.records, alias)
+    if said != version:
+        return None, (
+            f"{model}@{alias} points at version {version} but the signed ledger says "
+            f"{said or 'none'}: the alias was moved outside the release path"
+        )
+    entry = gate_entry(ledger.records, version)
+    if entry is None:
+        return None, (
+            f"{model} version {version} ({alias}) has no passed quality gate in the signed "
+            "ledger (its gate.passed tag alone does not count)"
+        )
+    return entry, ""
+
+
+def gate_evidence(store: Store, model: str, version: str, entry: PromotionRecord) -> dict:
+    """What the ledger entry recording a version's passed gate, and the version's gate and
+    lineage tags say (model/conventions.py): the verdict, the champion it was judged against,
+    its dataset and commit."""
     tags = version_tags(store, model, version)
     verdict = tags.get(TAG_GATE_VERDICT)
     return {
         "model": model,
         "version": version,
-        "gate_passed": tags.get(TAG_GATE_PASSED) == "true",
+        "gate_passed": True,
+        "gate_entry": entry.sequence,
         "gate_champion_version": tags.get(TAG_GATE_CHAMPION),
         "gate_verdict": json.loads(verdict) if verdict else None,
         **{key: tags[key] for key in LINEAGE_TAGS if key in tags},

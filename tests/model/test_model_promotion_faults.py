@@ -187,10 +187,11 @@ def test_alias_moved_behind_the_ledger_aborts_the_step(
     train(run_cli, mlflow_server, model_name)
     reserve = promotion._reserve
 
-    def reserve_then_move_alias(store, name, sequence, tags):
-        entry = reserve(store, name, sequence, tags)
-        store.client.set_registered_model_alias(name, "champion", "2")  # someone else, by hand
-        return entry
+    def reserve_then_move_alias(store, ledger, base, key):
+        reserved = reserve(store, ledger, base, key)
+        # someone else, by hand
+        store.client.set_registered_model_alias(base["model_name"], "champion", "2")
+        return reserved
 
     monkeypatch.setattr(promotion, "_reserve", reserve_then_move_alias)
 

@@ -55,7 +55,7 @@ def test_cli_uses_the_environment_uri(
     result = run_cli("history", "--json")
 
     assert result.code == 0, result.stderr
-    assert result.json() == {"model_name": "iris", "history": [], "rejected": []}
+    assert result.json() == {"model_name": "iris", "history": [], "rejected": [], "broken": None}
     assert (tmp_path / "env.db").is_file()
 
 

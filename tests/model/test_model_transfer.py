@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import tempfile
 import uuid
 from pathlib import Path
@@ -140,3 +142,87 @@ def test_copy_refuses_a_gate_failed_version_unless_forced_with_a_recorded_reason
     (entry,) = history(name, tracking_uri=prod)
     assert (entry.action, entry.forced, entry.reason) == ("import", True, "hotfix 7")
     assert entry.evidence["gate_passed"] is False
+
+
+def rogue_copy(uri: str, name: str, version: str, into: Path) -> Path:
+    """The version's files plus one planted file (what a key-less login would serve)."""
+    files = Path(
+        download_artifacts(
+            artifact_uri=client(uri).get_model_version_download_uri(name, version),
+            dst_path=str(into / "genuine"),
+            tracking_uri=uri,
+        )
+    )
+    rogue = into / "rogue"
+    shutil.copytree(files, rogue)
+    (rogue / "registered_model_meta").unlink(missing_ok=True)
+    (rogue / "ROGUE.txt").write_text("planted by a login without the ledger key\n")
+    return rogue
+
+
+def plant(uri: str, name: str, files: Path, tags: dict[str, str]) -> str:
+    """A version registered from ``files`` with ``tags``, as any pipeline login may."""
+    raw = client(uri)
+    found = raw.get_experiment_by_name(name)
+    run = raw.create_run(found.experiment_id if found else raw.create_experiment(name))
+    raw.log_artifacts(run.info.run_id, str(files), "model")
+    raw.set_terminated(run.info.run_id)
+    if not raw.search_registered_models(f"name = '{name}'"):
+        raw.create_registered_model(name)
+    source = f"{run.info.artifact_uri}/model"
+    return str(raw.create_model_version(name, source, run.info.run_id, tags=tags).version)
+
+
+def test_copy_refuses_a_champion_and_gate_the_source_ledger_does_not_sign(
+    run_cli, mlflow_server: str, second_mlflow_server: str, tmp_path: Path
+) -> None:
+    """The pipeline login without the ledger key registers other files with a matching digest
+    and passed gate tags and moves dev's champion to them; the release job's copy refuses."""
+    dev, prod = mlflow_server, second_mlflow_server
+    name = f"rogue-{uuid.uuid4().hex[:8]}"
+    assert run_cli("train", "--tracking-uri", dev, "--model-name", name, "--spec", "iris").code == 0
+    assert run_cli("promote", "--tracking-uri", dev, "--model-name", name).code == 0
+    rogue = rogue_copy(dev, name, "1", tmp_path)
+    planted = plant(dev, name, rogue, {
+        "model_digest": model_digest(rogue), "gate.passed": "true",
+        "gate.verdict": json.dumps({"passed": True}),
+    })  # fmt: skip
+    client(dev).set_registered_model_alias(name, "champion", planted)
+    across = ("--model-name", name, "--from-tracking-uri", dev, "--to-tracking-uri", prod)
+
+    refused = run_cli("promote", *across, "--reason", "release v9")
+    assert refused.code == 1
+    assert (
+        f"points at version {planted} but the source's signed ledger says the champion is 1"
+        in refused.stderr
+    )
+    explicit = run_cli("promote", *across, "--version", planted, "--reason", "release v9")
+    assert explicit.code == 1
+    assert "has no passed quality gate in the source's signed ledger" in explicit.stderr
+    assert client(prod).search_model_versions(f"name = '{name}'") == []
+
+    forced = run_cli("promote", *across, "--force", "--reason", "drill 3", "--json")
+    assert forced.code == 0, forced.stderr
+    (entry,) = history(name, tracking_uri=prod)
+    assert (entry.action, entry.forced, entry.reason) == ("import", True, "drill 3")
+    assert entry.evidence["gate_passed"] is False
+    assert len(entry.evidence["refused_unforced"]) == 2
+
+
+def test_copy_refuses_a_version_already_in_the_target_whose_files_differ(
+    run_cli, mlflow_server: str, second_mlflow_server: str, tmp_path: Path
+) -> None:
+    """A version planted in prod under dev's digest tag, with other files, is not reused."""
+    dev, prod = mlflow_server, second_mlflow_server
+    name = f"planted-{uuid.uuid4().hex[:8]}"
+    assert run_cli("train", "--tracking-uri", dev, "--model-name", name, "--spec", "iris").code == 0
+    digest = client(dev).get_model_version(name, "1").tags["model_digest"]
+    planted = plant(prod, name, rogue_copy(dev, name, "1", tmp_path), {"model_digest": digest})
+
+    refused = run_cli("promote", "--model-name", name, "--version", "1",
+                      "--from-tracking-uri", dev, "--to-tracking-uri", prod)  # fmt: skip
+    assert refused.code == 1
+    assert f"model digest mismatch for version {planted} already at {prod}" in refused.stderr
+    assert f"the model_digest tag says {digest}" in refused.stderr
+    assert client(prod).get_registered_model(name).aliases == {}
+    assert history(name, tracking_uri=prod) == []

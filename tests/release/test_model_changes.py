@@ -13,7 +13,7 @@ import yaml
 from mlflow import MlflowClient
 
 from localrun.local_forge import git, seeded_forge
-from model.promotion import expose, promote
+from model.promotion import expose, promote, record_candidate
 from model.store import Store
 from release.__main__ import main
 from release.pinning import lock_from_store
@@ -98,9 +98,10 @@ def test_promotion_then_rollback_are_one_reviewed_commit_each(capsys, checkout) 
 
 
 def test_follow_proposes_a_gate_moved_alias_once(capsys, checkout) -> None:
-    client = MlflowClient(tracking_uri=Store.open().tracking_uri)
+    store = Store.open()
     assert release(capsys, checkout, "follow", "--alias", "candidate")["change_requests"] == []
-    client.set_registered_model_alias("iris", "candidate", "1")
+    # Version 1 passed its gate; a signed candidate entry moves the alias back.
+    moved = record_candidate(store, "iris", "1", {"gate": {"passed": True}})
     (request,) = release(capsys, checkout, "follow", "--alias", "candidate")["change_requests"]
     assert request["kind"] == "gate"
     assert served(checkout) == {"champion": "1", "challenger": "2", "shadow": "1"}
@@ -108,4 +109,20 @@ def test_follow_proposes_a_gate_moved_alias_once(capsys, checkout) -> None:
     assert message.startswith("iris: candidate -> version 1 (quality gate passed)")
     evidence = json.loads(message.split("Evidence:\n", 1)[1])
     assert evidence["gate_passed"] is True and evidence["dataset_hash"]
+    assert evidence["gate_entry"] == moved.sequence
     assert release(capsys, checkout, "follow", "--alias", "candidate")["change_requests"] == []
+
+
+def test_follow_refuses_an_alias_moved_outside_the_signed_ledger(capsys, checkout) -> None:
+    """A pipeline login without the ledger key moves `candidate` and writes the gate tags: the
+    follow job proposes nothing, names why and fails."""
+    client = MlflowClient(tracking_uri=Store.open().tracking_uri)
+    client.set_model_version_tag("iris", "1", "gate.passed", "true")
+    client.set_registered_model_alias("iris", "candidate", "1")
+    code = main(["follow", "--alias", "candidate", "--stack", "dev",
+                 "--stack-file", str(checkout / "Pulumi.dev.yaml"), "--json"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 1
+    assert json.loads(captured.out)["change_requests"] == []
+    assert "iris@candidate points at version 1 but the signed ledger says 2" in captured.err
+    assert main_log(checkout) == []
