@@ -17,7 +17,7 @@ from infra.mesh.component import ServiceMesh, ingress_route
 from infra.mesh.config import NAMESPACE as ISTIO
 from infra.mesh.manifests import upstream_tls_rule
 from infra.mesh.sizing import SIZING as MESH_SIZING
-from infra.mlflow.auth import served_model_names
+from infra.mlflow.auth import scoring_outputs, served_model_names
 from infra.mlflow.component import MlflowTracking
 from infra.mlflow.config import MLFLOW_PORT
 from infra.mlflow.config import NAMESPACE as MLFLOW
@@ -113,6 +113,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
         config.mlflow,
         served_models=list(served_model_names(config.deployments)),
         served_versions=[v for declared in versions.versions.values() for v in declared.values()],
+        scoring_outputs=scoring_outputs(config.deployments),
         certificates=certificates,
         database_config=config.registry_database,
         database_sizing=config.sizing.pick(REGISTRY_DATABASE_SIZING),
@@ -250,7 +251,7 @@ def declare_platform(config: StackConfig, versions: Resolution) -> None:
             versions.versions[entry.key][entry.scoring_predictor.name],
             image=training_image.reference,
             tracking_uri=mlflow.tracking_uri,
-            pipeline_login=mlflow.pipeline_login,
+            scoring_login=mlflow.scoring_login,
             registry_login=registry_login(config.image),
             opts=with_ca,
         )

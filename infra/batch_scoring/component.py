@@ -11,8 +11,9 @@ from infra.secrets import MlflowLogin, RegistryLogin, image_pull_secrets
 
 
 class BatchScoring(PlatformComponent):
-    """The CronJob, its MLflow login (the pipeline user: it reads the input and writes the
-    output in the artifact store) and its image pull secret."""
+    """The CronJob, its MLflow login (the scoring user: it reads the served version and the
+    input and writes a new output file under the declared output folder, nothing else,
+    `infra/scripts/artifact_writes.py`) and its image pull secret."""
 
     def __init__(
         self,
@@ -22,13 +23,13 @@ class BatchScoring(PlatformComponent):
         *,
         image: pulumi.Input[str],
         tracking_uri: pulumi.Input[str],
-        pipeline_login: MlflowLogin,
+        scoring_login: MlflowLogin,
         registry_login: RegistryLogin | None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("mlops:serving:BatchScoring", name, opts)
         prefix = f"{deployment.namespace}-{deployment.name}-scoring"
-        login = pipeline_login.secret(
+        login = scoring_login.secret(
             f"{prefix}-mlflow", namespace=deployment.namespace, opts=self.child_opts()
         )
         pull_secrets = image_pull_secrets(

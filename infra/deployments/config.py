@@ -236,17 +236,19 @@ class TrainingConfig(ObjectConfig):
 
 ScoringInputUri = Annotated[
     str,
-    StringConstraints(pattern=r"^mlflow-artifacts:/[0-9]+/(\S*/)?[^/\s]+\.csv$"),
+    StringConstraints(pattern=r"^mlflow-artifacts:/0/scoring/(\S*/)?[^/\s]+\.csv$"),
     AfterValidator(_plain_path),
 ]
-"""A CSV file in the artifact store, under an experiment's artifact root (as DatasetUri)."""
+"""A CSV file in the artifact store under `0/scoring/`, the only files besides the served
+versions the scoring user reads (`infra/scripts/artifact_writes.py`)."""
 
 ScoringOutputUri = Annotated[
     str,
-    StringConstraints(pattern=r"^mlflow-artifacts:/[0-9]+/(\S*/)?$"),
+    StringConstraints(pattern=r"^mlflow-artifacts:/0/scoring/(\S*/)?$"),
     AfterValidator(lambda uri: _plain_path(uri.removesuffix("/")) + "/"),
 ]
-"""A folder in the artifact store (ending in '/'); each run writes a new file into it."""
+"""A folder in the artifact store under `0/scoring/` (ending in '/'); each run writes a new
+file into it, the only place the scoring user writes (`MLFLOW_PLATFORM_SCORING_OUTPUTS`)."""
 
 
 class BatchScoringConfig(ObjectConfig):

@@ -12,9 +12,10 @@ from pathlib import Path
 from infra.deployments.config import DeploymentConfig
 
 DEFAULT_PERMISSION = "NO_PERMISSIONS"
-REQUEST_LOG_EXPERIMENT = "Default"
-"""The experiment (id 0, MLflow's own) whose artifact root holds the request logs."""
 """What a logged-in user may do on a resource nobody granted them: nothing."""
+REQUEST_LOG_EXPERIMENT = "Default"
+"""The experiment (id 0, MLflow's own) whose artifact root holds the request logs and batch
+scoring's input and output files."""
 AUTH_CACHE_TTL_S = 60
 """How long MLflow's basic-auth app remembers a verified login (mlflow 3.17.2
 `auth/__init__.py` `_authenticate_cached`; off by default). Without it every request pays the
@@ -30,7 +31,8 @@ AUTH_APP_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "mlflow_p
 SERVED_VERSIONS_SCRIPT = AUTH_APP_SCRIPT.with_name("served_versions.py")
 """The auth app's serving-identity rule, a second module beside it."""
 ARTIFACT_WRITES_SCRIPT = AUTH_APP_SCRIPT.with_name("artifact_writes.py")
-"""The auth app's artifact-write rules (the request-log identity, no overwrite), a third."""
+"""The auth app's artifact-write rules (the request-log and scoring identities, no overwrite),
+a third."""
 AUTH_APP_NAME = "platform-auth"
 """`mlflow server --app-name platform-auth`: basic-auth plus the platform's write rules."""
 RELEASE_USERS_ENV = "MLFLOW_PLATFORM_RELEASE_USERS"
@@ -39,6 +41,11 @@ SERVING_USERS_ENV = "MLFLOW_PLATFORM_SERVING_USERS"
 """The users that read only the served versions (the serving user)."""
 REQUEST_LOG_USERS_ENV = "MLFLOW_PLATFORM_REQUEST_LOG_USERS"
 """The users that only write the request logs under `0/request-logs/` (the request-log user)."""
+SCORING_USERS_ENV = "MLFLOW_PLATFORM_SCORING_USERS"
+"""The users that read the served versions and the files under `0/scoring/` and write only
+under the declared scoring outputs (the scoring user: the batch-scoring CronJobs)."""
+SCORING_OUTPUTS_ENV = "MLFLOW_PLATFORM_SCORING_OUTPUTS"
+"""The declared output folders of batch scoring (`scoring_outputs`), comma-separated."""
 SERVED_VERSIONS_ENV = "MLFLOW_PLATFORM_SERVED_VERSIONS"
 """Path of the served-versions list (`served_versions_json`) in the server's container."""
 
@@ -47,6 +54,7 @@ PASSWORD_ENV = {
     "pipeline": "MLFLOW_PIPELINE_PASSWORD",
     "reader": "MLFLOW_READER_PASSWORD",
     "request-log": "MLFLOW_REQUEST_LOG_PASSWORD",
+    "scoring": "MLFLOW_SCORING_PASSWORD",
 }
 """Environment variable carrying each role's password into the access script."""
 
@@ -103,6 +111,7 @@ class MlflowUsers:
     pipeline: str
     reader: str
     request_log: str
+    scoring: str
     served_models: tuple[str, ...]
 
     def access_spec(self) -> dict:
@@ -115,17 +124,21 @@ class MlflowUsers:
         where the request logs are (`0/request-logs/`): MLflow judges an artifact under an
         experiment by the experiment's grant, and deleting an expired version takes MANAGE
         (mlflow 3.17.2 `validate_can_delete_experiment_artifact_proxy`). The auth app lets it
-        touch nothing but those files (`artifact_writes.py`)."""
+        touch nothing but those files (`artifact_writes.py`); the scoring user (the batch-scoring
+        CronJobs) holds the serving user's reads plus EDIT on the Default experiment, where its
+        input and output files are (`0/scoring/`), and the auth app narrows that to the served
+        versions, reads under `0/scoring/` and new files in the declared outputs."""
+        served_reads = [
+            {"resourceType": resource_type, "resource": name, "permission": "READ"}
+            for name in sorted(set(self.served_models))
+            for resource_type in ("registered_model", "experiment")
+        ]
         return {
             "users": [
                 {
                     "username": self.serving,
                     "passwordEnv": PASSWORD_ENV["serving"],
-                    "grants": [
-                        {"resourceType": resource_type, "resource": name, "permission": "READ"}
-                        for name in sorted(set(self.served_models))
-                        for resource_type in ("registered_model", "experiment")
-                    ],
+                    "grants": served_reads,
                 },
                 {
                     "username": self.pipeline,
@@ -154,6 +167,18 @@ class MlflowUsers:
                         }
                     ],
                 },
+                {
+                    "username": self.scoring,
+                    "passwordEnv": PASSWORD_ENV["scoring"],
+                    "grants": [
+                        *served_reads,
+                        {
+                            "resourceType": "experiment",
+                            "resource": REQUEST_LOG_EXPERIMENT,
+                            "permission": "EDIT",
+                        },
+                    ],
+                },
             ]
         }
 
@@ -174,3 +199,17 @@ def served_versions_json(versions: Iterable[tuple[str, str]]) -> str:
 def served_model_names(deployments: Iterable[DeploymentConfig]) -> tuple[str, ...]:
     """The registered models the deployments' predictors load (`iris@champion` -> `iris`)."""
     return tuple(sorted({p.registered_model for d in deployments for p in d.predictors}))
+
+
+def scoring_outputs(deployments: Iterable[DeploymentConfig]) -> tuple[str, ...]:
+    """The artifact folders batch scoring writes (`mlflow-artifacts:/0/scoring/iris/scored/` ->
+    `0/scoring/iris/scored`), the only places the scoring user may write."""
+    return tuple(
+        sorted(
+            {
+                d.batch_scoring.output.removeprefix("mlflow-artifacts:/").strip("/")
+                for d in deployments
+                if d.batch_scoring is not None
+            }
+        )
+    )

@@ -38,7 +38,8 @@ class MlflowTracking(PlatformComponent):
     an external store, a Pulumi secret) and reaches pods only through Secrets; `serving_login`
     and `pipeline_login` are handed to the components whose pods log in as those users,
     `reader_login` is exported for the pin command, `request_log_login` goes to the request-log
-    sinks. Predictor pods may download a version only once
+    sinks, `scoring_login` to the batch-scoring CronJobs, which may write only under
+    `scoring_outputs`. Predictor pods may download a version only once
     `served_versions` (the list the auth app reads) holds it. MLflow serves only TLS. The
     manifests come from `infra/mlflow/server.py`; the database is `infra/registry_database/`."""
 
@@ -48,6 +49,7 @@ class MlflowTracking(PlatformComponent):
     pipeline_login: MlflowLogin
     reader_login: MlflowLogin
     request_log_login: MlflowLogin
+    scoring_login: MlflowLogin
     served_versions: k8s.core.v1.ConfigMap
 
     def __init__(
@@ -57,6 +59,7 @@ class MlflowTracking(PlatformComponent):
         *,
         served_models: list[str],
         served_versions: list[DeclaredVersion],
+        scoring_outputs: tuple[str, ...],
         certificates: CertManager,
         database_config: RegistryDatabaseConfig,
         database_sizing: RegistryDatabaseSizing,
@@ -99,6 +102,10 @@ class MlflowTracking(PlatformComponent):
             config.mlflow_request_log_user,
             generated_password("mlflow-request-log-password", self.child_opts()),
         )
+        self.scoring_login = MlflowLogin(
+            config.mlflow_scoring_user,
+            generated_password("mlflow-scoring-password", self.child_opts()),
+        )
         backend_uri = database_password.apply(
             lambda password: registry_db.database_uri(password, database.host, POSTGRES_CA)
         )
@@ -118,6 +125,7 @@ class MlflowTracking(PlatformComponent):
                 PASSWORD_ENV["pipeline"]: self.pipeline_login.password,
                 PASSWORD_ENV["reader"]: self.reader_login.password,
                 PASSWORD_ENV["request-log"]: self.request_log_login.password,
+                PASSWORD_ENV["scoring"]: self.scoring_login.password,
             },
             opts=self.child_opts(),
         )
@@ -138,6 +146,7 @@ class MlflowTracking(PlatformComponent):
                 self.pipeline_login.password,
                 self.reader_login.password,
                 self.request_log_login.password,
+                self.scoring_login.password,
             ).apply(lambda values: hashlib.sha256("\0".join(values).encode()).hexdigest())
         )
         users = MlflowUsers(
@@ -145,6 +154,7 @@ class MlflowTracking(PlatformComponent):
             pipeline=config.mlflow_pipeline_user,
             reader=config.mlflow_reader_user,
             request_log=config.mlflow_request_log_user,
+            scoring=config.mlflow_scoring_user,
             served_models=tuple(served_models),
         )
         access_mounts = server.Mounts(
@@ -191,6 +201,7 @@ class MlflowTracking(PlatformComponent):
                 served_versions=self.served_versions.metadata["name"],
                 allowed_hosts=allowed_hosts,
                 credentials_digest=credentials_digest,
+                scoring_outputs=scoring_outputs,
             ),
             opts=self.child_opts(depends_on=[access, certificate]),
         )

@@ -4,6 +4,7 @@ from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic.alias_generators import to_camel
 
 from infra.config_types import (
     CamelModel,
@@ -49,6 +50,17 @@ def _mebibytes(quantity: str) -> Decimal:
     return memory_bytes(quantity) / MEBIBYTE
 
 
+USER_KEYS = (
+    "mlflow_admin_user",
+    "mlflow_serving_user",
+    "mlflow_pipeline_user",
+    "mlflow_reader_user",
+    "mlflow_request_log_user",
+    "mlflow_scoring_user",
+)
+"""The MLflow users in declaration order; each must differ from every one before it."""
+
+
 class MlflowConfig(CamelModel):
     """Stack keys for the tracking server, its users, its database and its artifact store."""
 
@@ -69,6 +81,9 @@ class MlflowConfig(CamelModel):
     mlflow_request_log_user: DnsLabel = Field(default="request-log", validate_default=True)
     """Writes the request logs under `0/request-logs/`, nothing else: the request-log sinks of
     the serving namespaces."""
+    mlflow_scoring_user: DnsLabel = Field(default="scoring", validate_default=True)
+    """Reads the served versions and the files under `0/scoring/`, writes new files only under
+    the declared scoring outputs: the batch-scoring CronJobs."""
     artifact_store: Literal["volume", "s3"] = "volume"
     """'volume': the server keeps artifacts on its own volume (one replica); 's3': an external
     S3-compatible bucket."""
@@ -121,27 +136,14 @@ class MlflowConfig(CamelModel):
             )
         return pipeline
 
-    @field_validator("mlflow_reader_user")
+    @field_validator("mlflow_reader_user", "mlflow_request_log_user", "mlflow_scoring_user")
     @classmethod
-    def _reader_distinct(cls, reader: str, info: ValidationInfo) -> str:
-        others = ("mlflow_admin_user", "mlflow_serving_user", "mlflow_pipeline_user")
-        if reader in {info.data.get(key) for key in others}:
-            raise ValueError(
-                "'mlflowReaderUser' must differ from 'mlflowAdminUser', 'mlflowServingUser' and "
-                "'mlflowPipelineUser'"
-            )
-        return reader
-
-    @field_validator("mlflow_request_log_user")
-    @classmethod
-    def _request_log_distinct(cls, user: str, info: ValidationInfo) -> str:
-        others = (
-            "mlflow_admin_user", "mlflow_serving_user", "mlflow_pipeline_user", "mlflow_reader_user"
-        )  # fmt: skip
+    def _distinct_from_the_users_before(cls, user: str, info: ValidationInfo) -> str:
+        others = USER_KEYS[: USER_KEYS.index(info.field_name)]
         if user in {info.data.get(key) for key in others}:
             raise ValueError(
-                "'mlflowRequestLogUser' must differ from 'mlflowAdminUser', 'mlflowServingUser', "
-                "'mlflowPipelineUser' and 'mlflowReaderUser'"
+                f"{to_camel(info.field_name)!r} must differ from "
+                + ", ".join(repr(to_camel(key)) for key in others)
             )
         return user
 

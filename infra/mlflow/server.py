@@ -16,6 +16,8 @@ from infra.mlflow.auth import (
     AUTH_APP_NAME,
     RELEASE_USERS_ENV,
     REQUEST_LOG_USERS_ENV,
+    SCORING_OUTPUTS_ENV,
+    SCORING_USERS_ENV,
     SERVED_VERSIONS_ENV,
     SERVING_USERS_ENV,
     MlflowUsers,
@@ -334,6 +336,7 @@ def server_deployment(
     served_versions: Any,
     allowed_hosts: list[str],
     credentials_digest: Any,
+    scoring_outputs: tuple[str, ...] = (),
 ) -> dict:
     """The MLflow server's Deployment (`metadata` and `spec`), serving only TLS with the
     certificate of Secret `MLFLOW_TLS_SECRET`; `served_versions` names the ConfigMap of
@@ -404,6 +407,8 @@ def server_deployment(
                                     "name": REQUEST_LOG_USERS_ENV,
                                     "value": config.mlflow_request_log_user,
                                 },
+                                {"name": SCORING_USERS_ENV, "value": config.mlflow_scoring_user},
+                                {"name": SCORING_OUTPUTS_ENV, "value": ",".join(scoring_outputs)},
                                 {
                                     "name": SERVED_VERSIONS_ENV,
                                     "value": f"{SERVED_VERSIONS_DIR}/{SERVED_VERSIONS_FILE}",

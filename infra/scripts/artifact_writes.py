@@ -6,6 +6,12 @@ app (`mlflow_platform_auth.py`).
   (`request_log/publish.py`): it uploads files under `0/request-logs/`, lists there, and deletes
   an expired `<namespace>/<deployment>/versions/<stamp>` directory. Nothing else: no other read,
   no registry, no run, no other artifact.
+- The scoring identity (`MLFLOW_PLATFORM_SCORING_USERS`, the login of the batch-scoring
+  CronJobs, `python -m model score`) reads what the serving identity reads (the served
+  versions, `served_versions.py`: batch scoring loads a pinned version of the list), reads and
+  lists files under `0/scoring/` (its inputs), and uploads files only under the declared output
+  folders (`MLFLOW_PLATFORM_SCORING_OUTPUTS`); every run writes a new file, so the no-overwrite
+  rule below holds for it too. Nothing else.
 - Nobody but an admin uploads over a file that exists (a served version's model, the gate's
   evidence): a release user writes each artifact once. Existence is asked of MLflow's own
   artifact repository (`--artifacts-destination`) at request time. Only under
@@ -21,8 +27,11 @@ the standard library: it runs in MLflow's image.
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
+
+from served_versions import READ_METHODS, serving_denial
 
 REQUEST_LOGS = "0/request-logs"
 """Where the sink writes (`infra/request_logging/builders.py` DESTINATION, under the Default
@@ -31,6 +40,10 @@ ARTIFACT_FILE_PREFIX = "/mlflow-artifacts/artifacts/"
 ARTIFACT_LIST = "/mlflow-artifacts/artifacts"
 MULTIPART_WRITES = ("/mlflow-artifacts/mpu/create/", "/mlflow-artifacts/mpu/complete/")
 """Multipart uploads (an S3 store, files over MLflow's multipart threshold) also write a file."""
+SCORING = "0/scoring"
+"""Where batch scoring's inputs and outputs are (`infra/deployments/config.py`
+`ScoringInputUri`, `ScoringOutputUri`)."""
+SCORING_OUTPUTS_ENV = "MLFLOW_PLATFORM_SCORING_OUTPUTS"
 EXPIRED_VERSION = re.compile(re.escape(REQUEST_LOGS) + r"/[^/]+/[^/]+/versions/[^/]+")
 """What the sink deletes: one written version of one deployment (`publish.py` retention)."""
 
@@ -47,8 +60,12 @@ def canonical_path(path: str) -> str | None:
     return posixpath.normpath(safe).strip("/") if safe.strip("/") else None
 
 
+def _under(folder: str, path: str | None) -> bool:
+    return path is not None and path.startswith(folder + "/")
+
+
 def _under_request_logs(path: str | None) -> bool:
-    return path is not None and path.startswith(REQUEST_LOGS + "/")
+    return _under(REQUEST_LOGS, path)
 
 
 def request_log_denial(method: str, route: str, params: dict[str, str]) -> str | None:
@@ -64,6 +81,30 @@ def request_log_denial(method: str, route: str, params: dict[str, str]) -> str |
     else:
         return f"{refused} ({method} {route})"
     return None if _under_request_logs(path) else f"{refused}, not {path!r}"
+
+
+def scoring_outputs() -> tuple[str, ...]:
+    """The declared output folders, as `canonical_path` gives them."""
+    declared = os.environ.get(SCORING_OUTPUTS_ENV, "").split(",")
+    return tuple(filter(None, (canonical_path(folder.strip()) for folder in declared)))
+
+
+def scoring_denial(method: str, route: str, params: dict[str, str]) -> str | None:
+    """Why the scoring identity may not call `method route` with query `params`, or None (an
+    upload still passes `overwrite_denial`)."""
+    if route == ARTIFACT_LIST and method in READ_METHODS:
+        path = canonical_path(params.get("path", ""))
+    elif route.startswith(ARTIFACT_FILE_PREFIX) and method in (*READ_METHODS, "PUT"):
+        path = canonical_path(route[len(ARTIFACT_FILE_PREFIX) :])
+    else:
+        return serving_denial(method, route, params)
+    if method == "PUT":
+        if any(_under(folder, path) for folder in scoring_outputs()):
+            return None
+        return f"the scoring identity writes only under the declared outputs, not {path!r}"
+    if _under(SCORING, path):
+        return None
+    return serving_denial(method, route, params)
 
 
 def _written_path(method: str, route: str) -> str | None:

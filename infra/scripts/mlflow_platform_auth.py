@@ -19,7 +19,10 @@ checks (which still apply) and refuse, for every user but an admin:
   grants READ per registered model, which would let it read every version of a served model;
 - for a request-log user (`MLFLOW_PLATFORM_REQUEST_LOG_USERS`, the login of the request-log
   sinks), everything but its uploads, listings and expiries under `0/request-logs/`, and for
-  every user an upload over a file that exists outside `0/request-logs/` (`artifact_writes.py`).
+  every user an upload over a file that exists outside `0/request-logs/` (`artifact_writes.py`);
+- for a scoring user (`MLFLOW_PLATFORM_SCORING_USERS`, the login of the batch-scoring
+  CronJobs), everything but the serving user's reads, reads under `0/scoring/` and new files in
+  the declared scoring outputs (`artifact_writes.py`).
 
 Loaded by MLflow from the `mlflow.app` entry point this file's package declares
 (`infra.mlflow_auth.auth_app_files`). Imports only MLflow and the standard library, so it runs
@@ -32,7 +35,7 @@ import json
 import os
 import re
 
-from artifact_writes import overwrite_denial, request_log_denial
+from artifact_writes import overwrite_denial, request_log_denial, scoring_denial
 from flask import Flask, Response, g, request
 from mlflow.server import app as mlflow_app
 from mlflow.server.auth import (
@@ -49,6 +52,7 @@ from served_versions import REGISTERED_MODEL_GET, ServedVersions, serving_denial
 RELEASE_USERS_ENV = "MLFLOW_PLATFORM_RELEASE_USERS"
 SERVING_USERS_ENV = "MLFLOW_PLATFORM_SERVING_USERS"
 REQUEST_LOG_USERS_ENV = "MLFLOW_PLATFORM_REQUEST_LOG_USERS"
+SCORING_USERS_ENV = "MLFLOW_PLATFORM_SCORING_USERS"
 DENIED_PREFIX = "Permission denied by platform policy: "
 """Start of every refusal's body, so a caller (and a test) can tell it from MLflow's own 403."""
 
@@ -109,6 +113,10 @@ def request_log_users() -> frozenset[str]:
     return _users(REQUEST_LOG_USERS_ENV)
 
 
+def scoring_users() -> frozenset[str]:
+    return _users(SCORING_USERS_ENV)
+
+
 def route_of(path: str) -> str:
     """`path` without the static prefix and the `/api/2.0`-style prefix."""
     prefix = os.environ.get(STATIC_PREFIX_ENV_VAR, "").rstrip("/")
@@ -125,6 +133,8 @@ def denial(username: str, method: str, path: str, params: dict[str, str]) -> str
         return serving_denial(method, route, params)
     if username in request_log_users():
         return request_log_denial(method, route, params)
+    if username in scoring_users():
+        return scoring_denial(method, route, params) or overwrite_denial(method, route)
     if route in OWN_ACCOUNT and method in READ_METHODS:
         return None
     if any(rule.fullmatch(route) for rule in ADMIN_ONLY):

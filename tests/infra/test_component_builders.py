@@ -100,6 +100,7 @@ def test_the_schema_upgrade_waits_for_a_backup_only_when_backups_are_on(backup_f
         pipeline="pipeline",
         reader="reader",
         request_log="request-log",
+        scoring="scoring",
         served_models=("iris",),
     )
     script = server.access_config_map(config, users, backup_first=backup_first)

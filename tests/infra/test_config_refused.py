@@ -296,8 +296,14 @@ SCALING_AND_LOGGING = {
                             f"{D0}.requestLogging.sampling", "Extra inputs"),
     "scoring-with-the-shadow": ("prod", scoring_option("predictor", "shadow"), D0,
                                 "not a live predictor"),
-    "scoring-output-escapes": ("prod", scoring_option("output", "mlflow-artifacts:/0/../1/"),
+    "scoring-output-escapes": ("prod",
+                               scoring_option("output", "mlflow-artifacts:/0/scoring/../../1/"),
                                f"{D0}.batchScoring.output", "'..'"),
+    # The scoring user reads and writes only under 0/scoring/ (infra/scripts/artifact_writes.py).
+    "scoring-output-elsewhere": ("prod", scoring_option("output", "mlflow-artifacts:/1/scored/"),
+                                 f"{D0}.batchScoring.output", "0/scoring/"),
+    "scoring-input-elsewhere": ("prod", scoring_option("input", "mlflow-artifacts:/0/rows.csv"),
+                                f"{D0}.batchScoring.input", "0/scoring/"),
     "scoring-never-fires": ("prod", scoring_option("schedule", "0 2 30 2 *"),
                             f"{D0}.batchScoring.schedule", "never run it"),
 }  # fmt: skip

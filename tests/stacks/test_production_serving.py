@@ -222,3 +222,64 @@ def test_a_pinned_version_is_scored_by_version_and_digest() -> None:
     digest = "sha256:" + "ab" * 32
     pinned = DeclaredVersion("iris", "7", digest, alias="champion")
     assert model_arguments(pinned) == ["--model", "iris/7", "--digest", digest]
+
+
+def _pod_spec(workload: dict) -> dict:
+    spec = workload["spec"]
+    if workload["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    return spec["template"]["spec"]
+
+
+def _secret_refs(pod: dict) -> set[str]:
+    return {
+        env["valueFrom"]["secretKeyRef"]["name"]
+        for container in pod.get("containers", []) + pod.get("initContainers", [])
+        for env in container.get("env", [])
+        if "secretKeyRef" in env.get("valueFrom", {})
+    }
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_pipeline_login_is_in_no_serving_workload_of_a_deployment_namespace(
+    declared: dict, stack: str
+) -> None:
+    """Every Secret of a deployment namespace that holds the pipeline (release) user is used
+    only by the training CronJobs, the release path itself (they also hold the ledger key);
+    batch scoring logs in as the scoring user, the sinks as the request-log user, predictors
+    as the serving user."""
+    config = load_stack_file(stack_file(stack))
+    users = config.mlflow
+    namespaces = {d.namespace for d in config.deployments}
+    d = declared[stack]
+    held = {}
+    for secret in d.of_type("kubernetes:core/v1:Secret"):
+        metadata = secret.inputs["metadata"]
+        if metadata["namespace"] in namespaces:
+            data = secret.inputs.get("stringData") or {}
+            held[(metadata["namespace"], metadata["name"])] = data.get("value", data)
+    pipeline = {
+        key for key, data in held.items() if data.get("username") == users.mlflow_pipeline_user
+    }
+    files = documents(d)
+    workloads = [
+        w
+        for kind in ("Deployment", "CronJob", "Job", "StatefulSet", "DaemonSet")
+        for w in _by_kind(files, kind)
+        if w["metadata"]["namespace"] in namespaces
+    ]
+    holders = {
+        (w["kind"], w["metadata"]["name"], w["metadata"]["labels"]["app.kubernetes.io/name"])
+        for w in workloads
+        for name in _secret_refs(_pod_spec(w))
+        if (w["metadata"]["namespace"], name) in pipeline
+    }
+    assert {label for _, _, label in holders} <= {"model-training"}, holders
+    scoring = [
+        w for w in workloads if w["metadata"]["labels"]["app.kubernetes.io/name"] == "batch-scoring"
+    ]
+    assert len(scoring) == sum(1 for x in config.deployments if x.batch_scoring)
+    for cronjob in scoring:
+        (name,) = _secret_refs(_pod_spec(cronjob))
+        login = held[(cronjob["metadata"]["namespace"], name)]
+        assert login["username"] == users.mlflow_scoring_user == "scoring"

@@ -46,9 +46,9 @@ COMMON_TYPES = {
     CERTIFICATE: 5,
     "kubernetes:networking.istio.io/v1beta1:DestinationRule": 1,
     IMAGE: 1,
-    # MLflow's database, admin and Flask key, its serving, pipeline, reader and request-log
+    # MLflow's database, admin and Flask key, its serving, pipeline, reader, request-log and scoring
     # users; Grafana's admin.
-    "random:index/randomPassword:RandomPassword": 8,
+    "random:index/randomPassword:RandomPassword": 9,
     # The registry database is the operator's Cluster, no longer a StatefulSet of the platform.
     "kubernetes:apps/v1:StatefulSet": 0,
     CLUSTER: 1,

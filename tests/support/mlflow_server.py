@@ -42,8 +42,8 @@ class MlflowServer(str):
     """A running ``mlflow server --app-name platform-auth``: its URL (the string itself, so
     ``f"{mlflow_server}/health"`` works) plus the logins the deploy's access script created.
 
-    ``admin_env``/``pipeline_env``/``serving_env``/``reader_env``/``request_log_env`` are the
-    environment a client needs as that user (``MLFLOW_TRACKING_URI`` and
+    ``admin_env``/``pipeline_env``/``serving_env``/``reader_env``/``request_log_env``/
+    ``scoring_env`` are the environment a client needs as that user (``MLFLOW_TRACKING_URI`` and
     ``MLFLOW_TRACKING_USERNAME``/``_PASSWORD``); the pipeline user, the release path, also holds
     the promotion ledger's key (``MODEL_LEDGER_KEY``). The serving user reads only the versions
     ``serve`` declared.
@@ -89,6 +89,12 @@ class MlflowServer(str):
         """The request-log sinks' login: writes only under `0/request-logs/`."""
         return self.env_for("request-log")
 
+    @property
+    def scoring_env(self) -> dict[str, str]:
+        """The batch-scoring CronJobs' login: reads the served versions and `0/scoring/`,
+        writes new files only in the committed stacks' declared scoring outputs."""
+        return self.env_for("scoring")
+
     def serve(self, *models: str) -> None:
         """Declare what a stack's deployments serve: `name/version` (a pinned version) joins
         the served-versions list, and each name's READ grant is applied by the deploy's access
@@ -107,6 +113,17 @@ def stack_served_models() -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
+def stack_scoring_outputs() -> tuple[str, ...]:
+    """The batch-scoring output folders the committed stacks declare."""
+    from infra.mlflow.auth import scoring_outputs
+    from infra.stack_config import load_stack_file
+
+    folders: set[str] = set()
+    for stack_file in sorted(REPO_ROOT.glob("Pulumi.*.yaml")):
+        folders.update(scoring_outputs(load_stack_file(stack_file).deployments))
+    return tuple(sorted(folders))
+
+
 def platform_auth_env(root: Path, backend_uri: str, logins: dict[str, MlflowLogin]) -> dict:
     """The environment of the server and of the deploy's access script, as the stack sets it
     (``infra/mlflow/auth.py``): the user store shares ``backend_uri`` with the tracking store;
@@ -116,6 +133,8 @@ def platform_auth_env(root: Path, backend_uri: str, logins: dict[str, MlflowLogi
         PASSWORD_ENV,
         RELEASE_USERS_ENV,
         REQUEST_LOG_USERS_ENV,
+        SCORING_OUTPUTS_ENV,
+        SCORING_USERS_ENV,
         SERVED_VERSIONS_ENV,
         SERVING_USERS_ENV,
         basic_auth_ini,
@@ -137,6 +156,8 @@ def platform_auth_env(root: Path, backend_uri: str, logins: dict[str, MlflowLogi
             RELEASE_USERS_ENV: logins["pipeline"].username,
             SERVING_USERS_ENV: logins["serving"].username,
             REQUEST_LOG_USERS_ENV: logins["request-log"].username,
+            SCORING_USERS_ENV: logins["scoring"].username,
+            SCORING_OUTPUTS_ENV: ",".join(stack_scoring_outputs()),
             SERVED_VERSIONS_ENV: str(served_versions_file(root)),
         },
     )
@@ -163,6 +184,7 @@ def run_access_script(
         pipeline=logins["pipeline"].username,
         reader=logins["reader"].username,
         request_log=logins["request-log"].username,
+        scoring=logins["scoring"].username,
         served_models=served,
     )
     spec = root / "access.json"
@@ -243,7 +265,7 @@ def running_mlflow(root: Path, tls: TlsFiles | None = None) -> Iterator[MlflowSe
 def platform_logins() -> dict[str, MlflowLogin]:
     return {
         role: MlflowLogin(f"platform-{role}", secrets.token_urlsafe(24))
-        for role in ("admin", "serving", "pipeline", "reader", "request-log")
+        for role in ("admin", "serving", "pipeline", "reader", "request-log", "scoring")
     }
 
 
