@@ -67,7 +67,7 @@ credential cache, 74 s with it (load 5-7); the suite's 600 s per test would cut 
 MODEL = "iris"
 ARCHIVE_WAIT_S = 60
 NARROW_IDENTITIES = ("request-log", "scoring")
-"""Logins the platform auth app allows only their own artifact paths, `users/current` not among them."""
+"""Logins the platform auth app allows only their own artifact paths (not `users/current`)."""
 REGISTRY_TABLES = ("registered_models", "model_versions", "model_version_tags",
                    "registered_model_aliases", "experiment_tags", "users")  # fmt: skip
 
