@@ -62,7 +62,8 @@ from tests.support.mlflow_server import (
 pytestmark = pytest.mark.timeout(1500)
 """The whole drill is one module fixture: two MLflow server starts, two trainings and five
 ledger steps. Measured 735 s (load average 14-16 on 2 cores) and 524 s (load 12) before MLflow's
-credential cache; with it 74 s (load 5-7) and 32 s alone; the suite's 600 s per test would cut a loaded run."""
+credential cache; with it 74 s (load 5-7) and 32 s alone. The suite's 600 s per test would cut a
+loaded run."""
 
 MODEL = "iris"
 ARCHIVE_WAIT_S = 60
