@@ -59,6 +59,28 @@ PASSWORD_ENV = {
 """Environment variable carrying each role's password into the access script."""
 
 
+def platform_rules_env(
+    *,
+    pipeline: str,
+    serving: str,
+    request_log: str,
+    scoring: str,
+    scoring_outputs: Iterable[str],
+    served_versions_path: str,
+) -> dict[str, str]:
+    """What the platform auth app reads from its environment: who each narrow identity is, the
+    declared scoring outputs and where the served-versions list is. The deploy and the tests'
+    server both take it from here."""
+    return {
+        RELEASE_USERS_ENV: pipeline,
+        SERVING_USERS_ENV: serving,
+        REQUEST_LOG_USERS_ENV: request_log,
+        SCORING_USERS_ENV: scoring,
+        SCORING_OUTPUTS_ENV: ",".join(scoring_outputs),
+        SERVED_VERSIONS_ENV: served_versions_path,
+    }
+
+
 def basic_auth_ini(database_uri: str, admin_username: str) -> str:
     """The `basic_auth.ini` of `mlflow server --app-name basic-auth` (MLFLOW_AUTH_CONFIG_PATH).
 

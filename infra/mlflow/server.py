@@ -14,14 +14,9 @@ from infra.internal_tls import server_tls_mount, server_tls_volume, uvicorn_tls_
 from infra.mlflow.auth import (
     ACCESS_SCRIPT,
     AUTH_APP_NAME,
-    RELEASE_USERS_ENV,
-    REQUEST_LOG_USERS_ENV,
-    SCORING_OUTPUTS_ENV,
-    SCORING_USERS_ENV,
-    SERVED_VERSIONS_ENV,
-    SERVING_USERS_ENV,
     MlflowUsers,
     auth_app_files,
+    platform_rules_env,
     served_versions_json,
 )
 from infra.mlflow.config import (
@@ -401,18 +396,19 @@ def server_deployment(
                                 # worker's worth of memory.
                                 {"name": "MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "value": "false"},
                                 {"name": "PYTHONPATH", "value": AUTH_APP_DIR},
-                                {"name": RELEASE_USERS_ENV, "value": config.mlflow_pipeline_user},
-                                {"name": SERVING_USERS_ENV, "value": config.mlflow_serving_user},
-                                {
-                                    "name": REQUEST_LOG_USERS_ENV,
-                                    "value": config.mlflow_request_log_user,
-                                },
-                                {"name": SCORING_USERS_ENV, "value": config.mlflow_scoring_user},
-                                {"name": SCORING_OUTPUTS_ENV, "value": ",".join(scoring_outputs)},
-                                {
-                                    "name": SERVED_VERSIONS_ENV,
-                                    "value": f"{SERVED_VERSIONS_DIR}/{SERVED_VERSIONS_FILE}",
-                                },
+                                *(
+                                    {"name": name, "value": value}
+                                    for name, value in platform_rules_env(
+                                        pipeline=config.mlflow_pipeline_user,
+                                        serving=config.mlflow_serving_user,
+                                        request_log=config.mlflow_request_log_user,
+                                        scoring=config.mlflow_scoring_user,
+                                        scoring_outputs=scoring_outputs,
+                                        served_versions_path=(
+                                            f"{SERVED_VERSIONS_DIR}/{SERVED_VERSIONS_FILE}"
+                                        ),
+                                    ).items()
+                                ),
                                 *store.env,
                             ],
                             "resources": resources(

@@ -131,13 +131,8 @@ def platform_auth_env(root: Path, backend_uri: str, logins: dict[str, MlflowLogi
     writes it."""
     from infra.mlflow.auth import (
         PASSWORD_ENV,
-        RELEASE_USERS_ENV,
-        REQUEST_LOG_USERS_ENV,
-        SCORING_OUTPUTS_ENV,
-        SCORING_USERS_ENV,
-        SERVED_VERSIONS_ENV,
-        SERVING_USERS_ENV,
         basic_auth_ini,
+        platform_rules_env,
         write_auth_app,
     )
 
@@ -152,14 +147,14 @@ def platform_auth_env(root: Path, backend_uri: str, logins: dict[str, MlflowLogi
         # Job execution (GenAI jobs) would spawn a dozen workers the tests never use.
         MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
         PYTHONPATH=str(write_auth_app(root / "auth-app")),
-        **{
-            RELEASE_USERS_ENV: logins["pipeline"].username,
-            SERVING_USERS_ENV: logins["serving"].username,
-            REQUEST_LOG_USERS_ENV: logins["request-log"].username,
-            SCORING_USERS_ENV: logins["scoring"].username,
-            SCORING_OUTPUTS_ENV: ",".join(stack_scoring_outputs()),
-            SERVED_VERSIONS_ENV: str(served_versions_file(root)),
-        },
+        **platform_rules_env(
+            pipeline=logins["pipeline"].username,
+            serving=logins["serving"].username,
+            request_log=logins["request-log"].username,
+            scoring=logins["scoring"].username,
+            scoring_outputs=stack_scoring_outputs(),
+            served_versions_path=str(served_versions_file(root)),
+        ),
     )
 
 
