@@ -50,7 +50,8 @@ def weaker_is_rolled_back_at_its_first_step(weaker) -> None:
 
 def stronger_is_promoted_step_by_step(stronger) -> None:
     moves = [move for move in actions_of(stronger) if move[0] != "wait"]
-    assert moves == [("start", 10), ("advance", 50), ("advance", 100), ("promote", 100)]
+    steps = [(step["action"], step["traffic"], step["reason"]) for step in stronger.decisions]
+    assert moves == [("start", 10), ("advance", 50), ("advance", 100), ("promote", 100)], steps
     promotion = stronger.decisions[-1]["promotion"]
     assert promotion["to_version"] == stronger.challenger_version
     assert promotion["from_version"] == stronger.champion_version
