@@ -1,12 +1,11 @@
 """Calling MLflow routes as one identity of the real server (`mlflow_server`), many at once.
 
 Each request is independent (an empty JSON body, no state read back), so a pool of keep-alive
-clients sends them concurrently. What each request costs is the server's CPU: MLflow's auth
-hashes the password on every request (its credential cache, `auth_cache_ttl_seconds`, is off as
-deployed; mlflow 3.17.2 `auth/__init__.py` `sender_is_admin` authenticates again), several
-times per request. Measured on a loaded 2-core machine (load 13) with 60
-routes: serving 28.5 s one at a time vs 24.1 s from the pool, admin 87.5 s vs 84.0 s, same
-statuses; so the pool helps only where the server has a core to spare."""
+clients sends them concurrently. What each request costs is the server's CPU. Before the
+platform turned on MLflow's credential cache (`auth_cache_ttl_seconds`, `infra/mlflow/auth.py`),
+MLflow hashed the password several times per request (mlflow 3.17.2 `auth/__init__.py`
+`sender_is_admin` authenticates again): on a loaded 2-core machine (load 13) 60 routes took
+28.5 s one at a time vs 24.1 s from the pool as serving, 87.5 s vs 84.0 s as the admin.""""""
 
 from __future__ import annotations
 
