@@ -5,7 +5,7 @@ clients sends them concurrently. What each request costs is the server's CPU. Be
 platform turned on MLflow's credential cache (`auth_cache_ttl_seconds`, `infra/mlflow/auth.py`),
 MLflow hashed the password several times per request (mlflow 3.17.2 `auth/__init__.py`
 `sender_is_admin` authenticates again): on a loaded 2-core machine (load 13) 60 routes took
-28.5 s one at a time vs 24.1 s from the pool as serving, 87.5 s vs 84.0 s as the admin.""""""
+28.5 s one at a time vs 24.1 s from the pool as serving, 87.5 s vs 84.0 s as the admin."""
 
 from __future__ import annotations
 
