@@ -86,26 +86,11 @@ class MlflowTracking(PlatformComponent):
             opts=self.child_opts(),
         )
         self.admin_password = generated_password("mlflow-admin-password", self.child_opts())
-        self.serving_login = MlflowLogin(
-            config.mlflow_serving_user,
-            generated_password("mlflow-serving-password", self.child_opts()),
-        )
-        self.pipeline_login = MlflowLogin(
-            config.mlflow_pipeline_user,
-            generated_password("mlflow-pipeline-password", self.child_opts()),
-        )
-        self.reader_login = MlflowLogin(
-            config.mlflow_reader_user,
-            generated_password("mlflow-reader-password", self.child_opts()),
-        )
-        self.request_log_login = MlflowLogin(
-            config.mlflow_request_log_user,
-            generated_password("mlflow-request-log-password", self.child_opts()),
-        )
-        self.scoring_login = MlflowLogin(
-            config.mlflow_scoring_user,
-            generated_password("mlflow-scoring-password", self.child_opts()),
-        )
+        self.serving_login = self._login(config.mlflow_serving_user, "serving")
+        self.pipeline_login = self._login(config.mlflow_pipeline_user, "pipeline")
+        self.reader_login = self._login(config.mlflow_reader_user, "reader")
+        self.request_log_login = self._login(config.mlflow_request_log_user, "request-log")
+        self.scoring_login = self._login(config.mlflow_scoring_user, "scoring")
         backend_uri = database_password.apply(
             lambda password: registry_db.database_uri(password, database.host, POSTGRES_CA)
         )
@@ -292,3 +277,8 @@ class MlflowTracking(PlatformComponent):
                 opts=self.child_opts(),
             ).metadata["name"]
         return server.artifact_store(config, s3_secret=s3_secret)
+
+    def _login(self, username: str, role: str) -> MlflowLogin:
+        """A platform user with its generated password (`mlflow-<role>-password`)."""
+        password = generated_password(f"mlflow-{role}-password", self.child_opts())
+        return MlflowLogin(username, password)
