@@ -68,7 +68,11 @@ from localrun.local_job_runner import LocalJobRunner, LocalRun
 from localrun.mlflow_registry import LocalMlflowServer
 from localrun.operator_translation import rendered_alertmanager_config
 from localrun.process_group import free_port
-from localrun.prometheus_server import running_prometheus, wait_for_first_scrapes
+from localrun.prometheus_server import (
+    running_prometheus,
+    wait_for_first_scrapes,
+    wait_for_scrapes_after,
+)
 from localrun.server_process import ModelServerProcess
 from localrun.trigger_process import TriggerProcess
 from model.ledger_signing import LEDGER_KEY_ENV
@@ -88,7 +92,6 @@ DRIFTED_FEATURE = 2
 """petal_length: shifted by +5 cm in the injected traffic."""
 ROUND = 240
 CLIENTS = 4
-SCRAPE_WAIT_S = 2.5
 MAX_ROUNDS = 30
 ALERT_TIMEOUT_S = 180
 GATEWAY = "istio-system/seldon-gateway"
@@ -193,6 +196,8 @@ class Cluster:
         self.metrics_ports: dict[str, int] = {}
         """Per predictor, kept across restarts: Prometheus's targets stay the same."""
         self.gateway: GatewayStandIn | None = None
+        self.prometheus = ""
+        """The URL of the Prometheus scraping it, once started."""
 
     def predictors(self) -> list[dict]:
         config = yaml.safe_load(self.stack_file.read_text())["config"]
@@ -295,7 +300,7 @@ def send(cluster: Cluster, rng: np.random.Generator, *, drifted: bool = False) -
         counts = summary.setdefault(predictor, {"answered": 0, "failed": 0, "right": 0})
         counts["answered" if right is not None else "failed"] += 1
         counts["right"] += right or 0
-    time.sleep(SCRAPE_WAIT_S)
+    wait_for_scrapes_after(cluster.prometheus, time.time())
     return summary
 
 
@@ -407,6 +412,7 @@ def run_loop(
             prometheus_binary, workdir / "prometheus", cluster.scrape_configs(),
             extra_config={"rule_files": [str(rules)], "alerting": alerting}))  # fmt: skip
         wait_for_first_scrapes(prometheus, len(cluster.servers) + 1)
+        cluster.prometheus = prometheus
 
         publish_new_data(workdir)
         timeline.add("new data", f"a new snapshot of iris at {NEW_DATA}")

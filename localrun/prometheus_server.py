@@ -4,6 +4,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import requests
@@ -65,3 +66,29 @@ def wait_for_first_scrapes(url: str, targets: int, timeout: float = READY_TIMEOU
             return
         time.sleep(0.2)
     raise TimeoutError(f"Prometheus at {url} did not scrape {targets} targets in {timeout:.0f}s")
+
+
+def wait_for_scrapes_after(url: str, moment: float, timeout: float = READY_TIMEOUT_S) -> None:
+    """Return once every active target's samples from after `moment` (Unix seconds) are stored:
+    each target has started a scrape after `moment` and then the next one. A target's scrapes
+    run one after another, so the next one starting means the first was committed (a fixed
+    sleep is too short on a loaded machine, and a look taken early counts one target's counter
+    after a round and another's before it)."""
+    deadline = time.monotonic() + timeout
+    first_after: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        body = requests.get(
+            f"{url}/api/v1/targets", params={"state": "active"}, timeout=10
+        ).json()
+        targets = body["data"]["activeTargets"]
+        done = 0
+        for target in targets:
+            started = datetime.fromisoformat(target["lastScrape"]).timestamp()
+            key = target["scrapeUrl"]
+            if key not in first_after and started > moment:
+                first_after[key] = started
+            done += key in first_after and started > first_after[key]
+        if targets and done == len(targets):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"Prometheus at {url} did not scrape every target twice in {timeout:.0f}s")
