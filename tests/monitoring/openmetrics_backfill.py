@@ -27,7 +27,8 @@ class Traffic:
     predicted: bool = True
     """The model server exposes its predictions (one class) for the ok requests."""
     server_feedback_per_minute: int | None = None
-    """Feedbacks the model server counts (default: one per reward of 1, as Seldon counts them)."""
+    """Feedbacks the model server counts, whatever their reward (default: those the executor
+    answered, `feedback_per_minute`)."""
     reward_drop_minute: int | None = None
     """From this minute on the reward counter is one below the minute before: a lost update."""
 
@@ -89,7 +90,7 @@ def backfill(promtool: str, traffic: list[Traffic], end: int, storage: Path) -> 
     for t in traffic:
         if t.feedback_per_minute:
             counted = t.server_feedback_per_minute
-            counted = t.reward_per_minute if counted is None else counted
+            counted = t.feedback_per_minute if counted is None else counted
             lines += _model_server_lines(t, FEEDBACK, counted, end, None, method="feedback")
     lines.append(f"# TYPE {PREDICTIONS} counter")
     for t in traffic:
