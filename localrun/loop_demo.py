@@ -126,7 +126,7 @@ class Timeline:
 
 def loop_stack(directory: Path) -> Path:
     """Pulumi.dev.yaml as stack `loop`: champion 100 %, challenger 0 %, the shadow on the
-    candidate, short rollout steps and drift window."""
+    candidate, short rollout steps, drift window and retrain alert grouping."""
     document = yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text())
     config = document["config"]
     (iris,) = config["mlops-platform:deployments"]
@@ -139,6 +139,7 @@ def loop_stack(directory: Path) -> Path:
             predictor["traffic"] = 100 if predictor["name"] == "champion" else 0
     iris["training"].pop("data", None)
     iris["training"]["dataset"] = NEW_DATA
+    iris["training"]["retrainGroupWait"] = "1s"
     config["mlops-platform:monitoring"]["driftFor"] = "1s"
     path = directory / f"Pulumi.{STACK}.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))

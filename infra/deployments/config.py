@@ -223,6 +223,9 @@ class TrainingConfig(ObjectConfig):
     """Instead of `data`: a mutable file in the artifact store (no data version recorded)."""
     suspend: bool = False
     """Pause scheduled retraining without removing it."""
+    retrain_group_wait: PromDuration = "30s"
+    """How long Alertmanager gathers the deployment's retrain alerts before its first webhook to
+    the trigger (the AlertmanagerConfig route's `groupWait`)."""
 
     @model_validator(mode="after")
     def _one_data_source(self) -> Self:

@@ -37,7 +37,7 @@ def alertmanager_config(
                     {"name": "deployment_name", "value": target.deployment, "matchType": "="},
                 ],
                 "groupBy": ["namespace", "deployment_name"],
-                "groupWait": "30s",
+                "groupWait": target.training.retrain_group_wait,
                 "groupInterval": "5m",
                 "repeatInterval": "1h",
             },

@@ -188,6 +188,8 @@ FOUND_BY_THE_RED_TEAM = {
 }  # fmt: skip
 
 MORE_OF_THEIR_KIND = {
+    "retrain-group-wait-not-a-duration": ("prod", training("retrainGroupWait", "half a minute"),
+                                          f"{D0}.training.retrainGroupWait", "pattern"),
     "cron-day-of-week-7": ("prod", training("schedule", "0 3 * * 7"),
                            f"{D0}.training.schedule", "outside 0-6"),
     "cron-day-of-week-range-to-7": ("prod", training("schedule", "0 3 * * 1-7"),

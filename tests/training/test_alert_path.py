@@ -6,8 +6,8 @@ Doubles, each at a boundary that cannot run here: the Prometheus operator's tran
 AlertmanagerConfig (localrun/operator_translation.py, which also resolves the trigger Service's
 DNS name to the trigger's local address and supplies the token Secret's value), and the
 Kubernetes API (localrun/kubernetes_api_double.py). The stack rendered is dev's with
-`driftFor: 1s`, so the alert fires within the test rather than after the stack's 30 minutes; the
-routing is the render's as is.
+`driftFor: 1s` and `training.retrainGroupWait: 1s`, so the alert fires and is sent within the test
+rather than after the stack's 30 minutes and 30 seconds; the routing is otherwise the render's.
 """
 
 import subprocess
@@ -41,6 +41,8 @@ def fast_drift_render(tmp_path_factory) -> dict[str, dict]:
     directory = tmp_path_factory.mktemp("fast-drift")
     document = yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text())
     document["config"]["mlops-platform:monitoring"]["driftFor"] = "1s"
+    (deployment,) = document["config"]["mlops-platform:deployments"]
+    deployment["training"]["retrainGroupWait"] = "1s"
     stack_file = directory / "Pulumi.dev.yaml"
     stack_file.write_text(yaml.safe_dump(document))
     pin_test_stack(stack_file)

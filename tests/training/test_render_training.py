@@ -178,6 +178,8 @@ def test_alertmanager_configs_are_valid_and_send_each_deployment_to_the_trigger(
         matchers = {m["name"]: m for m in config["spec"]["route"]["matchers"]}
         deployment = matchers["deployment_name"]["value"]
         assert "ModelFeatureDrift" in matchers["alertname"]["value"].split("|")
+        group_wait = _prod_training()[deployment].get("retrainGroupWait", "30s")
+        assert config["spec"]["route"]["groupWait"] == group_wait
         (webhook,) = config["spec"]["receivers"][0]["webhookConfigs"]
         assert webhook["url"] == (
             f"https://retrain-trigger.{namespace}.svc:{port}/v1/retrain/{deployment}"
