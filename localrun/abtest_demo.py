@@ -48,7 +48,11 @@ from infra.seldon.routing import PREDICTOR_HEADER, predictor_host, virtual_servi
 from infra.stack_config import load_stack_file
 from localrun.gateway_stand_in import GatewayStandIn
 from localrun.local_forge import git, seeded_forge
-from localrun.prometheus_server import running_prometheus, wait_for_first_scrapes
+from localrun.prometheus_server import (
+    running_prometheus,
+    wait_for_first_scrapes,
+    wait_for_scrapes_after,
+)
 from localrun.server_process import ModelServerProcess
 from model.cli import main as model_cli
 from model.console import table
@@ -66,7 +70,6 @@ WEAK_MODEL_PARAM = "C=0.003"
 REQUESTS_PER_ROUND = 300
 PARALLEL_CLIENTS = 4
 MAX_ROUNDS = 40
-SCRAPE_WAIT_S = 2.5
 PLAN = (
     "      rollout: {steps: [10, 50, 100], minStepDuration: 10s,"
     " guardrails: {maxShadowDisagreement: 0.1}}\n"
@@ -291,7 +294,7 @@ def run_scenario(
             gateway.rules = rendered_route(stack)["spec"]["http"]  # what `pulumi up` applies
             split = {t.name: t.traffic for t in live_targets(stack)}
             sent = _send_round(gateway, prefix, rng, scenario.tally)
-            time.sleep(SCRAPE_WAIT_S)
+            wait_for_scrapes_after(url, time.time())
             args = build_parser().parse_args(
                 ["--stack-file", str(stack), "--prometheus-url", url, "--deployment", DEPLOYMENT,
                  "--tracking-uri", tracking_uri, "--actor", "abtest-demo",
