@@ -1,5 +1,5 @@
 """Session fixtures for every suite: a real MLflow server (basic-auth, as deployed) and a model
-trained by ``model/``."""
+trained by ``model/``; the long demo files are collected first."""
 
 from __future__ import annotations
 
@@ -21,6 +21,13 @@ from tests.support.mlflow_server import (
     isolated_env,
     running_mlflow,
 )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files marked `long_running` first (the order is otherwise kept): xdist's `--dist loadfile`
+    hands out files in collection order, so a two-minute demo collected late ran alone at the
+    end while the other workers sat idle."""
+    items.sort(key=lambda item: item.get_closest_marker("long_running") is None)
 
 
 @pytest.fixture(scope="session")

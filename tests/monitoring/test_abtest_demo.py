@@ -21,6 +21,8 @@ from tests.monitoring.abtest_demo_checks import (
     weaker_is_rolled_back_at_its_first_step,
 )
 
+pytestmark = pytest.mark.long_running
+
 
 @pytest.fixture(scope="module")
 def scenarios(prometheus_binary):

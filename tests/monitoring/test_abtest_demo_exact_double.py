@@ -14,6 +14,8 @@ from tests.monitoring.abtest_demo_checks import (
 )
 from tests.monitoring.exact_counts_double import ExactCountsServerDouble
 
+pytestmark = pytest.mark.long_running
+
 
 @pytest.fixture(scope="module")
 def scenarios_on_the_exact_double(prometheus_binary):

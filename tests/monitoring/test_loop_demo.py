@@ -18,6 +18,8 @@ import pytest
 from localrun.local_forge import git
 from localrun.loop_demo import main
 
+pytestmark = pytest.mark.long_running
+
 SEQUENCE = ["bootstrap", "new data", "drift injected", "drift alert", "alert delivered",
             "trigger accepted", "training started", "retrained", "candidate pinned",
             "shadow agreement", "exposed", "canary step", "promotion", "champion degraded",
