@@ -145,7 +145,8 @@ def test_mlflow_artifact_api_is_a_dvc_remote_behind_basic_auth(
     run(DVC, "remote", "add", "-f", "mlflow", url, cwd=project)
     for key, value in (("method", "PUT"), ("auth", "basic"), ("user", login.username)):
         run(DVC, "remote", "modify", "mlflow", key, value, cwd=project)
-    run(DVC, "remote", "modify", "--local", "mlflow", "password", login.password, cwd=project)
+    # `--`: a generated password may start with '-' (dvc's argparse took one for an option).
+    run(DVC, "remote", "modify", "--local", "mlflow", "password", "--", login.password, cwd=project)
     try:
         run(DVC, "push", "-q", "-r", "mlflow", cwd=project)
     finally:
@@ -237,3 +238,19 @@ def test_two_fits_of_one_recipe_for_one_run_are_the_same_bytes(tmp_path: Path) -
             original = (tmp_path / "first" / relative).read_bytes()
             assert original == (tmp_path / "second" / relative).read_bytes(), relative
     assert other_seed.model_digest != first.model_digest
+
+
+def test_the_documented_remote_setup_keeps_a_password_starting_with_a_dash(tmp_path: Path):
+    """docs/model.md's `dvc remote` lines, run as a user pastes them, with a password that
+    starts with '-' (1 in 64 of the platform's generated ones): it lands in config.local only."""
+    block = (Path(__file__).parents[2] / "docs/model.md").read_text()
+    lines = [line for line in block.splitlines() if line.startswith("dvc remote ")]
+    assert len(lines) == 5, lines
+    run("git", "init", "-q", cwd=tmp_path)
+    run(DVC, "init", "-q", cwd=tmp_path)
+    script = "\n".join(["set -e", *(f"{DVC}{line.removeprefix('dvc')}" for line in lines)])
+    login = {"MLFLOW_TRACKING_USERNAME": "data-scientist", "MLFLOW_TRACKING_PASSWORD": "-Xy_z"}
+    run("bash", "-c", script, cwd=tmp_path, env=login)
+    local = (tmp_path / ".dvc" / "config.local").read_text()
+    assert "password = -Xy_z" in local and "user = data-scientist" in local
+    assert "-Xy_z" not in (tmp_path / ".dvc" / "config").read_text()
