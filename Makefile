@@ -49,9 +49,11 @@ lock: venv ## Regenerate every lock from its .in file (LOCK_FLAGS=--upgrade: new
 # pytest-xdist: TEST_WORKERS processes, each test file whole on one of them (its module fixtures
 # start once); TEST_WORKERS=0 runs in this process. Three on CI's 2 cores: most files wait on
 # servers and scrapes, so a third worker uses the idle CPU (README, "Tests and dependency locks").
+# Files go out in collection order, long-running demos first (tests/conftest.py); xdist's default
+# reorder (most tests first) left the few-test two-minute demos for the end.
 TEST_WORKERS ?= 3
 test: venv ## Run every test suite (the CI command)
-	$(BIN)/python -m pytest --numprocesses $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest --numprocesses $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: venv ## Static checks: ruff and hadolint on the serving and training Dockerfiles
 	$(BIN)/ruff check .

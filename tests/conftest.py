@@ -24,9 +24,10 @@ from tests.support.mlflow_server import (
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files marked `long_running` first (the order is otherwise kept): xdist's `--dist loadfile`
-    hands out files in collection order, so a two-minute demo collected late ran alone at the
-    end while the other workers sat idle."""
+    """Files marked `long_running` first (the order is otherwise kept): with `--dist loadfile
+    --no-loadscope-reorder` (`make test`) xdist hands out files in collection order, so the
+    two-minute demos start at once instead of running alone at the end while the other workers
+    sit idle."""
     items.sort(key=lambda item: item.get_closest_marker("long_running") is None)
 
 
