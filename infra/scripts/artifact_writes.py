@@ -14,10 +14,11 @@ app (`mlflow_platform_auth.py`).
   rule below holds for it too. Nothing else.
 - Nobody but an admin uploads over a file that exists (a served version's model, the gate's
   evidence): a release user writes each artifact once. Existence is asked of MLflow's own
-  artifact repository (`--artifacts-destination`) at request time. Only under
-  `0/request-logs/` may a file be rewritten: the sink replaces `labelled.parquet`, its newest
-  export, on every export. The check runs before the upload, so two concurrent first uploads of
-  one new path both pass it; a file that exists is never replaced.
+  artifact repository (`--artifacts-destination`) at request time. One file per deployment may
+  be rewritten: `0/request-logs/<namespace>/<deployment>/labelled.parquet`, the newest export,
+  which the sink replaces on every export; its written versions (`versions/<stamp>/`) stay as
+  written. The check runs before the upload, so two concurrent first uploads of one new path
+  both pass it; a file that exists is never replaced.
 
 Paths are judged as MLflow's handlers resolve them (`validate_path_is_safe`, which decodes once
 more, then `posixpath.normpath`), so an encoded or dotted path cannot slip past the prefix.
@@ -31,13 +32,11 @@ import os
 import posixpath
 import re
 
-from served_versions import READ_METHODS, serving_denial
+from served_versions import ARTIFACT_FILE_PREFIX, ARTIFACT_LIST, READ_METHODS, serving_denial
 
 REQUEST_LOGS = "0/request-logs"
 """Where the sink writes (`infra/request_logging/builders.py` DESTINATION, under the Default
 experiment 0)."""
-ARTIFACT_FILE_PREFIX = "/mlflow-artifacts/artifacts/"
-ARTIFACT_LIST = "/mlflow-artifacts/artifacts"
 MULTIPART_WRITES = ("/mlflow-artifacts/mpu/create/", "/mlflow-artifacts/mpu/complete/")
 """Multipart uploads (an S3 store, files over MLflow's multipart threshold) also write a file."""
 SCORING = "0/scoring"
@@ -46,6 +45,8 @@ SCORING = "0/scoring"
 SCORING_OUTPUTS_ENV = "MLFLOW_PLATFORM_SCORING_OUTPUTS"
 EXPIRED_VERSION = re.compile(re.escape(REQUEST_LOGS) + r"/[^/]+/[^/]+/versions/[^/]+")
 """What the sink deletes: one written version of one deployment (`publish.py` retention)."""
+NEWEST_EXPORT = re.compile(re.escape(REQUEST_LOGS) + r"/[^/]+/[^/]+/labelled\.parquet")
+"""The one file the sink rewrites: a deployment's newest labelled export (`publish.py`)."""
 
 
 def canonical_path(path: str) -> str | None:
@@ -128,17 +129,18 @@ def _exists(path: str) -> bool:
 
 
 def overwrite_denial(method: str, route: str) -> str | None:
-    """Why `method route` may not write, or None: it would replace a file that exists outside
-    `0/request-logs/`."""
+    """Why `method route` may not write, or None: it would replace a file that exists, other
+    than a deployment's newest request-log export."""
     written = _written_path(method, route)
     if written is None:
         return None
     path = canonical_path(written)
-    if path is None or _under_request_logs(path):  # an unsafe path: MLflow refuses it itself
+    if path is None or NEWEST_EXPORT.fullmatch(path):  # unsafe: MLflow refuses it itself
         return None
     if _exists(path):
         return (
             f"artifact {path} exists and is never overwritten (a served version or its evidence "
-            f"could be replaced); write a new path. Only files under {REQUEST_LOGS}/ are rewritten"
+            f"could be replaced); write a new path. Only {REQUEST_LOGS}/<namespace>/<deployment>"
+            "/labelled.parquet is rewritten"
         )
     return None

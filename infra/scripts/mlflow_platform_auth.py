@@ -19,7 +19,8 @@ checks (which still apply) and refuse, for every user but an admin:
   grants READ per registered model, which would let it read every version of a served model;
 - for a request-log user (`MLFLOW_PLATFORM_REQUEST_LOG_USERS`, the login of the request-log
   sinks), everything but its uploads, listings and expiries under `0/request-logs/`, and for
-  every user an upload over a file that exists outside `0/request-logs/` (`artifact_writes.py`);
+  every user an upload over a file that exists, but a deployment's newest request-log export
+  (`artifact_writes.py`);
 - for a scoring user (`MLFLOW_PLATFORM_SCORING_USERS`, the login of the batch-scoring
   CronJobs), everything but the serving user's reads, reads under `0/scoring/` and new files in
   the declared scoring outputs (`artifact_writes.py`).
@@ -132,7 +133,7 @@ def denial(username: str, method: str, path: str, params: dict[str, str]) -> str
     if username in serving_users():
         return serving_denial(method, route, params)
     if username in request_log_users():
-        return request_log_denial(method, route, params)
+        return request_log_denial(method, route, params) or overwrite_denial(method, route)
     if username in scoring_users():
         return scoring_denial(method, route, params) or overwrite_denial(method, route)
     if route in OWN_ACCOUNT and method in READ_METHODS:
@@ -164,11 +165,12 @@ def _flask_rule() -> Response | None:
 
 
 def _narrow_registered_model(response: Response) -> Response:
-    """Flask after-request hook: a serving user's `registered-models/get` (which MLflow's client
-    calls before every version read) shows only the served versions and their aliases."""
+    """Flask after-request hook: a serving or scoring user's `registered-models/get` (which
+    MLflow's client calls before every version read) shows only the served versions and their
+    aliases."""
     username = getattr(g, "mlflow_authenticated_user", None)
     if (
-        username not in serving_users()
+        username not in serving_users() | scoring_users()
         or route_of(request.path) != REGISTERED_MODEL_GET
         or response.status_code != 200
     ):

@@ -1,7 +1,7 @@
 """No identity but the admin uploads over an artifact file that exists (finding: the pipeline
 login replaced a served version's `model.pkl`), on the real server set up as the deploy sets it
 up (`mlflow_server`). Existence is asked of MLflow's artifact store at request time
-(`artifact_writes.py`); only the request logs under `0/request-logs/` are rewritten."""
+(`artifact_writes.py`); only a deployment's newest request-log export is rewritten."""
 
 from __future__ import annotations
 
@@ -76,3 +76,18 @@ def test_request_logs_are_rewritten(mlflow_server) -> None:
         assert answer.status_code == 200, answer.text
     read = _write(mlflow_server, "pipeline", "GET", f"{path}/labelled.parquet", b"")
     assert (read.status_code, read.content) == (200, b"second")
+
+
+def test_a_written_request_log_version_is_not_rewritten(mlflow_server) -> None:
+    """A version under `versions/<stamp>/` is written once (`request_log/publish.py`), even by
+    the sink's own login: only `labelled.parquet` beside it is replaced."""
+    path = (
+        "/api/2.0/mlflow-artifacts/artifacts/0/request-logs/seldon/"
+        f"{uuid.uuid4().hex[:8]}/versions/20261207T000000000000Z/logged.parquet"
+    )
+    assert _write(mlflow_server, "request-log", "PUT", path).status_code == 200
+    again = _write(mlflow_server, "request-log", "PUT", path, b"rogue")
+    assert platform_denied(again), (again.status_code, again.text)
+    assert "exists and is never overwritten" in again.text
+    read = _write(mlflow_server, "pipeline", "GET", path, b"")
+    assert (read.status_code, read.content) == (200, b"first")

@@ -155,3 +155,14 @@ def test_scoring_reads_nothing_but_served_versions_and_its_files(mlflow_server, 
         f"{ARTIFACTS}?path=0/scoring/iris",
     ):
         assert call(mlflow_server, "scoring", "GET", path).status_code == 200, path
+
+
+def test_scoring_sees_only_the_served_version_of_the_model(mlflow_server, scoring) -> None:
+    """The registered model, read before every version read, is answered to the scoring login as
+    to the serving login: without the versions that are not served."""
+    answer = call(mlflow_server, "scoring", "GET",
+                  f"{API}/registered-models/get?name={scoring['name']}")  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    model = answer.json()["registered_model"]
+    assert [v["version"] for v in model.get("latest_versions", [])] in ([], [scoring["served"]])
+    assert all(a["version"] == scoring["served"] for a in model.get("aliases", []))
